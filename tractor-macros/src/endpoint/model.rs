@@ -1,0 +1,25 @@
+//! What the generator needs to know about an endpoint fn.
+
+use syn::{Ident, ItemFn, Type, Visibility};
+
+pub struct EndpointModel {
+    /// The user's fn, emitted unchanged.
+    pub func: ItemFn,
+    pub name: Ident,
+    /// Visibility for the generated module's items.
+    pub item_vis: Visibility,
+    pub args: Vec<Arg>,
+    pub output: Output,
+}
+
+pub struct Arg {
+    pub name: Ident,
+    pub ty: Type,
+}
+
+pub enum Output {
+    /// `-> T` (or nothing: `()`).
+    Plain(Type),
+    /// `-> Result<T, E>`: `E` is boxed as a remote error.
+    Fallible { ok: Type },
+}

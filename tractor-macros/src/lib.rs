@@ -1,0 +1,45 @@
+//! Proc-macros of [tractor](https://docs.rs/tractor). Use them through the
+//! `tractor` crate (`#[tractor::endpoint]`, `#[tractor::main]`,
+//! `#[tractor::test]`), which re-exports them and every path the generated
+//! code names.
+//!
+//! Each macro goes parse → model → codegen; every problem found while
+//! parsing is collected and reported as a `compile_error!` at the span of
+//! the offending token.
+
+use proc_macro::TokenStream;
+
+mod endpoint;
+mod entry;
+
+/// Makes an `async fn` callable from another actor.
+///
+/// Generates, beside the fn (which stays callable locally), a module of the
+/// same name holding the argument struct `Args`, the `Endpoint` marker type,
+/// the typed client stub `call(..)` and the dispatcher registered in the
+/// link-time endpoint table under `module_path!()` + fn name.
+#[proc_macro_attribute]
+pub fn endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
+    endpoint::expand(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Wraps an `async fn main` so the binary can be re-executed as a child
+/// actor, running the root on a current-thread tokio runtime otherwise.
+#[proc_macro_attribute]
+pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand_main(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Wraps an async test: children re-run the test binary on just this test;
+/// the test fails past its deadline (`#[tractor::test(timeout = 30)]`,
+/// seconds, default 60) or if any process of its tree survives it.
+#[proc_macro_attribute]
+pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand_test(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

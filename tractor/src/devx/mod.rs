@@ -1,0 +1,4 @@
+//! Developer experience: logging, and test support.
+
+pub mod log;
+pub mod survivors;

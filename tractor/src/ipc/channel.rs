@@ -1,0 +1,249 @@
+//! `Channel`: one connection to one peer actor.
+//!
+//! Sending never touches the socket directly: messages are encoded by the
+//! sender and queued (bounded) for a runtime-owned writer task that drains
+//! the queue and flushes once per batch, so many small messages cost one
+//! syscall and a dropped sender future never leaves half a frame behind.
+//! Receiving is done by whoever owns the [`MsgReader`] returned by the
+//! handshake (the actor's message loop).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::addr::Addr;
+use super::error::IpcError;
+use super::msg::{Aid, Cid, Msg};
+use super::transport::{self, MsgReader, MsgTransport, MsgWriter, PeerCred};
+
+/// Frames queued for the writer before `send` waits.
+const WRITE_QUEUE: usize = 1024;
+/// Marks cids allocated by the accepting side.
+const ACCEPTOR_BIT: Cid = 1 << 63;
+
+/// A handshaken connection to a peer actor. Cheap to clone.
+#[derive(Clone)]
+pub struct Channel {
+    inner: Arc<ChannelInner>,
+}
+
+struct ChannelInner {
+    peer: Aid,
+    tx: mpsc::Sender<Vec<u8>>,
+    closed: CancellationToken,
+    /// Set when the writer has flushed and shut the socket down.
+    writer_done: CancellationToken,
+    acceptor: bool,
+    next_cid: AtomicU64,
+    peer_addr: Option<Addr>,
+    peer_cred: Option<PeerCred>,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("peer", &self.inner.peer)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Which end of the connection we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// We dialed.
+    Dialer,
+    /// We accepted.
+    Acceptor,
+}
+
+impl Channel {
+    /// Exchanges identities over a fresh transport (both sides send their
+    /// `Aid` first, then read the peer's) and starts the writer task.
+    pub async fn handshake(
+        mut t: MsgTransport,
+        me: &Aid,
+        role: Role,
+        timeout: Duration,
+    ) -> Result<(Channel, MsgReader), IpcError> {
+        let exchange = async {
+            t.send(&Msg::Aid(me.clone())).await?;
+            match t.recv().await? {
+                Some(Msg::Aid(peer)) => Ok(peer),
+                Some(other) => Err(IpcError::Handshake(format!(
+                    "expected the peer's Aid, got {}",
+                    other.kind()
+                ))),
+                None => Err(IpcError::Handshake(
+                    "peer closed the connection before identifying itself".into(),
+                )),
+            }
+        };
+        let peer = match tokio::time::timeout(timeout, exchange).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(IpcError::Handshake(format!(
+                    "peer sent no Aid within {timeout:?}"
+                )));
+            }
+        };
+        let peer_addr = t.peer_addr.clone();
+        let peer_cred = t.peer_cred;
+        let (reader, writer) = t.split();
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let closed = CancellationToken::new();
+        let writer_done = CancellationToken::new();
+        let chan = Channel {
+            inner: Arc::new(ChannelInner {
+                peer,
+                tx,
+                closed: closed.clone(),
+                writer_done: writer_done.clone(),
+                acceptor: role == Role::Acceptor,
+                next_cid: AtomicU64::new(1),
+                peer_addr,
+                peer_cred,
+            }),
+        };
+        let span = tracing::debug_span!(target: "tractor::ipc", "writer", peer = %chan.inner.peer);
+        tokio::spawn(write_loop(writer, rx, closed, writer_done).instrument(span));
+        Ok((chan, reader))
+    }
+
+    /// Dials `addr` and handshakes.
+    pub async fn connect(
+        addr: &Addr,
+        me: &Aid,
+        max_frame: usize,
+        timeout: Duration,
+    ) -> Result<(Channel, MsgReader), IpcError> {
+        let t = MsgTransport::connect(addr, max_frame).await?;
+        Self::handshake(t, me, Role::Dialer, timeout).await
+    }
+
+    /// The peer's identity.
+    pub fn peer(&self) -> &Aid {
+        &self.inner.peer
+    }
+
+    /// The peer's address, when known.
+    pub fn peer_addr(&self) -> Option<&Addr> {
+        self.inner.peer_addr.as_ref()
+    }
+
+    /// Peer credentials (unix sockets).
+    pub fn peer_cred(&self) -> Option<PeerCred> {
+        self.inner.peer_cred
+    }
+
+    /// A fresh dialog id owned by this side.
+    pub fn next_cid(&self) -> Cid {
+        let n = self.inner.next_cid.fetch_add(1, Ordering::Relaxed);
+        if self.inner.acceptor { n | ACCEPTOR_BIT } else { n }
+    }
+
+    /// Whether `cid` was allocated by this side (a dialog we opened).
+    pub fn owns_cid(&self, cid: Cid) -> bool {
+        (cid & ACCEPTOR_BIT != 0) == self.inner.acceptor
+    }
+
+    /// Queues a message for the writer.
+    pub async fn send(&self, msg: &Msg) -> Result<(), IpcError> {
+        let body = transport::encode(msg)?;
+        self.send_encoded(body).await
+    }
+
+    /// Queues an encoded frame body.
+    pub async fn send_encoded(&self, body: Vec<u8>) -> Result<(), IpcError> {
+        if self.inner.closed.is_cancelled() {
+            return Err(self.closed_error());
+        }
+        self.inner
+            .tx
+            .send(body)
+            .await
+            .map_err(|_| self.closed_error())
+    }
+
+    /// Queues a message without waiting; fails if the queue is full or closed.
+    pub fn try_send(&self, msg: &Msg) -> Result<(), IpcError> {
+        let body = transport::encode(msg)?;
+        if self.inner.closed.is_cancelled() {
+            return Err(self.closed_error());
+        }
+        self.inner.tx.try_send(body).map_err(|_| self.closed_error())
+    }
+
+    fn closed_error(&self) -> IpcError {
+        IpcError::Closed {
+            peer: self.inner.peer.to_string(),
+        }
+    }
+
+    /// Closes the channel: queued frames are flushed, then the socket's
+    /// write side is shut down.
+    pub fn close(&self) {
+        self.inner.closed.cancel();
+    }
+
+    /// Closes and waits (bounded) until queued frames are on the wire.
+    pub async fn close_flushed(&self, within: Duration) {
+        self.close();
+        let _ = tokio::time::timeout(within, self.inner.writer_done.cancelled()).await;
+    }
+
+    /// Whether the channel was closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.is_cancelled()
+    }
+
+    /// Resolves once the channel is closed.
+    pub async fn closed(&self) {
+        self.inner.closed.cancelled().await
+    }
+
+    /// Whether two handles are the same channel.
+    pub fn same(&self, other: &Channel) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+async fn write_loop(
+    mut w: MsgWriter,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    closed: CancellationToken,
+    done: CancellationToken,
+) {
+    let res: Result<(), IpcError> = async {
+        loop {
+            let first = tokio::select! {
+                biased;
+                m = rx.recv() => m,
+                _ = closed.cancelled() => None,
+            };
+            let Some(first) = first else { break };
+            w.write_raw(&first).await?;
+            // Batch whatever else is already queued into the same flush.
+            while let Ok(more) = rx.try_recv() {
+                w.write_raw(&more).await?;
+            }
+            w.flush().await?;
+        }
+        // Closing: what was queued before the close still goes out.
+        while let Ok(more) = rx.try_recv() {
+            w.write_raw(&more).await?;
+        }
+        w.flush().await
+    }
+    .await;
+    if let Err(e) = res {
+        tracing::debug!(target: "tractor::ipc", "writer stopped: {e}");
+    }
+    closed.cancel();
+    w.shutdown().await;
+    done.cancel();
+}

@@ -1,0 +1,48 @@
+//! Errors of the IPC layer.
+
+use super::addr::Addr;
+use super::frame::FrameError;
+
+/// What went wrong moving messages between two actors.
+#[derive(Debug, thiserror::Error)]
+pub enum IpcError {
+    /// Could not connect to a peer.
+    #[error("could not connect to {addr}: {source}; is an actor listening there?")]
+    Connect {
+        /// The address dialed.
+        addr: Addr,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// Could not bind a listener.
+    #[error("could not bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: Addr,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// A frame could not be read or written.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// A frame's body is not a protocol message.
+    #[error("received a {len}-byte frame that is not a tractor message ({reason}); the connection is dropped")]
+    Decode {
+        /// Body length.
+        len: usize,
+        /// Decoder error.
+        reason: String,
+    },
+    /// A message could not be encoded.
+    #[error("could not encode a message: {0}")]
+    Encode(String),
+    /// The peer did not complete the handshake.
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    /// The channel is closed (the peer vanished or we closed it).
+    #[error("the channel to {peer} is closed")]
+    Closed {
+        /// Who was on the other end.
+        peer: String,
+    },
+}

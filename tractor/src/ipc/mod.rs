@@ -1,0 +1,18 @@
+//! IPC: addresses, framing, the protocol messages, transports and channels.
+//!
+//! This layer knows nothing of actors' behaviour; the runtime above it
+//! decides what a message means.
+
+pub mod addr;
+pub mod channel;
+pub mod error;
+pub mod frame;
+pub mod msg;
+pub mod transport;
+
+pub use addr::{Addr, TransportKind};
+pub use channel::{Channel, Role};
+pub use error::IpcError;
+pub use frame::{DEFAULT_MAX_FRAME, FrameError};
+pub use msg::{Aid, Cid, ErrorData, FuncType, Msg, SpawnSpec, Start};
+pub use transport::{MsgListener, MsgReader, MsgTransport, PeerCred};

@@ -1,0 +1,230 @@
+//! The wire protocol: every message two actors exchange.
+//!
+//! A dialog is `Start` → `StartAck` → (`Started`, `Yield`*, `Stop`) → exactly
+//! one of `Return` | `Error`. Runtime requests (`CancelActor`, `CancelTask`)
+//! are answered by `CancelAck`. Payloads (`args`, `pld`) stay encoded bytes
+//! here: the channel decodes only this envelope, and the typed end of a
+//! dialog decodes its payload, so the runtime's own traffic never depends on
+//! user payload types.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::addr::{Addr, TransportKind};
+
+/// Dialog id, unique on one channel. The high bit says which side allocated
+/// it (set by the side that accepted the connection), so both peers can open
+/// dialogs on the same channel without colliding.
+pub type Cid = u64;
+
+/// An actor's identity: name, a uuid unique to this incarnation, and its pid.
+///
+/// Two `Aid`s are equal when their uuids are.
+///
+/// ```
+/// use tractor::Aid;
+/// let a = Aid::new("worker");
+/// assert_eq!(a.name, "worker");
+/// assert_eq!(a.reprol(), format!("worker@{}", std::process::id()));
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Aid {
+    /// The name given at spawn.
+    pub name: String,
+    /// Unique per actor incarnation.
+    pub uuid: Uuid,
+    /// OS process id.
+    pub pid: u32,
+}
+
+impl Aid {
+    /// A fresh identity for an actor in this process.
+    pub fn new(name: impl Into<String>) -> Self {
+        Aid {
+            name: name.into(),
+            uuid: Uuid::new_v4(),
+            pid: std::process::id(),
+        }
+    }
+
+    /// `name@pid`, the short form used in process titles and logs.
+    pub fn reprol(&self) -> String {
+        format!("{}@{}", self.name, self.pid)
+    }
+}
+
+impl PartialEq for Aid {
+    fn eq(&self, other: &Self) -> bool {
+        self.uuid == other.uuid
+    }
+}
+impl Eq for Aid {}
+impl std::hash::Hash for Aid {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.uuid.hash(state)
+    }
+}
+
+impl std::fmt::Display for Aid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.name, self.pid)
+    }
+}
+
+/// What the parent tells a freshly spawned child before anything else.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SpawnSpec {
+    /// Module paths whose endpoints this child may serve.
+    pub enable_modules: Vec<String>,
+    /// The transport the child listens on.
+    pub transport: TransportKind,
+    /// Registrar addresses of the tree.
+    pub registry_addrs: Vec<Addr>,
+    /// Effective log filter for the child.
+    pub loglevel: Option<String>,
+    /// Debug mode of the tree.
+    pub debug_mode: bool,
+}
+
+/// What kind of function a `Start` scheduled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FuncType {
+    /// A plain async function answered by one `Return`.
+    AsyncFunc,
+    /// A one-way stream of `Yield`s.
+    Stream,
+    /// A context dialog.
+    Context,
+}
+
+/// Schedule a remote task.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Start {
+    /// The dialog id chosen by the caller.
+    pub cid: Cid,
+    /// Module path of the endpoint.
+    pub ns: String,
+    /// Function name.
+    pub func: String,
+    /// Postcard-encoded argument struct.
+    #[serde(with = "serde_bytes")]
+    pub args: Vec<u8>,
+}
+
+/// Wire form of a boxed error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorData {
+    /// Type name at this hop (`RemoteActorError` once relayed).
+    pub boxed_type: String,
+    /// Type name where the error was raised.
+    pub src_type: String,
+    /// `Display` of the original error.
+    pub message: String,
+    /// `Display` of each `source()` below it.
+    pub source_chain: Vec<String>,
+    /// The actor where the error was raised.
+    pub src_uid: Aid,
+    /// Every actor it crossed: starts with `src_uid`, each relaying actor appends itself.
+    pub relay_path: Vec<Aid>,
+    /// Backtrace text, when one was captured.
+    pub backtrace: Option<String>,
+    /// Postcard encoding of the original error value when its type is `Serialize`.
+    pub value: Option<Vec<u8>>,
+    /// The actor that requested a cancellation, for `ContextCancelled`.
+    pub canceller: Option<Aid>,
+    /// Errors grouped under this one (an aggregate from a nested nursery).
+    pub grouped: Vec<ErrorData>,
+}
+
+/// One protocol message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Msg {
+    /// Handshake: each side sends its identity first.
+    Aid(Aid),
+    /// Parent → child bootstrap, right after the handshake.
+    SpawnSpec(SpawnSpec),
+    /// Schedule a remote task.
+    Start(Start),
+    /// The task was scheduled.
+    StartAck {
+        /// Dialog.
+        cid: Cid,
+        /// What was scheduled.
+        functype: FuncType,
+    },
+    /// Context handshake value (contexts).
+    Started {
+        /// Dialog.
+        cid: Cid,
+        /// Encoded value.
+        #[serde(with = "serde_bytes")]
+        pld: Vec<u8>,
+    },
+    /// A stream item (streams, contexts).
+    Yield {
+        /// Dialog.
+        cid: Cid,
+        /// Encoded value.
+        #[serde(with = "serde_bytes")]
+        pld: Vec<u8>,
+    },
+    /// End of one side's stream.
+    Stop {
+        /// Dialog.
+        cid: Cid,
+    },
+    /// The task's final value.
+    Return {
+        /// Dialog.
+        cid: Cid,
+        /// Encoded value.
+        #[serde(with = "serde_bytes")]
+        pld: Vec<u8>,
+    },
+    /// The task (or, with no cid, the peer's runtime) failed.
+    Error {
+        /// Dialog, if the error belongs to one.
+        cid: Option<Cid>,
+        /// The boxed error.
+        error: Box<ErrorData>,
+    },
+    /// Cancel the peer's whole runtime and process.
+    CancelActor {
+        /// Dialog for the ack.
+        cid: Cid,
+    },
+    /// Cancel one task of the peer.
+    CancelTask {
+        /// Dialog for the ack.
+        cid: Cid,
+        /// The task's own dialog id.
+        target: Cid,
+    },
+    /// Reply to a cancel request.
+    CancelAck {
+        /// Dialog of the request.
+        cid: Cid,
+        /// Whether something was cancelled.
+        acked: bool,
+    },
+}
+
+impl Msg {
+    /// The message's name, for logs and protocol errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Msg::Aid(_) => "Aid",
+            Msg::SpawnSpec(_) => "SpawnSpec",
+            Msg::Start(_) => "Start",
+            Msg::StartAck { .. } => "StartAck",
+            Msg::Started { .. } => "Started",
+            Msg::Yield { .. } => "Yield",
+            Msg::Stop { .. } => "Stop",
+            Msg::Return { .. } => "Return",
+            Msg::Error { .. } => "Error",
+            Msg::CancelActor { .. } => "CancelActor",
+            Msg::CancelTask { .. } => "CancelTask",
+            Msg::CancelAck { .. } => "CancelAck",
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! `MsgTransport`: a connected byte stream (TCP or unix socket) that carries
+//! postcard-encoded [`Msg`] frames, split into a reading and a writing half
+//! so the channel can run its reader and its batching writer independently.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use tokio::io::{AsyncRead, AsyncWrite, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+use super::addr::{Addr, TransportKind};
+use super::error::IpcError;
+use super::frame::{self, FrameError};
+use super::msg::Msg;
+
+type BoxRead = Pin<Box<dyn AsyncRead + Send>>;
+type BoxWrite = Pin<Box<dyn AsyncWrite + Send>>;
+
+/// Reading half: yields decoded envelopes.
+pub struct MsgReader {
+    inner: BufReader<BoxRead>,
+    buf: Vec<u8>,
+    max_frame: usize,
+}
+
+/// Writing half: encodes envelopes into frames; the caller decides when to flush.
+pub struct MsgWriter {
+    inner: BufWriter<BoxWrite>,
+    buf: Vec<u8>,
+}
+
+/// Peer process credentials from `SO_PEERCRED` (unix sockets only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCred {
+    /// Peer pid.
+    pub pid: Option<i32>,
+    /// Peer uid.
+    pub uid: u32,
+    /// Peer gid.
+    pub gid: u32,
+}
+
+/// A connected transport, before it is split.
+pub struct MsgTransport {
+    reader: MsgReader,
+    writer: MsgWriter,
+    /// The remote address (unix sockets report the listener's path on the dialer side only).
+    pub peer_addr: Option<Addr>,
+    /// Peer credentials, for unix sockets.
+    pub peer_cred: Option<PeerCred>,
+}
+
+impl MsgTransport {
+    fn from_parts(r: BoxRead, w: BoxWrite, max_frame: usize) -> (MsgReader, MsgWriter) {
+        (
+            MsgReader {
+                inner: BufReader::with_capacity(64 * 1024, r),
+                buf: Vec::new(),
+                max_frame,
+            },
+            MsgWriter {
+                inner: BufWriter::with_capacity(64 * 1024, w),
+                buf: Vec::new(),
+            },
+        )
+    }
+
+    /// Connects to a listening actor.
+    pub async fn connect(addr: &Addr, max_frame: usize) -> Result<Self, IpcError> {
+        let io = |source| IpcError::Connect {
+            addr: addr.clone(),
+            source,
+        };
+        match addr {
+            Addr::Tcp(sa) => {
+                let s = TcpStream::connect(sa).await.map_err(io)?;
+                Ok(Self::from_tcp(s, max_frame))
+            }
+            Addr::Uds(p) => {
+                let s = UnixStream::connect(p).await.map_err(io)?;
+                let mut t = Self::from_unix(s, max_frame);
+                t.peer_addr = Some(addr.clone());
+                Ok(t)
+            }
+        }
+    }
+
+    fn from_tcp(s: TcpStream, max_frame: usize) -> Self {
+        // Small frames dominate RPC traffic; the writer batches, so Nagle only adds latency.
+        let _ = s.set_nodelay(true);
+        let peer_addr = s.peer_addr().ok().map(Addr::Tcp);
+        let (r, w) = s.into_split();
+        let (reader, writer) = Self::from_parts(Box::pin(r), Box::pin(w), max_frame);
+        MsgTransport {
+            reader,
+            writer,
+            peer_addr,
+            peer_cred: None,
+        }
+    }
+
+    fn from_unix(s: UnixStream, max_frame: usize) -> Self {
+        let peer_cred = s.peer_cred().ok().map(|c| PeerCred {
+            pid: c.pid(),
+            uid: c.uid(),
+            gid: c.gid(),
+        });
+        let (r, w) = s.into_split();
+        let (reader, writer) = Self::from_parts(Box::pin(r), Box::pin(w), max_frame);
+        MsgTransport {
+            reader,
+            writer,
+            peer_addr: None,
+            peer_cred,
+        }
+    }
+
+    /// Splits into halves.
+    pub fn split(self) -> (MsgReader, MsgWriter) {
+        (self.reader, self.writer)
+    }
+
+    /// Sends one message and flushes (handshake use).
+    pub async fn send(&mut self, msg: &Msg) -> Result<(), IpcError> {
+        self.writer.write(msg).await?;
+        self.writer.flush().await
+    }
+
+    /// Receives one message; `None` on clean EOF.
+    pub async fn recv(&mut self) -> Result<Option<Msg>, IpcError> {
+        self.reader.recv().await
+    }
+}
+
+impl MsgReader {
+    /// Receives one message; `Ok(None)` on a clean EOF between frames.
+    pub async fn recv(&mut self) -> Result<Option<Msg>, IpcError> {
+        if !frame::read_frame(&mut self.inner, &mut self.buf, self.max_frame).await? {
+            return Ok(None);
+        }
+        postcard::from_bytes(&self.buf)
+            .map(Some)
+            .map_err(|e| IpcError::Decode {
+                len: self.buf.len(),
+                reason: e.to_string(),
+            })
+    }
+}
+
+impl MsgWriter {
+    /// Encodes and buffers one message.
+    pub async fn write(&mut self, msg: &Msg) -> Result<(), IpcError> {
+        self.buf.clear();
+        let buf = std::mem::take(&mut self.buf);
+        let buf = postcard::to_extend(msg, buf).map_err(|e| IpcError::Encode(e.to_string()))?;
+        let res = frame::write_frame(&mut self.inner, &buf).await;
+        self.buf = buf;
+        res.map_err(|e| IpcError::Frame(FrameError::Io(e)))
+    }
+
+    /// Buffers an already-encoded frame body.
+    pub async fn write_raw(&mut self, body: &[u8]) -> Result<(), IpcError> {
+        frame::write_frame(&mut self.inner, body)
+            .await
+            .map_err(|e| IpcError::Frame(FrameError::Io(e)))
+    }
+
+    /// Flushes buffered frames to the socket.
+    pub async fn flush(&mut self) -> Result<(), IpcError> {
+        use tokio::io::AsyncWriteExt;
+        self.inner
+            .flush()
+            .await
+            .map_err(|e| IpcError::Frame(FrameError::Io(e)))
+    }
+
+    /// Shuts the write side down so the peer reads EOF.
+    pub async fn shutdown(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        let _ = self.inner.shutdown().await;
+    }
+}
+
+/// Encodes a message into a frame body (no length prefix).
+pub fn encode(msg: &Msg) -> Result<Vec<u8>, IpcError> {
+    postcard::to_stdvec(msg).map_err(|e| IpcError::Encode(e.to_string()))
+}
+
+/// An IPC listener. A unix socket file is unlinked when the listener drops.
+pub struct MsgListener {
+    kind: ListenerKind,
+    addr: Addr,
+    max_frame: usize,
+}
+
+enum ListenerKind {
+    Tcp(TcpListener),
+    Uds(UnixListener, PathBuf),
+}
+
+impl MsgListener {
+    /// Binds a listener. For TCP, port 0 picks a free port; for UDS the
+    /// socket's directory is created (owner-only) if missing.
+    pub async fn bind(addr: &Addr, max_frame: usize) -> Result<Self, IpcError> {
+        let err = |source| IpcError::Bind {
+            addr: addr.clone(),
+            source,
+        };
+        match addr {
+            Addr::Tcp(sa) => {
+                let l = TcpListener::bind(sa).await.map_err(err)?;
+                let local = l.local_addr().map_err(err)?;
+                Ok(MsgListener {
+                    kind: ListenerKind::Tcp(l),
+                    addr: Addr::Tcp(local),
+                    max_frame,
+                })
+            }
+            Addr::Uds(path) => {
+                if let Some(dir) = path.parent() {
+                    create_private_dir(dir).map_err(err)?;
+                }
+                let l = UnixListener::bind(path).map_err(err)?;
+                Ok(MsgListener {
+                    kind: ListenerKind::Uds(l, path.clone()),
+                    addr: addr.clone(),
+                    max_frame,
+                })
+            }
+        }
+    }
+
+    /// The bound address (with the real port for TCP port 0).
+    pub fn local_addr(&self) -> &Addr {
+        &self.addr
+    }
+
+    /// Accepts one connection.
+    pub async fn accept(&self) -> std::io::Result<MsgTransport> {
+        match &self.kind {
+            ListenerKind::Tcp(l) => {
+                let (s, _) = l.accept().await?;
+                Ok(MsgTransport::from_tcp(s, self.max_frame))
+            }
+            ListenerKind::Uds(l, _) => {
+                let (s, _) = l.accept().await?;
+                Ok(MsgTransport::from_unix(s, self.max_frame))
+            }
+        }
+    }
+}
+
+impl Drop for MsgListener {
+    fn drop(&mut self) {
+        if let ListenerKind::Uds(_, path) = &self.kind {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The directory unix sockets live in: `$XDG_RUNTIME_DIR/tractor/`, else
+/// `<tmp>/tractor-<uid>/`.
+pub fn uds_bindspace() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("tractor"),
+        // SAFETY: getuid cannot fail.
+        _ => std::env::temp_dir().join(format!("tractor-{}", unsafe { libc::getuid() })),
+    }
+}
+
+/// A fresh bind address for `kind`: loopback port 0, or `<name>@<pid>-<n>.sock`
+/// in the bindspace (names are shortened to keep under the 108-byte limit).
+pub fn default_bind_addr(kind: TransportKind, name: &str) -> Addr {
+    match kind {
+        TransportKind::Tcp => Addr::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        TransportKind::Uds => {
+            let safe: String = name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                .take(32)
+                .collect();
+            let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+            Addr::Uds(uds_bindspace().join(format!("{safe}@{}-{tag}.sock", std::process::id())))
+        }
+    }
+}

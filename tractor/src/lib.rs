@@ -1,0 +1,75 @@
+//! # tractor
+//!
+//! A structured-concurrency, multi-process actor runtime on tokio.
+//!
+//! An *actor* is one OS process running one tokio runtime plus tractor's
+//! runtime: a message loop, an RPC task scheduler and an IPC server. Actors
+//! form a supervision tree: a parent spawns children from an
+//! [`ActorNursery`], children's errors come back up as boxed
+//! [`RemoteActorError`]s, cancellation goes down, and no process outlives
+//! its tree.
+//!
+//! ```no_run
+//! #[tractor::endpoint]
+//! async fn burn_cpu(rounds: u32) -> u32 {
+//!     let mut x = 0u32;
+//!     for i in 0..rounds { x = x.wrapping_mul(31).wrapping_add(i); }
+//!     std::hint::black_box(x);
+//!     std::process::id()
+//! }
+//!
+//! #[tractor::main]
+//! async fn main() -> Result<(), tractor::Error> {
+//!     tractor::open_nursery(async |an| {
+//!         let child = an.run_in_actor(burn_cpu::call(50_000)).await?;
+//!         let daemon = an.start_actor("frank").enable_modules([module_path!()]).await?;
+//!         let pid: u32 = daemon.run(burn_cpu::call(10)).await?;
+//!         let child_pid: u32 = child.wait_for_result().await?;
+//!         assert_ne!(pid, child_pid);
+//!         daemon.cancel_actor().await?;
+//!         Ok(())
+//!     })
+//!     .await
+//! }
+//! ```
+//!
+//! Layers, each a module folder, upper ones importing lower ones only:
+//! [`app`] (entry points) → [`runtime`] (actors, nurseries, portals) →
+//! [`ipc`] (channels, transports, the wire protocol) → [`spawn`] (how
+//! processes are made), with [`devx`] (logging, test support) beside them.
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod devx;
+pub mod ipc;
+pub mod runtime;
+pub mod spawn;
+
+pub use app::init;
+pub use ipc::{Addr, Aid, TransportKind};
+pub use runtime::endpoint::{Call, Endpoint};
+pub use runtime::error::{Error, MultiError, RemoteActorError, RemoteErrorKind, boxed_types};
+pub use runtime::identity::{Actor, RuntimeVars, current_actor, get_runtime_vars, is_root_process};
+pub use runtime::nursery::{ActorNursery, CancelNursery, RunInActorBuilder, StartActor, open_nursery};
+pub use runtime::portal::{CancelActor, Portal, RunInActor};
+pub use runtime::root::{RootConfig, open_root_actor};
+pub use tractor_macros::{endpoint, main, test};
+
+/// Test support: finding processes that outlived their tree.
+pub mod testing {
+    pub use crate::devx::survivors::{describe, survivors, wait_gone};
+}
+
+/// Paths the generated code names. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::app::{run_main, run_test};
+    pub use crate::runtime::endpoint::{
+        BoxDisplayError, BoxSerializableError, BoxStdError, BoxTractorError, ENDPOINTS,
+        EndpointEntry, ErrorProbe, HandlerFuture, Invocation, Reply,
+    };
+    pub use linkme;
+    pub use serde;
+    pub use std::boxed::Box;
+}

@@ -1,0 +1,246 @@
+//! `ActorRuntime`: the state of one actor (one per process, or one per
+//! root on a test thread): identity, IPC server, connected peers, the RPC
+//! tasks it serves and the child supervisors it owns.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::conn::Conn;
+use super::endpoint::EndpointTable;
+use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, Role, TransportKind};
+
+/// Generous bound for a peer to identify itself after connecting.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What an actor is booted with.
+#[derive(Clone, Debug)]
+pub(crate) struct RuntimeParams {
+    pub aid: Aid,
+    pub is_root: bool,
+    pub transport: TransportKind,
+    pub bind_addr: Option<Addr>,
+    pub loglevel: Option<String>,
+    pub registry_addrs: Vec<Addr>,
+    pub debug_mode: bool,
+    pub max_frame: usize,
+    pub tree_id: String,
+    pub exec_args: Vec<String>,
+    pub enable_modules: Vec<String>,
+    pub cancel_timeout: Duration,
+}
+
+pub(crate) struct ActorRuntime {
+    pub p: RuntimeParams,
+    pub listen_addr: Addr,
+    enable_modules: Mutex<HashSet<String>>,
+    pub endpoints: &'static EndpointTable,
+    /// Actor-wide cancellation: every RPC task's token is a child of this.
+    pub cancel: CancellationToken,
+    canceller: Mutex<Option<Aid>>,
+    /// Final stop: the listener closes and channels are flushed and closed.
+    shutdown: CancellationToken,
+    /// RPC tasks and child supervisors: what an actor cancel waits for.
+    pub work: TaskTracker,
+    /// Runtime chores that outlive a cancel request (the cancel handler itself).
+    pub aux: TaskTracker,
+    /// Accept loop and per-channel message loops.
+    io: TaskTracker,
+    conns: Mutex<Vec<Arc<Conn>>>,
+    pub parent: OnceLock<Arc<Conn>>,
+    spawn_waiters: Mutex<HashMap<Uuid, oneshot::Sender<Arc<Conn>>>>,
+    pub span: tracing::Span,
+}
+
+impl std::fmt::Debug for ActorRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ActorRuntime({})", self.p.aid)
+    }
+}
+
+impl ActorRuntime {
+    /// Binds the IPC server and starts accepting peers.
+    pub async fn boot(p: RuntimeParams) -> Result<Arc<Self>, crate::Error> {
+        let endpoints = EndpointTable::global()?;
+        let bind = p.bind_addr.clone().unwrap_or_else(|| {
+            crate::ipc::transport::default_bind_addr(p.transport, &p.aid.name)
+        });
+        if bind.transport() != p.transport {
+            return Err(crate::Error::Config(format!(
+                "bind address {bind} does not use the enabled transport `{}`",
+                p.transport
+            )));
+        }
+        let listener = MsgListener::bind(&bind, p.max_frame).await?;
+        let span = tracing::info_span!("actor", name = %p.aid.name, pid = p.aid.pid);
+        let rt = Arc::new(ActorRuntime {
+            listen_addr: listener.local_addr().clone(),
+            enable_modules: Mutex::new(p.enable_modules.iter().cloned().collect()),
+            endpoints,
+            cancel: CancellationToken::new(),
+            canceller: Mutex::new(None),
+            shutdown: CancellationToken::new(),
+            work: TaskTracker::new(),
+            aux: TaskTracker::new(),
+            io: TaskTracker::new(),
+            conns: Mutex::new(Vec::new()),
+            parent: OnceLock::new(),
+            spawn_waiters: Mutex::new(HashMap::new()),
+            span: span.clone(),
+            p,
+        });
+        tracing::debug!(target: "tractor::runtime", parent: &span, addr = %rt.listen_addr, "actor listening");
+        rt.io
+            .spawn_local(accept_loop(rt.clone(), listener).instrument(span));
+        Ok(rt)
+    }
+
+    pub fn aid(&self) -> &Aid {
+        &self.p.aid
+    }
+
+    pub fn is_exposed(&self, module: &str) -> bool {
+        lock(&self.enable_modules).contains(module)
+    }
+
+    /// Who asked this actor to cancel, once it was asked.
+    pub fn canceller(&self) -> Option<Aid> {
+        lock(&self.canceller).clone()
+    }
+
+    /// Requests actor-wide cancellation on behalf of `by`.
+    pub fn request_cancel(&self, by: Option<Aid>) {
+        {
+            let mut c = lock(&self.canceller);
+            if c.is_none() {
+                *c = by;
+            }
+        }
+        self.cancel.cancel();
+    }
+
+    /// Starts serving a handshaken channel.
+    pub fn adopt(self: &Arc<Self>, chan: Channel, reader: MsgReader) -> Arc<Conn> {
+        let conn = Arc::new(Conn::new(chan));
+        lock(&self.conns).push(conn.clone());
+        if self.shutdown.is_cancelled() {
+            conn.chan.close();
+        }
+        let span = tracing::debug_span!(parent: &self.span, "chan", peer = %conn.chan.peer());
+        self.io
+            .spawn_local(super::conn::serve(self.clone(), conn.clone(), reader).instrument(span));
+        conn
+    }
+
+    pub(crate) fn forget_conn(&self, conn: &Arc<Conn>) {
+        lock(&self.conns).retain(|c| !Arc::ptr_eq(c, conn));
+    }
+
+    /// An already-connected channel to `peer`, if any.
+    pub fn conn_to(&self, peer: &Aid) -> Option<Arc<Conn>> {
+        lock(&self.conns)
+            .iter()
+            .find(|c| c.chan.peer() == peer && !c.chan.is_closed())
+            .cloned()
+    }
+
+    /// Dials a peer and serves the channel.
+    pub async fn connect(self: &Arc<Self>, addr: &Addr) -> Result<Arc<Conn>, crate::Error> {
+        let (chan, reader) =
+            Channel::connect(addr, &self.p.aid, self.p.max_frame, HANDSHAKE_TIMEOUT).await?;
+        Ok(self.adopt(chan, reader))
+    }
+
+    /// Registers interest in a child connecting back with `uuid`.
+    pub fn expect_child(&self, uuid: Uuid) -> oneshot::Receiver<Arc<Conn>> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.spawn_waiters).insert(uuid, tx);
+        rx
+    }
+
+    pub fn forget_child(&self, uuid: &Uuid) {
+        lock(&self.spawn_waiters).remove(uuid);
+    }
+
+    fn hand_to_spawner(&self, conn: &Arc<Conn>) {
+        if let Some(tx) = lock(&self.spawn_waiters).remove(&conn.chan.peer().uuid) {
+            let _ = tx.send(conn.clone());
+        }
+    }
+
+    /// Cancels every RPC task, waits for them and for every child supervisor
+    /// (so every descendant is reaped), then closes the IPC server and all
+    /// channels, flushing what was queued.
+    pub async fn teardown(&self) {
+        self.cancel.cancel();
+        self.work.close();
+        self.aux.close();
+        let all_done = async {
+            self.work.wait().await;
+            self.aux.wait().await;
+        };
+        if tokio::time::timeout(Duration::from_secs(30), all_done)
+            .await
+            .is_err()
+        {
+            tracing::error!(target: "tractor::cancel", parent: &self.span, "tasks still running 30 s after cancellation; closing anyway");
+        }
+        self.shutdown.cancel();
+        let conns: Vec<_> = lock(&self.conns).clone();
+        for c in &conns {
+            c.chan.close_flushed(Duration::from_millis(500)).await;
+        }
+        self.io.close();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.io.wait()).await;
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+}
+
+async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
+    loop {
+        let t = tokio::select! {
+            biased;
+            _ = rt.shutdown.cancelled() => break,
+            t = listener.accept() => t,
+        };
+        let t = match t {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(target: "tractor::ipc", "accept failed: {e}");
+                continue;
+            }
+        };
+        let rt2 = rt.clone();
+        rt.io.spawn_local(
+            async move {
+                match Channel::handshake(t, rt2.aid(), Role::Acceptor, HANDSHAKE_TIMEOUT).await {
+                    Ok((chan, reader)) => {
+                        tracing::debug!(target: "tractor::ipc", peer = %chan.peer(), "peer connected");
+                        let conn = rt2.adopt(chan, reader);
+                        rt2.hand_to_spawner(&conn);
+                    }
+                    Err(e) => {
+                        tracing::error!(target: "tractor::ipc", "dropping connection that failed the handshake: {e}");
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+    }
+    drop(listener);
+}
+
+/// Locks a std mutex, ignoring poisoning: every critical section here only
+/// moves plain data, so a panic elsewhere cannot leave it inconsistent.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

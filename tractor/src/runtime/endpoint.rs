@@ -1,0 +1,434 @@
+//! Endpoints: the typed functions an actor serves over IPC.
+//!
+//! `#[tractor::endpoint]` turns an `async fn` into an [`Endpoint`] type (for
+//! callers) and an [`EndpointEntry`] in the link-time [`ENDPOINTS`] table
+//! (for the callee's dispatcher). The table is collected by the linker, so a
+//! child process re-executed from the same binary serves every endpoint the
+//! binary contains, filtered at run time by its `enable_modules` allowlist.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::OnceLock;
+
+use futures::future::LocalBoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ipc::{Aid, ErrorData};
+use crate::runtime::error::{RemoteActorError, boxed_types};
+
+/// A function callable in another actor. Implemented by
+/// `#[tractor::endpoint]`; users rarely name it.
+pub trait Endpoint: 'static {
+    /// The arguments, as one serde struct.
+    type Args: Serialize + DeserializeOwned + Send + 'static;
+    /// The success value.
+    type Output: DeserializeOwned + Send + 'static;
+    /// The full path: `module_path!()` of the endpoint's module plus its name.
+    const PATH: &'static str;
+    /// The function's name.
+    const NAME: &'static str;
+
+    /// The module part of [`PATH`](Self::PATH), which `enable_modules` matches.
+    fn module() -> &'static str {
+        module_of(Self::PATH, Self::NAME)
+    }
+}
+
+fn module_of(path: &'static str, name: &str) -> &'static str {
+    path.strip_suffix(name)
+        .and_then(|p| p.strip_suffix("::"))
+        .unwrap_or(path)
+}
+
+/// A typed call of endpoint `E` with its arguments, made by the generated
+/// `my_fn::call(..)` and consumed by [`Portal::run`](crate::Portal::run) or
+/// [`ActorNursery::run_in_actor`](crate::ActorNursery::run_in_actor).
+#[must_use = "a Call does nothing until passed to Portal::run or run_in_actor"]
+pub struct Call<E: Endpoint> {
+    pub(crate) args: E::Args,
+    _e: PhantomData<fn() -> E>,
+}
+
+impl<E: Endpoint> Call<E> {
+    /// Wraps the argument struct.
+    pub fn new(args: E::Args) -> Self {
+        Call {
+            args,
+            _e: PhantomData,
+        }
+    }
+
+    /// The endpoint's module path.
+    pub fn module(&self) -> &'static str {
+        E::module()
+    }
+
+    /// The endpoint's function name.
+    pub fn name(&self) -> &'static str {
+        E::NAME
+    }
+}
+
+impl<E: Endpoint> std::fmt::Debug for Call<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Call({})", E::PATH)
+    }
+}
+
+/// An incoming call's encoded arguments.
+pub struct Invocation {
+    pub(crate) args: Vec<u8>,
+    pub(crate) path: &'static str,
+}
+
+impl Invocation {
+    /// Decodes the argument struct; a mismatch is a `MsgTypeError` reply.
+    pub fn decode<A: DeserializeOwned>(&self) -> Result<A, Reply> {
+        postcard::from_bytes(&self.args).map_err(|e| {
+            Reply::Err(LocalError::new(
+                boxed_types::MSG_TYPE_ERROR,
+                format!(
+                    "arguments of `{}` do not decode as `{}`: {e}; the caller was built with a different signature",
+                    self.path,
+                    std::any::type_name::<A>()
+                ),
+            ))
+        })
+    }
+}
+
+/// What a dispatcher hands back to the runtime.
+pub enum Reply {
+    /// The encoded success value.
+    Ok(Vec<u8>),
+    /// A failure, boxed by the runtime with this actor's identity.
+    Err(LocalError),
+}
+
+impl Reply {
+    /// Encodes a success value.
+    pub fn ok<T: Serialize + ?Sized>(v: &T) -> Reply {
+        match postcard::to_stdvec(v) {
+            Ok(b) => Reply::Ok(b),
+            Err(e) => Reply::Err(LocalError::new(
+                boxed_types::MSG_TYPE_ERROR,
+                format!(
+                    "the return value `{}` could not be encoded: {e}",
+                    std::any::type_name::<T>()
+                ),
+            )),
+        }
+    }
+}
+
+/// An error raised here, before the runtime stamps it with this actor's
+/// identity; or an error relayed from a further actor.
+#[derive(Debug)]
+pub enum LocalError {
+    /// Raised in this actor.
+    Raised {
+        /// Type name.
+        ty: String,
+        /// Display.
+        message: String,
+        /// Source chain.
+        chain: Vec<String>,
+        /// Serialized value, if any.
+        value: Option<Vec<u8>>,
+        /// Grouped errors.
+        grouped: Vec<ErrorData>,
+    },
+    /// Came from another actor; relayed on with this actor appended.
+    Relayed(RemoteActorError),
+}
+
+impl LocalError {
+    /// A raised error with a type name and message.
+    pub fn new(ty: &str, message: impl Into<String>) -> Self {
+        LocalError::Raised {
+            ty: ty.into(),
+            message: message.into(),
+            chain: Vec::new(),
+            value: None,
+            grouped: Vec::new(),
+        }
+    }
+
+    /// Stamps the error with the raising actor.
+    pub fn into_data(self, me: &Aid) -> ErrorData {
+        match self {
+            LocalError::Raised {
+                ty,
+                message,
+                chain,
+                value,
+                grouped,
+            } => {
+                let bt = std::backtrace::Backtrace::capture();
+                let backtrace = (bt.status() == std::backtrace::BacktraceStatus::Captured)
+                    .then(|| bt.to_string());
+                ErrorData {
+                    boxed_type: ty.clone(),
+                    src_type: ty,
+                    message,
+                    source_chain: chain,
+                    src_uid: me.clone(),
+                    relay_path: vec![me.clone()],
+                    backtrace,
+                    value,
+                    canceller: None,
+                    grouped,
+                }
+            }
+            LocalError::Relayed(r) => r.relayed_by(me),
+        }
+    }
+}
+
+/// Boxes a `tractor::Error` returned by an endpoint: remote errors are
+/// relayed (keeping their origin), aggregates keep every member.
+pub fn box_tractor_error(e: &crate::Error) -> LocalError {
+    use crate::Error;
+    match e {
+        Error::Remote(r) => LocalError::Relayed(r.clone()),
+        Error::Multi(m) => LocalError::Raised {
+            ty: boxed_types::MULTI_ERROR.into(),
+            message: m.to_string(),
+            chain: Vec::new(),
+            value: None,
+            grouped: m
+                .errors
+                .iter()
+                .map(|(aid, e)| match e {
+                    Error::Remote(r) => r.data().clone(),
+                    other => box_tractor_error(other).into_data(aid),
+                })
+                .collect(),
+        },
+        Error::RuntimeFailure(m) => LocalError::new(boxed_types::RUNTIME_FAILURE, m.clone()),
+        other => LocalError::Raised {
+            ty: format!("tractor::Error::{}", variant_name(other)),
+            message: other.to_string(),
+            chain: chain_of(other),
+            value: None,
+            grouped: Vec::new(),
+        },
+    }
+}
+
+fn variant_name(e: &crate::Error) -> String {
+    let dbg = format!("{e:?}");
+    dbg.split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or("Error")
+        .to_string()
+}
+
+/// `Display` of each `source()` below `e`.
+pub fn chain_of(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push(s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// The future a dispatcher returns.
+pub type HandlerFuture = LocalBoxFuture<'static, Reply>;
+
+/// One endpoint in the link-time table.
+pub struct EndpointEntry {
+    /// `module_path!()` + `::` + name.
+    pub path: &'static str,
+    /// The function's name.
+    pub name: &'static str,
+    /// Decodes the arguments, runs the function, encodes the reply.
+    pub handler: fn(Invocation) -> HandlerFuture,
+}
+
+/// Every endpoint linked into this binary.
+#[linkme::distributed_slice]
+pub static ENDPOINTS: [EndpointEntry];
+
+/// The endpoint table is inconsistent.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EndpointError {
+    /// Two endpoints claim one name.
+    #[error("two endpoints are registered as `{path}`; rename one of them (endpoint names are module path + fn name and must be unique in a binary)")]
+    Duplicate {
+        /// The shared path.
+        path: String,
+    },
+}
+
+/// The dispatch table: module → fn name → entry.
+pub struct EndpointTable {
+    by_module: HashMap<&'static str, HashMap<&'static str, &'static EndpointEntry>>,
+}
+
+/// Why a call could not be dispatched.
+pub enum Lookup {
+    /// Found.
+    Found(&'static EndpointEntry),
+    /// The module is not in `enable_modules`.
+    NotExposed,
+    /// No such function in that module.
+    Missing,
+}
+
+impl EndpointTable {
+    /// The process-wide table, built on first use.
+    pub fn global() -> Result<&'static EndpointTable, EndpointError> {
+        static TABLE: OnceLock<Result<EndpointTable, EndpointError>> = OnceLock::new();
+        TABLE
+            .get_or_init(|| Self::build(&ENDPOINTS))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn build(entries: &'static [EndpointEntry]) -> Result<Self, EndpointError> {
+        let mut by_module: HashMap<_, HashMap<_, _>> = HashMap::new();
+        for e in entries {
+            let module = module_of(e.path, e.name);
+            if by_module
+                .entry(module)
+                .or_default()
+                .insert(e.name, e)
+                .is_some()
+            {
+                return Err(EndpointError::Duplicate {
+                    path: e.path.to_string(),
+                });
+            }
+        }
+        Ok(EndpointTable { by_module })
+    }
+
+    /// Finds `module::name`, honouring the allowlist.
+    pub fn lookup(&self, module: &str, name: &str, exposed: impl Fn(&str) -> bool) -> Lookup {
+        if !exposed(module) {
+            return Lookup::NotExposed;
+        }
+        match self.by_module.get(module).and_then(|m| m.get(name)) {
+            Some(e) => Lookup::Found(e),
+            None => Lookup::Missing,
+        }
+    }
+}
+
+/// Autoref-specialised boxing of an endpoint's error value, most specific
+/// first: a tractor error is relayed; a `Serialize + Error` keeps its value
+/// for `downcast`; an `Error` keeps its source chain; anything `Display`
+/// keeps its message. Used by generated code as
+/// `(&&&&ErrorProbe(&e)).box_error()`.
+pub struct ErrorProbe<'a, E>(pub &'a E);
+
+/// Level 4: `tractor::Error`.
+pub trait BoxTractorError {
+    /// Boxes.
+    fn box_error(&self) -> LocalError;
+}
+impl BoxTractorError for &&&ErrorProbe<'_, crate::Error> {
+    fn box_error(&self) -> LocalError {
+        box_tractor_error(self.0)
+    }
+}
+
+/// Level 3: serializable errors.
+pub trait BoxSerializableError {
+    /// Boxes.
+    fn box_error(&self) -> LocalError;
+}
+impl<E: Serialize + std::error::Error + 'static> BoxSerializableError for &&ErrorProbe<'_, E> {
+    fn box_error(&self) -> LocalError {
+        LocalError::Raised {
+            ty: std::any::type_name::<E>().into(),
+            message: self.0.to_string(),
+            chain: chain_of(self.0),
+            value: postcard::to_stdvec(self.0).ok(),
+            grouped: Vec::new(),
+        }
+    }
+}
+
+/// Level 2: `std::error::Error`.
+pub trait BoxStdError {
+    /// Boxes.
+    fn box_error(&self) -> LocalError;
+}
+impl<E: std::error::Error + 'static> BoxStdError for &ErrorProbe<'_, E> {
+    fn box_error(&self) -> LocalError {
+        LocalError::Raised {
+            ty: std::any::type_name::<E>().into(),
+            message: self.0.to_string(),
+            chain: chain_of(self.0),
+            value: None,
+            grouped: Vec::new(),
+        }
+    }
+}
+
+/// Level 1: anything `Display` (`String`, `&str`, ...).
+pub trait BoxDisplayError {
+    /// Boxes.
+    fn box_error(&self) -> LocalError;
+}
+impl<E: std::fmt::Display> BoxDisplayError for ErrorProbe<'_, E> {
+    fn box_error(&self) -> LocalError {
+        LocalError::new(std::any::type_name::<E>(), self.0.to_string())
+    }
+}
+
+/// Turns a panic payload into a boxed `panic` error.
+pub fn box_panic(payload: Box<dyn std::any::Any + Send>) -> LocalError {
+    let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    };
+    LocalError::new(boxed_types::PANIC, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+    struct Oops(u8);
+    impl std::fmt::Display for Oops {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "oops {}", self.0)
+        }
+    }
+    impl std::error::Error for Oops {}
+
+    fn ty(l: LocalError) -> (String, bool) {
+        match l {
+            LocalError::Raised { ty, value, .. } => (ty, value.is_some()),
+            LocalError::Relayed(_) => ("relayed".into(), false),
+        }
+    }
+
+    #[test]
+    fn probe_picks_most_specific() {
+        let e = Oops(3);
+        let (t, v) = ty((&&&&ErrorProbe(&e)).box_error());
+        assert!(t.ends_with("Oops") && v);
+        let io = std::io::Error::other("x");
+        let (t, v) = ty((&&&&ErrorProbe(&io)).box_error());
+        assert_eq!((t.as_str(), v), ("std::io::error::Error", false));
+        let s = String::from("plain");
+        let (t, _) = ty((&&&&ErrorProbe(&s)).box_error());
+        assert_eq!(t, "alloc::string::String");
+    }
+
+    #[test]
+    fn module_is_path_minus_name() {
+        assert_eq!(module_of("a::b::f", "f"), "a::b");
+    }
+}

@@ -1,0 +1,342 @@
+//! Errors a user meets: [`Error`], the boxed [`RemoteActorError`], and the
+//! aggregate [`MultiError`] of a nursery whose children failed together.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::ipc::{Aid, ErrorData, IpcError};
+use crate::spawn::SpawnError;
+
+/// Boxed type names the runtime itself raises. Match on
+/// [`RemoteActorError::kind`] rather than on these strings.
+pub mod boxed_types {
+    /// A panic in an endpoint.
+    pub const PANIC: &str = "panic";
+    /// A call into a module the callee does not expose.
+    pub const MODULE_NOT_EXPOSED: &str = "tractor::ModuleNotExposed";
+    /// A call to a function the callee does not have.
+    pub const NO_SUCH_ENDPOINT: &str = "tractor::NoSuchEndpoint";
+    /// A payload that does not decode as the endpoint's type.
+    pub const MSG_TYPE_ERROR: &str = "tractor::MsgTypeError";
+    /// The remote task was cancelled.
+    pub const CONTEXT_CANCELLED: &str = "tractor::ContextCancelled";
+    /// A runtime misuse (a second root, ...).
+    pub const RUNTIME_FAILURE: &str = "tractor::RuntimeFailure";
+    /// Several errors from one nursery.
+    pub const MULTI_ERROR: &str = "tractor::MultiError";
+    /// An error relayed from a further actor.
+    pub const REMOTE_ACTOR_ERROR: &str = "tractor::RemoteActorError";
+}
+
+/// Every error tractor's API returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error raised in another actor, boxed and shipped here.
+    #[error(transparent)]
+    Remote(#[from] RemoteActorError),
+    /// Several children failed; each error is kept with the actor it came from.
+    #[error(transparent)]
+    Multi(#[from] MultiError),
+    /// A runtime API was used where no actor runtime runs.
+    #[error("no tractor runtime is running on this thread: call this inside `open_nursery`, `open_root_actor` or a `#[tractor::main]`/`#[tractor::test]` fn")]
+    NoRuntime,
+    /// `wait_for_result` on a daemon portal.
+    #[error("actor {0} is a daemon (start_actor) and has no main result; use `run_in_actor` for a one-shot child")]
+    NoResult(Aid),
+    /// A cancel request was not acknowledged in time.
+    #[error("actor {actor} did not acknowledge cancellation within {waited:?}; it is being killed")]
+    ActorTooSlow {
+        /// The slow actor.
+        actor: Aid,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The runtime was misused (a second root actor in a tree, ...).
+    #[error("runtime failure: {0}")]
+    RuntimeFailure(String),
+    /// A child process failed outside any RPC (died during boot, crashed).
+    #[error("actor {actor} failed: {reason}")]
+    ActorFailure {
+        /// The child.
+        actor: Aid,
+        /// What happened.
+        reason: String,
+    },
+    /// The peer vanished while a dialog with it was open.
+    #[error("the connection to {peer} closed while a call was in flight; the actor likely died")]
+    TransportClosed {
+        /// The peer.
+        peer: Aid,
+    },
+    /// A returned payload did not decode as the type this caller expects.
+    #[error("MsgTypeError: {endpoint} returned a value that does not decode as `{expected}`: {reason}; caller and callee were built from different signatures")]
+    MsgType {
+        /// Endpoint path.
+        endpoint: String,
+        /// Expected Rust type.
+        expected: &'static str,
+        /// Decoder error.
+        reason: String,
+    },
+    /// An IPC failure.
+    #[error(transparent)]
+    Ipc(#[from] IpcError),
+    /// A child could not be spawned.
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    /// The endpoint table is inconsistent (a duplicate name).
+    #[error(transparent)]
+    Endpoint(#[from] crate::runtime::endpoint::EndpointError),
+    /// The operation was cancelled by the actor's or nursery's cancellation.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
+    /// An invalid configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// The remote error inside, if this is one.
+    pub fn as_remote(&self) -> Option<&RemoteActorError> {
+        match self {
+            Error::Remote(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// What kind of failure a [`RemoteActorError`] boxes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteErrorKind {
+    /// An error value returned by a user endpoint.
+    User,
+    /// A panic in an endpoint.
+    Panic,
+    /// The module is not in the callee's `enable_modules`.
+    ModuleNotExposed,
+    /// The callee has no such endpoint.
+    NoSuchEndpoint,
+    /// A payload did not match the endpoint's signature.
+    MsgTypeError,
+    /// The remote task was cancelled.
+    ContextCancelled,
+    /// A runtime misuse in the remote actor.
+    RuntimeFailure,
+    /// An aggregate of several errors from a remote nursery.
+    Multi,
+    /// An error relayed through this actor from a further one.
+    Relayed,
+}
+
+/// An error raised in another actor and shipped here boxed.
+///
+/// It keeps the original type's name, its message and source chain, the
+/// actor where it started and every actor it crossed.
+///
+/// ```
+/// # use tractor::{Aid, RemoteActorError};
+/// let e = RemoteActorError::new_local("my::Oops", "it broke", &Aid::new("leaf"));
+/// assert_eq!(e.boxed_type(), "my::Oops");
+/// assert_eq!(e.src_uid().name, "leaf");
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct RemoteActorError {
+    data: Box<ErrorData>,
+}
+
+impl RemoteActorError {
+    /// Wraps wire data.
+    pub fn from_data(data: ErrorData) -> Self {
+        RemoteActorError {
+            data: Box::new(data),
+        }
+    }
+
+    /// A fresh error as if raised in `src` with type `ty`.
+    pub fn new_local(ty: &str, message: impl Into<String>, src: &Aid) -> Self {
+        Self::from_data(ErrorData {
+            boxed_type: ty.into(),
+            src_type: ty.into(),
+            message: message.into(),
+            source_chain: Vec::new(),
+            src_uid: src.clone(),
+            relay_path: vec![src.clone()],
+            backtrace: None,
+            value: None,
+            canceller: None,
+            grouped: Vec::new(),
+        })
+    }
+
+    /// The wire data.
+    pub fn data(&self) -> &ErrorData {
+        &self.data
+    }
+
+    /// Consumes into wire data.
+    pub fn into_data(self) -> ErrorData {
+        *self.data
+    }
+
+    /// Type name at the last hop (`tractor::RemoteActorError` once relayed).
+    pub fn boxed_type(&self) -> &str {
+        &self.data.boxed_type
+    }
+
+    /// Type name where the error was raised.
+    pub fn src_type(&self) -> &str {
+        &self.data.src_type
+    }
+
+    /// The original error's `Display`.
+    pub fn message(&self) -> &str {
+        &self.data.message
+    }
+
+    /// `Display` of each `source()` of the original error.
+    pub fn source_chain(&self) -> &[String] {
+        &self.data.source_chain
+    }
+
+    /// The actor where the error was raised.
+    pub fn src_uid(&self) -> &Aid {
+        &self.data.src_uid
+    }
+
+    /// Every actor the error crossed, starting with [`src_uid`](Self::src_uid).
+    pub fn relay_path(&self) -> &[Aid] {
+        &self.data.relay_path
+    }
+
+    /// The last actor that relayed the error to us.
+    pub fn relay_uid(&self) -> &Aid {
+        self.data.relay_path.last().unwrap_or(&self.data.src_uid)
+    }
+
+    /// Backtrace text, when captured (`RUST_BACKTRACE=1` in the source actor).
+    pub fn backtrace(&self) -> Option<&str> {
+        self.data.backtrace.as_deref()
+    }
+
+    /// Who requested the cancellation, for [`RemoteErrorKind::ContextCancelled`].
+    pub fn canceller(&self) -> Option<&Aid> {
+        self.data.canceller.as_ref()
+    }
+
+    /// The errors grouped under an aggregate ([`RemoteErrorKind::Multi`]).
+    pub fn grouped(&self) -> impl Iterator<Item = RemoteActorError> + '_ {
+        self.data.grouped.iter().cloned().map(Self::from_data)
+    }
+
+    /// Whether the error crossed more than one hop to get here.
+    pub fn is_inception(&self) -> bool {
+        self.data.boxed_type != self.data.src_type
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> RemoteErrorKind {
+        use boxed_types::*;
+        match self.data.boxed_type.as_str() {
+            PANIC => RemoteErrorKind::Panic,
+            MODULE_NOT_EXPOSED => RemoteErrorKind::ModuleNotExposed,
+            NO_SUCH_ENDPOINT => RemoteErrorKind::NoSuchEndpoint,
+            MSG_TYPE_ERROR => RemoteErrorKind::MsgTypeError,
+            CONTEXT_CANCELLED => RemoteErrorKind::ContextCancelled,
+            RUNTIME_FAILURE => RemoteErrorKind::RuntimeFailure,
+            MULTI_ERROR => RemoteErrorKind::Multi,
+            REMOTE_ACTOR_ERROR => RemoteErrorKind::Relayed,
+            _ => RemoteErrorKind::User,
+        }
+    }
+
+    /// The original error value, when its type is `E` and it was
+    /// serializable at the source.
+    ///
+    /// ```
+    /// # use tractor::{Aid, RemoteActorError};
+    /// let e = RemoteActorError::new_local("x", "m", &Aid::new("a"));
+    /// assert_eq!(e.downcast::<String>(), None);
+    /// ```
+    pub fn downcast<E: DeserializeOwned>(&self) -> Option<E> {
+        if self.data.src_type != std::any::type_name::<E>() {
+            return None;
+        }
+        postcard::from_bytes(self.data.value.as_deref()?).ok()
+    }
+
+    /// This error as relayed by `via`: boxed type becomes
+    /// `RemoteActorError`, `via` is appended to the relay path.
+    pub fn relayed_by(&self, via: &Aid) -> ErrorData {
+        let mut d = (*self.data).clone();
+        d.boxed_type = boxed_types::REMOTE_ACTOR_ERROR.into();
+        if d.relay_path.last() != Some(via) {
+            d.relay_path.push(via.clone());
+        }
+        d
+    }
+}
+
+impl fmt::Debug for RemoteActorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteActorError")
+            .field("boxed_type", &self.data.boxed_type)
+            .field("src_type", &self.data.src_type)
+            .field("message", &self.data.message)
+            .field("src_uid", &self.data.src_uid.to_string())
+            .field(
+                "relay_path",
+                &self
+                    .data
+                    .relay_path
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Display for RemoteActorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.data;
+        write!(f, "{} raised in actor {}", d.src_type, d.src_uid)?;
+        if d.relay_path.len() > 1 {
+            let path: Vec<String> = d.relay_path.iter().map(|a| a.to_string()).collect();
+            write!(f, " (relayed via {})", path.join(" -> "))?;
+        }
+        write!(f, ": {}", d.message)?;
+        for s in &d.source_chain {
+            write!(f, ": {s}")?;
+        }
+        for g in &d.grouped {
+            write!(f, "\n  - {}", RemoteActorError::from_data(g.clone()))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RemoteActorError {}
+
+/// Several children of one nursery failed. Each error is kept with the
+/// actor it belongs to, in the order the children were spawned.
+#[derive(Debug)]
+pub struct MultiError {
+    /// `(actor, error)` pairs; the nursery's own body error is keyed by the local actor.
+    pub errors: Vec<(Aid, Error)>,
+}
+
+impl fmt::Display for MultiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActorNursery errored with {} errors:", self.errors.len())?;
+        for (aid, e) in &self.errors {
+            write!(f, "\n  - {aid}: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for MultiError {}

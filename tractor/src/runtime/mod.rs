@@ -1,0 +1,14 @@
+//! The actor runtime: actors, nurseries, portals, RPC serving, supervision.
+
+pub(crate) mod actor;
+pub(crate) mod child;
+pub(crate) mod conn;
+pub(crate) mod current;
+pub mod endpoint;
+pub mod error;
+pub mod nursery;
+pub mod portal;
+pub mod root;
+pub(crate) mod rpc;
+pub(crate) mod supervisor;
+pub mod identity;

@@ -1,0 +1,386 @@
+//! `Portal`: the caller's handle to another actor.
+
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use super::actor::ActorRuntime;
+use super::conn::Conn;
+use super::endpoint::{Call, Endpoint};
+use super::error::{Error, RemoteActorError};
+use crate::ipc::{Aid, Msg, Start};
+
+/// How a one-shot child's main task ended, kept so that
+/// `wait_for_result` is idempotent.
+#[derive(Clone, Debug)]
+pub(crate) enum MainOutcome {
+    Returned(Vec<u8>),
+    Raised(RemoteActorError),
+    Lost(Aid),
+    Failed(String),
+}
+
+/// The result slot of a `run_in_actor` child.
+pub(crate) struct MainSlot {
+    pub path: &'static str,
+    tx: watch::Sender<Option<MainOutcome>>,
+    caused_by_cancel: std::sync::atomic::AtomicBool,
+}
+
+impl MainSlot {
+    pub fn new(path: &'static str) -> Self {
+        MainSlot {
+            path,
+            tx: watch::channel(None).0,
+            caused_by_cancel: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Records whether the outcome is a consequence of our own cancellation.
+    pub fn mark_caused_by_cancel(&self, yes: bool) {
+        self.caused_by_cancel
+            .store(yes, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn caused_by_cancel(&self) -> bool {
+        self.caused_by_cancel.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn set(&self, o: MainOutcome) {
+        self.tx.send_if_modified(|v| {
+            if v.is_none() {
+                *v = Some(o);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn get(&self) -> Option<MainOutcome> {
+        self.tx.borrow().clone()
+    }
+
+    pub async fn wait(&self) -> MainOutcome {
+        let mut rx = self.tx.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(v) => v.clone().unwrap_or_else(|| MainOutcome::Failed("no outcome".into())),
+            Err(_) => MainOutcome::Failed("the result slot was dropped".into()),
+        }
+    }
+}
+
+impl MainOutcome {
+    pub(crate) fn into_result(self, child: &Aid) -> Result<Vec<u8>, Error> {
+        match self {
+            MainOutcome::Returned(b) => Ok(b),
+            MainOutcome::Raised(r) => Err(Error::Remote(r)),
+            MainOutcome::Lost(peer) => Err(Error::TransportClosed { peer }),
+            MainOutcome::Failed(reason) => Err(Error::ActorFailure {
+                actor: child.clone(),
+                reason,
+            }),
+        }
+    }
+}
+
+/// A handle to another actor: schedule tasks in it, cancel it.
+///
+/// Portals come from [`ActorNursery::start_actor`](crate::ActorNursery::start_actor)
+/// and friends; they are cheap to clone.
+///
+/// ```no_run
+/// # async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+/// let acked: bool = portal.cancel_actor().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Portal {
+    pub(crate) rt: Arc<ActorRuntime>,
+    pub(crate) conn: Arc<Conn>,
+    pub(crate) main: Option<Arc<MainSlot>>,
+}
+
+impl std::fmt::Debug for Portal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Portal")
+            .field("actor", &self.conn.chan.peer().to_string())
+            .finish()
+    }
+}
+
+impl Portal {
+    /// The actor on the other end.
+    pub fn aid(&self) -> &Aid {
+        self.conn.chan.peer()
+    }
+
+    /// Whether the channel to the actor is still open.
+    pub fn is_connected(&self) -> bool {
+        !self.conn.chan.is_closed()
+    }
+
+    /// Runs endpoint `E` as a fresh task in the remote actor and returns
+    /// its result. Dropping the future cancels the remote task.
+    ///
+    /// ```no_run
+    /// #[tractor::endpoint]
+    /// async fn add(a: u32, b: u32) -> u32 { a + b }
+    ///
+    /// # async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    /// let sum: u32 = portal.run(add::call(1, 2)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run<E: Endpoint>(&self, call: Call<E>) -> Result<E::Output, Error> {
+        let args = encode_args(E::PATH, &call.args)?;
+        let pld = self.request(E::module(), E::NAME, args).await?;
+        decode_pld::<E::Output>(E::PATH, &pld)
+    }
+
+    /// Calls an endpoint by module path and name, for a client that does
+    /// not link it (a daemon of another binary). `args` must serialize like
+    /// the endpoint's argument struct (its fields in order); a mismatch is
+    /// a remote `MsgTypeError`.
+    ///
+    /// ```no_run
+    /// # async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    /// #[derive(serde::Serialize)]
+    /// struct Args { a: u32, b: u32 }
+    /// let sum: u32 = portal.run_from_ns("calc", "add", &Args { a: 1, b: 2 }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_from_ns<A: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        module: &str,
+        func: &str,
+        args: &A,
+    ) -> Result<R, Error> {
+        let path = format!("{module}::{func}");
+        let args = encode_args(&path, args)?;
+        let pld = self.request(module, func, args).await?;
+        decode_pld::<R>(&path, &pld)
+    }
+
+    pub(crate) async fn request(
+        &self,
+        module: &str,
+        func: &str,
+        args: Vec<u8>,
+    ) -> Result<Vec<u8>, Error> {
+        let mut d = self.conn.open_dialog();
+        let lost = || Error::TransportClosed {
+            peer: self.aid().clone(),
+        };
+        let start = Msg::Start(Start {
+            cid: d.cid,
+            ns: module.to_string(),
+            func: func.to_string(),
+            args,
+        });
+        if self.conn.chan.send(&start).await.is_err() {
+            d.finish();
+            return Err(lost());
+        }
+        loop {
+            match d.recv().await {
+                Some(Msg::StartAck { .. }) => continue,
+                Some(Msg::Return { pld, .. }) => {
+                    d.finish();
+                    return Ok(pld);
+                }
+                Some(Msg::Error { error, .. }) => {
+                    d.finish();
+                    return Err(Error::Remote(RemoteActorError::from_data(*error)));
+                }
+                Some(other) => {
+                    tracing::warn!(target: "tractor::ipc", kind = other.kind(), "unexpected message in an RPC dialog; ignored");
+                }
+                None => {
+                    d.finish();
+                    return Err(lost());
+                }
+            }
+        }
+    }
+
+    /// The main result of a `run_in_actor` child, decoded as `T`. A daemon
+    /// (`start_actor`) has none: [`Error::NoResult`].
+    pub async fn wait_for_result<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let Some(slot) = &self.main else {
+            return Err(Error::NoResult(self.aid().clone()));
+        };
+        let pld = slot.wait().await.into_result(self.aid())?;
+        decode_pld(slot.path, &pld)
+    }
+
+    /// Cancels the remote actor's runtime and process: a request, then a
+    /// bounded wait for its ack (default 0.5 s). Resolves to whether the
+    /// actor acknowledged.
+    ///
+    /// ```no_run
+    /// # async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    /// use std::time::Duration;
+    /// let acked = portal.cancel_actor().timeout(Duration::from_secs(1)).raise_on_timeout().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cancel_actor(&self) -> CancelActor<'_> {
+        CancelActor {
+            portal: self,
+            timeout: self.rt.p.cancel_timeout,
+            raise: false,
+        }
+    }
+}
+
+/// A pending [`Portal::cancel_actor`]; configure it, then `.await` it.
+#[must_use = "the cancel request is sent only when awaited"]
+pub struct CancelActor<'a> {
+    portal: &'a Portal,
+    timeout: Duration,
+    raise: bool,
+}
+
+impl CancelActor<'_> {
+    /// How long to wait for the ack.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// Fail with [`Error::ActorTooSlow`] instead of returning `false` when
+    /// the ack does not come in time.
+    pub fn raise_on_timeout(mut self) -> Self {
+        self.raise = true;
+        self
+    }
+}
+
+impl<'a> IntoFuture for CancelActor<'a> {
+    type Output = Result<bool, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            match request_actor_cancel(&self.portal.conn, self.timeout).await {
+                CancelReply::Acked(a) => Ok(a),
+                CancelReply::Gone => Ok(false),
+                CancelReply::TimedOut if self.raise => Err(Error::ActorTooSlow {
+                    actor: self.portal.aid().clone(),
+                    waited: self.timeout,
+                }),
+                CancelReply::TimedOut => Ok(false),
+            }
+        })
+    }
+}
+
+pub(crate) enum CancelReply {
+    Acked(bool),
+    Gone,
+    TimedOut,
+}
+
+/// Sends `CancelActor` and waits up to `within` for the ack.
+pub(crate) async fn request_actor_cancel(conn: &Arc<Conn>, within: Duration) -> CancelReply {
+    if conn.chan.is_closed() {
+        return CancelReply::Gone;
+    }
+    let mut d = conn.open_dialog();
+    d.finish();
+    if conn.chan.send(&Msg::CancelActor { cid: d.cid }).await.is_err() {
+        return CancelReply::Gone;
+    }
+    let wait = async {
+        loop {
+            match d.recv().await {
+                Some(Msg::CancelAck { acked, .. }) => return CancelReply::Acked(acked),
+                Some(_) => continue,
+                None => return CancelReply::Gone,
+            }
+        }
+    };
+    tokio::time::timeout(within, wait)
+        .await
+        .unwrap_or(CancelReply::TimedOut)
+}
+
+pub(crate) fn encode_args<A: Serialize + ?Sized>(path: &str, args: &A) -> Result<Vec<u8>, Error> {
+    postcard::to_stdvec(args).map_err(|e| Error::MsgType {
+        endpoint: path.to_string(),
+        expected: std::any::type_name::<A>(),
+        reason: format!("arguments could not be encoded: {e}"),
+    })
+}
+
+pub(crate) fn decode_pld<T: DeserializeOwned>(path: &str, pld: &[u8]) -> Result<T, Error> {
+    postcard::from_bytes(pld).map_err(|e| Error::MsgType {
+        endpoint: path.to_string(),
+        expected: std::any::type_name::<T>(),
+        reason: e.to_string(),
+    })
+}
+
+/// The handle of a `run_in_actor` child: a [`Portal`] whose main task
+/// returns `T`.
+///
+/// ```no_run
+/// #[tractor::endpoint]
+/// async fn answer() -> u32 { 42 }
+///
+/// # async fn demo(an: &tractor::ActorNursery) -> Result<(), tractor::Error> {
+/// let child = an.run_in_actor(answer::call()).await?;
+/// assert_eq!(child.wait_for_result().await?, 42);
+/// # Ok(()) }
+/// ```
+pub struct RunInActor<T> {
+    portal: Portal,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for RunInActor<T> {
+    fn clone(&self) -> Self {
+        RunInActor {
+            portal: self.portal.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for RunInActor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RunInActor").field(&self.portal).finish()
+    }
+}
+
+impl<T: DeserializeOwned> RunInActor<T> {
+    pub(crate) fn new(portal: Portal) -> Self {
+        RunInActor {
+            portal,
+            _t: PhantomData,
+        }
+    }
+
+    /// The child's main result. Idempotent: every call (also after the
+    /// nursery exited) gives the same value.
+    pub async fn wait_for_result(&self) -> Result<T, Error> {
+        self.portal.wait_for_result().await
+    }
+
+    /// The portal to the child.
+    pub fn portal(&self) -> &Portal {
+        &self.portal
+    }
+}
+
+impl<T> std::ops::Deref for RunInActor<T> {
+    type Target = Portal;
+    fn deref(&self) -> &Portal {
+        &self.portal
+    }
+}

@@ -1,0 +1,177 @@
+//! The root actor: the parent-most actor of a tree, booted explicitly with
+//! [`open_root_actor`] or implicitly by the first [`open_nursery`](crate::open_nursery).
+
+use std::time::Duration;
+
+use super::actor::{ActorRuntime, RuntimeParams};
+use super::current::{self, ThreadActorGuard};
+use super::error::Error;
+use crate::ipc::{Addr, Aid, DEFAULT_MAX_FRAME, TransportKind};
+
+/// Default registrar address (the discovery issue builds on it).
+pub const DEFAULT_REGISTRY_ADDR: &str = "127.0.0.1:1616";
+
+/// How the root actor (and through it, the tree) is configured.
+///
+/// ```
+/// use tractor::{RootConfig, TransportKind};
+/// let cfg = RootConfig::new("app").transport(TransportKind::Uds).loglevel("info");
+/// assert_eq!(cfg.name, "app");
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RootConfig {
+    /// The root's name.
+    pub name: String,
+    /// Registrar addresses.
+    pub registry_addrs: Vec<Addr>,
+    /// The one transport of the tree.
+    pub transport: TransportKind,
+    /// Where to listen (default: loopback port 0, or a fresh socket file).
+    pub bind_addr: Option<Addr>,
+    /// Log filter (`TRACTOR_LOGLEVEL` wins).
+    pub loglevel: Option<String>,
+    /// Debug mode for the whole tree.
+    pub debug_mode: bool,
+    /// Modules whose endpoints the root itself serves.
+    pub enable_modules: Vec<String>,
+    /// Largest frame accepted from a peer.
+    pub max_frame: usize,
+    /// How long a cancel request waits for its ack.
+    pub cancel_timeout: Duration,
+    /// Spawn backend (`TRACTOR_SPAWN_METHOD` wins); only `exec` exists yet.
+    pub spawn_method: String,
+}
+
+impl Default for RootConfig {
+    fn default() -> Self {
+        RootConfig::new("root")
+    }
+}
+
+impl RootConfig {
+    /// Defaults with a name.
+    pub fn new(name: impl Into<String>) -> Self {
+        RootConfig {
+            name: name.into(),
+            registry_addrs: Vec::new(),
+            transport: TransportKind::Tcp,
+            bind_addr: None,
+            loglevel: None,
+            debug_mode: false,
+            enable_modules: Vec::new(),
+            max_frame: DEFAULT_MAX_FRAME,
+            cancel_timeout: Duration::from_millis(500),
+            spawn_method: "exec".into(),
+        }
+    }
+
+    /// Sets the transport.
+    pub fn transport(mut self, t: TransportKind) -> Self {
+        self.transport = t;
+        self
+    }
+
+    /// Sets the log filter.
+    pub fn loglevel(mut self, l: impl Into<String>) -> Self {
+        self.loglevel = Some(l.into());
+        self
+    }
+
+    /// Adds modules the root serves.
+    pub fn enable_modules<I: IntoIterator<Item = S>, S: Into<String>>(mut self, m: I) -> Self {
+        self.enable_modules.extend(m.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the listen address.
+    pub fn bind_addr(mut self, a: Addr) -> Self {
+        self.bind_addr = Some(a);
+        self
+    }
+
+    /// Sets the registrar addresses.
+    pub fn registry_addrs<I: IntoIterator<Item = Addr>>(mut self, a: I) -> Self {
+        self.registry_addrs = a.into_iter().collect();
+        self
+    }
+
+    /// Sets the largest accepted frame.
+    pub fn max_frame(mut self, n: usize) -> Self {
+        self.max_frame = n;
+        self
+    }
+
+    /// Sets debug mode.
+    pub fn debug_mode(mut self, on: bool) -> Self {
+        self.debug_mode = on;
+        self
+    }
+
+    /// Sets the spawn method.
+    pub fn spawn_method(mut self, m: impl Into<String>) -> Self {
+        self.spawn_method = m.into();
+        self
+    }
+}
+
+/// Boots the root actor, runs `body` inside it, then tears the runtime
+/// down (every task cancelled, every child reaped) before returning.
+///
+/// A second root inside a running tree is a [`Error::RuntimeFailure`].
+///
+/// ```no_run
+/// #[tractor::main]
+/// async fn main() -> Result<(), tractor::Error> {
+///     tractor::open_root_actor(tractor::RootConfig::new("app"), async || {
+///         assert!(tractor::is_root_process());
+///         Ok(())
+///     })
+///     .await
+/// }
+/// ```
+pub async fn open_root_actor<F, T>(cfg: RootConfig, body: F) -> Result<T, Error>
+where
+    F: AsyncFnOnce() -> Result<T, Error>,
+{
+    if let Some(rt) = current::try_current() {
+        return Err(Error::RuntimeFailure(format!(
+            "a root actor cannot be opened inside actor {} of a running tree; open_root_actor belongs in the parent-most process only (use open_nursery to spawn children)",
+            rt.aid()
+        )));
+    }
+    let method = std::env::var(crate::spawn::env::SPAWN_METHOD).unwrap_or(cfg.spawn_method.clone());
+    if method != "exec" {
+        return Err(crate::spawn::SpawnError::UnknownMethod(method).into());
+    }
+    let loglevel = crate::devx::log::init(cfg.loglevel.as_deref());
+    let test = crate::app::test_env();
+    let aid = Aid::new(cfg.name.clone());
+    let params = RuntimeParams {
+        tree_id: test
+            .as_ref()
+            .map(|t| t.tree_id.clone())
+            .unwrap_or_else(|| aid.uuid.to_string()),
+        exec_args: test.map(|t| t.exec_args).unwrap_or_default(),
+        aid,
+        is_root: true,
+        transport: cfg.transport,
+        bind_addr: cfg.bind_addr,
+        loglevel,
+        registry_addrs: cfg.registry_addrs,
+        debug_mode: cfg.debug_mode,
+        max_frame: cfg.max_frame,
+        enable_modules: cfg.enable_modules,
+        cancel_timeout: cfg.cancel_timeout,
+    };
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async move {
+            let rt = ActorRuntime::boot(params).await?;
+            let _thread = ThreadActorGuard::set(rt.clone());
+            let res = current::scope(rt.clone(), body()).await;
+            rt.teardown().await;
+            res
+        })
+        .await
+}

@@ -1,0 +1,137 @@
+//! Serving RPC: scheduling a peer's `Start` as a task of this actor.
+//!
+//! Every task runs under a token that is a child of the actor's cancel
+//! token, so an actor cancel or a `CancelTask` request drops the task's
+//! future (Rust's cancellation) and the caller is told with a
+//! `ContextCancelled` error naming who cancelled. A panic is caught and
+//! boxed like any error; the actor's other tasks never notice.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+
+use futures::FutureExt;
+use tracing::Instrument;
+
+use super::actor::{ActorRuntime, lock};
+use super::conn::{Conn, TaskSlot};
+use super::endpoint::{Invocation, LocalError, Lookup, Reply, box_panic};
+use super::error::boxed_types;
+use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, Start};
+
+/// The error a cancelled task answers with.
+pub(crate) fn context_cancelled(me: &Aid, what: &str, canceller: Option<Aid>) -> ErrorData {
+    let by = canceller
+        .as_ref()
+        .map_or_else(|| "its actor".to_string(), |c| c.to_string());
+    let mut d = LocalError::new(
+        boxed_types::CONTEXT_CANCELLED,
+        format!("{what} in actor {me} was cancelled by {by}"),
+    )
+    .into_data(me);
+    d.canceller = canceller;
+    d
+}
+
+fn error_msg(cid: Cid, data: ErrorData) -> Msg {
+    Msg::Error {
+        cid: Some(cid),
+        error: Box::new(data),
+    }
+}
+
+pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
+    let Start { cid, ns, func, args } = start;
+    let me = rt.aid().clone();
+    let refuse = |data: ErrorData| {
+        let _ = conn.chan.try_send(&error_msg(cid, data));
+    };
+    if rt.cancel.is_cancelled() {
+        return refuse(context_cancelled(
+            &me,
+            &format!("`{ns}::{func}`"),
+            rt.canceller(),
+        ));
+    }
+    let entry = match rt.endpoints.lookup(&ns, &func, |m| rt.is_exposed(m)) {
+        Lookup::Found(e) => e,
+        Lookup::NotExposed => {
+            return refuse(
+                LocalError::new(
+                    boxed_types::MODULE_NOT_EXPOSED,
+                    format!(
+                        "module `{ns}` is not exposed by actor {me}; add it to `enable_modules` when spawning the actor"
+                    ),
+                )
+                .into_data(&me),
+            );
+        }
+        Lookup::Missing => {
+            return refuse(
+                LocalError::new(
+                    boxed_types::NO_SUCH_ENDPOINT,
+                    format!(
+                        "module `{ns}` has no endpoint `{func}` in actor {me}; is the fn marked #[tractor::endpoint] and linked into this binary?"
+                    ),
+                )
+                .into_data(&me),
+            );
+        }
+    };
+    let token = rt.cancel.child_token();
+    let canceller = Arc::new(Mutex::new(None));
+    conn.register_task(
+        cid,
+        TaskSlot {
+            token: token.clone(),
+            canceller: canceller.clone(),
+        },
+    );
+    let inv = Invocation {
+        args,
+        path: entry.path,
+    };
+    let conn = conn.clone();
+    let rt2 = rt.clone();
+    let span = tracing::debug_span!(parent: &rt.span, "rpc", endpoint = entry.path, caller = %conn.chan.peer());
+    let task = async move {
+        let _ = conn
+            .chan
+            .send(&Msg::StartAck {
+                cid,
+                functype: FuncType::AsyncFunc,
+            })
+            .await;
+        let run = AssertUnwindSafe((entry.handler)(inv)).catch_unwind();
+        let outcome = tokio::select! {
+            biased;
+            _ = token.cancelled() => None,
+            r = run => Some(r),
+        };
+        let reply = match outcome {
+            Some(Ok(Reply::Ok(pld))) => Msg::Return { cid, pld },
+            Some(Ok(Reply::Err(e))) => error_msg(cid, e.into_data(&me)),
+            Some(Err(panic)) => {
+                tracing::error!(target: "tractor::runtime", "endpoint `{}` panicked", entry.path);
+                error_msg(cid, box_panic(panic).into_data(&me))
+            }
+            None => {
+                let by = lock(&canceller).clone().or_else(|| rt2.canceller());
+                tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
+                error_msg(cid, context_cancelled(&me, &format!("`{}`", entry.path), by))
+            }
+        };
+        conn.finish_task(cid);
+        if let Err(e) = conn.chan.send(&reply).await {
+            // The caller vanished; its loss is handled by the channel's loop.
+            tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{}`: {e}", entry.path);
+        }
+    };
+    rt.work
+        .spawn_local(super::current::scope(rt.clone(), task).instrument(span));
+}
+
+/// Waits until every RPC task and child supervisor of the actor is done.
+pub(crate) async fn wait_rpc_tasks_done(rt: &ActorRuntime) {
+    rt.work.close();
+    rt.work.wait().await;
+}

@@ -1,0 +1,182 @@
+//! Child supervision: one runtime-owned task per child process that waits
+//! for it to exit and, when asked, walks the teardown ladder:
+//! cancel request over IPC → bounded wait → SIGTERM → bounded wait →
+//! SIGKILL, always ending with the child reaped.
+//!
+//! The task belongs to the actor runtime, not to the nursery's scope, so a
+//! nursery future that is dropped mid-way still gets its children reaped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::process::Child;
+use tokio::sync::watch;
+
+use super::actor::ActorRuntime;
+use super::conn::Conn;
+use super::portal::{CancelReply, request_actor_cancel};
+use crate::ipc::Aid;
+
+/// How long a child that acked its cancel gets to exit.
+const EXIT_AFTER_ACK: Duration = Duration::from_secs(3);
+/// How long a child gets between SIGTERM and SIGKILL.
+const TERMINATE_AFTER: Duration = Duration::from_millis(1600);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Teardown {
+    None,
+    Graceful,
+    Hard,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ExitInfo {
+    pub success: bool,
+    pub status: String,
+    pub requested: bool,
+}
+
+/// The shared view of one child process.
+pub(crate) struct ChildProc {
+    pub aid: Aid,
+    pub conn: Arc<Conn>,
+    teardown: watch::Sender<Teardown>,
+    exit: watch::Sender<Option<ExitInfo>>,
+}
+
+impl ChildProc {
+    /// Starts supervising `child`; `on_exit` is told how it ended.
+    pub fn supervise(
+        rt: &Arc<ActorRuntime>,
+        aid: Aid,
+        conn: Arc<Conn>,
+        child: Child,
+    ) -> Arc<ChildProc> {
+        let proc = Arc::new(ChildProc {
+            aid,
+            conn,
+            teardown: watch::channel(Teardown::None).0,
+            exit: watch::channel(None).0,
+        });
+        let p = proc.clone();
+        let timeout = rt.p.cancel_timeout;
+        rt.work.spawn(tracing::Instrument::instrument(
+            async move { p.run(child, timeout).await },
+            rt.span.clone(),
+        ));
+        proc
+    }
+
+    /// Asks for the child to be torn down (upgrading graceful to hard).
+    pub fn request_teardown(&self, how: Teardown) {
+        self.teardown.send_if_modified(|t| {
+            if how > *t {
+                *t = how;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn teardown_requested(&self) -> bool {
+        *self.teardown.borrow() != Teardown::None
+    }
+
+    /// Waits until the child has exited and been reaped.
+    pub async fn wait_exit(&self) -> ExitInfo {
+        let mut rx = self.exit.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(v) => v.clone().unwrap_or_else(unknown_exit),
+            Err(_) => unknown_exit(),
+        }
+    }
+
+    pub fn exit_info(&self) -> Option<ExitInfo> {
+        self.exit.borrow().clone()
+    }
+
+    async fn run(self: Arc<Self>, mut child: Child, cancel_timeout: Duration) {
+        let mut rx = self.teardown.subscribe();
+        let status = loop {
+            tokio::select! {
+                st = child.wait() => break st,
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    let how = *rx.borrow_and_update();
+                    if how != Teardown::None {
+                        break self.ladder(&mut child, how, cancel_timeout).await;
+                    }
+                }
+            }
+        };
+        let (success, status) = match status {
+            Ok(st) => (st.success(), describe(st)),
+            Err(e) => (false, format!("could not be waited on: {e}")),
+        };
+        tracing::debug!(target: "tractor::spawn", child = %self.aid, %status, "child reaped");
+        let requested = self.teardown_requested();
+        self.exit.send_replace(Some(ExitInfo {
+            success,
+            status,
+            requested,
+        }));
+    }
+
+    async fn ladder(
+        &self,
+        child: &mut Child,
+        how: Teardown,
+        cancel_timeout: Duration,
+    ) -> std::io::Result<std::process::ExitStatus> {
+        if how == Teardown::Graceful {
+            tracing::debug!(target: "tractor::cancel", child = %self.aid, "cancelling child");
+            let acked = tokio::select! {
+                st = child.wait() => return st,
+                r = request_actor_cancel(&self.conn, cancel_timeout) => matches!(r, CancelReply::Acked(true) | CancelReply::Gone),
+            };
+            if acked
+                && let Ok(st) = tokio::time::timeout(EXIT_AFTER_ACK, child.wait()).await
+            {
+                return st;
+            }
+            tracing::warn!(target: "tractor::cancel", child = %self.aid, "child did not exit after a cancel request; sending SIGTERM");
+        }
+        signal(child, libc::SIGTERM);
+        if let Ok(st) = tokio::time::timeout(TERMINATE_AFTER, child.wait()).await {
+            return st;
+        }
+        tracing::warn!(target: "tractor::cancel", child = %self.aid, "child ignored SIGTERM; sending SIGKILL");
+        let _ = child.start_kill();
+        child.wait().await
+    }
+}
+
+fn signal(child: &Child, sig: libc::c_int) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our
+        // own unreaped child, so it cannot have been recycled.
+        unsafe {
+            libc::kill(pid as libc::pid_t, sig);
+        }
+    }
+}
+
+fn describe(st: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.code(), st.signal()) {
+        (Some(c), _) => format!("exit code {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => st.to_string(),
+    }
+}
+
+fn unknown_exit() -> ExitInfo {
+    ExitInfo {
+        success: false,
+        status: "unknown".into(),
+        requested: true,
+    }
+}

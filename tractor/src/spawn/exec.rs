@@ -1,0 +1,135 @@
+//! The `exec` backend: fork + exec of the current binary in child mode.
+
+use std::process::Stdio;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+use super::env;
+use crate::ipc::Addr;
+
+/// Why a child could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// The current executable could not be found.
+    #[error("cannot find the current executable to re-exec as a child actor: {0}")]
+    CurrentExe(std::io::Error),
+    /// fork/exec failed.
+    #[error("could not start child actor `{name}`: {source}")]
+    Exec {
+        /// The child's name.
+        name: String,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// The child died before completing its handshake.
+    #[error("child actor `{name}` died during boot ({status}) before completing the parent handshake; is this binary's main wrapped in #[tractor::main] or does it call tractor::init() first?")]
+    DiedDuringBoot {
+        /// The child's name.
+        name: String,
+        /// Its exit status.
+        status: String,
+    },
+    /// The child did not connect back in time.
+    #[error("child actor `{name}` did not connect back within {secs} s; it was killed")]
+    BootTimeout {
+        /// The child's name.
+        name: String,
+        /// Seconds waited.
+        secs: u64,
+    },
+    /// A child-mode environment variable is malformed.
+    #[error("malformed child environment: {0}")]
+    BadEnv(String),
+    /// The requested spawn method does not exist here.
+    #[error("unknown spawn method `{0}`: this build supports `exec`")]
+    UnknownMethod(String),
+}
+
+/// What a child learns from its environment before any IPC.
+#[derive(Clone, Debug)]
+pub struct ChildEnv {
+    /// Where the parent listens.
+    pub parent_addr: Addr,
+    /// The child's name.
+    pub name: String,
+    /// The child's uuid.
+    pub uuid: Uuid,
+    /// Tree marker.
+    pub tree_id: String,
+}
+
+impl ChildEnv {
+    /// Reads child mode from the environment: `None` when this process is
+    /// not a spawned actor.
+    pub fn from_env() -> Option<Result<ChildEnv, SpawnError>> {
+        let addr = std::env::var(env::PARENT_ADDR).ok()?;
+        Some(Self::parse(&addr))
+    }
+
+    fn parse(addr: &str) -> Result<ChildEnv, SpawnError> {
+        let bad = |what: &str| SpawnError::BadEnv(what.to_string());
+        let parent_addr =
+            Addr::from_str(addr).map_err(|e| bad(&format!("{}: {e}", env::PARENT_ADDR)))?;
+        let name = std::env::var(env::ACTOR_NAME).map_err(|_| bad(env::ACTOR_NAME))?;
+        let uuid = std::env::var(env::ACTOR_UUID)
+            .ok()
+            .and_then(|u| Uuid::parse_str(&u).ok())
+            .ok_or_else(|| bad(env::ACTOR_UUID))?;
+        let tree_id = std::env::var(env::TREE).unwrap_or_default();
+        Ok(ChildEnv {
+            parent_addr,
+            name,
+            uuid,
+            tree_id,
+        })
+    }
+}
+
+/// Starts a child actor process: the current executable with `args`, in
+/// child mode, armed to die with the spawning thread (`PR_SET_PDEATHSIG`).
+///
+/// The death signal follows the *thread* that forked, so callers spawn from
+/// the actor's long-lived runtime thread.
+pub fn spawn_exec(
+    child: &ChildEnv,
+    args: &[String],
+    loglevel: Option<&str>,
+) -> Result<tokio::process::Child, SpawnError> {
+    let exe = std::env::current_exe().map_err(SpawnError::CurrentExe)?;
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.args(args)
+        .env(env::PARENT_ADDR, child.parent_addr.to_string())
+        .env(env::ACTOR_NAME, &child.name)
+        .env(env::ACTOR_UUID, child.uuid.to_string())
+        .env(env::TREE, &child.tree_id)
+        .stdin(Stdio::null())
+        // Backstop only: the supervisor normally reaps through the cancel ladder.
+        .kill_on_drop(true);
+    match loglevel {
+        Some(l) => cmd.env(env::LOGLEVEL, l),
+        None => cmd.env_remove(env::LOGLEVEL),
+    };
+    // SAFETY: getpid is async-signal-safe and called before the fork.
+    let parent_pid = unsafe { libc::getpid() };
+    // SAFETY: the closure runs between fork and exec and only calls
+    // async-signal-safe functions (prctl, getppid, _exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl: then no
+            // signal will ever come, so leave now.
+            if libc::getppid() != parent_pid {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|source| SpawnError::Exec {
+        name: child.name.clone(),
+        source,
+    })
+}
