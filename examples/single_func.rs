@@ -18,7 +18,11 @@ async fn main() -> Result<(), tractor::Error> {
         child.wait_for_result().await
     })
     .await?;
-    assert_ne!(pid, std::process::id(), "the function ran in another process");
+    assert_ne!(
+        pid,
+        std::process::id(),
+        "the function ran in another process"
+    );
     println!("burn_cpu ran in process {pid} and returned {acc}");
     Ok(())
 }

@@ -3,45 +3,57 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::spanned::Spanned;
-use syn::{ItemFn, LitInt, Token};
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprLit, ItemFn, Lit, MetaNameValue, Token};
 
-fn check_entry_fn(func: &ItemFn, what: &str) -> syn::Result<()> {
-    let mut err: Option<syn::Error> = None;
-    let mut push = |e: syn::Error| match &mut err {
-        Some(all) => all.combine(e),
-        None => err = Some(e),
-    };
-    if func.sig.asyncness.is_none() {
-        push(syn::Error::new(
-            func.sig.fn_token.span(),
-            format!("#[tractor::{what}] needs an `async fn`"),
-        ));
+use crate::diag::{self, Errors};
+
+fn check_entry_fn(func: &ItemFn, what: &str, errs: &mut Errors) {
+    let sig = &func.sig;
+    if sig.asyncness.is_none() {
+        errs.push(
+            sig.fn_token,
+            format!("#[tractor::{what}] applies to an `async fn`: add `async` before `fn`"),
+        );
     }
-    if !func.sig.inputs.is_empty() {
-        push(syn::Error::new(
-            func.sig.inputs.span(),
-            format!("#[tractor::{what}] fn takes no arguments"),
-        ));
+    if !sig.generics.params.is_empty() {
+        errs.push(
+            &sig.generics,
+            format!("a #[tractor::{what}] fn cannot be generic"),
+        );
     }
-    if !func.sig.generics.params.is_empty() {
-        push(syn::Error::new(
-            func.sig.generics.span(),
-            format!("#[tractor::{what}] fn cannot be generic"),
-        ));
+    if !sig.inputs.is_empty() {
+        let hint = match what {
+            "main" => "; read command-line arguments with `std::env::args()`",
+            _ => "",
+        };
+        errs.push(
+            &sig.inputs,
+            format!("a #[tractor::{what}] fn takes no arguments{hint}"),
+        );
     }
-    err.map_or(Ok(()), Err)
 }
 
-pub fn expand_main(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+pub fn expand_main(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errs = Errors::default();
     if !attr.is_empty() {
-        return Err(syn::Error::new(
-            attr.span(),
-            "#[tractor::main] takes no arguments; configure the root with `open_root_actor`",
-        ));
+        errs.push(
+            &attr,
+            "#[tractor::main] takes no arguments: it always runs a current-thread runtime; configure the root actor with `open_root_actor`",
+        );
     }
-    let func: ItemFn = syn::parse2(item)?;
-    check_entry_fn(&func, "main")?;
+    let func = match diag::parse_fn(item.clone(), "main") {
+        Ok(f) => f,
+        Err(e) => {
+            let errors = errs.and(e).into_compile_error();
+            return quote! {
+                #errors
+                #[allow(dead_code)]
+                #item
+            };
+        }
+    };
+    check_entry_fn(&func, "main", &mut errs);
     let ItemFn {
         attrs,
         vis,
@@ -49,46 +61,88 @@ pub fn expand_main(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStr
         block,
     } = func;
     let ident = &sig.ident;
+    if let Err(e) = errs.finish() {
+        // A stand-in, so the only errors are the ones above (no "`main`
+        // function not found").
+        let errors = e.into_compile_error();
+        return quote! {
+            #errors
+            #[allow(dead_code)]
+            #vis fn #ident() {}
+        };
+    }
     let output = &sig.output;
-    Ok(quote! {
+    quote! {
         #(#attrs)*
         #vis fn #ident() #output {
             ::tractor::__private::run_main(async move #block)
         }
-    })
-}
-
-/// `timeout = <seconds>`.
-struct TestArgs {
-    timeout_secs: u64,
-}
-
-impl syn::parse::Parse for TestArgs {
-    fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
-        let mut timeout_secs = 60;
-        if !input.is_empty() {
-            let key: syn::Ident = input.parse()?;
-            if key != "timeout" {
-                return Err(syn::Error::new(
-                    key.span(),
-                    "unknown #[tractor::test] option: the only one is `timeout = <seconds>`",
-                ));
-            }
-            input.parse::<Token![=]>()?;
-            let lit: LitInt = input.parse()?;
-            timeout_secs = lit.base10_parse()?;
-            if timeout_secs == 0 {
-                return Err(syn::Error::new(lit.span(), "the test deadline must be at least 1 second"));
-            }
-        }
-        Ok(TestArgs { timeout_secs })
     }
 }
 
-pub fn expand_test(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let args: TestArgs = syn::parse2(attr)?;
-    let func: ItemFn = syn::parse2(item)?;
-    check_entry_fn(&func, "test")?;
+const TEST_OPTIONS: &str = "#[tractor::test] takes one option, `timeout = <seconds>`";
+
+/// `timeout = <seconds>`, the only option; every problem is collected.
+fn parse_test_args(attr: TokenStream, errs: &mut Errors) -> u64 {
+    let mut timeout: Option<u64> = None;
+    let parser = Punctuated::<MetaNameValue, Token![,]>::parse_terminated;
+    let options = match syn::parse::Parser::parse2(parser, attr) {
+        Ok(options) => options,
+        Err(e) => {
+            errs.push_error(syn::Error::new(e.span(), format!("{TEST_OPTIONS}: {e}")));
+            return 60;
+        }
+    };
+    for opt in &options {
+        if !opt.path.is_ident("timeout") {
+            errs.push(&opt.path, format!("unknown option: {TEST_OPTIONS}"));
+            continue;
+        }
+        if timeout.is_some() {
+            errs.push(opt, "`timeout` is given twice");
+            continue;
+        }
+        let secs = match &opt.value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(lit), ..
+            }) if lit.suffix().is_empty() => match lit.base10_parse::<u64>() {
+                Ok(0) => {
+                    errs.push(
+                        lit,
+                        "`timeout` is the test's deadline in seconds and must be at least 1",
+                    );
+                    continue;
+                }
+                Ok(secs) => secs,
+                Err(e) => {
+                    errs.push_error(e);
+                    continue;
+                }
+            },
+            other => {
+                errs.push(
+                    other,
+                    "`timeout` is a whole number of seconds, without quotes or unit: write `timeout = 30`",
+                );
+                continue;
+            }
+        };
+        timeout = Some(secs);
+    }
+    timeout.unwrap_or(60)
+}
+
+pub fn expand_test(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errs = Errors::default();
+    let secs = parse_test_args(attr, &mut errs);
+    let func = match diag::parse_fn(item, "test") {
+        Ok(f) => f,
+        Err(e) => return errs.and(e).into_compile_error(),
+    };
+    check_entry_fn(&func, "test", &mut errs);
+    if let Err(e) = errs.finish() {
+        return e.into_compile_error();
+    }
     let ItemFn {
         attrs,
         vis,
@@ -98,8 +152,7 @@ pub fn expand_test(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStr
     let ident = &sig.ident;
     let name = ident.to_string();
     let output = &sig.output;
-    let secs = args.timeout_secs;
-    Ok(quote! {
+    quote! {
         #[::core::prelude::v1::test]
         #(#attrs)*
         #vis fn #ident() #output {
@@ -109,5 +162,5 @@ pub fn expand_test(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStr
                 async move #block,
             )
         }
-    })
+    }
 }

@@ -5,10 +5,12 @@
 //!
 //! Each macro goes parse → model → codegen; every problem found while
 //! parsing is collected and reported as a `compile_error!` at the span of
-//! the offending token.
+//! the offending token (the item is kept, so no "not found" errors pile
+//! on). Their messages are pinned by the `ui-tests` crate.
 
 use proc_macro::TokenStream;
 
+mod diag;
 mod endpoint;
 mod entry;
 
@@ -20,18 +22,14 @@ mod entry;
 /// link-time endpoint table under `module_path!()` + fn name.
 #[proc_macro_attribute]
 pub fn endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
-    endpoint::expand(attr.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    endpoint::expand(attr.into(), item.into()).into()
 }
 
 /// Wraps an `async fn main` so the binary can be re-executed as a child
 /// actor, running the root on a current-thread tokio runtime otherwise.
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
-    entry::expand_main(attr.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    entry::expand_main(attr.into(), item.into()).into()
 }
 
 /// Wraps an async test: children re-run the test binary on just this test;
@@ -39,7 +37,5 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// seconds, default 60) or if any process of its tree survives it.
 #[proc_macro_attribute]
 pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
-    entry::expand_test(attr.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    entry::expand_test(attr.into(), item.into()).into()
 }

@@ -51,14 +51,16 @@ pub use ipc::{Addr, Aid, TransportKind};
 pub use runtime::endpoint::{Call, Endpoint};
 pub use runtime::error::{Error, MultiError, RemoteActorError, RemoteErrorKind, boxed_types};
 pub use runtime::identity::{Actor, RuntimeVars, current_actor, get_runtime_vars, is_root_process};
-pub use runtime::nursery::{ActorNursery, CancelNursery, RunInActorBuilder, StartActor, open_nursery};
+pub use runtime::nursery::{
+    ActorNursery, CancelNursery, RunInActorBuilder, StartActor, open_nursery,
+};
 pub use runtime::portal::{CancelActor, Portal, RunInActor};
 pub use runtime::root::{RootConfig, open_root_actor};
 pub use tractor_macros::{endpoint, main, test};
 
 /// Test support: finding processes that outlived their tree.
 pub mod testing {
-    pub use crate::devx::survivors::{describe, survivors, wait_gone};
+    pub use crate::devx::survivors::{describe, survivors, wait_gone, wait_gone_async};
 }
 
 /// Paths the generated code names. Not a public API.

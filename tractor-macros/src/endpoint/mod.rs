@@ -5,8 +5,25 @@ mod model;
 mod parse;
 
 use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemFn;
 
-pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let model = parse::parse(attr, item)?;
-    Ok(codegen::generate(&model))
+/// The generated code, or every problem found plus the item unchanged (so
+/// its uses do not add "not found" errors to the real ones).
+pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match parse::parse(attr, item.clone()) {
+        Ok(model) => codegen::generate(&model),
+        Err(e) => {
+            let errors = e.into_compile_error();
+            // rustc piles its own errors on a variadic non-`extern` fn.
+            if syn::parse2::<ItemFn>(item.clone()).is_ok_and(|f| f.sig.variadic.is_some()) {
+                return errors;
+            }
+            quote! {
+                #errors
+                #[allow(dead_code)]
+                #item
+            }
+        }
+    }
 }

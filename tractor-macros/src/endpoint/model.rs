@@ -1,5 +1,6 @@
 //! What the generator needs to know about an endpoint fn.
 
+use proc_macro2::Span;
 use syn::{Ident, ItemFn, Type, Visibility};
 
 pub struct EndpointModel {
@@ -20,6 +21,7 @@ pub struct Arg {
 pub enum Output {
     /// `-> T` (or nothing: `()`).
     Plain(Type),
-    /// `-> Result<T, E>`: `E` is boxed as a remote error.
-    Fallible { ok: Type },
+    /// `-> Result<T, E>`: `E` is boxed as a remote error; errors about it
+    /// point at `err_span`.
+    Fallible { ok: Type, err_span: Span },
 }

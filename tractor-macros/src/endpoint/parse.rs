@@ -4,70 +4,83 @@
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type, Visibility};
+use syn::{
+    FnArg, GenericArgument, GenericParam, ItemFn, Pat, PathArguments, ReturnType, Type, Visibility,
+};
 
 use super::model::{Arg, EndpointModel, Output};
-
-struct Errors(Option<syn::Error>);
-
-impl Errors {
-    fn push(&mut self, span: impl Spanned, msg: impl std::fmt::Display) {
-        let e = syn::Error::new(span.span(), msg);
-        match &mut self.0 {
-            Some(all) => all.combine(e),
-            None => self.0 = Some(e),
-        }
-    }
-}
+use crate::diag::{self, Errors};
 
 pub fn parse(attr: TokenStream, item: TokenStream) -> syn::Result<EndpointModel> {
-    let mut errs = Errors(None);
+    let mut errs = Errors::default();
     if !attr.is_empty() {
         errs.push(
             &attr,
-            "#[tractor::endpoint] takes no arguments; its name is the fn's module path plus its name",
+            "#[tractor::endpoint] takes no arguments: an endpoint is named by its module path and fn name",
         );
     }
-    let func: ItemFn = syn::parse2(item).map_err(|e| {
-        syn::Error::new(
-            e.span(),
-            "#[tractor::endpoint] applies to an `async fn` item",
-        )
-    })?;
+    let func: ItemFn = match diag::parse_fn(item, "endpoint") {
+        Ok(f) => f,
+        Err(e) => return Err(errs.and(e)),
+    };
     let sig = &func.sig;
     if sig.asyncness.is_none() {
         errs.push(
             sig.fn_token,
-            "an endpoint must be an `async fn`: write `async fn`",
+            "an endpoint must be an `async fn`: add `async` before `fn`",
         );
     }
     if let Some(c) = &sig.constness {
-        errs.push(c, "an endpoint cannot be a `const fn`");
+        errs.push(
+            c,
+            "an endpoint cannot be a `const fn`: it runs when another actor calls it, never at compile time; remove `const`",
+        );
     }
     if let Some(u) = &sig.unsafety {
-        errs.push(u, "an endpoint cannot be `unsafe`: a remote caller cannot uphold its contract");
+        errs.push(
+            u,
+            "an endpoint cannot be an `unsafe fn`: a remote caller cannot uphold its safety contract; remove `unsafe` and check the preconditions in the body",
+        );
     }
     if let Some(a) = &sig.abi {
-        errs.push(a, "an endpoint cannot have an `extern` ABI");
+        errs.push(
+            a,
+            "an endpoint cannot have an `extern` ABI: tractor's dispatcher calls it as a Rust fn; remove the ABI",
+        );
     }
     if let Some(v) = &sig.variadic {
-        errs.push(v, "an endpoint cannot be variadic");
-    }
-    if !sig.generics.params.is_empty() {
         errs.push(
-            &sig.generics.params,
+            v,
+            "an endpoint cannot be variadic: its arguments become the fields of a struct; take a `Vec<T>` instead",
+        );
+    }
+    let params = &sig.generics.params;
+    if params
+        .iter()
+        .any(|p| !matches!(p, GenericParam::Lifetime(_)))
+    {
+        errs.push(
+            &sig.generics,
             "an endpoint cannot be generic: the remote actor must know the concrete argument and return types; write one endpoint per concrete type",
+        );
+    } else if !params.is_empty() {
+        errs.push(
+            &sig.generics,
+            "an endpoint cannot have lifetime parameters: its arguments and result cross a process boundary and must be owned",
         );
     }
     if let Some(w) = &sig.generics.where_clause {
-        errs.push(w, "an endpoint cannot have a `where` clause: it cannot be generic");
+        errs.push(
+            w,
+            "an endpoint cannot have a `where` clause: endpoints are not generic, so there is nothing to bound",
+        );
     }
     let mut args = Vec::new();
     for input in &sig.inputs {
         match input {
             FnArg::Receiver(r) => errs.push(
                 r,
-                "an endpoint cannot take `self`: endpoints are free functions called by name from another process; pass the state it needs as arguments",
+                "an endpoint cannot take `self`: it is a free function that another process calls by name; move it out of the `impl` block and pass the state it needs as arguments",
             ),
             FnArg::Typed(pt) => {
                 let name = match &*pt.pat {
@@ -77,7 +90,7 @@ pub fn parse(attr: TokenStream, item: TokenStream) -> syn::Result<EndpointModel>
                     other => {
                         errs.push(
                             other,
-                            "endpoint arguments must be plain names (`x: T`): they become the fields of the generated `Args` struct",
+                            "endpoint arguments must be plain names (`x: T`): each becomes a field of the generated `Args` struct; destructure it in the body instead",
                         );
                         None
                     }
@@ -96,22 +109,23 @@ pub fn parse(attr: TokenStream, item: TokenStream) -> syn::Result<EndpointModel>
         ReturnType::Default => Output::Plain(syn::parse_quote!(())),
         ReturnType::Type(_, ty) => {
             check_owned(ty, "return type", &mut errs);
-            match result_ok_type(ty) {
+            match result_types(ty) {
                 ResultShape::NotResult => Output::Plain((**ty).clone()),
-                ResultShape::Fallible(ok) => Output::Fallible { ok },
+                ResultShape::Fallible { ok, err } => Output::Fallible {
+                    ok: ok.clone(),
+                    err_span: err.span(),
+                },
                 ResultShape::Alias => {
                     errs.push(
                         ty,
-                        "spell the endpoint's `Result` with both parameters, `Result<T, E>`, so its error type can be boxed for the caller",
+                        "write the endpoint's result as `Result<T, E>` with both parameters: the macro reads `E` from the signature to box the error for the caller and cannot see through a `Result` alias (for `io::Result<T>`, write `Result<T, std::io::Error>`)",
                     );
                     Output::Plain((**ty).clone())
                 }
             }
         }
     };
-    if let Some(e) = errs.0 {
-        return Err(e);
-    }
+    errs.finish()?;
     let item_vis = item_visibility(&func.vis);
     Ok(EndpointModel {
         name: func.sig.ident.clone(),
@@ -134,11 +148,15 @@ fn check_owned(ty: &Type, what: &str, errs: &mut Errors) {
         ),
         Type::ImplTrait(i) => errs.push(
             i,
-            format!("an endpoint {what} cannot be `impl Trait`: name a concrete serde type"),
+            format!(
+                "an endpoint {what} cannot be `impl Trait`: the other process must know the concrete type; name a serde (`Serialize + Deserialize`) type"
+            ),
         ),
         Type::TraitObject(t) => errs.push(
             t,
-            format!("an endpoint {what} cannot be a trait object: name a concrete serde type"),
+            format!(
+                "an endpoint {what} cannot be a trait object: the other process must know the concrete type; name a serde (`Serialize + Deserialize`) type"
+            ),
         ),
         Type::Paren(p) => check_owned(&p.elem, what, errs),
         Type::Tuple(t) => t.elems.iter().for_each(|e| check_owned(e, what, errs)),
@@ -167,13 +185,14 @@ fn check_owned(ty: &Type, what: &str, errs: &mut Errors) {
     }
 }
 
-enum ResultShape {
+enum ResultShape<'a> {
     NotResult,
-    Fallible(Type),
+    Fallible { ok: &'a Type, err: &'a Type },
     Alias,
 }
 
-fn result_ok_type(ty: &Type) -> ResultShape {
+/// `Result<T, E>` → its `T` and `E`, recognised by the last path segment.
+fn result_types(ty: &Type) -> ResultShape<'_> {
     let Type::Path(p) = ty else {
         return ResultShape::NotResult;
     };
@@ -195,7 +214,7 @@ fn result_ok_type(ty: &Type) -> ResultShape {
         })
         .collect();
     match tys.as_slice() {
-        [ok, _err] => ResultShape::Fallible((*ok).clone()),
+        [ok, err] => ResultShape::Fallible { ok, err },
         _ => ResultShape::Alias,
     }
 }

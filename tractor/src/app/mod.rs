@@ -15,10 +15,9 @@ use crate::spawn::ChildEnv;
 /// first thing in any other `main` that opens actor nurseries.
 ///
 /// ```no_run
-/// fn main() {
-///     tractor::init();
-///     // ... build a runtime, open nurseries ...
-/// }
+/// // First thing in `main`:
+/// tractor::init();
+/// // ... then build a runtime and open nurseries.
 /// ```
 pub fn init() {
     match ChildEnv::from_env() {

@@ -33,7 +33,10 @@ pub fn init(configured: Option<&str>) -> Option<String> {
         .or_else(|| configured.map(str::to_string));
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        let filter = effective.as_deref().map(directive).unwrap_or_else(|| "warn".into());
+        let filter = effective
+            .as_deref()
+            .map(directive)
+            .unwrap_or_else(|| "warn".into());
         let filter = EnvFilter::try_new(&filter).unwrap_or_else(|e| {
             eprintln!("tractor: ignoring invalid log filter `{filter}`: {e}");
             EnvFilter::new("warn")

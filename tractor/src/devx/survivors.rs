@@ -73,6 +73,19 @@ pub fn wait_gone(tree_id: &str, within: Duration) -> Vec<u32> {
     }
 }
 
+/// [`wait_gone`] for async code: polls without blocking the runtime, so
+/// the actor's own supervisors keep reaping meanwhile.
+pub async fn wait_gone_async(tree_id: &str, within: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = survivors(tree_id);
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A description of each pid, for failure messages.
 pub fn describe(pids: &[u32]) -> String {
     pids.iter()

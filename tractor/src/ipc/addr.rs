@@ -92,9 +92,10 @@ impl FromStr for Addr {
     type Err = AddrParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some(rest) = s.strip_prefix("tcp://") {
-            return rest.parse().map(Addr::Tcp).map_err(|e| {
-                AddrParseError(format!("`{s}`: {e}; expected tcp://HOST:PORT"))
-            });
+            return rest
+                .parse()
+                .map(Addr::Tcp)
+                .map_err(|e| AddrParseError(format!("`{s}`: {e}; expected tcp://HOST:PORT")));
         }
         if let Some(rest) = s.strip_prefix("uds://") {
             if rest.is_empty() {

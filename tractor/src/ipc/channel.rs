@@ -143,7 +143,11 @@ impl Channel {
     /// A fresh dialog id owned by this side.
     pub fn next_cid(&self) -> Cid {
         let n = self.inner.next_cid.fetch_add(1, Ordering::Relaxed);
-        if self.inner.acceptor { n | ACCEPTOR_BIT } else { n }
+        if self.inner.acceptor {
+            n | ACCEPTOR_BIT
+        } else {
+            n
+        }
     }
 
     /// Whether `cid` was allocated by this side (a dialog we opened).
@@ -175,7 +179,10 @@ impl Channel {
         if self.inner.closed.is_cancelled() {
             return Err(self.closed_error());
         }
-        self.inner.tx.try_send(body).map_err(|_| self.closed_error())
+        self.inner
+            .tx
+            .try_send(body)
+            .map_err(|_| self.closed_error())
     }
 
     fn closed_error(&self) -> IpcError {

@@ -26,7 +26,9 @@ pub enum IpcError {
     #[error(transparent)]
     Frame(#[from] FrameError),
     /// A frame's body is not a protocol message.
-    #[error("received a {len}-byte frame that is not a tractor message ({reason}); the connection is dropped")]
+    #[error(
+        "received a {len}-byte frame that is not a tractor message ({reason}); the connection is dropped"
+    )]
     Decode {
         /// Body length.
         len: usize,

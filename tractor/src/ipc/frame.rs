@@ -13,7 +13,9 @@ pub const DEFAULT_MAX_FRAME: usize = 64 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     /// The peer announced a frame larger than this actor accepts.
-    #[error("peer announced a {len}-byte frame, above the {max}-byte maximum; the connection is dropped")]
+    #[error(
+        "peer announced a {len}-byte frame, above the {max}-byte maximum; the connection is dropped"
+    )]
     Oversized {
         /// Announced length.
         len: u64,
@@ -77,9 +79,8 @@ pub async fn write_frame<W: AsyncWrite + Unpin + ?Sized>(
     w: &mut W,
     body: &[u8],
 ) -> std::io::Result<()> {
-    let len = u32::try_from(body.len()).map_err(|_| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame above 4 GiB")
-    })?;
+    let len = u32::try_from(body.len())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame above 4 GiB"))?;
     w.write_all(&len.to_le_bytes()).await?;
     w.write_all(body).await
 }
@@ -92,7 +93,9 @@ mod tests {
     async fn oversized_is_refused_without_allocating() {
         let bytes = u32::MAX.to_le_bytes();
         let mut buf = Vec::new();
-        let err = read_frame(&mut &bytes[..], &mut buf, 1024).await.unwrap_err();
+        let err = read_frame(&mut &bytes[..], &mut buf, 1024)
+            .await
+            .unwrap_err();
         assert!(matches!(err, FrameError::Oversized { .. }), "{err}");
         assert!(buf.capacity() < 1024);
     }
@@ -102,8 +105,13 @@ mod tests {
         let mut buf = Vec::new();
         assert!(!read_frame(&mut &[][..], &mut buf, 1024).await.unwrap());
         let bytes = [5u8, 0, 0, 0, 1, 2];
-        let err = read_frame(&mut &bytes[..], &mut buf, 1024).await.unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { got: 2, want: 5 }), "{err}");
+        let err = read_frame(&mut &bytes[..], &mut buf, 1024)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FrameError::Truncated { got: 2, want: 5 }),
+            "{err}"
+        );
         let mut out = Vec::new();
         write_frame(&mut out, b"hey").await.unwrap();
         assert!(read_frame(&mut &out[..], &mut buf, 1024).await.unwrap());

@@ -5,6 +5,7 @@
 
 pub mod addr;
 pub mod channel;
+pub mod codec;
 pub mod error;
 pub mod frame;
 pub mod msg;

@@ -138,11 +138,11 @@ impl MsgReader {
         if !frame::read_frame(&mut self.inner, &mut self.buf, self.max_frame).await? {
             return Ok(None);
         }
-        postcard::from_bytes(&self.buf)
+        super::codec::decode(&self.buf)
             .map(Some)
-            .map_err(|e| IpcError::Decode {
+            .map_err(|reason| IpcError::Decode {
                 len: self.buf.len(),
-                reason: e.to_string(),
+                reason,
             })
     }
 }
@@ -289,7 +289,13 @@ pub fn default_bind_addr(kind: TransportKind, name: &str) -> Addr {
         TransportKind::Uds => {
             let safe: String = name
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .take(32)
                 .collect();
             let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];

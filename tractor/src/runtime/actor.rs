@@ -68,9 +68,10 @@ impl ActorRuntime {
     /// Binds the IPC server and starts accepting peers.
     pub async fn boot(p: RuntimeParams) -> Result<Arc<Self>, crate::Error> {
         let endpoints = EndpointTable::global()?;
-        let bind = p.bind_addr.clone().unwrap_or_else(|| {
-            crate::ipc::transport::default_bind_addr(p.transport, &p.aid.name)
-        });
+        let bind = p
+            .bind_addr
+            .clone()
+            .unwrap_or_else(|| crate::ipc::transport::default_bind_addr(p.transport, &p.aid.name));
         if bind.transport() != p.transport {
             return Err(crate::Error::Config(format!(
                 "bind address {bind} does not use the enabled transport `{}`",
@@ -142,21 +143,6 @@ impl ActorRuntime {
         lock(&self.conns).retain(|c| !Arc::ptr_eq(c, conn));
     }
 
-    /// An already-connected channel to `peer`, if any.
-    pub fn conn_to(&self, peer: &Aid) -> Option<Arc<Conn>> {
-        lock(&self.conns)
-            .iter()
-            .find(|c| c.chan.peer() == peer && !c.chan.is_closed())
-            .cloned()
-    }
-
-    /// Dials a peer and serves the channel.
-    pub async fn connect(self: &Arc<Self>, addr: &Addr) -> Result<Arc<Conn>, crate::Error> {
-        let (chan, reader) =
-            Channel::connect(addr, &self.p.aid, self.p.max_frame, HANDSHAKE_TIMEOUT).await?;
-        Ok(self.adopt(chan, reader))
-    }
-
     /// Registers interest in a child connecting back with `uuid`.
     pub fn expect_child(&self, uuid: Uuid) -> oneshot::Receiver<Arc<Conn>> {
         let (tx, rx) = oneshot::channel();
@@ -193,15 +179,14 @@ impl ActorRuntime {
         }
         self.shutdown.cancel();
         let conns: Vec<_> = lock(&self.conns).clone();
-        for c in &conns {
-            c.chan.close_flushed(Duration::from_millis(500)).await;
-        }
+        futures::future::join_all(
+            conns
+                .iter()
+                .map(|c| c.chan.close_flushed(Duration::from_millis(500))),
+        )
+        .await;
         self.io.close();
         let _ = tokio::time::timeout(Duration::from_secs(2), self.io.wait()).await;
-    }
-
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutdown.is_cancelled()
     }
 }
 

@@ -27,7 +27,10 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("tractor child {}: cannot build a tokio runtime: {e}", env.name);
+            eprintln!(
+                "tractor child {}: cannot build a tokio runtime: {e}",
+                env.name
+            );
             std::process::exit(70);
         }
     };
@@ -104,4 +107,3 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
     rt.teardown().await;
     0
 }
-

@@ -85,7 +85,7 @@ pub struct Invocation {
 impl Invocation {
     /// Decodes the argument struct; a mismatch is a `MsgTypeError` reply.
     pub fn decode<A: DeserializeOwned>(&self) -> Result<A, Reply> {
-        postcard::from_bytes(&self.args).map_err(|e| {
+        crate::ipc::codec::decode(&self.args).map_err(|e| {
             Reply::Err(LocalError::new(
                 boxed_types::MSG_TYPE_ERROR,
                 format!(
@@ -257,7 +257,9 @@ pub static ENDPOINTS: [EndpointEntry];
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EndpointError {
     /// Two endpoints claim one name.
-    #[error("two endpoints are registered as `{path}`; rename one of them (endpoint names are module path + fn name and must be unique in a binary)")]
+    #[error(
+        "two endpoints are registered as `{path}`; rename one of them (endpoint names are module path + fn name and must be unique in a binary)"
+    )]
     Duplicate {
         /// The shared path.
         path: String,
@@ -371,13 +373,31 @@ impl<E: std::error::Error + 'static> BoxStdError for &ErrorProbe<'_, E> {
     }
 }
 
-/// Level 1: anything `Display` (`String`, `&str`, ...).
-pub trait BoxDisplayError {
+/// What an endpoint's error type must be: `Display`, so the caller gets
+/// its message. A separate trait so a violation gets a message that says
+/// what to do instead of "no method `box_error`".
+#[diagnostic::on_unimplemented(
+    message = "the error type `{Self}` of an endpoint must implement `std::fmt::Display`",
+    label = "`{Self}` is not `Display`",
+    note = "the caller gets the error as a `RemoteActorError` carrying its message: implement `Display` for `{Self}` or derive `thiserror::Error` (with serde's `Serialize` too, the caller can downcast it)"
+)]
+pub trait EndpointErrorDisplay: std::fmt::Display {}
+impl<T: std::fmt::Display + ?Sized> EndpointErrorDisplay for T {}
+
+/// Level 1: anything `Display` (`String`, `&str`, ...). Applies to every
+/// `E` and asks for `Display` only once picked, so a bad error type gets
+/// the [`EndpointErrorDisplay`] message.
+pub trait BoxDisplayError<E> {
     /// Boxes.
-    fn box_error(&self) -> LocalError;
+    fn box_error(&self) -> LocalError
+    where
+        E: EndpointErrorDisplay;
 }
-impl<E: std::fmt::Display> BoxDisplayError for ErrorProbe<'_, E> {
-    fn box_error(&self) -> LocalError {
+impl<E> BoxDisplayError<E> for ErrorProbe<'_, E> {
+    fn box_error(&self) -> LocalError
+    where
+        E: EndpointErrorDisplay,
+    {
         LocalError::new(std::any::type_name::<E>(), self.0.to_string())
     }
 }
@@ -414,7 +434,10 @@ mod tests {
         }
     }
 
+    // The extra borrows are the point: they are how generated code picks
+    // the most specific boxing.
     #[test]
+    #[allow(clippy::needless_borrow)]
     fn probe_picks_most_specific() {
         let e = Oops(3);
         let (t, v) = ty((&&&&ErrorProbe(&e)).box_error());

@@ -41,10 +41,14 @@ pub enum Error {
     #[error(transparent)]
     Multi(#[from] MultiError),
     /// A runtime API was used where no actor runtime runs.
-    #[error("no tractor runtime is running on this thread: call this inside `open_nursery`, `open_root_actor` or a `#[tractor::main]`/`#[tractor::test]` fn")]
+    #[error(
+        "no tractor runtime is running on this thread: call this inside `open_nursery`, `open_root_actor` or a `#[tractor::main]`/`#[tractor::test]` fn"
+    )]
     NoRuntime,
     /// `wait_for_result` on a daemon portal.
-    #[error("actor {0} is a daemon (start_actor) and has no main result; use `run_in_actor` for a one-shot child")]
+    #[error(
+        "actor {0} is a daemon (start_actor) and has no main result; use `run_in_actor` for a one-shot child"
+    )]
     NoResult(Aid),
     /// A cancel request was not acknowledged in time.
     #[error("actor {actor} did not acknowledge cancellation within {waited:?}; it is being killed")]
@@ -72,7 +76,9 @@ pub enum Error {
         peer: Aid,
     },
     /// A returned payload did not decode as the type this caller expects.
-    #[error("MsgTypeError: {endpoint} returned a value that does not decode as `{expected}`: {reason}; caller and callee were built from different signatures")]
+    #[error(
+        "MsgTypeError: {endpoint} returned a value that does not decode as `{expected}`: {reason}; caller and callee were built from different signatures"
+    )]
     MsgType {
         /// Endpoint path.
         endpoint: String,
@@ -265,7 +271,7 @@ impl RemoteActorError {
         if self.data.src_type != std::any::type_name::<E>() {
             return None;
         }
-        postcard::from_bytes(self.data.value.as_deref()?).ok()
+        crate::ipc::codec::decode(self.data.value.as_deref()?).ok()
     }
 
     /// This error as relayed by `via`: boxed type becomes

@@ -21,7 +21,9 @@ pub struct Actor {
 
 impl std::fmt::Debug for Actor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Actor").field(&self.rt.aid().to_string()).finish()
+        f.debug_tuple("Actor")
+            .field(&self.rt.aid().to_string())
+            .finish()
     }
 }
 

@@ -458,8 +458,8 @@ impl<E: Endpoint> RunInActorBuilder<'_, E> {
             let outcome = match p.request(E::module(), E::NAME, args).await {
                 Ok(b) => MainOutcome::Returned(b),
                 Err(Error::Remote(r)) => {
-                    let by_us = r.kind() == RemoteErrorKind::ContextCancelled
-                        && proc.teardown_requested();
+                    let by_us =
+                        r.kind() == RemoteErrorKind::ContextCancelled && proc.teardown_requested();
                     slot.mark_caused_by_cancel(by_us);
                     MainOutcome::Raised(r)
                 }

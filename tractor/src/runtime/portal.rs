@@ -49,7 +49,8 @@ impl MainSlot {
     }
 
     pub fn caused_by_cancel(&self) -> bool {
-        self.caused_by_cancel.load(std::sync::atomic::Ordering::SeqCst)
+        self.caused_by_cancel
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn set(&self, o: MainOutcome) {
@@ -63,14 +64,12 @@ impl MainSlot {
         });
     }
 
-    pub fn get(&self) -> Option<MainOutcome> {
-        self.tx.borrow().clone()
-    }
-
     pub async fn wait(&self) -> MainOutcome {
         let mut rx = self.tx.subscribe();
         match rx.wait_for(Option::is_some).await {
-            Ok(v) => v.clone().unwrap_or_else(|| MainOutcome::Failed("no outcome".into())),
+            Ok(v) => v
+                .clone()
+                .unwrap_or_else(|| MainOutcome::Failed("no outcome".into())),
             Err(_) => MainOutcome::Failed("the result slot was dropped".into()),
         }
     }
@@ -293,7 +292,12 @@ pub(crate) async fn request_actor_cancel(conn: &Arc<Conn>, within: Duration) -> 
     }
     let mut d = conn.open_dialog();
     d.finish();
-    if conn.chan.send(&Msg::CancelActor { cid: d.cid }).await.is_err() {
+    if conn
+        .chan
+        .send(&Msg::CancelActor { cid: d.cid })
+        .await
+        .is_err()
+    {
         return CancelReply::Gone;
     }
     let wait = async {
@@ -319,10 +323,10 @@ pub(crate) fn encode_args<A: Serialize + ?Sized>(path: &str, args: &A) -> Result
 }
 
 pub(crate) fn decode_pld<T: DeserializeOwned>(path: &str, pld: &[u8]) -> Result<T, Error> {
-    postcard::from_bytes(pld).map_err(|e| Error::MsgType {
+    crate::ipc::codec::decode(pld).map_err(|reason| Error::MsgType {
         endpoint: path.to_string(),
         expected: std::any::type_name::<T>(),
-        reason: e.to_string(),
+        reason,
     })
 }
 

@@ -40,7 +40,12 @@ fn error_msg(cid: Cid, data: ErrorData) -> Msg {
 }
 
 pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
-    let Start { cid, ns, func, args } = start;
+    let Start {
+        cid,
+        ns,
+        func,
+        args,
+    } = start;
     let me = rt.aid().clone();
     let refuse = |data: ErrorData| {
         let _ = conn.chan.try_send(&error_msg(cid, data));
@@ -117,7 +122,10 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             None => {
                 let by = lock(&canceller).clone().or_else(|| rt2.canceller());
                 tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
-                error_msg(cid, context_cancelled(&me, &format!("`{}`", entry.path), by))
+                error_msg(
+                    cid,
+                    context_cancelled(&me, &format!("`{}`", entry.path), by),
+                )
             }
         };
         conn.finish_task(cid);

@@ -52,16 +52,19 @@ impl ChildProc {
         conn: Arc<Conn>,
         child: Child,
     ) -> Arc<ChildProc> {
+        // Subscribed before anyone can request a teardown, so no request
+        // is missed even if it comes before the task first runs.
+        let (teardown, teardown_rx) = watch::channel(Teardown::None);
         let proc = Arc::new(ChildProc {
             aid,
             conn,
-            teardown: watch::channel(Teardown::None).0,
+            teardown,
             exit: watch::channel(None).0,
         });
         let p = proc.clone();
         let timeout = rt.p.cancel_timeout;
         rt.work.spawn(tracing::Instrument::instrument(
-            async move { p.run(child, timeout).await },
+            async move { p.run(child, teardown_rx, timeout).await },
             rt.span.clone(),
         ));
         proc
@@ -96,8 +99,12 @@ impl ChildProc {
         self.exit.borrow().clone()
     }
 
-    async fn run(self: Arc<Self>, mut child: Child, cancel_timeout: Duration) {
-        let mut rx = self.teardown.subscribe();
+    async fn run(
+        self: Arc<Self>,
+        mut child: Child,
+        mut rx: watch::Receiver<Teardown>,
+        cancel_timeout: Duration,
+    ) {
         let status = loop {
             tokio::select! {
                 st = child.wait() => break st,
@@ -137,9 +144,7 @@ impl ChildProc {
                 st = child.wait() => return st,
                 r = request_actor_cancel(&self.conn, cancel_timeout) => matches!(r, CancelReply::Acked(true) | CancelReply::Gone),
             };
-            if acked
-                && let Ok(st) = tokio::time::timeout(EXIT_AFTER_ACK, child.wait()).await
-            {
+            if acked && let Ok(st) = tokio::time::timeout(EXIT_AFTER_ACK, child.wait()).await {
                 return st;
             }
             tracing::warn!(target: "tractor::cancel", child = %self.aid, "child did not exit after a cancel request; sending SIGTERM");

@@ -24,7 +24,9 @@ pub enum SpawnError {
         source: std::io::Error,
     },
     /// The child died before completing its handshake.
-    #[error("child actor `{name}` died during boot ({status}) before completing the parent handshake; is this binary's main wrapped in #[tractor::main] or does it call tractor::init() first?")]
+    #[error(
+        "child actor `{name}` died during boot ({status}) before completing the parent handshake; is this binary's main wrapped in #[tractor::main] or does it call tractor::init() first?"
+    )]
     DiedDuringBoot {
         /// The child's name.
         name: String,
@@ -117,7 +119,14 @@ pub fn spawn_exec(
     // async-signal-safe functions (prctl, getppid, _exit).
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent may have died between fork and prctl: then no

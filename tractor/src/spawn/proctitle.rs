@@ -29,6 +29,8 @@ pub fn set_title(title: &str) {
     }
 }
 
+/// Names the calling thread and the main thread (whose name is the
+/// process's `comm`): under a test harness the caller is not the main thread.
 fn set_comm(title: &str) {
     let mut buf = [0u8; 16];
     let n = title.len().min(15);
@@ -37,6 +39,8 @@ fn set_comm(title: &str) {
     unsafe {
         libc::prctl(libc::PR_SET_NAME, buf.as_ptr() as libc::c_ulong, 0, 0, 0);
     }
+    let main_thread = format!("/proc/self/task/{}/comm", std::process::id());
+    let _ = std::fs::write(main_thread, &buf[..n]);
 }
 
 fn argv_bounds() -> Option<(usize, usize)> {

@@ -1,0 +1,189 @@
+//! Shared endpoints and helpers of the suite.
+
+use std::time::Duration;
+
+use tractor::{RootConfig, TransportKind};
+
+/// This module's path: the allowlist entry for the endpoints below.
+pub const MODULE: &str = module_path!();
+
+/// Runs `body` in a root actor on transport `t`.
+pub async fn in_root<T>(
+    t: TransportKind,
+    body: impl AsyncFnOnce() -> Result<T, tractor::Error>,
+) -> Result<T, tractor::Error> {
+    tractor::open_root_actor(RootConfig::new("root").transport(t), body).await
+}
+
+/// Generates one `#[tractor::test]` per transport around
+/// `scenario(TransportKind) -> impl Future<Output = ()>`.
+#[macro_export]
+macro_rules! both_transports {
+    ($($name:ident $(timeout = $secs:literal)?),* $(,)?) => {
+        mod tcp {
+            $(
+                #[tractor::test$((timeout = $secs))?]
+                async fn $name() {
+                    super::$name(tractor::TransportKind::Tcp).await
+                }
+            )*
+        }
+        mod uds {
+            $(
+                #[tractor::test$((timeout = $secs))?]
+                async fn $name() {
+                    super::$name(tractor::TransportKind::Uds).await
+                }
+            )*
+        }
+    };
+}
+
+#[tractor::endpoint]
+pub async fn pid() -> u32 {
+    std::process::id()
+}
+
+#[tractor::endpoint]
+pub async fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+#[tractor::endpoint]
+pub async fn echo(s: String) -> String {
+    s
+}
+
+#[tractor::endpoint]
+pub async fn return_none() {}
+
+#[tractor::endpoint]
+pub async fn sleep_forever() {
+    std::future::pending::<()>().await
+}
+
+static LIVE_SLEEPERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+struct LiveGuard;
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        LIVE_SLEEPERS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Sleeps forever, counted in [`live_sleepers`] while it runs.
+#[tractor::endpoint]
+pub async fn counted_sleep_forever() {
+    LIVE_SLEEPERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let _guard = LiveGuard;
+    std::future::pending::<()>().await
+}
+
+/// How many [`counted_sleep_forever`] tasks run in this actor.
+#[tractor::endpoint]
+pub async fn live_sleepers() -> u64 {
+    LIVE_SLEEPERS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tractor::endpoint]
+pub async fn sleep_ms(ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ms
+}
+
+/// Fails an assertion (a panic in Rust), optionally after a delay.
+#[tractor::endpoint]
+pub async fn assert_err(delay_ms: u64) {
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    }
+    assert_eq!(1, 2, "this assertion fails on purpose");
+}
+
+/// A typed, serializable error the caller can get back with `downcast`.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NotEnoughCoffee {
+    pub cups: u32,
+}
+
+impl std::fmt::Display for NotEnoughCoffee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "only {} cups of coffee", self.cups)
+    }
+}
+
+impl std::error::Error for NotEnoughCoffee {}
+
+#[tractor::endpoint]
+pub async fn need_coffee(cups: u32) -> Result<u32, NotEnoughCoffee> {
+    if cups < 3 {
+        Err(NotEnoughCoffee { cups })
+    } else {
+        Ok(cups)
+    }
+}
+
+/// Blocks the actor's only thread (non-yielding code).
+#[tractor::endpoint]
+pub async fn block_thread(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+#[tractor::endpoint]
+pub async fn panic_now(msg: String) -> u32 {
+    panic!("{msg}")
+}
+
+/// The actor's listen address, as text.
+#[tractor::endpoint]
+pub async fn accept_addr() -> Result<String, tractor::Error> {
+    Ok(tractor::current_actor()?.accept_addr().to_string())
+}
+
+/// The actor's effective log level.
+#[tractor::endpoint]
+pub async fn loglevel() -> Result<Option<String>, tractor::Error> {
+    Ok(tractor::get_runtime_vars()?.loglevel)
+}
+
+/// Spawns a tree below this actor: `breadth` children per level, `depth`
+/// levels; leaves fail an assertion. Each level's nursery aggregates.
+#[tractor::endpoint]
+pub async fn spawn_and_error(breadth: u32, depth: u32) -> Result<(), tractor::Error> {
+    if depth == 0 {
+        panic!("leaf {} fails", std::process::id());
+    }
+    tractor::open_nursery(async |an| {
+        for i in 0..breadth {
+            an.run_in_actor(spawn_and_error::call(breadth, depth - 1))
+                .name(format!("spawner_{depth}_{i}"))
+                .await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Opens a root actor inside this (child) actor: must fail.
+#[tractor::endpoint]
+pub async fn open_second_root() -> Result<(), tractor::Error> {
+    tractor::open_root_actor(RootConfig::new("second"), async || Ok(())).await
+}
+
+/// The tree marker of the current actor.
+pub fn tree_id() -> String {
+    tractor::get_runtime_vars()
+        .map(|v| v.tree_id)
+        .unwrap_or_default()
+}
+
+/// Asserts every other process of this test's tree is gone within `within`.
+pub async fn assert_tree_gone(within: Duration) {
+    let left = tractor::testing::wait_gone_async(&tree_id(), within).await;
+    assert!(
+        left.is_empty(),
+        "processes survived: {}",
+        tractor::testing::describe(&left)
+    );
+}

@@ -1,0 +1,13 @@
+//! The multi-process integration suite: real actor processes over real
+//! sockets. Every `#[tractor::test]` has a deadline and fails if any
+//! process of its tree survives it. Each scenario runs over TCP and over
+//! unix sockets.
+
+mod common;
+
+mod cancellation;
+mod errors;
+mod ipc_robustness;
+mod kill9;
+mod rpc;
+mod spawning;

@@ -1,0 +1,12 @@
+//! Pins every compile error of `#[tractor::endpoint]`, `#[tractor::main]`
+//! and `#[tractor::test]`, and checks the supported shapes compile.
+//!
+//! Regenerate the `.stderr` files with
+//! `TRYBUILD=overwrite cargo test -p ui-tests`, then read the diff.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("ui/fail/*.rs");
+    t.pass("ui/pass/*.rs");
+}

@@ -1,0 +1,6 @@
+#[tractor::endpoint]
+async fn name() -> &'static str {
+    "frank"
+}
+
+fn main() {}

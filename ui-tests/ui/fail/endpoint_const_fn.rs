@@ -1,0 +1,6 @@
+#[tractor::endpoint]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[tractor::endpoint]
+async extern "C" fn tick() -> u32 {
+    1
+}
+
+fn main() {}

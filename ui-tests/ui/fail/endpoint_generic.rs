@@ -1,0 +1,6 @@
+#[tractor::endpoint]
+async fn echo<T: serde::Serialize>(x: T) -> T {
+    x
+}
+
+fn main() {}

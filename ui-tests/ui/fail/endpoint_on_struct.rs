@@ -1,0 +1,6 @@
+#[tractor::endpoint]
+struct Ping {
+    n: u32,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[tractor::main(flavor = "multi_thread")]
+async fn main() -> Result<(), tractor::Error> {
+    Ok(())
+}

@@ -1,0 +1,4 @@
+#[tractor::main]
+fn main() -> Result<(), tractor::Error> {
+    Ok(())
+}

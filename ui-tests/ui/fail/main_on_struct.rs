@@ -1,0 +1,4 @@
+#[tractor::main]
+struct App;
+
+fn main() {}

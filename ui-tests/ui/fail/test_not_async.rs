@@ -1,0 +1,4 @@
+#[tractor::test]
+fn spawns_a_child() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[tractor::test(timeout: 30)]
+async fn spawns_a_child() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[tractor::test(timeout = 0)]
+async fn spawns_a_child() {}
+
+fn main() {}
