@@ -48,3 +48,21 @@ pub enum IpcError {
         peer: String,
     },
 }
+
+impl IpcError {
+    /// Whether this is the peer vanishing (reset, broken pipe) rather
+    /// than a protocol violation.
+    pub fn is_disconnect(&self) -> bool {
+        use std::io::ErrorKind::*;
+        match self {
+            IpcError::Frame(FrameError::Io(e)) => {
+                matches!(
+                    e.kind(),
+                    ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+                )
+            }
+            IpcError::Closed { .. } => true,
+            _ => false,
+        }
+    }
+}

@@ -150,6 +150,10 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
                 tracing::debug!(target: "tractor::ipc", "peer closed the channel");
                 break;
             }
+            Err(e) if e.is_disconnect() => {
+                tracing::debug!(target: "tractor::ipc", "peer vanished: {e}");
+                break;
+            }
             Err(e) => {
                 tracing::error!(target: "tractor::ipc", peer = %conn.chan.peer(), "dropping connection: {e}");
                 break;
