@@ -20,6 +20,10 @@ mod entry;
 /// same name holding the argument struct `Args`, the `Endpoint` marker type,
 /// the typed client stub `call(..)` and the dispatcher registered in the
 /// link-time endpoint table under `module_path!()` + fn name.
+///
+/// Declare endpoints at module level: the generated module reaches the fn
+/// through `super::`, which a fn declared inside another fn's body is not
+/// visible from.
 #[proc_macro_attribute]
 pub fn endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
     endpoint::expand(attr.into(), item.into()).into()

@@ -68,6 +68,7 @@ impl ActorRuntime {
     /// Binds the IPC server and starts accepting peers.
     pub async fn boot(p: RuntimeParams) -> Result<Arc<Self>, crate::Error> {
         let endpoints = EndpointTable::global()?;
+        super::endpoint::install_panic_hook();
         let bind = p
             .bind_addr
             .clone()

@@ -165,9 +165,12 @@ impl LocalError {
                 value,
                 grouped,
             } => {
-                let bt = std::backtrace::Backtrace::capture();
-                let backtrace = (bt.status() == std::backtrace::BacktraceStatus::Captured)
-                    .then(|| bt.to_string());
+                // A panic's backtrace is only meaningful where it panicked.
+                let backtrace = if ty == boxed_types::PANIC {
+                    PANIC_BACKTRACE.with(|b| b.borrow_mut().take())
+                } else {
+                    captured_backtrace()
+                };
                 ErrorData {
                     boxed_type: ty.clone(),
                     src_type: ty,
@@ -402,6 +405,30 @@ impl<E> BoxDisplayError<E> for ErrorProbe<'_, E> {
     }
 }
 
+fn captured_backtrace() -> Option<String> {
+    let bt = std::backtrace::Backtrace::capture();
+    (bt.status() == std::backtrace::BacktraceStatus::Captured).then(|| bt.to_string())
+}
+
+thread_local! {
+    static PANIC_BACKTRACE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Chains a panic hook that keeps the backtrace of the panic site (when
+/// `RUST_BACKTRACE` enables capture) for the boxed error; the previous hook
+/// still prints as usual.
+pub(crate) fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let bt = captured_backtrace();
+            PANIC_BACKTRACE.with(|b| *b.borrow_mut() = bt);
+            prev(info);
+        }));
+    });
+}
+
 /// Turns a panic payload into a boxed `panic` error.
 pub fn box_panic(payload: Box<dyn std::any::Any + Send>) -> LocalError {
     let msg = if let Some(s) = payload.downcast_ref::<&str>() {
@@ -453,5 +480,36 @@ mod tests {
     #[test]
     fn module_is_path_minus_name() {
         assert_eq!(module_of("a::b::f", "f"), "a::b");
+    }
+
+    fn never(_: Invocation) -> HandlerFuture {
+        Box::pin(async { Reply::Ok(Vec::new()) })
+    }
+
+    #[test]
+    fn duplicate_names_are_reported() {
+        static TWICE: [EndpointEntry; 2] = [
+            EndpointEntry {
+                path: "app::f",
+                name: "f",
+                handler: never,
+            },
+            EndpointEntry {
+                path: "app::f",
+                name: "f",
+                handler: never,
+            },
+        ];
+        let err = EndpointTable::build(&TWICE)
+            .err()
+            .expect("duplicate refused");
+        assert!(err.to_string().contains("`app::f`"), "{err}");
+        let ok = EndpointTable::build(&TWICE[..1]).expect("one is fine");
+        assert!(matches!(ok.lookup("app", "f", |_| true), Lookup::Found(_)));
+        assert!(matches!(
+            ok.lookup("app", "f", |_| false),
+            Lookup::NotExposed
+        ));
+        assert!(matches!(ok.lookup("app", "g", |_| true), Lookup::Missing));
     }
 }

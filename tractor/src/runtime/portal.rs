@@ -132,9 +132,11 @@ impl Portal {
     /// #[tractor::endpoint]
     /// async fn add(a: u32, b: u32) -> u32 { a + b }
     ///
-    /// # async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
-    /// let sum: u32 = portal.run(add::call(1, 2)).await?;
-    /// # Ok(()) }
+    /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    ///     let sum: u32 = portal.run(add::call(1, 2)).await?;
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
     /// ```
     pub async fn run<E: Endpoint>(&self, call: Call<E>) -> Result<E::Output, Error> {
         let args = encode_args(E::PATH, &call.args)?;
@@ -337,10 +339,12 @@ pub(crate) fn decode_pld<T: DeserializeOwned>(path: &str, pld: &[u8]) -> Result<
 /// #[tractor::endpoint]
 /// async fn answer() -> u32 { 42 }
 ///
-/// # async fn demo(an: &tractor::ActorNursery) -> Result<(), tractor::Error> {
-/// let child = an.run_in_actor(answer::call()).await?;
-/// assert_eq!(child.wait_for_result().await?, 42);
-/// # Ok(()) }
+/// async fn demo(an: &tractor::ActorNursery) -> Result<(), tractor::Error> {
+///     let child = an.run_in_actor(answer::call()).await?;
+///     assert_eq!(child.wait_for_result().await?, 42);
+///     Ok(())
+/// }
+/// # fn main() {}
 /// ```
 pub struct RunInActor<T> {
     portal: Portal,
