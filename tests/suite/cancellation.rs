@@ -188,3 +188,30 @@ async fn relayed_error_records_its_path(t: TransportKind) {
     .await
     .unwrap();
 }
+
+mod absorbed {
+    use super::*;
+
+    both_transports!(cancelling_a_one_shot_ourselves_is_absorbed);
+}
+
+/// A one-shot child we cancel ourselves (`cancel_actor`) does not fail the
+/// nursery; its result says it was cancelled, by us.
+async fn cancelling_a_one_shot_ourselves_is_absorbed(t: TransportKind) {
+    in_root(t, async || {
+        let child = tractor::open_nursery(async |an| {
+            let c = an.run_in_actor(common::sleep_forever::call()).await?;
+            c.run(common::pid::call()).await.ok();
+            assert!(c.cancel_actor().await?);
+            Ok(c)
+        })
+        .await?;
+        let e = child.wait_for_result().await.unwrap_err();
+        let r = e.as_remote().expect("remote");
+        assert_eq!(r.kind(), RemoteErrorKind::ContextCancelled, "{r}");
+        assert_eq!(r.canceller(), Some(tractor::current_actor()?.aid()));
+        Ok(())
+    })
+    .await
+    .unwrap();
+}

@@ -454,12 +454,15 @@ impl<E: Endpoint> RunInActorBuilder<'_, E> {
         portal.main = Some(slot.clone());
         self.an.record(proc.clone(), Some(slot.clone()));
         let p = portal.clone();
+        let me = self.an.inner.rt.aid().clone();
         self.an.inner.rt.work.spawn(async move {
             let outcome = match p.request(E::module(), E::NAME, args).await {
                 Ok(b) => MainOutcome::Returned(b),
                 Err(Error::Remote(r)) => {
-                    let by_us =
-                        r.kind() == RemoteErrorKind::ContextCancelled && proc.teardown_requested();
+                    // Absorbed like tractor's ctxc: a cancel we asked for
+                    // (nursery teardown or our own `cancel_actor`).
+                    let by_us = r.kind() == RemoteErrorKind::ContextCancelled
+                        && (proc.teardown_requested() || r.canceller() == Some(&me));
                     slot.mark_caused_by_cancel(by_us);
                     MainOutcome::Raised(r)
                 }
