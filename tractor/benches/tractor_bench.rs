@@ -1,22 +1,27 @@
 //! tractor's cost next to the machine's raw limits, measured in one run.
 //!
-//! Absolute latencies depend on the host (CPU, kernel, load), so every
-//! tractor figure is printed beside a baseline measured by this same binary
-//! moments earlier with plain `std` code and two real processes: the binary
-//! re-executes itself with `TRACTOR_BENCH_RAW` set to act as the raw peer.
-//! The baselines are a framed ping-pong over loopback TCP (`TCP_NODELAY`) and
-//! over a unix socket, and the exec of a trivial child (this binary in raw
-//! mode) that connects back, sends one byte and exits, alone and eight at a
-//! time. Against them we measure, through tractor's public API only: spawn +
-//! teardown of one daemon actor (`start_actor`, `cancel_actor`, nursery
-//! exit), eight daemons spawned concurrently and cancelled with
-//! `an.cancel()`, the `portal.run` round trip of a trivial endpoint over TCP
-//! and UDS, and the latency with which an error raised by a `run_in_actor`
-//! child reaches its parent (the child stamps the error with
-//! `CLOCK_MONOTONIC`, a system-wide clock on Linux, and the parent compares
-//! on receipt). The table shows tractor/raw ratios against the SPEC targets.
-//! Run it with `cargo bench --bench tractor_bench`; set
-//! `TRACTOR_BENCH_QUICK=1` for a short smoke run.
+//! Absolute latencies depend on the host (CPU, kernel, virtualisation,
+//! load), so every tractor figure is printed beside a baseline measured by
+//! this same binary in the same run with plain `std` code and two real
+//! processes: the binary re-executes itself with `TRACTOR_BENCH_RAW` set to
+//! act as the raw peer. The baselines are a framed ping-pong over loopback
+//! TCP (`TCP_NODELAY`) and over a unix socket, and the exec of a trivial
+//! child (this binary in raw mode) that connects back, sends one byte and
+//! exits, alone and eight at a time. Against them we measure, through
+//! tractor's public API only: spawn + teardown of one daemon actor
+//! (`start_actor`, `cancel_actor`, nursery exit), eight daemons spawned
+//! concurrently and cancelled with `an.cancel()`, the `portal.run` round
+//! trip of a trivial endpoint over TCP and UDS, and the latency with which
+//! an error raised by a `run_in_actor` child reaches its parent (the child
+//! stamps the error with `CLOCK_MONOTONIC`, a system-wide clock on Linux, and
+//! the parent compares on receipt). Raw and tractor samples are taken in
+//! alternating rounds so that background load hits both alike, and round
+//! trips are measured with both ends pinned to one CPU (the software path
+//! alone), to two CPUs (plus the cross-CPU wake-up) and unpinned, because on
+//! small or virtual machines process placement moves a round trip more than
+//! the code does; the table shows the tractor/raw ratios against the SPEC
+//! targets. Run it with `cargo bench --bench tractor_bench`
+//! (`TRACTOR_BENCH_QUICK=1` for a short smoke run).
 
 use std::cell::Cell;
 use std::io::{Read, Write};
@@ -26,14 +31,20 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Selects raw-peer mode in a re-executed copy of this binary.
 const RAW_ENV: &str = "TRACTOR_BENCH_RAW";
 /// The address the raw peer connects to.
 const ADDR_ENV: &str = "TRACTOR_BENCH_ADDR";
+/// Selects the backtrace-capturing error-relay sub-run.
+const SUB_ENV: &str = "TRACTOR_BENCH_SUB";
 /// Payload of one raw ping-pong frame (plus a 4-byte length prefix).
 const PAYLOAD: usize = 16;
+/// A raw frame: length prefix + payload, always this size.
+const FRAME: usize = 4 + PAYLOAD;
+/// Raw and tractor round trips alternate in this many rounds.
+const ROUNDS: usize = 5;
 
 // ---------------------------------------------------------------------------
 // endpoints served by the tractor children
@@ -94,32 +105,53 @@ fn main() {
         raw_peer(&mode);
         std::process::exit(0);
     }
-    // `cargo bench` passes `--bench` (and maybe filters): ignored.
+    // `cargo bench` passes `--bench` (and maybe filters): arguments are ignored.
     let quick = std::env::var_os("TRACTOR_BENCH_QUICK").is_some();
     let it = Iters::new(quick);
+    if std::env::var_os(SUB_ENV).is_some() {
+        sub_relay(&it);
+        return;
+    }
+    // Error relay is measured without backtrace capture (a separate
+    // sub-run measures it with), whatever RUST_BACKTRACE says; the actors
+    // inherit this environment.
+    // SAFETY: no other thread exists yet that could read the environment.
+    unsafe {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+    watchdog(if quick { 120 } else { 300 });
     let t0 = Instant::now();
     eprintln!(
-        "tractor_bench: {} mode, {} CPUs",
+        "tractor_bench: {} run, {} CPUs; raw and tractor samples alternate",
         if quick { "quick" } else { "full" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-
-    eprintln!("tractor_bench: raw baselines...");
-    let raw = measure_raw(&it);
-    eprintln!("tractor_bench: tractor figures...");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let tr = match rt.block_on(measure_tractor(&it)) {
-        Ok(t) => t,
+    let (raw, tr, rtt) = match runtime().block_on(measure(&it)) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("tractor_bench: tractor run failed: {e}");
             std::process::exit(1);
         }
     };
-    drop(rt);
-    report(&raw, &tr, t0.elapsed());
+    eprintln!("tractor_bench: error relay with backtrace capture (sub-run)...");
+    let bt = relay_with_backtraces();
+    report(&raw, &tr, &rtt, bt.as_ref(), t0.elapsed());
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Ends a hung bench (the actors die with it: `PR_SET_PDEATHSIG`).
+fn watchdog(secs: u64) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs));
+        eprintln!("tractor_bench: still running after {secs} s: hung, aborting");
+        std::process::exit(2);
+    });
 }
 
 struct Iters {
@@ -128,6 +160,7 @@ struct Iters {
     spawn1: usize,
     spawn8: usize,
     relay: usize,
+    relay_bt: usize,
 }
 
 impl Iters {
@@ -139,14 +172,16 @@ impl Iters {
                 spawn1: 5,
                 spawn8: 3,
                 relay: 5,
+                relay_bt: 3,
             }
         } else {
             Iters {
                 warmup: 500,
                 rtt: 5000,
-                spawn1: 30,
-                spawn8: 12,
-                relay: 30,
+                spawn1: 50,
+                spawn8: 20,
+                relay: 40,
+                relay_bt: 10,
             }
         }
     }
@@ -204,20 +239,15 @@ fn raw_peer(mode: &str) {
             echo_std(s)
         }),
         "echo-uds" => UnixStream::connect(&addr).and_then(echo_std),
-        "echo-tokio-tcp" | "echo-tokio-uds" => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .and_then(|rt| {
-                rt.block_on(async {
-                    if mode == "echo-tokio-tcp" {
-                        let s = tokio::net::TcpStream::connect(&addr).await?;
-                        s.set_nodelay(true)?;
-                        echo_tokio(s).await
-                    } else {
-                        echo_tokio(tokio::net::UnixStream::connect(&addr).await?).await
-                    }
-                })
-            }),
+        "echo-tokio-tcp" | "echo-tokio-uds" => runtime().block_on(async {
+            if mode == "echo-tokio-tcp" {
+                let s = tokio::net::TcpStream::connect(&addr).await?;
+                s.set_nodelay(true)?;
+                echo_tokio(s).await
+            } else {
+                echo_tokio(tokio::net::UnixStream::connect(&addr).await?).await
+            }
+        }),
         "handshake" => TcpStream::connect(&addr).and_then(|mut s| s.write_all(&[1])),
         other => Err(std::io::Error::other(format!("unknown raw mode {other}"))),
     };
@@ -227,58 +257,36 @@ fn raw_peer(mode: &str) {
     }
 }
 
-/// Echoes length-prefixed frames until EOF.
+/// Echoes fixed-size frames until EOF: one read and one write each.
 fn echo_std<S: Read + Write>(mut s: S) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 4 + PAYLOAD];
+    let mut buf = [0u8; FRAME];
     loop {
-        if let Err(e) = s.read_exact(&mut buf[..4]) {
-            return if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Ok(())
-            } else {
-                Err(e)
-            };
+        match s.read_exact(&mut buf) {
+            Ok(()) => s.write_all(&buf)?,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
         }
-        let n = u32::from_le_bytes(buf[..4].try_into().unwrap_or_default()) as usize;
-        buf.resize(4 + n, 0);
-        s.read_exact(&mut buf[4..4 + n])?;
-        s.write_all(&buf[..4 + n])?;
     }
 }
 
-async fn echo_tokio<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
-    mut s: S,
-) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 4 + PAYLOAD];
+async fn echo_tokio<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) -> std::io::Result<()> {
+    let mut buf = [0u8; FRAME];
     loop {
-        if let Err(e) = s.read_exact(&mut buf[..4]).await {
-            return if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Ok(())
-            } else {
-                Err(e)
-            };
+        match s.read_exact(&mut buf).await {
+            Ok(_) => s.write_all(&buf).await?,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
         }
-        let n = u32::from_le_bytes(buf[..4].try_into().unwrap_or_default()) as usize;
-        buf.resize(4 + n, 0);
-        s.read_exact(&mut buf[4..4 + n]).await?;
-        s.write_all(&buf[..4 + n]).await?;
     }
 }
 
 // ---------------------------------------------------------------------------
 // raw baselines (parent side)
 
-#[derive(Default)]
-struct Raw {
-    tcp: Samples,
-    uds: Samples,
-    tokio_tcp: Samples,
-    tokio_uds: Samples,
-    /// exec → handshake byte received.
-    spawn1_up: Samples,
-    /// exec + handshake + exit + wait.
-    spawn1: Samples,
-    spawn8: Samples,
-}
+trait Duplex: Read + Write {}
+impl<T: Read + Write> Duplex for T {}
+trait AsyncDuplex: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncDuplex for T {}
 
 fn raw_child(mode: &str, addr: &str) -> Child {
     Command::new(std::env::current_exe().expect("current exe"))
@@ -293,139 +301,204 @@ fn uds_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tractor-bench-{}-{tag}.sock", std::process::id()))
 }
 
-fn frame() -> Vec<u8> {
-    let mut m = (PAYLOAD as u32).to_le_bytes().to_vec();
-    m.extend_from_slice(&[0xab; PAYLOAD]);
+fn frame() -> [u8; FRAME] {
+    let mut m = [0xab; FRAME];
+    m[..4].copy_from_slice(&(PAYLOAD as u32).to_le_bytes());
     m
 }
 
-/// Ping-pong of `n` frames after `warmup`, blocking std I/O.
-fn pingpong_std<S: Read + Write>(s: &mut S, warmup: usize, n: usize) -> Samples {
-    let msg = frame();
-    let mut back = vec![0u8; msg.len()];
-    let mut out = Samples::default();
-    for i in 0..warmup + n {
-        let t = Instant::now();
-        s.write_all(&msg).expect("raw write");
-        s.read_exact(&mut back[..4]).expect("raw read");
-        s.read_exact(&mut back[4..]).expect("raw read");
-        if i >= warmup {
-            out.push(t.elapsed());
-        }
-    }
-    out
-}
-
-async fn pingpong_tokio<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
-    s: &mut S,
-    warmup: usize,
-    n: usize,
-) -> Samples {
-    let msg = frame();
-    let mut back = vec![0u8; msg.len()];
-    let mut out = Samples::default();
-    for i in 0..warmup + n {
-        let t = Instant::now();
-        s.write_all(&msg).await.expect("raw write");
-        s.read_exact(&mut back[..4]).await.expect("raw read");
-        s.read_exact(&mut back[4..]).await.expect("raw read");
-        if i >= warmup {
-            out.push(t.elapsed());
-        }
-    }
-    out
-}
-
-fn measure_raw(it: &Iters) -> Raw {
-    let mut raw = Raw::default();
-
-    // 1. TCP ping-pong, blocking std on both ends.
-    {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let mut child = raw_child("echo-tcp", &l.local_addr().expect("addr").to_string());
-        let (mut s, _) = l.accept().expect("accept");
-        s.set_nodelay(true).expect("nodelay");
-        raw.tcp = pingpong_std(&mut s, it.warmup, it.rtt);
-        drop(s);
-        child.wait().expect("wait raw peer");
-    }
-    // 2. UDS ping-pong.
-    {
-        let path = uds_path("uds");
+/// A raw echo peer reached with blocking std I/O.
+fn std_peer(uds: bool) -> (Box<dyn Duplex>, Child) {
+    if uds {
+        let path = uds_path("std");
         let _ = std::fs::remove_file(&path);
         let l = UnixListener::bind(&path).expect("bind uds");
-        let mut child = raw_child("echo-uds", &path.to_string_lossy());
-        let (mut s, _) = l.accept().expect("accept");
-        raw.uds = pingpong_std(&mut s, it.warmup, it.rtt);
-        drop(s);
-        child.wait().expect("wait raw peer");
+        let child = raw_child("echo-uds", &path.to_string_lossy());
+        let (s, _) = l.accept().expect("accept");
         let _ = std::fs::remove_file(&path);
+        (Box::new(s), child)
+    } else {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let child = raw_child("echo-tcp", &l.local_addr().expect("addr").to_string());
+        let (s, _) = l.accept().expect("accept");
+        s.set_nodelay(true).expect("nodelay");
+        (Box::new(s), child)
     }
-    // The same two with tokio (current-thread, as tractor) on both ends.
-    {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        rt.block_on(async {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let mut child = raw_child("echo-tokio-tcp", &l.local_addr().expect("addr").to_string());
-            let (mut s, _) = l.accept().await.expect("accept");
-            s.set_nodelay(true).expect("nodelay");
-            raw.tokio_tcp = pingpong_tokio(&mut s, it.warmup, it.rtt).await;
-            drop(s);
-            child.wait().expect("wait raw peer");
+}
 
-            let path = uds_path("tokio");
-            let _ = std::fs::remove_file(&path);
-            let l = tokio::net::UnixListener::bind(&path).expect("bind uds");
-            let mut child = raw_child("echo-tokio-uds", &path.to_string_lossy());
-            let (mut s, _) = l.accept().await.expect("accept");
-            raw.tokio_uds = pingpong_tokio(&mut s, it.warmup, it.rtt).await;
-            drop(s);
-            child.wait().expect("wait raw peer");
-            let _ = std::fs::remove_file(&path);
-        });
+/// A raw echo peer reached with tokio, on the current (tractor's) runtime.
+async fn tokio_peer(uds: bool) -> (Box<dyn AsyncDuplex>, Child) {
+    if uds {
+        let path = uds_path("tokio");
+        let _ = std::fs::remove_file(&path);
+        let l = tokio::net::UnixListener::bind(&path).expect("bind uds");
+        let child = raw_child("echo-tokio-uds", &path.to_string_lossy());
+        let (s, _) = l.accept().await.expect("accept");
+        let _ = std::fs::remove_file(&path);
+        (Box::new(s), child)
+    } else {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let child = raw_child("echo-tokio-tcp", &l.local_addr().expect("addr").to_string());
+        let (s, _) = l.accept().await.expect("accept");
+        s.set_nodelay(true).expect("nodelay");
+        (Box::new(s), child)
     }
-    // 3. exec + one-byte handshake + exit + wait, one child at a time.
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = l.local_addr().expect("addr").to_string();
-    for i in 0..it.spawn1 + 2 {
+}
+
+fn pingpong_std(s: &mut dyn Duplex, n: usize, out: Option<&mut Samples>) {
+    let msg = frame();
+    let mut back = [0u8; FRAME];
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
         let t = Instant::now();
-        let mut child = raw_child("handshake", &addr);
+        s.write_all(&msg).expect("raw write");
+        s.read_exact(&mut back).expect("raw read");
+        v.push(t.elapsed());
+    }
+    if let Some(out) = out {
+        v.into_iter().for_each(|d| out.push(d));
+    }
+}
+
+async fn pingpong_tokio(s: &mut dyn AsyncDuplex, n: usize, out: Option<&mut Samples>) {
+    let msg = frame();
+    let mut back = [0u8; FRAME];
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        s.write_all(&msg).await.expect("raw write");
+        s.read_exact(&mut back).await.expect("raw read");
+        v.push(t.elapsed());
+    }
+    if let Some(out) = out {
+        v.into_iter().for_each(|d| out.push(d));
+    }
+}
+
+/// exec + one-byte handshake (+ exit + wait) of `k` raw children at once:
+/// (time until every handshake byte arrived, total).
+fn raw_spawn(l: &TcpListener, k: usize) -> (Duration, Duration) {
+    let addr = l.local_addr().expect("addr").to_string();
+    let t = Instant::now();
+    let mut children: Vec<Child> = (0..k).map(|_| raw_child("handshake", &addr)).collect();
+    for _ in 0..k {
         let (mut s, _) = l.accept().expect("accept");
         let mut b = [0u8; 1];
         s.read_exact(&mut b).expect("handshake byte");
-        let up = t.elapsed();
-        child.wait().expect("wait raw child");
-        if i >= 2 {
-            raw.spawn1_up.push(up);
-            raw.spawn1.push(t.elapsed());
-        }
     }
-    // 4. eight at once.
-    for i in 0..it.spawn8 + 1 {
-        let t = Instant::now();
-        let mut children: Vec<Child> = (0..8).map(|_| raw_child("handshake", &addr)).collect();
-        for _ in 0..8 {
-            let (mut s, _) = l.accept().expect("accept");
-            let mut b = [0u8; 1];
-            s.read_exact(&mut b).expect("handshake byte");
-        }
-        for c in &mut children {
-            c.wait().expect("wait raw child");
-        }
-        if i >= 1 {
-            raw.spawn8.push(t.elapsed());
-        }
+    let up = t.elapsed();
+    for c in &mut children {
+        c.wait().expect("wait raw child");
     }
-    raw
+    (up, t.elapsed())
 }
 
 // ---------------------------------------------------------------------------
-// tractor figures
+// measurements
+
+/// One round-trip measurement: raw std, raw tokio and tractor, taken
+/// alternately with the same process placement.
+#[derive(Default)]
+struct Rtt {
+    raw: Samples,
+    tokio: Samples,
+    tractor: Samples,
+    /// CPU time spent per variant: [raw, tokio, tractor].
+    cpu: [Cpu; 3],
+}
+
+/// CPU time of both ends over `calls` round trips.
+#[derive(Default, Clone, Copy)]
+struct Cpu {
+    me_ns: u64,
+    peer_ns: u64,
+    calls: u64,
+}
+
+impl Cpu {
+    /// CPU clocks of this process and of `peer` now.
+    fn start(peer: u32) -> (u64, u64) {
+        (cpu_ns(0), cpu_ns(peer))
+    }
+
+    /// Adds what this process and `peer` spent since `start`.
+    fn stop(&mut self, start: (u64, u64), peer: u32, calls: usize) {
+        self.me_ns += cpu_ns(0).saturating_sub(start.0);
+        self.peer_ns += cpu_ns(peer).saturating_sub(start.1);
+        self.calls += calls as u64;
+    }
+
+    fn per_call(&self) -> (u64, u64) {
+        let n = self.calls.max(1);
+        (self.me_ns / n, self.peer_ns / n)
+    }
+}
+
+/// CPU time consumed so far by process `pid` (0: this one), in ns.
+fn cpu_ns(pid: u32) -> u64 {
+    let mut clk: libc::clockid_t = libc::CLOCK_PROCESS_CPUTIME_ID;
+    // SAFETY: `clk` is a valid out-pointer.
+    if pid != 0 && unsafe { libc::clock_getcpuclockid(pid as libc::pid_t, &mut clk) } != 0 {
+        return 0;
+    }
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    if unsafe { libc::clock_gettime(clk, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Where the ping-pong peers run relative to the measuring thread.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Both ends pinned to one CPU: the software path alone.
+    SameCpu,
+    /// The ends pinned to two different CPUs: adds the cross-CPU wake-up.
+    TwoCpus,
+    /// No pinning: wherever the scheduler puts them.
+    Free,
+}
+
+impl Placement {
+    const ALL: [Placement; 3] = [Placement::SameCpu, Placement::TwoCpus, Placement::Free];
+
+    fn label(self) -> &'static str {
+        match self {
+            Placement::SameCpu => "1 CPU",
+            Placement::TwoCpus => "2 CPUs",
+            Placement::Free => "unpinned",
+        }
+    }
+}
+
+/// Round trips per transport and placement.
+#[derive(Default)]
+struct RttSet {
+    tcp: Vec<(Placement, Rtt)>,
+    uds: Vec<(Placement, Rtt)>,
+}
+
+impl RttSet {
+    fn get(&self, uds: bool, at: Placement) -> Option<&Rtt> {
+        let v = if uds { &self.uds } else { &self.tcp };
+        v.iter().find(|(p, _)| *p == at).map(|(_, r)| r)
+    }
+}
+
+#[derive(Default)]
+struct Raw {
+    /// exec → handshake byte received.
+    spawn1_up: Samples,
+    /// exec + handshake + exit + wait.
+    spawn1: Samples,
+    spawn8: Samples,
+}
 
 #[derive(Default)]
 struct Tractor {
@@ -436,211 +509,368 @@ struct Tractor {
     /// the whole nursery: spawn + teardown.
     spawn1: Samples,
     spawn8: Samples,
-    rtt_tcp: Samples,
-    rtt_uds: Samples,
+    relay: Relay,
+}
+
+#[derive(Default)]
+struct Relay {
     /// raise in the child → error seen by the parent (cross-process clock).
-    err_relay: Samples,
+    err: Samples,
     /// return in the child → value seen by the parent.
-    ok_relay: Samples,
+    ok: Samples,
     /// run_in_actor spawn → error seen (parent clock).
     spawn_err: Samples,
     /// run_in_actor spawn → value seen (parent clock).
     spawn_ok: Samples,
 }
 
-async fn measure_tractor(it: &Iters) -> Result<Tractor, tractor::Error> {
+async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet), tractor::Error> {
+    let mut raw = Raw::default();
     let mut tr = Tractor::default();
-    let tr_ref = &mut tr;
+    let mut rtt = RttSet::default();
+    let (raw_ref, tr_ref, rtt_ref) = (&mut raw, &mut tr, &mut rtt);
     tractor::open_root_actor(tractor::RootConfig::new("bench"), async move || {
-        // a. one daemon: spawn, cancel, nursery exit.
-        for i in 0..it.spawn1 + 2 {
-            let t = Instant::now();
-            let up = Cell::new(Duration::ZERO);
-            let down = Cell::new(Instant::now());
-            tractor::open_nursery(async |an| {
-                let p = an.start_actor("spawn1").spawn().await?;
-                up.set(t.elapsed());
-                down.set(Instant::now());
-                p.cancel_actor().await?;
-                Ok(())
-            })
-            .await?;
-            if i >= 2 {
-                tr_ref.spawn1_up.push(up.get());
-                tr_ref.spawn1_down.push(down.get().elapsed());
-                tr_ref.spawn1.push(t.elapsed());
+        eprintln!("tractor_bench: spawn + teardown...");
+        spawns(it, raw_ref, tr_ref).await?;
+        for at in Placement::ALL {
+            eprintln!("tractor_bench: round trips over TCP, {}...", at.label());
+            if let Some(r) = round_trips(it, false, at).await? {
+                rtt_ref.tcp.push((at, r));
             }
         }
-        // b. eight daemons spawned concurrently, then `an.cancel()`.
-        for i in 0..it.spawn8 + 1 {
-            let t = Instant::now();
-            tractor::open_nursery(async |an| {
-                let portals = futures::future::join_all(
-                    (0..8).map(|k| an.start_actor(format!("spawn8-{k}")).spawn()),
-                )
-                .await;
-                for p in portals {
-                    p?;
-                }
-                an.cancel().await;
-                Ok(())
-            })
-            .await?;
-            if i >= 1 {
-                tr_ref.spawn8.push(t.elapsed());
-            }
-        }
-        // c. portal.run over TCP.
-        tr_ref.rtt_tcp = portal_rtt(it).await?;
-        // d. error relay from a run_in_actor child, and its ok twin.
-        for i in 0..it.relay + 2 {
-            let t = Instant::now();
-            let got = Cell::new(None);
-            let res = tractor::open_nursery(async |an| {
-                let child = an.run_in_actor(raise_now::call()).await?;
-                let r = child.wait_for_result().await;
-                let now = mono_ns();
-                got.set(Some((t.elapsed(), now)));
-                r.map(|_| ())
-            })
-            .await;
-            let raised = match &res {
-                Err(e) => e.as_remote().and_then(|r| r.downcast::<Raised>()),
-                Ok(()) => None,
-            };
-            let (Some(raised), Some((spawn_err, now))) = (raised, got.get()) else {
-                return Err(tractor::Error::RuntimeFailure(format!(
-                    "raise_now: expected its Raised error, got {res:?}"
-                )));
-            };
-            if i >= 2 {
-                tr_ref.err_relay.push_ns(now.saturating_sub(raised.at_ns));
-                tr_ref.spawn_err.push(spawn_err);
-            }
-
-            let t = Instant::now();
-            let (at, now) = tractor::open_nursery(async |an| {
-                let child = an.run_in_actor(return_now::call()).await?;
-                let at = child.wait_for_result().await?;
-                Ok((at, mono_ns()))
-            })
-            .await?;
-            if i >= 2 {
-                tr_ref.ok_relay.push_ns(now.saturating_sub(at));
-                tr_ref.spawn_ok.push(t.elapsed());
+        eprintln!("tractor_bench: error relay...");
+        tr_ref.relay = relay(it.relay).await?;
+        Ok(())
+    })
+    .await?;
+    let cfg = tractor::RootConfig::new("bench").transport(tractor::TransportKind::Uds);
+    tractor::open_root_actor(cfg, async || {
+        for at in Placement::ALL {
+            eprintln!("tractor_bench: round trips over UDS, {}...", at.label());
+            if let Some(r) = round_trips(it, true, at).await? {
+                rtt.uds.push((at, r));
             }
         }
         Ok(())
     })
     .await?;
-    // c. portal.run over UDS: a tree of its own.
-    tr.rtt_uds = tractor::open_root_actor(
-        tractor::RootConfig::new("bench").transport(tractor::TransportKind::Uds),
-        async || portal_rtt(it).await,
-    )
-    .await?;
-    Ok(tr)
+    Ok((raw, tr, rtt))
 }
 
-/// `portal.run(ping)` round trips against one daemon of the current tree.
-async fn portal_rtt(it: &Iters) -> Result<Samples, tractor::Error> {
-    tractor::open_nursery(async |an| {
+/// Spawn + teardown, raw and tractor alternating (the raw parts block the
+/// runtime thread, which has nothing else to do meanwhile).
+async fn spawns(it: &Iters, raw: &mut Raw, tr: &mut Tractor) -> Result<(), tractor::Error> {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    for i in 0..it.spawn1 + 2 {
+        let (up, all) = raw_spawn(&l, 1);
+
+        let t = Instant::now();
+        let t_up = Cell::new(Duration::ZERO);
+        let t_down = Cell::new(Instant::now());
+        tractor::open_nursery(async |an| {
+            let p = an.start_actor("spawn1").spawn().await?;
+            t_up.set(t.elapsed());
+            t_down.set(Instant::now());
+            p.cancel_actor().await?;
+            Ok(())
+        })
+        .await?;
+        if i >= 2 {
+            raw.spawn1_up.push(up);
+            raw.spawn1.push(all);
+            tr.spawn1_up.push(t_up.get());
+            tr.spawn1_down.push(t_down.get().elapsed());
+            tr.spawn1.push(t.elapsed());
+        }
+    }
+    for i in 0..it.spawn8 + 1 {
+        let (_, all) = raw_spawn(&l, 8);
+
+        let t = Instant::now();
+        tractor::open_nursery(async |an| {
+            let portals = futures::future::join_all(
+                (0..8).map(|k| an.start_actor(format!("spawn8-{k}")).spawn()),
+            )
+            .await;
+            for p in portals {
+                p?;
+            }
+            an.cancel().await;
+            Ok(())
+        })
+        .await?;
+        if i >= 1 {
+            raw.spawn8.push(all);
+            tr.spawn8.push(t.elapsed());
+        }
+    }
+    Ok(())
+}
+
+/// Round trips against a std echo peer, a tokio echo peer and a tractor
+/// daemon (`portal.run(ping)`), in alternating rounds, with the peers placed
+/// as `at` says (they inherit the spawning thread's CPU affinity). `None`
+/// when the placement is impossible here.
+async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>, tractor::Error> {
+    let Some(orig) = affinity() else {
+        return Ok(None);
+    };
+    let cpus = cpus_of(&orig);
+    // (CPU the peers are spawned on, CPU this thread measures on)
+    let pins = match (at, cpus.as_slice()) {
+        (Placement::Free, _) => None,
+        (Placement::SameCpu, [a, ..]) => Some((*a, *a)),
+        (Placement::TwoCpus, [a, b, ..]) => Some((*b, *a)),
+        _ => return Ok(None),
+    };
+    if let Some((peers, _)) = pins {
+        set_affinity(&cpu_set(&[peers]));
+    }
+    let res = tractor::open_nursery(async |an| {
         let p = an
             .start_actor("pong")
             .enable_modules([module_path!()])
             .spawn()
             .await?;
-        let mut out = Samples::default();
-        for i in 0..(it.warmup + it.rtt) as u32 {
-            let t = Instant::now();
-            let r = p.run(ping::call(i)).await?;
-            let d = t.elapsed();
-            assert_eq!(r, i);
-            if i as usize >= it.warmup {
-                out.push(d);
+        let (mut std_s, mut std_child) = std_peer(uds);
+        let (mut tok_s, mut tok_child) = tokio_peer(uds).await;
+        if let Some((_, me)) = pins {
+            set_affinity(&cpu_set(&[me]));
+        }
+        let mut out = Rtt::default();
+        let per_round = it.rtt.div_ceil(ROUNDS);
+        for round in 0..=ROUNDS {
+            // Round 0 is the warm-up of all three.
+            let n = if round == 0 { it.warmup } else { per_round };
+            let keep = round > 0;
+            let c = Cpu::start(std_child.id());
+            pingpong_std(&mut *std_s, n, keep.then_some(&mut out.raw));
+            if keep {
+                out.cpu[0].stop(c, std_child.id(), n);
+            }
+            let c = Cpu::start(tok_child.id());
+            pingpong_tokio(&mut *tok_s, n, keep.then_some(&mut out.tokio)).await;
+            if keep {
+                out.cpu[1].stop(c, tok_child.id(), n);
+            }
+            let c = Cpu::start(p.aid().pid);
+            for i in 0..n as u32 {
+                let t = Instant::now();
+                let r = p.run(ping::call(i)).await?;
+                let d = t.elapsed();
+                assert_eq!(r, i);
+                if keep {
+                    out.tractor.push(d);
+                }
+            }
+            if keep {
+                out.cpu[2].stop(c, p.aid().pid, n);
             }
         }
+        drop((std_s, tok_s));
+        let _ = std_child.wait();
+        let _ = tok_child.wait();
         p.cancel_actor().await?;
         Ok(out)
     })
-    .await
+    .await;
+    set_affinity(&orig);
+    res.map(Some)
+}
+
+/// This thread's CPU affinity.
+fn affinity() -> Option<libc::cpu_set_t> {
+    // SAFETY: an all-zero cpu_set_t is valid; the kernel writes at most
+    // `size_of::<cpu_set_t>()` bytes into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let n = std::mem::size_of::<libc::cpu_set_t>();
+        (libc::sched_getaffinity(0, n, &mut set) == 0).then_some(set)
+    }
+}
+
+/// Pins this thread (and so the processes it spawns next).
+fn set_affinity(set: &libc::cpu_set_t) {
+    // SAFETY: `set` is a valid cpu_set_t of the size passed.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
+    if rc != 0 {
+        eprintln!(
+            "tractor_bench: sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+fn cpu_set(cpus: &[usize]) -> libc::cpu_set_t {
+    // SAFETY: an all-zero cpu_set_t is valid and the indices are below
+    // CPU_SETSIZE (they come from `cpus_of`).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        set
+    }
+}
+
+fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `c` is below CPU_SETSIZE.
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
+        .collect()
+}
+
+/// Error (and, as a control, value) relay from fresh `run_in_actor` children.
+async fn relay(n: usize) -> Result<Relay, tractor::Error> {
+    let mut out = Relay::default();
+    for i in 0..n + 2 {
+        let t = Instant::now();
+        let got = Cell::new(None);
+        let res = tractor::open_nursery(async |an| {
+            let child = an.run_in_actor(raise_now::call()).await?;
+            let r = child.wait_for_result().await;
+            got.set(Some((t.elapsed(), mono_ns())));
+            r.map(|_| ())
+        })
+        .await;
+        let raised = match &res {
+            Err(e) => e.as_remote().and_then(|r| r.downcast::<Raised>()),
+            Ok(()) => None,
+        };
+        let (Some(raised), Some((spawn_err, now))) = (raised, got.get()) else {
+            return Err(tractor::Error::RuntimeFailure(format!(
+                "raise_now: expected its Raised error, got {res:?}"
+            )));
+        };
+
+        let t = Instant::now();
+        let (at, now_ok, spawn_ok) = tractor::open_nursery(async |an| {
+            let child = an.run_in_actor(return_now::call()).await?;
+            let at = child.wait_for_result().await?;
+            Ok((at, mono_ns(), t.elapsed()))
+        })
+        .await?;
+        if i >= 2 {
+            out.err.push_ns(now.saturating_sub(raised.at_ns));
+            out.spawn_err.push(spawn_err);
+            out.ok.push_ns(now_ok.saturating_sub(at));
+            out.spawn_ok.push(spawn_ok);
+        }
+    }
+    Ok(out)
+}
+
+/// Sub-run body: error relay with backtrace capture on; prints
+/// `relay <err median ns> <err p99 ns> <n>`.
+fn sub_relay(it: &Iters) {
+    let r = runtime().block_on(tractor::open_root_actor(
+        tractor::RootConfig::new("bench-bt"),
+        async || relay(it.relay_bt).await,
+    ));
+    match r {
+        Ok(r) => println!("relay {} {} {}", r.err.median(), r.err.p99(), r.err.0.len()),
+        Err(e) => {
+            eprintln!("tractor_bench sub-run: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Runs [`sub_relay`] in a fresh copy of this binary with
+/// `RUST_LIB_BACKTRACE=1`: (median, p99, n).
+fn relay_with_backtraces() -> Option<(u64, u64, usize)> {
+    let out = Command::new(std::env::current_exe().ok()?)
+        .env(SUB_ENV, "relay")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find_map(|l| l.strip_prefix("relay "))?;
+    let mut f = line.split_whitespace().map(str::parse::<u64>);
+    match (f.next(), f.next(), f.next()) {
+        (Some(Ok(m)), Some(Ok(p)), Some(Ok(n))) => Some((m, p, n as usize)),
+        _ => None,
+    }
 }
 
 // ---------------------------------------------------------------------------
 // report
 
 struct Row {
-    figure: &'static str,
+    figure: String,
     tractor: u64,
     raw: u64,
     target: &'static str,
-    /// Some(limit) when the target is a ratio, None when informational.
-    max_ratio: Option<f64>,
-    /// Some(limit_ns) when the target is absolute.
-    max_abs: Option<u64>,
+    check: Check,
 }
 
-fn report(raw: &Raw, tr: &Tractor, elapsed: Duration) {
-    let rows = [
+enum Check {
+    Ratio(f64),
+    Abs(u64),
+    Info,
+}
+
+fn report(
+    raw: &Raw,
+    tr: &Tractor,
+    rtt: &RttSet,
+    bt: Option<&(u64, u64, usize)>,
+    elapsed: Duration,
+) {
+    let mut rows = vec![
         Row {
-            figure: "spawn+teardown, 1 actor (median)",
+            figure: "spawn+teardown, 1 actor (median)".into(),
             tractor: tr.spawn1.median(),
             raw: raw.spawn1.median(),
             target: "<= 3x raw exec+handshake+exit",
-            max_ratio: Some(3.0),
-            max_abs: None,
+            check: Check::Ratio(3.0),
         },
         Row {
-            figure: "spawn+teardown, 8 concurrent (median)",
+            figure: "spawn+teardown, 8 concurrent (median)".into(),
             tractor: tr.spawn8.median(),
             raw: raw.spawn8.median(),
-            target: "<= 3x raw 8x exec+handshake+exit",
-            max_ratio: Some(3.0),
-            max_abs: None,
-        },
-        Row {
-            figure: "portal.run round trip, TCP (median)",
-            tractor: tr.rtt_tcp.median(),
-            raw: raw.tcp.median(),
-            target: "<= 1.5x raw TCP ping-pong",
-            max_ratio: Some(1.5),
-            max_abs: None,
-        },
-        Row {
-            figure: "portal.run round trip, TCP (p99)",
-            tractor: tr.rtt_tcp.p99(),
-            raw: raw.tcp.p99(),
-            target: "(info)",
-            max_ratio: None,
-            max_abs: None,
-        },
-        Row {
-            figure: "portal.run round trip, UDS (median)",
-            tractor: tr.rtt_uds.median(),
-            raw: raw.uds.median(),
-            target: "<= 1.5x raw UDS ping-pong",
-            max_ratio: Some(1.5),
-            max_abs: None,
-        },
-        Row {
-            figure: "portal.run round trip, UDS (p99)",
-            tractor: tr.rtt_uds.p99(),
-            raw: raw.uds.p99(),
-            target: "(info)",
-            max_ratio: None,
-            max_abs: None,
-        },
-        Row {
-            figure: "error relay after spawn (median)",
-            tractor: tr.err_relay.median(),
-            raw: raw.tcp.median() / 2,
-            target: "<= 1 ms (raw: TCP one-way)",
-            max_ratio: None,
-            max_abs: Some(1_000_000),
+            target: "<= 3x raw, 8 at once",
+            check: Check::Ratio(3.0),
         },
     ];
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        for at in [Placement::SameCpu, Placement::TwoCpus] {
+            let Some(r) = rtt.get(uds, at) else { continue };
+            rows.push(Row {
+                figure: format!("portal.run RTT, {name}, {} (median)", at.label()),
+                tractor: r.tractor.median(),
+                raw: r.raw.median(),
+                target: if uds {
+                    "<= 1.5x raw UDS ping-pong"
+                } else {
+                    "<= 1.5x raw TCP ping-pong"
+                },
+                check: Check::Ratio(1.5),
+            });
+            rows.push(Row {
+                figure: format!("portal.run RTT, {name}, {} (p99)", at.label()),
+                tractor: r.tractor.p99(),
+                raw: r.raw.p99(),
+                target: "(info)",
+                check: Check::Info,
+            });
+        }
+    }
+    let one_way = rtt
+        .get(false, Placement::TwoCpus)
+        .or_else(|| rtt.get(false, Placement::Free))
+        .map_or(0, |r| r.raw.median() / 2);
+    rows.push(Row {
+        figure: "error relay after spawn (median)".into(),
+        tractor: tr.relay.err.median(),
+        raw: one_way,
+        target: "<= 1 ms (raw: TCP one-way)",
+        check: Check::Abs(1_000_000),
+    });
 
-    let w = [40, 11, 11, 8, 34, 7];
+    let w = [40, 9, 9, 7, 29, 7];
     let line = |cells: [&str; 6]| {
         let mut s = String::from("|");
         for (c, w) in cells.iter().zip(w) {
@@ -650,8 +880,9 @@ fn report(raw: &Raw, tr: &Tractor, elapsed: Duration) {
     };
     println!();
     println!(
-        "tractor_bench: tractor vs. this machine's raw limits (same run, {:.1} s total)",
-        elapsed.as_secs_f64()
+        "tractor_bench: tractor vs. this machine's raw limits, same run ({:.1} s, {} CPUs)",
+        elapsed.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!();
     line([
@@ -664,89 +895,140 @@ fn report(raw: &Raw, tr: &Tractor, elapsed: Duration) {
     ]);
     let sep: Vec<String> = w.iter().map(|w| "-".repeat(*w)).collect();
     line([&sep[0], &sep[1], &sep[2], &sep[3], &sep[4], &sep[5]]);
-    let mut failed = 0;
+    let (mut checked, mut met) = (0, 0);
     for r in &rows {
         let ratio = r.tractor as f64 / r.raw.max(1) as f64;
-        let verdict = match (r.max_ratio, r.max_abs) {
-            (Some(m), _) if ratio <= m => "ok",
-            (Some(_), _) => "MISS",
-            (None, Some(a)) if r.tractor <= a => "ok",
-            (None, Some(_)) => "MISS",
-            (None, None) => "",
+        let ok = match r.check {
+            Check::Ratio(m) => Some(ratio <= m),
+            Check::Abs(a) => Some(r.tractor <= a),
+            Check::Info => None,
         };
-        if verdict == "MISS" {
-            failed += 1;
+        if let Some(ok) = ok {
+            checked += 1;
+            met += usize::from(ok);
         }
         line([
-            r.figure,
+            &r.figure,
             &fmt_ns(r.tractor),
             &fmt_ns(r.raw),
             &format!("{ratio:.2}x"),
             r.target,
-            verdict,
+            match ok {
+                Some(true) => "ok",
+                Some(false) => "MISS",
+                None => "",
+            },
         ]);
     }
     println!();
-    println!("details (medians unless noted; n = samples):");
+    println!(
+        "{met} of {checked} SPEC targets met. Raw = plain std code, two processes; RTT = round trip; \
+         \"1 CPU\"/\"2 CPUs\": both ends pinned to one CPU / to two different CPUs."
+    );
+    println!();
+    println!("details (n = samples; raw and tractor samples alternate):");
     let d = |what: &str, s: &Samples| {
         println!(
-            "  {what:<58} {:>10}  p99 {:>10}  n={}",
+            "  {what:<52} median {:>9}  p99 {:>9}  n={}",
             fmt_ns(s.median()),
             fmt_ns(s.p99()),
             s.0.len()
         );
     };
-    d("raw TCP ping-pong, std blocking (baseline)", &raw.tcp);
-    d("raw TCP ping-pong, tokio current-thread", &raw.tokio_tcp);
-    d("raw UDS ping-pong, std blocking (baseline)", &raw.uds);
-    d("raw UDS ping-pong, tokio current-thread", &raw.tokio_uds);
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        for at in Placement::ALL {
+            let Some(r) = rtt.get(uds, at) else { continue };
+            d(
+                &format!("raw {name} ping-pong, std blocking, {}", at.label()),
+                &r.raw,
+            );
+            d(
+                &format!("raw {name} ping-pong, tokio, {}", at.label()),
+                &r.tokio,
+            );
+            d(
+                &format!("tractor portal.run, {name}, {}", at.label()),
+                &r.tractor,
+            );
+        }
+    }
+    println!("  mean CPU time per round trip (this process + peer process), both ends on 1 CPU:");
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        let Some(r) = rtt.get(uds, Placement::SameCpu) else {
+            continue;
+        };
+        let f = |c: &Cpu| {
+            let (me, peer) = c.per_call();
+            format!("{} + {}", fmt_ns(me), fmt_ns(peer))
+        };
+        println!(
+            "    {name}: raw std {}, raw tokio {}, tractor {}",
+            f(&r.cpu[0]),
+            f(&r.cpu[1]),
+            f(&r.cpu[2])
+        );
+    }
     d("raw exec -> handshake byte received", &raw.spawn1_up);
     d("raw exec + handshake + exit + wait", &raw.spawn1);
-    d(
-        "raw 8x (exec + handshake + exit + wait), concurrent",
-        &raw.spawn8,
-    );
     d("tractor start_actor returned (spawn)", &tr.spawn1_up);
     d(
         "tractor cancel_actor + nursery exit (teardown)",
         &tr.spawn1_down,
     );
     d("tractor spawn + teardown, 1 actor", &tr.spawn1);
-    d("tractor spawn + teardown, 8 concurrent", &tr.spawn8);
-    d("tractor portal.run, TCP", &tr.rtt_tcp);
-    d("tractor portal.run, UDS", &tr.rtt_uds);
+    d(
+        "raw 8 x (exec + handshake + exit + wait), at once",
+        &raw.spawn8,
+    );
+    d("tractor spawn + teardown, 8 at once", &tr.spawn8);
     d(
         "tractor error relay: child raises -> parent sees",
-        &tr.err_relay,
+        &tr.relay.err,
     );
     d(
-        "tractor ok relay: child returns -> parent sees",
-        &tr.ok_relay,
+        "tractor value relay: child returns -> parent sees",
+        &tr.relay.ok,
     );
-    d("tractor run_in_actor spawn -> error seen", &tr.spawn_err);
-    d("tractor run_in_actor spawn -> value seen", &tr.spawn_ok);
-    println!(
-        "  {:<58} {:>10}",
-        "(spawn -> error) - (spawn -> value), cross-check",
-        format!(
-            "{:+.1} µs",
-            (tr.spawn_err.median() as f64 - tr.spawn_ok.median() as f64) / 1e3
-        )
+    d(
+        "tractor run_in_actor: spawn -> error seen",
+        &tr.relay.spawn_err,
+    );
+    d(
+        "tractor run_in_actor: spawn -> value seen",
+        &tr.relay.spawn_ok,
     );
     println!(
-        "  tokio ratios: portal.run TCP {:.2}x, UDS {:.2}x of a tokio current-thread ping-pong",
-        tr.rtt_tcp.median() as f64 / raw.tokio_tcp.median().max(1) as f64,
-        tr.rtt_uds.median() as f64 / raw.tokio_uds.median().max(1) as f64,
+        "  {:<52} {:+.1} µs (cross-check of the error relay)",
+        "(spawn -> error) - (spawn -> value), medians",
+        (tr.relay.spawn_err.median() as f64 - tr.relay.spawn_ok.median() as f64) / 1e3
     );
-    println!();
+    match bt {
+        Some((m, p, n)) => println!(
+            "  {:<52} median {:>9}  p99 {:>9}  n={n}",
+            "tractor error relay, RUST_LIB_BACKTRACE=1 (sub-run)",
+            fmt_ns(*m),
+            fmt_ns(*p)
+        ),
+        None => println!("  error relay with RUST_LIB_BACKTRACE=1: the sub-run failed"),
+    }
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        let ratios: Vec<String> = Placement::ALL
+            .iter()
+            .filter_map(|&at| {
+                let r = rtt.get(uds, at)?;
+                Some(format!(
+                    "{} {:.2}x",
+                    at.label(),
+                    r.tractor.median() as f64 / r.tokio.median().max(1) as f64
+                ))
+            })
+            .collect();
+        println!(
+            "  portal.run / tokio ping-pong, {name}: {}",
+            ratios.join(", ")
+        );
+    }
     println!(
-        "{} of {} SPEC targets met",
-        rows.iter()
-            .filter(|r| r.max_ratio.is_some() || r.max_abs.is_some())
-            .count()
-            - failed,
-        rows.iter()
-            .filter(|r| r.max_ratio.is_some() || r.max_abs.is_some())
-            .count()
+        "  error relay is measured with RUST_LIB_BACKTRACE=0 in the actors; the sub-run shows the cost of capturing backtraces"
     );
 }
