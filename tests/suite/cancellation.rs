@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tractor::{Error, RemoteErrorKind, TransportKind};
 
 use crate::both_transports;
-use crate::common::{self, MODULE, in_root};
+use crate::common::{self, MODULE, in_nursery, in_root};
 
 both_transports!(
     nursery_cancel_returns_cleanly,
@@ -20,16 +20,13 @@ both_transports!(
 
 /// Scenario 7a: `an.cancel()` on an idle daemon returns cleanly.
 async fn nursery_cancel_returns_cleanly(t: TransportKind) {
-    in_root(t, async || {
-        tractor::open_nursery(async |an| {
-            an.start_actor("idle").await?;
-            assert_eq!(an.children().len(), 1);
-            an.cancel().await;
-            assert!(an.cancel_called());
-            assert!(an.children().is_empty());
-            Ok(())
-        })
-        .await
+    in_nursery(t, async |an| {
+        an.start_actor("idle").await?;
+        assert_eq!(an.children().len(), 1);
+        an.cancel().await;
+        assert!(an.cancel_called());
+        assert!(an.children().is_empty());
+        Ok(())
     })
     .await
     .unwrap();
@@ -42,12 +39,9 @@ struct Interrupted;
 /// Scenario 7b: an error raised in the body (tractor's KeyboardInterrupt
 /// case) propagates as itself after the daemon is cancelled.
 async fn body_error_propagates_bare(t: TransportKind) {
-    let err = in_root(t, async || {
-        tractor::open_nursery(async |an| {
-            an.start_actor("idle").await?;
-            Err::<(), _>(Error::Cancelled(Interrupted.to_string()))
-        })
-        .await
+    let err = in_nursery(t, async |an| {
+        an.start_actor("idle").await?;
+        Err::<(), _>(Error::Cancelled(Interrupted.to_string()))
     })
     .await
     .unwrap_err();
@@ -60,17 +54,14 @@ async fn body_error_propagates_bare(t: TransportKind) {
 /// `cancel_actor` returns whether the actor acknowledged; a second call on
 /// the gone actor answers `false` at once.
 async fn cancel_actor_is_acked(t: TransportKind) {
-    in_root(t, async || {
-        tractor::open_nursery(async |an| {
-            let p = an.start_actor("polite").enable_modules([MODULE]).await?;
-            p.run(common::pid::call()).await?;
-            assert!(p.cancel_actor().await?);
-            let again = Instant::now();
-            assert!(!p.cancel_actor().await?);
-            assert!(again.elapsed() < Duration::from_millis(400));
-            Ok(())
-        })
-        .await
+    in_nursery(t, async |an| {
+        let p = an.start_actor("polite").enable_modules([MODULE]).await?;
+        p.run(common::pid::call()).await?;
+        assert!(p.cancel_actor().await?);
+        let again = Instant::now();
+        assert!(!p.cancel_actor().await?);
+        assert!(again.elapsed() < Duration::from_millis(400));
+        Ok(())
     })
     .await
     .unwrap();
@@ -79,32 +70,33 @@ async fn cancel_actor_is_acked(t: TransportKind) {
 /// An actor whose thread is blocked cannot ack: with `raise_on_timeout`
 /// that is `ActorTooSlow`; the nursery's ladder still reaps it.
 async fn unresponsive_actor_is_too_slow_then_killed(t: TransportKind) {
-    in_root(t, async || {
-        tractor::open_nursery(async |an| {
-            let p = an.start_actor("stuck").enable_modules([MODULE]).await?;
-            let blocked = p.run(common::block_thread::call(5_000));
-            tokio::pin!(blocked);
-            // Make sure the block started: a StartAck cannot tell us, so wait
-            // for the actor to stop answering pings.
-            let probe = tokio::select! {
-                _ = &mut blocked => panic!("block ended early"),
-                r = tokio::time::timeout(Duration::from_millis(300), p.run(common::pid::call())) => r,
-            };
-            assert!(probe.is_err(), "the actor still answered");
-            let e = p
-                .cancel_actor()
-                .timeout(Duration::from_millis(100))
-                .raise_on_timeout()
-                .await
-                .unwrap_err();
-            assert!(matches!(e, Error::ActorTooSlow { .. }), "{e}");
-            let started = Instant::now();
-            an.cancel().await;
-            // Cancel request (0.5 s) → SIGTERM (ignored while blocked, 1.6 s) → SIGKILL.
-            assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
-            Ok(())
-        })
-        .await
+    in_nursery(t, async |an| {
+        let p = an.start_actor("stuck").enable_modules([MODULE]).await?;
+        let blocked = p.run(common::block_thread::call(5_000));
+        tokio::pin!(blocked);
+        // Make sure the block started: a StartAck cannot tell us, so wait
+        // for the actor to stop answering pings.
+        let probe = tokio::select! {
+            _ = &mut blocked => panic!("block ended early"),
+            r = tokio::time::timeout(Duration::from_millis(300), p.run(common::pid::call())) => r,
+        };
+        assert!(probe.is_err(), "the actor still answered");
+        let e = p
+            .cancel_actor()
+            .timeout(Duration::from_millis(100))
+            .raise_on_timeout()
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::ActorTooSlow { .. }), "{e}");
+        let started = Instant::now();
+        an.cancel().await;
+        // Cancel request (0.5 s) → SIGTERM (ignored while blocked, 1.6 s) → SIGKILL.
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+        Ok(())
     })
     .await
     .unwrap();
@@ -112,18 +104,15 @@ async fn unresponsive_actor_is_too_slow_then_killed(t: TransportKind) {
 
 /// `cancel().hard_kill()` terminates at once, without a cancel request.
 async fn hard_kill_skips_the_request(t: TransportKind) {
-    in_root(t, async || {
-        tractor::open_nursery(async |an| {
-            for i in 0..3 {
-                an.start_actor(format!("victim_{i}")).await?;
-            }
-            let started = Instant::now();
-            an.cancel().hard_kill().await;
-            assert!(started.elapsed() < Duration::from_secs(2));
-            assert!(an.children().is_empty());
-            Ok(())
-        })
-        .await
+    in_nursery(t, async |an| {
+        for i in 0..3 {
+            an.start_actor(format!("victim_{i}")).await?;
+        }
+        let started = Instant::now();
+        an.cancel().hard_kill().await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(an.children().is_empty());
+        Ok(())
     })
     .await
     .unwrap();
@@ -132,22 +121,19 @@ async fn hard_kill_skips_the_request(t: TransportKind) {
 /// A call in flight when its actor is cancelled ends with
 /// `ContextCancelled` naming the canceller.
 async fn cancelled_call_reports_context_cancelled(t: TransportKind) {
-    in_root(t, async || {
-        tractor::open_nursery(async |an| {
-            let p = an.start_actor("sleepy").enable_modules([MODULE]).await?;
-            let (res, acked) = tokio::join!(p.run(common::sleep_forever::call()), async {
-                // Cancel once the call is known to be running.
-                p.run(common::pid::call()).await.ok();
-                p.cancel_actor().await
-            });
-            assert!(acked?);
-            let e = res.unwrap_err();
-            let r = e.as_remote().expect("remote");
-            assert_eq!(r.kind(), RemoteErrorKind::ContextCancelled, "{r}");
-            assert_eq!(r.canceller(), Some(tractor::current_actor()?.aid()));
-            Ok(())
-        })
-        .await
+    in_nursery(t, async |an| {
+        let p = an.start_actor("sleepy").enable_modules([MODULE]).await?;
+        let (res, acked) = tokio::join!(p.run(common::sleep_forever::call()), async {
+            // Cancel once the call is known to be running.
+            p.run(common::pid::call()).await.ok();
+            p.cancel_actor().await
+        });
+        assert!(acked?);
+        let e = res.unwrap_err();
+        let r = e.as_remote().expect("remote");
+        assert_eq!(r.kind(), RemoteErrorKind::ContextCancelled, "{r}");
+        assert_eq!(r.canceller(), Some(tractor::current_actor()?.aid()));
+        Ok(())
     })
     .await
     .unwrap();

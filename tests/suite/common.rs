@@ -15,6 +15,14 @@ pub async fn in_root<T>(
     tractor::open_root_actor(RootConfig::new("root").transport(t), body).await
 }
 
+/// Runs `body` in an actor nursery of a root actor on transport `t`.
+pub async fn in_nursery<T>(
+    t: TransportKind,
+    body: impl AsyncFnOnce(&tractor::ActorNursery) -> Result<T, tractor::Error>,
+) -> Result<T, tractor::Error> {
+    in_root(t, async move || tractor::open_nursery(body).await).await
+}
+
 /// Generates one `#[tractor::test]` per transport around
 /// `scenario(TransportKind) -> impl Future<Output = ()>`.
 #[macro_export]

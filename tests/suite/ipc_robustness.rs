@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tractor::{Addr, Aid, TransportKind};
 
 use crate::both_transports;
-use crate::common::{self, MODULE, in_root};
+use crate::common::{self, MODULE, in_nursery};
 
 both_transports!(bad_frames_drop_only_their_connection);
 
@@ -54,55 +54,51 @@ fn vm_peak_kib(pid: u32) -> u64 {
 }
 
 async fn bad_frames_drop_only_their_connection(t: TransportKind) {
-    in_root(t, async || {
-        tractor::open_nursery(async |an| {
-            let p = an.start_actor("target").enable_modules([MODULE]).await?;
-            let addr: Addr = p.run(common::accept_addr::call()).await?.parse().unwrap();
-            let pid = p.run(common::pid::call()).await?;
-            let peak_before = vm_peak_kib(pid);
+    in_nursery(t, async |an| {
+        let p = an.start_actor("target").enable_modules([MODULE]).await?;
+        let addr: Addr = p.run(common::accept_addr::call()).await?.parse().unwrap();
+        let pid = p.run(common::pid::call()).await?;
+        let peak_before = vm_peak_kib(pid);
 
-            // 1. Garbage instead of a handshake.
-            let mut io = dial(&addr).await;
-            io.write_all(&frame(&[0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0xff, 0x7f]))
-                .await
-                .unwrap();
-            expect_dropped(&mut io, "garbage").await;
+        // 1. Garbage instead of a handshake.
+        let mut io = dial(&addr).await;
+        io.write_all(&frame(&[0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0xff, 0x7f]))
+            .await
+            .unwrap();
+        expect_dropped(&mut io, "garbage").await;
 
-            // 2. A truncated frame: announces 100 bytes, sends 10, closes.
-            let mut io = dial(&addr).await;
-            io.write_all(&100u32.to_le_bytes()).await.unwrap();
-            io.write_all(&[1u8; 10]).await.unwrap();
-            io.shutdown().await.unwrap();
-            expect_dropped(&mut io, "a truncated frame").await;
+        // 2. A truncated frame: announces 100 bytes, sends 10, closes.
+        let mut io = dial(&addr).await;
+        io.write_all(&100u32.to_le_bytes()).await.unwrap();
+        io.write_all(&[1u8; 10]).await.unwrap();
+        io.shutdown().await.unwrap();
+        expect_dropped(&mut io, "a truncated frame").await;
 
-            // 3. A frame announcing 4 GiB.
-            let mut io = dial(&addr).await;
-            io.write_all(&u32::MAX.to_le_bytes()).await.unwrap();
-            expect_dropped(&mut io, "a 4 GiB frame announcement").await;
+        // 3. A frame announcing 4 GiB.
+        let mut io = dial(&addr).await;
+        io.write_all(&u32::MAX.to_le_bytes()).await.unwrap();
+        expect_dropped(&mut io, "a 4 GiB frame announcement").await;
 
-            // 4. A valid handshake, then a 4 GiB announcement.
-            let mut io = dial(&addr).await;
-            let hello =
-                tractor::ipc::transport::encode(&tractor::ipc::Msg::Aid(Aid::new("intruder")))
-                    .unwrap();
-            io.write_all(&frame(&hello)).await.unwrap();
-            io.write_all(&u32::MAX.to_le_bytes()).await.unwrap();
-            expect_dropped(&mut io, "an oversized frame after the handshake").await;
+        // 4. A valid handshake, then a 4 GiB announcement.
+        let mut io = dial(&addr).await;
+        let hello =
+            tractor::ipc::transport::encode(&tractor::ipc::Msg::Aid(Aid::new("intruder"))).unwrap();
+        io.write_all(&frame(&hello)).await.unwrap();
+        io.write_all(&u32::MAX.to_le_bytes()).await.unwrap();
+        expect_dropped(&mut io, "an oversized frame after the handshake").await;
 
-            // 5. A valid handshake, then a frame that is not a message.
-            let mut io = dial(&addr).await;
-            io.write_all(&frame(&hello)).await.unwrap();
-            io.write_all(&frame(&[0xff; 32])).await.unwrap();
-            expect_dropped(&mut io, "an undecodable frame after the handshake").await;
+        // 5. A valid handshake, then a frame that is not a message.
+        let mut io = dial(&addr).await;
+        io.write_all(&frame(&hello)).await.unwrap();
+        io.write_all(&frame(&[0xff; 32])).await.unwrap();
+        expect_dropped(&mut io, "an undecodable frame after the handshake").await;
 
-            // The actor kept serving its parent all along, and allocated nothing big.
-            assert_eq!(p.run(common::add::call(2, 2)).await?, 4);
-            let grown = vm_peak_kib(pid).saturating_sub(peak_before);
-            assert!(grown < 256 * 1024, "VmPeak grew by {grown} KiB");
-            p.cancel_actor().await?;
-            Ok(())
-        })
-        .await
+        // The actor kept serving its parent all along, and allocated nothing big.
+        assert_eq!(p.run(common::add::call(2, 2)).await?, 4);
+        let grown = vm_peak_kib(pid).saturating_sub(peak_before);
+        assert!(grown < 256 * 1024, "VmPeak grew by {grown} KiB");
+        p.cancel_actor().await?;
+        Ok(())
     })
     .await
     .unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tractor::{Error, TransportKind};
 
 use crate::both_transports;
-use crate::common::{self, MODULE, in_root};
+use crate::common::{self, MODULE, in_nursery, in_root};
 
 both_transports!(
     run_in_actor_and_daemon,
@@ -20,24 +20,21 @@ both_transports!(
 
 /// The opening example: a one-shot child and a daemon.
 async fn run_in_actor_and_daemon(t: TransportKind) {
-    in_root(t, async || {
-        tractor::open_nursery(async |an| {
-            let child = an.run_in_actor(common::pid::call()).await?;
-            let daemon = an.start_actor("frank").enable_modules([MODULE]).await?;
-            let daemon_pid: u32 = daemon.run(common::pid::call()).await?;
-            let child_pid: u32 = child.wait_for_result().await?;
-            assert_ne!(daemon_pid, child_pid);
-            assert_ne!(daemon_pid, std::process::id());
-            assert_eq!(daemon.run(common::add::call(2, 3)).await?, 5);
-            // A daemon has no main result.
-            assert!(matches!(
-                daemon.wait_for_result::<u32>().await,
-                Err(Error::NoResult(_))
-            ));
-            assert!(daemon.cancel_actor().await?, "cancel was acked");
-            Ok(())
-        })
-        .await
+    in_nursery(t, async |an| {
+        let child = an.run_in_actor(common::pid::call()).await?;
+        let daemon = an.start_actor("frank").enable_modules([MODULE]).await?;
+        let daemon_pid: u32 = daemon.run(common::pid::call()).await?;
+        let child_pid: u32 = child.wait_for_result().await?;
+        assert_ne!(daemon_pid, child_pid);
+        assert_ne!(daemon_pid, std::process::id());
+        assert_eq!(daemon.run(common::add::call(2, 3)).await?, 5);
+        // A daemon has no main result.
+        assert!(matches!(
+            daemon.wait_for_result::<u32>().await,
+            Err(Error::NoResult(_))
+        ));
+        assert!(daemon.cancel_actor().await?, "cancel was acked");
+        Ok(())
     })
     .await
     .unwrap();
@@ -72,20 +69,17 @@ async fn result_readable_inside_and_after_nursery(t: TransportKind) {
 
 /// Sub-actors show up in `ps` as `_subactor[<name>@<pid>]`.
 async fn subactor_process_title(t: TransportKind) {
-    in_root(t, async || {
-        tractor::open_nursery(async |an| {
-            let p = an.start_actor("titled").enable_modules([MODULE]).await?;
-            let pid: u32 = p.run(common::pid::call()).await?;
-            let want = format!("_subactor[titled@{pid}]");
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            assert!(cmdline.starts_with(&want), "cmdline was {cmdline:?}");
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
-            assert_eq!(comm.trim_end(), &want[..15]);
-            p.cancel_actor().await?;
-            Ok(())
-        })
-        .await
+    in_nursery(t, async |an| {
+        let p = an.start_actor("titled").enable_modules([MODULE]).await?;
+        let pid: u32 = p.run(common::pid::call()).await?;
+        let want = format!("_subactor[titled@{pid}]");
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        assert!(cmdline.starts_with(&want), "cmdline was {cmdline:?}");
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        assert_eq!(comm.trim_end(), &want[..15]);
+        p.cancel_actor().await?;
+        Ok(())
     })
     .await
     .unwrap();

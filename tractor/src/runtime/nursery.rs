@@ -5,7 +5,9 @@
 //!
 //! * the body's error cancels every child at once;
 //! * a `run_in_actor` child's error is recorded; once every `run_in_actor`
-//!   child has finished, any recorded error cancels the remaining daemons;
+//!   child has finished, any recorded error cancels the remaining daemons
+//!   (a body that re-raises such a child's error, having awaited its
+//!   result, is supervised the same way, so no sibling's error is lost);
 //! * errors are aggregated: one is returned bare, several as a
 //!   [`MultiError`] keyed by actor; errors caused by our own cancellation
 //!   are not counted.
@@ -137,6 +139,18 @@ where
     let inner = an.inner.clone();
     let me = rt.aid().clone();
     let mut errors: Vec<(Aid, Error)> = Vec::new();
+    // A body that re-raises a one-shot child's error (it awaited its
+    // result) fails *because of* that child: supervise as for the child's
+    // own error, so siblings still finish and report theirs.
+    let mut reraised = None;
+    let body_res = match body_res {
+        Err(e) if reraises_child_error(&inner, &e) => {
+            reraised = Some(e);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+        Ok(v) => Ok(Some(v)),
+    };
     let value = match body_res {
         Ok(v) => {
             // Every one-shot child's result first, raising their errors...
@@ -149,7 +163,7 @@ where
                 inner.cancel_called.store(true, Ordering::SeqCst);
                 inner.teardown_all(Teardown::Graceful);
             }
-            Some(v)
+            v
         }
         Err(e) => {
             inner.cancel_called.store(true, Ordering::SeqCst);
@@ -159,15 +173,7 @@ where
                     errors.push((c.proc.aid.clone(), err));
                 }
             }
-            // The body often re-raises a child's error it awaited: keep one copy.
-            let dup = e.as_remote().is_some_and(|r| {
-                errors
-                    .iter()
-                    .any(|(aid, _)| aid == r.relay_uid() || aid == r.src_uid())
-            });
-            if !dup {
-                errors.insert(0, (me.clone(), e));
-            }
+            errors.insert(0, (me.clone(), e));
             None
         }
     };
@@ -190,9 +196,27 @@ where
     match (value, errors.len()) {
         (Some(v), 0) => Ok(v),
         (_, 1) => Err(errors.remove(0).1),
-        (None, 0) => Err(Error::Cancelled("nursery body failed".into())),
+        // Only when the body re-raised a child error that was not counted
+        // (a cancellation we caused): it is still the body's outcome.
+        (None, 0) => {
+            Err(reraised.unwrap_or_else(|| Error::Cancelled("the nursery body failed".into())))
+        }
         _ => Err(Error::Multi(MultiError { errors })),
     }
+}
+
+/// Whether `e` is the error a one-shot child of this nursery already
+/// raised (the body awaited its result and passed it on).
+fn reraises_child_error(inner: &NurseryInner, e: &Error) -> bool {
+    let Some(r) = e.as_remote() else {
+        return false;
+    };
+    inner.snapshot().iter().any(|c| {
+        c.main
+            .as_ref()
+            .and_then(|slot| slot.outcome())
+            .is_some_and(|o| matches!(o, MainOutcome::Raised(raised) if raised == *r))
+    })
 }
 
 /// The error a finished child contributes to its nursery, if any. Waits

@@ -64,6 +64,11 @@ impl MainSlot {
         });
     }
 
+    /// The outcome, if it arrived.
+    pub fn outcome(&self) -> Option<MainOutcome> {
+        self.tx.borrow().clone()
+    }
+
     pub async fn wait(&self) -> MainOutcome {
         let mut rx = self.tx.subscribe();
         match rx.wait_for(Option::is_some).await {
