@@ -4,7 +4,7 @@
 //! (set at spawn, inherited down the tree), so a test can find exactly the
 //! processes its own tree left behind, grandchildren included, even when
 //! other tests run beside it. Zombies have no readable environment; they are
-//! found as unreaped children of this process.
+//! found as this process's children of that tree that were never reaped.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ pub fn survivors(tree_id: &str) -> Vec<u32> {
     let me = std::process::id();
     let needle = format!("{}={tree_id}\0", crate::spawn::env::TREE);
     let mut found = Vec::new();
+    let own_zombies = crate::spawn::unreaped(tree_id);
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return found;
     };
@@ -27,7 +28,7 @@ pub fn survivors(tree_id: &str) -> Vec<u32> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         let (state, ppid) = parse_stat(&stat);
         if state == Some('Z') {
-            if ppid == Some(me) {
+            if ppid == Some(me) && own_zombies.contains(&pid) {
                 found.push(pid);
             }
             continue;

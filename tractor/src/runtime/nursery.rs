@@ -338,8 +338,12 @@ impl ActorNursery {
         let conn = match conn {
             Ok(c) => c,
             Err(e) => {
+                let pid = child.id();
                 let _ = child.start_kill();
                 let _ = child.wait().await;
+                if let Some(pid) = pid {
+                    crate::spawn::note_reaped(pid);
+                }
                 return Err(e);
             }
         };

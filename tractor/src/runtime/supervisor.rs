@@ -105,6 +105,7 @@ impl ChildProc {
         mut rx: watch::Receiver<Teardown>,
         cancel_timeout: Duration,
     ) {
+        let pid = child.id();
         let status = loop {
             tokio::select! {
                 st = child.wait() => break st,
@@ -119,6 +120,9 @@ impl ChildProc {
                 }
             }
         };
+        if let Some(pid) = pid {
+            crate::spawn::note_reaped(pid);
+        }
         let (success, status) = match status {
             Ok(st) => (st.success(), describe(st)),
             Err(e) => (false, format!("could not be waited on: {e}")),

@@ -137,8 +137,35 @@ pub fn spawn_exec(
             Ok(())
         });
     }
-    cmd.spawn().map_err(|source| SpawnError::Exec {
+    let spawned = cmd.spawn().map_err(|source| SpawnError::Exec {
         name: child.name.clone(),
         source,
-    })
+    })?;
+    if let Some(pid) = spawned.id() {
+        lock_unreaped().push((pid, child.tree_id.clone()));
+    }
+    Ok(spawned)
+}
+
+/// Children of this process not reaped yet, with their tree: a zombie
+/// has no readable environment, so this is how a survivor check tells
+/// its own tree's zombies from another tree's in the same process.
+static UNREAPED: std::sync::Mutex<Vec<(u32, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn lock_unreaped() -> std::sync::MutexGuard<'static, Vec<(u32, String)>> {
+    UNREAPED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Records that child `pid` was waited on.
+pub fn note_reaped(pid: u32) {
+    lock_unreaped().retain(|(p, _)| *p != pid);
+}
+
+/// Spawned, not yet reaped children of this process in tree `tree_id`.
+pub fn unreaped(tree_id: &str) -> Vec<u32> {
+    lock_unreaped()
+        .iter()
+        .filter(|(_, t)| t == tree_id)
+        .map(|(p, _)| *p)
+        .collect()
 }

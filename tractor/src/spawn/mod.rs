@@ -8,7 +8,7 @@
 mod exec;
 pub mod proctitle;
 
-pub use exec::{ChildEnv, SpawnError, spawn_exec};
+pub use exec::{ChildEnv, SpawnError, note_reaped, spawn_exec, unreaped};
 
 /// Environment variables of the exec handshake.
 pub mod env {
