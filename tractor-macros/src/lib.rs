@@ -1,6 +1,6 @@
 //! Proc-macros of [tractor](https://docs.rs/tractor). Use them through the
-//! `tractor` crate (`#[tractor::endpoint]`, `#[tractor::main]`,
-//! `#[tractor::test]`), which re-exports them and every path the generated
+//! `tractor` crate (`#[tractor::endpoint]`, `#[tractor::context]`,
+//! `#[tractor::main]`, `#[tractor::test]`), which re-exports them and every path the generated
 //! code names.
 //!
 //! Each macro goes parse → model → codegen; every problem found while
@@ -26,7 +26,21 @@ mod entry;
 /// visible from.
 #[proc_macro_attribute]
 pub fn endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
-    endpoint::expand(attr.into(), item.into()).into()
+    endpoint::expand(attr.into(), item.into(), endpoint::Macro::Endpoint).into()
+}
+
+/// Makes an `async fn` taking a `tractor::Context<Started, Tx, Rx>` a
+/// context endpoint: a task linked to its caller's, opened with
+/// `Portal::open_context`.
+///
+/// The `Context` type parameters fix the dialog's payloads (the `started`
+/// value, what this side sends and receives on the stream; omitted ones are
+/// `()`); the return type (`T` or `Result<T, E>`) is the dialog's result.
+/// The other parameters are the call's arguments, as for
+/// `#[tractor::endpoint]`, whose generated module this mirrors.
+#[proc_macro_attribute]
+pub fn context(attr: TokenStream, item: TokenStream) -> TokenStream {
+    endpoint::expand(attr.into(), item.into(), endpoint::Macro::Context).into()
 }
 
 /// Wraps an `async fn main` so the binary can be re-executed as a child

@@ -48,7 +48,10 @@ pub mod spawn;
 
 pub use app::init;
 pub use ipc::{Addr, Aid, TransportKind};
-pub use runtime::endpoint::{Call, Endpoint};
+pub use runtime::context::{
+    CallerContext, Context, IpcContext, MsgStream, RemoteStream, Side, current_ipc_ctx,
+};
+pub use runtime::endpoint::{Call, ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint};
 pub use runtime::error::{Error, MultiError, RemoteActorError, RemoteErrorKind, boxed_types};
 pub use runtime::identity::{Actor, RuntimeVars, current_actor, get_runtime_vars, is_root_process};
 pub use runtime::nursery::{
@@ -56,7 +59,7 @@ pub use runtime::nursery::{
 };
 pub use runtime::portal::{CancelActor, Portal, RunInActor};
 pub use runtime::root::{RootConfig, open_root_actor};
-pub use tractor_macros::{endpoint, main, test};
+pub use tractor_macros::{context, endpoint, main, test};
 
 /// Test support: finding processes that outlived their tree.
 pub mod testing {
@@ -67,11 +70,13 @@ pub mod testing {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::app::{run_main, run_test};
+    pub use crate::ipc::{FuncType, stable_hash};
     pub use crate::runtime::endpoint::{
         BoxDisplayError, BoxSerializableError, BoxStdError, BoxTractorError, ENDPOINTS,
-        EndpointEntry, ErrorProbe, HandlerFuture, Invocation, Reply,
+        EndpointEntry, ErrorProbe, HandlerFuture, Invocation, LocalError, Reply, signature,
     };
     pub use linkme;
     pub use serde;
     pub use std::boxed::Box;
+    pub use std::sync::OnceLock;
 }

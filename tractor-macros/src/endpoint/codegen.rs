@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
 use syn::spanned::Spanned;
 
-use super::model::{EndpointModel, Output};
+use super::model::{EndpointModel, Kind, Output};
 
 pub fn generate(m: &EndpointModel) -> TokenStream {
     let func = &m.func;
@@ -18,7 +18,12 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
     let arg_tys: Vec<_> = m.args.iter().map(|a| &a.ty).collect();
     let mod_doc = format!("Typed RPC plumbing of the endpoint [`{name_str}()`](fn@{name_str}).");
     let call_doc = format!(
-        "A typed call of [`{name_str}()`](fn@super::{name_str}), for `Portal::run` or `ActorNursery::run_in_actor`."
+        "A typed call of [`{name_str}()`](fn@super::{name_str}), for {}.",
+        match (&m.kind, &m.output) {
+            (Kind::Context { .. }, _) => "`Portal::open_context`",
+            (_, Output::Stream { .. }) => "`Portal::open_stream_from`",
+            _ => "`Portal::run` or `ActorNursery::run_in_actor`",
+        }
     );
     // Spans: a rustc error about an argument, the result or the error type
     // points at that type in the user's signature, not at the attribute.
@@ -32,10 +37,11 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
     let ok_reply = |ok: &Type, value: &Ident| quote_spanned!(ok.span()=> ::tractor::__private::Reply::ok(&#value));
     let out = match &m.output {
         Output::Plain(t) => Ident::new("out", t.span()),
-        Output::Fallible { .. } => format_ident!("out"),
+        Output::Fallible { .. } | Output::Stream { .. } => format_ident!("out"),
     };
     let (ok_ty, reply) = match &m.output {
         Output::Plain(t) => (t, ok_reply(t, &out)),
+        Output::Stream { item } => (item, quote!(inv.pump(#out).await)),
         Output::Fallible { ok, err_span } => {
             let v = Ident::new("v", ok.span());
             let ok_v = ok_reply(ok, &v);
@@ -62,6 +68,66 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
         }
     };
     let dispatch = format_ident!("dispatch");
+    let (kind_variant, kind_impl, payload_tys, ctx_binding, call_args, inv_binding) =
+        match (&m.kind, &m.output) {
+            (
+                Kind::Context {
+                    position,
+                    started,
+                    tx,
+                    rx,
+                },
+                _,
+            ) => {
+                let mut call_args: Vec<TokenStream> =
+                    arg_names.iter().map(|n| quote!(#n)).collect();
+                call_args.insert((*position).min(call_args.len()), quote!(ctx));
+                (
+                    format_ident!("Context"),
+                    quote! {
+                        impl ::tractor::ContextEndpoint for Endpoint {
+                            type Started = #started;
+                            type ToCallee = #rx;
+                            type FromCallee = #tx;
+                            type Return = #ok_ty;
+                        }
+                    },
+                    vec![started.clone(), tx.clone(), rx.clone()],
+                    quote! {
+                        let ctx = match inv.context::<#started, #tx, #rx>() {
+                            ::core::result::Result::Ok(ctx) => ctx,
+                            ::core::result::Result::Err(reply) => return reply,
+                        };
+                    },
+                    call_args,
+                    quote!(mut inv),
+                )
+            }
+            (Kind::Endpoint, Output::Stream { item }) => (
+                format_ident!("Stream"),
+                quote! {
+                    impl ::tractor::StreamEndpoint for Endpoint {
+                        type Item = #item;
+                    }
+                },
+                vec![item.clone()],
+                quote!(),
+                arg_names.iter().map(|n| quote!(#n)).collect(),
+                quote!(inv),
+            ),
+            (Kind::Endpoint, _) => (
+                format_ident!("AsyncFunc"),
+                quote! {
+                    impl ::tractor::Endpoint for Endpoint {
+                        type Output = #ok_ty;
+                    }
+                },
+                Vec::new(),
+                quote!(),
+                arg_names.iter().map(|n| quote!(#n)).collect(),
+                quote!(inv),
+            ),
+        };
     quote! {
         #func
 
@@ -81,25 +147,41 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
             /// Names the endpoint in `Call<Endpoint>`.
             #vis struct Endpoint;
 
-            impl ::tractor::Endpoint for Endpoint {
+            impl ::tractor::RemoteFn for Endpoint {
                 type Args = Args;
-                type Output = #ok_ty;
                 const PATH: &'static str = ::core::module_path!();
                 const NAME: &'static str = #name_str;
+                const KIND: ::tractor::__private::FuncType = ::tractor::__private::FuncType::#kind_variant;
+
+                fn signature() -> ::std::string::String {
+                    ::tractor::__private::signature(
+                        &[#( ::core::any::type_name::<#arg_tys>() ),*],
+                        &[#( ::core::any::type_name::<#payload_tys>() ),*],
+                        ::core::any::type_name::<#ok_ty>(),
+                    )
+                }
+
+                fn signature_hash() -> u64 {
+                    static HASH: ::tractor::__private::OnceLock<u64> = ::tractor::__private::OnceLock::new();
+                    *HASH.get_or_init(|| ::tractor::__private::stable_hash(&<Self as ::tractor::RemoteFn>::signature()))
+                }
             }
+
+            #kind_impl
 
             #[doc = #call_doc]
             #vis fn #call(#( #arg_names: #arg_tys ),*) -> ::tractor::Call<Endpoint> {
                 ::tractor::Call::new(Args { #( #arg_names ),* })
             }
 
-            fn #dispatch(inv: ::tractor::__private::Invocation) -> ::tractor::__private::HandlerFuture {
+            fn #dispatch(#inv_binding: ::tractor::__private::Invocation) -> ::tractor::__private::HandlerFuture {
                 ::tractor::__private::Box::pin(async move {
                     let Args { #( #arg_names ),* } = match inv.decode::<Args>() {
                         ::core::result::Result::Ok(args) => args,
                         ::core::result::Result::Err(reply) => return reply,
                     };
-                    let #out = super::#name(#( #arg_names ),*).await;
+                    #ctx_binding
+                    let #out = super::#name(#( #call_args ),*).await;
                     #reply
                 })
             }
@@ -107,8 +189,10 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
             #[::tractor::__private::linkme::distributed_slice(::tractor::__private::ENDPOINTS)]
             #[linkme(crate = ::tractor::__private::linkme)]
             static ENTRY: ::tractor::__private::EndpointEntry = ::tractor::__private::EndpointEntry {
-                path: <Endpoint as ::tractor::Endpoint>::PATH,
+                path: <Endpoint as ::tractor::RemoteFn>::PATH,
                 name: #name_str,
+                kind: <Endpoint as ::tractor::RemoteFn>::KIND,
+                signature: <Endpoint as ::tractor::RemoteFn>::signature,
                 handler: #dispatch,
             };
         }

@@ -10,8 +10,10 @@ use syn::ItemFn;
 
 /// The generated code, or every problem found plus the item unchanged (so
 /// its uses do not add "not found" errors to the real ones).
-pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    match parse::parse(attr, item.clone()) {
+pub use parse::Macro;
+
+pub fn expand(attr: TokenStream, item: TokenStream, which: Macro) -> TokenStream {
+    match parse::parse(attr, item.clone(), which) {
         Ok(model) => codegen::generate(&model),
         Err(e) => {
             let errors = e.into_compile_error();

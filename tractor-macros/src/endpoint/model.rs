@@ -11,6 +11,21 @@ pub struct EndpointModel {
     pub item_vis: Visibility,
     pub args: Vec<Arg>,
     pub output: Output,
+    pub kind: Kind,
+}
+
+/// Which macro, and for a context, its `Context` parameter.
+pub enum Kind {
+    /// `#[tractor::endpoint]`.
+    Endpoint,
+    /// `#[tractor::context]`: the `Context<Started, Tx, Rx>` parameter sits
+    /// at `position` among the fn's inputs.
+    Context {
+        position: usize,
+        started: Type,
+        tx: Type,
+        rx: Type,
+    },
 }
 
 pub struct Arg {
@@ -24,4 +39,6 @@ pub enum Output {
     /// `-> Result<T, E>`: `E` is boxed as a remote error; errors about it
     /// point at `err_span`.
     Fallible { ok: Type, err_span: Span },
+    /// `-> impl Stream<Item = T>`: a one-way stream endpoint.
+    Stream { item: Type },
 }

@@ -8,18 +8,39 @@ use syn::{
     FnArg, GenericArgument, GenericParam, ItemFn, Pat, PathArguments, ReturnType, Type, Visibility,
 };
 
-use super::model::{Arg, EndpointModel, Output};
+use super::model::{Arg, EndpointModel, Kind, Output};
 use crate::diag::{self, Errors};
 
-pub fn parse(attr: TokenStream, item: TokenStream) -> syn::Result<EndpointModel> {
+/// Which attribute is being expanded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Macro {
+    /// `#[tractor::endpoint]`
+    Endpoint,
+    /// `#[tractor::context]`
+    Context,
+}
+
+impl Macro {
+    fn name(self) -> &'static str {
+        match self {
+            Macro::Endpoint => "endpoint",
+            Macro::Context => "context",
+        }
+    }
+}
+
+pub fn parse(attr: TokenStream, item: TokenStream, which: Macro) -> syn::Result<EndpointModel> {
     let mut errs = Errors::default();
     if !attr.is_empty() {
         errs.push(
             &attr,
-            "#[tractor::endpoint] takes no arguments: an endpoint is named by its module path and fn name",
+            format!(
+                "#[tractor::{}] takes no arguments: an endpoint is named by its module path and fn name",
+                which.name()
+            ),
         );
     }
-    let func: ItemFn = match diag::parse_fn(item, "endpoint") {
+    let func: ItemFn = match diag::parse_fn(item, which.name()) {
         Ok(f) => f,
         Err(e) => return Err(errs.and(e)),
     };
@@ -76,7 +97,37 @@ pub fn parse(attr: TokenStream, item: TokenStream) -> syn::Result<EndpointModel>
         );
     }
     let mut args = Vec::new();
-    for input in &sig.inputs {
+    let mut context: Option<Kind> = None;
+    for (position, input) in sig.inputs.iter().enumerate() {
+        if let FnArg::Typed(pt) = input
+            && let Some(params) = context_params(&pt.ty)
+        {
+            match (which, &context) {
+                (Macro::Endpoint, _) => errs.push(
+                    &pt.ty,
+                    "an endpoint taking a `Context` is a context endpoint: mark it #[tractor::context] instead of #[tractor::endpoint]",
+                ),
+                (Macro::Context, Some(_)) => errs.push(
+                    &pt.ty,
+                    "a context endpoint takes exactly one `Context` parameter: remove this one (the stream of the first carries both directions)",
+                ),
+                (Macro::Context, None) => match params {
+                    Ok([started, tx, rx]) => {
+                        for t in [&started, &tx, &rx] {
+                            check_owned(t, "context payload", &mut errs);
+                        }
+                        context = Some(Kind::Context {
+                            position,
+                            started,
+                            tx,
+                            rx,
+                        })
+                    }
+                    Err(e) => errs.push_error(e),
+                },
+            }
+            continue;
+        }
         match input {
             FnArg::Receiver(r) => errs.push(
                 r,
@@ -105,8 +156,32 @@ pub fn parse(attr: TokenStream, item: TokenStream) -> syn::Result<EndpointModel>
             }
         }
     }
+    let kind = match (which, context) {
+        (Macro::Endpoint, _) => Kind::Endpoint,
+        (Macro::Context, Some(k)) => k,
+        (Macro::Context, None) => {
+            errs.push(
+                &sig.inputs,
+                "a context endpoint needs a `tractor::Context<Started, Tx, Rx>` parameter: add one (e.g. `ctx: tractor::Context<(), (), ()>`), or use #[tractor::endpoint] for a plain call",
+            );
+            Kind::Endpoint
+        }
+    };
     let output = match &sig.output {
         ReturnType::Default => Output::Plain(syn::parse_quote!(())),
+        ReturnType::Type(_, ty) if stream_item(ty).is_some() => {
+            let item = stream_item(ty)
+                .cloned()
+                .unwrap_or_else(|| syn::parse_quote!(()));
+            if which == Macro::Context {
+                errs.push(
+                    ty,
+                    "a context endpoint cannot return a stream: open the context's stream with `ctx.open_stream()` instead, or make this a #[tractor::endpoint]",
+                );
+            }
+            check_owned(&item, "stream item", &mut errs);
+            Output::Stream { item }
+        }
         ReturnType::Type(_, ty) => {
             check_owned(ty, "return type", &mut errs);
             match result_types(ty) {
@@ -133,6 +208,64 @@ pub fn parse(attr: TokenStream, item: TokenStream) -> syn::Result<EndpointModel>
         item_vis,
         args,
         output,
+        kind,
+    })
+}
+
+/// `Context<A, B, C>` (any path ending in `Context`) → its three payload
+/// types, `()` for omitted ones.
+fn context_params(ty: &Type) -> Option<syn::Result<[Type; 3]>> {
+    let Type::Path(p) = ty else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    if last.ident != "Context" {
+        return None;
+    }
+    let unit: Type = syn::parse_quote!(());
+    let mut out = [unit.clone(), unit.clone(), unit];
+    if let PathArguments::AngleBracketed(ab) = &last.arguments {
+        let tys: Vec<&Type> = ab
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        if tys.len() > 3 || tys.len() != ab.args.len() {
+            return Some(Err(syn::Error::new_spanned(
+                &last.arguments,
+                "`Context` takes up to three types: `Context<Started, Tx, Rx>` (the `started` value, what this side sends, what it receives)",
+            )));
+        }
+        for (slot, t) in out.iter_mut().zip(tys) {
+            *slot = t.clone();
+        }
+    }
+    Some(Ok(out))
+}
+
+/// `impl Stream<Item = T>` (any path ending in `Stream`) → `T`.
+fn stream_item(ty: &Type) -> Option<&Type> {
+    let Type::ImplTrait(it) = ty else {
+        return None;
+    };
+    it.bounds.iter().find_map(|b| {
+        let syn::TypeParamBound::Trait(tb) = b else {
+            return None;
+        };
+        let last = tb.path.segments.last()?;
+        if last.ident != "Stream" {
+            return None;
+        }
+        let PathArguments::AngleBracketed(ab) = &last.arguments else {
+            return None;
+        };
+        ab.args.iter().find_map(|a| match a {
+            GenericArgument::AssocType(at) if at.ident == "Item" => Some(&at.ty),
+            _ => None,
+        })
     })
 }
 

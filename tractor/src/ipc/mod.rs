@@ -15,5 +15,5 @@ pub use addr::{Addr, TransportKind};
 pub use channel::{Channel, Role};
 pub use error::IpcError;
 pub use frame::{DEFAULT_MAX_FRAME, FrameError};
-pub use msg::{Aid, Cid, ErrorData, FuncType, Msg, SpawnSpec, Start};
+pub use msg::{Aid, Cid, ErrorData, FlowSpec, FuncType, Msg, SpawnSpec, Start, stable_hash};
 pub use transport::{MsgListener, MsgReader, MsgTransport, PeerCred};

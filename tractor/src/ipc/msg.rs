@@ -86,6 +86,13 @@ pub struct SpawnSpec {
     pub debug_mode: bool,
 }
 
+/// FNV-1a, for signature hashes that must agree across binaries.
+pub fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// What kind of function a `Start` scheduled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FuncType {
@@ -109,6 +116,32 @@ pub struct Start {
     /// Postcard-encoded argument struct.
     #[serde(with = "serde_bytes")]
     pub args: Vec<u8>,
+    /// The kind of function the caller expects.
+    pub kind: FuncType,
+    /// Hash of the caller's compiled-in signature; `None` for name-based calls.
+    pub sig: Option<u64>,
+    /// Stream flow settings of the dialog.
+    pub flow: FlowSpec,
+}
+
+/// How stream traffic of one dialog is paced, chosen by the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowSpec {
+    /// Messages either side may have in flight unread (the receive buffer).
+    pub window: u32,
+    /// `false`: credit-based backpressure (a sender waits for window).
+    /// `true`: tractor's mode, no waiting; a receiver whose buffer
+    /// overflows fails the dialog with `StreamOverrun` unless it allows overruns.
+    pub overrun: bool,
+}
+
+impl Default for FlowSpec {
+    fn default() -> Self {
+        FlowSpec {
+            window: 64,
+            overrun: false,
+        }
+    }
 }
 
 /// Wire form of a boxed error.
@@ -200,6 +233,13 @@ pub enum Msg {
         /// The task's own dialog id.
         target: Cid,
     },
+    /// The receiver consumed `n` stream messages: the sender may send `n` more.
+    Credit {
+        /// Dialog.
+        cid: Cid,
+        /// Messages of window returned.
+        n: u32,
+    },
     /// Reply to a cancel request.
     CancelAck {
         /// Dialog of the request.
@@ -224,6 +264,7 @@ impl Msg {
             Msg::Error { .. } => "Error",
             Msg::CancelActor { .. } => "CancelActor",
             Msg::CancelTask { .. } => "CancelTask",
+            Msg::Credit { .. } => "Credit",
             Msg::CancelAck { .. } => "CancelAck",
         }
     }

@@ -1,9 +1,10 @@
 //! A served channel: its dialog tables and its message loop.
 //!
-//! Dialogs we opened (`calls`) receive their replies through a small bounded
-//! queue each; tasks a peer opened here (`tasks`) are cancelled through their
-//! token. The loop routes by cid and never blocks on a slow dialog: a dialog
-//! whose queue is full has broken the protocol and is failed alone.
+//! Dialogs we opened (`calls`) and tasks a peer opened here (`tasks`) each
+//! get their stream messages through a queue bounded by the dialog's
+//! window ([`DialogShared`]); credits and terminal messages are applied by
+//! the loop directly. The loop never blocks on a slow dialog: one that
+//! overflows its window is failed alone with `StreamOverrun`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,19 +13,44 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::actor::{ActorRuntime, lock};
-use crate::ipc::{Aid, Channel, Cid, Msg, MsgReader};
+use super::dialog::{DialogShared, Refused, Terminal};
+use super::endpoint::LocalError;
+use super::error::boxed_types;
+use crate::ipc::{Aid, Channel, Cid, ErrorData, FlowSpec, Msg, MsgReader};
 
-/// Replies a single call may have queued before it is read.
-pub(crate) const CALL_QUEUE: usize = 16;
+/// The stream side of a dialog: its queue and shared state.
+#[derive(Clone)]
+pub(crate) struct Inbox {
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub shared: Arc<DialogShared>,
+}
+
+impl Inbox {
+    pub fn new(flow: FlowSpec) -> (Inbox, mpsc::UnboundedReceiver<Msg>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Inbox {
+                tx,
+                shared: Arc::new(DialogShared::new(flow)),
+            },
+            rx,
+        )
+    }
+}
 
 pub(crate) struct TaskSlot {
     pub token: CancellationToken,
     pub canceller: Arc<Mutex<Option<Aid>>>,
+    /// Set when the dialog failed here (an overrun): the task answers with
+    /// this instead of `ContextCancelled`.
+    pub failure: Arc<Mutex<Option<ErrorData>>>,
+    /// Stream messages from the caller (contexts only).
+    pub inbox: Option<Inbox>,
 }
 
 pub(crate) struct Conn {
     pub chan: Channel,
-    calls: Mutex<HashMap<Cid, mpsc::Sender<Msg>>>,
+    calls: Mutex<HashMap<Cid, Inbox>>,
     tasks: Mutex<HashMap<Cid, TaskSlot>>,
 }
 
@@ -37,19 +63,27 @@ impl Conn {
         }
     }
 
-    /// Opens a dialog: a fresh cid and the queue its replies arrive on.
+    /// Opens a dialog with default flow settings.
     pub fn open_dialog(self: &Arc<Self>) -> Dialog {
+        self.open_dialog_with(FlowSpec::default())
+    }
+
+    /// Opens a dialog: a fresh cid and the queue its replies arrive on.
+    pub fn open_dialog_with(self: &Arc<Self>, flow: FlowSpec) -> Dialog {
         let cid = self.chan.next_cid();
-        let (tx, rx) = mpsc::channel(CALL_QUEUE);
+        let (inbox, rx) = Inbox::new(flow);
         // A closed channel never routes again: leave the sender out so the
         // receiver sees the end at once.
         if !self.chan.is_closed() {
-            lock(&self.calls).insert(cid, tx);
+            lock(&self.calls).insert(cid, inbox.clone());
+        } else {
+            inbox.shared.finish(Terminal::Lost);
         }
         Dialog {
             conn: self.clone(),
             cid,
             rx,
+            shared: inbox.shared,
             done: false,
         }
     }
@@ -74,16 +108,67 @@ impl Conn {
         }
     }
 
-    fn route_reply(&self, cid: Cid, msg: Msg) {
-        let tx = lock(&self.calls).get(&cid).cloned();
-        match tx {
-            Some(tx) => {
-                if tx.try_send(msg).is_err() {
-                    tracing::warn!(target: "tractor::ipc", cid, "reply queue of a dialog is full or gone; dropping its message");
+    /// Routes a message of a dialog we opened.
+    fn route_call(&self, me: &Aid, cid: Cid, msg: Msg) {
+        let Some(inbox) = lock(&self.calls).get(&cid).cloned() else {
+            tracing::debug!(target: "tractor::ipc", cid, kind = msg.kind(), "message for a dialog that is no longer open");
+            return;
+        };
+        let shared = &inbox.shared;
+        match msg {
+            Msg::Credit { n, .. } => shared.credits.add_permits(n as usize),
+            Msg::Return { pld, .. } => {
+                shared.finish(Terminal::Returned(pld.clone()));
+                let _ = inbox.tx.send(Msg::Return { cid, pld });
+            }
+            Msg::Error { error, .. } => {
+                shared.finish(Terminal::Failed((*error).clone()));
+                let _ = inbox.tx.send(Msg::Error {
+                    cid: Some(cid),
+                    error,
+                });
+            }
+            other => {
+                if let Err(Refused::Overrun) = shared.enqueue(&inbox.tx, other) {
+                    // The peer outran our buffer: fail the dialog here and
+                    // stop its task there.
+                    let err = overrun_error(me, self.chan.peer(), cid, shared.flow.window);
+                    tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {}", self.chan.peer());
+                    shared.finish(Terminal::Failed(err.clone()));
+                    let _ = inbox.tx.send(Msg::Error {
+                        cid: Some(cid),
+                        error: Box::new(err),
+                    });
+                    let _ = self.chan.try_send(&Msg::CancelTask {
+                        cid: self.chan.next_cid(),
+                        target: cid,
+                    });
                 }
             }
-            None => {
-                tracing::debug!(target: "tractor::ipc", cid, kind = msg.kind(), "reply for a dialog that is no longer open");
+        }
+    }
+
+    /// Routes a stream message to a task the peer opened here.
+    fn route_task(&self, me: &Aid, cid: Cid, msg: Msg) {
+        let tasks = lock(&self.tasks);
+        let Some(slot) = tasks.get(&cid) else {
+            tracing::debug!(target: "tractor::ipc", cid, kind = msg.kind(), "message for a task that is no longer running");
+            return;
+        };
+        let Some(inbox) = &slot.inbox else {
+            tracing::warn!(target: "tractor::ipc", cid, kind = msg.kind(), "stream message for a task that has no stream; ignored");
+            return;
+        };
+        match msg {
+            Msg::Credit { n, .. } => inbox.shared.credits.add_permits(n as usize),
+            other => {
+                if let Err(Refused::Overrun) = inbox.shared.enqueue(&inbox.tx, other) {
+                    tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {}", self.chan.peer());
+                    let err = overrun_error(me, self.chan.peer(), cid, inbox.shared.flow.window);
+                    inbox.shared.finish(Terminal::Failed(err.clone()));
+                    *lock(&slot.failure) = Some(err);
+                    slot.token.cancel();
+                }
             }
         }
     }
@@ -91,7 +176,9 @@ impl Conn {
     /// The channel is gone: every open call ends, every task it started is
     /// cancelled (its caller vanished).
     fn fail_all(&self) {
-        lock(&self.calls).clear();
+        for (_, inbox) in lock(&self.calls).drain() {
+            inbox.shared.finish(Terminal::Lost);
+        }
         let peer = self.chan.peer().clone();
         for (_, slot) in lock(&self.tasks).drain() {
             lock(&slot.canceller).get_or_insert(peer.clone());
@@ -100,20 +187,40 @@ impl Conn {
     }
 }
 
+fn overrun_error(me: &Aid, sender: &Aid, cid: Cid, window: u32) -> ErrorData {
+    LocalError::new(
+        boxed_types::STREAM_OVERRUN,
+        format!(
+            "{sender} sent more than the {window}-message buffer of dialog {cid} in actor {me} holds unread; read faster, raise the buffer, allow overruns, or use backpressure (the default flow)"
+        ),
+    )
+    .into_data(me)
+}
+
 /// One dialog we opened on a channel. Dropping it unregisters the cid; if
 /// the dialog had not finished, the remote task is asked to cancel so no
 /// remote work is silently orphaned.
 pub(crate) struct Dialog {
     pub conn: Arc<Conn>,
     pub cid: Cid,
-    rx: mpsc::Receiver<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    pub shared: Arc<DialogShared>,
     done: bool,
 }
 
 impl Dialog {
-    /// The next reply; `None` when the channel closed.
+    /// The next message; `None` when the channel closed.
     pub async fn recv(&mut self) -> Option<Msg> {
-        self.rx.recv().await
+        let m = self.rx.recv().await;
+        if m.as_ref().is_some_and(Msg::is_queued_kind) {
+            self.shared.dequeued();
+        }
+        m
+    }
+
+    /// Polls the next message without window accounting (the caller does it).
+    pub fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Msg>> {
+        self.rx.poll_recv(cx)
     }
 
     /// Marks the dialog finished: dropping it will not cancel anything.
@@ -125,7 +232,7 @@ impl Dialog {
 impl Drop for Dialog {
     fn drop(&mut self) {
         lock(&self.conn.calls).remove(&self.cid);
-        if !self.done && !self.conn.chan.is_closed() {
+        if !self.done && self.shared.terminal().is_none() && !self.conn.chan.is_closed() {
             let req = Msg::CancelTask {
                 cid: self.conn.chan.next_cid(),
                 target: self.cid,
@@ -195,11 +302,15 @@ fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
         | Msg::Yield { cid, .. }
         | Msg::Stop { cid }
         | Msg::Return { cid, .. }
+        | Msg::Credit { cid, .. }
         | Msg::CancelAck { cid, .. }
         | Msg::Error { cid: Some(cid), .. }
             if conn.chan.owns_cid(cid) =>
         {
-            conn.route_reply(cid, msg)
+            conn.route_call(rt.aid(), cid, msg)
+        }
+        Msg::Yield { cid, .. } | Msg::Stop { cid } | Msg::Credit { cid, .. } => {
+            conn.route_task(rt.aid(), cid, msg)
         }
         Msg::Error { cid: None, error } => {
             tracing::error!(target: "tractor::runtime", "peer {} reported a runtime error: {}", conn.chan.peer(), crate::RemoteActorError::from_data(*error));

@@ -14,25 +14,72 @@ use futures::future::LocalBoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::ipc::{Aid, ErrorData};
+use crate::ipc::{Aid, ErrorData, FlowSpec, FuncType};
 use crate::runtime::error::{RemoteActorError, boxed_types};
 
-/// A function callable in another actor. Implemented by
-/// `#[tractor::endpoint]`; users rarely name it.
-pub trait Endpoint: 'static {
+/// What every remote-callable fn has, whatever its kind. Implemented by
+/// the macros; users rarely name it.
+pub trait RemoteFn: 'static {
     /// The arguments, as one serde struct.
     type Args: Serialize + DeserializeOwned + Send + 'static;
-    /// The success value.
-    type Output: DeserializeOwned + Send + 'static;
     /// The full path: `module_path!()` of the endpoint's module plus its name.
     const PATH: &'static str;
     /// The function's name.
     const NAME: &'static str;
+    /// How it is called.
+    const KIND: FuncType;
+
+    /// The compiled-in signature (argument, payload and result types), to
+    /// tell a caller and a callee built from different sources apart.
+    fn signature() -> String;
+
+    /// [`signature`](Self::signature) hashed for the wire; generated code
+    /// caches it.
+    fn signature_hash() -> u64 {
+        crate::ipc::stable_hash(&Self::signature())
+    }
 
     /// The module part of [`PATH`](Self::PATH), which `enable_modules` matches.
     fn module() -> &'static str {
         module_of(Self::PATH, Self::NAME)
     }
+}
+
+/// A plain async fn endpoint (`#[tractor::endpoint]`), answered by one value.
+pub trait Endpoint: RemoteFn {
+    /// The success value.
+    type Output: DeserializeOwned + Send + 'static;
+}
+
+/// A context endpoint (`#[tractor::context]`): a task linked to the
+/// caller's, with a `started` value, a bidirectional stream and a result.
+pub trait ContextEndpoint: RemoteFn {
+    /// What the callee's `started` hands the caller.
+    type Started: Serialize + DeserializeOwned + 'static;
+    /// What the caller sends on the stream.
+    type ToCallee: Serialize + DeserializeOwned + 'static;
+    /// What the callee sends on the stream.
+    type FromCallee: Serialize + DeserializeOwned + 'static;
+    /// The callee's success value.
+    type Return: DeserializeOwned + 'static;
+}
+
+/// A one-way stream endpoint (`#[tractor::endpoint]` returning
+/// `impl Stream<Item = T>`).
+pub trait StreamEndpoint: RemoteFn {
+    /// The items.
+    type Item: Serialize + DeserializeOwned + 'static;
+}
+
+/// Formats a signature from type names, for [`RemoteFn::signature`].
+pub fn signature(args: &[&str], payloads: &[&str], output: &str) -> String {
+    let mut s = format!("fn({})", args.join(", "));
+    if !payloads.is_empty() {
+        s.push_str(&format!(" with [{}]", payloads.join(", ")));
+    }
+    s.push_str(" -> ");
+    s.push_str(output);
+    s
 }
 
 fn module_of(path: &'static str, name: &str) -> &'static str {
@@ -42,19 +89,23 @@ fn module_of(path: &'static str, name: &str) -> &'static str {
 }
 
 /// A typed call of endpoint `E` with its arguments, made by the generated
-/// `my_fn::call(..)` and consumed by [`Portal::run`](crate::Portal::run) or
-/// [`ActorNursery::run_in_actor`](crate::ActorNursery::run_in_actor).
-#[must_use = "a Call does nothing until passed to Portal::run or run_in_actor"]
-pub struct Call<E: Endpoint> {
+/// `my_fn::call(..)` and consumed by [`Portal::run`](crate::Portal::run),
+/// [`ActorNursery::run_in_actor`](crate::ActorNursery::run_in_actor),
+/// [`Portal::open_context`](crate::Portal::open_context) or
+/// [`Portal::open_stream_from`](crate::Portal::open_stream_from).
+#[must_use = "a Call does nothing until passed to a Portal or a nursery"]
+pub struct Call<E: RemoteFn> {
     pub(crate) args: E::Args,
+    pub(crate) flow: FlowSpec,
     _e: PhantomData<fn() -> E>,
 }
 
-impl<E: Endpoint> Call<E> {
+impl<E: RemoteFn> Call<E> {
     /// Wraps the argument struct.
     pub fn new(args: E::Args) -> Self {
         Call {
             args,
+            flow: FlowSpec::default(),
             _e: PhantomData,
         }
     }
@@ -68,9 +119,25 @@ impl<E: Endpoint> Call<E> {
     pub fn name(&self) -> &'static str {
         E::NAME
     }
+
+    /// The stream buffer of the dialog: how many messages either side may
+    /// have unread before the sender waits (or, in overrun mode, overruns).
+    /// Default 64.
+    pub fn buffer(mut self, messages: u32) -> Self {
+        self.flow.window = messages.max(1);
+        self
+    }
+
+    /// tractor's flow mode: senders never wait; a receiver whose buffer
+    /// overflows fails the dialog with `StreamOverrun` (unless it opened
+    /// its stream allowing overruns). The default is credit-based backpressure.
+    pub fn overrun_mode(mut self) -> Self {
+        self.flow.overrun = true;
+        self
+    }
 }
 
-impl<E: Endpoint> std::fmt::Debug for Call<E> {
+impl<E: RemoteFn> std::fmt::Debug for Call<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Call({})", E::PATH)
     }
@@ -80,9 +147,49 @@ impl<E: Endpoint> std::fmt::Debug for Call<E> {
 pub struct Invocation {
     pub(crate) args: Vec<u8>,
     pub(crate) path: &'static str,
+    pub(crate) seed: Option<crate::runtime::context::CtxSeed>,
 }
 
 impl Invocation {
+    /// The callee's half of a context endpoint's dialog.
+    pub fn context<S, Tx, Rx>(&mut self) -> Result<crate::Context<S, Tx, Rx>, Reply>
+    where
+        S: Serialize,
+        Tx: Serialize,
+        Rx: DeserializeOwned,
+    {
+        match self.seed.take() {
+            Some(seed) => Ok(crate::Context::new(
+                crate::runtime::context::CtxCore::callee(seed, self.path),
+            )),
+            None => Err(Reply::Err(LocalError::new(
+                boxed_types::MSG_TYPE_ERROR,
+                format!(
+                    "`{}` is a context endpoint; open it with Portal::open_context",
+                    self.path
+                ),
+            ))),
+        }
+    }
+
+    /// Streams a one-way stream endpoint's items to the caller.
+    pub async fn pump<S>(mut self, items: S) -> Reply
+    where
+        S: futures::Stream,
+        S::Item: Serialize,
+    {
+        match self.seed.take() {
+            Some(seed) => crate::runtime::context::pump(seed, self.path, items).await,
+            None => Reply::Err(LocalError::new(
+                boxed_types::MSG_TYPE_ERROR,
+                format!(
+                    "`{}` is a stream endpoint; open it with Portal::open_stream_from",
+                    self.path
+                ),
+            )),
+        }
+    }
+
     /// Decodes the argument struct; a mismatch is a `MsgTypeError` reply.
     pub fn decode<A: DeserializeOwned>(&self) -> Result<A, Reply> {
         crate::ipc::codec::decode(&self.args).map_err(|e| {
@@ -251,6 +358,10 @@ pub struct EndpointEntry {
     pub path: &'static str,
     /// The function's name.
     pub name: &'static str,
+    /// How it is called.
+    pub kind: FuncType,
+    /// Its compiled-in signature.
+    pub signature: fn() -> String,
     /// Decodes the arguments, runs the function, encodes the reply.
     pub handler: fn(Invocation) -> HandlerFuture,
 }
@@ -495,11 +606,15 @@ mod tests {
             EndpointEntry {
                 path: "app::f",
                 name: "f",
+                kind: FuncType::AsyncFunc,
+                signature: String::new,
                 handler: never,
             },
             EndpointEntry {
                 path: "app::f",
                 name: "f",
+                kind: FuncType::AsyncFunc,
+                signature: String::new,
                 handler: never,
             },
         ];

@@ -28,6 +28,10 @@ pub mod boxed_types {
     pub const MULTI_ERROR: &str = "tractor::MultiError";
     /// An error relayed from a further actor.
     pub const REMOTE_ACTOR_ERROR: &str = "tractor::RemoteActorError";
+    /// A stream sender outran its receiver's buffer (overrun flow mode).
+    pub const STREAM_OVERRUN: &str = "tractor::StreamOverrun";
+    /// A context or stream was used against its protocol (`started` twice, ...).
+    pub const CONTEXT_MISUSE: &str = "tractor::ContextMisuse";
 }
 
 /// Every error tractor's API returns.
@@ -96,6 +100,10 @@ pub enum Error {
     /// The endpoint table is inconsistent (a duplicate name).
     #[error(transparent)]
     Endpoint(#[from] crate::runtime::endpoint::EndpointError),
+    /// A context or stream was used against its protocol (`started` twice,
+    /// `open_stream` before `started`, a second stream, a context with oneself...).
+    #[error("context misuse: {0}")]
+    ContextMisuse(String),
     /// The operation was cancelled by the actor's or nursery's cancellation.
     #[error("cancelled: {0}")]
     Cancelled(String),
@@ -136,6 +144,10 @@ pub enum RemoteErrorKind {
     Multi,
     /// An error relayed through this actor from a further one.
     Relayed,
+    /// A stream sender outran its receiver's buffer.
+    StreamOverrun,
+    /// A context or stream was used against its protocol.
+    ContextMisuse,
 }
 
 /// An error raised in another actor and shipped here boxed.
@@ -255,6 +267,8 @@ impl RemoteActorError {
             RUNTIME_FAILURE => RemoteErrorKind::RuntimeFailure,
             MULTI_ERROR => RemoteErrorKind::Multi,
             REMOTE_ACTOR_ERROR => RemoteErrorKind::Relayed,
+            STREAM_OVERRUN => RemoteErrorKind::StreamOverrun,
+            CONTEXT_MISUSE => RemoteErrorKind::ContextMisuse,
             _ => RemoteErrorKind::User,
         }
     }

@@ -3,7 +3,9 @@
 pub(crate) mod actor;
 pub(crate) mod child;
 pub(crate) mod conn;
+pub mod context;
 pub(crate) mod current;
+pub(crate) mod dialog;
 pub mod endpoint;
 pub mod error;
 pub mod identity;

@@ -24,9 +24,9 @@ use std::time::Duration;
 use super::actor::{ActorRuntime, lock};
 use super::endpoint::{Call, Endpoint};
 use super::error::{Error, MultiError, RemoteErrorKind};
-use super::portal::{MainOutcome, MainSlot, Portal, RunInActor, encode_args};
+use super::portal::{MainOutcome, MainSlot, Portal, RunInActor};
 use super::supervisor::{ChildProc, Teardown};
-use crate::ipc::{Aid, Msg, SpawnSpec, TransportKind};
+use crate::ipc::{Aid, FuncType, Msg, SpawnSpec, TransportKind};
 use crate::spawn::{ChildEnv, SpawnError, spawn_exec};
 
 /// How long a spawned child may take to connect back.
@@ -476,15 +476,19 @@ impl<E: Endpoint> RunInActorBuilder<'_, E> {
     /// Spawns the child and schedules its main task.
     pub async fn spawn(mut self) -> Result<RunInActor<E::Output>, Error> {
         self.opts.enable_modules.push(E::module().to_string());
-        let args = encode_args(E::PATH, &self.call.args)?;
         let (proc, mut portal) = self.an.spawn(self.opts).await?;
         let slot = Arc::new(MainSlot::new(E::PATH));
         portal.main = Some(slot.clone());
         self.an.record(proc.clone(), Some(slot.clone()));
         let p = portal.clone();
         let me = self.an.inner.rt.aid().clone();
-        self.an.inner.rt.work.spawn(async move {
-            let outcome = match p.request(E::module(), E::NAME, args).await {
+        let call = self.call;
+        self.an.inner.rt.work.spawn_local(async move {
+            let res = match p.start_dialog(&call, FuncType::AsyncFunc).await {
+                Ok(d) => p.await_return(d).await,
+                Err(e) => Err(e),
+            };
+            let outcome = match res {
                 Ok(b) => MainOutcome::Returned(b),
                 Err(Error::Remote(r)) => {
                     // Absorbed like tractor's ctxc: a cancel we asked for

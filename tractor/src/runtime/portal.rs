@@ -11,10 +11,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use super::actor::ActorRuntime;
-use super::conn::Conn;
-use super::endpoint::{Call, Endpoint};
+use super::conn::{Conn, Dialog};
+use super::endpoint::{Call, Endpoint, RemoteFn};
 use super::error::{Error, RemoteActorError};
-use crate::ipc::{Aid, Msg, Start};
+use crate::ipc::{Aid, FlowSpec, FuncType, Msg, Start};
 
 /// How a one-shot child's main task ended, kept so that
 /// `wait_for_result` is idempotent.
@@ -144,8 +144,8 @@ impl Portal {
     /// # fn main() {}
     /// ```
     pub async fn run<E: Endpoint>(&self, call: Call<E>) -> Result<E::Output, Error> {
-        let args = encode_args(E::PATH, &call.args)?;
-        let pld = self.request(E::module(), E::NAME, args).await?;
+        let dialog = self.start_dialog(&call, FuncType::AsyncFunc).await?;
+        let pld = self.await_return(dialog).await?;
         decode_pld::<E::Output>(E::PATH, &pld)
     }
 
@@ -169,30 +169,68 @@ impl Portal {
     ) -> Result<R, Error> {
         let path = format!("{module}::{func}");
         let args = encode_args(&path, args)?;
-        let pld = self.request(module, func, args).await?;
+        let dialog = self
+            .start_raw(
+                module,
+                func,
+                args,
+                FuncType::AsyncFunc,
+                None,
+                FlowSpec::default(),
+            )
+            .await?;
+        let pld = self.await_return(dialog).await?;
         decode_pld::<R>(&path, &pld)
     }
 
-    pub(crate) async fn request(
+    /// Sends the `Start` of a typed call: a fresh dialog whose replies arrive on it.
+    pub(crate) async fn start_dialog<E: RemoteFn>(
+        &self,
+        call: &Call<E>,
+        kind: FuncType,
+    ) -> Result<Dialog, Error> {
+        let args = encode_args(E::PATH, &call.args)?;
+        self.start_raw(
+            E::module(),
+            E::NAME,
+            args,
+            kind,
+            Some(E::signature_hash()),
+            call.flow,
+        )
+        .await
+    }
+
+    async fn start_raw(
         &self,
         module: &str,
         func: &str,
         args: Vec<u8>,
-    ) -> Result<Vec<u8>, Error> {
-        let mut d = self.conn.open_dialog();
-        let lost = || Error::TransportClosed {
-            peer: self.aid().clone(),
-        };
+        kind: FuncType,
+        sig: Option<u64>,
+        flow: FlowSpec,
+    ) -> Result<Dialog, Error> {
+        let mut d = self.conn.open_dialog_with(flow);
         let start = Msg::Start(Start {
             cid: d.cid,
             ns: module.to_string(),
             func: func.to_string(),
             args,
+            kind,
+            sig,
+            flow,
         });
         if self.conn.chan.send(&start).await.is_err() {
             d.finish();
-            return Err(lost());
+            return Err(Error::TransportClosed {
+                peer: self.aid().clone(),
+            });
         }
+        Ok(d)
+    }
+
+    /// Waits for a plain call's `Return` (or `Error`).
+    pub(crate) async fn await_return(&self, mut d: Dialog) -> Result<Vec<u8>, Error> {
         loop {
             match d.recv().await {
                 Some(Msg::StartAck { .. }) => continue,
@@ -209,7 +247,9 @@ impl Portal {
                 }
                 None => {
                     d.finish();
-                    return Err(lost());
+                    return Err(Error::TransportClosed {
+                        peer: self.aid().clone(),
+                    });
                 }
             }
         }

@@ -13,10 +13,11 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use super::actor::{ActorRuntime, lock};
-use super::conn::{Conn, TaskSlot};
-use super::endpoint::{Invocation, LocalError, Lookup, Reply, box_panic};
+use super::conn::{Conn, Inbox, TaskSlot};
+use super::context::CtxSeed;
+use super::endpoint::{EndpointEntry, Invocation, LocalError, Lookup, Reply, box_panic};
 use super::error::boxed_types;
-use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, Start};
+use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, Start, stable_hash};
 
 /// The error a cancelled task answers with.
 pub(crate) fn context_cancelled(me: &Aid, what: &str, canceller: Option<Aid>) -> ErrorData {
@@ -45,6 +46,9 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         ns,
         func,
         args,
+        kind,
+        sig,
+        flow,
     } = start;
     let me = rt.aid().clone();
     let refuse = |data: ErrorData| {
@@ -82,18 +86,40 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             );
         }
     };
+    if let Some(reason) = mismatch(entry, kind, sig) {
+        return refuse(LocalError::new(boxed_types::MSG_TYPE_ERROR, reason).into_data(&me));
+    }
     let token = rt.cancel.child_token();
     let canceller = Arc::new(Mutex::new(None));
+    let failure = Arc::new(Mutex::new(None));
+    let (inbox, seed) = if entry.kind == FuncType::AsyncFunc {
+        (None, None)
+    } else {
+        let (inbox, rx) = Inbox::new(flow);
+        let seed = CtxSeed {
+            rt: rt.clone(),
+            conn: conn.clone(),
+            cid,
+            rx,
+            shared: inbox.shared.clone(),
+            token: token.clone(),
+            canceller: canceller.clone(),
+        };
+        (Some(inbox), Some(seed))
+    };
     conn.register_task(
         cid,
         TaskSlot {
             token: token.clone(),
             canceller: canceller.clone(),
+            failure: failure.clone(),
+            inbox,
         },
     );
     let inv = Invocation {
         args,
         path: entry.path,
+        seed,
     };
     let conn = conn.clone();
     let rt2 = rt.clone();
@@ -103,7 +129,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             .chan
             .send(&Msg::StartAck {
                 cid,
-                functype: FuncType::AsyncFunc,
+                functype: entry.kind,
             })
             .await;
         let run = AssertUnwindSafe((entry.handler)(inv)).catch_unwind();
@@ -119,14 +145,18 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                 tracing::error!(target: "tractor::runtime", "endpoint `{}` panicked", entry.path);
                 error_msg(cid, box_panic(panic).into_data(&me))
             }
-            None => {
-                let by = lock(&canceller).clone().or_else(|| rt2.canceller());
-                tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
-                error_msg(
-                    cid,
-                    context_cancelled(&me, &format!("`{}`", entry.path), by),
-                )
-            }
+            None => match lock(&failure).take() {
+                // The dialog failed here (an overrun): say so, not "cancelled".
+                Some(err) => error_msg(cid, err),
+                None => {
+                    let by = lock(&canceller).clone().or_else(|| rt2.canceller());
+                    tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
+                    error_msg(
+                        cid,
+                        context_cancelled(&me, &format!("`{}`", entry.path), by),
+                    )
+                }
+            },
         };
         conn.finish_task(cid);
         if let Err(e) = conn.chan.send(&reply).await {
@@ -136,6 +166,32 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     };
     rt.work
         .spawn_local(super::current::scope(rt.clone(), task).instrument(span));
+}
+
+/// Why a `Start` does not fit the endpoint it names, if it does not: the
+/// wrong kind of call, or a caller compiled against another signature.
+fn mismatch(entry: &EndpointEntry, kind: FuncType, sig: Option<u64>) -> Option<String> {
+    if entry.kind != kind {
+        let how = |k: FuncType| match k {
+            FuncType::AsyncFunc => "an async fn endpoint (Portal::run)",
+            FuncType::Stream => "a stream endpoint (Portal::open_stream_from)",
+            FuncType::Context => "a context endpoint (Portal::open_context)",
+        };
+        return Some(format!(
+            "`{}` is {}, but was called as {}",
+            entry.path,
+            how(entry.kind),
+            how(kind)
+        ));
+    }
+    let ours = (entry.signature)();
+    match sig {
+        Some(h) if h != stable_hash(&ours) => Some(format!(
+            "the caller of `{}` was built with a different signature than this actor's `{ours}`; rebuild both from the same source",
+            entry.path
+        )),
+        _ => None,
+    }
 }
 
 /// Waits until every RPC task and child supervisor of the actor is done.

@@ -1,0 +1,334 @@
+//! `CallerContext` and `Portal::open_context`: the caller's half.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::stream::{MsgStream, send_stop};
+use super::{CtxCore, IpcContext, with_current};
+use crate::ipc::{Aid, FuncType, Msg, codec};
+use crate::runtime::actor::lock;
+use crate::runtime::dialog::Terminal;
+use crate::runtime::endpoint::{Call, ContextEndpoint};
+use crate::runtime::error::{Error, RemoteActorError, RemoteErrorKind};
+use crate::runtime::portal::{CancelReply, Portal, decode_pld};
+
+/// How long a cancelled or failed scope waits for the remote task's end.
+const REMOTE_END_WAIT: Duration = Duration::from_secs(3);
+
+/// The caller's half of a context: the mirror image of the callee's
+/// [`Context`](crate::Context). `R` is the endpoint's return type, `Tx`
+/// what this side sends on the stream (the callee's `Rx`), `Rx` what it
+/// receives (the callee's `Tx`).
+pub struct CallerContext<R, Tx, Rx> {
+    pub(crate) core: Arc<CtxCore>,
+    _t: PhantomData<fn(Tx) -> (R, Rx)>,
+}
+
+impl<R, Tx, Rx> std::fmt::Debug for CallerContext<R, Tx, Rx> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallerContext")
+            .field("endpoint", &self.core.path)
+            .field("cid", &self.core.cid)
+            .field("callee", &self.core.peer().to_string())
+            .finish()
+    }
+}
+
+impl<R: DeserializeOwned, Tx: Serialize, Rx: DeserializeOwned> CallerContext<R, Tx, Rx> {
+    /// Opens this context's one stream (once).
+    pub async fn open_stream(&self) -> Result<MsgStream<Tx, Rx>, Error> {
+        let mut st = lock(&self.core.state);
+        if st.stream_opened {
+            return Err(self
+                .core
+                .misuse("the stream was already opened; a context has one stream"));
+        }
+        if st.cancel_called {
+            return Err(self.core.misuse("open_stream() after cancel()"));
+        }
+        st.stream_opened = true;
+        Ok(MsgStream::new(self.core.clone()))
+    }
+
+    /// Cancels the remote task only (not its actor), waiting up to the
+    /// cancel timeout for the ack. The remote task ends in
+    /// `ContextCancelled` naming this actor, which the scope absorbs.
+    /// Returns whether the cancel was acked.
+    pub async fn cancel(&self) -> bool {
+        cancel_remote(&self.core, self.core.rt.p.cancel_timeout).await
+    }
+
+    /// Waits for the remote task's result. A cancelled task gives its
+    /// `ContextCancelled` error; stream messages still in flight are discarded.
+    pub async fn wait_for_result(&self) -> Result<R, Error> {
+        match drain_until_end(&self.core).await {
+            Terminal::Returned(pld) => decode_pld(self.core.path, &pld),
+            Terminal::Failed(e) => Err(Error::Remote(RemoteActorError::from_data(e))),
+            Terminal::Lost => Err(Error::TransportClosed {
+                peer: self.core.peer().clone(),
+            }),
+        }
+    }
+
+    /// Whether this side requested a cancel of the remote task.
+    pub fn cancel_called(&self) -> bool {
+        self.core.cancel_called()
+    }
+
+    /// Whether the remote actor acknowledged that cancel.
+    pub fn cancel_acked(&self) -> bool {
+        lock(&self.core.state).cancel_acked
+    }
+
+    /// Who cancelled the remote task, once it ended cancelled.
+    pub fn canceller(&self) -> Option<Aid> {
+        self.core.canceller()
+    }
+
+    /// The remote task's outcome, once known: `Ok(())` if it returned.
+    pub fn outcome(&self) -> Option<Result<(), RemoteActorError>> {
+        match self.core.shared.terminal()? {
+            Terminal::Returned(_) => Some(Ok(())),
+            Terminal::Failed(e) => Some(Err(RemoteActorError::from_data(e))),
+            Terminal::Lost => None,
+        }
+    }
+
+    /// The actor running the callee half.
+    pub fn callee(&self) -> &Aid {
+        self.core.peer()
+    }
+
+    /// An untyped view of this context.
+    pub fn info(&self) -> IpcContext {
+        IpcContext {
+            core: self.core.clone(),
+        }
+    }
+}
+
+/// Sends `CancelTask` for the context's remote task and waits (bounded) for the ack.
+async fn cancel_remote(core: &CtxCore, within: Duration) -> bool {
+    lock(&core.state).cancel_called = true;
+    if core.shared.terminal().is_some() {
+        return false;
+    }
+    let mut req = core.conn.open_dialog();
+    req.finish();
+    let sent = core
+        .conn
+        .chan
+        .send(&Msg::CancelTask {
+            cid: req.cid,
+            target: core.cid,
+        })
+        .await;
+    if sent.is_err() {
+        return false;
+    }
+    let ack = tokio::time::timeout(within, async {
+        loop {
+            match req.recv().await {
+                Some(Msg::CancelAck { acked, .. }) => return CancelReply::Acked(acked),
+                Some(_) => continue,
+                None => return CancelReply::Gone,
+            }
+        }
+    })
+    .await
+    .unwrap_or(CancelReply::TimedOut);
+    let acked = matches!(ack, CancelReply::Acked(true));
+    lock(&core.state).cancel_acked = acked;
+    acked
+}
+
+/// Waits for the dialog's end, discarding stream messages (and returning
+/// their window, so a sender blocked on credit can reach its end).
+async fn drain_until_end(core: &CtxCore) -> Terminal {
+    let mut ended = core.shared.terminal.subscribe();
+    loop {
+        if let Some(t) = core.shared.terminal() {
+            core.finish_dialog();
+            return t;
+        }
+        tokio::select! {
+            _ = ended.changed() => {}
+            m = std::future::poll_fn(|cx| core.poll_msg(cx)) => match m {
+                Some(Msg::Yield { .. }) => core.consumed_one(),
+                Some(_) => {}
+                None => {
+                    core.finish_dialog();
+                    return core.shared.terminal().unwrap_or(Terminal::Lost);
+                }
+            }
+        }
+    }
+}
+
+impl Portal {
+    /// Opens a context: runs the context endpoint as a task in the remote
+    /// actor, waits for its `started` value, then runs `body` with the
+    /// caller's half and that value.
+    ///
+    /// The scope never outlives the remote task: when `body` returns, it
+    /// waits for the task's result; when `body` fails, the remote task is
+    /// cancelled; when the remote task fails, `body` is interrupted and the
+    /// error returned. A cancel requested through this context
+    /// ([`CallerContext::cancel`]) is absorbed; one from anyone else is
+    /// raised as `ContextCancelled`.
+    ///
+    /// ```no_run
+    /// #[tractor::context]
+    /// async fn simple_rpc(ctx: tractor::Context<i32, String, String>, data: i32) -> Result<u32, tractor::Error> {
+    ///     ctx.started(data + 1).await?;
+    ///     let stream = ctx.open_stream().await?;
+    ///     let mut count = 0;
+    ///     while let Some(_ping) = stream.recv().await? {
+    ///         stream.send("pong".into()).await?;
+    ///         count += 1;
+    ///     }
+    ///     Ok(count)
+    /// }
+    ///
+    /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    ///     portal.open_context(simple_rpc::call(10), async |ctx, first| {
+    ///         assert_eq!(first, 11);
+    ///         let stream = ctx.open_stream().await?;
+    ///         stream.send("ping".into()).await?;
+    ///         assert_eq!(stream.recv().await?.as_deref(), Some("pong"));
+    ///         Ok(())
+    ///     })
+    ///     .await
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub async fn open_context<E, F, T>(&self, call: Call<E>, body: F) -> Result<T, Error>
+    where
+        E: ContextEndpoint,
+        F: AsyncFnOnce(
+            &CallerContext<E::Return, E::ToCallee, E::FromCallee>,
+            E::Started,
+        ) -> Result<T, Error>,
+    {
+        if self.aid() == self.rt.aid() {
+            return Err(Error::ContextMisuse(format!(
+                "Invalid Operation: cannot open context `{}` with this actor itself ({}); contexts link tasks of two actors",
+                E::PATH,
+                self.aid()
+            )));
+        }
+        let dialog = self.start_dialog::<E>(&call, FuncType::Context).await?;
+        let core = CtxCore::caller(self.rt.clone(), dialog, E::PATH);
+        // The handshake: StartAck, then Started (or the task's early end).
+        let first = loop {
+            match std::future::poll_fn(|cx| core.poll_msg(cx)).await {
+                Some(Msg::StartAck { .. }) => continue,
+                Some(Msg::Started { pld, .. }) => {
+                    break codec::decode::<E::Started>(&pld).map_err(|reason| Error::MsgType {
+                        endpoint: E::PATH.to_string(),
+                        expected: std::any::type_name::<E::Started>(),
+                        reason: format!("the started value does not decode: {reason}"),
+                    });
+                }
+                Some(Msg::Error { error, .. }) => {
+                    core.finish_dialog();
+                    return Err(Error::Remote(RemoteActorError::from_data(*error)));
+                }
+                Some(Msg::Return { .. }) => {
+                    core.finish_dialog();
+                    return Err(
+                        core.misuse("the context endpoint returned without calling started()")
+                    );
+                }
+                Some(_) => continue,
+                None => {
+                    core.finish_dialog();
+                    return Err(core.terminal_error().unwrap_or(Error::TransportClosed {
+                        peer: self.aid().clone(),
+                    }));
+                }
+            }
+        };
+        let first = match first {
+            Ok(f) => f,
+            Err(e) => {
+                cancel_remote(&core, self.rt.p.cancel_timeout).await;
+                return Err(e);
+            }
+        };
+        let ctx = CallerContext::<E::Return, E::ToCallee, E::FromCallee> {
+            core: core.clone(),
+            _t: PhantomData,
+        };
+        // The body runs until it ends or the remote task fails (a cancel
+        // we asked for through this context lets the body finish).
+        let me = self.rt.aid().clone();
+        let mut remote_end = core.shared.terminal.subscribe();
+        let body_res = {
+            let body = with_current(&core, body(&ctx, first));
+            let failed = remote_end.wait_for(|t| match t {
+                Some(Terminal::Failed(e)) => !own_cancel(&core, e, &me),
+                Some(Terminal::Lost) => true,
+                _ => false,
+            });
+            tokio::select! {
+                r = body => Some(r),
+                _ = failed => None,
+            }
+        };
+        match body_res {
+            Some(Ok(v)) => {
+                send_stop(&core);
+                match drain_until_end(&core).await {
+                    Terminal::Returned(_) => Ok(v),
+                    Terminal::Failed(e) => {
+                        let r = RemoteActorError::from_data(e);
+                        if absorbed(&core, &r, &me) {
+                            Ok(v)
+                        } else {
+                            Err(Error::Remote(r))
+                        }
+                    }
+                    Terminal::Lost => Err(Error::TransportClosed {
+                        peer: self.aid().clone(),
+                    }),
+                }
+            }
+            Some(Err(e)) => {
+                // Our side failed: the remote task must not outlive the scope.
+                if core.shared.terminal().is_none() {
+                    cancel_remote(&core, self.rt.p.cancel_timeout).await;
+                    let _ = tokio::time::timeout(REMOTE_END_WAIT, drain_until_end(&core)).await;
+                }
+                Err(e)
+            }
+            None => match core.terminal_error() {
+                Some(e) => {
+                    core.finish_dialog();
+                    Err(e)
+                }
+                None => Err(Error::TransportClosed {
+                    peer: self.aid().clone(),
+                }),
+            },
+        }
+    }
+}
+
+/// tractor's absorption rule: a `ContextCancelled` we requested through
+/// this very context is not an error at scope exit.
+fn absorbed(core: &CtxCore, r: &RemoteActorError, me: &Aid) -> bool {
+    r.kind() == RemoteErrorKind::ContextCancelled
+        && core.cancel_called()
+        && r.canceller() == Some(me)
+}
+
+fn own_cancel(core: &CtxCore, e: &crate::ipc::ErrorData, me: &Aid) -> bool {
+    e.boxed_type == crate::runtime::error::boxed_types::CONTEXT_CANCELLED
+        && core.cancel_called()
+        && e.canceller.as_ref() == Some(me)
+}

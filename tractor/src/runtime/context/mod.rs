@@ -1,0 +1,284 @@
+//! Contexts: a linked pair of tasks, one in each of two actors, supervised
+//! as one scope over IPC, with an optional bidirectional typed stream.
+//!
+//! The callee's half is [`Context`]; the caller's mirror image is
+//! [`CallerContext`], opened with [`Portal::open_context`](crate::Portal::open_context).
+//! Both share [`CtxCore`]: the dialog's queue, its flow state and its status.
+//! One-way stream endpoints reuse the same core ([`RemoteStream`]).
+
+mod callee;
+mod caller;
+mod oneway;
+mod stream;
+
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskCx, Poll};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use callee::Context;
+pub use caller::CallerContext;
+pub use oneway::RemoteStream;
+pub(crate) use oneway::pump;
+pub use stream::MsgStream;
+
+use super::actor::{ActorRuntime, lock};
+use super::conn::{Conn, Dialog};
+use super::dialog::{DialogShared, Terminal};
+use super::error::{Error, RemoteActorError};
+use crate::ipc::{Aid, Cid, Msg};
+
+/// Which half of a dialog a handle is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The actor that opened the context.
+    Caller,
+    /// The actor running the context endpoint.
+    Callee,
+}
+
+#[derive(Default)]
+struct CtxState {
+    started: bool,
+    stream_opened: bool,
+    stop_sent: bool,
+    peer_stopped: bool,
+    cancel_called: bool,
+    cancel_acked: bool,
+    /// Stream messages consumed and not yet returned to the sender as credit.
+    owed_credit: u32,
+}
+
+/// Where a handle's messages come from: the caller owns a [`Dialog`], the
+/// callee a receiver fed by its task slot.
+enum Source {
+    Caller(Dialog),
+    Callee(mpsc::UnboundedReceiver<Msg>),
+}
+
+/// What the runtime hands a context or stream endpoint's dispatcher.
+pub struct CtxSeed {
+    pub(crate) rt: Arc<ActorRuntime>,
+    pub(crate) conn: Arc<Conn>,
+    pub(crate) cid: Cid,
+    pub(crate) rx: mpsc::UnboundedReceiver<Msg>,
+    pub(crate) shared: Arc<DialogShared>,
+    pub(crate) token: CancellationToken,
+    pub(crate) canceller: Arc<Mutex<Option<Aid>>>,
+}
+
+/// The state both halves of a context (and one-way streams) share.
+pub(crate) struct CtxCore {
+    pub rt: Arc<ActorRuntime>,
+    pub conn: Arc<Conn>,
+    pub cid: Cid,
+    pub side: Side,
+    pub path: &'static str,
+    pub shared: Arc<DialogShared>,
+    source: Mutex<Source>,
+    state: Mutex<CtxState>,
+    /// Callee only: cancels this task.
+    token: Option<CancellationToken>,
+    canceller: Arc<Mutex<Option<Aid>>>,
+}
+
+impl CtxCore {
+    pub(crate) fn caller(rt: Arc<ActorRuntime>, dialog: Dialog, path: &'static str) -> Arc<Self> {
+        Arc::new(CtxCore {
+            rt,
+            conn: dialog.conn.clone(),
+            cid: dialog.cid,
+            side: Side::Caller,
+            path,
+            shared: dialog.shared.clone(),
+            source: Mutex::new(Source::Caller(dialog)),
+            state: Mutex::new(CtxState {
+                started: true,
+                ..CtxState::default()
+            }),
+            token: None,
+            canceller: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    pub(crate) fn callee(seed: CtxSeed, path: &'static str) -> Arc<Self> {
+        Arc::new(CtxCore {
+            rt: seed.rt,
+            conn: seed.conn,
+            cid: seed.cid,
+            side: Side::Callee,
+            path,
+            shared: seed.shared,
+            source: Mutex::new(Source::Callee(seed.rx)),
+            state: Mutex::new(CtxState::default()),
+            token: Some(seed.token),
+            canceller: seed.canceller,
+        })
+    }
+
+    pub fn me(&self) -> &Aid {
+        self.rt.aid()
+    }
+
+    pub fn peer(&self) -> &Aid {
+        self.conn.chan.peer()
+    }
+
+    /// Polls the next raw message of the dialog.
+    fn poll_msg(&self, cx: &mut TaskCx<'_>) -> Poll<Option<Msg>> {
+        let mut src = lock(&self.source);
+        let polled = match &mut *src {
+            Source::Caller(d) => d.poll_recv(cx),
+            Source::Callee(rx) => rx.poll_recv(cx),
+        };
+        if let Poll::Ready(Some(m)) = &polled
+            && m.is_queued_kind()
+        {
+            self.shared.dequeued();
+        }
+        polled
+    }
+
+    /// Marks the caller's dialog finished (its end was seen), so dropping
+    /// it does not cancel the remote task.
+    fn finish_dialog(&self) {
+        if let Source::Caller(d) = &mut *lock(&self.source) {
+            d.finish();
+        }
+    }
+
+    /// Counts one consumed stream message and returns window to the sender
+    /// in batches of half the window. Never awaits: `recv` stays
+    /// cancel-safe; credit that cannot be queued now is sent next time.
+    fn consumed_one(&self) {
+        if self.shared.flow.overrun {
+            return;
+        }
+        let mut st = lock(&self.state);
+        st.owed_credit += 1;
+        if st.owed_credit >= (self.shared.flow.window / 2).max(1) {
+            let n = st.owed_credit;
+            if self
+                .conn
+                .chan
+                .try_send(&Msg::Credit { cid: self.cid, n })
+                .is_ok()
+            {
+                st.owed_credit = 0;
+            }
+        }
+    }
+
+    /// The remote end as an error, when the dialog failed.
+    fn terminal_error(&self) -> Option<Error> {
+        match self.shared.terminal()? {
+            Terminal::Returned(_) => None,
+            Terminal::Failed(e) => Some(Error::Remote(RemoteActorError::from_data(e))),
+            Terminal::Lost => Some(Error::TransportClosed {
+                peer: self.peer().clone(),
+            }),
+        }
+    }
+
+    fn misuse(&self, what: impl Into<String>) -> Error {
+        Error::ContextMisuse(format!("{} (context `{}`)", what.into(), self.path))
+    }
+
+    fn cancel_called(&self) -> bool {
+        lock(&self.state).cancel_called
+    }
+
+    fn canceller(&self) -> Option<Aid> {
+        match self.side {
+            Side::Callee => lock(&self.canceller).clone(),
+            Side::Caller => match self.shared.terminal() {
+                Some(Terminal::Failed(e)) => e.canceller,
+                _ => None,
+            },
+        }
+    }
+}
+
+impl Msg {
+    /// Messages that take a slot of a dialog's queue.
+    pub(crate) fn is_queued_kind(&self) -> bool {
+        matches!(
+            self,
+            Msg::StartAck { .. }
+                | Msg::Started { .. }
+                | Msg::Yield { .. }
+                | Msg::Stop { .. }
+                | Msg::CancelAck { .. }
+        )
+    }
+}
+
+/// An untyped view of the context the current task runs in, from
+/// [`current_ipc_ctx`].
+#[derive(Clone)]
+pub struct IpcContext {
+    core: Arc<CtxCore>,
+}
+
+impl std::fmt::Debug for IpcContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpcContext")
+            .field("cid", &self.core.cid)
+            .field("side", &self.core.side)
+            .field("peer", &self.core.peer().to_string())
+            .field("endpoint", &self.core.path)
+            .finish()
+    }
+}
+
+impl IpcContext {
+    /// The dialog id.
+    pub fn cid(&self) -> Cid {
+        self.core.cid
+    }
+
+    /// Which half this task is.
+    pub fn side(&self) -> Side {
+        self.core.side
+    }
+
+    /// The actor at the other end.
+    pub fn peer(&self) -> &Aid {
+        self.core.peer()
+    }
+
+    /// The context endpoint's path.
+    pub fn endpoint(&self) -> &'static str {
+        self.core.path
+    }
+
+    /// Whether a cancel of this context was requested.
+    pub fn cancel_called(&self) -> bool {
+        self.core.cancel_called()
+    }
+}
+
+tokio::task_local! {
+    static CURRENT_CTX: IpcContext;
+}
+
+/// The context the current task belongs to: in a context endpoint, its
+/// callee half; inside an `open_context` body, its caller half.
+///
+/// ```no_run
+/// # async fn demo() {
+/// if let Some(ctx) = tractor::current_ipc_ctx() {
+///     println!("serving {} for {}", ctx.endpoint(), ctx.peer());
+/// }
+/// # }
+/// ```
+pub fn current_ipc_ctx() -> Option<IpcContext> {
+    CURRENT_CTX.try_with(Clone::clone).ok()
+}
+
+pub(crate) async fn with_current<F: std::future::Future>(core: &Arc<CtxCore>, fut: F) -> F::Output {
+    CURRENT_CTX
+        .scope(IpcContext { core: core.clone() }, fut)
+        .await
+}

@@ -1,0 +1,119 @@
+//! One-way stream endpoints: an endpoint returning `impl Stream<Item = T>`,
+//! consumed with [`Portal::open_stream_from`].
+
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskCx, Poll};
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::stream::{poll_item, send_item};
+use super::{CtxCore, CtxSeed};
+use crate::ipc::{FuncType, Msg};
+use crate::runtime::endpoint::{Call, Reply, StreamEndpoint, box_tractor_error};
+use crate::runtime::error::{Error, RemoteActorError};
+use crate::runtime::portal::Portal;
+
+/// The consumer's end of a one-way stream endpoint. Items arrive with
+/// [`recv`](Self::recv) or through [`futures::Stream`]; the stream ends
+/// when the remote generator does. Dropping it cancels the remote task.
+pub struct RemoteStream<T> {
+    core: Arc<CtxCore>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for RemoteStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteStream")
+            .field("endpoint", &self.core.path)
+            .field("actor", &self.core.peer().to_string())
+            .finish()
+    }
+}
+
+impl<T: DeserializeOwned> RemoteStream<T> {
+    /// The next item; `Ok(None)` once the remote stream ended. Cancel-safe.
+    pub async fn recv(&mut self) -> Result<Option<T>, Error> {
+        std::future::poll_fn(|cx| poll_item(&self.core, cx)).await
+    }
+}
+
+impl<T: DeserializeOwned> futures::Stream for RemoteStream<T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Option<Self::Item>> {
+        poll_item::<T>(&self.core, cx).map(Result::transpose)
+    }
+}
+
+impl Portal {
+    /// Starts a one-way stream endpoint in the remote actor and returns
+    /// its items as they come (with backpressure: the remote generator
+    /// waits while a window of items is unread). Dropping the returned
+    /// stream cancels the remote task.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    ///
+    /// #[tractor::endpoint]
+    /// async fn count_to(n: u32) -> impl futures::Stream<Item = u32> {
+    ///     futures::stream::iter(1..=n)
+    /// }
+    ///
+    /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    ///     let mut items = portal.open_stream_from(count_to::call(3)).await?;
+    ///     while let Some(i) = items.next().await {
+    ///         println!("{}", i?);
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub async fn open_stream_from<E: StreamEndpoint>(
+        &self,
+        call: Call<E>,
+    ) -> Result<RemoteStream<E::Item>, Error> {
+        let mut dialog = self.start_dialog::<E>(&call, FuncType::Stream).await?;
+        // Wait for the StartAck so that a refused call fails here.
+        loop {
+            match dialog.recv().await {
+                Some(Msg::StartAck { .. }) => break,
+                Some(Msg::Error { error, .. }) => {
+                    dialog.finish();
+                    return Err(Error::Remote(RemoteActorError::from_data(*error)));
+                }
+                Some(_) => continue,
+                None => {
+                    dialog.finish();
+                    return Err(Error::TransportClosed {
+                        peer: self.aid().clone(),
+                    });
+                }
+            }
+        }
+        Ok(RemoteStream {
+            core: CtxCore::caller(self.rt.clone(), dialog, E::PATH),
+            _t: PhantomData,
+        })
+    }
+}
+
+/// The callee side of a one-way stream: sends every item (waiting for
+/// window), then the endpoint returns `()`.
+pub(crate) async fn pump<S>(seed: CtxSeed, path: &'static str, items: S) -> Reply
+where
+    S: futures::Stream,
+    S::Item: Serialize,
+{
+    let core = CtxCore::callee(seed, path);
+    let mut items = std::pin::pin!(items);
+    while let Some(item) = items.next().await {
+        if let Err(e) = send_item(&core, &item).await {
+            return Reply::Err(box_tractor_error(&e));
+        }
+    }
+    Reply::ok(&())
+}

@@ -1,0 +1,178 @@
+//! `MsgStream`: the one bidirectional stream of a context.
+
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskCx, Poll};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{CtxCore, Side};
+use crate::ipc::{Msg, codec};
+use crate::runtime::actor::lock;
+use crate::runtime::dialog::Terminal;
+use crate::runtime::error::{Error, RemoteActorError};
+
+/// The stream of a context: sends `Tx`, receives `Rx`.
+///
+/// Received with [`recv`](Self::recv) or as a [`futures::Stream`]; closing
+/// ([`close`](Self::close), or dropping the stream) sends `Stop`, which ends
+/// the other side's iteration. `recv` is cancel-safe: a message the stream
+/// accepted is never lost to a cancelled receive.
+pub struct MsgStream<Tx, Rx> {
+    pub(crate) core: Arc<CtxCore>,
+    _t: PhantomData<fn(Tx) -> Rx>,
+}
+
+impl<Tx, Rx> std::fmt::Debug for MsgStream<Tx, Rx> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MsgStream")
+            .field("cid", &self.core.cid)
+            .field("peer", &self.core.peer().to_string())
+            .finish()
+    }
+}
+
+impl<Tx: Serialize, Rx: DeserializeOwned> MsgStream<Tx, Rx> {
+    pub(crate) fn new(core: Arc<CtxCore>) -> Self {
+        MsgStream {
+            core,
+            _t: PhantomData,
+        }
+    }
+
+    /// Sends one message. With backpressure (the default flow) this waits
+    /// while the receiver holds a full window unread.
+    pub async fn send(&self, msg: Tx) -> Result<(), Error> {
+        send_item(&self.core, &msg).await
+    }
+
+    /// Receives the next message; `Ok(None)` once the other side closed its
+    /// stream or its task returned. Cancel-safe.
+    pub async fn recv(&self) -> Result<Option<Rx>, Error> {
+        std::future::poll_fn(|cx| poll_item(&self.core, cx)).await
+    }
+
+    /// Sends `Stop`: the other side's iteration ends. Idempotent.
+    pub fn close(&self) {
+        send_stop(&self.core);
+    }
+}
+
+impl<Tx, Rx> Drop for MsgStream<Tx, Rx> {
+    fn drop(&mut self) {
+        send_stop(&self.core);
+    }
+}
+
+impl<Tx: Serialize, Rx: DeserializeOwned> futures::Stream for MsgStream<Tx, Rx> {
+    type Item = Result<Rx, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Option<Self::Item>> {
+        poll_item::<Rx>(&self.core, cx).map(Result::transpose)
+    }
+}
+
+pub(crate) fn send_stop(core: &CtxCore) {
+    let mut st = lock(&core.state);
+    if st.stop_sent || core.shared.terminal().is_some() {
+        return;
+    }
+    st.stop_sent = true;
+    drop(st);
+    let _ = core.conn.chan.try_send(&Msg::Stop { cid: core.cid });
+}
+
+pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) -> Result<(), Error> {
+    if let Some(e) = core.terminal_error() {
+        return Err(e);
+    }
+    if matches!(core.shared.terminal(), Some(Terminal::Returned(_))) {
+        return Err(core.misuse("the remote task returned; its stream is closed"));
+    }
+    if lock(&core.state).stop_sent {
+        return Err(core.misuse("this stream was closed; a context's stream cannot be re-opened"));
+    }
+    if !core.shared.flow.overrun {
+        let mut ended = core.shared.terminal.subscribe();
+        tokio::select! {
+            permit = core.shared.credits.acquire() => match permit {
+                Ok(p) => p.forget(),
+                Err(_) => return Err(core.misuse("the stream's window was closed")),
+            },
+            _ = ended.wait_for(Option::is_some) => {
+                return Err(core.terminal_error().unwrap_or_else(|| core.misuse("the remote task returned; its stream is closed")));
+            }
+        }
+    }
+    let pld = codec::encode(msg).map_err(|reason| Error::MsgType {
+        endpoint: core.path.to_string(),
+        expected: std::any::type_name::<T>(),
+        reason: format!("a stream message could not be encoded: {reason}"),
+    })?;
+    core.conn
+        .chan
+        .send(&Msg::Yield { cid: core.cid, pld })
+        .await
+        .map_err(|_| Error::TransportClosed {
+            peer: core.peer().clone(),
+        })
+}
+
+/// The next stream item. Never awaits after taking a message off the
+/// queue, so it is cancel-safe.
+pub(crate) fn poll_item<Rx: DeserializeOwned>(
+    core: &CtxCore,
+    cx: &mut TaskCx<'_>,
+) -> Poll<Result<Option<Rx>, Error>> {
+    loop {
+        if lock(&core.state).peer_stopped {
+            return Poll::Ready(Ok(None));
+        }
+        let msg = match core.poll_msg(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(m) => m,
+        };
+        match msg {
+            Some(Msg::Yield { pld, .. }) => {
+                core.consumed_one();
+                return Poll::Ready(codec::decode::<Rx>(&pld).map(Some).map_err(|reason| {
+                    Error::MsgType {
+                        endpoint: core.path.to_string(),
+                        expected: std::any::type_name::<Rx>(),
+                        reason: format!(
+                            "a stream message from {} does not decode: {reason}",
+                            core.peer()
+                        ),
+                    }
+                }));
+            }
+            Some(Msg::Stop { .. }) => {
+                lock(&core.state).peer_stopped = true;
+                return Poll::Ready(Ok(None));
+            }
+            Some(Msg::Return { .. }) => {
+                core.finish_dialog();
+                lock(&core.state).peer_stopped = true;
+                return Poll::Ready(Ok(None));
+            }
+            Some(Msg::Error { error, .. }) => {
+                core.finish_dialog();
+                lock(&core.state).peer_stopped = true;
+                return Poll::Ready(Err(Error::Remote(RemoteActorError::from_data(*error))));
+            }
+            Some(_) => continue,
+            None => {
+                lock(&core.state).peer_stopped = true;
+                return Poll::Ready(match core.side {
+                    // The task slot went away: our own task is ending.
+                    Side::Callee => Ok(None),
+                    Side::Caller => Err(core.terminal_error().unwrap_or(Error::TransportClosed {
+                        peer: core.peer().clone(),
+                    })),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The per-dialog state shared by a channel's message loop and the handle
+//! that owns the dialog (a call, a context, a stream).
+//!
+//! Stream messages are queued for the handle; the queue is bounded by the
+//! dialog's window, counted here because the bound moves (a receiver that
+//! allows overruns takes more). Credits and the terminal message are
+//! applied by the loop directly, never queued behind stream messages: a
+//! sender blocked on window must see credit even while its own inbox is
+//! full, and a remote error must interrupt a handle that is not reading.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::ipc::{ErrorData, FlowSpec, Msg};
+
+/// Hard cap on queued messages of a receiver that allows overruns.
+pub(crate) const OVERRUN_CAP: usize = 64 * 1024;
+/// Control messages (acks, `Started`, `Stop`) a dialog may queue beyond its window.
+const CONTROL_SLACK: usize = 8;
+
+/// How a dialog ended, as seen by the side that opened it.
+#[derive(Clone, Debug)]
+pub(crate) enum Terminal {
+    /// `Return` with the encoded value.
+    Returned(Vec<u8>),
+    /// `Error`, or a local failure of the dialog (an overrun).
+    Failed(ErrorData),
+    /// The channel closed first.
+    Lost,
+}
+
+pub(crate) struct DialogShared {
+    pub flow: FlowSpec,
+    queued: AtomicUsize,
+    allow_overruns: AtomicBool,
+    /// Messages we may still send before the peer returns window.
+    pub credits: Semaphore,
+    pub terminal: watch::Sender<Option<Terminal>>,
+}
+
+/// Why a message could not be queued.
+pub(crate) enum Refused {
+    Overrun,
+    Gone,
+}
+
+impl DialogShared {
+    pub fn new(flow: FlowSpec) -> Self {
+        DialogShared {
+            flow,
+            queued: AtomicUsize::new(0),
+            allow_overruns: AtomicBool::new(false),
+            credits: Semaphore::new(flow.window.max(1) as usize),
+            terminal: watch::channel(None).0,
+        }
+    }
+
+    fn cap(&self) -> usize {
+        if self.allow_overruns.load(Ordering::Relaxed) {
+            OVERRUN_CAP
+        } else {
+            self.flow.window.max(1) as usize + CONTROL_SLACK
+        }
+    }
+
+    pub fn allow_overruns(&self) {
+        self.allow_overruns.store(true, Ordering::Relaxed);
+    }
+
+    /// Queues a message for the handle, enforcing the window.
+    pub fn enqueue(&self, tx: &mpsc::UnboundedSender<Msg>, msg: Msg) -> Result<(), Refused> {
+        if self.queued.load(Ordering::Relaxed) >= self.cap() {
+            return Err(Refused::Overrun);
+        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        tx.send(msg).map_err(|_| Refused::Gone)
+    }
+
+    /// The handle took one message off its queue.
+    pub fn dequeued(&self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Records the end of the dialog (first one wins).
+    pub fn finish(&self, t: Terminal) {
+        self.terminal.send_if_modified(|cur| {
+            if cur.is_none() {
+                *cur = Some(t);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn terminal(&self) -> Option<Terminal> {
+        self.terminal.borrow().clone()
+    }
+}
