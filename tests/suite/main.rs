@@ -6,6 +6,7 @@
 mod common;
 
 mod cancellation;
+mod contexts;
 mod errors;
 mod ipc_robustness;
 mod kill9;

@@ -57,7 +57,7 @@ pub use runtime::identity::{Actor, RuntimeVars, current_actor, get_runtime_vars,
 pub use runtime::nursery::{
     ActorNursery, CancelNursery, RunInActorBuilder, StartActor, open_nursery,
 };
-pub use runtime::portal::{CancelActor, Portal, RunInActor};
+pub use runtime::portal::{CancelActor, Portal, RunInActor, connect_portal};
 pub use runtime::root::{RootConfig, open_root_actor};
 pub use tractor_macros::{context, endpoint, main, test};
 

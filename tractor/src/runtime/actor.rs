@@ -144,6 +144,13 @@ impl ActorRuntime {
         lock(&self.conns).retain(|c| !Arc::ptr_eq(c, conn));
     }
 
+    /// Dials a peer and serves the channel.
+    pub async fn connect(self: &Arc<Self>, addr: &Addr) -> Result<Arc<Conn>, crate::Error> {
+        let (chan, reader) =
+            Channel::connect(addr, &self.p.aid, self.p.max_frame, HANDSHAKE_TIMEOUT).await?;
+        Ok(self.adopt(chan, reader))
+    }
+
     /// Registers interest in a child connecting back with `uuid`.
     pub fn expect_child(&self, uuid: Uuid) -> oneshot::Receiver<Arc<Conn>> {
         let (tx, rx) = oneshot::channel();

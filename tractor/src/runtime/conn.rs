@@ -212,8 +212,8 @@ impl Dialog {
     /// The next message; `None` when the channel closed.
     pub async fn recv(&mut self) -> Option<Msg> {
         let m = self.rx.recv().await;
-        if m.as_ref().is_some_and(Msg::is_queued_kind) {
-            self.shared.dequeued();
+        if let Some(m) = &m {
+            self.shared.dequeued(m);
         }
         m
     }

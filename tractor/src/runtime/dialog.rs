@@ -16,8 +16,9 @@ use crate::ipc::{ErrorData, FlowSpec, Msg};
 
 /// Hard cap on queued messages of a receiver that allows overruns.
 pub(crate) const OVERRUN_CAP: usize = 64 * 1024;
-/// Control messages (acks, `Started`, `Stop`) a dialog may queue beyond its window.
-const CONTROL_SLACK: usize = 8;
+/// Control messages (acks, `Started`, `Stop`) a dialog may have queued:
+/// a legitimate peer sends a handful per dialog.
+const CONTROL_CAP: usize = 32;
 
 /// How a dialog ended, as seen by the side that opened it.
 #[derive(Clone, Debug)]
@@ -32,7 +33,10 @@ pub(crate) enum Terminal {
 
 pub(crate) struct DialogShared {
     pub flow: FlowSpec,
+    /// Stream messages queued unread (bounded by the window).
     queued: AtomicUsize,
+    /// Other messages queued unread.
+    control: AtomicUsize,
     allow_overruns: AtomicBool,
     /// Messages we may still send before the peer returns window.
     pub credits: Semaphore,
@@ -50,6 +54,7 @@ impl DialogShared {
         DialogShared {
             flow,
             queued: AtomicUsize::new(0),
+            control: AtomicUsize::new(0),
             allow_overruns: AtomicBool::new(false),
             credits: Semaphore::new(flow.window.max(1) as usize),
             terminal: watch::channel(None).0,
@@ -60,7 +65,7 @@ impl DialogShared {
         if self.allow_overruns.load(Ordering::Relaxed) {
             OVERRUN_CAP
         } else {
-            self.flow.window.max(1) as usize + CONTROL_SLACK
+            self.flow.window.max(1) as usize
         }
     }
 
@@ -68,18 +73,28 @@ impl DialogShared {
         self.allow_overruns.store(true, Ordering::Relaxed);
     }
 
-    /// Queues a message for the handle, enforcing the window.
+    /// Queues a message for the handle: stream messages within the
+    /// window, control messages within a small fixed bound.
     pub fn enqueue(&self, tx: &mpsc::UnboundedSender<Msg>, msg: Msg) -> Result<(), Refused> {
-        if self.queued.load(Ordering::Relaxed) >= self.cap() {
+        let (count, cap) = if matches!(msg, Msg::Yield { .. }) {
+            (&self.queued, self.cap())
+        } else {
+            (&self.control, CONTROL_CAP)
+        };
+        if count.load(Ordering::Relaxed) >= cap {
             return Err(Refused::Overrun);
         }
-        self.queued.fetch_add(1, Ordering::Relaxed);
+        count.fetch_add(1, Ordering::Relaxed);
         tx.send(msg).map_err(|_| Refused::Gone)
     }
 
-    /// The handle took one message off its queue.
-    pub fn dequeued(&self) {
-        self.queued.fetch_sub(1, Ordering::Relaxed);
+    /// The handle took `msg` off its queue.
+    pub fn dequeued(&self, msg: &Msg) {
+        match msg {
+            Msg::Yield { .. } => self.queued.fetch_sub(1, Ordering::Relaxed),
+            m if m.is_queued_kind() => self.control.fetch_sub(1, Ordering::Relaxed),
+            _ => return,
+        };
     }
 
     /// Records the end of the dialog (first one wins).

@@ -147,7 +147,7 @@ impl<E: RemoteFn> std::fmt::Debug for Call<E> {
 pub struct Invocation {
     pub(crate) args: Vec<u8>,
     pub(crate) path: &'static str,
-    pub(crate) seed: Option<crate::runtime::context::CtxSeed>,
+    pub(crate) ctx: Option<std::sync::Arc<crate::runtime::context::CtxCore>>,
 }
 
 impl Invocation {
@@ -158,10 +158,8 @@ impl Invocation {
         Tx: Serialize,
         Rx: DeserializeOwned,
     {
-        match self.seed.take() {
-            Some(seed) => Ok(crate::Context::new(
-                crate::runtime::context::CtxCore::callee(seed, self.path),
-            )),
+        match self.ctx.take() {
+            Some(core) => Ok(crate::Context::new(core)),
             None => Err(Reply::Err(LocalError::new(
                 boxed_types::MSG_TYPE_ERROR,
                 format!(
@@ -178,8 +176,8 @@ impl Invocation {
         S: futures::Stream,
         S::Item: Serialize,
     {
-        match self.seed.take() {
-            Some(seed) => crate::runtime::context::pump(seed, self.path, items).await,
+        match self.ctx.take() {
+            Some(core) => crate::runtime::context::pump(core, items).await,
             None => Reply::Err(LocalError::new(
                 boxed_types::MSG_TYPE_ERROR,
                 format!(

@@ -284,6 +284,25 @@ impl Portal {
     }
 }
 
+/// Connects to the actor listening at `addr` (any actor, not only a
+/// child of ours) and returns a portal to it.
+///
+/// ```no_run
+/// # async fn demo(addr: tractor::Addr) -> Result<(), tractor::Error> {
+/// let portal = tractor::connect_portal(&addr).await?;
+/// println!("connected to {}", portal.aid());
+/// # Ok(()) }
+/// ```
+pub async fn connect_portal(addr: &crate::Addr) -> Result<Portal, Error> {
+    let rt = super::current::try_current().ok_or(Error::NoRuntime)?;
+    let conn = rt.connect(addr).await?;
+    Ok(Portal {
+        rt,
+        conn,
+        main: None,
+    })
+}
+
 /// A pending [`Portal::cancel_actor`]; configure it, then `.await` it.
 #[must_use = "the cancel request is sent only when awaited"]
 pub struct CancelActor<'a> {

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::actor::{ActorRuntime, lock};
 use super::conn::{Conn, Inbox, TaskSlot};
-use super::context::CtxSeed;
+use super::context::{CtxCore, CtxSeed, with_current};
 use super::endpoint::{EndpointEntry, Invocation, LocalError, Lookup, Reply, box_panic};
 use super::error::boxed_types;
 use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, Start, stable_hash};
@@ -92,7 +92,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     let token = rt.cancel.child_token();
     let canceller = Arc::new(Mutex::new(None));
     let failure = Arc::new(Mutex::new(None));
-    let (inbox, seed) = if entry.kind == FuncType::AsyncFunc {
+    let (inbox, ctx) = if entry.kind == FuncType::AsyncFunc {
         (None, None)
     } else {
         let (inbox, rx) = Inbox::new(flow);
@@ -105,7 +105,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             token: token.clone(),
             canceller: canceller.clone(),
         };
-        (Some(inbox), Some(seed))
+        (Some(inbox), Some(CtxCore::callee(seed, entry.path)))
     };
     conn.register_task(
         cid,
@@ -119,7 +119,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     let inv = Invocation {
         args,
         path: entry.path,
-        seed,
+        ctx: ctx.clone(),
     };
     let conn = conn.clone();
     let rt2 = rt.clone();
@@ -132,7 +132,13 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                 functype: entry.kind,
             })
             .await;
-        let run = AssertUnwindSafe((entry.handler)(inv)).catch_unwind();
+        let handler = (entry.handler)(inv);
+        let run = async move {
+            match &ctx {
+                Some(core) => with_current(core, AssertUnwindSafe(handler).catch_unwind()).await,
+                None => AssertUnwindSafe(handler).catch_unwind().await,
+            }
+        };
         let outcome = tokio::select! {
             biased;
             _ = token.cancelled() => None,

@@ -57,15 +57,15 @@ enum Source {
     Callee(mpsc::UnboundedReceiver<Msg>),
 }
 
-/// What the runtime hands a context or stream endpoint's dispatcher.
-pub struct CtxSeed {
-    pub(crate) rt: Arc<ActorRuntime>,
-    pub(crate) conn: Arc<Conn>,
-    pub(crate) cid: Cid,
-    pub(crate) rx: mpsc::UnboundedReceiver<Msg>,
-    pub(crate) shared: Arc<DialogShared>,
-    pub(crate) token: CancellationToken,
-    pub(crate) canceller: Arc<Mutex<Option<Aid>>>,
+/// What the runtime builds a callee's [`CtxCore`] from.
+pub(crate) struct CtxSeed {
+    pub rt: Arc<ActorRuntime>,
+    pub conn: Arc<Conn>,
+    pub cid: Cid,
+    pub rx: mpsc::UnboundedReceiver<Msg>,
+    pub shared: Arc<DialogShared>,
+    pub token: CancellationToken,
+    pub canceller: Arc<Mutex<Option<Aid>>>,
 }
 
 /// The state both halves of a context (and one-way streams) share.
@@ -132,10 +132,8 @@ impl CtxCore {
             Source::Caller(d) => d.poll_recv(cx),
             Source::Callee(rx) => rx.poll_recv(cx),
         };
-        if let Poll::Ready(Some(m)) = &polled
-            && m.is_queued_kind()
-        {
-            self.shared.dequeued();
+        if let Poll::Ready(Some(m)) = &polled {
+            self.shared.dequeued(m);
         }
         polled
     }

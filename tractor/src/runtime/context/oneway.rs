@@ -10,8 +10,8 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::CtxCore;
 use super::stream::{poll_item, send_item};
-use super::{CtxCore, CtxSeed};
 use crate::ipc::{FuncType, Msg};
 use crate::runtime::endpoint::{Call, Reply, StreamEndpoint, box_tractor_error};
 use crate::runtime::error::{Error, RemoteActorError};
@@ -103,12 +103,11 @@ impl Portal {
 
 /// The callee side of a one-way stream: sends every item (waiting for
 /// window), then the endpoint returns `()`.
-pub(crate) async fn pump<S>(seed: CtxSeed, path: &'static str, items: S) -> Reply
+pub(crate) async fn pump<S>(core: Arc<CtxCore>, items: S) -> Reply
 where
     S: futures::Stream,
     S::Item: Serialize,
 {
-    let core = CtxCore::callee(seed, path);
     let mut items = std::pin::pin!(items);
     while let Some(item) = items.next().await {
         if let Err(e) = send_item(&core, &item).await {
