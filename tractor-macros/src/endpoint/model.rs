@@ -20,12 +20,16 @@ pub enum Kind {
     Endpoint,
     /// `#[tractor::context]`: the `Context<Started, Tx, Rx>` parameter sits
     /// at `position` among the fn's inputs.
-    Context {
-        position: usize,
-        started: Type,
-        tx: Type,
-        rx: Type,
-    },
+    Context(Box<ContextParam>),
+}
+
+/// Where a context endpoint's `Context<Started, Tx, Rx>` parameter sits
+/// among the fn's inputs, and its payload types.
+pub struct ContextParam {
+    pub position: usize,
+    pub started: Type,
+    pub tx: Type,
+    pub rx: Type,
 }
 
 pub struct Arg {

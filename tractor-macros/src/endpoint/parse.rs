@@ -8,7 +8,7 @@ use syn::{
     FnArg, GenericArgument, GenericParam, ItemFn, Pat, PathArguments, ReturnType, Type, Visibility,
 };
 
-use super::model::{Arg, EndpointModel, Kind, Output};
+use super::model::{Arg, ContextParam, EndpointModel, Kind, Output};
 use crate::diag::{self, Errors};
 
 /// Which attribute is being expanded.
@@ -116,12 +116,12 @@ pub fn parse(attr: TokenStream, item: TokenStream, which: Macro) -> syn::Result<
                         for t in [&started, &tx, &rx] {
                             check_owned(t, "context payload", &mut errs);
                         }
-                        context = Some(Kind::Context {
+                        context = Some(Kind::Context(Box::new(ContextParam {
                             position,
                             started,
                             tx,
                             rx,
-                        })
+                        })))
                     }
                     Err(e) => errs.push_error(e),
                 },
