@@ -20,7 +20,7 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
     let call_doc = format!(
         "A typed call of [`{name_str}()`](fn@super::{name_str}), for {}.",
         match (&m.kind, &m.output) {
-            (Kind::Context { .. }, _) => "`Portal::open_context`",
+            (Kind::Context(_), _) => "`Portal::open_context`",
             (_, Output::Stream { .. }) => "`Portal::open_stream_from`",
             _ => "`Portal::run` or `ActorNursery::run_in_actor`",
         }
@@ -70,15 +70,8 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
     let dispatch = format_ident!("dispatch");
     let (kind_variant, kind_impl, payload_tys, ctx_binding, call_args, inv_binding) =
         match (&m.kind, &m.output) {
-            (
-                Kind::Context {
-                    position,
-                    started,
-                    tx,
-                    rx,
-                },
-                _,
-            ) => {
+            (Kind::Context(c), _) => {
+                let (position, started, tx, rx) = (&c.position, &c.started, &c.tx, &c.rx);
                 let mut call_args: Vec<TokenStream> =
                     arg_names.iter().map(|n| quote!(#n)).collect();
                 call_args.insert((*position).min(call_args.len()), quote!(ctx));
