@@ -122,7 +122,7 @@ impl Conn {
                 let _ = inbox.tx.send(Msg::Return { cid, pld });
             }
             Msg::Error { error, .. } => {
-                shared.finish(Terminal::Failed((*error).clone()));
+                shared.finish(Terminal::Failed(error.clone()));
                 let _ = inbox.tx.send(Msg::Error {
                     cid: Some(cid),
                     error,
@@ -134,7 +134,7 @@ impl Conn {
                     // stop its task there.
                     let err = overrun_error(me, self.chan.peer(), cid, shared.flow.window);
                     tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {}", self.chan.peer());
-                    shared.finish(Terminal::Failed(err.clone()));
+                    shared.finish(Terminal::Failed(Box::new(err.clone())));
                     let _ = inbox.tx.send(Msg::Error {
                         cid: Some(cid),
                         error: Box::new(err),
@@ -165,7 +165,7 @@ impl Conn {
                 if let Err(Refused::Overrun) = inbox.shared.enqueue(&inbox.tx, other) {
                     tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {}", self.chan.peer());
                     let err = overrun_error(me, self.chan.peer(), cid, inbox.shared.flow.window);
-                    inbox.shared.finish(Terminal::Failed(err.clone()));
+                    inbox.shared.finish(Terminal::Failed(Box::new(err.clone())));
                     *lock(&slot.failure) = Some(err);
                     slot.token.cancel();
                 }

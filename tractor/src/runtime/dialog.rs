@@ -26,7 +26,7 @@ pub(crate) enum Terminal {
     /// `Return` with the encoded value.
     Returned(Vec<u8>),
     /// `Error`, or a local failure of the dialog (an overrun).
-    Failed(ErrorData),
+    Failed(Box<ErrorData>),
     /// The channel closed first.
     Lost,
 }

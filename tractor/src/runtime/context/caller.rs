@@ -67,7 +67,7 @@ impl<R: DeserializeOwned, Tx: Serialize, Rx: DeserializeOwned> CallerContext<R, 
     pub async fn wait_for_result(&self) -> Result<R, Error> {
         match drain_until_end(&self.core).await {
             Terminal::Returned(pld) => decode_pld(self.core.path, &pld),
-            Terminal::Failed(e) => Err(Error::Remote(RemoteActorError::from_data(e))),
+            Terminal::Failed(e) => Err(Error::Remote(RemoteActorError::from_data(*e))),
             Terminal::Lost => Err(Error::TransportClosed {
                 peer: self.core.peer().clone(),
             }),
@@ -93,7 +93,7 @@ impl<R: DeserializeOwned, Tx: Serialize, Rx: DeserializeOwned> CallerContext<R, 
     pub fn outcome(&self) -> Option<Result<(), RemoteActorError>> {
         match self.core.shared.terminal()? {
             Terminal::Returned(_) => Some(Ok(())),
-            Terminal::Failed(e) => Some(Err(RemoteActorError::from_data(e))),
+            Terminal::Failed(e) => Some(Err(RemoteActorError::from_data(*e))),
             Terminal::Lost => None,
         }
     }
@@ -286,7 +286,7 @@ impl Portal {
                 match drain_until_end(&core).await {
                     Terminal::Returned(_) => Ok(v),
                     Terminal::Failed(e) => {
-                        let r = RemoteActorError::from_data(e);
+                        let r = RemoteActorError::from_data(*e);
                         if absorbed(&core, &r, &me) {
                             Ok(v)
                         } else {

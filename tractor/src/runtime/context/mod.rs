@@ -172,7 +172,7 @@ impl CtxCore {
     fn terminal_error(&self) -> Option<Error> {
         match self.shared.terminal()? {
             Terminal::Returned(_) => None,
-            Terminal::Failed(e) => Some(Error::Remote(RemoteActorError::from_data(e))),
+            Terminal::Failed(e) => Some(Error::Remote(RemoteActorError::from_data(*e))),
             Terminal::Lost => Some(Error::TransportClosed {
                 peer: self.peer().clone(),
             }),
