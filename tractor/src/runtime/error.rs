@@ -79,10 +79,9 @@ pub enum Error {
         /// The peer.
         peer: Aid,
     },
-    /// A returned payload did not decode as the type this caller expects.
-    #[error(
-        "MsgTypeError: {endpoint} returned a value that does not decode as `{expected}`: {reason}; caller and callee were built from different signatures"
-    )]
+    /// A payload did not encode, or did not decode as the type this side
+    /// expects (a result, a `started` value, a stream message).
+    #[error("MsgTypeError in `{endpoint}`: {reason} (payload type `{expected}`)")]
     MsgType {
         /// Endpoint path.
         endpoint: String,

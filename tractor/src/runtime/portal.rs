@@ -389,10 +389,12 @@ pub(crate) fn encode_args<A: Serialize + ?Sized>(path: &str, args: &A) -> Result
 }
 
 pub(crate) fn decode_pld<T: DeserializeOwned>(path: &str, pld: &[u8]) -> Result<T, Error> {
-    crate::ipc::codec::decode(pld).map_err(|reason| Error::MsgType {
+    crate::ipc::codec::decode(pld).map_err(|e| Error::MsgType {
         endpoint: path.to_string(),
         expected: std::any::type_name::<T>(),
-        reason,
+        reason: format!(
+            "the result does not decode ({e}); the caller and the callee were likely built from different signatures"
+        ),
     })
 }
 
