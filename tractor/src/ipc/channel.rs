@@ -185,6 +185,34 @@ impl Channel {
             .map_err(|_| self.closed_error())
     }
 
+    /// Queues a message from code that cannot wait (a `Drop`, the message
+    /// loop): at once if the queue has room, else from a spawned task, so
+    /// it is delivered even when the writer is backed up.
+    pub fn send_soon(&self, msg: Msg) {
+        let body = match transport::encode(&msg) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(target: "tractor::ipc", "could not encode a {}: {e}", msg.kind());
+                return;
+            }
+        };
+        if self.inner.closed.is_cancelled() {
+            return;
+        }
+        match self.inner.tx.try_send(body) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(body)) => {
+                let chan = self.clone();
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        let _ = chan.send_encoded(body).await;
+                    });
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
     fn closed_error(&self) -> IpcError {
         IpcError::Closed {
             peer: self.inner.peer.to_string(),

@@ -139,7 +139,7 @@ impl Conn {
                         cid: Some(cid),
                         error: Box::new(err),
                     });
-                    let _ = self.chan.try_send(&Msg::CancelTask {
+                    self.chan.send_soon(Msg::CancelTask {
                         cid: self.chan.next_cid(),
                         target: cid,
                     });
@@ -237,8 +237,7 @@ impl Drop for Dialog {
                 cid: self.conn.chan.next_cid(),
                 target: self.cid,
             };
-            // Best effort from Drop: the writer task owns delivery.
-            let _ = self.conn.chan.try_send(&req);
+            self.conn.chan.send_soon(req);
         }
     }
 }
@@ -284,7 +283,7 @@ fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
         Msg::CancelTask { cid, target } => {
             let acked = conn.cancel_task(target, conn.chan.peer());
             tracing::debug!(target: "tractor::cancel", task = target, acked, "task cancel requested by {}", conn.chan.peer());
-            let _ = conn.chan.try_send(&Msg::CancelAck { cid, acked });
+            conn.chan.send_soon(Msg::CancelAck { cid, acked });
         }
         Msg::CancelActor { cid } => {
             let rt2 = rt.clone();

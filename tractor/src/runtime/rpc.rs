@@ -52,7 +52,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     } = start;
     let me = rt.aid().clone();
     let refuse = |data: ErrorData| {
-        let _ = conn.chan.try_send(&error_msg(cid, data));
+        conn.chan.send_soon(error_msg(cid, data));
     };
     if rt.cancel.is_cancelled() {
         return refuse(context_cancelled(

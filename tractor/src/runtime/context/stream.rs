@@ -81,7 +81,7 @@ pub(crate) fn send_stop(core: &CtxCore) {
     }
     st.stop_sent = true;
     drop(st);
-    let _ = core.conn.chan.try_send(&Msg::Stop { cid: core.cid });
+    core.conn.chan.send_soon(Msg::Stop { cid: core.cid });
 }
 
 pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) -> Result<(), Error> {
