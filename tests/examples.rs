@@ -109,6 +109,78 @@ fn nested_actor_tree() {
     );
 }
 
+#[test]
+fn rpc_bidir_streaming() {
+    let out = stdout_of("rpc_bidir_streaming");
+    assert!(
+        out.contains("the child started its task and sent 11"),
+        "{out}"
+    );
+    assert_eq!(out.matches("-> Some(\"pong\")").count(), 10, "{out}");
+    assert!(out.contains("the child answered 10 pings"), "{out}");
+}
+
+#[test]
+fn typed_payloads() {
+    let out = stdout_of("typed_payloads");
+    assert_eq!(out.matches("menu: ").count(), 4, "{out}");
+    assert!(out.contains("welcome from frank in process"), "{out}");
+    assert!(
+        out.contains("order 3: Some(NotOnTheMenu { id: 3 })"),
+        "{out}"
+    );
+    assert!(
+        out.contains("summary: Summary { served: 3, refused: 1, revenue_cents: 970 }"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "brew_batch(40) failed with Some(OutOfBeans { wanted: 40, left: 12 }) from actor cafe@"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("every payload arrived as its own type"),
+        "{out}"
+    );
+}
+
+#[test]
+fn multiple_streams_one_portal() {
+    let out = stdout_of("multiple_streams_one_portal");
+    assert!(
+        out.contains("all 4 contexts are open at once on one portal"),
+        "{out}"
+    );
+    for id in 0..4u64 {
+        let total: u64 = (0..25).map(|k| id * 1000 + k).sum();
+        assert!(
+            out.contains(&format!(
+                "context {id}: 25 values, running sums checked, total {total} "
+            )),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("done: 4 concurrent contexts over one portal"),
+        "{out}"
+    );
+}
+
+#[test]
+fn streaming_pipeline() {
+    let out = stdout_of("streaming_pipeline");
+    assert!(
+        out.contains("the aggregator sent 1000 values; the root got 1000 in"),
+        "{out}"
+    );
+    assert!(
+        out.contains("got exactly 0..1000, each value once, in order"),
+        "{out}"
+    );
+    assert!(out.contains("all reaped"), "{out}");
+}
+
 /// `TRACTOR_LOGLEVEL` tunes the whole tree, and every event of an actor is
 /// stamped with its name and pid.
 #[test]
