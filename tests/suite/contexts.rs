@@ -878,3 +878,87 @@ async fn grandchild_error_is_an_inception(t: TransportKind) {
     );
     // The grandchild went down with its client: checked by the test's survivor check.
 }
+
+mod pipeline {
+    use super::*;
+
+    both_transports!(pipeline_dedups_and_cancels_cleanly timeout = 60);
+}
+
+#[tractor::endpoint]
+async fn stream_data(seed: u32) -> impl futures::Stream<Item = u32> {
+    futures::stream::iter(0..seed)
+}
+
+/// root ← aggregator ← two streamers: merges and de-duplicates.
+#[tractor::context]
+async fn aggregate(ctx: Context<(), u32, ()>, seed: u32) -> Result<usize, Error> {
+    tractor::open_nursery(async |an| {
+        let mut merged = futures::stream::SelectAll::new();
+        for i in 0..2 {
+            let p = spawn_ctx_actor(an, &format!("streamer_{i}")).await?;
+            merged.push(p.open_stream_from(stream_data::call(seed)).await?);
+        }
+        ctx.started(()).await?;
+        let out = ctx.open_stream().await?;
+        let mut seen = std::collections::HashSet::new();
+        while let Some(v) = merged.next().await {
+            let v = v?;
+            if seen.insert(v) {
+                out.send(v).await?;
+            }
+        }
+        out.close();
+        an.cancel().await;
+        Ok(seen.len())
+    })
+    .await
+}
+
+/// Scenario 33: a 4-actor pipeline de-duplicates 2 × 1000 values into
+/// 0..1000 in under 3 s; cancelled at any of 6 delays it tears down
+/// cleanly, every process reaped.
+async fn pipeline_dedups_and_cancels_cleanly(t: TransportKind) {
+    let run = async |cancel_after: Option<Duration>| {
+        let pipeline = in_nursery(t, async |an| {
+            let agg = spawn_ctx_actor(an, "aggregator").await?;
+            let got = agg
+                .open_context(aggregate::call(1000), async |ctx, ()| {
+                    let mut got = Vec::new();
+                    let mut s = ctx.open_stream().await?;
+                    while let Some(v) = s.next().await {
+                        got.push(v?);
+                    }
+                    assert_eq!(ctx.wait_for_result().await?, 1000);
+                    Ok(got)
+                })
+                .await?;
+            agg.cancel_actor().await?;
+            Ok((got, crate::common::tree_id()))
+        });
+        match cancel_after {
+            None => Some(pipeline.await),
+            Some(d) => tokio::time::timeout(d, pipeline).await.ok(),
+        }
+    };
+    let started = Instant::now();
+    let (mut got, tree) = run(None).await.expect("ran").unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    got.sort_unstable();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+    for ms in [0, 5, 10, 20, 50, 100] {
+        if let Some(r) = run(Some(Duration::from_millis(ms))).await {
+            r.unwrap();
+        }
+        let left = tractor::testing::wait_gone_async(&tree, Duration::from_secs(3)).await;
+        assert!(
+            left.is_empty(),
+            "cancel after {ms} ms left {}",
+            tractor::testing::describe(&left)
+        );
+    }
+}
