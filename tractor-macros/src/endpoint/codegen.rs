@@ -37,11 +37,20 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
     let ok_reply = |ok: &Type, value: &Ident| quote_spanned!(ok.span()=> ::tractor::__private::Reply::ok(&#value));
     let out = match &m.output {
         Output::Plain(t) => Ident::new("out", t.span()),
-        Output::Fallible { .. } | Output::Stream { .. } => format_ident!("out"),
+        Output::Stream { item } => Ident::new("out", item.span()),
+        Output::Fallible { .. } => format_ident!("out"),
     };
     let (ok_ty, reply) = match &m.output {
         Output::Plain(t) => (t, ok_reply(t, &out)),
-        Output::Stream { item } => (item, quote!(inv.pump(#out).await)),
+        Output::Stream { item } => {
+            // An item that is not `Serialize` is reported at the item type;
+            // `inv` keeps the span it is bound with.
+            let inv = format_ident!("inv");
+            (
+                item,
+                quote_spanned!(item.span()=> ::tractor::__private::Invocation::pump(#inv, #out).await),
+            )
+        }
         Output::Fallible { ok, err_span } => {
             let v = Ident::new("v", ok.span());
             let ok_v = ok_reply(ok, &v);

@@ -34,10 +34,10 @@ pub fn parse(attr: TokenStream, item: TokenStream, which: Macro) -> syn::Result<
     if !attr.is_empty() {
         errs.push(
             &attr,
-            format!(
-                "#[tractor::{}] takes no arguments: an endpoint is named by its module path and fn name",
-                which.name()
-            ),
+            match which {
+                Macro::Endpoint => "#[tractor::endpoint] takes no arguments: an endpoint is named by its module path and fn name",
+                Macro::Context => "#[tractor::context] takes no arguments: a context endpoint is named by its module path and fn name, and its stream's flow is set per call (`name::call(..).buffer(n)`, `.overrun_mode()`)",
+            },
         );
     }
     let func: ItemFn = match diag::parse_fn(item, which.name()) {
@@ -98,23 +98,42 @@ pub fn parse(attr: TokenStream, item: TokenStream, which: Macro) -> syn::Result<
     }
     let mut args = Vec::new();
     let mut context: Option<Kind> = None;
+    // A `Context` parameter was written, even if malformed: do not also
+    // report it missing.
+    let mut saw_context = false;
     for (position, input) in sig.inputs.iter().enumerate() {
+        if let FnArg::Typed(pt) = input
+            && let Type::Reference(r) = &*pt.ty
+            && context_params(&r.elem).is_some()
+        {
+            saw_context = true;
+            errs.push(
+                r,
+                match which {
+                    Macro::Endpoint => "an endpoint taking a `Context` is a context endpoint: mark it #[tractor::context] instead of #[tractor::endpoint], and take the `Context` by value",
+                    Macro::Context => "take the `Context` by value (`ctx: Context<..>`, not `&Context<..>`): the context endpoint owns its half of the dialog",
+                },
+            );
+            continue;
+        }
         if let FnArg::Typed(pt) = input
             && let Some(params) = context_params(&pt.ty)
         {
-            match (which, &context) {
+            let first = !saw_context;
+            saw_context = true;
+            match (which, first) {
                 (Macro::Endpoint, _) => errs.push(
                     &pt.ty,
                     "an endpoint taking a `Context` is a context endpoint: mark it #[tractor::context] instead of #[tractor::endpoint]",
                 ),
-                (Macro::Context, Some(_)) => errs.push(
+                (Macro::Context, false) => errs.push(
                     &pt.ty,
                     "a context endpoint takes exactly one `Context` parameter: remove this one (the stream of the first carries both directions)",
                 ),
-                (Macro::Context, None) => match params {
+                (Macro::Context, true) => match params {
                     Ok([started, tx, rx]) => {
                         for t in [&started, &tx, &rx] {
-                            check_owned(t, "context payload", &mut errs);
+                            check_owned(t, "a `Context` payload", &mut errs);
                         }
                         context = Some(Kind::Context(Box::new(ContextParam {
                             position,
@@ -146,7 +165,7 @@ pub fn parse(attr: TokenStream, item: TokenStream, which: Macro) -> syn::Result<
                         None
                     }
                 };
-                check_owned(&pt.ty, "argument", &mut errs);
+                check_owned(&pt.ty, "an endpoint argument", &mut errs);
                 if let Some(name) = name {
                     args.push(Arg {
                         name,
@@ -160,10 +179,13 @@ pub fn parse(attr: TokenStream, item: TokenStream, which: Macro) -> syn::Result<
         (Macro::Endpoint, _) => Kind::Endpoint,
         (Macro::Context, Some(k)) => k,
         (Macro::Context, None) => {
-            errs.push(
-                &sig.inputs,
-                "a context endpoint needs a `tractor::Context<Started, Tx, Rx>` parameter: add one (e.g. `ctx: tractor::Context<(), (), ()>`), or use #[tractor::endpoint] for a plain call",
-            );
+            if !saw_context {
+                // At the parentheses: never empty, unlike the inputs.
+                errs.push_error(syn::Error::new(
+                    sig.paren_token.span.join(),
+                    "a context endpoint needs a `tractor::Context<Started, Tx, Rx>` parameter: add one (e.g. `ctx: tractor::Context<()>` for no payloads), or use #[tractor::endpoint] for a plain call",
+                ));
+            }
             Kind::Endpoint
         }
     };
@@ -179,11 +201,11 @@ pub fn parse(attr: TokenStream, item: TokenStream, which: Macro) -> syn::Result<
                     "a context endpoint cannot return a stream: open the context's stream with `ctx.open_stream()` instead, or make this a #[tractor::endpoint]",
                 );
             }
-            check_owned(&item, "stream item", &mut errs);
+            check_owned(&item, "a stream item", &mut errs);
             Output::Stream { item }
         }
         ReturnType::Type(_, ty) => {
-            check_owned(ty, "return type", &mut errs);
+            check_owned(ty, "an endpoint return type", &mut errs);
             match result_types(ty) {
                 ResultShape::NotResult => Output::Plain((**ty).clone()),
                 ResultShape::Fallible { ok, err } => Output::Fallible {
@@ -224,26 +246,40 @@ fn context_params(ty: &Type) -> Option<syn::Result<[Type; 3]>> {
     }
     let unit: Type = syn::parse_quote!(());
     let mut out = [unit.clone(), unit.clone(), unit];
+    let mut errs = Errors::default();
     if let PathArguments::AngleBracketed(ab) = &last.arguments {
-        let tys: Vec<&Type> = ab
-            .args
-            .iter()
-            .filter_map(|a| match a {
-                GenericArgument::Type(t) => Some(t),
-                _ => None,
-            })
-            .collect();
-        if tys.len() > 3 || tys.len() != ab.args.len() {
-            return Some(Err(syn::Error::new_spanned(
-                &last.arguments,
-                "`Context` takes up to three types: `Context<Started, Tx, Rx>` (the `started` value, what this side sends, what it receives)",
-            )));
-        }
-        for (slot, t) in out.iter_mut().zip(tys) {
-            *slot = t.clone();
+        let mut slots = out.iter_mut();
+        for (i, a) in ab.args.iter().enumerate() {
+            match a {
+                GenericArgument::Type(t) => {
+                    if let Some(slot) = slots.next() {
+                        *slot = t.clone();
+                        continue;
+                    }
+                    // This and every later argument, as one error.
+                    let extra: TokenStream =
+                        ab.args.iter().skip(i).map(|a| a.to_token_stream()).collect();
+                    errs.push(
+                        extra,
+                        "`Context` takes at most three payload types, `Context<Started, Tx, Rx>` (the `started` value, what this side sends, what it receives): remove the extra ones; send a tuple or a struct to carry more",
+                    );
+                    break;
+                }
+                GenericArgument::Lifetime(l) => errs.push(
+                    l,
+                    format!(
+                        "a `Context` payload crosses a process boundary and cannot borrow: remove the lifetime `{}`; `Context<Started, Tx, Rx>` takes only owned payload types",
+                        l.to_token_stream()
+                    ),
+                ),
+                other => errs.push(
+                    other,
+                    "`Context` takes only payload types, `Context<Started, Tx, Rx>` (the `started` value, what this side sends, what it receives): remove this",
+                ),
+            }
         }
     }
-    Some(Ok(out))
+    Some(errs.finish().map(|()| out))
 }
 
 /// `impl Stream<Item = T>` (any path ending in `Stream`) → `T`.
@@ -270,25 +306,26 @@ fn stream_item(ty: &Type) -> Option<&Type> {
 }
 
 /// Arguments and results cross a process boundary: no borrows, no
-/// `impl Trait`, no trait objects.
+/// `impl Trait`, no trait objects. `what` is the message's subject
+/// ("an endpoint argument").
 fn check_owned(ty: &Type, what: &str, errs: &mut Errors) {
     match ty {
         Type::Reference(r) => errs.push(
             r,
             format!(
-                "an endpoint {what} crosses a process boundary and must be owned: use `String` for `&str`, `Vec<T>` for `&[T]`, or `T` for `&T`"
+                "{what} crosses a process boundary and must be owned: use `String` for `&str`, `Vec<T>` for `&[T]`, or `T` for `&T`"
             ),
         ),
         Type::ImplTrait(i) => errs.push(
             i,
             format!(
-                "an endpoint {what} cannot be `impl Trait`: the other process must know the concrete type; name a serde (`Serialize + Deserialize`) type"
+                "{what} cannot be `impl Trait`: the other process must know the concrete type; name a serde (`Serialize + Deserialize`) type"
             ),
         ),
         Type::TraitObject(t) => errs.push(
             t,
             format!(
-                "an endpoint {what} cannot be a trait object: the other process must know the concrete type; name a serde (`Serialize + Deserialize`) type"
+                "{what} cannot be a trait object: the other process must know the concrete type; name a serde (`Serialize + Deserialize`) type"
             ),
         ),
         Type::Paren(p) => check_owned(&p.elem, what, errs),
@@ -304,7 +341,7 @@ fn check_owned(ty: &Type, what: &str, errs: &mut Errors) {
                             GenericArgument::Lifetime(l) => errs.push(
                                 l,
                                 format!(
-                                    "an endpoint {what} crosses a process boundary and cannot borrow: remove the lifetime `{}` and use an owned type",
+                                    "{what} crosses a process boundary and cannot borrow: remove the lifetime `{}` and use an owned type",
                                     l.to_token_stream()
                                 ),
                             ),

@@ -46,6 +46,11 @@ pub trait RemoteFn: 'static {
 }
 
 /// A plain async fn endpoint (`#[tractor::endpoint]`), answered by one value.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a plain endpoint",
+    label = "not the call of an `#[tractor::endpoint]` fn returning a value",
+    note = "`Portal::run` and `run_in_actor` take calls of `#[tractor::endpoint]` fns; open a `#[tractor::context]` with `Portal::open_context` and a stream endpoint with `Portal::open_stream_from`"
+)]
 pub trait Endpoint: RemoteFn {
     /// The success value.
     type Output: DeserializeOwned + Send + 'static;
@@ -53,6 +58,11 @@ pub trait Endpoint: RemoteFn {
 
 /// A context endpoint (`#[tractor::context]`): a task linked to the
 /// caller's, with a `started` value, a bidirectional stream and a result.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a context endpoint",
+    label = "not the call of a `#[tractor::context]` fn",
+    note = "`Portal::open_context` takes calls of `#[tractor::context]` fns; call an `#[tractor::endpoint]` with `Portal::run`, or a stream endpoint with `Portal::open_stream_from`"
+)]
 pub trait ContextEndpoint: RemoteFn {
     /// What the callee's `started` hands the caller.
     type Started: Serialize + DeserializeOwned + 'static;
@@ -66,6 +76,11 @@ pub trait ContextEndpoint: RemoteFn {
 
 /// A one-way stream endpoint (`#[tractor::endpoint]` returning
 /// `impl Stream<Item = T>`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a stream endpoint",
+    label = "not the call of an `#[tractor::endpoint]` fn returning `impl Stream`",
+    note = "`Portal::open_stream_from` takes calls of endpoints returning `impl Stream<Item = T>`; call a plain endpoint with `Portal::run`, or a context with `Portal::open_context`"
+)]
 pub trait StreamEndpoint: RemoteFn {
     /// The items.
     type Item: Serialize + DeserializeOwned + 'static;

@@ -35,7 +35,7 @@ use crate::runtime::error::Error;
 /// }
 /// # fn main() {}
 /// ```
-pub struct Context<Started, Tx = (), Rx = ()> {
+pub struct Context<Started = (), Tx = (), Rx = ()> {
     pub(crate) core: Arc<CtxCore>,
     _t: PhantomData<fn(Started, Tx) -> Rx>,
 }

@@ -1,0 +1,19 @@
+use tractor::Context;
+
+#[tractor::context]
+async fn chat(ctx: Context<u32, String, String>) -> Result<(), tractor::Error> {
+    ctx.started(1).await
+}
+
+async fn parent(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    portal
+        .open_context(chat::call(), async |_ctx, first: String| {
+            let _ = first;
+            Ok(())
+        })
+        .await
+}
+
+fn main() {
+    let _ = parent;
+}
