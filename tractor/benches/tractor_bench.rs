@@ -20,8 +20,17 @@
 //! alone), to two CPUs (plus the cross-CPU wake-up) and unpinned, because on
 //! small or virtual machines process placement moves a round trip more than
 //! the code does; the table shows the tractor/raw ratios against the SPEC
-//! targets. Run it with `cargo bench --bench tractor_bench`
-//! (`TRACTOR_BENCH_QUICK=1` for a short smoke run).
+//! targets. The same rounds also time a context's stream ping-pong (the
+//! parent sends on the stream of an open context, the child echoes).
+//!
+//! Streaming throughput is measured unpinned, again alternating with raw
+//! peers over the same transport: a one-way stream endpoint yielding
+//! `u64`s (with the default window and with `.buffer(1024)`) next to a raw
+//! writer sending 4-byte-length-prefixed 8-byte frames through a
+//! `BufWriter` to a reader that parses every frame; and a one-way stream of
+//! 64 KiB byte chunks next to raw 64 KiB socket writes. Run it with
+//! `cargo bench --bench tractor_bench` (`TRACTOR_BENCH_QUICK=1` for a short
+//! smoke run).
 
 use std::cell::Cell;
 use std::io::{Read, Write};
@@ -29,6 +38,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -45,6 +55,11 @@ const PAYLOAD: usize = 16;
 const FRAME: usize = 4 + PAYLOAD;
 /// Raw and tractor round trips alternate in this many rounds.
 const ROUNDS: usize = 5;
+/// Payload of one bulk stream item / raw bulk write.
+const CHUNK: usize = 64 * 1024;
+/// Stream windows of the small-message throughput runs: the default (64)
+/// and a large one.
+const WINDOWS: [Option<u32>; 2] = [None, Some(1024)];
 
 // ---------------------------------------------------------------------------
 // endpoints served by the tractor children
@@ -65,6 +80,51 @@ async fn raise_now() -> Result<u32, Raised> {
 #[tractor::endpoint]
 async fn return_now() -> Result<u64, Raised> {
     Ok(mono_ns())
+}
+
+/// Context stream ping-pong: echoes every message until the caller's
+/// stream closes.
+#[tractor::context]
+async fn echo_ctx(ctx: tractor::Context<(), u32, u32>) -> Result<u64, tractor::Error> {
+    ctx.started(()).await?;
+    let stream = ctx.open_stream().await?;
+    let mut n = 0;
+    while let Some(x) = stream.recv().await? {
+        stream.send(x).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Small-message one-way stream: `0..n`.
+#[tractor::endpoint]
+async fn count_u64(n: u64) -> impl futures::Stream<Item = u64> {
+    futures::stream::iter(0..n)
+}
+
+/// Bulk one-way stream: `n` chunks of [`CHUNK`] bytes.
+#[tractor::endpoint]
+async fn chunks(n: u32) -> impl futures::Stream<Item = Chunk> {
+    let buf = Arc::new(vec![0xab_u8; CHUNK]);
+    futures::stream::iter((0..n).map(move |_| Chunk(buf.clone())))
+}
+
+/// A bulk stream item: plain bytes on the wire (serde `bytes`, as
+/// `serde_bytes::ByteBuf`). The producer shares one buffer, as the raw
+/// writer reuses one, so no per-item copy is charged to the bench itself;
+/// the consumer gets owned bytes.
+struct Chunk(Arc<Vec<u8>>);
+
+impl serde::Serialize for Chunk {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Chunk {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_bytes::ByteBuf::deserialize(d).map(|b| Chunk(Arc::new(b.into_vec())))
+    }
 }
 
 /// The error `raise_now` raises: carries when it was raised.
@@ -126,7 +186,7 @@ fn main() {
         if quick { "quick" } else { "full" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    let (raw, tr, rtt) = match runtime().block_on(measure(&it)) {
+    let (raw, tr, rtt, tp) = match runtime().block_on(measure(&it)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tractor_bench: tractor run failed: {e}");
@@ -135,7 +195,7 @@ fn main() {
     };
     eprintln!("tractor_bench: error relay with backtrace capture (sub-run)...");
     let bt = relay_with_backtraces();
-    report(&raw, &tr, &rtt, bt.as_ref(), t0.elapsed());
+    report(&raw, &tr, &rtt, &tp, bt.as_ref(), t0.elapsed());
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -161,6 +221,14 @@ struct Iters {
     spawn8: usize,
     relay: usize,
     relay_bt: usize,
+    /// Throughput: kept rounds (after one short warm-up round).
+    tp_rounds: usize,
+    /// u64 items per tractor sample / frames per raw sample.
+    tp_small: u64,
+    tp_small_raw: u64,
+    /// 64 KiB chunks per tractor sample / per raw sample.
+    tp_bulk: u32,
+    tp_bulk_raw: u32,
 }
 
 impl Iters {
@@ -173,6 +241,11 @@ impl Iters {
                 spawn8: 3,
                 relay: 5,
                 relay_bt: 3,
+                tp_rounds: 1,
+                tp_small: 20_000,
+                tp_small_raw: 400_000,
+                tp_bulk: 200,
+                tp_bulk_raw: 400,
             }
         } else {
             Iters {
@@ -182,6 +255,11 @@ impl Iters {
                 spawn8: 20,
                 relay: 40,
                 relay_bt: 10,
+                tp_rounds: 3,
+                tp_small: 200_000,
+                tp_small_raw: 4_000_000,
+                tp_bulk: 2_000,
+                tp_bulk_raw: 4_000,
             }
         }
     }
@@ -223,8 +301,10 @@ fn fmt_ns(ns: u64) -> String {
         format!("{:.1} ms", ns as f64 / 1e6)
     } else if ns >= 1_000_000 {
         format!("{:.2} ms", ns as f64 / 1e6)
-    } else {
+    } else if ns >= 1_000 {
         format!("{:.1} µs", ns as f64 / 1e3)
+    } else {
+        format!("{ns} ns")
     }
 }
 
@@ -239,6 +319,11 @@ fn raw_peer(mode: &str) {
             echo_std(s)
         }),
         "echo-uds" => UnixStream::connect(&addr).and_then(echo_std),
+        "blast-tcp" => TcpStream::connect(&addr).and_then(|s| {
+            s.set_nodelay(true)?;
+            blast(s)
+        }),
+        "blast-uds" => UnixStream::connect(&addr).and_then(blast),
         "echo-tokio-tcp" | "echo-tokio-uds" => runtime().block_on(async {
             if mode == "echo-tokio-tcp" {
                 let s = tokio::net::TcpStream::connect(&addr).await?;
@@ -265,6 +350,45 @@ fn echo_std<S: Read + Write>(mut s: S) -> std::io::Result<()> {
             Ok(()) => s.write_all(&buf)?,
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A raw bulk request: what to send ([`BLAST_FRAMES`] or [`BLAST_BULK`]) and
+/// how many.
+const BLAST_REQ: usize = 9;
+/// `n` frames: a 4-byte length prefix (8) and the index as 8 bytes.
+const BLAST_FRAMES: u8 = b'f';
+/// `n` writes of [`CHUNK`] bytes.
+const BLAST_BULK: u8 = b'b';
+
+/// Serves raw throughput requests until EOF.
+fn blast<S: Read + Write>(mut s: S) -> std::io::Result<()> {
+    let chunk = vec![0xab_u8; CHUNK];
+    let mut req = [0u8; BLAST_REQ];
+    loop {
+        match s.read_exact(&mut req) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let n = u64::from_le_bytes(req[1..].try_into().expect("8 bytes"));
+        match req[0] {
+            BLAST_FRAMES => {
+                let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut s);
+                let mut f = [0u8; 12];
+                f[..4].copy_from_slice(&8u32.to_le_bytes());
+                for i in 0..n {
+                    f[4..].copy_from_slice(&i.to_le_bytes());
+                    w.write_all(&f)?;
+                }
+                w.flush()?;
+            }
+            _ => {
+                for _ in 0..n {
+                    s.write_all(&chunk)?;
+                }
+            }
         }
     }
 }
@@ -309,17 +433,25 @@ fn frame() -> [u8; FRAME] {
 
 /// A raw echo peer reached with blocking std I/O.
 fn std_peer(uds: bool) -> (Box<dyn Duplex>, Child) {
+    raw_peer_of("echo", uds)
+}
+
+/// A raw peer in mode `<kind>-tcp` / `<kind>-uds`, reached with blocking std I/O.
+fn raw_peer_of(kind: &str, uds: bool) -> (Box<dyn Duplex>, Child) {
     if uds {
-        let path = uds_path("std");
+        let path = uds_path(kind);
         let _ = std::fs::remove_file(&path);
         let l = UnixListener::bind(&path).expect("bind uds");
-        let child = raw_child("echo-uds", &path.to_string_lossy());
+        let child = raw_child(&format!("{kind}-uds"), &path.to_string_lossy());
         let (s, _) = l.accept().expect("accept");
         let _ = std::fs::remove_file(&path);
         (Box::new(s), child)
     } else {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let child = raw_child("echo-tcp", &l.local_addr().expect("addr").to_string());
+        let child = raw_child(
+            &format!("{kind}-tcp"),
+            &l.local_addr().expect("addr").to_string(),
+        );
         let (s, _) = l.accept().expect("accept");
         s.set_nodelay(true).expect("nodelay");
         (Box::new(s), child)
@@ -377,6 +509,49 @@ async fn pingpong_tokio(s: &mut dyn AsyncDuplex, n: usize, out: Option<&mut Samp
     }
 }
 
+fn blast_request(s: &mut dyn Duplex, what: u8, n: u64) {
+    let mut req = [0u8; BLAST_REQ];
+    req[0] = what;
+    req[1..].copy_from_slice(&n.to_le_bytes());
+    s.write_all(&req).expect("raw request");
+}
+
+/// Has the raw peer send `n` small frames and parses them (through a
+/// `BufReader`): the time from request to the last frame parsed.
+fn raw_frames(s: &mut dyn Duplex, n: u64) -> Duration {
+    let t = Instant::now();
+    blast_request(s, BLAST_FRAMES, n);
+    let mut r = std::io::BufReader::with_capacity(64 * 1024, s);
+    let (mut len, mut body) = ([0u8; 4], [0u8; 8]);
+    let mut sum = 0u64;
+    for _ in 0..n {
+        r.read_exact(&mut len).expect("raw frame length");
+        let l = u32::from_le_bytes(len) as usize;
+        assert_eq!(l, body.len(), "raw frame length");
+        r.read_exact(&mut body[..l]).expect("raw frame body");
+        sum = sum.wrapping_add(u64::from_le_bytes(body));
+    }
+    let d = t.elapsed();
+    assert_eq!(sum, n * n.saturating_sub(1) / 2, "raw frames lost");
+    d
+}
+
+/// Has the raw peer write `n` chunks of [`CHUNK`] bytes and reads them:
+/// the time from request to the last byte read.
+fn raw_bulk(s: &mut dyn Duplex, n: u32) -> Duration {
+    let t = Instant::now();
+    blast_request(s, BLAST_BULK, u64::from(n));
+    let mut buf = vec![0u8; CHUNK];
+    let mut left = n as usize * CHUNK;
+    while left > 0 {
+        let want = left.min(buf.len());
+        let got = s.read(&mut buf[..want]).expect("raw bulk read");
+        assert!(got > 0, "raw bulk: early EOF");
+        left -= got;
+    }
+    t.elapsed()
+}
+
 /// exec + one-byte handshake (+ exit + wait) of `k` raw children at once:
 /// (time until every handshake byte arrived, total).
 fn raw_spawn(l: &TcpListener, k: usize) -> (Duration, Duration) {
@@ -405,8 +580,10 @@ struct Rtt {
     raw: Samples,
     tokio: Samples,
     tractor: Samples,
-    /// CPU time spent per variant: [raw, tokio, tractor].
-    cpu: [Cpu; 3],
+    /// Context stream ping-pong (`MsgStream::send` + `recv`).
+    ctx: Samples,
+    /// CPU time spent per variant: [raw, tokio, portal.run, ctx stream].
+    cpu: [Cpu; 4],
 }
 
 /// CPU time of both ends over `calls` round trips.
@@ -491,6 +668,67 @@ impl RttSet {
     }
 }
 
+/// Rates measured in rounds (items or bytes per second), with the CPU
+/// time of both ends.
+#[derive(Default)]
+struct Rates {
+    per_s: Vec<f64>,
+    cpu: Cpu,
+}
+
+impl Rates {
+    fn push(&mut self, amount: u64, d: Duration) {
+        self.per_s.push(amount as f64 / d.as_secs_f64().max(1e-9));
+    }
+    fn median(&self) -> f64 {
+        let mut v = self.per_s.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    }
+    fn min(&self) -> f64 {
+        self.per_s.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+    fn max(&self) -> f64 {
+        self.per_s.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// Streaming throughput over one transport.
+#[derive(Default)]
+struct Tp {
+    /// Raw framed messages (4-byte prefix + 8 bytes), msg/s.
+    raw_frames: Rates,
+    /// One-way stream of u64, msg/s, per entry of [`WINDOWS`].
+    small: [Rates; 2],
+    /// Raw 64 KiB socket writes, bytes/s.
+    raw_bulk: Rates,
+    /// One-way stream of 64 KiB chunks, bytes/s.
+    bulk: Rates,
+}
+
+#[derive(Default)]
+struct TpSet {
+    tcp: Option<Tp>,
+    uds: Option<Tp>,
+}
+
+impl TpSet {
+    fn get(&self, uds: bool) -> Option<&Tp> {
+        if uds {
+            self.uds.as_ref()
+        } else {
+            self.tcp.as_ref()
+        }
+    }
+}
+
+fn window_label(w: Option<u32>) -> String {
+    match w {
+        None => "window 64".into(),
+        Some(w) => format!("buffer({w})"),
+    }
+}
+
 #[derive(Default)]
 struct Raw {
     /// exec → handshake byte received.
@@ -524,11 +762,12 @@ struct Relay {
     spawn_ok: Samples,
 }
 
-async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet), tractor::Error> {
+async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet, TpSet), tractor::Error> {
     let mut raw = Raw::default();
     let mut tr = Tractor::default();
     let mut rtt = RttSet::default();
-    let (raw_ref, tr_ref, rtt_ref) = (&mut raw, &mut tr, &mut rtt);
+    let mut tp = TpSet::default();
+    let (raw_ref, tr_ref, rtt_ref, tp_ref) = (&mut raw, &mut tr, &mut rtt, &mut tp);
     tractor::open_root_actor(tractor::RootConfig::new("bench"), async move || {
         eprintln!("tractor_bench: spawn + teardown...");
         spawns(it, raw_ref, tr_ref).await?;
@@ -538,6 +777,8 @@ async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet), tractor::Error> {
                 rtt_ref.tcp.push((at, r));
             }
         }
+        eprintln!("tractor_bench: stream throughput over TCP...");
+        tp_ref.tcp = Some(throughput(it, false).await?);
         eprintln!("tractor_bench: error relay...");
         tr_ref.relay = relay(it.relay).await?;
         Ok(())
@@ -551,10 +792,93 @@ async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet), tractor::Error> {
                 rtt.uds.push((at, r));
             }
         }
+        eprintln!("tractor_bench: stream throughput over UDS...");
+        tp.uds = Some(throughput(it, true).await?);
         Ok(())
     })
     .await?;
-    Ok((raw, tr, rtt))
+    Ok((raw, tr, rtt, tp))
+}
+
+/// One-way stream throughput against a raw peer over the same transport,
+/// unpinned, in alternating rounds (round 0, a tenth of the size, is the
+/// warm-up).
+async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
+    tractor::open_nursery(async |an| {
+        let p = an
+            .start_actor("streamer")
+            .enable_modules([module_path!()])
+            .spawn()
+            .await?;
+        let pid = p.aid().pid;
+        let (mut raw_s, mut raw_child) = raw_peer_of("blast", uds);
+        let raw_pid = raw_child.id();
+        let mut out = Tp::default();
+        for round in 0..=it.tp_rounds {
+            let keep = round > 0;
+            let div = if keep { 1 } else { 10 };
+
+            let n = it.tp_small_raw / div;
+            let c = Cpu::start(raw_pid);
+            let d = raw_frames(&mut *raw_s, n);
+            if keep {
+                out.raw_frames.push(n, d);
+                out.raw_frames.cpu.stop(c, raw_pid, n as usize);
+            }
+
+            for (k, w) in WINDOWS.into_iter().enumerate() {
+                let n = it.tp_small / div;
+                let c = Cpu::start(pid);
+                let t = Instant::now();
+                let call = count_u64::call(n);
+                let call = match w {
+                    Some(w) => call.buffer(w),
+                    None => call,
+                };
+                let mut s = p.open_stream_from(call).await?;
+                let (mut got, mut sum) = (0u64, 0u64);
+                while let Some(v) = s.recv().await? {
+                    got += 1;
+                    sum = sum.wrapping_add(v);
+                }
+                let d = t.elapsed();
+                assert_eq!((got, sum), (n, n * n.saturating_sub(1) / 2), "u64 stream");
+                if keep {
+                    out.small[k].push(n, d);
+                    out.small[k].cpu.stop(c, pid, n as usize);
+                }
+            }
+
+            let n = it.tp_bulk_raw / div as u32;
+            let c = Cpu::start(raw_pid);
+            let d = raw_bulk(&mut *raw_s, n);
+            if keep {
+                out.raw_bulk.push(u64::from(n) * CHUNK as u64, d);
+                out.raw_bulk.cpu.stop(c, raw_pid, n as usize);
+            }
+
+            let n = it.tp_bulk / div as u32;
+            let c = Cpu::start(pid);
+            let t = Instant::now();
+            let mut s = p.open_stream_from(chunks::call(n)).await?;
+            let mut got = 0u32;
+            while let Some(chunk) = s.recv().await? {
+                assert_eq!(chunk.0.len(), CHUNK, "chunk size");
+                got += 1;
+            }
+            let d = t.elapsed();
+            assert_eq!(got, n, "chunk stream");
+            if keep {
+                out.bulk.push(u64::from(n) * CHUNK as u64, d);
+                out.bulk.cpu.stop(c, pid, n as usize);
+            }
+        }
+        drop(raw_s);
+        let _ = raw_child.wait();
+        p.cancel_actor().await?;
+        Ok(out)
+    })
+    .await
 }
 
 /// Spawn + teardown, raw and tractor alternating (the raw parts block the
@@ -637,36 +961,59 @@ async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>
         if let Some((_, me)) = pins {
             set_affinity(&cpu_set(&[me]));
         }
-        let mut out = Rtt::default();
-        let per_round = it.rtt.div_ceil(ROUNDS);
-        for round in 0..=ROUNDS {
-            // Round 0 is the warm-up of all three.
-            let n = if round == 0 { it.warmup } else { per_round };
-            let keep = round > 0;
-            let c = Cpu::start(std_child.id());
-            pingpong_std(&mut *std_s, n, keep.then_some(&mut out.raw));
-            if keep {
-                out.cpu[0].stop(c, std_child.id(), n);
-            }
-            let c = Cpu::start(tok_child.id());
-            pingpong_tokio(&mut *tok_s, n, keep.then_some(&mut out.tokio)).await;
-            if keep {
-                out.cpu[1].stop(c, tok_child.id(), n);
-            }
-            let c = Cpu::start(p.aid().pid);
-            for i in 0..n as u32 {
-                let t = Instant::now();
-                let r = p.run(ping::call(i)).await?;
-                let d = t.elapsed();
-                assert_eq!(r, i);
-                if keep {
-                    out.tractor.push(d);
+        let pid = p.aid().pid;
+        // The context stays open through all rounds; its stream idles
+        // while the other variants run.
+        let out = p
+            .open_context(echo_ctx::call(), async |ctx, ()| {
+                let stream = ctx.open_stream().await?;
+                let mut out = Rtt::default();
+                let per_round = it.rtt.div_ceil(ROUNDS);
+                for round in 0..=ROUNDS {
+                    // Round 0 is the warm-up of all four.
+                    let n = if round == 0 { it.warmup } else { per_round };
+                    let keep = round > 0;
+                    let c = Cpu::start(std_child.id());
+                    pingpong_std(&mut *std_s, n, keep.then_some(&mut out.raw));
+                    if keep {
+                        out.cpu[0].stop(c, std_child.id(), n);
+                    }
+                    let c = Cpu::start(tok_child.id());
+                    pingpong_tokio(&mut *tok_s, n, keep.then_some(&mut out.tokio)).await;
+                    if keep {
+                        out.cpu[1].stop(c, tok_child.id(), n);
+                    }
+                    let c = Cpu::start(pid);
+                    for i in 0..n as u32 {
+                        let t = Instant::now();
+                        let r = p.run(ping::call(i)).await?;
+                        let d = t.elapsed();
+                        assert_eq!(r, i);
+                        if keep {
+                            out.tractor.push(d);
+                        }
+                    }
+                    if keep {
+                        out.cpu[2].stop(c, pid, n);
+                    }
+                    let c = Cpu::start(pid);
+                    for i in 0..n as u32 {
+                        let t = Instant::now();
+                        stream.send(i).await?;
+                        let r = stream.recv().await?;
+                        let d = t.elapsed();
+                        assert_eq!(r, Some(i));
+                        if keep {
+                            out.ctx.push(d);
+                        }
+                    }
+                    if keep {
+                        out.cpu[3].stop(c, pid, n);
+                    }
                 }
-            }
-            if keep {
-                out.cpu[2].stop(c, p.aid().pid, n);
-            }
-        }
+                Ok(out)
+            })
+            .await?;
         drop((std_s, tok_s));
         let _ = std_child.wait();
         let _ = tok_child.wait();
@@ -802,13 +1149,44 @@ struct Row {
     figure: String,
     tractor: u64,
     raw: u64,
+    unit: Unit,
     target: &'static str,
     check: Check,
 }
 
+/// What a row's figures are.
+#[derive(Clone, Copy)]
+enum Unit {
+    /// Nanoseconds (lower is better).
+    Ns,
+    /// Messages per second (higher is better).
+    Msgs,
+    /// Bytes per second (higher is better).
+    Bytes,
+}
+
+impl Unit {
+    fn fmt(self, v: u64) -> String {
+        match self {
+            Unit::Ns => fmt_ns(v),
+            Unit::Msgs => format!("{:.2} M/s", v as f64 / 1e6),
+            Unit::Bytes => format!("{:.0} MB/s", v as f64 / 1e6),
+        }
+    }
+}
+
 enum Check {
+    /// tractor <= this many times raw.
     Ratio(f64),
+    /// tractor <= this absolute figure.
     Abs(u64),
+    /// tractor >= this fraction of raw.
+    MinRatio(f64),
+    /// tractor >= `abs` and >= `ratio` of raw.
+    AtLeast {
+        abs: u64,
+        ratio: f64,
+    },
     Info,
 }
 
@@ -816,6 +1194,7 @@ fn report(
     raw: &Raw,
     tr: &Tractor,
     rtt: &RttSet,
+    tp: &TpSet,
     bt: Option<&(u64, u64, usize)>,
     elapsed: Duration,
 ) {
@@ -824,6 +1203,7 @@ fn report(
             figure: "spawn+teardown, 1 actor (median)".into(),
             tractor: tr.spawn1.median(),
             raw: raw.spawn1.median(),
+            unit: Unit::Ns,
             target: "<= 3x raw exec+handshake+exit",
             check: Check::Ratio(3.0),
         },
@@ -831,6 +1211,7 @@ fn report(
             figure: "spawn+teardown, 8 concurrent (median)".into(),
             tractor: tr.spawn8.median(),
             raw: raw.spawn8.median(),
+            unit: Unit::Ns,
             target: "<= 3x raw, 8 at once",
             check: Check::Ratio(3.0),
         },
@@ -842,6 +1223,7 @@ fn report(
                 figure: format!("portal.run RTT, {name}, {} (median)", at.label()),
                 tractor: r.tractor.median(),
                 raw: r.raw.median(),
+                unit: Unit::Ns,
                 target: if uds {
                     "<= 1.5x raw UDS ping-pong"
                 } else {
@@ -853,10 +1235,60 @@ fn report(
                 figure: format!("portal.run RTT, {name}, {} (p99)", at.label()),
                 tractor: r.tractor.p99(),
                 raw: r.raw.p99(),
+                unit: Unit::Ns,
                 target: "(info)",
                 check: Check::Info,
             });
         }
+    }
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        for at in [Placement::SameCpu, Placement::TwoCpus] {
+            let Some(r) = rtt.get(uds, at) else { continue };
+            rows.push(Row {
+                figure: format!("ctx stream RTT, {name}, {} (median)", at.label()),
+                tractor: r.ctx.median(),
+                raw: r.raw.median(),
+                unit: Unit::Ns,
+                target: if uds {
+                    "<= 1.2x raw UDS ping-pong"
+                } else {
+                    "<= 1.2x raw TCP ping-pong"
+                },
+                check: Check::Ratio(1.2),
+            });
+        }
+    }
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        let Some(t) = tp.get(uds) else { continue };
+        for (k, w) in WINDOWS.into_iter().enumerate() {
+            rows.push(Row {
+                figure: format!("1-way u64 stream, {name}, {}", window_label(w)),
+                tractor: t.small[k].median() as u64,
+                raw: t.raw_frames.median() as u64,
+                unit: Unit::Msgs,
+                target: if w.is_none() {
+                    ">= 10 M/s and >= 20% raw framed"
+                } else {
+                    "(info: window effect)"
+                },
+                check: if w.is_none() {
+                    Check::AtLeast {
+                        abs: 10_000_000,
+                        ratio: 0.2,
+                    }
+                } else {
+                    Check::Info
+                },
+            });
+        }
+        rows.push(Row {
+            figure: format!("1-way 64 KiB stream, {name}"),
+            tractor: t.bulk.median() as u64,
+            raw: t.raw_bulk.median() as u64,
+            unit: Unit::Bytes,
+            target: ">= 70% raw 64 KiB writes",
+            check: Check::MinRatio(0.7),
+        });
     }
     let one_way = rtt
         .get(false, Placement::TwoCpus)
@@ -866,11 +1298,12 @@ fn report(
         figure: "error relay after spawn (median)".into(),
         tractor: tr.relay.err.median(),
         raw: one_way,
+        unit: Unit::Ns,
         target: "<= 1 ms (raw: TCP one-way)",
         check: Check::Abs(1_000_000),
     });
 
-    let w = [40, 9, 9, 7, 29, 7];
+    let w = [40, 11, 11, 7, 31, 7];
     let line = |cells: [&str; 6]| {
         let mut s = String::from("|");
         for (c, w) in cells.iter().zip(w) {
@@ -901,6 +1334,8 @@ fn report(
         let ok = match r.check {
             Check::Ratio(m) => Some(ratio <= m),
             Check::Abs(a) => Some(r.tractor <= a),
+            Check::MinRatio(m) => Some(ratio >= m),
+            Check::AtLeast { abs, ratio: m } => Some(r.tractor >= abs && ratio >= m),
             Check::Info => None,
         };
         if let Some(ok) = ok {
@@ -909,8 +1344,8 @@ fn report(
         }
         line([
             &r.figure,
-            &fmt_ns(r.tractor),
-            &fmt_ns(r.raw),
+            &r.unit.fmt(r.tractor),
+            &r.unit.fmt(r.raw),
             &format!("{ratio:.2}x"),
             r.target,
             match ok {
@@ -950,6 +1385,10 @@ fn report(
                 &format!("tractor portal.run, {name}, {}", at.label()),
                 &r.tractor,
             );
+            d(
+                &format!("tractor ctx stream send+recv, {name}, {}", at.label()),
+                &r.ctx,
+            );
         }
     }
     println!("  mean CPU time per round trip (this process + peer process), both ends on 1 CPU:");
@@ -962,10 +1401,55 @@ fn report(
             format!("{} + {}", fmt_ns(me), fmt_ns(peer))
         };
         println!(
-            "    {name}: raw std {}, raw tokio {}, tractor {}",
+            "    {name}: raw std {}, raw tokio {}, portal.run {}, ctx stream {}",
             f(&r.cpu[0]),
             f(&r.cpu[1]),
-            f(&r.cpu[2])
+            f(&r.cpu[2]),
+            f(&r.cpu[3])
+        );
+    }
+    println!(
+        "  stream throughput, unpinned (median [min-max] of rounds; CPU per item: this process + peer):"
+    );
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        let Some(t) = tp.get(uds) else { continue };
+        let line = |what: &str, r: &Rates, unit: Unit| {
+            let (me, peer) = r.cpu.per_call();
+            println!(
+                "    {what:<50} {:>10} [{}-{}]  cpu {} + {}  n={}",
+                unit.fmt(r.median() as u64),
+                unit.fmt(r.min() as u64),
+                unit.fmt(r.max() as u64),
+                fmt_ns(me),
+                fmt_ns(peer),
+                r.per_s.len()
+            );
+        };
+        line(
+            &format!("raw {name} framed 12-byte messages (BufWriter)"),
+            &t.raw_frames,
+            Unit::Msgs,
+        );
+        for (k, w) in WINDOWS.into_iter().enumerate() {
+            line(
+                &format!(
+                    "tractor {name} 1-way u64 stream, {}{}",
+                    window_label(w),
+                    if w.is_none() { " (default)" } else { "" }
+                ),
+                &t.small[k],
+                Unit::Msgs,
+            );
+        }
+        line(
+            &format!("raw {name} 64 KiB writes"),
+            &t.raw_bulk,
+            Unit::Bytes,
+        );
+        line(
+            &format!("tractor {name} 1-way stream of 64 KiB chunks"),
+            &t.bulk,
+            Unit::Bytes,
         );
     }
     d("raw exec -> handshake byte received", &raw.spawn1_up);
@@ -1011,22 +1495,24 @@ fn report(
         ),
         None => println!("  error relay with RUST_LIB_BACKTRACE=1: the sub-run failed"),
     }
-    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
-        let ratios: Vec<String> = Placement::ALL
-            .iter()
-            .filter_map(|&at| {
-                let r = rtt.get(uds, at)?;
-                Some(format!(
-                    "{} {:.2}x",
-                    at.label(),
-                    r.tractor.median() as f64 / r.tokio.median().max(1) as f64
-                ))
-            })
-            .collect();
-        println!(
-            "  portal.run / tokio ping-pong, {name}: {}",
-            ratios.join(", ")
-        );
+    for (what, pick) in [
+        ("portal.run", (|r: &Rtt| &r.tractor) as fn(&Rtt) -> &Samples),
+        ("ctx stream", |r: &Rtt| &r.ctx),
+    ] {
+        for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+            let ratios: Vec<String> = Placement::ALL
+                .iter()
+                .filter_map(|&at| {
+                    let r = rtt.get(uds, at)?;
+                    Some(format!(
+                        "{} {:.2}x",
+                        at.label(),
+                        pick(r).median() as f64 / r.tokio.median().max(1) as f64
+                    ))
+                })
+                .collect();
+            println!("  {what} / tokio ping-pong, {name}: {}", ratios.join(", "));
+        }
     }
     println!(
         "  error relay is measured with RUST_LIB_BACKTRACE=0 in the actors; the sub-run shows the cost of capturing backtraces"
