@@ -83,13 +83,13 @@ async fn bad_frames_drop_only_their_connection(t: TransportKind) {
         let mut io = dial(&addr).await;
         let hello =
             tractor::ipc::transport::encode(&tractor::ipc::Msg::Aid(Aid::new("intruder"))).unwrap();
-        io.write_all(&frame(&hello)).await.unwrap();
+        io.write_all(hello.bytes()).await.unwrap();
         io.write_all(&u32::MAX.to_le_bytes()).await.unwrap();
         expect_dropped(&mut io, "an oversized frame after the handshake").await;
 
         // 5. A valid handshake, then a frame that is not a message.
         let mut io = dial(&addr).await;
-        io.write_all(&frame(&hello)).await.unwrap();
+        io.write_all(hello.bytes()).await.unwrap();
         io.write_all(&frame(&[0xff; 32])).await.unwrap();
         expect_dropped(&mut io, "an undecodable frame after the handshake").await;
 

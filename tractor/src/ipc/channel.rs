@@ -17,13 +17,12 @@ use tracing::Instrument;
 
 use super::addr::Addr;
 use super::error::IpcError;
+use super::frame::Frame;
 use super::msg::{Aid, Cid, Msg};
 use super::transport::{self, MsgReader, MsgTransport, MsgWriter, PeerCred};
 
 /// Frames queued for the writer before `send` waits.
 const WRITE_QUEUE: usize = 1024;
-/// Marks cids allocated by the accepting side.
-const ACCEPTOR_BIT: Cid = 1 << 63;
 
 /// A handshaken connection to a peer actor. Cheap to clone.
 #[derive(Clone)]
@@ -33,7 +32,7 @@ pub struct Channel {
 
 struct ChannelInner {
     peer: Aid,
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<Frame>,
     closed: CancellationToken,
     /// Set when the writer has flushed and shut the socket down.
     writer_done: CancellationToken,
@@ -142,46 +141,44 @@ impl Channel {
 
     /// A fresh dialog id owned by this side.
     pub fn next_cid(&self) -> Cid {
+        // The low bit says which side allocated the cid; keeping it low
+        // keeps cids one-byte varints on the wire.
         let n = self.inner.next_cid.fetch_add(1, Ordering::Relaxed);
-        if self.inner.acceptor {
-            n | ACCEPTOR_BIT
-        } else {
-            n
-        }
+        (n << 1) | Cid::from(self.inner.acceptor)
     }
 
     /// Whether `cid` was allocated by this side (a dialog we opened).
     pub fn owns_cid(&self, cid: Cid) -> bool {
-        (cid & ACCEPTOR_BIT != 0) == self.inner.acceptor
+        (cid & 1 == 1) == self.inner.acceptor
     }
 
     /// Queues a message for the writer.
     pub async fn send(&self, msg: &Msg) -> Result<(), IpcError> {
-        let body = transport::encode(msg)?;
-        self.send_encoded(body).await
+        let frame = transport::encode(msg)?;
+        self.send_frame(frame).await
     }
 
-    /// Queues an encoded frame body.
-    pub async fn send_encoded(&self, body: Vec<u8>) -> Result<(), IpcError> {
+    /// Queues an encoded frame.
+    pub async fn send_frame(&self, frame: Frame) -> Result<(), IpcError> {
         if self.inner.closed.is_cancelled() {
             return Err(self.closed_error());
         }
         self.inner
             .tx
-            .send(body)
+            .send(frame)
             .await
             .map_err(|_| self.closed_error())
     }
 
     /// Queues a message without waiting; fails if the queue is full or closed.
     pub fn try_send(&self, msg: &Msg) -> Result<(), IpcError> {
-        let body = transport::encode(msg)?;
+        let frame = transport::encode(msg)?;
         if self.inner.closed.is_cancelled() {
             return Err(self.closed_error());
         }
         self.inner
             .tx
-            .try_send(body)
+            .try_send(frame)
             .map_err(|_| self.closed_error())
     }
 
@@ -189,8 +186,8 @@ impl Channel {
     /// loop): at once if the queue has room, else from a spawned task, so
     /// it is delivered even when the writer is backed up.
     pub fn send_soon(&self, msg: Msg) {
-        let body = match transport::encode(&msg) {
-            Ok(b) => b,
+        let frame = match transport::encode(&msg) {
+            Ok(f) => f,
             Err(e) => {
                 tracing::error!(target: "tractor::ipc", "could not encode a {}: {e}", msg.kind());
                 return;
@@ -199,13 +196,13 @@ impl Channel {
         if self.inner.closed.is_cancelled() {
             return;
         }
-        match self.inner.tx.try_send(body) {
+        match self.inner.tx.try_send(frame) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(body)) => {
+            Err(mpsc::error::TrySendError::Full(frame)) => {
                 let chan = self.clone();
                 if let Ok(rt) = tokio::runtime::Handle::try_current() {
                     rt.spawn(async move {
-                        let _ = chan.send_encoded(body).await;
+                        let _ = chan.send_frame(frame).await;
                     });
                 }
             }
@@ -249,7 +246,7 @@ impl Channel {
 
 async fn write_loop(
     mut w: MsgWriter,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: mpsc::Receiver<Frame>,
     closed: CancellationToken,
     done: CancellationToken,
 ) {
@@ -261,16 +258,16 @@ async fn write_loop(
                 _ = closed.cancelled() => None,
             };
             let Some(first) = first else { break };
-            w.write_raw(&first).await?;
+            w.write_frame(&first).await?;
             // Batch whatever else is already queued into the same flush.
             while let Ok(more) = rx.try_recv() {
-                w.write_raw(&more).await?;
+                w.write_frame(&more).await?;
             }
             w.flush().await?;
         }
         // Closing: what was queued before the close still goes out.
         while let Ok(more) = rx.try_recv() {
-            w.write_raw(&more).await?;
+            w.write_frame(&more).await?;
         }
         w.flush().await
     }

@@ -37,7 +37,7 @@ pub enum FrameError {
 
 /// Reads one frame into `buf` (cleared first). `Ok(false)` is a clean EOF
 /// between frames.
-pub async fn read_frame<R: AsyncRead + Unpin + ?Sized>(
+pub async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     buf: &mut Vec<u8>,
     max: usize,
@@ -62,16 +62,92 @@ pub async fn read_frame<R: AsyncRead + Unpin + ?Sized>(
         });
     }
     buf.clear();
-    buf.resize(len, 0);
-    let mut got = 0;
-    while got < len {
-        let n = r.read(&mut buf[got..]).await?;
-        if n == 0 {
-            return Err(FrameError::Truncated { got, want: len });
-        }
-        got += n;
+    buf.reserve(len);
+    // Reads into spare capacity: no zero-filling of what is overwritten anyway.
+    let got = r.take(len as u64).read_to_end(buf).await?;
+    if got < len {
+        return Err(FrameError::Truncated { got, want: len });
     }
     Ok(true)
+}
+
+/// An encoded frame, length prefix included, ready for one write.
+///
+/// Payload-carrying messages are encoded in one pass: the payload is
+/// serialized after a fixed headroom and the envelope header is written
+/// into the headroom right before it, so the payload is never copied.
+#[derive(Debug)]
+pub struct Frame {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+/// Headroom before a payload: length prefix (4), variant tag (1), cid
+/// varint (up to 10) and payload length varint (up to 5).
+const HEADROOM: usize = 4 + 1 + 10 + 5;
+
+impl Frame {
+    /// The frame's bytes: length prefix and body.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Frames a message body produced by `body`, which appends to the
+    /// buffer it is given (4 bytes of prefix already reserved).
+    pub fn build(body: impl FnOnce(Vec<u8>) -> Result<Vec<u8>, String>) -> Result<Frame, String> {
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(&[0; 4]);
+        let mut buf = body(buf)?;
+        let len = prefix_len(buf.len() - 4)?;
+        buf[..4].copy_from_slice(&len);
+        Ok(Frame { buf, start: 0 })
+    }
+
+    /// Frames the message `variant { cid, pld }` whose payload is the
+    /// postcard encoding of `value`, byte-identical to encoding the message
+    /// with an already encoded payload.
+    pub fn with_payload<T: serde::Serialize + ?Sized>(
+        variant: u8,
+        cid: u64,
+        value: &T,
+    ) -> Result<Frame, String> {
+        debug_assert!(variant < 0x80, "a one-byte varint tag");
+        let buf = postcard::to_extend(value, vec![0u8; HEADROOM]).map_err(|e| e.to_string())?;
+        let pld_len = buf.len() - HEADROOM;
+        let mut header = [0u8; HEADROOM - 4];
+        let mut n = 0;
+        header[n] = variant;
+        n += 1;
+        n += varint(cid, &mut header[n..]);
+        n += varint(pld_len as u64, &mut header[n..]);
+        let start = HEADROOM - n - 4;
+        let mut buf = buf;
+        buf[start + 4..HEADROOM].copy_from_slice(&header[..n]);
+        let len = prefix_len(n + pld_len)?;
+        buf[start..start + 4].copy_from_slice(&len);
+        Ok(Frame { buf, start })
+    }
+}
+
+fn prefix_len(body: usize) -> Result<[u8; 4], String> {
+    u32::try_from(body)
+        .map(u32::to_le_bytes)
+        .map_err(|_| format!("a {body}-byte frame is above the 4 GiB frame limit"))
+}
+
+/// LEB128 varint, as postcard writes integers; returns the bytes used.
+fn varint(mut v: u64, out: &mut [u8]) -> usize {
+    let mut i = 0;
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out[i] = byte;
+            return i + 1;
+        }
+        out[i] = byte | 0x80;
+        i += 1;
+    }
 }
 
 /// Writes one frame; the caller flushes (the channel's writer batches).

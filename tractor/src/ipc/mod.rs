@@ -14,6 +14,8 @@ pub mod transport;
 pub use addr::{Addr, TransportKind};
 pub use channel::{Channel, Role};
 pub use error::IpcError;
-pub use frame::{DEFAULT_MAX_FRAME, FrameError};
-pub use msg::{Aid, Cid, ErrorData, FlowSpec, FuncType, Msg, SpawnSpec, Start, stable_hash};
+pub use frame::{DEFAULT_MAX_FRAME, Frame, FrameError};
+pub use msg::{
+    Aid, Cid, ErrorData, FlowSpec, FuncType, Msg, PayloadMsg, SpawnSpec, Start, stable_hash,
+};
 pub use transport::{MsgListener, MsgReader, MsgTransport, PeerCred};

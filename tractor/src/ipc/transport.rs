@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use super::addr::{Addr, TransportKind};
 use super::error::IpcError;
-use super::frame::{self, FrameError};
+use super::frame::{self, Frame, FrameError};
 use super::msg::Msg;
 
 type BoxRead = Pin<Box<dyn AsyncRead + Send>>;
@@ -26,7 +26,6 @@ pub struct MsgReader {
 /// Writing half: encodes envelopes into frames; the caller decides when to flush.
 pub struct MsgWriter {
     inner: BufWriter<BoxWrite>,
-    buf: Vec<u8>,
 }
 
 /// Peer process credentials from `SO_PEERCRED` (unix sockets only).
@@ -60,7 +59,6 @@ impl MsgTransport {
             },
             MsgWriter {
                 inner: BufWriter::with_capacity(64 * 1024, w),
-                buf: Vec::new(),
             },
         )
     }
@@ -150,17 +148,15 @@ impl MsgReader {
 impl MsgWriter {
     /// Encodes and buffers one message.
     pub async fn write(&mut self, msg: &Msg) -> Result<(), IpcError> {
-        self.buf.clear();
-        let buf = std::mem::take(&mut self.buf);
-        let buf = postcard::to_extend(msg, buf).map_err(|e| IpcError::Encode(e.to_string()))?;
-        let res = frame::write_frame(&mut self.inner, &buf).await;
-        self.buf = buf;
-        res.map_err(|e| IpcError::Frame(FrameError::Io(e)))
+        let frame = encode(msg)?;
+        self.write_frame(&frame).await
     }
 
-    /// Buffers an already-encoded frame body.
-    pub async fn write_raw(&mut self, body: &[u8]) -> Result<(), IpcError> {
-        frame::write_frame(&mut self.inner, body)
+    /// Buffers an encoded frame (one write: prefix and body are contiguous).
+    pub async fn write_frame(&mut self, frame: &Frame) -> Result<(), IpcError> {
+        use tokio::io::AsyncWriteExt;
+        self.inner
+            .write_all(frame.bytes())
             .await
             .map_err(|e| IpcError::Frame(FrameError::Io(e)))
     }
@@ -174,6 +170,11 @@ impl MsgWriter {
             .map_err(|e| IpcError::Frame(FrameError::Io(e)))
     }
 
+    /// Bytes buffered and not yet flushed.
+    pub fn buffered(&self) -> usize {
+        self.inner.buffer().len()
+    }
+
     /// Shuts the write side down so the peer reads EOF.
     pub async fn shutdown(&mut self) {
         use tokio::io::AsyncWriteExt;
@@ -181,9 +182,10 @@ impl MsgWriter {
     }
 }
 
-/// Encodes a message into a frame body (no length prefix).
-pub fn encode(msg: &Msg) -> Result<Vec<u8>, IpcError> {
-    postcard::to_stdvec(msg).map_err(|e| IpcError::Encode(e.to_string()))
+/// Encodes a message into a frame.
+pub fn encode(msg: &Msg) -> Result<Frame, IpcError> {
+    Frame::build(|buf| postcard::to_extend(msg, buf).map_err(|e| e.to_string()))
+        .map_err(IpcError::Encode)
 }
 
 /// An IPC listener. A unix socket file is unlinked when the listener drops.

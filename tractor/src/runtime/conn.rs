@@ -244,10 +244,13 @@ impl Drop for Dialog {
 
 /// The message loop of one channel.
 pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: MsgReader) {
+    // One close future for the whole loop, not one per message.
+    let closed = conn.chan.closed();
+    tokio::pin!(closed);
     loop {
         let msg = tokio::select! {
             biased;
-            _ = conn.chan.closed() => break,
+            _ = &mut closed => break,
             m = reader.recv() => m,
         };
         let msg = match msg {

@@ -109,6 +109,11 @@ impl DialogShared {
         });
     }
 
+    /// Whether the dialog ended (cheaper than [`terminal`](Self::terminal)).
+    pub fn has_terminal(&self) -> bool {
+        self.terminal.borrow().is_some()
+    }
+
     pub fn terminal(&self) -> Option<Terminal> {
         self.terminal.borrow().clone()
     }

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::stream::MsgStream;
 use super::{CtxCore, IpcContext};
-use crate::ipc::{Aid, Msg, codec};
+use crate::ipc::{Aid, Msg, PayloadMsg};
 use crate::runtime::actor::lock;
 use crate::runtime::error::Error;
 
@@ -68,18 +68,18 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
             }
             st.started = true;
         }
-        let pld = codec::encode(&value).map_err(|reason| Error::MsgType {
-            endpoint: self.core.path.to_string(),
-            expected: std::any::type_name::<S>(),
-            reason: format!("the started value could not be encoded: {reason}"),
-        })?;
+        let frame =
+            Msg::payload_frame(PayloadMsg::Started, self.core.cid, &value).map_err(|reason| {
+                Error::MsgType {
+                    endpoint: self.core.path.to_string(),
+                    expected: std::any::type_name::<S>(),
+                    reason: format!("the started value could not be encoded: {reason}"),
+                }
+            })?;
         self.core
             .conn
             .chan
-            .send(&Msg::Started {
-                cid: self.core.cid,
-                pld,
-            })
+            .send_frame(frame)
             .await
             .map_err(|_| Error::TransportClosed {
                 peer: self.core.peer().clone(),

@@ -9,9 +9,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{CtxCore, Side};
-use crate::ipc::{Msg, codec};
+use crate::ipc::{Msg, PayloadMsg, codec};
 use crate::runtime::actor::lock;
-use crate::runtime::dialog::Terminal;
 use crate::runtime::error::{Error, RemoteActorError};
 
 /// The stream of a context: sends `Tx`, receives `Rx`.
@@ -85,35 +84,44 @@ pub(crate) fn send_stop(core: &CtxCore) {
 }
 
 pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) -> Result<(), Error> {
-    if let Some(e) = core.terminal_error() {
-        return Err(e);
-    }
-    if matches!(core.shared.terminal(), Some(Terminal::Returned(_))) {
-        return Err(core.misuse("the remote task returned; its stream is closed"));
+    if core.shared.has_terminal() {
+        return Err(core
+            .terminal_error()
+            .unwrap_or_else(|| core.misuse("the remote task returned; its stream is closed")));
     }
     if lock(&core.state).stop_sent {
         return Err(core.misuse("this stream was closed; a context's stream cannot be re-opened"));
     }
     if !core.shared.flow.overrun {
-        let mut ended = core.shared.terminal.subscribe();
-        tokio::select! {
-            permit = core.shared.credits.acquire() => match permit {
-                Ok(p) => p.forget(),
-                Err(_) => return Err(core.misuse("the stream's window was closed")),
-            },
-            _ = ended.wait_for(Option::is_some) => {
-                return Err(core.terminal_error().unwrap_or_else(|| core.misuse("the remote task returned; its stream is closed")));
+        // Fast path: window available. Otherwise wait for credit or the end.
+        match core.shared.credits.try_acquire() {
+            Ok(p) => p.forget(),
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return Err(core.misuse("the stream's window was closed"));
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                let mut ended = core.shared.terminal.subscribe();
+                tokio::select! {
+                    permit = core.shared.credits.acquire() => match permit {
+                        Ok(p) => p.forget(),
+                        Err(_) => return Err(core.misuse("the stream's window was closed")),
+                    },
+                    _ = ended.wait_for(Option::is_some) => {
+                        return Err(core.terminal_error().unwrap_or_else(|| core.misuse("the remote task returned; its stream is closed")));
+                    }
+                }
             }
         }
     }
-    let pld = codec::encode(msg).map_err(|reason| Error::MsgType {
-        endpoint: core.path.to_string(),
-        expected: std::any::type_name::<T>(),
-        reason: format!("a stream message could not be encoded: {reason}"),
-    })?;
+    let frame =
+        Msg::payload_frame(PayloadMsg::Yield, core.cid, msg).map_err(|reason| Error::MsgType {
+            endpoint: core.path.to_string(),
+            expected: std::any::type_name::<T>(),
+            reason: format!("a stream message could not be encoded: {reason}"),
+        })?;
     core.conn
         .chan
-        .send(&Msg::Yield { cid: core.cid, pld })
+        .send_frame(frame)
         .await
         .map_err(|_| Error::TransportClosed {
             peer: core.peer().clone(),
