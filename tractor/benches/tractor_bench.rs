@@ -724,7 +724,7 @@ impl TpSet {
 
 fn window_label(w: Option<u32>) -> String {
     match w {
-        None => "window 64".into(),
+        None => format!("window {}", tractor::ipc::FlowSpec::default().window),
         Some(w) => format!("buffer({w})"),
     }
 }

@@ -138,7 +138,7 @@ pub struct FlowSpec {
 impl Default for FlowSpec {
     fn default() -> Self {
         FlowSpec {
-            window: 64,
+            window: 256,
             overrun: false,
         }
     }

@@ -137,7 +137,7 @@ impl<E: RemoteFn> Call<E> {
 
     /// The stream buffer of the dialog: how many messages either side may
     /// have unread before the sender waits (or, in overrun mode, overruns).
-    /// Default 64.
+    /// Default 256.
     pub fn buffer(mut self, messages: u32) -> Self {
         self.flow.window = messages.max(1);
         self
