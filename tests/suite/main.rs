@@ -7,6 +7,7 @@ mod common;
 
 mod cancellation;
 mod contexts;
+mod cross_binary;
 mod errors;
 mod ipc_robustness;
 mod kill9;

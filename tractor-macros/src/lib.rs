@@ -21,6 +21,10 @@ mod entry;
 /// the typed client stub `call(..)` and the dispatcher registered in the
 /// link-time endpoint table under `module_path!()` + fn name.
 ///
+/// `#[tractor::endpoint(name = "module::fn")]` sets the wire name
+/// explicitly, for programs built from different crates (a service and
+/// its clients) that must agree on it.
+///
 /// Declare endpoints at module level: the generated module reaches the fn
 /// through `super::`, which a fn declared inside another fn's body is not
 /// visible from.

@@ -77,6 +77,17 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
         }
     };
     let dispatch = format_ident!("dispatch");
+    let (path, wire_name) = match &m.name_override {
+        Some(lit) => {
+            let full = lit.value();
+            let fname = full
+                .rsplit_once("::")
+                .map_or(full.as_str(), |(_, f)| f)
+                .to_string();
+            (quote!(#lit), quote!(#fname))
+        }
+        None => (quote!(::core::module_path!()), quote!(#name_str)),
+    };
     let (kind_variant, kind_impl, payload_tys, ctx_binding, call_args, inv_binding) =
         match (&m.kind, &m.output) {
             (Kind::Context(c), _) => {
@@ -151,8 +162,8 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
 
             impl ::tractor::RemoteFn for Endpoint {
                 type Args = Args;
-                const PATH: &'static str = ::core::module_path!();
-                const NAME: &'static str = #name_str;
+                const PATH: &'static str = #path;
+                const NAME: &'static str = #wire_name;
                 const KIND: ::tractor::__private::FuncType = ::tractor::__private::FuncType::#kind_variant;
 
                 fn signature() -> ::std::string::String {
@@ -192,7 +203,7 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
             #[linkme(crate = ::tractor::__private::linkme)]
             static ENTRY: ::tractor::__private::EndpointEntry = ::tractor::__private::EndpointEntry {
                 path: <Endpoint as ::tractor::RemoteFn>::PATH,
-                name: #name_str,
+                name: <Endpoint as ::tractor::RemoteFn>::NAME,
                 kind: <Endpoint as ::tractor::RemoteFn>::KIND,
                 signature: <Endpoint as ::tractor::RemoteFn>::signature,
                 handler: #dispatch,

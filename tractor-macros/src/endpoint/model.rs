@@ -7,6 +7,8 @@ pub struct EndpointModel {
     /// The user's fn, emitted unchanged.
     pub func: ItemFn,
     pub name: Ident,
+    /// `name = "module::fn"`, overriding `module_path!()` + fn name.
+    pub name_override: Option<syn::LitStr>,
     /// Visibility for the generated module's items.
     pub item_vis: Visibility,
     pub args: Vec<Arg>,

@@ -31,15 +31,13 @@ impl Macro {
 
 pub fn parse(attr: TokenStream, item: TokenStream, which: Macro) -> syn::Result<EndpointModel> {
     let mut errs = Errors::default();
-    if !attr.is_empty() {
-        errs.push(
-            &attr,
-            match which {
-                Macro::Endpoint => "#[tractor::endpoint] takes no arguments: an endpoint is named by its module path and fn name",
-                Macro::Context => "#[tractor::context] takes no arguments: a context endpoint is named by its module path and fn name, and its stream's flow is set per call (`name::call(..).buffer(n)`, `.overrun_mode()`)",
-            },
-        );
-    }
+    let name_override = match parse_name_attr(attr, which) {
+        Ok(n) => n,
+        Err(e) => {
+            errs.push_error(e);
+            None
+        }
+    };
     let func: ItemFn = match diag::parse_fn(item, which.name()) {
         Ok(f) => f,
         Err(e) => return Err(errs.and(e)),
@@ -226,6 +224,7 @@ pub fn parse(attr: TokenStream, item: TokenStream, which: Macro) -> syn::Result<
     let item_vis = item_visibility(&func.vis);
     Ok(EndpointModel {
         name: func.sig.ident.clone(),
+        name_override,
         func,
         item_vis,
         args,
@@ -397,4 +396,52 @@ fn item_visibility(fn_vis: &Visibility) -> Visibility {
         Visibility::Restricted(r) if r.path.is_ident("crate") => syn::parse_quote!(pub(crate)),
         Visibility::Restricted(_) => syn::parse_quote!(pub(crate)),
     }
+}
+
+/// `name = "module::fn"`: an explicit wire name, so that binaries built
+/// from different crates (a service and its clients) agree on it. Without
+/// it an endpoint is named by `module_path!()` and its fn name.
+fn parse_name_attr(attr: TokenStream, which: Macro) -> syn::Result<Option<syn::LitStr>> {
+    if attr.is_empty() {
+        return Ok(None);
+    }
+    let usage = match which {
+        Macro::Endpoint => {
+            "#[tractor::endpoint] takes one optional argument, `name = \"module::fn\"` (the wire name; default: the fn's module path and name)"
+        }
+        Macro::Context => {
+            "#[tractor::context] takes one optional argument, `name = \"module::fn\"` (the wire name; default: the fn's module path and name); its stream's flow is set per call (`name::call(..).buffer(n)`, `.overrun_mode()`)"
+        }
+    };
+    let parser = |input: syn::parse::ParseStream| -> syn::Result<syn::LitStr> {
+        let key: syn::Ident = input.parse()?;
+        if key != "name" {
+            return Err(syn::Error::new(key.span(), usage));
+        }
+        input.parse::<syn::Token![=]>()?;
+        let lit: syn::LitStr = input.parse()?;
+        if !input.is_empty() {
+            return Err(input.error(usage));
+        }
+        Ok(lit)
+    };
+    let lit = syn::parse::Parser::parse2(parser, attr).map_err(|e| {
+        let msg = e.to_string();
+        if msg == usage {
+            e
+        } else {
+            syn::Error::new(e.span(), format!("{usage}; here: {msg}"))
+        }
+    })?;
+    let value = lit.value();
+    let valid = value
+        .rsplit_once("::")
+        .is_some_and(|(m, f)| !m.is_empty() && !f.is_empty() && !f.contains(':'));
+    if !valid {
+        return Err(syn::Error::new(
+            lit.span(),
+            "an endpoint name is `module::fn` (a module path, `::`, a fn name); `enable_modules` matches its module part",
+        ));
+    }
+    Ok(Some(lit))
 }

@@ -53,6 +53,12 @@ impl Actor {
         self.rt.cancel.is_cancelled()
     }
 
+    /// Resolves once this actor is asked to cancel (by a parent, a peer's
+    /// `cancel_actor`, or a signal): what a daemon's body waits on.
+    pub async fn cancelled(&self) {
+        self.rt.cancel.cancelled().await
+    }
+
     /// Who asked this actor to cancel.
     pub fn canceller(&self) -> Option<Aid> {
         self.rt.canceller()
