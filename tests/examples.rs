@@ -19,7 +19,12 @@ fn example_path(name: &str) -> std::path::PathBuf {
 fn run_example(name: &str, env: &[(&str, &str)]) -> Output {
     let tree = format!("example-{name}-{}", std::process::id());
     let mut cmd = Command::new(example_path(name));
+    // A registrar of its own per run: examples run concurrently here.
+    let registry = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
     cmd.env("TRACTOR_TREE", &tree)
+        .env("TRACTOR_REGISTRY_ADDR", format!("tcp://{registry}"))
         .env_remove("TRACTOR_PARENT_ADDR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

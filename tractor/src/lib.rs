@@ -40,13 +40,20 @@
 
 #![warn(missing_docs)]
 
+// The macros name `::tractor::...`; this lets the crate use them itself.
+extern crate self as tractor;
+
 pub mod app;
 pub mod devx;
+pub mod discovery;
 pub mod ipc;
 pub mod runtime;
 pub mod spawn;
 
 pub use app::init;
+pub use discovery::{
+    Registration, find_actor, get_registry, list_actors, query_actor, run_daemon, wait_for_actor,
+};
 pub use ipc::{Addr, Aid, TransportKind};
 pub use runtime::context::{
     CallerContext, Context, IpcContext, MsgStream, RemoteStream, Side, current_ipc_ctx,

@@ -24,6 +24,7 @@ pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct RuntimeParams {
     pub aid: Aid,
     pub is_root: bool,
+    pub is_registrar: bool,
     pub transport: TransportKind,
     pub bind_addr: Option<Addr>,
     pub loglevel: Option<String>,
@@ -54,6 +55,10 @@ pub(crate) struct ActorRuntime {
     io: TaskTracker,
     conns: Mutex<Vec<Arc<Conn>>>,
     pub parent: OnceLock<Arc<Conn>>,
+    /// The name table, when this actor is the registrar.
+    pub registry: OnceLock<crate::discovery::registry::Registry>,
+    /// Our channel to the registrar, when registered with one.
+    pub registrar_conn: OnceLock<Arc<Conn>>,
     spawn_waiters: Mutex<HashMap<Uuid, oneshot::Sender<Arc<Conn>>>>,
     pub span: tracing::Span,
 }
@@ -81,6 +86,11 @@ impl ActorRuntime {
         }
         let listener = MsgListener::bind(&bind, p.max_frame).await?;
         let span = tracing::info_span!("actor", name = %p.aid.name, pid = p.aid.pid);
+        let mut p = p;
+        if p.is_registrar && p.registry_addrs.is_empty() {
+            // Our own listener is the registry of this tree.
+            p.registry_addrs = vec![listener.local_addr().clone()];
+        }
         let rt = Arc::new(ActorRuntime {
             listen_addr: listener.local_addr().clone(),
             enable_modules: Mutex::new(p.enable_modules.iter().cloned().collect()),
@@ -93,10 +103,15 @@ impl ActorRuntime {
             io: TaskTracker::new(),
             conns: Mutex::new(Vec::new()),
             parent: OnceLock::new(),
+            registry: OnceLock::new(),
+            registrar_conn: OnceLock::new(),
             spawn_waiters: Mutex::new(HashMap::new()),
             span: span.clone(),
             p,
         });
+        if rt.p.is_registrar {
+            let _ = rt.registry.set(crate::discovery::registry::Registry::new());
+        }
         tracing::debug!(target: "tractor::runtime", parent: &span, addr = %rt.listen_addr, "actor listening");
         rt.io
             .spawn_local(accept_loop(rt.clone(), listener).instrument(span));
@@ -108,7 +123,19 @@ impl ActorRuntime {
     }
 
     pub fn is_exposed(&self, module: &str) -> bool {
+        if module == crate::discovery::REGISTRAR_MODULE {
+            return self.registry.get().is_some();
+        }
         lock(&self.enable_modules).contains(module)
+    }
+
+    /// An open channel to an actor named `name`, if we have one.
+    pub fn conn_named(&self, name: &str) -> Option<Arc<Conn>> {
+        lock(&self.conns)
+            .iter()
+            .rev()
+            .find(|c| c.chan.peer().name == name && !c.chan.is_closed())
+            .cloned()
     }
 
     /// Who asked this actor to cancel, once it was asked.
@@ -171,7 +198,7 @@ impl ActorRuntime {
     /// Cancels every RPC task, waits for them and for every child supervisor
     /// (so every descendant is reaped), then closes the IPC server and all
     /// channels, flushing what was queued.
-    pub async fn teardown(&self) {
+    pub async fn teardown(self: &Arc<Self>) {
         self.cancel.cancel();
         self.work.close();
         self.aux.close();
@@ -185,6 +212,7 @@ impl ActorRuntime {
         {
             tracing::error!(target: "tractor::cancel", parent: &self.span, "tasks still running 30 s after cancellation; closing anyway");
         }
+        crate::discovery::deregister_self(self).await;
         self.shutdown.cancel();
         let conns: Vec<_> = lock(&self.conns).clone();
         futures::future::join_all(

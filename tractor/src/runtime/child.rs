@@ -79,6 +79,7 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         debug_mode: spec.debug_mode,
         max_frame: DEFAULT_MAX_FRAME,
         tree_id: env.tree_id,
+        is_registrar: false,
         exec_args,
         enable_modules: spec.enable_modules,
         cancel_timeout: Duration::from_millis(500),
@@ -94,6 +95,7 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
     let _thread = ThreadActorGuard::set(rt.clone());
     let parent = rt.adopt(chan, reader);
     let _ = rt.parent.set(parent);
+    super::current::scope(rt.clone(), crate::discovery::register_self(&rt)).await;
     let rt2 = rt.clone();
     tokio::task::spawn_local(async move {
         use tokio::signal::unix::{SignalKind, signal};

@@ -273,6 +273,9 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
     conn.chan.close();
     conn.fail_all();
     rt.forget_conn(&conn);
+    if let Some(reg) = rt.registry.get() {
+        reg.prune_conn(conn_key(&conn));
+    }
     let lost_parent = rt.parent.get().is_some_and(|p| Arc::ptr_eq(p, &conn));
     if lost_parent && !rt.cancel.is_cancelled() {
         tracing::warn!(target: "tractor::cancel", "lost the channel to our parent; cancelling self");
@@ -321,4 +324,9 @@ fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
             tracing::warn!(target: "tractor::ipc", kind = other.kind(), "unexpected message from {}; ignored", conn.chan.peer());
         }
     }
+}
+
+/// A stable identity of a served channel (for registrations tied to it).
+pub(crate) fn conn_key(conn: &Arc<Conn>) -> usize {
+    Arc::as_ptr(conn) as usize
 }

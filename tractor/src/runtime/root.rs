@@ -41,6 +41,9 @@ pub struct RootConfig {
     pub cancel_timeout: Duration,
     /// Spawn backend (`TRACTOR_SPAWN_METHOD` wins); only `exec` exists yet.
     pub spawn_method: String,
+    /// Demand that this root become the registrar (an error if one
+    /// already answers at the registry addresses).
+    pub ensure_registry: bool,
 }
 
 impl Default for RootConfig {
@@ -63,6 +66,7 @@ impl RootConfig {
             max_frame: DEFAULT_MAX_FRAME,
             cancel_timeout: Duration::from_millis(500),
             spawn_method: "exec".into(),
+            ensure_registry: false,
         }
     }
 
@@ -108,6 +112,12 @@ impl RootConfig {
         self
     }
 
+    /// Demands that this root become the registrar.
+    pub fn ensure_registry(mut self, on: bool) -> Self {
+        self.ensure_registry = on;
+        self
+    }
+
     /// Sets the spawn method.
     pub fn spawn_method(mut self, m: impl Into<String>) -> Self {
         self.spawn_method = m.into();
@@ -147,35 +157,57 @@ where
     let loglevel = crate::devx::log::init(cfg.loglevel.as_deref());
     let test = crate::app::test_env();
     let aid = Aid::new(cfg.name.clone());
-    let params = RuntimeParams {
+    let tree_id = test
+        .as_ref()
+        .map(|t| t.tree_id.clone())
         // A marker handed down by whoever launched this program (a test
         // harness) tags the whole tree; else the root's uuid does.
-        tree_id: test
-            .as_ref()
-            .map(|t| t.tree_id.clone())
-            .or_else(|| {
-                std::env::var(crate::spawn::env::TREE)
-                    .ok()
-                    .filter(|t| !t.is_empty())
-            })
-            .unwrap_or_else(|| aid.uuid.to_string()),
-        exec_args: test.map(|t| t.exec_args).unwrap_or_default(),
-        aid,
+        .or_else(|| {
+            std::env::var(crate::spawn::env::TREE)
+                .ok()
+                .filter(|t| !t.is_empty())
+        })
+        .unwrap_or_else(|| aid.uuid.to_string());
+    let in_test = test.is_some();
+    let exec_args = test.map(|t| t.exec_args).unwrap_or_default();
+    let params = |election: crate::discovery::Election| RuntimeParams {
+        tree_id: tree_id.clone(),
+        exec_args: exec_args.clone(),
+        aid: aid.clone(),
         is_root: true,
+        is_registrar: election.is_registrar,
         transport: cfg.transport,
-        bind_addr: cfg.bind_addr,
-        loglevel,
-        registry_addrs: cfg.registry_addrs,
+        bind_addr: election.bind,
+        loglevel: loglevel.clone(),
+        registry_addrs: election.registry_addrs,
         debug_mode: cfg.debug_mode,
         max_frame: cfg.max_frame,
-        enable_modules: cfg.enable_modules,
+        enable_modules: cfg.enable_modules.clone(),
         cancel_timeout: cfg.cancel_timeout,
     };
     let local = tokio::task::LocalSet::new();
     local
-        .run_until(async move {
-            let rt = ActorRuntime::boot(params).await?;
+        .run_until(async {
+            // Two roots may elect themselves at once: the loser of the
+            // bind finds the winner answering on the next round.
+            let mut attempt = 0;
+            let rt = loop {
+                let election = crate::discovery::elect(&cfg, &aid, in_test).await?;
+                let becomes_registrar = election.is_registrar && election.bind.is_some();
+                match ActorRuntime::boot(params(election)).await {
+                    Err(Error::Ipc(crate::ipc::IpcError::Bind { source, .. }))
+                        if becomes_registrar
+                            && source.kind() == std::io::ErrorKind::AddrInUse
+                            && attempt < 20 =>
+                    {
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                    }
+                    other => break other?,
+                }
+            };
             let _thread = ThreadActorGuard::set(rt.clone());
+            current::scope(rt.clone(), crate::discovery::register_self(&rt)).await;
             let res = current::scope(rt.clone(), body()).await;
             rt.teardown().await;
             res

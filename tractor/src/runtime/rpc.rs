@@ -122,6 +122,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         ctx: ctx.clone(),
     };
     let conn = conn.clone();
+    let conn_for_key = conn.clone();
     let rt2 = rt.clone();
     let span = tracing::debug_span!(parent: &rt.span, "rpc", endpoint = entry.path, caller = %conn.chan.peer());
     let task = async move {
@@ -170,8 +171,21 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{}`: {e}", entry.path);
         }
     };
-    rt.work
-        .spawn_local(super::current::scope(rt.clone(), task).instrument(span));
+    let key = super::conn::conn_key(&conn_for_key);
+    rt.work.spawn_local(
+        CALLER
+            .scope(key, super::current::scope(rt.clone(), task))
+            .instrument(span),
+    );
+}
+
+tokio::task_local! {
+    static CALLER: usize;
+}
+
+/// The channel the current RPC task was called over (its identity).
+pub(crate) fn current_caller_key() -> Option<usize> {
+    CALLER.try_with(|k| *k).ok()
 }
 
 /// Why a `Start` does not fit the endpoint it names, if it does not: the
