@@ -218,3 +218,187 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+#[test]
+fn service_daemon_discovery() {
+    let out = stdout_of("service_daemon_discovery");
+    assert!(out.contains("the registrar lists quotes@"), "{out}");
+    assert!(
+        out.contains("find_actor(\"quotes\") found quotes@"),
+        "{out}"
+    );
+    assert!(out.contains("TRCT = 42.5"), "{out}");
+    assert!(
+        out.contains("find_actor(\"nobody\") is None: true"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cancelled quotes through the found portal (acknowledged: true)"),
+        "{out}"
+    );
+    assert!(out.contains("every actor is reaped"), "{out}");
+}
+
+/// An example's command with a given tree marker and registry address.
+fn example_command(name: &str, tree: &str, registry: &str) -> Command {
+    let mut cmd = Command::new(example_path(name));
+    cmd.env("TRACTOR_TREE", tree)
+        .env("TRACTOR_REGISTRY_ADDR", registry)
+        .env_remove("TRACTOR_PARENT_ADDR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// A program left running in the background (a daemon), its output
+/// collected by reader threads; killed if the test fails before it exits.
+struct Background {
+    name: String,
+    child: std::process::Child,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Background {
+    fn spawn(mut cmd: Command, name: &str) -> Background {
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run example {name} (built?): {e}"));
+        let reader = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = r.read_to_string(&mut s);
+                s
+            })
+        };
+        let stdout = child.stdout.take().map(|r| reader(Box::new(r)));
+        let stderr = child.stderr.take().map(|r| reader(Box::new(r)));
+        Background {
+            name: name.into(),
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits up to `within` for the program to exit on its own; then its
+    /// exit status, stdout and stderr.
+    fn wait_exit(&mut self, within: Duration) -> (std::process::ExitStatus, String, String) {
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {within:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let join = |h: Option<std::thread::JoinHandle<String>>| {
+            h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
+        };
+        (status, join(self.stdout.take()), join(self.stderr.take()))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Two programs, one registrar: `quote_daemon` becomes the registrar at
+/// the registry address, `quote_client --stop` (its own root) finds it
+/// there by name, calls it and cancels it, and the daemon exits by itself.
+/// Both carry the same tree marker: neither may survive.
+#[test]
+fn quote_daemon_and_client() {
+    let tree = format!("example-quote-pair-{}", std::process::id());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let registry = format!("tcp://{port}");
+
+    let mut daemon = Background::spawn(
+        example_command("quote_daemon", &tree, &registry),
+        "quote_daemon",
+    );
+    // The daemon is the registrar once it listens at the registry address
+    // (looked up in /proc, as a bare connection would be a failed handshake).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !tcp_listening(port.port()) {
+        assert!(daemon.is_running(), "quote_daemon exited early");
+        assert!(
+            Instant::now() < deadline,
+            "quote_daemon did not listen at {port} within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let mut client = example_command("quote_client", &tree, &registry);
+    client.arg("--stop");
+    let mut client = Background::spawn(client, "quote_client");
+    let (status, out, err) = client.wait_exit(Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "quote_client failed ({status}):\n{out}\n{err}"
+    );
+    assert!(
+        out.contains("found quote_daemon@") && out.contains("through the registrar"),
+        "{out}"
+    );
+    assert!(out.contains("typed: TRCT = 42.5"), "{out}");
+    assert!(out.contains("by name: TOKIO = 101.25"), "{out}");
+    assert!(
+        out.contains("NOPE failed with Some(UnknownSymbol(\"NOPE\")) from actor quote_daemon@"),
+        "{out}"
+    );
+    assert!(
+        out.contains("asked quote_daemon to stop; acknowledged: true"),
+        "{out}"
+    );
+    assert!(out.contains("quote_client done"), "{out}");
+
+    // Cancelled by the client, the daemon ends by itself.
+    let (status, dout, derr) = daemon.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.success(),
+        "quote_daemon failed ({status}):\n{dout}\n{derr}"
+    );
+    assert!(
+        dout.contains("serves `quote_api` until cancelled"),
+        "{dout}"
+    );
+    assert!(dout.contains("quote_daemon stopped"), "{dout}");
+
+    let left = tractor::testing::wait_gone(&tree, Duration::from_secs(3));
+    assert!(
+        left.is_empty(),
+        "the quote pair left processes behind: {}",
+        tractor::testing::describe(&left)
+    );
+}
+
+/// Whether some process listens on loopback TCP `port` (from /proc/net/tcp).
+fn tcp_listening(port: u16) -> bool {
+    let local = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .any(|line| {
+            let mut fields = line.split_whitespace().skip(1);
+            // local_address, rem_address, st (0A = LISTEN)
+            fields.next() == Some(local.as_str()) && fields.nth(1) == Some("0A")
+        })
+}

@@ -61,7 +61,10 @@ async fn cancel_actor_is_acked(t: TransportKind) {
         // Once the actor is gone, a cancel answers `false` at once.
         let deadline = Instant::now() + Duration::from_secs(5);
         while p.is_connected() {
-            assert!(Instant::now() < deadline, "the cancelled actor never disconnected");
+            assert!(
+                Instant::now() < deadline,
+                "the cancelled actor never disconnected"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let again = Instant::now();

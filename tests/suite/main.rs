@@ -8,6 +8,7 @@ mod common;
 mod cancellation;
 mod contexts;
 mod cross_binary;
+mod discovery;
 mod errors;
 mod ipc_robustness;
 mod kill9;

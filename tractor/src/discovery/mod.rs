@@ -4,11 +4,12 @@
 //! table ([`Registration`]s). At boot a root rendezvous on its
 //! `registry_addrs`: if a registrar answers there it registers with it,
 //! else it becomes the registrar and listens on the first of those
-//! addresses. Every actor registers at boot and de-registers when it exits;
+//! addresses (a root set to `join_existing_registry` fails instead: tools
+//! such as the `tractor` CLI never turn into a registrar). Every actor registers at boot and de-registers when it exits;
 //! an actor that dies without de-registering is pruned as soon as its
 //! channel to the registrar drops.
 
-mod registrar;
+pub mod registrar;
 pub(crate) mod registry;
 
 use std::sync::Arc;
@@ -135,9 +136,15 @@ pub(crate) async fn elect(
     me: &crate::Aid,
     in_test: bool,
 ) -> Result<Election, Error> {
+    if cfg.ensure_registry && cfg.join_existing_registry {
+        return Err(Error::Config(
+            "ensure_registry (become the registrar) and join_existing_registry (never become it) contradict each other; set at most one".into(),
+        ));
+    }
     if cfg.registry_addrs.is_empty()
         && in_test
         && !cfg.ensure_registry
+        && !cfg.join_existing_registry
         && std::env::var_os(REGISTRY_ADDR_ENV).is_none()
     {
         // Tests run many roots in one process: each is its own registrar
@@ -196,6 +203,16 @@ pub(crate) async fn elect(
             Probe::Occupied(why) => occupied.push(format!("{a}: {why}")),
             Probe::Absent => {}
         }
+    }
+    if cfg.join_existing_registry {
+        // Never become the registrar: there is none to join.
+        if !occupied.is_empty() {
+            return Err(Error::RuntimeFailure(format!(
+                "no registrar answers at the registry address(es) ({}); point this root at a running registrar",
+                occupied.join("; ")
+            )));
+        }
+        return Err(Error::NoRegistrar { addrs });
     }
     if !occupied.is_empty() {
         return Err(Error::RuntimeFailure(format!(

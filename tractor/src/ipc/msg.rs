@@ -176,6 +176,8 @@ pub enum Msg {
     Aid(Aid),
     /// Parent → child bootstrap, right after the handshake.
     SpawnSpec(SpawnSpec),
+    /// Child → parent: booted (listening, registered); spawning is done.
+    Ready,
     /// Schedule a remote task.
     Start(Start),
     /// The task was scheduled.
@@ -265,9 +267,9 @@ impl PayloadMsg {
     /// The variant's index in [`Msg`], which postcard writes as its tag.
     fn tag(self) -> u8 {
         match self {
-            PayloadMsg::Started => 4,
-            PayloadMsg::Yield => 5,
-            PayloadMsg::Return => 7,
+            PayloadMsg::Started => 5,
+            PayloadMsg::Yield => 6,
+            PayloadMsg::Return => 8,
         }
     }
 }
@@ -288,6 +290,7 @@ impl Msg {
         match self {
             Msg::Aid(_) => "Aid",
             Msg::SpawnSpec(_) => "SpawnSpec",
+            Msg::Ready => "Ready",
             Msg::Start(_) => "Start",
             Msg::StartAck { .. } => "StartAck",
             Msg::Started { .. } => "Started",

@@ -96,6 +96,9 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
     let parent = rt.adopt(chan, reader);
     let _ = rt.parent.set(parent);
     super::current::scope(rt.clone(), crate::discovery::register_self(&rt)).await;
+    if let Some(parent) = rt.parent.get() {
+        let _ = parent.chan.send(&Msg::Ready).await;
+    }
     let rt2 = rt.clone();
     tokio::task::spawn_local(async move {
         use tokio::signal::unix::{SignalKind, signal};

@@ -48,18 +48,43 @@ pub(crate) struct TaskSlot {
     pub inbox: Option<Inbox>,
 }
 
+/// Cids are small sequential integers chosen by us or by the peer: an
+/// identity hash is as good as SipHash here and much cheaper per message.
+#[derive(Default)]
+pub(crate) struct CidHasher(u64);
+
+impl std::hash::Hasher for CidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Spread the low bits for the table's bucket index.
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type CidMap<V> = HashMap<Cid, V, std::hash::BuildHasherDefault<CidHasher>>;
+
 pub(crate) struct Conn {
     pub chan: Channel,
-    calls: Mutex<HashMap<Cid, Inbox>>,
-    tasks: Mutex<HashMap<Cid, TaskSlot>>,
+    /// Set when a child reports `Ready` over this channel.
+    pub ready: tokio::sync::watch::Sender<bool>,
+    calls: Mutex<CidMap<Inbox>>,
+    tasks: Mutex<CidMap<TaskSlot>>,
 }
 
 impl Conn {
     pub fn new(chan: Channel) -> Self {
         Conn {
             chan,
-            calls: Mutex::new(HashMap::new()),
-            tasks: Mutex::new(HashMap::new()),
+            ready: tokio::sync::watch::channel(false).0,
+            calls: Mutex::new(CidMap::default()),
+            tasks: Mutex::new(CidMap::default()),
         }
     }
 
@@ -110,7 +135,9 @@ impl Conn {
 
     /// Routes a message of a dialog we opened.
     fn route_call(&self, me: &Aid, cid: Cid, msg: Msg) {
-        let Some(inbox) = lock(&self.calls).get(&cid).cloned() else {
+        // Held while routing: every step below is non-blocking.
+        let calls = lock(&self.calls);
+        let Some(inbox) = calls.get(&cid) else {
             tracing::debug!(target: "tractor::ipc", cid, kind = msg.kind(), "message for a dialog that is no longer open");
             return;
         };
@@ -286,6 +313,9 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
 fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
     match msg {
         Msg::Start(start) => super::rpc::schedule(rt, conn, start),
+        Msg::Ready => {
+            conn.ready.send_replace(true);
+        }
         Msg::CancelTask { cid, target } => {
             let acked = conn.cancel_task(target, conn.chan.peer());
             tracing::debug!(target: "tractor::cancel", task = target, acked, "task cancel requested by {}", conn.chan.peer());

@@ -65,6 +65,17 @@ pub enum Error {
     /// The runtime was misused (a second root actor in a tree, ...).
     #[error("runtime failure: {0}")]
     RuntimeFailure(String),
+    /// A root told to only join an existing registrar
+    /// ([`RootConfig::join_existing_registry`](crate::RootConfig::join_existing_registry))
+    /// found none answering at its registry addresses.
+    #[error(
+        "no registrar answers at {}; start one (any tractor root, or `tractor::run_daemon`) or point this root at a running one (`RootConfig::registry_addrs`, `TRACTOR_REGISTRY_ADDR`)",
+        list_addrs(.addrs)
+    )]
+    NoRegistrar {
+        /// The addresses that were probed.
+        addrs: Vec<crate::Addr>,
+    },
     /// A child process failed outside any RPC (died during boot, crashed).
     #[error("actor {actor} failed: {reason}")]
     ActorFailure {
@@ -109,6 +120,14 @@ pub enum Error {
     /// An invalid configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
+}
+
+fn list_addrs(addrs: &[crate::Addr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Error {
@@ -272,7 +291,8 @@ impl RemoteActorError {
         }
     }
 
-    /// The original error value, when its type is `E` and it was
+    /// The original error value, when its type is `E` (the same path, in
+    /// this binary or another built from the same source) and it was
     /// serializable at the source.
     ///
     /// ```
@@ -281,7 +301,7 @@ impl RemoteActorError {
     /// assert_eq!(e.downcast::<String>(), None);
     /// ```
     pub fn downcast<E: DeserializeOwned>(&self) -> Option<E> {
-        if self.data.src_type != std::any::type_name::<E>() {
+        if !same_type_name(&self.data.src_type, std::any::type_name::<E>()) {
             return None;
         }
         crate::ipc::codec::decode(self.data.value.as_deref()?).ok()
@@ -297,6 +317,16 @@ impl RemoteActorError {
         }
         d
     }
+}
+
+/// Whether two type names name the same type, in this binary or in
+/// another one built from the same source: a type shared by two programs
+/// (a module both include, a shared API) differs only in its crate's name.
+fn same_type_name(remote: &str, local: &str) -> bool {
+    fn in_crate(t: &str) -> Option<&str> {
+        t.split_once("::").map(|(_, path)| path)
+    }
+    remote == local || (in_crate(remote).is_some() && in_crate(remote) == in_crate(local))
 }
 
 impl fmt::Debug for RemoteActorError {

@@ -18,7 +18,7 @@
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::actor::{ActorRuntime, lock};
@@ -35,7 +35,8 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 struct ChildRecord {
     proc: Arc<ChildProc>,
-    main: Option<Arc<MainSlot>>,
+    /// Set for a `run_in_actor` child once its main task is scheduled.
+    main: Arc<OnceLock<Arc<MainSlot>>>,
 }
 
 struct NurseryInner {
@@ -181,7 +182,7 @@ where
     for c in inner.snapshot() {
         let exit = c.proc.wait_exit().await;
         let already = errors.iter().any(|(a, _)| *a == c.proc.aid);
-        if c.main.is_none() && !exit.success && !exit.requested && !already {
+        if c.main.get().is_none() && !exit.success && !exit.requested && !already {
             errors.push((
                 c.proc.aid.clone(),
                 Error::ActorFailure {
@@ -213,7 +214,7 @@ fn reraises_child_error(inner: &NurseryInner, e: &Error) -> bool {
     };
     inner.snapshot().iter().any(|c| {
         c.main
-            .as_ref()
+            .get()
             .and_then(|slot| slot.outcome())
             .is_some_and(|o| matches!(o, MainOutcome::Raised(raised) if raised == *r))
     })
@@ -222,7 +223,7 @@ fn reraises_child_error(inner: &NurseryInner, e: &Error) -> bool {
 /// The error a finished child contributes to its nursery, if any. Waits
 /// for a one-shot child's result (and, if it was lost, for its exit).
 async fn child_error(c: &ChildRecord) -> Option<Error> {
-    let slot = c.main.as_ref()?;
+    let slot = c.main.get()?;
     let outcome = slot.wait().await;
     if slot.caused_by_cancel() {
         return None;
@@ -289,7 +290,10 @@ impl ActorNursery {
             .collect()
     }
 
-    async fn spawn(&self, opts: SpawnOptions) -> Result<(Arc<ChildProc>, Portal), Error> {
+    async fn spawn(
+        &self,
+        opts: SpawnOptions,
+    ) -> Result<(Arc<ChildProc>, Portal, Arc<OnceLock<Arc<MainSlot>>>), Error> {
         let rt = &self.inner.rt;
         if self.inner.closed.load(Ordering::SeqCst) || self.cancel_called() {
             return Err(Error::Cancelled(format!(
@@ -356,9 +360,27 @@ impl ActorNursery {
             debug_mode: opts.debug_mode || rt.p.debug_mode,
         };
         let proc = ChildProc::supervise(rt, aid.clone(), conn.clone(), child);
+        let main = self.record(proc.clone());
         if let Err(e) = conn.chan.send(&Msg::SpawnSpec(spec)).await {
             proc.request_teardown(Teardown::Hard);
             return Err(e.into());
+        }
+        // Spawning ends when the child reports it is listening and
+        // registered, so a lookup right after `start_actor` finds it.
+        let mut ready = conn.ready.subscribe();
+        let booted = tokio::select! {
+            r = ready.wait_for(|r| *r) => r.is_ok(),
+            _ = conn.chan.closed() => false,
+            _ = tokio::time::sleep(BOOT_TIMEOUT) => false,
+        };
+        if !booted {
+            proc.request_teardown(Teardown::Hard);
+            let exit = proc.wait_exit().await;
+            return Err(SpawnError::DiedDuringBoot {
+                name: opts.name.clone(),
+                status: exit.status,
+            }
+            .into());
         }
         tracing::info!(target: "tractor::spawn", child = %aid, "spawned");
         let portal = Portal {
@@ -366,11 +388,18 @@ impl ActorNursery {
             conn,
             main: None,
         };
-        Ok((proc, portal))
+        Ok((proc, portal, main))
     }
 
-    fn record(&self, proc: Arc<ChildProc>, main: Option<Arc<MainSlot>>) {
-        lock(&self.inner.children).push(ChildRecord { proc, main });
+    /// Records a child the moment it exists, so a scope dropped while the
+    /// child is still booting tears it down too.
+    fn record(&self, proc: Arc<ChildProc>) -> Arc<OnceLock<Arc<MainSlot>>> {
+        let main = Arc::new(OnceLock::new());
+        lock(&self.inner.children).push(ChildRecord {
+            proc,
+            main: main.clone(),
+        });
+        main
     }
 }
 
@@ -442,8 +471,7 @@ impl StartActor<'_> {
 
     /// Spawns the daemon (the same as awaiting the builder).
     pub async fn spawn(self) -> Result<Portal, Error> {
-        let (proc, portal) = self.an.spawn(self.opts).await?;
-        self.an.record(proc, None);
+        let (_proc, portal, _main) = self.an.spawn(self.opts).await?;
         Ok(portal)
     }
 }
@@ -476,10 +504,10 @@ impl<E: Endpoint> RunInActorBuilder<'_, E> {
     /// Spawns the child and schedules its main task.
     pub async fn spawn(mut self) -> Result<RunInActor<E::Output>, Error> {
         self.opts.enable_modules.push(E::module().to_string());
-        let (proc, mut portal) = self.an.spawn(self.opts).await?;
+        let (proc, mut portal, main) = self.an.spawn(self.opts).await?;
         let slot = Arc::new(MainSlot::new(E::PATH));
         portal.main = Some(slot.clone());
-        self.an.record(proc.clone(), Some(slot.clone()));
+        let _ = main.set(slot.clone());
         let p = portal.clone();
         let me = self.an.inner.rt.aid().clone();
         let call = self.call;

@@ -44,6 +44,12 @@ pub struct RootConfig {
     /// Demand that this root become the registrar (an error if one
     /// already answers at the registry addresses).
     pub ensure_registry: bool,
+    /// Only join a registrar that already answers at the registry
+    /// addresses, never become one: [`Error::NoRegistrar`] if none does.
+    pub join_existing_registry: bool,
+    /// Whether the root registers itself with the registrar (default
+    /// `true`). Its children register regardless.
+    pub discoverable: bool,
 }
 
 impl Default for RootConfig {
@@ -67,6 +73,8 @@ impl RootConfig {
             cancel_timeout: Duration::from_millis(500),
             spawn_method: "exec".into(),
             ensure_registry: false,
+            join_existing_registry: false,
+            discoverable: true,
         }
     }
 
@@ -115,6 +123,29 @@ impl RootConfig {
     /// Demands that this root become the registrar.
     pub fn ensure_registry(mut self, on: bool) -> Self {
         self.ensure_registry = on;
+        self
+    }
+
+    /// Only joins a registrar that already answers at the registry
+    /// addresses (`TRACTOR_REGISTRY_ADDR`, [`registry_addrs`](Self::registry_addrs)
+    /// or the default); never becomes one. If none answers, opening the
+    /// root fails with [`Error::NoRegistrar`]. For clients and tools that
+    /// must not turn into the registrar of a tree that is not running.
+    ///
+    /// ```
+    /// let cfg = tractor::RootConfig::new("client").join_existing_registry(true);
+    /// assert!(cfg.join_existing_registry);
+    /// ```
+    pub fn join_existing_registry(mut self, on: bool) -> Self {
+        self.join_existing_registry = on;
+        self
+    }
+
+    /// Whether the root registers itself with the registrar (default
+    /// `true`). A tool that only looks others up (`tractor ls`) turns it
+    /// off so that it never shows up in [`list_actors`](crate::list_actors).
+    pub fn discoverable(mut self, on: bool) -> Self {
+        self.discoverable = on;
         self
     }
 
@@ -207,7 +238,9 @@ where
                 }
             };
             let _thread = ThreadActorGuard::set(rt.clone());
-            current::scope(rt.clone(), crate::discovery::register_self(&rt)).await;
+            if cfg.discoverable {
+                current::scope(rt.clone(), crate::discovery::register_self(&rt)).await;
+            }
             let res = current::scope(rt.clone(), body()).await;
             rt.teardown().await;
             res

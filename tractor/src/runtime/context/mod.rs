@@ -46,8 +46,6 @@ struct CtxState {
     peer_stopped: bool,
     cancel_called: bool,
     cancel_acked: bool,
-    /// Stream messages consumed and not yet returned to the sender as credit.
-    owed_credit: u32,
 }
 
 /// Where a handle's messages come from: the caller owns a [`Dialog`], the
@@ -78,6 +76,8 @@ pub(crate) struct CtxCore {
     pub shared: Arc<DialogShared>,
     source: Mutex<Source>,
     state: Mutex<CtxState>,
+    /// Stream messages consumed and not yet returned to the sender as credit.
+    owed_credit: std::sync::atomic::AtomicU32,
     /// Callee only: cancels this task.
     token: Option<CancellationToken>,
     canceller: Arc<Mutex<Option<Aid>>>,
@@ -97,6 +97,7 @@ impl CtxCore {
                 started: true,
                 ..CtxState::default()
             }),
+            owed_credit: Default::default(),
             token: None,
             canceller: Arc::new(Mutex::new(None)),
         })
@@ -112,6 +113,7 @@ impl CtxCore {
             shared: seed.shared,
             source: Mutex::new(Source::Callee(seed.rx)),
             state: Mutex::new(CtxState::default()),
+            owed_credit: Default::default(),
             token: Some(seed.token),
             canceller: seed.canceller,
         })
@@ -153,18 +155,17 @@ impl CtxCore {
         if self.shared.flow.overrun {
             return;
         }
-        let mut st = lock(&self.state);
-        st.owed_credit += 1;
-        if st.owed_credit >= (self.shared.flow.window / 2).max(1) {
-            let n = st.owed_credit;
-            if self
+        use std::sync::atomic::Ordering;
+        // Only the one consumer of the dialog updates this.
+        let n = self.owed_credit.fetch_add(1, Ordering::Relaxed) + 1;
+        if n >= (self.shared.flow.window / 2).max(1)
+            && self
                 .conn
                 .chan
                 .try_send(&Msg::Credit { cid: self.cid, n })
                 .is_ok()
-            {
-                st.owed_credit = 0;
-            }
+        {
+            self.owed_credit.fetch_sub(n, Ordering::Relaxed);
         }
     }
 

@@ -1,0 +1,343 @@
+//! Discovery: the registrar, lookups by name, liveness (scenarios 34-38).
+
+use std::time::{Duration, Instant};
+
+use tractor::discovery::registrar;
+use tractor::{Addr, Aid, Error, Registration, RootConfig, TransportKind};
+
+use crate::both_transports;
+use crate::common::{self, MODULE};
+
+both_transports!(
+    actors_register_and_deregister,
+    sigkill_is_pruned_within_a_second,
+    fifty_actors_leave_the_table_exact timeout = 90,
+    lookups_find_wait_and_miss,
+    stale_entry_is_removed_on_lookup,
+    duplicate_names_latest_wins,
+    registrar_on_a_chosen_address,
+    ensure_registry_refuses_a_second_registrar,
+    children_use_the_tree_transport,
+);
+
+/// A free address on transport `t`.
+fn free_addr(t: TransportKind) -> Addr {
+    match t {
+        TransportKind::Tcp => {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            Addr::Tcp(l.local_addr().expect("addr"))
+        }
+        TransportKind::Uds => Addr::Uds(std::env::temp_dir().join(format!(
+            "tractor-test-{}.sock",
+            uuid::Uuid::new_v4().simple()
+        ))),
+    }
+}
+
+/// A root that is the registrar at a fresh address.
+fn registrar_root(t: TransportKind) -> (RootConfig, Addr) {
+    let addr = free_addr(t);
+    let cfg = RootConfig::new("root")
+        .transport(t)
+        .registry_addrs([addr.clone()])
+        .ensure_registry(true);
+    (cfg, addr)
+}
+
+async fn names() -> Result<Vec<String>, Error> {
+    let mut n: Vec<String> = tractor::list_actors()
+        .await?
+        .into_iter()
+        .map(|r| r.aid.name)
+        .collect();
+    n.sort();
+    Ok(n)
+}
+
+/// Polls the registrar until `ok` holds, failing past `within`.
+async fn until(within: Duration, what: &str, ok: impl Fn(&[String]) -> bool) -> Result<(), Error> {
+    let deadline = Instant::now() + within;
+    loop {
+        let n = names().await?;
+        if ok(&n) {
+            return Ok(());
+        }
+        assert!(Instant::now() < deadline, "{what}: table is {n:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Scenario 34: children register at boot and de-register when cancelled;
+/// the table ends with only the root.
+async fn actors_register_and_deregister(t: TransportKind) {
+    let (cfg, _) = registrar_root(t);
+    tractor::open_root_actor(cfg, async || {
+        tractor::open_nursery(async |an| {
+            for i in 0..3 {
+                an.start_actor(format!("kid_{i}")).await?;
+            }
+            assert_eq!(names().await?, ["kid_0", "kid_1", "kid_2", "root"]);
+            an.cancel().await;
+            // De-registration happens before the process exits.
+            assert_eq!(names().await?, ["root"]);
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
+}
+
+/// An actor that dies without de-registering (SIGKILL) is pruned as soon
+/// as its channel to the registrar drops: within 1 s.
+async fn sigkill_is_pruned_within_a_second(t: TransportKind) {
+    let (cfg, _) = registrar_root(t);
+    tractor::open_root_actor(cfg, async || {
+        tractor::open_nursery(async |an| {
+            let p = an.start_actor("doomed").enable_modules([MODULE]).await?;
+            let pid = p.run(common::pid::call()).await?;
+            assert!(names().await?.contains(&"doomed".to_string()));
+            // SAFETY: kill has no memory-safety preconditions; pid is our child.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            until(Duration::from_secs(1), "doomed still listed", |n| {
+                !n.contains(&"doomed".to_string())
+            })
+            .await?;
+            an.cancel().await;
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap_err_or_ok();
+}
+
+trait UnwrapErrOrOk {
+    fn unwrap_err_or_ok(self);
+}
+
+/// The killed child fails the nursery (it died unexpectedly): that is the
+/// supervision working, not a test failure; anything else is.
+impl UnwrapErrOrOk for Result<(), Error> {
+    fn unwrap_err_or_ok(self) {
+        match self {
+            Ok(()) => {}
+            Err(Error::ActorFailure { actor, .. }) => assert_eq!(actor.name, "doomed"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// 50 actors registering and de-registering concurrently leave the table exact.
+async fn fifty_actors_leave_the_table_exact(t: TransportKind) {
+    let (cfg, _) = registrar_root(t);
+    tractor::open_root_actor(cfg, async || {
+        tractor::open_nursery(async |an| {
+            let spawns = (0..50).map(|i| an.start_actor(format!("w{i:02}")).into_future());
+            futures::future::try_join_all(spawns).await?;
+            let mut want: Vec<String> = (0..50).map(|i| format!("w{i:02}")).collect();
+            want.push("root".into());
+            want.sort();
+            assert_eq!(names().await?, want);
+            an.cancel().await;
+            assert_eq!(names().await?, ["root"]);
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
+}
+
+use std::future::IntoFuture;
+
+/// `find_actor` hits and misses (a miss is `None`), `wait_for_actor`
+/// returns once the actor registers, `query_actor` gives addresses.
+async fn lookups_find_wait_and_miss(t: TransportKind) {
+    let (cfg, _) = registrar_root(t);
+    tractor::open_root_actor(cfg, async || {
+        assert!(tractor::find_actor("nobody").await?.is_none());
+        tractor::open_nursery(async |an| {
+            let waiter = async {
+                let p = tractor::wait_for_actor("late").await?;
+                p.run(common::add::call(1, 2)).await
+            };
+            let spawner = async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                an.start_actor("late").enable_modules([MODULE]).await
+            };
+            let (sum, _late) = tokio::try_join!(waiter, spawner)?;
+            assert_eq!(sum, 3);
+            let found = tractor::find_actor("late").await?.expect("registered");
+            assert_eq!(found.aid().name, "late");
+            let q = tractor::query_actor("late").await?.expect("registered");
+            assert_eq!(q.addrs.first().map(Addr::transport), Some(t));
+            an.cancel().await;
+            assert!(tractor::find_actor("late").await?.is_none());
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
+}
+
+/// Scenario 35: an entry whose actor no longer listens is removed on lookup,
+/// and the lookup yields `None`.
+async fn stale_entry_is_removed_on_lookup(t: TransportKind) {
+    let (cfg, _) = registrar_root(t);
+    tractor::open_root_actor(cfg, async || {
+        let reg = tractor::get_registry().await?;
+        let ghost = Registration {
+            aid: Aid::new("ghost"),
+            addrs: vec![free_addr(t)],
+        };
+        reg.run(registrar::register::call(ghost)).await?;
+        assert!(names().await?.contains(&"ghost".to_string()));
+        assert!(tractor::find_actor("ghost").await?.is_none());
+        assert!(!names().await?.contains(&"ghost".to_string()));
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Scenario 36: duplicate names are allowed; a lookup returns the latest.
+async fn duplicate_names_latest_wins(t: TransportKind) {
+    let (cfg, _) = registrar_root(t);
+    tractor::open_root_actor(cfg, async || {
+        tractor::open_nursery(async |an| {
+            let first = an.start_actor("twin").enable_modules([MODULE]).await?;
+            let second = an.start_actor("twin").enable_modules([MODULE]).await?;
+            assert_eq!(names().await?, ["root", "twin", "twin"]);
+            let q = tractor::query_actor("twin").await?.expect("registered");
+            assert_eq!(&q.aid, second.aid());
+            assert_ne!(&q.aid, first.aid());
+            an.cancel().await;
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
+}
+
+/// A registrar on a non-default address: the root listens there; every
+/// actor of the tree registers there.
+async fn registrar_on_a_chosen_address(t: TransportKind) {
+    let (cfg, addr) = registrar_root(t);
+    tractor::open_root_actor(cfg, async || {
+        let me = tractor::current_actor()?;
+        assert_eq!(me.accept_addr(), &addr);
+        assert_eq!(
+            tractor::get_runtime_vars()?.registry_addrs,
+            vec![addr.clone()]
+        );
+        let reg = tractor::get_registry().await?;
+        assert_eq!(reg.aid(), me.aid());
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// `ensure_registry` demands creating the registrar: an error when one
+/// already answers; joining it works.
+async fn ensure_registry_refuses_a_second_registrar(t: TransportKind) {
+    let (cfg, addr) = registrar_root(t);
+    tractor::open_root_actor(cfg, async || {
+        let addr2 = addr.clone();
+        // A second program (here: another thread with its own root).
+        let other = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let again = RootConfig::new("second")
+                    .transport(t)
+                    .registry_addrs([addr2.clone()])
+                    .ensure_registry(true);
+                let refused = tractor::open_root_actor(again, async || Ok(())).await;
+                let joined = RootConfig::new("joiner")
+                    .transport(t)
+                    .registry_addrs([addr2]);
+                let listed = tractor::open_root_actor(joined, async || names().await).await;
+                (
+                    refused.err().map(|e| e.to_string()),
+                    listed.map_err(|e| e.to_string()),
+                )
+            })
+        });
+        let (refused, listed) = tokio::task::spawn_blocking(move || other.join().expect("thread"))
+            .await
+            .expect("join");
+        let refused = refused.expect("ensure_registry refused");
+        assert!(refused.contains("ensure_registry"), "{refused}");
+        assert_eq!(listed.expect("joined"), ["joiner", "root"]);
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Scenario 38: children listen on the tree's transport; a registry
+/// address of another transport fails fast, naming both settings.
+async fn children_use_the_tree_transport(t: TransportKind) {
+    let (cfg, _) = registrar_root(t);
+    tractor::open_root_actor(cfg, async || {
+        tractor::open_nursery(async |an| {
+            let p = an.start_actor("kid").enable_modules([MODULE]).await?;
+            let addr: Addr = p
+                .run(common::accept_addr::call())
+                .await?
+                .parse()
+                .expect("an address");
+            assert_eq!(addr.transport(), t);
+            an.cancel().await;
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
+    let other = match t {
+        TransportKind::Tcp => free_addr(TransportKind::Uds),
+        TransportKind::Uds => free_addr(TransportKind::Tcp),
+    };
+    let bad = RootConfig::new("mismatch")
+        .transport(t)
+        .registry_addrs([other]);
+    let e = tractor::open_root_actor(bad, async || Ok(()))
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("tcp") && msg.contains("uds") && msg.contains("transport"),
+        "{msg}"
+    );
+}
+
+/// Scenario 37: a registry address occupied by a listener that closes
+/// without a handshake fails the root's boot; nothing binds over it.
+#[tractor::test]
+async fn occupied_registry_address_fails_boot() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = Addr::Tcp(listener.local_addr().expect("addr"));
+    let acceptor = tokio::spawn(async move {
+        loop {
+            if let Ok((sock, _)) = listener.accept().await {
+                drop(sock);
+            }
+        }
+    });
+    let cfg = RootConfig::new("root").registry_addrs([addr.clone()]);
+    let e = tractor::open_root_actor(cfg, async || Ok(()))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("occupied"), "{e}");
+    assert!(!acceptor.is_finished(), "our listener still owns the port");
+    acceptor.abort();
+}
