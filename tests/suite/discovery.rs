@@ -11,6 +11,7 @@ use crate::common::{self, MODULE};
 both_transports!(
     actors_register_and_deregister,
     sigkill_is_pruned_within_a_second,
+    sigterm_deregisters_gracefully,
     fifty_actors_leave_the_table_exact timeout = 90,
     lookups_find_wait_and_miss,
     stale_entry_is_removed_on_lookup,
@@ -110,6 +111,28 @@ async fn sigkill_is_pruned_within_a_second(t: TransportKind) {
     })
     .await
     .unwrap_err_or_ok();
+}
+
+/// SIGTERM makes an actor cancel itself gracefully: it de-registers on its
+/// way out (not pruned: it exits successfully, so its nursery sees no failure).
+async fn sigterm_deregisters_gracefully(t: TransportKind) {
+    let (cfg, _) = registrar_root(t);
+    tractor::open_root_actor(cfg, async || {
+        tractor::open_nursery(async |an| {
+            let p = an.start_actor("polite").enable_modules([MODULE]).await?;
+            let pid = p.run(common::pid::call()).await?;
+            // SAFETY: kill has no memory-safety preconditions; pid is our child.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            until(Duration::from_secs(2), "polite still listed", |n| {
+                !n.contains(&"polite".to_string())
+            })
+            .await?;
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
 }
 
 trait UnwrapErrOrOk {
