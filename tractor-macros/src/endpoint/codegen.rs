@@ -98,6 +98,7 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
                 (
                     format_ident!("Context"),
                     quote! {
+                        #[diagnostic::do_not_recommend]
                         impl ::tractor::ContextEndpoint for Endpoint {
                             type Started = #started;
                             type ToCallee = #rx;
@@ -119,6 +120,7 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
             (Kind::Endpoint, Output::Stream { item }) => (
                 format_ident!("Stream"),
                 quote! {
+                    #[diagnostic::do_not_recommend]
                     impl ::tractor::StreamEndpoint for Endpoint {
                         type Item = #item;
                     }
@@ -131,6 +133,7 @@ pub fn generate(m: &EndpointModel) -> TokenStream {
             (Kind::Endpoint, _) => (
                 format_ident!("AsyncFunc"),
                 quote! {
+                    #[diagnostic::do_not_recommend]
                     impl ::tractor::Endpoint for Endpoint {
                         type Output = #ok_ty;
                     }
