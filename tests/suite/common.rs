@@ -70,6 +70,47 @@ pub async fn sleep_forever() {
     std::future::pending::<()>().await
 }
 
+static DROPS: std::sync::Mutex<Vec<(&'static str, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Counts its own drop under a name: how a test sees that a remote task
+/// (or stream) was cancelled, through [`drops`].
+pub struct CountDrop(pub &'static str);
+
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        let mut d = DROPS.lock().unwrap_or_else(|p| p.into_inner());
+        match d.iter_mut().find(|(n, _)| *n == self.0) {
+            Some((_, c)) => *c += 1,
+            None => d.push((self.0, 1)),
+        }
+    }
+}
+
+/// How many [`CountDrop`]s named `name` were dropped in this actor.
+#[tractor::endpoint]
+pub async fn drops(name: String) -> u64 {
+    let d = DROPS.lock().unwrap_or_else(|p| p.into_inner());
+    d.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c)
+}
+
+/// Polls `check` until it holds, failing with `what` past `within`.
+pub async fn eventually<F, Fut>(
+    within: Duration,
+    what: &str,
+    mut check: F,
+) -> Result<(), tractor::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, tractor::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await? {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}
+
 static LIVE_SLEEPERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 struct LiveGuard;

@@ -499,26 +499,11 @@ async fn remote_error_interrupts_the_caller(t: TransportKind) {
     .unwrap();
 }
 
-static CANCELLED_TASKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-struct CountOnDrop;
-
-impl Drop for CountOnDrop {
-    fn drop(&mut self) {
-        CANCELLED_TASKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 #[tractor::context]
 async fn observe_cancel(ctx: Context<()>) {
-    let _guard = CountOnDrop;
+    let _guard = crate::common::CountDrop("observe_cancel");
     let _ = ctx.started(()).await;
     std::future::pending::<()>().await
-}
-
-#[tractor::endpoint]
-async fn cancelled_tasks() -> u64 {
-    CANCELLED_TASKS.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// An error on the parent's side cancels the child task, which observes
@@ -537,7 +522,10 @@ async fn body_error_cancels_the_callee(t: TransportKind) {
             "{e}"
         );
         // By the time the scope returned, the remote task was cancelled.
-        assert_eq!(p.run(cancelled_tasks::call()).await?, 1);
+        let dropped = p
+            .run(crate::common::drops::call("observe_cancel".into()))
+            .await?;
+        assert_eq!(dropped, 1);
         p.cancel_actor().await?;
         Ok(())
     })
@@ -588,28 +576,13 @@ async fn one_way_stream_survives_consumer_restarts(t: TransportKind) {
     .unwrap();
 }
 
-static STREAMS_DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-struct StreamGuard;
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        STREAMS_DROPPED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 #[tractor::endpoint]
 async fn endless() -> impl futures::Stream<Item = u64> {
-    let guard = StreamGuard;
+    let guard = crate::common::CountDrop("endless");
     futures::stream::iter(0..).map(move |i| {
         let _ = &guard;
         i
     })
-}
-
-#[tractor::endpoint]
-async fn streams_dropped() -> u64 {
-    STREAMS_DROPPED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Dropping the consumer of a one-way stream cancels the remote task.
@@ -621,11 +594,12 @@ async fn dropping_a_one_way_stream_cancels_it(t: TransportKind) {
             assert_eq!(s.next().await.transpose()?, Some(i));
         }
         drop(s);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while p.run(streams_dropped::call()).await? == 0 {
-            assert!(Instant::now() < deadline, "the remote stream kept running");
-            tokio::task::yield_now().await;
-        }
+        crate::common::eventually(
+            Duration::from_secs(5),
+            "the remote stream kept running",
+            || async { Ok(p.run(crate::common::drops::call("endless".into())).await? == 1) },
+        )
+        .await?;
         p.cancel_actor().await?;
         Ok(())
     })
