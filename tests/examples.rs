@@ -1,5 +1,8 @@
 //! Every example is a real program: run it, check what it prints, and
 //! check that no process of its tree outlives it.
+//!
+//! `cargo test --workspace` builds the example binaries first; run alone
+//! (`cargo test --test examples`), build them with `cargo build --examples`.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
