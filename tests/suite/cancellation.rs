@@ -210,3 +210,49 @@ async fn cancelling_a_one_shot_ourselves_is_absorbed(t: TransportKind) {
     .await
     .unwrap();
 }
+
+mod root_cancel {
+    use super::*;
+
+    both_transports!(cancelling_the_root_cancels_its_body);
+}
+
+/// Cancels the actor at `addr` on behalf of this actor.
+#[tractor::endpoint]
+async fn cancel_root_at(addr: String) -> Result<bool, Error> {
+    let addr: tractor::Addr = addr.parse().map_err(|e| Error::Config(format!("{e}")))?;
+    tractor::connect_portal(&addr).await?.cancel_actor().await
+}
+
+/// A cancel request to the root itself (here from its own child, as the
+/// `tractor cancel` CLI would send it) cancels the root's body and tears
+/// the tree down, instead of leaving a root that refuses all work.
+async fn cancelling_the_root_cancels_its_body(t: TransportKind) {
+    let started = Instant::now();
+    let e = in_root(t, async || {
+        let root_addr = tractor::current_actor()?.accept_addr().to_string();
+        tractor::open_nursery(async |an| {
+            let kid = an
+                .start_actor("rebel")
+                .enable_modules([module_path!()])
+                .await?;
+            // The call cannot return: the root's cancel ends this body first.
+            kid.run(cancel_root_at::call(root_addr)).await?;
+            Err::<(), _>(Error::Config(
+                "the body outlived the root's cancellation".into(),
+            ))
+        })
+        .await
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&e, Error::Cancelled(m) if m.contains("cancelled by rebel")),
+        "{e}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -241,7 +241,16 @@ where
             if cfg.discoverable {
                 current::scope(rt.clone(), crate::discovery::register_self(&rt)).await;
             }
-            let res = current::scope(rt.clone(), body()).await;
+            // A cancel request to the root (a peer's `cancel_actor`, the
+            // `tractor cancel` CLI) cancels its body too: the tree goes down
+            // instead of leaving a root that refuses all work.
+            let res = tokio::select! {
+                r = current::scope(rt.clone(), body()) => r,
+                _ = rt.cancel.cancelled() => Err(Error::Cancelled(match rt.canceller() {
+                    Some(by) => format!("root actor {} was cancelled by {by}", rt.aid()),
+                    None => format!("root actor {} was cancelled", rt.aid()),
+                })),
+            };
             rt.teardown().await;
             res
         })
