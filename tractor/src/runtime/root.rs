@@ -245,6 +245,9 @@ where
             // `tractor cancel` CLI) cancels its body too: the tree goes down
             // instead of leaving a root that refuses all work.
             let res = tokio::select! {
+                // Body first: a body that itself waits for the cancel (a
+                // daemon) ends normally.
+                biased;
                 r = current::scope(rt.clone(), body()) => r,
                 _ = rt.cancel.cancelled() => Err(Error::Cancelled(match rt.canceller() {
                     Some(by) => format!("root actor {} was cancelled by {by}", rt.aid()),
