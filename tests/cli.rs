@@ -13,29 +13,9 @@ const CLI: &str = env!("CARGO_BIN_EXE_tractor");
 /// Set when this test binary is re-run as a stand-alone daemon process.
 const DAEMON_ENV: &str = "CLI_TEST_DAEMON";
 
-/// A free address on transport `t` (nothing listens there).
-fn free_addr(t: TransportKind) -> Addr {
-    match t {
-        TransportKind::Tcp => {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            Addr::Tcp(l.local_addr().expect("addr"))
-        }
-        TransportKind::Uds => Addr::Uds(std::env::temp_dir().join(format!(
-            "tractor-cli-test-{}.sock",
-            uuid::Uuid::new_v4().simple()
-        ))),
-    }
-}
-
-/// A root that must become the registrar at a fresh address.
-fn registrar_root(t: TransportKind) -> (RootConfig, Addr) {
-    let addr = free_addr(t);
-    let cfg = RootConfig::new("root")
-        .transport(t)
-        .registry_addrs([addr.clone()])
-        .ensure_registry(true);
-    (cfg, addr)
-}
+#[path = "support/registrar.rs"]
+mod registrar_support;
+use registrar_support::{free_addr, registrar_root};
 
 /// Whether anything accepts connections at `addr`.
 fn listens(addr: &Addr) -> bool {

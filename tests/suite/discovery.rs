@@ -21,28 +21,17 @@ both_transports!(
     children_use_the_tree_transport,
 );
 
-/// A free address on transport `t`.
-fn free_addr(t: TransportKind) -> Addr {
-    match t {
-        TransportKind::Tcp => {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            Addr::Tcp(l.local_addr().expect("addr"))
-        }
-        TransportKind::Uds => Addr::Uds(std::env::temp_dir().join(format!(
-            "tractor-test-{}.sock",
-            uuid::Uuid::new_v4().simple()
-        ))),
-    }
-}
+#[path = "../support/registrar.rs"]
+mod registrar_support;
+use registrar_support::{free_addr, registrar_root};
 
-/// A root that is the registrar at a fresh address.
-fn registrar_root(t: TransportKind) -> (RootConfig, Addr) {
-    let addr = free_addr(t);
-    let cfg = RootConfig::new("root")
-        .transport(t)
-        .registry_addrs([addr.clone()])
-        .ensure_registry(true);
-    (cfg, addr)
+/// Runs `body` in a nursery of a root that is the registrar at a fresh address.
+async fn in_registrar_nursery<T>(
+    t: TransportKind,
+    body: impl AsyncFnOnce(&tractor::ActorNursery) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let (cfg, _) = registrar_root(t);
+    tractor::open_root_actor(cfg, async move || tractor::open_nursery(body).await).await
 }
 
 async fn names() -> Result<Vec<String>, Error> {
@@ -71,19 +60,15 @@ async fn until(within: Duration, what: &str, ok: impl Fn(&[String]) -> bool) -> 
 /// Scenario 34: children register at boot and de-register when cancelled;
 /// the table ends with only the root.
 async fn actors_register_and_deregister(t: TransportKind) {
-    let (cfg, _) = registrar_root(t);
-    tractor::open_root_actor(cfg, async || {
-        tractor::open_nursery(async |an| {
-            for i in 0..3 {
-                an.start_actor(format!("kid_{i}")).await?;
-            }
-            assert_eq!(names().await?, ["kid_0", "kid_1", "kid_2", "root"]);
-            an.cancel().await;
-            // De-registration happens before the process exits.
-            assert_eq!(names().await?, ["root"]);
-            Ok(())
-        })
-        .await
+    in_registrar_nursery(t, async |an| {
+        for i in 0..3 {
+            an.start_actor(format!("kid_{i}")).await?;
+        }
+        assert_eq!(names().await?, ["kid_0", "kid_1", "kid_2", "root"]);
+        an.cancel().await;
+        // De-registration happens before the process exits.
+        assert_eq!(names().await?, ["root"]);
+        Ok(())
     })
     .await
     .unwrap();
@@ -92,22 +77,18 @@ async fn actors_register_and_deregister(t: TransportKind) {
 /// An actor that dies without de-registering (SIGKILL) is pruned as soon
 /// as its channel to the registrar drops: within 1 s.
 async fn sigkill_is_pruned_within_a_second(t: TransportKind) {
-    let (cfg, _) = registrar_root(t);
-    tractor::open_root_actor(cfg, async || {
-        tractor::open_nursery(async |an| {
-            let p = an.start_actor("doomed").enable_modules([MODULE]).await?;
-            let pid = p.run(common::pid::call()).await?;
-            assert!(names().await?.contains(&"doomed".to_string()));
-            // SAFETY: kill has no memory-safety preconditions; pid is our child.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            until(Duration::from_secs(1), "doomed still listed", |n| {
-                !n.contains(&"doomed".to_string())
-            })
-            .await?;
-            an.cancel().await;
-            Ok(())
+    in_registrar_nursery(t, async |an| {
+        let p = an.start_actor("doomed").enable_modules([MODULE]).await?;
+        let pid = p.run(common::pid::call()).await?;
+        assert!(names().await?.contains(&"doomed".to_string()));
+        // SAFETY: kill has no memory-safety preconditions; pid is our child.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        until(Duration::from_secs(1), "doomed still listed", |n| {
+            !n.contains(&"doomed".to_string())
         })
-        .await
+        .await?;
+        an.cancel().await;
+        Ok(())
     })
     .await
     .unwrap_err_or_ok();
@@ -116,20 +97,16 @@ async fn sigkill_is_pruned_within_a_second(t: TransportKind) {
 /// SIGTERM makes an actor cancel itself gracefully: it de-registers on its
 /// way out (not pruned: it exits successfully, so its nursery sees no failure).
 async fn sigterm_deregisters_gracefully(t: TransportKind) {
-    let (cfg, _) = registrar_root(t);
-    tractor::open_root_actor(cfg, async || {
-        tractor::open_nursery(async |an| {
-            let p = an.start_actor("polite").enable_modules([MODULE]).await?;
-            let pid = p.run(common::pid::call()).await?;
-            // SAFETY: kill has no memory-safety preconditions; pid is our child.
-            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-            until(Duration::from_secs(2), "polite still listed", |n| {
-                !n.contains(&"polite".to_string())
-            })
-            .await?;
-            Ok(())
+    in_registrar_nursery(t, async |an| {
+        let p = an.start_actor("polite").enable_modules([MODULE]).await?;
+        let pid = p.run(common::pid::call()).await?;
+        // SAFETY: kill has no memory-safety preconditions; pid is our child.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        until(Duration::from_secs(2), "polite still listed", |n| {
+            !n.contains(&"polite".to_string())
         })
-        .await
+        .await?;
+        Ok(())
     })
     .await
     .unwrap();
@@ -153,20 +130,16 @@ impl UnwrapErrOrOk for Result<(), Error> {
 
 /// 50 actors registering and de-registering concurrently leave the table exact.
 async fn fifty_actors_leave_the_table_exact(t: TransportKind) {
-    let (cfg, _) = registrar_root(t);
-    tractor::open_root_actor(cfg, async || {
-        tractor::open_nursery(async |an| {
-            let spawns = (0..50).map(|i| an.start_actor(format!("w{i:02}")).into_future());
-            futures::future::try_join_all(spawns).await?;
-            let mut want: Vec<String> = (0..50).map(|i| format!("w{i:02}")).collect();
-            want.push("root".into());
-            want.sort();
-            assert_eq!(names().await?, want);
-            an.cancel().await;
-            assert_eq!(names().await?, ["root"]);
-            Ok(())
-        })
-        .await
+    in_registrar_nursery(t, async |an| {
+        let spawns = (0..50).map(|i| an.start_actor(format!("w{i:02}")).into_future());
+        futures::future::try_join_all(spawns).await?;
+        let mut want: Vec<String> = (0..50).map(|i| format!("w{i:02}")).collect();
+        want.push("root".into());
+        want.sort();
+        assert_eq!(names().await?, want);
+        an.cancel().await;
+        assert_eq!(names().await?, ["root"]);
+        Ok(())
     })
     .await
     .unwrap();
@@ -227,19 +200,15 @@ async fn stale_entry_is_removed_on_lookup(t: TransportKind) {
 
 /// Scenario 36: duplicate names are allowed; a lookup returns the latest.
 async fn duplicate_names_latest_wins(t: TransportKind) {
-    let (cfg, _) = registrar_root(t);
-    tractor::open_root_actor(cfg, async || {
-        tractor::open_nursery(async |an| {
-            let first = an.start_actor("twin").enable_modules([MODULE]).await?;
-            let second = an.start_actor("twin").enable_modules([MODULE]).await?;
-            assert_eq!(names().await?, ["root", "twin", "twin"]);
-            let q = tractor::query_actor("twin").await?.expect("registered");
-            assert_eq!(&q.aid, second.aid());
-            assert_ne!(&q.aid, first.aid());
-            an.cancel().await;
-            Ok(())
-        })
-        .await
+    in_registrar_nursery(t, async |an| {
+        let first = an.start_actor("twin").enable_modules([MODULE]).await?;
+        let second = an.start_actor("twin").enable_modules([MODULE]).await?;
+        assert_eq!(names().await?, ["root", "twin", "twin"]);
+        let q = tractor::query_actor("twin").await?.expect("registered");
+        assert_eq!(&q.aid, second.aid());
+        assert_ne!(&q.aid, first.aid());
+        an.cancel().await;
+        Ok(())
     })
     .await
     .unwrap();
@@ -307,20 +276,16 @@ async fn ensure_registry_refuses_a_second_registrar(t: TransportKind) {
 /// Scenario 38: children listen on the tree's transport; a registry
 /// address of another transport fails fast, naming both settings.
 async fn children_use_the_tree_transport(t: TransportKind) {
-    let (cfg, _) = registrar_root(t);
-    tractor::open_root_actor(cfg, async || {
-        tractor::open_nursery(async |an| {
-            let p = an.start_actor("kid").enable_modules([MODULE]).await?;
-            let addr: Addr = p
-                .run(common::accept_addr::call())
-                .await?
-                .parse()
-                .expect("an address");
-            assert_eq!(addr.transport(), t);
-            an.cancel().await;
-            Ok(())
-        })
-        .await
+    in_registrar_nursery(t, async |an| {
+        let p = an.start_actor("kid").enable_modules([MODULE]).await?;
+        let addr: Addr = p
+            .run(common::accept_addr::call())
+            .await?
+            .parse()
+            .expect("an address");
+        assert_eq!(addr.transport(), t);
+        an.cancel().await;
+        Ok(())
     })
     .await
     .unwrap();
