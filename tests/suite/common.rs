@@ -16,7 +16,7 @@ pub async fn in_root<T>(
 }
 
 /// Runs `body` in an actor nursery of a root actor on transport `t`.
-pub async fn in_nursery<T>(
+pub async fn in_nursery<T: Send + 'static>(
     t: TransportKind,
     body: impl AsyncFnOnce(&tractor::ActorNursery) -> Result<T, tractor::Error>,
 ) -> Result<T, tractor::Error> {
@@ -197,13 +197,14 @@ pub async fn loglevel() -> Result<Option<String>, tractor::Error> {
 }
 
 /// Spawns a tree below this actor: `breadth` children per level, `depth`
-/// levels; leaves fail an assertion. Each level's nursery aggregates.
+/// levels; leaves fail an assertion. Each level's nursery waits for every
+/// result and aggregates (tractor's order, so the shape is exact).
 #[tractor::endpoint]
 pub async fn spawn_and_error(breadth: u32, depth: u32) -> Result<(), tractor::Error> {
     if depth == 0 {
         panic!("leaf {} fails", std::process::id());
     }
-    tractor::open_nursery(async |an| {
+    tractor::open_nursery_with(tractor::Supervision::WaitForAllResults, async |an| {
         for i in 0..breadth {
             an.run_in_actor(spawn_and_error::call(breadth, depth - 1))
                 .name(format!("spawner_{depth}_{i}"))

@@ -26,7 +26,7 @@ mod registrar_support;
 use registrar_support::{free_addr, registrar_root};
 
 /// Runs `body` in a nursery of a root that is the registrar at a fresh address.
-async fn in_registrar_nursery<T>(
+async fn in_registrar_nursery<T: Send + 'static>(
     t: TransportKind,
     body: impl AsyncFnOnce(&tractor::ActorNursery) -> Result<T, Error>,
 ) -> Result<T, Error> {

@@ -90,17 +90,21 @@ async fn two_failures_aggregate(t: TransportKind) {
 }
 
 /// Scenario 4: 25 one-shot children fail (half at once, half after
-/// 0.5 s): exactly 25 boxed errors, none dropped.
+/// 0.5 s) in a nursery that waits for every result (tractor's order, the
+/// opt-in for batch jobs): exactly 25 boxed errors, none dropped.
 async fn twenty_five_failures_all_kept(t: TransportKind) {
     let started = Instant::now();
-    let err = in_nursery(t, async |an| {
-        for i in 0..25u64 {
-            let delay = if i % 2 == 0 { 0 } else { 500 };
-            an.run_in_actor(common::assert_err::call(delay))
-                .name(format!("fail_{i}"))
-                .await?;
-        }
-        Ok(())
+    let err = common::in_root(t, async || {
+        tractor::open_nursery_with(tractor::Supervision::WaitForAllResults, async |an| {
+            for i in 0..25u64 {
+                let delay = if i % 2 == 0 { 0 } else { 500 };
+                an.run_in_actor(common::assert_err::call(delay))
+                    .name(format!("fail_{i}"))
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
     })
     .await
     .unwrap_err();
@@ -139,13 +143,16 @@ async fn daemon_rpc_error_cancels_sleepers(t: TransportKind) {
 /// each: the root gets exactly 2 errors, each boxing an aggregate.
 async fn nested_multierrors(t: TransportKind) {
     let started = Instant::now();
-    let err = in_nursery(t, async |an| {
-        for i in 0..2 {
-            an.run_in_actor(common::spawn_and_error::call(2, 2))
-                .name(format!("spawner_{i}"))
-                .await?;
-        }
-        Ok(())
+    let err = common::in_root(t, async || {
+        tractor::open_nursery_with(tractor::Supervision::WaitForAllResults, async |an| {
+            for i in 0..2 {
+                an.run_in_actor(common::spawn_and_error::call(2, 2))
+                    .name(format!("spawner_{i}"))
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
     })
     .await
     .unwrap_err();

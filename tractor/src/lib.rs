@@ -54,15 +54,18 @@ pub use app::init;
 pub use discovery::{
     Registration, find_actor, get_registry, list_actors, query_actor, run_daemon, wait_for_actor,
 };
-pub use ipc::{Addr, Aid, TransportKind};
+pub use ipc::{Addr, Aid, Heartbeat, TransportKind};
 pub use runtime::context::{
     CallerContext, Context, IpcContext, MsgStream, RemoteStream, Side, current_ipc_ctx,
 };
 pub use runtime::endpoint::{Call, ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint};
-pub use runtime::error::{Error, MultiError, RemoteActorError, RemoteErrorKind, boxed_types};
+pub use runtime::error::{
+    Error, MultiError, RemoteActorError, RemoteErrorKind, Signal, ValueKept, boxed_types,
+};
 pub use runtime::identity::{Actor, RuntimeVars, current_actor, get_runtime_vars, is_root_process};
 pub use runtime::nursery::{
-    ActorNursery, CancelNursery, RunInActorBuilder, StartActor, open_nursery,
+    ActorNursery, CancelNursery, RunInActorBuilder, StartActor, Supervision, open_nursery,
+    open_nursery_with,
 };
 pub use runtime::portal::{CancelActor, Portal, RunInActor, connect_portal};
 pub use runtime::root::{RootConfig, open_root_actor};

@@ -38,6 +38,9 @@ struct ChannelInner {
     writer_done: CancellationToken,
     acceptor: bool,
     next_cid: AtomicU64,
+    /// Batches the writer put on the wire: how the liveness watchdog
+    /// tells an idle channel (which needs a heartbeat) from a busy one.
+    written: Arc<AtomicU64>,
     peer_addr: Option<Addr>,
     peer_cred: Option<PeerCred>,
 }
@@ -96,6 +99,7 @@ impl Channel {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let closed = CancellationToken::new();
         let writer_done = CancellationToken::new();
+        let written = Arc::new(AtomicU64::new(0));
         let chan = Channel {
             inner: Arc::new(ChannelInner {
                 peer,
@@ -104,12 +108,13 @@ impl Channel {
                 writer_done: writer_done.clone(),
                 acceptor: role == Role::Acceptor,
                 next_cid: AtomicU64::new(1),
+                written: written.clone(),
                 peer_addr,
                 peer_cred,
             }),
         };
         let span = tracing::debug_span!(target: "tractor::ipc", "writer", peer = %chan.inner.peer);
-        tokio::spawn(write_loop(writer, rx, closed, writer_done).instrument(span));
+        tokio::spawn(write_loop(writer, rx, closed, writer_done, written).instrument(span));
         Ok((chan, reader))
     }
 
@@ -238,6 +243,11 @@ impl Channel {
         self.inner.closed.cancelled().await
     }
 
+    /// How many write batches reached the socket so far (monotonic).
+    pub fn batches_written(&self) -> u64 {
+        self.inner.written.load(Ordering::Relaxed)
+    }
+
     /// Whether two handles are the same channel.
     pub fn same(&self, other: &Channel) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
@@ -249,6 +259,7 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Frame>,
     closed: CancellationToken,
     done: CancellationToken,
+    written: Arc<AtomicU64>,
 ) {
     let res: Result<(), IpcError> = async {
         loop {
@@ -264,6 +275,7 @@ async fn write_loop(
                 w.write_frame(&more).await?;
             }
             w.flush().await?;
+            written.fetch_add(1, Ordering::Relaxed);
         }
         // Closing: what was queued before the close still goes out.
         while let Ok(more) = rx.try_recv() {

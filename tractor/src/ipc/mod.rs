@@ -8,6 +8,7 @@ pub mod channel;
 pub mod codec;
 pub mod error;
 pub mod frame;
+pub mod heartbeat;
 pub mod msg;
 pub mod transport;
 
@@ -15,6 +16,7 @@ pub use addr::{Addr, TransportKind};
 pub use channel::{Channel, Role};
 pub use error::IpcError;
 pub use frame::{DEFAULT_MAX_FRAME, Frame, FrameError};
+pub use heartbeat::Heartbeat;
 pub use msg::{
     Aid, Cid, ErrorData, FlowSpec, FuncType, Msg, PayloadMsg, SpawnSpec, Start, stable_hash,
 };

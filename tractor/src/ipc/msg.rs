@@ -84,6 +84,9 @@ pub struct SpawnSpec {
     pub loglevel: Option<String>,
     /// Debug mode of the tree.
     pub debug_mode: bool,
+    /// Channel liveness settings of the tree: `(interval_ms, timeout_ms)`,
+    /// `None` when heartbeats are off.
+    pub heartbeat_ms: Option<(u64, u64)>,
 }
 
 /// FNV-1a, for signature hashes that must agree across binaries.
@@ -249,6 +252,9 @@ pub enum Msg {
         /// Whether something was cancelled.
         acked: bool,
     },
+    /// Liveness: sent on an otherwise idle channel, so the peer can tell a
+    /// quiet actor from a stopped or wedged one.
+    Heartbeat,
 }
 
 /// The messages that carry a payload, which [`Msg::payload_frame`]
@@ -302,6 +308,7 @@ impl Msg {
             Msg::CancelTask { .. } => "CancelTask",
             Msg::Credit { .. } => "Credit",
             Msg::CancelAck { .. } => "CancelAck",
+            Msg::Heartbeat => "Heartbeat",
         }
     }
 }

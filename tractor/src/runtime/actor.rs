@@ -35,6 +35,8 @@ pub(crate) struct RuntimeParams {
     pub exec_args: Vec<String>,
     pub enable_modules: Vec<String>,
     pub cancel_timeout: Duration,
+    /// Channel liveness settings (`None`: no heartbeats).
+    pub heartbeat: Option<crate::ipc::Heartbeat>,
 }
 
 pub(crate) struct ActorRuntime {
@@ -162,6 +164,10 @@ impl ActorRuntime {
             conn.chan.close();
         }
         let span = tracing::debug_span!(parent: &self.span, "chan", peer = %conn.chan.peer());
+        if let Some(hb) = self.p.heartbeat {
+            self.io
+                .spawn_local(super::liveness::watch(conn.clone(), hb).instrument(span.clone()));
+        }
         self.io
             .spawn_local(super::conn::serve(self.clone(), conn.clone(), reader).instrument(span));
         conn

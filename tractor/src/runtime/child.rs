@@ -83,6 +83,9 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         exec_args,
         enable_modules: spec.enable_modules,
         cancel_timeout: Duration::from_millis(500),
+        heartbeat: crate::ipc::Heartbeat::effective(
+            spec.heartbeat_ms.map(crate::ipc::Heartbeat::from_millis),
+        ),
     };
     let rt = match ActorRuntime::boot(params).await {
         Ok(rt) => rt,

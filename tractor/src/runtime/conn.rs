@@ -7,7 +7,9 @@
 //! overflows its window is failed alone with `StreamOverrun`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -70,12 +72,23 @@ impl std::hash::Hasher for CidHasher {
 
 type CidMap<V> = HashMap<Cid, V, std::hash::BuildHasherDefault<CidHasher>>;
 
+/// Why a channel was given up on by this side (rather than closed by
+/// the peer or by us in an orderly way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LostReason {
+    /// The peer sent nothing, not even a heartbeat, for this long.
+    Unresponsive { silent_for: Duration },
+}
+
 pub(crate) struct Conn {
     pub chan: Channel,
     /// Set when a child reports `Ready` over this channel.
     pub ready: tokio::sync::watch::Sender<bool>,
     calls: Mutex<CidMap<Inbox>>,
     tasks: Mutex<CidMap<TaskSlot>>,
+    /// Messages received so far (the liveness watchdog compares it).
+    heard: AtomicU64,
+    lost: OnceLock<LostReason>,
 }
 
 impl Conn {
@@ -85,6 +98,36 @@ impl Conn {
             ready: tokio::sync::watch::channel(false).0,
             calls: Mutex::new(CidMap::default()),
             tasks: Mutex::new(CidMap::default()),
+            heard: AtomicU64::new(0),
+            lost: OnceLock::new(),
+        }
+    }
+
+    /// How many messages were received on this channel so far.
+    pub fn heard(&self) -> u64 {
+        self.heard.load(Ordering::Relaxed)
+    }
+
+    /// Gives up on the peer: records why, then closes the channel, which
+    /// ends every dialog on it with [`lost_error`](Self::lost_error).
+    pub fn declare_lost(&self, why: LostReason) {
+        let _ = self.lost.set(why);
+        self.chan.close();
+    }
+
+    /// Why this side gave up on the peer, if it did.
+    pub fn lost_reason(&self) -> Option<LostReason> {
+        self.lost.get().copied()
+    }
+
+    /// The error a dialog on this channel ends with once the channel is gone.
+    pub fn lost_error(&self) -> crate::Error {
+        let peer = self.chan.peer().clone();
+        match self.lost_reason() {
+            Some(LostReason::Unresponsive { silent_for }) => {
+                crate::Error::PeerUnresponsive { peer, silent_for }
+            }
+            None => crate::Error::TransportClosed { peer },
         }
     }
 
@@ -295,6 +338,7 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
                 break;
             }
         };
+        conn.heard.fetch_add(1, Ordering::Relaxed);
         dispatch(&rt, &conn, msg);
     }
     conn.chan.close();
@@ -316,6 +360,8 @@ fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
         Msg::Ready => {
             conn.ready.send_replace(true);
         }
+        // Counted as heard by the loop; nothing else to do.
+        Msg::Heartbeat => {}
         Msg::CancelTask { cid, target } => {
             let acked = conn.cancel_task(target, conn.chan.peer());
             tracing::debug!(target: "tractor::cancel", task = target, acked, "task cancel requested by {}", conn.chan.peer());

@@ -90,6 +90,19 @@ pub enum Error {
         /// The peer.
         peer: Aid,
     },
+    /// The peer stopped answering: nothing, not even a heartbeat, came
+    /// from it for `silent_for` (it is SIGSTOPped, wedged in blocking code,
+    /// or unreachable). Its channel was closed; a child in this state is
+    /// killed by its supervisor.
+    #[error(
+        "actor {peer} stopped answering: nothing came from it for {silent_for:?}; it is stopped, wedged in blocking code (move that work to spawn_blocking) or unreachable (raise the heartbeat timeout if it is only slow)"
+    )]
+    PeerUnresponsive {
+        /// The peer.
+        peer: Aid,
+        /// How long it was silent.
+        silent_for: Duration,
+    },
     /// A payload did not encode, or did not decode as the type this side
     /// expects (a result, a `started` value, a stream message).
     #[error("MsgTypeError in `{endpoint}`: {reason} (payload type `{expected}`)")]
@@ -120,6 +133,117 @@ pub enum Error {
     /// An invalid configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The root was interrupted by a signal (ctrl-c, SIGTERM): the whole
+    /// tree was cancelled and every actor reaped. `#[tractor::main]` exits
+    /// with `128 + signal` (130 for SIGINT, 143 for SIGTERM).
+    #[error(
+        "interrupted by {signal}: the tree was cancelled and every actor reaped{}",
+        if *.hard_killed { " (a second signal hard-killed it)" } else { "" }
+    )]
+    Interrupted {
+        /// The signal.
+        signal: Signal,
+        /// A second signal came during the graceful teardown, and the
+        /// tree was SIGKILLed instead.
+        hard_killed: bool,
+    },
+    /// A scope's body returned a value, but the scope failed after it (the
+    /// remote task's actor died before its result came, a child failed
+    /// while the nursery waited for it): the error, with the value kept.
+    #[error("{}", .0)]
+    ValueKept(Box<ValueKept>),
+}
+
+/// A signal that interrupts a tree: [`Error::Interrupted`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Signal {
+    /// SIGINT (ctrl-c at the terminal).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+impl Signal {
+    /// The signal's number.
+    pub fn number(self) -> i32 {
+        match self {
+            Signal::Interrupt => libc::SIGINT,
+            Signal::Terminate => libc::SIGTERM,
+        }
+    }
+
+    /// The exit status of a program that ends because of this signal
+    /// (`128 + number`, the shell's convention).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Signal::Interrupt => 130,
+            Signal::Terminate => 143,
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        })
+    }
+}
+
+/// The error of a scope whose body had already returned a value, and the
+/// value, kept: see [`Error::ValueKept`].
+///
+/// ```
+/// # fn demo(mut e: tractor::Error) {
+/// if let Some(total) = e.take_value::<u64>() {
+///     println!("the body computed {total} before: {e}");
+/// }
+/// # }
+/// ```
+pub struct ValueKept {
+    error: Error,
+    type_name: &'static str,
+    value: std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>,
+}
+
+impl ValueKept {
+    /// The error that came after the body's value.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// Takes the body's value out, if it is a `T` (once).
+    pub fn take<T: 'static>(&self) -> Option<T> {
+        let mut slot = self.value.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.take()?.downcast::<T>() {
+            Ok(v) => Some(*v),
+            Err(other) => {
+                *slot = Some(other);
+                None
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ValueKept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValueKept")
+            .field("error", &self.error)
+            .field("value_type", &self.type_name)
+            .finish()
+    }
+}
+
+impl fmt::Display for ValueKept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (the scope's body had already returned a `{}`; get it with Error::take_value)",
+            self.error, self.type_name
+        )
+    }
 }
 
 fn list_addrs(addrs: &[crate::Addr]) -> String {
@@ -131,12 +255,77 @@ fn list_addrs(addrs: &[crate::Addr]) -> String {
 }
 
 impl Error {
-    /// The remote error inside, if this is one.
+    /// The remote error inside, if this is one (also under
+    /// [`Error::ValueKept`]).
     pub fn as_remote(&self) -> Option<&RemoteActorError> {
-        match self {
+        match self.cause() {
             Error::Remote(r) => Some(r),
             _ => None,
         }
+    }
+
+    /// The error itself, seen through [`Error::ValueKept`]: what to match
+    /// on when a body's value may have been kept beside the error.
+    ///
+    /// ```
+    /// # fn demo(e: &tractor::Error) {
+    /// if let tractor::Error::TransportClosed { peer } = e.cause() {
+    ///     eprintln!("{peer} died");
+    /// }
+    /// # }
+    /// ```
+    pub fn cause(&self) -> &Error {
+        match self {
+            Error::ValueKept(k) => k.error.cause(),
+            other => other,
+        }
+    }
+
+    /// The value a scope's body had returned before the scope failed
+    /// ([`Error::ValueKept`]), if it is a `T`; taken once.
+    pub fn take_value<T: 'static>(&mut self) -> Option<T> {
+        match self {
+            Error::ValueKept(k) => k.take(),
+            _ => None,
+        }
+    }
+
+    /// `error`, with the body's `value` kept beside it. A value that
+    /// carries no data (`()`, any zero-sized type) is not worth keeping:
+    /// the error is returned as it is.
+    pub(crate) fn keeping<T: Send + 'static>(error: Error, value: T) -> Error {
+        if std::mem::size_of::<T>() == 0 {
+            return error;
+        }
+        Error::ValueKept(Box::new(ValueKept {
+            error,
+            type_name: std::any::type_name::<T>(),
+            value: std::sync::Mutex::new(Some(Box::new(value))),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod value_kept_tests {
+    use super::*;
+
+    #[test]
+    fn the_value_comes_back_once_and_the_cause_shows_through() {
+        let peer = Aid::new("p");
+        let mut e = Error::keeping(Error::TransportClosed { peer }, 42u64);
+        assert!(matches!(e.cause(), Error::TransportClosed { .. }));
+        assert!(e.to_string().contains("already returned a `u64`"), "{e}");
+        assert_eq!(e.take_value::<String>(), None);
+        assert_eq!(e.take_value::<u64>(), Some(42));
+        assert_eq!(e.take_value::<u64>(), None);
+        let unit = Error::keeping(Error::NoRuntime, ());
+        assert!(matches!(unit, Error::NoRuntime));
+    }
+
+    #[test]
+    fn errors_are_send_and_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<Error>();
     }
 }
 

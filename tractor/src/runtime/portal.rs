@@ -22,7 +22,11 @@ use crate::ipc::{Aid, FlowSpec, FuncType, Msg, Start};
 pub(crate) enum MainOutcome {
     Returned(Vec<u8>),
     Raised(RemoteActorError),
-    Lost(Aid),
+    /// The channel closed first; `silent_for` when we gave up on a silent peer.
+    Lost {
+        peer: Aid,
+        silent_for: Option<Duration>,
+    },
     Failed(String),
 }
 
@@ -85,7 +89,11 @@ impl MainOutcome {
         match self {
             MainOutcome::Returned(b) => Ok(b),
             MainOutcome::Raised(r) => Err(Error::Remote(r)),
-            MainOutcome::Lost(peer) => Err(Error::TransportClosed { peer }),
+            MainOutcome::Lost {
+                peer,
+                silent_for: Some(silent_for),
+            } => Err(Error::PeerUnresponsive { peer, silent_for }),
+            MainOutcome::Lost { peer, .. } => Err(Error::TransportClosed { peer }),
             MainOutcome::Failed(reason) => Err(Error::ActorFailure {
                 actor: child.clone(),
                 reason,
@@ -222,9 +230,7 @@ impl Portal {
         });
         if self.conn.chan.send(&start).await.is_err() {
             d.finish();
-            return Err(Error::TransportClosed {
-                peer: self.aid().clone(),
-            });
+            return Err(self.conn.lost_error());
         }
         Ok(d)
     }
@@ -247,9 +253,7 @@ impl Portal {
                 }
                 None => {
                     d.finish();
-                    return Err(Error::TransportClosed {
-                        peer: self.aid().clone(),
-                    });
+                    return Err(self.conn.lost_error());
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::actor::{ActorRuntime, RuntimeParams};
 use super::current::{self, ThreadActorGuard};
 use super::error::Error;
-use crate::ipc::{Addr, Aid, DEFAULT_MAX_FRAME, TransportKind};
+use crate::ipc::{Addr, Aid, DEFAULT_MAX_FRAME, Heartbeat, TransportKind};
 
 /// Default registrar address (the discovery issue builds on it).
 pub const DEFAULT_REGISTRY_ADDR: &str = "127.0.0.1:1616";
@@ -50,6 +50,9 @@ pub struct RootConfig {
     /// Whether the root registers itself with the registrar (default
     /// `true`). Its children register regardless.
     pub discoverable: bool,
+    /// Channel liveness for the whole tree (`TRACTOR_HEARTBEAT` wins);
+    /// `None` turns heartbeats off.
+    pub heartbeat: Option<Heartbeat>,
 }
 
 impl Default for RootConfig {
@@ -75,6 +78,7 @@ impl RootConfig {
             ensure_registry: false,
             join_existing_registry: false,
             discoverable: true,
+            heartbeat: Some(Heartbeat::default()),
         }
     }
 
@@ -149,6 +153,21 @@ impl RootConfig {
         self
     }
 
+    /// Sets how every channel of the tree checks that its peer is alive
+    /// (`None`: never; a stopped or wedged actor then hangs its peers).
+    /// `TRACTOR_HEARTBEAT=<interval_ms>,<timeout_ms>` (or `off`) wins.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let hb = tractor::Heartbeat::new(Duration::from_millis(250), Duration::from_secs(3));
+    /// let cfg = tractor::RootConfig::new("app").heartbeat(Some(hb));
+    /// assert_eq!(cfg.heartbeat, Some(hb));
+    /// ```
+    pub fn heartbeat(mut self, hb: Option<Heartbeat>) -> Self {
+        self.heartbeat = hb;
+        self
+    }
+
     /// Sets the spawn method.
     pub fn spawn_method(mut self, m: impl Into<String>) -> Self {
         self.spawn_method = m.into();
@@ -215,6 +234,7 @@ where
         max_frame: cfg.max_frame,
         enable_modules: cfg.enable_modules.clone(),
         cancel_timeout: cfg.cancel_timeout,
+        heartbeat: crate::ipc::Heartbeat::effective(cfg.heartbeat),
     };
     let local = tokio::task::LocalSet::new();
     local

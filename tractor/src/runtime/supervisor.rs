@@ -3,6 +3,12 @@
 //! cancel request over IPC → bounded wait → SIGTERM → bounded wait →
 //! SIGKILL, always ending with the child reaped.
 //!
+//! A child that stops answering (its channel's heartbeat timed out: it is
+//! SIGSTOPped or its runtime is wedged) can neither ack a cancel nor act
+//! on SIGTERM, so the supervisor skips the ladder and SIGKILLs it at once;
+//! its exit then carries the reason, for the nursery to report. A request
+//! for [`Teardown::Kill`] (a second ctrl-c) cuts a ladder under way short.
+//!
 //! The task belongs to the actor runtime, not to the nursery's scope, so a
 //! nursery future that is dropped mid-way still gets its children reaped.
 
@@ -13,7 +19,7 @@ use tokio::process::Child;
 use tokio::sync::watch;
 
 use super::actor::ActorRuntime;
-use super::conn::Conn;
+use super::conn::{Conn, LostReason};
 use super::portal::{CancelReply, request_actor_cancel};
 use crate::ipc::Aid;
 
@@ -25,15 +31,22 @@ const TERMINATE_AFTER: Duration = Duration::from_millis(1600);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Teardown {
     None,
+    /// Cancel request, then SIGTERM, then SIGKILL.
     Graceful,
+    /// SIGTERM, then SIGKILL.
     Hard,
+    /// SIGKILL now.
+    Kill,
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct ExitInfo {
     pub success: bool,
     pub status: String,
+    /// Someone asked for this child's teardown (it did not fail on its own).
     pub requested: bool,
+    /// Why the supervisor gave up on the child, when it did.
+    pub failure: Option<String>,
 }
 
 /// The shared view of one child process.
@@ -106,6 +119,8 @@ impl ChildProc {
         cancel_timeout: Duration,
     ) {
         let pid = child.id();
+        let mut failure = None;
+        let mut chan_open = true;
         let status = loop {
             tokio::select! {
                 st = child.wait() => break st,
@@ -115,7 +130,17 @@ impl ChildProc {
                     }
                     let how = *rx.borrow_and_update();
                     if how != Teardown::None {
-                        break self.ladder(&mut child, how, cancel_timeout).await;
+                        break self.ladder(&mut child, how, &mut rx, cancel_timeout).await;
+                    }
+                }
+                _ = self.conn.chan.closed(), if chan_open => {
+                    chan_open = false;
+                    if let Some(LostReason::Unresponsive { silent_for }) = self.conn.lost_reason() {
+                        tracing::warn!(target: "tractor::cancel", child = %self.aid, "child stopped answering; sending SIGKILL");
+                        failure = Some(format!(
+                            "it stopped answering (nothing came from it for {silent_for:?}: stopped, or wedged in blocking code) and was killed"
+                        ));
+                        break self.ladder(&mut child, Teardown::Kill, &mut rx, cancel_timeout).await;
                     }
                 }
             }
@@ -133,10 +158,32 @@ impl ChildProc {
             success,
             status,
             requested,
+            failure,
         }));
     }
 
+    /// Walks the ladder from `how`; a request for [`Teardown::Kill`]
+    /// arriving meanwhile cuts it short.
     async fn ladder(
+        &self,
+        child: &mut Child,
+        how: Teardown,
+        rx: &mut watch::Receiver<Teardown>,
+        cancel_timeout: Duration,
+    ) -> std::io::Result<std::process::ExitStatus> {
+        if how < Teardown::Kill {
+            let steps = self.soft_steps(child, how, cancel_timeout);
+            tokio::select! {
+                st = steps => return st,
+                _ = rx.wait_for(|t| *t == Teardown::Kill) => {}
+            }
+        }
+        tracing::debug!(target: "tractor::cancel", child = %self.aid, "SIGKILL");
+        let _ = child.start_kill();
+        child.wait().await
+    }
+
+    async fn soft_steps(
         &self,
         child: &mut Child,
         how: Teardown,
@@ -187,5 +234,6 @@ fn unknown_exit() -> ExitInfo {
         success: false,
         status: "unknown".into(),
         requested: true,
+        failure: None,
     }
 }

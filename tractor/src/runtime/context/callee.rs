@@ -81,9 +81,7 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
             .chan
             .send_frame(frame)
             .await
-            .map_err(|_| Error::TransportClosed {
-                peer: self.core.peer().clone(),
-            })
+            .map_err(|_| self.core.conn.lost_error())
     }
 
     /// Opens this context's one stream. Only after `started`, and only once.

@@ -68,9 +68,7 @@ impl<R: DeserializeOwned, Tx: Serialize, Rx: DeserializeOwned> CallerContext<R, 
         match drain_until_end(&self.core).await {
             Terminal::Returned(pld) => decode_pld(self.core.path, &pld),
             Terminal::Failed(e) => Err(Error::Remote(RemoteActorError::from_data(*e))),
-            Terminal::Lost => Err(Error::TransportClosed {
-                peer: self.core.peer().clone(),
-            }),
+            Terminal::Lost => Err(self.core.conn.lost_error()),
         }
     }
 
@@ -247,9 +245,9 @@ impl Portal {
                 Some(_) => continue,
                 None => {
                     core.finish_dialog();
-                    return Err(core.terminal_error().unwrap_or(Error::TransportClosed {
-                        peer: self.aid().clone(),
-                    }));
+                    return Err(core
+                        .terminal_error()
+                        .unwrap_or_else(|| self.conn.lost_error()));
                 }
             }
         };
@@ -293,9 +291,7 @@ impl Portal {
                             Err(Error::Remote(r))
                         }
                     }
-                    Terminal::Lost => Err(Error::TransportClosed {
-                        peer: self.aid().clone(),
-                    }),
+                    Terminal::Lost => Err(self.conn.lost_error()),
                 }
             }
             Some(Err(e)) => {
@@ -311,9 +307,7 @@ impl Portal {
                     core.finish_dialog();
                     Err(e)
                 }
-                None => Err(Error::TransportClosed {
-                    peer: self.aid().clone(),
-                }),
+                None => Err(self.conn.lost_error()),
             },
         }
     }

@@ -174,9 +174,7 @@ impl CtxCore {
         match self.shared.terminal()? {
             Terminal::Returned(_) => None,
             Terminal::Failed(e) => Some(Error::Remote(RemoteActorError::from_data(*e))),
-            Terminal::Lost => Some(Error::TransportClosed {
-                peer: self.peer().clone(),
-            }),
+            Terminal::Lost => Some(self.conn.lost_error()),
         }
     }
 

@@ -88,9 +88,7 @@ impl Portal {
                 Some(_) => continue,
                 None => {
                     dialog.finish();
-                    return Err(Error::TransportClosed {
-                        peer: self.aid().clone(),
-                    });
+                    return Err(self.conn.lost_error());
                 }
             }
         }

@@ -123,9 +123,7 @@ pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) ->
         .chan
         .send_frame(frame)
         .await
-        .map_err(|_| Error::TransportClosed {
-            peer: core.peer().clone(),
-        })
+        .map_err(|_| core.conn.lost_error())
 }
 
 /// The next stream item. Never awaits after taking a message off the
@@ -176,9 +174,9 @@ pub(crate) fn poll_item<Rx: DeserializeOwned>(
                 return Poll::Ready(match core.side {
                     // The task slot went away: our own task is ending.
                     Side::Callee => Ok(None),
-                    Side::Caller => Err(core.terminal_error().unwrap_or(Error::TransportClosed {
-                        peer: core.peer().clone(),
-                    })),
+                    Side::Caller => Err(core
+                        .terminal_error()
+                        .unwrap_or_else(|| core.conn.lost_error())),
                 });
             }
         }

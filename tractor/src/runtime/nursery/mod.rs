@@ -1,19 +1,28 @@
 //! `ActorNursery`: a scope that owns child actor processes.
 //!
 //! Like a trio nursery, the scope cannot end before every child is done
-//! and reaped. Supervision is one-cancels-all, with tractor's ordering:
+//! and reaped. Supervision is one-cancels-all by default ([`Supervision`]):
 //!
-//! * the body's error cancels every child at once;
-//! * a `run_in_actor` child's error is recorded; once every `run_in_actor`
-//!   child has finished, any recorded error cancels the remaining daemons
-//!   (a body that re-raises such a child's error, having awaited its
-//!   result, is supervised the same way, so no sibling's error is lost);
-//! * errors are aggregated: one is returned bare, several as a
-//!   [`MultiError`] keyed by actor; errors caused by our own cancellation
-//!   are not counted.
+//! * the body's error, and any child's error (a `run_in_actor` child's
+//!   error, a daemon that dies on its own or stops answering), cancels
+//!   every sibling at once and interrupts the body;
+//! * errors that arrive while that cancel is under way are still
+//!   aggregated: one is returned bare, several as a [`MultiError`] keyed by
+//!   actor; errors caused by our own cancellation are not counted;
+//! * a body that had already returned its value when a child failed gets
+//!   it back inside the error ([`Error::ValueKept`]).
+//!
+//! [`Supervision::WaitForAllResults`] keeps Python tractor's order for
+//! batch jobs that want every error: child errors are collected until
+//! every `run_in_actor` child has finished, and only then are the daemons
+//! cancelled.
 //!
 //! Children are supervised by runtime-owned tasks, so dropping the scope's
 //! future mid-way still gets every child cancelled and reaped.
+
+mod scope;
+
+pub use scope::{Supervision, open_nursery, open_nursery_with};
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -21,11 +30,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use super::actor::{ActorRuntime, lock};
 use super::endpoint::{Call, Endpoint};
-use super::error::{Error, MultiError, RemoteErrorKind};
+use super::error::{Error, RemoteErrorKind};
 use super::portal::{MainOutcome, MainSlot, Portal, RunInActor};
-use super::supervisor::{ChildProc, Teardown};
+use super::supervisor::{ChildProc, ExitInfo, Teardown};
 use crate::ipc::{Aid, FuncType, Msg, SpawnSpec, TransportKind};
 use crate::spawn::{ChildEnv, SpawnError, spawn_exec};
 
@@ -37,16 +48,60 @@ struct ChildRecord {
     proc: Arc<ChildProc>,
     /// Set for a `run_in_actor` child once its main task is scheduled.
     main: Arc<OnceLock<Arc<MainSlot>>>,
+    /// Raised once whatever this child contributes to the nursery's
+    /// errors is recorded (by its exit watcher, or its main task).
+    settled: Arc<watch::Sender<bool>>,
+}
+
+impl ChildRecord {
+    /// Waits until the child is reaped and its failure, if any, recorded.
+    async fn wait_settled(&self) {
+        self.proc.wait_exit().await;
+        let _ = self.settled.subscribe().wait_for(|s| *s).await;
+    }
+}
+
+/// Raises a child's `settled` flag when dropped: on every way out of the
+/// task that reports the child.
+struct Settle(Arc<watch::Sender<bool>>);
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// A child's failure, in the order children were spawned.
+struct Failure {
+    index: usize,
+    actor: Aid,
+    error: Error,
 }
 
 struct NurseryInner {
     rt: Arc<ActorRuntime>,
+    supervision: Supervision,
     children: Mutex<Vec<ChildRecord>>,
     cancel_called: AtomicBool,
     closed: AtomicBool,
+    failures: Mutex<Vec<Failure>>,
+    /// Raised with the first failure: wakes the scope to interrupt its body.
+    failed: watch::Sender<bool>,
 }
 
 impl NurseryInner {
+    fn new(rt: Arc<ActorRuntime>, supervision: Supervision) -> Self {
+        NurseryInner {
+            rt,
+            supervision,
+            children: Mutex::new(Vec::new()),
+            cancel_called: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            failures: Mutex::new(Vec::new()),
+            failed: watch::channel(false).0,
+        }
+    }
+
     fn snapshot(&self) -> Vec<ChildRecord> {
         lock(&self.children).clone()
     }
@@ -55,6 +110,60 @@ impl NurseryInner {
         for c in lock(&self.children).iter() {
             c.proc.request_teardown(how);
         }
+    }
+
+    /// Cancels every child (graceful ladder); children spawned later are
+    /// refused.
+    fn cancel_all(&self) {
+        self.cancel_called.store(true, Ordering::SeqCst);
+        self.teardown_all(Teardown::Graceful);
+    }
+
+    /// Records a child's failure (once per child) and, under
+    /// one-cancels-all, cancels every sibling at once.
+    fn child_failed(&self, actor: &Aid, error: Error) {
+        {
+            let mut failures = lock(&self.failures);
+            if failures.iter().any(|f| f.actor == *actor) {
+                return;
+            }
+            let index = lock(&self.children)
+                .iter()
+                .position(|c| c.proc.aid == *actor)
+                .unwrap_or(usize::MAX);
+            tracing::debug!(target: "tractor::cancel", child = %actor, "child failed: {error}");
+            failures.push(Failure {
+                index,
+                actor: actor.clone(),
+                error,
+            });
+        }
+        if self.supervision == Supervision::OneCancelsAll {
+            self.cancel_all();
+        }
+        self.failed.send_replace(true);
+    }
+
+    fn has_failures(&self) -> bool {
+        !lock(&self.failures).is_empty()
+    }
+}
+
+/// The error a child that ended outside its main task's result
+/// contributes: it stopped answering, or died.
+fn exit_error(proc: &ChildProc, exit: &ExitInfo, what: &str) -> Error {
+    if let Some(super::conn::LostReason::Unresponsive { silent_for }) = proc.conn.lost_reason() {
+        return Error::PeerUnresponsive {
+            peer: proc.aid.clone(),
+            silent_for,
+        };
+    }
+    Error::ActorFailure {
+        actor: proc.aid.clone(),
+        reason: match &exit.failure {
+            Some(why) => why.clone(),
+            None => format!("{what} ({})", exit.status),
+        },
     }
 }
 
@@ -66,8 +175,7 @@ struct ScopeGuard(Arc<NurseryInner>);
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
         if !self.0.closed.swap(true, Ordering::SeqCst) {
-            self.0.cancel_called.store(true, Ordering::SeqCst);
-            self.0.teardown_all(Teardown::Graceful);
+            self.0.cancel_all();
         }
     }
 }
@@ -84,160 +192,6 @@ impl std::fmt::Debug for ActorNursery {
             .field("children", &self.children())
             .field("cancel_called", &self.cancel_called())
             .finish()
-    }
-}
-
-/// Opens an actor nursery, runs `body` with it, and returns only when every
-/// child has finished and been reaped.
-///
-/// Boots an implicit root actor (named `root`) when no runtime runs here.
-///
-/// ```no_run
-/// #[tractor::endpoint]
-/// async fn square(x: u64) -> u64 { x * x }
-///
-/// #[tractor::main]
-/// async fn main() -> Result<(), tractor::Error> {
-///     let nine = tractor::open_nursery(async |an| {
-///         let child = an.run_in_actor(square::call(3)).await?;
-///         child.wait_for_result().await
-///     })
-///     .await?;
-///     assert_eq!(nine, 9);
-///     Ok(())
-/// }
-/// ```
-pub async fn open_nursery<F, T>(body: F) -> Result<T, Error>
-where
-    F: AsyncFnOnce(&ActorNursery) -> Result<T, Error>,
-{
-    match super::current::try_current() {
-        Some(rt) => run_scope(rt, body).await,
-        None => {
-            super::root::open_root_actor(super::root::RootConfig::default(), async move || {
-                let rt = super::current::try_current().ok_or(Error::NoRuntime)?;
-                run_scope(rt, body).await
-            })
-            .await
-        }
-    }
-}
-
-async fn run_scope<F, T>(rt: Arc<ActorRuntime>, body: F) -> Result<T, Error>
-where
-    F: AsyncFnOnce(&ActorNursery) -> Result<T, Error>,
-{
-    let an = ActorNursery {
-        inner: Arc::new(NurseryInner {
-            rt: rt.clone(),
-            children: Mutex::new(Vec::new()),
-            cancel_called: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-        }),
-    };
-    let guard = ScopeGuard(an.inner.clone());
-    let body_res = body(&an).await;
-    let inner = an.inner.clone();
-    let me = rt.aid().clone();
-    let mut errors: Vec<(Aid, Error)> = Vec::new();
-    // A body that re-raises a one-shot child's error (it awaited its
-    // result) fails *because of* that child: supervise as for the child's
-    // own error, so siblings still finish and report theirs.
-    let mut reraised = None;
-    let body_res = match body_res {
-        Err(e) if reraises_child_error(&inner, &e) => {
-            reraised = Some(e);
-            Ok(None)
-        }
-        Err(e) => Err(e),
-        Ok(v) => Ok(Some(v)),
-    };
-    let value = match body_res {
-        Ok(v) => {
-            // Every one-shot child's result first, raising their errors...
-            for c in inner.snapshot() {
-                if let Some(err) = child_error(&c).await {
-                    errors.push((c.proc.aid.clone(), err));
-                }
-            }
-            if !errors.is_empty() {
-                inner.cancel_called.store(true, Ordering::SeqCst);
-                inner.teardown_all(Teardown::Graceful);
-            }
-            v
-        }
-        Err(e) => {
-            inner.cancel_called.store(true, Ordering::SeqCst);
-            inner.teardown_all(Teardown::Graceful);
-            for c in inner.snapshot() {
-                if let Some(err) = child_error(&c).await {
-                    errors.push((c.proc.aid.clone(), err));
-                }
-            }
-            errors.insert(0, (me.clone(), e));
-            None
-        }
-    };
-    // ...then every daemon, for as long as it lives.
-    for c in inner.snapshot() {
-        let exit = c.proc.wait_exit().await;
-        let already = errors.iter().any(|(a, _)| *a == c.proc.aid);
-        if c.main.get().is_none() && !exit.success && !exit.requested && !already {
-            errors.push((
-                c.proc.aid.clone(),
-                Error::ActorFailure {
-                    actor: c.proc.aid.clone(),
-                    reason: format!("daemon exited unexpectedly ({})", exit.status),
-                },
-            ));
-        }
-    }
-    inner.closed.store(true, Ordering::SeqCst);
-    drop(guard);
-    match (value, errors.len()) {
-        (Some(v), 0) => Ok(v),
-        (_, 1) => Err(errors.remove(0).1),
-        // Only when the body re-raised a child error that was not counted
-        // (a cancellation we caused): it is still the body's outcome.
-        (None, 0) => {
-            Err(reraised.unwrap_or_else(|| Error::Cancelled("the nursery body failed".into())))
-        }
-        _ => Err(Error::Multi(MultiError { errors })),
-    }
-}
-
-/// Whether `e` is the error a one-shot child of this nursery already
-/// raised (the body awaited its result and passed it on).
-fn reraises_child_error(inner: &NurseryInner, e: &Error) -> bool {
-    let Some(r) = e.as_remote() else {
-        return false;
-    };
-    inner.snapshot().iter().any(|c| {
-        c.main
-            .get()
-            .and_then(|slot| slot.outcome())
-            .is_some_and(|o| matches!(o, MainOutcome::Raised(raised) if raised == *r))
-    })
-}
-
-/// The error a finished child contributes to its nursery, if any. Waits
-/// for a one-shot child's result (and, if it was lost, for its exit).
-async fn child_error(c: &ChildRecord) -> Option<Error> {
-    let slot = c.main.get()?;
-    let outcome = slot.wait().await;
-    if slot.caused_by_cancel() {
-        return None;
-    }
-    match outcome {
-        MainOutcome::Returned(_) => None,
-        MainOutcome::Raised(r) => Some(Error::Remote(r)),
-        MainOutcome::Lost(_) | MainOutcome::Failed(_) => {
-            let exit = c.proc.wait_exit().await;
-            Some(Error::ActorFailure {
-                actor: c.proc.aid.clone(),
-                reason: format!("died before returning its result ({})", exit.status),
-            })
-        }
     }
 }
 
@@ -290,10 +244,7 @@ impl ActorNursery {
             .collect()
     }
 
-    async fn spawn(
-        &self,
-        opts: SpawnOptions,
-    ) -> Result<(Arc<ChildProc>, Portal, Arc<OnceLock<Arc<MainSlot>>>), Error> {
+    async fn spawn(&self, opts: SpawnOptions) -> Result<(ChildRecord, Portal), Error> {
         let rt = &self.inner.rt;
         if self.inner.closed.load(Ordering::SeqCst) || self.cancel_called() {
             return Err(Error::Cancelled(format!(
@@ -358,9 +309,10 @@ impl ActorNursery {
             registry_addrs: rt.p.registry_addrs.clone(),
             loglevel,
             debug_mode: opts.debug_mode || rt.p.debug_mode,
+            heartbeat_ms: rt.p.heartbeat.map(crate::ipc::Heartbeat::to_millis),
         };
         let proc = ChildProc::supervise(rt, aid.clone(), conn.clone(), child);
-        let main = self.record(proc.clone());
+        let record = self.record(proc.clone());
         if let Err(e) = conn.chan.send(&Msg::SpawnSpec(spec)).await {
             proc.request_teardown(Teardown::Hard);
             return Err(e.into());
@@ -388,18 +340,36 @@ impl ActorNursery {
             conn,
             main: None,
         };
-        Ok((proc, portal, main))
+        Ok((record, portal))
     }
 
     /// Records a child the moment it exists, so a scope dropped while the
     /// child is still booting tears it down too.
-    fn record(&self, proc: Arc<ChildProc>) -> Arc<OnceLock<Arc<MainSlot>>> {
-        let main = Arc::new(OnceLock::new());
-        lock(&self.inner.children).push(ChildRecord {
-            proc,
-            main: main.clone(),
+    ///
+    /// A daemon that exits on its own (it crashed, was killed, stopped
+    /// answering) is a failure of this nursery; a one-shot child's failure
+    /// is reported by its main task instead, with its result.
+    fn record(&self, proc: Arc<ChildProc>) -> ChildRecord {
+        let record = ChildRecord {
+            proc: proc.clone(),
+            main: Arc::new(OnceLock::new()),
+            settled: Arc::new(watch::channel(false).0),
+        };
+        lock(&self.inner.children).push(record.clone());
+        let inner = self.inner.clone();
+        let watched = record.clone();
+        self.inner.rt.work.spawn_local(async move {
+            let exit = proc.wait_exit().await;
+            if watched.main.get().is_some() {
+                return;
+            }
+            let _settle = Settle(watched.settled.clone());
+            if !exit.success && !exit.requested {
+                let err = exit_error(&proc, &exit, "the daemon exited unexpectedly");
+                inner.child_failed(&proc.aid, err);
+            }
         });
-        main
+        record
     }
 }
 
@@ -471,7 +441,7 @@ impl StartActor<'_> {
 
     /// Spawns the daemon (the same as awaiting the builder).
     pub async fn spawn(self) -> Result<Portal, Error> {
-        let (_proc, portal, _main) = self.an.spawn(self.opts).await?;
+        let (_record, portal) = self.an.spawn(self.opts).await?;
         Ok(portal)
     }
 }
@@ -504,14 +474,18 @@ impl<E: Endpoint> RunInActorBuilder<'_, E> {
     /// Spawns the child and schedules its main task.
     pub async fn spawn(mut self) -> Result<RunInActor<E::Output>, Error> {
         self.opts.enable_modules.push(E::module().to_string());
-        let (proc, mut portal, main) = self.an.spawn(self.opts).await?;
+        let (record, mut portal) = self.an.spawn(self.opts).await?;
+        let proc = record.proc.clone();
         let slot = Arc::new(MainSlot::new(E::PATH));
         portal.main = Some(slot.clone());
-        let _ = main.set(slot.clone());
+        let _ = record.main.set(slot.clone());
+        let settle = Settle(record.settled.clone());
         let p = portal.clone();
         let me = self.an.inner.rt.aid().clone();
         let call = self.call;
+        let inner = self.an.inner.clone();
         self.an.inner.rt.work.spawn_local(async move {
+            let _settle = settle;
             let res = match p.start_dialog(&call, FuncType::AsyncFunc).await {
                 Ok(d) => p.await_return(d).await,
                 Err(e) => Err(e),
@@ -528,13 +502,32 @@ impl<E: Endpoint> RunInActorBuilder<'_, E> {
                 }
                 Err(Error::TransportClosed { peer }) => {
                     slot.mark_caused_by_cancel(proc.teardown_requested());
-                    MainOutcome::Lost(peer)
+                    MainOutcome::Lost {
+                        peer,
+                        silent_for: None,
+                    }
                 }
+                Err(Error::PeerUnresponsive { peer, silent_for }) => MainOutcome::Lost {
+                    peer,
+                    silent_for: Some(silent_for),
+                },
                 Err(e) => MainOutcome::Failed(e.to_string()),
             };
-            slot.set(outcome);
+            slot.set(outcome.clone());
             // The result is in: the child has nothing left to do.
             proc.request_teardown(Teardown::Graceful);
+            if slot.caused_by_cancel() {
+                return;
+            }
+            let err = match outcome {
+                MainOutcome::Returned(_) => return,
+                MainOutcome::Raised(r) => Error::Remote(r),
+                MainOutcome::Lost { .. } | MainOutcome::Failed(_) => {
+                    let exit = proc.wait_exit().await;
+                    exit_error(&proc, &exit, "it died before returning its result")
+                }
+            };
+            inner.child_failed(&proc.aid, err);
         });
         Ok(RunInActor::new(portal))
     }

@@ -1,0 +1,220 @@
+//! The nursery's scope: running the body under supervision, then waiting
+//! for every child and aggregating what failed.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{ActorNursery, Failure, NurseryInner, ScopeGuard};
+use crate::runtime::actor::{ActorRuntime, lock};
+use crate::runtime::error::{Error, MultiError};
+use crate::runtime::portal::MainOutcome;
+
+/// How a nursery reacts to a child's failure.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), tractor::Error> {
+/// use tractor::Supervision;
+/// // A batch job that wants every child's error, not just the first:
+/// tractor::open_nursery_with(Supervision::WaitForAllResults, async |an| {
+///     // ... spawn run_in_actor children ...
+///     Ok(())
+/// })
+/// .await
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Supervision {
+    /// trio's rule: the body's error or any child's error cancels every
+    /// sibling and interrupts the body at once; errors that arrive during
+    /// that cancel are aggregated.
+    #[default]
+    OneCancelsAll,
+    /// Python tractor's order: a `run_in_actor` child's error is recorded
+    /// and the others run on; once every `run_in_actor` child has finished,
+    /// any error cancels the daemons. The body's own error still cancels
+    /// everything at once. For batch jobs that want every error.
+    WaitForAllResults,
+}
+
+/// Opens an actor nursery, runs `body` with it, and returns only when every
+/// child has finished and been reaped.
+///
+/// Supervision is [`Supervision::OneCancelsAll`]: the first failure (the
+/// body's, or any child's) cancels every child and interrupts the body.
+/// One error is returned bare, several as [`Error::Multi`]. If `body` had
+/// already returned a value when a child failed, the value is kept inside
+/// the error ([`Error::ValueKept`]).
+///
+/// Boots an implicit root actor (named `root`) when no runtime runs here.
+///
+/// ```no_run
+/// #[tractor::endpoint]
+/// async fn square(x: u64) -> u64 { x * x }
+///
+/// #[tractor::main]
+/// async fn main() -> Result<(), tractor::Error> {
+///     let nine = tractor::open_nursery(async |an| {
+///         let child = an.run_in_actor(square::call(3)).await?;
+///         child.wait_for_result().await
+///     })
+///     .await?;
+///     assert_eq!(nine, 9);
+///     Ok(())
+/// }
+/// ```
+pub async fn open_nursery<F, T>(body: F) -> Result<T, Error>
+where
+    F: AsyncFnOnce(&ActorNursery) -> Result<T, Error>,
+    T: Send + 'static,
+{
+    open_nursery_with(Supervision::default(), body).await
+}
+
+/// [`open_nursery`] with a chosen [`Supervision`].
+///
+/// ```no_run
+/// #[tractor::endpoint]
+/// async fn check(i: u32) -> Result<(), String> {
+///     if i % 2 == 0 { Err(format!("{i} is even")) } else { Ok(()) }
+/// }
+///
+/// # async fn demo() {
+/// let res = tractor::open_nursery_with(tractor::Supervision::WaitForAllResults, async |an| {
+///     for i in 0..4 {
+///         an.run_in_actor(check::call(i)).name(format!("check_{i}")).await?;
+///     }
+///     Ok(())
+/// })
+/// .await;
+/// // Both even children's errors, none dropped.
+/// assert!(matches!(res, Err(tractor::Error::Multi(m)) if m.errors.len() == 2));
+/// # }
+/// # fn main() {}
+/// ```
+pub async fn open_nursery_with<F, T>(supervision: Supervision, body: F) -> Result<T, Error>
+where
+    F: AsyncFnOnce(&ActorNursery) -> Result<T, Error>,
+    T: Send + 'static,
+{
+    match crate::runtime::current::try_current() {
+        Some(rt) => run_scope(rt, supervision, body).await,
+        None => {
+            let cfg = crate::runtime::root::RootConfig::default();
+            crate::runtime::root::open_root_actor(cfg, async move || {
+                let rt = crate::runtime::current::try_current().ok_or(Error::NoRuntime)?;
+                run_scope(rt, supervision, body).await
+            })
+            .await
+        }
+    }
+}
+
+async fn run_scope<F, T>(
+    rt: Arc<ActorRuntime>,
+    supervision: Supervision,
+    body: F,
+) -> Result<T, Error>
+where
+    F: AsyncFnOnce(&ActorNursery) -> Result<T, Error>,
+    T: Send + 'static,
+{
+    let an = ActorNursery {
+        inner: Arc::new(NurseryInner::new(rt.clone(), supervision)),
+    };
+    let inner = an.inner.clone();
+    let guard = ScopeGuard(inner.clone());
+    let mut failed = inner.failed.subscribe();
+    let body_res = {
+        let body = body(&an);
+        let interrupted = async {
+            match supervision {
+                Supervision::OneCancelsAll => {
+                    let _ = failed.wait_for(|f| *f).await;
+                }
+                Supervision::WaitForAllResults => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            r = body => Some(r),
+            // A child failed: every sibling is being cancelled, and so is
+            // the body (dropped: Rust's cancellation).
+            () = interrupted => None,
+        }
+    };
+    let mut body_error = None;
+    let value = match body_res {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            // A body that passes on a child's error it awaited failed
+            // *because of* that child: the error is the child's, counted
+            // once. Under WaitForAllResults the other children still run.
+            let reraised = reraises_child_error(&inner, &e);
+            if !reraised {
+                body_error = Some(e);
+                inner.cancel_all();
+            } else if supervision == Supervision::OneCancelsAll {
+                inner.cancel_all();
+            }
+            None
+        }
+        None => None,
+    };
+    if supervision == Supervision::WaitForAllResults {
+        // Every one-shot result first; then any error cancels the daemons.
+        for c in inner.snapshot() {
+            if c.main.get().is_some() {
+                c.wait_settled().await;
+            }
+        }
+        if inner.has_failures() {
+            inner.cancel_all();
+        }
+    }
+    // Every child, for as long as it lives (a daemon until cancelled); a
+    // failure meanwhile cancels the rest. Then every one-shot outcome, so
+    // errors from the cancel's aftermath are counted.
+    for c in inner.snapshot() {
+        c.wait_settled().await;
+    }
+    inner.closed.store(true, Ordering::SeqCst);
+    drop(guard);
+    let mut errors: Vec<Failure> = std::mem::take(&mut *lock(&inner.failures));
+    errors.sort_by_key(|f| f.index);
+    let mut errors: Vec<_> = errors.into_iter().map(|f| (f.actor, f.error)).collect();
+    if let Some(e) = body_error {
+        errors.insert(0, (rt.aid().clone(), e));
+    }
+    let error = match errors.len() {
+        0 => {
+            return match value {
+                Some(v) => Ok(v),
+                // Only a body that re-raised an error we caused (a child
+                // cancelled by us): still the body's outcome.
+                None => Err(Error::Cancelled(
+                    "the nursery body failed with a cancellation this nursery caused".into(),
+                )),
+            };
+        }
+        1 => errors.remove(0).1,
+        _ => Error::Multi(MultiError { errors }),
+    };
+    Err(match value {
+        Some(v) => Error::keeping(error, v),
+        None => error,
+    })
+}
+
+/// Whether `e` is the error a one-shot child of this nursery already
+/// raised (the body awaited its result and passed it on).
+fn reraises_child_error(inner: &NurseryInner, e: &Error) -> bool {
+    let Some(r) = e.as_remote() else {
+        return false;
+    };
+    inner.snapshot().iter().any(|c| {
+        c.main
+            .get()
+            .and_then(|slot| slot.outcome())
+            .is_some_and(|o| matches!(o, MainOutcome::Raised(raised) if raised == *r))
+    })
+}
