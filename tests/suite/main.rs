@@ -14,3 +14,4 @@ mod ipc_robustness;
 mod kill9;
 mod rpc;
 mod spawning;
+mod supervision;

@@ -130,16 +130,18 @@ impl ChildProc {
                     }
                     let how = *rx.borrow_and_update();
                     if how != Teardown::None {
+                        // A silent child cannot take the graceful steps.
+                        let how = match self.unresponsive(&mut failure) {
+                            true => Teardown::Kill,
+                            false => how,
+                        };
                         break self.ladder(&mut child, how, &mut rx, cancel_timeout).await;
                     }
                 }
                 _ = self.conn.chan.closed(), if chan_open => {
                     chan_open = false;
-                    if let Some(LostReason::Unresponsive { silent_for }) = self.conn.lost_reason() {
+                    if self.unresponsive(&mut failure) {
                         tracing::warn!(target: "tractor::cancel", child = %self.aid, "child stopped answering; sending SIGKILL");
-                        failure = Some(format!(
-                            "it stopped answering (nothing came from it for {silent_for:?}: stopped, or wedged in blocking code) and was killed"
-                        ));
                         break self.ladder(&mut child, Teardown::Kill, &mut rx, cancel_timeout).await;
                     }
                 }
@@ -160,6 +162,18 @@ impl ChildProc {
             requested,
             failure,
         }));
+    }
+
+    /// Whether the child's channel was given up on as silent; if so, the
+    /// reason goes to `failure`.
+    fn unresponsive(&self, failure: &mut Option<String>) -> bool {
+        let Some(LostReason::Unresponsive { silent_for }) = self.conn.lost_reason() else {
+            return false;
+        };
+        *failure = Some(format!(
+            "it stopped answering (nothing came from it for {silent_for:?}: stopped, or wedged in blocking code) and was killed"
+        ));
+        true
     }
 
     /// Walks the ladder from `how`; a request for [`Teardown::Kill`]

@@ -179,6 +179,12 @@ impl Portal {
     /// ([`CallerContext::cancel`]) is absorbed; one from anyone else is
     /// raised as `ContextCancelled`.
     ///
+    /// If `body` returned a value and the remote task then failed, or its
+    /// actor died before sending its result, the error is returned with the
+    /// value kept inside ([`Error::ValueKept`], [`Error::take_value`]):
+    /// what the body produced is never lost. (A value of a zero-sized type,
+    /// like `()`, carries nothing and is not kept.)
+    ///
     /// ```no_run
     /// #[tractor::context]
     /// async fn simple_rpc(ctx: tractor::Context<i32, String, String>, data: i32) -> Result<u32, tractor::Error> {
@@ -211,6 +217,7 @@ impl Portal {
             &CallerContext<E::Return, E::ToCallee, E::FromCallee>,
             E::Started,
         ) -> Result<T, Error>,
+        T: Send + 'static,
     {
         if self.aid() == self.rt.aid() {
             return Err(Error::ContextMisuse(format!(
@@ -283,15 +290,17 @@ impl Portal {
                 send_stop(&core);
                 match drain_until_end(&core).await {
                     Terminal::Returned(_) => Ok(v),
+                    // The body's value is never thrown away: it comes
+                    // back inside the error that followed it.
                     Terminal::Failed(e) => {
                         let r = RemoteActorError::from_data(*e);
                         if absorbed(&core, &r, &me) {
                             Ok(v)
                         } else {
-                            Err(Error::Remote(r))
+                            Err(Error::keeping(Error::Remote(r), v))
                         }
                     }
-                    Terminal::Lost => Err(self.conn.lost_error()),
+                    Terminal::Lost => Err(Error::keeping(self.conn.lost_error(), v)),
                 }
             }
             Some(Err(e)) => {
