@@ -12,5 +12,6 @@ mod discovery;
 mod errors;
 mod ipc_robustness;
 mod kill9;
+mod lifetime;
 mod rpc;
 mod spawning;

@@ -61,6 +61,7 @@ pub use runtime::context::{
 pub use runtime::endpoint::{Call, ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint};
 pub use runtime::error::{Error, MultiError, RemoteActorError, RemoteErrorKind, boxed_types};
 pub use runtime::identity::{Actor, RuntimeVars, current_actor, get_runtime_vars, is_root_process};
+pub use runtime::lifetime::LifetimeError;
 pub use runtime::nursery::{
     ActorNursery, CancelNursery, RunInActorBuilder, StartActor, open_nursery,
 };

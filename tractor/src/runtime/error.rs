@@ -120,6 +120,9 @@ pub enum Error {
     /// An invalid configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A cleanup could not be put on the actor's lifetime stack.
+    #[error(transparent)]
+    Lifetime(#[from] crate::runtime::lifetime::LifetimeError),
 }
 
 fn list_addrs(addrs: &[crate::Addr]) -> String {

@@ -9,6 +9,7 @@ pub(crate) mod dialog;
 pub mod endpoint;
 pub mod error;
 pub mod identity;
+pub mod lifetime;
 pub mod nursery;
 pub mod portal;
 pub mod root;
