@@ -256,3 +256,138 @@ async fn cancelling_the_root_cancels_its_body(t: TransportKind) {
         started.elapsed()
     );
 }
+
+mod stuck {
+    use super::*;
+
+    both_transports!(
+        body_error_beats_a_child_blocked_in_sleep,
+        grandchild_blocked_in_sync_sleep,
+        busy_looping_child_is_killed_on_nursery_cancel,
+    );
+}
+
+/// Longer than the whole ladder: only SIGKILL ends the block in time.
+const BLOCK_MS: u64 = 10_000;
+/// Cancel request (0.5 s) + SIGTERM grace (1.6 s) + slack for a loaded box.
+const LADDER_BOUND: Duration = Duration::from_secs(4);
+
+/// The root body's own failure, tractor's "assert 0" in the root.
+fn root_assertion() -> Result<Error, Error> {
+    Ok(Error::Remote(tractor::RemoteActorError::new_local(
+        "AssertionError",
+        "the root asserts while a descendant is stuck",
+        tractor::current_actor()?.aid(),
+    )))
+}
+
+/// The nursery returned the body's own error, not a cancellation or a
+/// child failure that the teardown caused.
+fn assert_is_root_assertion(e: &Error) {
+    let r = e
+        .as_remote()
+        .unwrap_or_else(|| panic!("expected the body's own error, got {e}"));
+    assert_eq!(r.boxed_type(), "AssertionError", "{r}");
+    assert_eq!(r.src_uid().name, "root", "{r}");
+}
+
+/// Runs a nursery whose body starts `stuck` (which touches a marker file,
+/// then blocks), waits for the marker, then fails; returns the nursery's
+/// error and how long it took from the failure. Asserts the tree is gone.
+async fn fail_while_stuck<F>(t: TransportKind, tag: &str, stuck: F) -> (Error, Duration)
+where
+    F: AsyncFnOnce(&tractor::ActorNursery, String) -> Result<(), Error>,
+{
+    let path = common::marker_path(tag);
+    let out = in_root(t, async || {
+        let mut failed_at = None;
+        let e = tractor::open_nursery(async |an| {
+            stuck(an, path.clone()).await?;
+            common::wait_exists(&path).await?;
+            failed_at = Some(Instant::now());
+            Err::<(), _>(root_assertion()?)
+        })
+        .await
+        .unwrap_err();
+        let took = failed_at.expect("the body failed").elapsed();
+        common::assert_tree_gone(Duration::from_secs(1)).await;
+        Ok((e, took))
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&path);
+    out
+}
+
+/// A one-shot child blocked in `std::thread::sleep` cannot ack the cancel
+/// its nursery sends when the body fails: the ladder escalates to SIGKILL
+/// within its bounds, and the body's error is what the root sees.
+async fn body_error_beats_a_child_blocked_in_sleep(t: TransportKind) {
+    let (e, took) = fail_while_stuck(t, "sleeper", async |an, path| {
+        an.run_in_actor(common::touch_then_block::call(path, BLOCK_MS))
+            .name("sleeper")
+            .await?;
+        Ok(())
+    })
+    .await;
+    eprintln!("[timing] {t}: body error -> nursery returned (child blocked in sleep): {took:?}");
+    assert_is_root_assertion(&e);
+    assert!(took < LADDER_BOUND, "{took:?}");
+}
+
+/// Opens a nursery with one one-shot grandchild that touches `path`, then
+/// blocks in non-yielding code for `ms`.
+#[tractor::endpoint]
+async fn spawn_blocked_grandchild(path: String, ms: u64) -> Result<(), Error> {
+    tractor::open_nursery(async |an| {
+        an.run_in_actor(common::touch_then_block::call(path, ms))
+            .name("blocked_grandchild")
+            .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Scenario 10: a grandchild blocked in non-yielding code; the root's body
+/// fails meanwhile → the root's own error surfaces within the ladder's
+/// bounds, the grandchild is hard-killed and every process is reaped.
+async fn grandchild_blocked_in_sync_sleep(t: TransportKind) {
+    let (e, took) = fail_while_stuck(t, "grandchild", async |an, path| {
+        an.run_in_actor(spawn_blocked_grandchild::call(path, BLOCK_MS))
+            .name("spawner")
+            .await?;
+        Ok(())
+    })
+    .await;
+    eprintln!(
+        "[timing] {t}: body error -> nursery returned (grandchild blocked in sleep): {took:?}"
+    );
+    assert_is_root_assertion(&e);
+    assert!(took < LADDER_BOUND, "{took:?}");
+}
+
+/// A daemon busy-looping (`loop {}` style, never yielding) under a
+/// nursery cancel: SIGTERM cannot be handled either, SIGKILL ends it, all
+/// within the ladder's bounds.
+async fn busy_looping_child_is_killed_on_nursery_cancel(t: TransportKind) {
+    let path = common::marker_path("spinner");
+    in_nursery(t, async |an| {
+        let p = an.start_actor("spinner").enable_modules([MODULE]).await?;
+        tokio::select! {
+            r = p.run(common::touch_then_spin::call(path.clone(), BLOCK_MS)) => {
+                panic!("the spin ended before the cancel: {r:?}")
+            }
+            r = common::wait_exists(&path) => r?,
+        }
+        let started = Instant::now();
+        an.cancel().await;
+        let took = started.elapsed();
+        eprintln!("[timing] {t}: nursery cancel of a busy-looping child: {took:?}");
+        assert!(took < LADDER_BOUND, "{took:?}");
+        assert!(an.children().is_empty());
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&path);
+}

@@ -179,6 +179,52 @@ pub async fn block_thread(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }
 
+/// Creates the file at `path` (so the caller can see the block began), then
+/// blocks the actor's only thread for `ms` (non-yielding code).
+#[tractor::endpoint]
+pub async fn touch_then_block(path: String, ms: u64) -> Result<(), tractor::Error> {
+    touch(&path)?;
+    std::thread::sleep(Duration::from_millis(ms));
+    Ok(())
+}
+
+/// Creates the file at `path`, then busy-loops for `ms` without ever
+/// yielding (a `loop {}` with an end, so a bug cannot leave it spinning).
+#[tractor::endpoint]
+pub async fn touch_then_spin(path: String, ms: u64) -> Result<(), tractor::Error> {
+    touch(&path)?;
+    let end = std::time::Instant::now() + Duration::from_millis(ms);
+    while std::time::Instant::now() < end {
+        std::hint::spin_loop();
+    }
+    Ok(())
+}
+
+/// Creates (or truncates) the file at `path`.
+pub fn touch(path: &str) -> Result<(), tractor::Error> {
+    std::fs::write(path, std::process::id().to_string())
+        .map_err(|e| tractor::Error::Config(format!("cannot create {path}: {e}")))
+}
+
+/// A fresh path in the temp dir for a marker file (nothing created yet).
+pub fn marker_path(tag: &str) -> String {
+    std::env::temp_dir()
+        .join(format!("tractor-{tag}-{}", uuid::Uuid::new_v4().simple()))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Waits until the file at `path` exists.
+pub async fn wait_exists(path: &str) -> Result<(), tractor::Error> {
+    let p = std::path::Path::new(path);
+    eventually(
+        Duration::from_secs(30),
+        &format!("{path} never appeared"),
+        || async { Ok(p.exists()) },
+    )
+    .await
+}
+
 #[tractor::endpoint]
 pub async fn panic_now(msg: String) -> u32 {
     panic!("{msg}")

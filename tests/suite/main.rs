@@ -12,6 +12,7 @@ mod discovery;
 mod errors;
 mod ipc_robustness;
 mod kill9;
+mod lifetime;
 mod rpc;
 mod spawning;
 mod supervision;

@@ -63,6 +63,7 @@ pub use runtime::error::{
     Error, MultiError, RemoteActorError, RemoteErrorKind, Signal, ValueKept, boxed_types,
 };
 pub use runtime::identity::{Actor, RuntimeVars, current_actor, get_runtime_vars, is_root_process};
+pub use runtime::lifetime::LifetimeError;
 pub use runtime::nursery::{
     ActorNursery, CancelNursery, RunInActorBuilder, StartActor, Supervision, open_nursery,
     open_nursery_with,

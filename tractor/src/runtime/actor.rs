@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::conn::Conn;
 use super::endpoint::EndpointTable;
+use super::lifetime::LifetimeStack;
 use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, Role, TransportKind};
 
 /// Generous bound for a peer to identify itself after connecting.
@@ -62,6 +63,8 @@ pub(crate) struct ActorRuntime {
     /// Our channel to the registrar, when registered with one.
     pub registrar_conn: OnceLock<Arc<Conn>>,
     spawn_waiters: Mutex<HashMap<Uuid, oneshot::Sender<Arc<Conn>>>>,
+    /// Exit cleanups registered by user code, run last in `teardown`.
+    pub lifetime: LifetimeStack,
     pub span: tracing::Span,
 }
 
@@ -108,6 +111,7 @@ impl ActorRuntime {
             registry: OnceLock::new(),
             registrar_conn: OnceLock::new(),
             spawn_waiters: Mutex::new(HashMap::new()),
+            lifetime: LifetimeStack::new(p.aid.clone()),
             span: span.clone(),
             p,
         });
@@ -203,7 +207,8 @@ impl ActorRuntime {
 
     /// Cancels every RPC task, waits for them and for every child supervisor
     /// (so every descendant is reaped), then closes the IPC server and all
-    /// channels, flushing what was queued.
+    /// channels, flushing what was queued, and last runs the lifetime stack
+    /// (the user's exit cleanups). Every way an actor ends comes here.
     pub async fn teardown(self: &Arc<Self>) {
         self.cancel.cancel();
         self.work.close();
@@ -229,6 +234,7 @@ impl ActorRuntime {
         .await;
         self.io.close();
         let _ = tokio::time::timeout(Duration::from_secs(2), self.io.wait()).await;
+        self.lifetime.close().await;
     }
 }
 

@@ -99,18 +99,28 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
     let parent = rt.adopt(chan, reader);
     let _ = rt.parent.set(parent);
     super::current::scope(rt.clone(), crate::discovery::register_self(&rt)).await;
+    // SIGTERM becomes a graceful self-cancel (so the teardown, and with it
+    // the lifetime stack, runs). The handler is installed before `Ready`:
+    // from then on the parent may send SIGTERM, and the default action
+    // would kill us without cleaning up.
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            let rt2 = rt.clone();
+            tokio::task::spawn_local(async move {
+                if term.recv().await.is_some() {
+                    tracing::info!(target: "tractor::cancel", "SIGTERM: cancelling self");
+                    rt2.request_cancel(None);
+                }
+            });
+        }
+        Err(e) => {
+            tracing::warn!(target: "tractor::cancel", "cannot handle SIGTERM ({e}); it will kill this actor without its exit cleanups");
+        }
+    }
     if let Some(parent) = rt.parent.get() {
         let _ = parent.chan.send(&Msg::Ready).await;
     }
-    let rt2 = rt.clone();
-    tokio::task::spawn_local(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            term.recv().await;
-            tracing::info!(target: "tractor::cancel", "SIGTERM: cancelling self");
-            rt2.request_cancel(None);
-        }
-    });
     rt.cancel.cancelled().await;
     rt.teardown().await;
     0

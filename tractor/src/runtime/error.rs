@@ -152,6 +152,9 @@ pub enum Error {
     /// while the nursery waited for it): the error, with the value kept.
     #[error("{}", .0)]
     ValueKept(Box<ValueKept>),
+    /// A cleanup could not be put on the actor's lifetime stack.
+    #[error(transparent)]
+    Lifetime(#[from] crate::runtime::lifetime::LifetimeError),
 }
 
 /// A signal that interrupts a tree: [`Error::Interrupted`].

@@ -1,9 +1,11 @@
 //! Introspection of the actor the calling code runs in.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use super::actor::ActorRuntime;
 use super::error::Error;
+use super::lifetime::{Cleanup, LifetimeError};
 use crate::ipc::{Addr, Aid, TransportKind};
 
 /// A handle to the actor the calling code runs in.
@@ -62,6 +64,53 @@ impl Actor {
     /// Who asked this actor to cancel.
     pub fn canceller(&self) -> Option<Aid> {
         self.rt.canceller()
+    }
+
+    /// Registers `cleanup` on this actor's lifetime stack: it runs once,
+    /// at the very end of the actor's teardown, however the actor ends
+    /// (its body returns or fails, its parent cancels it, `cancel_actor`,
+    /// SIGTERM; only SIGKILL skips it), after its tasks are cancelled and
+    /// its children reaped. Cleanups run last-registered first; a panicking
+    /// one is logged and the others still run.
+    ///
+    /// Refused with [`LifetimeError::Closed`] once the actor has started
+    /// running its cleanups (also from inside a cleanup): the closure is
+    /// then dropped unrun and the caller should clean up itself.
+    ///
+    /// ```no_run
+    /// #[tractor::endpoint]
+    /// async fn scratch(path: String) -> Result<(), tractor::Error> {
+    ///     std::fs::write(&path, b"scratch").map_err(|e| tractor::Error::Config(e.to_string()))?;
+    ///     tractor::current_actor()?.on_exit(move || {
+    ///         let _ = std::fs::remove_file(&path);
+    ///     })?;
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn on_exit(&self, cleanup: impl FnOnce() + Send + 'static) -> Result<(), LifetimeError> {
+        self.rt.lifetime.push(Cleanup::Sync(Box::new(cleanup)))
+    }
+
+    /// Like [`on_exit`](Self::on_exit), for a cleanup that must await
+    /// (close a connection, flush a file). The actor's async cleanups share
+    /// a budget of [`ASYNC_BUDGET`](crate::runtime::lifetime::ASYNC_BUDGET)
+    /// (1 s): one still running when it is spent is dropped and logged, and
+    /// so are the async cleanups below it; sync cleanups always run.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), tractor::Error> {
+    /// let (tx, _rx) = tokio::sync::mpsc::channel::<&'static str>(1);
+    /// tractor::current_actor()?.on_exit_async(async move {
+    ///     let _ = tx.send("goodbye").await;
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_exit_async(
+        &self,
+        cleanup: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), LifetimeError> {
+        self.rt.lifetime.push(Cleanup::Async(Box::pin(cleanup)))
     }
 
     /// The runtime variables of the tree as this actor sees them.

@@ -9,6 +9,7 @@ pub(crate) mod dialog;
 pub mod endpoint;
 pub mod error;
 pub mod identity;
+pub mod lifetime;
 pub(crate) mod liveness;
 pub mod nursery;
 pub mod portal;
