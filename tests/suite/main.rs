@@ -11,6 +11,8 @@ mod cross_binary;
 mod discovery;
 mod errors;
 mod ipc_robustness;
+mod isolated;
 mod kill9;
+mod resources;
 mod rpc;
 mod spawning;

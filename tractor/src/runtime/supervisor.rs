@@ -33,6 +33,8 @@ pub(crate) enum Teardown {
 pub(crate) struct ExitInfo {
     pub success: bool,
     pub status: String,
+    /// The exit code, when it exited rather than died by a signal.
+    pub code: Option<i32>,
     pub requested: bool,
 }
 
@@ -123,15 +125,16 @@ impl ChildProc {
         if let Some(pid) = pid {
             crate::spawn::note_reaped(pid);
         }
-        let (success, status) = match status {
-            Ok(st) => (st.success(), describe(st)),
-            Err(e) => (false, format!("could not be waited on: {e}")),
+        let (success, status, code) = match status {
+            Ok(st) => (st.success(), describe(st), st.code()),
+            Err(e) => (false, format!("could not be waited on: {e}"), None),
         };
         tracing::debug!(target: "tractor::spawn", child = %self.aid, %status, "child reaped");
         let requested = self.teardown_requested();
         self.exit.send_replace(Some(ExitInfo {
             success,
             status,
+            code,
             requested,
         }));
     }
@@ -186,6 +189,7 @@ fn unknown_exit() -> ExitInfo {
     ExitInfo {
         success: false,
         status: "unknown".into(),
+        code: None,
         requested: true,
     }
 }

@@ -7,8 +7,10 @@
 
 mod exec;
 pub mod proctitle;
+mod resource;
 
-pub use exec::{ChildEnv, SpawnError, note_reaped, spawn_exec, unreaped};
+pub use exec::{ChildEnv, SpawnError, SpawnStage, note_reaped, spawn_exec, unreaped};
+pub use resource::{BootExit, Resource};
 
 /// Environment variables of the exec handshake.
 pub mod env {
