@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::process::Child;
+use crate::spawn::ChildProcess as Child;
 use tokio::sync::watch;
 
 use super::actor::ActorRuntime;

@@ -1,11 +1,13 @@
 //! The `exec` backend: fork + exec of the current binary in child mode.
 
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::str::FromStr;
 
 use uuid::Uuid;
 
 use super::env;
+use super::process::ChildProcess;
 use super::resource::{BootExit, Resource};
 use crate::ipc::Addr;
 
@@ -180,17 +182,17 @@ pub fn spawn_exec(
     child: &ChildEnv,
     args: &[String],
     loglevel: Option<&str>,
-) -> Result<tokio::process::Child, SpawnError> {
+) -> Result<ChildProcess, SpawnError> {
     let exe = std::env::current_exe().map_err(SpawnError::CurrentExe)?;
-    let mut cmd = tokio::process::Command::new(exe);
+    let mut cmd = std::process::Command::new(exe);
     cmd.args(args)
         .env(env::PARENT_ADDR, child.parent_addr.to_string())
         .env(env::ACTOR_NAME, &child.name)
         .env(env::ACTOR_UUID, child.uuid.to_string())
         .env(env::TREE, &child.tree_id)
-        .stdin(Stdio::null())
-        // Backstop only: the supervisor normally reaps through the cancel ladder.
-        .kill_on_drop(true);
+        // Dropping the handle kills it; that is a backstop only: the
+        // supervisor normally reaps through the cancel ladder.
+        .stdin(Stdio::null());
     match loglevel {
         Some(l) => cmd.env(env::LOGLEVEL, l),
         None => cmd.env_remove(env::LOGLEVEL),
@@ -219,7 +221,7 @@ pub fn spawn_exec(
             Ok(())
         });
     }
-    let spawned = cmd.spawn().map_err(|source| match Resource::of_spawn_error(&source) {
+    let spawned = ChildProcess::spawn(&mut cmd).map_err(|source| match Resource::of_spawn_error(&source) {
         Some(resource) => SpawnError::ResourceExhausted {
             name: child.name.clone(),
             resource,
