@@ -5,7 +5,6 @@
 //! The outer test re-runs this binary on exactly the inner test with
 //! [`ISOLATED_ENV`] set; the inner test does nothing unless it is set.
 
-use std::os::unix::process::CommandExt;
 use std::process::Output;
 
 /// Set in the environment of an isolated run.
@@ -24,14 +23,15 @@ pub async fn run(path: &str, nofile: Option<(u64, u64)>) -> Output {
     cmd.args([path, "--exact", "--nocapture", "--test-threads=1"])
         .env(ISOLATED_ENV, "1")
         .env_remove("TRACTOR_LOGLEVEL")
+        .env("RUST_BACKTRACE", "0")
         .kill_on_drop(true);
     if let Some((soft, hard)) = nofile {
         // SAFETY: only setrlimit, async-signal-safe, runs between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
                 let lim = libc::rlimit {
-                    rlim_cur: soft as libc::rlim_t,
-                    rlim_max: hard as libc::rlim_t,
+                    rlim_cur: soft,
+                    rlim_max: hard,
                 };
                 if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
                     return Err(std::io::Error::last_os_error());
@@ -58,7 +58,14 @@ pub fn figure(out: &Output, key: &str) -> u64 {
     let key = format!("{key} ");
     stdout
         .lines()
-        .find_map(|l| l.split_once(&key)?.1.split_whitespace().next()?.parse().ok())
+        .find_map(|l| {
+            l.split_once(&key)?
+                .1
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no `{key}` figure in:\n{stdout}"))
 }
 
@@ -76,14 +83,12 @@ pub fn open_fds() -> usize {
 }
 
 /// CPU time (user + system) this process has used, in milliseconds.
+/// From getrusage rather than /proc/self/stat: it must work with no fd left.
 pub fn cpu_ms() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
-    // Fields after the parenthesised command name; utime and stime are
-    // fields 14 and 15 of the whole line.
-    let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime");
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    ticks * 1000 / hz
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes the struct we pass.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) }, 0);
+    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+    ms(ru.ru_utime) + ms(ru.ru_stime)
 }

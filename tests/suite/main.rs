@@ -10,6 +10,7 @@ mod contexts;
 mod cross_binary;
 mod discovery;
 mod errors;
+mod exhaustion;
 mod ipc_robustness;
 mod isolated;
 mod kill9;

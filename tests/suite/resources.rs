@@ -19,12 +19,17 @@ async fn parent_holds_at_most_one_fd_per_child() {
     let live = isolated::figure(&out, "FDS_LIVE");
     let after = isolated::figure(&out, "FDS_AFTER");
     let per_child = (live - before) as f64 / CHILDREN as f64;
-    println!("fds: {before} before, {live} with {CHILDREN} children ({per_child:.2} per child), {after} after reaping");
+    println!(
+        "fds: {before} before, {live} with {CHILDREN} children ({per_child:.2} per child), {after} after reaping"
+    );
     assert!(
         live - before <= (CHILDREN * FDS_PER_CHILD) as u64,
         "the parent holds {per_child:.2} fds per child; at most {FDS_PER_CHILD} expected"
     );
-    assert!(after <= before + 2, "fds not released after reaping: {before} -> {after}");
+    assert!(
+        after <= before + 2,
+        "fds not released after reaping: {before} -> {after}"
+    );
 }
 
 #[tractor::test(timeout = 60)]
@@ -36,7 +41,11 @@ async fn fds_per_child_body() {
         let before = isolated::open_fds();
         let mut portals = Vec::new();
         for i in 0..CHILDREN {
-            portals.push(an.start_actor(format!("fd{i}")).enable_modules([MODULE]).await?);
+            portals.push(
+                an.start_actor(format!("fd{i}"))
+                    .enable_modules([MODULE])
+                    .await?,
+            );
         }
         let live = isolated::open_fds();
         an.cancel().await;

@@ -49,3 +49,32 @@ fn raise_soft_to_hard() -> std::io::Result<libc::rlim_t> {
     }
     Ok(want)
 }
+
+#[cfg(test)]
+mod tests {
+    fn nofile() -> libc::rlimit {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct we pass.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        lim
+    }
+
+    #[test]
+    fn soft_limit_is_raised_to_a_finite_hard_limit() {
+        let hard = nofile().rlim_max;
+        if hard == libc::RLIM_INFINITY || hard < 64 {
+            return;
+        }
+        let lowered = libc::rlimit {
+            rlim_cur: 64,
+            rlim_max: hard,
+        };
+        // SAFETY: setrlimit only reads the struct we pass.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+        assert_eq!(super::raise_soft_to_hard().expect("raise"), hard);
+        assert_eq!(nofile().rlim_cur, hard);
+    }
+}

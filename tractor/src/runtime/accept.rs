@@ -99,7 +99,9 @@ impl LogOnce {
                 "cannot accept peers: this process is {r} ({e}); retrying with backoff, peers wait meanwhile; {}",
                 r.advice()
             ),
-            None => tracing::warn!(target: "tractor::ipc", suppressed, "accept failed: {e}; retrying"),
+            None => {
+                tracing::warn!(target: "tractor::ipc", suppressed, "accept failed: {e}; retrying")
+            }
         }
     }
 }

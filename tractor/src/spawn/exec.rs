@@ -47,7 +47,11 @@ fn cause_text(cause: Option<BootExit>) -> String {
 
 impl SpawnError {
     /// A failed boot of child `name` that exited with `status`.
-    pub(crate) fn died_during_boot(name: &str, status: Option<std::process::ExitStatus>, err: Option<std::io::Error>) -> SpawnError {
+    pub(crate) fn died_during_boot(
+        name: &str,
+        status: Option<std::process::ExitStatus>,
+        err: Option<std::io::Error>,
+    ) -> SpawnError {
         let cause = status.and_then(|s| s.code()).and_then(BootExit::from_code);
         let status = match (status, err) {
             (Some(s), _) => s.to_string(),
@@ -221,18 +225,21 @@ pub fn spawn_exec(
             Ok(())
         });
     }
-    let spawned = ChildProcess::spawn(&mut cmd).map_err(|source| match Resource::of_spawn_error(&source) {
-        Some(resource) => SpawnError::ResourceExhausted {
-            name: child.name.clone(),
-            resource,
-            stage: SpawnStage::Exec,
-            source,
-        },
-        None => SpawnError::Exec {
-            name: child.name.clone(),
-            source,
-        },
-    })?;
+    let spawned =
+        ChildProcess::spawn(&mut cmd).map_err(|source| {
+            match Resource::of_spawn_error(&source) {
+                Some(resource) => SpawnError::ResourceExhausted {
+                    name: child.name.clone(),
+                    resource,
+                    stage: SpawnStage::Exec,
+                    source,
+                },
+                None => SpawnError::Exec {
+                    name: child.name.clone(),
+                    source,
+                },
+            }
+        })?;
     if let Some(pid) = spawned.id() {
         lock_unreaped().push((pid, child.tree_id.clone()));
     }

@@ -50,7 +50,10 @@ impl ChildProcess {
 
     /// The OS pid, until the child is reaped.
     pub fn id(&self) -> Option<u32> {
-        self.child.as_ref().filter(|_| self.status.is_none()).map(|c| c.id())
+        self.child
+            .as_ref()
+            .filter(|_| self.status.is_none())
+            .map(|c| c.id())
     }
 
     /// Sends SIGKILL, unless the child was reaped already.

@@ -45,7 +45,10 @@ impl Resource {
     pub fn in_chain(e: &(dyn std::error::Error + 'static)) -> Option<Resource> {
         let mut cur = Some(e);
         while let Some(err) = cur {
-            if let Some(r) = err.downcast_ref::<std::io::Error>().and_then(Resource::of_io) {
+            if let Some(r) = err
+                .downcast_ref::<std::io::Error>()
+                .and_then(Resource::of_io)
+            {
                 return Some(r);
             }
             cur = err.source();
