@@ -5,6 +5,10 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::time::Duration;
 
+mod rlimit;
+
+pub(crate) use rlimit::raise_fd_limit;
+
 use crate::devx::survivors;
 use crate::spawn::ChildEnv;
 
@@ -20,12 +24,13 @@ use crate::spawn::ChildEnv;
 /// // ... then build a runtime and open nurseries.
 /// ```
 pub fn init() {
+    raise_fd_limit();
     match ChildEnv::from_env() {
         None => {}
         Some(Ok(env)) => crate::runtime::child::run_child(env),
         Some(Err(e)) => {
             eprintln!("tractor: {e}");
-            std::process::exit(64);
+            crate::spawn::BootExit::BadEnv.exit();
         }
     }
 }

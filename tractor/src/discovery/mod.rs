@@ -229,12 +229,24 @@ pub(crate) async fn elect(
 
 /// Registers this actor with its registrar (boot of any non-registrar).
 /// A failure is logged, not fatal: an actor works without discovery.
-pub(crate) async fn register_self(rt: &Arc<ActorRuntime>) {
+///
+/// `parent` is the channel to our parent and the address we dialed it at:
+/// when the parent is the registrar (a root's children, the common case)
+/// we register over that channel rather than hold a second socket, on
+/// both sides, per actor. The entry is still pruned when that channel
+/// drops, and by then we are going anyway.
+pub(crate) async fn register_self(rt: &Arc<ActorRuntime>, parent: Option<(&Addr, &Arc<Conn>)>) {
     let Some(addr) = rt.p.registry_addrs.first().cloned() else {
         return;
     };
+    let via_parent = parent
+        .filter(|(parent_addr, conn)| **parent_addr == addr && !conn.chan.is_closed())
+        .map(|(_, conn)| conn.clone());
     let res = async {
-        let conn = rt.connect(&addr).await?;
+        let conn = match via_parent {
+            Some(conn) => conn,
+            None => rt.connect(&addr).await?,
+        };
         let portal = Portal {
             rt: rt.clone(),
             conn: conn.clone(),

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +15,8 @@ use uuid::Uuid;
 use super::conn::Conn;
 use super::endpoint::EndpointTable;
 use super::lifetime::LifetimeStack;
-use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, Role, TransportKind};
+use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, TransportKind};
+use crate::spawn::Resource;
 
 /// Generous bound for a peer to identify itself after connecting.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,13 +50,13 @@ pub(crate) struct ActorRuntime {
     pub cancel: CancellationToken,
     canceller: Mutex<Option<Aid>>,
     /// Final stop: the listener closes and channels are flushed and closed.
-    shutdown: CancellationToken,
+    pub(super) shutdown: CancellationToken,
     /// RPC tasks and child supervisors: what an actor cancel waits for.
     pub work: TaskTracker,
     /// Runtime chores that outlive a cancel request (the cancel handler itself).
     pub aux: TaskTracker,
     /// Accept loop and per-channel message loops.
-    io: TaskTracker,
+    pub(super) io: TaskTracker,
     conns: Mutex<Vec<Arc<Conn>>>,
     pub parent: OnceLock<Arc<Conn>>,
     /// The name table, when this actor is the registrar.
@@ -65,6 +66,9 @@ pub(crate) struct ActorRuntime {
     spawn_waiters: Mutex<HashMap<Uuid, oneshot::Sender<Arc<Conn>>>>,
     /// Exit cleanups registered by user code, run last in `teardown`.
     pub lifetime: LifetimeStack,
+    /// The latest accept that failed for lack of a resource: when, what,
+    /// and the OS error number.
+    exhaustion: Mutex<Option<(Instant, Resource, i32)>>,
     pub span: tracing::Span,
 }
 
@@ -77,6 +81,8 @@ impl std::fmt::Debug for ActorRuntime {
 impl ActorRuntime {
     /// Binds the IPC server and starts accepting peers.
     pub async fn boot(p: RuntimeParams) -> Result<Arc<Self>, crate::Error> {
+        // For roots whose `main` does not go through `init()`.
+        crate::app::raise_fd_limit();
         let endpoints = EndpointTable::global()?;
         super::endpoint::install_panic_hook();
         let bind = p
@@ -112,6 +118,7 @@ impl ActorRuntime {
             registrar_conn: OnceLock::new(),
             spawn_waiters: Mutex::new(HashMap::new()),
             lifetime: LifetimeStack::new(p.aid.clone()),
+            exhaustion: Mutex::new(None),
             span: span.clone(),
             p,
         });
@@ -120,7 +127,7 @@ impl ActorRuntime {
         }
         tracing::debug!(target: "tractor::runtime", parent: &span, addr = %rt.listen_addr, "actor listening");
         rt.io
-            .spawn_local(accept_loop(rt.clone(), listener).instrument(span));
+            .spawn_local(super::accept::accept_loop(rt.clone(), listener).instrument(span));
         Ok(rt)
     }
 
@@ -199,7 +206,21 @@ impl ActorRuntime {
         lock(&self.spawn_waiters).remove(uuid);
     }
 
-    fn hand_to_spawner(&self, conn: &Arc<Conn>) {
+    /// Records that an accept failed because `resource` ran out.
+    pub(super) fn note_exhaustion(&self, resource: Resource, e: &std::io::Error) {
+        let errno = e.raw_os_error().unwrap_or(0);
+        *lock(&self.exhaustion) = Some((Instant::now(), resource, errno));
+    }
+
+    /// The resource an accept ran out of at or after `since`, with its
+    /// OS error: why a child spawned then may not have got through.
+    pub fn exhaustion_since(&self, since: Instant) -> Option<(Resource, std::io::Error)> {
+        lock(&self.exhaustion)
+            .filter(|(at, _, _)| *at >= since)
+            .map(|(_, r, errno)| (r, std::io::Error::from_raw_os_error(errno)))
+    }
+
+    pub(super) fn hand_to_spawner(&self, conn: &Arc<Conn>) {
         if let Some(tx) = lock(&self.spawn_waiters).remove(&conn.chan.peer().uuid) {
             let _ = tx.send(conn.clone());
         }
@@ -236,40 +257,6 @@ impl ActorRuntime {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.io.wait()).await;
         self.lifetime.close().await;
     }
-}
-
-async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
-    loop {
-        let t = tokio::select! {
-            biased;
-            _ = rt.shutdown.cancelled() => break,
-            t = listener.accept() => t,
-        };
-        let t = match t {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(target: "tractor::ipc", "accept failed: {e}");
-                continue;
-            }
-        };
-        let rt2 = rt.clone();
-        rt.io.spawn_local(
-            async move {
-                match Channel::handshake(t, rt2.aid(), Role::Acceptor, HANDSHAKE_TIMEOUT).await {
-                    Ok((chan, reader)) => {
-                        tracing::debug!(target: "tractor::ipc", peer = %chan.peer(), "peer connected");
-                        let conn = rt2.adopt(chan, reader);
-                        rt2.hand_to_spawner(&conn);
-                    }
-                    Err(e) => {
-                        tracing::error!(target: "tractor::ipc", "dropping connection that failed the handshake: {e}");
-                    }
-                }
-            }
-            .in_current_span(),
-        );
-    }
-    drop(listener);
 }
 
 /// Locks a std mutex, ignoring poisoning: every critical section here only

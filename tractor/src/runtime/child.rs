@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::actor::{ActorRuntime, RuntimeParams};
 use super::current::ThreadActorGuard;
 use crate::ipc::{Aid, Channel, DEFAULT_MAX_FRAME, Msg};
-use crate::spawn::{ChildEnv, proctitle};
+use crate::spawn::{BootExit, ChildEnv, proctitle};
 
 /// Runs this process as the child actor described by `env` and exits.
 pub(crate) fn run_child(env: ChildEnv) -> ! {
@@ -31,7 +31,7 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
                 "tractor child {}: cannot build a tokio runtime: {e}",
                 env.name
             );
-            std::process::exit(70);
+            BootExit::NoRuntime.for_error(&e).exit();
         }
     };
     let local = tokio::task::LocalSet::new();
@@ -58,14 +58,14 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tractor child {aid}: cannot reach parent: {e}");
-            return 71;
+            return BootExit::NoParent.for_error(&e) as i32;
         }
     };
     let spec = match reader.recv().await {
         Ok(Some(Msg::SpawnSpec(s))) => s,
         other => {
             eprintln!("tractor child {aid}: expected a SpawnSpec from the parent, got {other:?}");
-            return 72;
+            return BootExit::NoSpawnSpec as i32;
         }
     };
     let loglevel = crate::devx::log::init(spec.loglevel.as_deref());
@@ -92,13 +92,14 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         Err(e) => {
             eprintln!("tractor child {}: boot failed: {e}", env.name);
             chan.close();
-            return 73;
+            return BootExit::BootFailed.for_error(&e) as i32;
         }
     };
     let _thread = ThreadActorGuard::set(rt.clone());
     let parent = rt.adopt(chan, reader);
-    let _ = rt.parent.set(parent);
-    super::current::scope(rt.clone(), crate::discovery::register_self(&rt)).await;
+    let _ = rt.parent.set(parent.clone());
+    let register = crate::discovery::register_self(&rt, Some((&env.parent_addr, &parent)));
+    super::current::scope(rt.clone(), register).await;
     // SIGTERM becomes a graceful self-cancel (so the teardown, and with it
     // the lifetime stack, runs). The handler is installed before `Ready`:
     // from then on the parent may send SIGTERM, and the default action

@@ -1,5 +1,6 @@
 //! The actor runtime: actors, nurseries, portals, RPC serving, supervision.
 
+mod accept;
 pub(crate) mod actor;
 pub(crate) mod child;
 pub(crate) mod conn;

@@ -259,7 +259,7 @@ where
             };
             let _thread = ThreadActorGuard::set(rt.clone());
             if cfg.discoverable {
-                current::scope(rt.clone(), crate::discovery::register_self(&rt)).await;
+                current::scope(rt.clone(), crate::discovery::register_self(&rt, None)).await;
             }
             // A cancel request to the root (a peer's `cancel_actor`, the
             // `tractor cancel` CLI) cancels its body too: the tree goes down

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::process::Child;
+use crate::spawn::ChildProcess as Child;
 use tokio::sync::watch;
 
 use super::actor::ActorRuntime;
@@ -43,6 +43,8 @@ pub(crate) enum Teardown {
 pub(crate) struct ExitInfo {
     pub success: bool,
     pub status: String,
+    /// The exit code, when it exited rather than died by a signal.
+    pub code: Option<i32>,
     /// Someone asked for this child's teardown (it did not fail on its own).
     pub requested: bool,
     /// Why the supervisor gave up on the child, when it did.
@@ -150,15 +152,16 @@ impl ChildProc {
         if let Some(pid) = pid {
             crate::spawn::note_reaped(pid);
         }
-        let (success, status) = match status {
-            Ok(st) => (st.success(), describe(st)),
-            Err(e) => (false, format!("could not be waited on: {e}")),
+        let (success, status, code) = match status {
+            Ok(st) => (st.success(), describe(st), st.code()),
+            Err(e) => (false, format!("could not be waited on: {e}"), None),
         };
         tracing::debug!(target: "tractor::spawn", child = %self.aid, %status, "child reaped");
         let requested = self.teardown_requested();
         self.exit.send_replace(Some(ExitInfo {
             success,
             status,
+            code,
             requested,
             failure,
         }));
@@ -247,6 +250,7 @@ fn unknown_exit() -> ExitInfo {
     ExitInfo {
         success: false,
         status: "unknown".into(),
+        code: None,
         requested: true,
         failure: None,
     }

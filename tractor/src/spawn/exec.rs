@@ -1,12 +1,86 @@
 //! The `exec` backend: fork + exec of the current binary in child mode.
 
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::str::FromStr;
 
 use uuid::Uuid;
 
 use super::env;
+use super::process::ChildProcess;
+use super::resource::{BootExit, Resource};
 use crate::ipc::Addr;
+
+/// The step of a spawn that ran out of a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnStage {
+    /// Starting the process (fork/exec).
+    Exec,
+    /// Accepting the child's connection back to this process.
+    Accept,
+}
+
+impl std::fmt::Display for SpawnStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SpawnStage::Exec => "fork/exec failed",
+            SpawnStage::Accept => "the child could not connect back because this process could not accept its connection",
+        })
+    }
+}
+
+fn cause_text(cause: Option<BootExit>) -> String {
+    match cause {
+        Some(BootExit::ChildOutOfFds) => format!(
+            "{}; {}",
+            BootExit::ChildOutOfFds,
+            Resource::FileDescriptors.advice()
+        ),
+        Some(BootExit::ChildOutOfMemory) => {
+            format!("{}; {}", BootExit::ChildOutOfMemory, Resource::Memory.advice())
+        }
+        Some(c) => format!("{c}; its stderr says more"),
+        None => "it exited before completing the parent handshake without saying why; is this binary's main wrapped in #[tractor::main] or does it call tractor::init() first?".into(),
+    }
+}
+
+impl SpawnError {
+    /// A failed boot of child `name` that exited with `status`.
+    pub(crate) fn died_during_boot(
+        name: &str,
+        status: Option<std::process::ExitStatus>,
+        err: Option<std::io::Error>,
+    ) -> SpawnError {
+        let cause = status.and_then(|s| s.code()).and_then(BootExit::from_code);
+        let status = match (status, err) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(e)) => e.to_string(),
+            (None, None) => "status unknown".into(),
+        };
+        SpawnError::DiedDuringBoot {
+            name: name.to_string(),
+            status,
+            cause,
+        }
+    }
+
+    /// The resource that ran out, when that is why the spawn failed.
+    pub fn resource(&self) -> Option<Resource> {
+        match self {
+            SpawnError::ResourceExhausted { resource, .. } => Some(*resource),
+            SpawnError::DiedDuringBoot {
+                cause: Some(BootExit::ChildOutOfFds),
+                ..
+            } => Some(Resource::FileDescriptors),
+            SpawnError::DiedDuringBoot {
+                cause: Some(BootExit::ChildOutOfMemory),
+                ..
+            } => Some(Resource::Memory),
+            _ => None,
+        }
+    }
+}
 
 /// Why a child could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -23,15 +97,29 @@ pub enum SpawnError {
         /// OS error.
         source: std::io::Error,
     },
+    /// The OS ran out of a resource while starting the child: fork/exec
+    /// failed, or this process could not accept the child's connection.
+    #[error("could not start child actor `{name}`: {stage}: this process is {resource} ({source}); {advice}", advice = resource.advice())]
+    ResourceExhausted {
+        /// The child's name.
+        name: String,
+        /// What ran out.
+        resource: Resource,
+        /// Which step of the spawn failed.
+        stage: SpawnStage,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The child died before completing its handshake.
-    #[error(
-        "child actor `{name}` died during boot ({status}) before completing the parent handshake; is this binary's main wrapped in #[tractor::main] or does it call tractor::init() first?"
-    )]
+    #[error("child actor `{name}` died during boot ({status}): {}", cause_text(*cause))]
     DiedDuringBoot {
         /// The child's name.
         name: String,
         /// Its exit status.
         status: String,
+        /// Why, when the child entered child mode and reported it by its
+        /// exit code; `None` when it died without saying.
+        cause: Option<BootExit>,
     },
     /// The child did not connect back in time.
     #[error("child actor `{name}` did not connect back within {secs} s; it was killed")]
@@ -98,17 +186,17 @@ pub fn spawn_exec(
     child: &ChildEnv,
     args: &[String],
     loglevel: Option<&str>,
-) -> Result<tokio::process::Child, SpawnError> {
+) -> Result<ChildProcess, SpawnError> {
     let exe = std::env::current_exe().map_err(SpawnError::CurrentExe)?;
-    let mut cmd = tokio::process::Command::new(exe);
+    let mut cmd = std::process::Command::new(exe);
     cmd.args(args)
         .env(env::PARENT_ADDR, child.parent_addr.to_string())
         .env(env::ACTOR_NAME, &child.name)
         .env(env::ACTOR_UUID, child.uuid.to_string())
         .env(env::TREE, &child.tree_id)
-        .stdin(Stdio::null())
-        // Backstop only: the supervisor normally reaps through the cancel ladder.
-        .kill_on_drop(true);
+        // Dropping the handle kills it; that is a backstop only: the
+        // supervisor normally reaps through the cancel ladder.
+        .stdin(Stdio::null());
     match loglevel {
         Some(l) => cmd.env(env::LOGLEVEL, l),
         None => cmd.env_remove(env::LOGLEVEL),
@@ -137,10 +225,21 @@ pub fn spawn_exec(
             Ok(())
         });
     }
-    let spawned = cmd.spawn().map_err(|source| SpawnError::Exec {
-        name: child.name.clone(),
-        source,
-    })?;
+    let spawned =
+        ChildProcess::spawn(&mut cmd).map_err(|source| {
+            match Resource::of_spawn_error(&source) {
+                Some(resource) => SpawnError::ResourceExhausted {
+                    name: child.name.clone(),
+                    resource,
+                    stage: SpawnStage::Exec,
+                    source,
+                },
+                None => SpawnError::Exec {
+                    name: child.name.clone(),
+                    source,
+                },
+            }
+        })?;
     if let Some(pid) = spawned.id() {
         lock_unreaped().push((pid, child.tree_id.clone()));
     }

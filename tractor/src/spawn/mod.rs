@@ -6,9 +6,13 @@
 //! bootstrapped by a `SpawnSpec` over that first IPC exchange.
 
 mod exec;
+mod process;
 pub mod proctitle;
+mod resource;
 
-pub use exec::{ChildEnv, SpawnError, note_reaped, spawn_exec, unreaped};
+pub use exec::{ChildEnv, SpawnError, SpawnStage, note_reaped, spawn_exec, unreaped};
+pub use process::ChildProcess;
+pub use resource::{BootExit, Resource};
 
 /// Environment variables of the exec handshake.
 pub mod env {

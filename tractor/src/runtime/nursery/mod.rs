@@ -38,10 +38,12 @@ use super::error::{Error, RemoteErrorKind};
 use super::portal::{MainOutcome, MainSlot, Portal, RunInActor};
 use super::supervisor::{ChildProc, ExitInfo, Teardown};
 use crate::ipc::{Aid, FuncType, Msg, SpawnSpec, TransportKind};
-use crate::spawn::{ChildEnv, SpawnError, spawn_exec};
+use crate::spawn::{BootExit, ChildEnv, SpawnError, spawn_exec};
 
 /// How long a spawned child may take to connect back.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a child that closed its channel mid-boot gets to exit on its own.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 struct ChildRecord {
@@ -270,6 +272,7 @@ impl ActorNursery {
             .ok()
             .or_else(|| opts.loglevel.clone())
             .or_else(|| rt.p.loglevel.clone());
+        let started = std::time::Instant::now();
         let connected = rt.expect_child(uuid);
         let mut child = match spawn_exec(&env, &rt.p.exec_args, loglevel.as_deref()) {
             Ok(c) => c,
@@ -280,10 +283,7 @@ impl ActorNursery {
         };
         let conn = tokio::select! {
             c = connected => c.map_err(|_| Error::Cancelled("actor is shutting down".into())),
-            st = child.wait() => Err(SpawnError::DiedDuringBoot {
-                name: opts.name.clone(),
-                status: st.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
-            }.into()),
+            st = child.wait() => Err(boot_death(rt, &opts.name, started, st).into()),
             _ = tokio::time::sleep(BOOT_TIMEOUT) => Err(SpawnError::BootTimeout {
                 name: opts.name.clone(),
                 secs: BOOT_TIMEOUT.as_secs(),
@@ -326,11 +326,22 @@ impl ActorNursery {
             _ = tokio::time::sleep(BOOT_TIMEOUT) => false,
         };
         if !booted {
+            // A child that closed its channel is exiting with a code that
+            // says why; give it a moment to, rather than killing it first.
+            let exit = match tokio::time::timeout(EXIT_GRACE, proc.wait_exit()).await {
+                Ok(exit) => exit,
+                Err(_) => {
+                    proc.request_teardown(Teardown::Hard);
+                    proc.wait_exit().await
+                }
+            };
             proc.request_teardown(Teardown::Hard);
-            let exit = proc.wait_exit().await;
+            let cause = exit.code.and_then(BootExit::from_code);
             return Err(SpawnError::DiedDuringBoot {
                 name: opts.name.clone(),
                 status: exit.status,
+                // It completed the handshake, so it did enter child mode.
+                cause: Some(cause.unwrap_or(BootExit::BootFailed)),
             }
             .into());
         }
@@ -572,5 +583,36 @@ impl<'a> IntoFuture for CancelNursery<'a> {
                 c.proc.wait_exit().await;
             }
         })
+    }
+}
+
+/// Why child `name`, spawned at `started`, died before connecting back:
+/// its boot exit code, or this process being unable to accept it.
+fn boot_death(
+    rt: &ActorRuntime,
+    name: &str,
+    started: std::time::Instant,
+    st: std::io::Result<std::process::ExitStatus>,
+) -> SpawnError {
+    let (status, err) = match st {
+        Ok(s) => (Some(s), None),
+        Err(e) => (None, Some(e)),
+    };
+    let died = SpawnError::died_during_boot(name, status, err);
+    let unreached = matches!(
+        died,
+        SpawnError::DiedDuringBoot {
+            cause: Some(BootExit::NoParent),
+            ..
+        }
+    );
+    match rt.exhaustion_since(started) {
+        Some((resource, source)) if unreached => SpawnError::ResourceExhausted {
+            name: name.to_string(),
+            resource,
+            stage: crate::spawn::SpawnStage::Accept,
+            source,
+        },
+        _ => died,
     }
 }

@@ -1,0 +1,135 @@
+//! A tree that runs out of fds: the open-file limit is raised at boot,
+//! a spawn that cannot get fds fails with an error naming them, and an
+//! accept loop that cannot get one backs off instead of spinning while
+//! the actor keeps serving the channels it has.
+
+use tractor::spawn::Resource;
+use tractor::{Error, TransportKind};
+
+use crate::common::{MODULE, in_nursery};
+use crate::isolated;
+
+/// The soft and hard open-file limits the isolated run starts with.
+const SOFT: u64 = 48;
+const HARD: u64 = 96;
+/// Bounds that a spinning accept loop blows through many times over.
+const MAX_EPISODE_CPU_MS: u64 = 1000;
+const MAX_STDERR_LINES: usize = 200;
+
+/// Dials `addr` from this actor: whether a channel came up.
+#[tractor::endpoint]
+pub async fn dial(addr: String) -> bool {
+    match addr.parse::<tractor::Addr>() {
+        Ok(a) => tractor::connect_portal(&a).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[tractor::test(timeout = 120)]
+async fn running_out_of_fds_is_an_error_not_a_spin() {
+    let out = isolated::run("exhaustion::out_of_fds_body", Some((SOFT, HARD))).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let soft = isolated::figure(&out, "NOFILE_SOFT");
+    let hard = isolated::figure(&out, "NOFILE_HARD");
+    let spawned = isolated::figure(&out, "SPAWNED");
+    let cpu = isolated::figure(&out, "EPISODE_CPU_MS");
+    let wall = isolated::figure(&out, "EPISODE_WALL_MS");
+    let lines = stderr.lines().count();
+    println!(
+        "limit {soft}/{hard}; {spawned} daemons before a spawn failed; accept episode: {cpu} ms CPU over {wall} ms; {lines} stderr lines"
+    );
+    assert_eq!(
+        (soft, hard),
+        (HARD, HARD),
+        "the soft fd limit was not raised to the hard one at boot"
+    );
+    assert!(
+        cpu < MAX_EPISODE_CPU_MS,
+        "the root used {cpu} ms of CPU over {wall} ms while it could not accept: it spins"
+    );
+    assert!(
+        lines < MAX_STDERR_LINES,
+        "{lines} lines on stderr; the accept failure is not logged once per interval:\n{}",
+        isolated::tail(&stderr, 20)
+    );
+}
+
+#[tractor::test(timeout = 90)]
+async fn out_of_fds_body() {
+    if !isolated::active() {
+        return;
+    }
+    let (soft, hard) = nofile();
+    println!("NOFILE_SOFT {soft}\nNOFILE_HARD {hard}");
+    in_nursery(TransportKind::Uds, async |an| {
+        let mut portals = Vec::new();
+        let failure = loop {
+            assert!(
+                portals.len() < 4 * HARD as usize,
+                "spawned {} daemons under an fd limit of {HARD}",
+                portals.len()
+            );
+            match an
+                .start_actor(format!("d{}", portals.len()))
+                .enable_modules([MODULE, module_path!()])
+                .await
+            {
+                Ok(p) => portals.push(p),
+                Err(e) => break e,
+            }
+        };
+        println!("SPAWNED {}\nSPAWN_ERROR {failure}", portals.len());
+        let msg = failure.to_string();
+        assert!(
+            matches!(&failure, Error::Spawn(e) if e.resource() == Some(Resource::FileDescriptors)),
+            "not a typed fd exhaustion: {failure:?}"
+        );
+        assert!(
+            msg.contains("file descriptors") && !msg.contains("#[tractor::main]"),
+            "{msg}"
+        );
+        assert!(
+            portals.len() >= 2,
+            "too few daemons to go on: {}",
+            portals.len()
+        );
+
+        // Take every fd left, so the root cannot accept a daemon's dial.
+        let mut hog = Vec::new();
+        while let Ok(f) = std::fs::File::open("/dev/null") {
+            hog.push(f);
+        }
+        let root = tractor::current_actor()?.accept_addr().to_string();
+        let (cpu0, t0) = (isolated::cpu_ms(), std::time::Instant::now());
+        let blocked = portals[0].run(dial::call(root.clone()));
+        // Meanwhile the root still serves the channels it has.
+        let served = portals[1].run(crate::common::pid::call());
+        let (blocked, served) = tokio::join!(blocked, served);
+        assert!(!blocked?, "the root accepted a dial with no fd left");
+        served?;
+        println!(
+            "EPISODE_CPU_MS {}\nEPISODE_WALL_MS {}",
+            isolated::cpu_ms() - cpu0,
+            t0.elapsed().as_millis()
+        );
+        drop(hog);
+        assert!(
+            portals[0].run(dial::call(root)).await?,
+            "the root does not accept again once fds are free"
+        );
+        an.cancel().await;
+        Ok(())
+    })
+    .await
+    .expect("exhaust fds, then tear down");
+}
+
+fn nofile() -> (u64, u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we pass.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    (lim.rlim_cur, lim.rlim_max)
+}

@@ -1,0 +1,107 @@
+//! The IPC server's accept loop. An accept that fails for lack of a
+//! resource (fds above all) fails again at once until something is freed,
+//! so the loop backs off instead of spinning, logs each cause once per
+//! interval, and records the cause for a spawn that waits on a child
+//! which cannot get through.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
+
+use super::actor::{ActorRuntime, HANDSHAKE_TIMEOUT};
+use crate::ipc::{Channel, MsgListener, Role};
+use crate::spawn::Resource;
+
+/// First pause after a failed accept; doubles up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(5);
+/// Longest pause between accept attempts while they keep failing.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// A repeated failure cause is logged at most once per this interval.
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
+    let mut backoff = MIN_BACKOFF;
+    let mut log = LogOnce::default();
+    loop {
+        let t = tokio::select! {
+            biased;
+            _ = rt.shutdown.cancelled() => break,
+            t = listener.accept() => t,
+        };
+        let t = match t {
+            Ok(t) => {
+                backoff = MIN_BACKOFF;
+                t
+            }
+            Err(e) => {
+                let resource = Resource::of_io(&e);
+                if let Some(r) = resource {
+                    rt.note_exhaustion(r, &e);
+                }
+                log.warn(&e, resource);
+                // Keep serving the channels we have meanwhile; only new
+                // peers wait, and a shutdown is not held up.
+                tokio::select! {
+                    biased;
+                    _ = rt.shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        let rt2 = rt.clone();
+        rt.io.spawn_local(
+            async move {
+                match Channel::handshake(t, rt2.aid(), Role::Acceptor, HANDSHAKE_TIMEOUT).await {
+                    Ok((chan, reader)) => {
+                        tracing::debug!(target: "tractor::ipc", peer = %chan.peer(), "peer connected");
+                        let conn = rt2.adopt(chan, reader);
+                        rt2.hand_to_spawner(&conn);
+                    }
+                    Err(e) => {
+                        tracing::error!(target: "tractor::ipc", "dropping connection that failed the handshake: {e}");
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+    }
+    drop(listener);
+}
+
+/// Logs each distinct accept failure at most once per [`LOG_EVERY`],
+/// with how many repeats were not logged.
+#[derive(Default)]
+struct LogOnce {
+    /// Per cause: when it was last logged and the repeats since.
+    seen: HashMap<String, (Instant, u64)>,
+}
+
+impl LogOnce {
+    fn warn(&mut self, e: &std::io::Error, resource: Option<Resource>) {
+        let cause = e
+            .raw_os_error()
+            .map_or_else(|| format!("{:?}", e.kind()), |n| n.to_string());
+        let now = Instant::now();
+        let entry = self.seen.entry(cause).or_insert((now - LOG_EVERY, 0));
+        if now.duration_since(entry.0) < LOG_EVERY {
+            entry.1 += 1;
+            return;
+        }
+        let suppressed = std::mem::replace(entry, (now, 0)).1;
+        match resource {
+            Some(r) => tracing::warn!(
+                target: "tractor::ipc",
+                suppressed,
+                "cannot accept peers: this process is {r} ({e}); retrying with backoff, peers wait meanwhile; {}",
+                r.advice()
+            ),
+            None => {
+                tracing::warn!(target: "tractor::ipc", suppressed, "accept failed: {e}; retrying")
+            }
+        }
+    }
+}
