@@ -71,11 +71,17 @@ pub fn expand_main(attr: TokenStream, item: TokenStream) -> TokenStream {
             #vis fn #ident() {}
         };
     }
-    let output = &sig.output;
+    // The body keeps the declared return type (so `?` converts into it);
+    // the process's exit status is decided by the runtime (130 after an
+    // interrupt).
+    let ret = match &sig.output {
+        syn::ReturnType::Default => quote!(()),
+        syn::ReturnType::Type(_, ty) => quote!(#ty),
+    };
     quote! {
         #(#attrs)*
-        #vis fn #ident() #output {
-            ::tractor::__private::run_main(async move #block)
+        #vis fn #ident() -> ::std::process::ExitCode {
+            ::tractor::__private::run_main::<#ret, _>(async move #block)
         }
     }
 }

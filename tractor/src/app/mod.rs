@@ -66,9 +66,23 @@ fn build_runtime() -> tokio::runtime::Runtime {
 
 /// The body of `#[tractor::main]`: child mode, or the root on a
 /// current-thread runtime.
-pub fn run_main<F: Future>(fut: F) -> F::Output {
+///
+/// `main`'s value is reported the usual way (an `Err` is printed, exit
+/// status 1); a failure because a root was interrupted by a signal exits
+/// with the shell's convention instead: 130 for SIGINT, 143 for SIGTERM.
+pub fn run_main<T, F>(fut: F) -> std::process::ExitCode
+where
+    T: std::process::Termination,
+    F: Future<Output = T>,
+{
     init();
-    build_runtime().block_on(fut)
+    let code = build_runtime().block_on(fut).report();
+    match crate::runtime::interrupt::interrupted_by() {
+        Some(signal) if code != std::process::ExitCode::SUCCESS => {
+            std::process::ExitCode::from(signal.exit_code())
+        }
+        _ => code,
+    }
 }
 
 /// The body of `#[tractor::test]`.

@@ -66,6 +66,9 @@ pub(crate) struct ActorRuntime {
     spawn_waiters: Mutex<HashMap<Uuid, oneshot::Sender<Arc<Conn>>>>,
     /// Exit cleanups registered by user code, run last in `teardown`.
     pub lifetime: LifetimeStack,
+    /// Every child process this actor supervises, across its nurseries:
+    /// what a hard kill of the tree reaches.
+    children: Mutex<Vec<std::sync::Weak<super::supervisor::ChildProc>>>,
     /// The latest accept that failed for lack of a resource: when, what,
     /// and the OS error number.
     exhaustion: Mutex<Option<(Instant, Resource, i32)>>,
@@ -118,6 +121,7 @@ impl ActorRuntime {
             registrar_conn: OnceLock::new(),
             spawn_waiters: Mutex::new(HashMap::new()),
             lifetime: LifetimeStack::new(p.aid.clone()),
+            children: Mutex::new(Vec::new()),
             exhaustion: Mutex::new(None),
             span: span.clone(),
             p,
@@ -224,6 +228,41 @@ impl ActorRuntime {
         if let Some(tx) = lock(&self.spawn_waiters).remove(&conn.chan.peer().uuid) {
             let _ = tx.send(conn.clone());
         }
+    }
+
+    /// Records a child process this actor supervises.
+    pub(crate) fn adopt_child(&self, proc: &Arc<super::supervisor::ChildProc>) {
+        let mut children = lock(&self.children);
+        children.retain(|c| c.strong_count() > 0);
+        children.push(Arc::downgrade(proc));
+    }
+
+    /// SIGKILLs every child process now (their descendants follow by the
+    /// parent-death signal), cutting short any graceful ladder under way.
+    pub(crate) fn kill_children(&self) {
+        let children: Vec<_> = lock(&self.children)
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect();
+        for c in children {
+            c.request_teardown(super::supervisor::Teardown::Kill);
+        }
+    }
+
+    /// The teardown after a second interrupt: every child SIGKILLed and
+    /// reaped, channels closed without waiting to flush, exit cleanups run.
+    pub async fn hard_teardown(self: &Arc<Self>) {
+        self.cancel.cancel();
+        self.kill_children();
+        self.work.close();
+        // SIGKILLed children are reaped at once; the bound is for a
+        // supervisor that cannot be (a zombie's parent is us, so never).
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.work.wait()).await;
+        self.shutdown.cancel();
+        for c in lock(&self.conns).iter() {
+            c.chan.close();
+        }
+        self.lifetime.close().await;
     }
 
     /// Cancels every RPC task, waits for them and for every child supervisor

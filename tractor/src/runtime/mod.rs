@@ -10,6 +10,7 @@ pub(crate) mod dialog;
 pub mod endpoint;
 pub mod error;
 pub mod identity;
+pub(crate) mod interrupt;
 pub mod lifetime;
 pub(crate) mod liveness;
 pub mod nursery;

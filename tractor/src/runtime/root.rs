@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::actor::{ActorRuntime, RuntimeParams};
 use super::current::{self, ThreadActorGuard};
+use super::interrupt::Interrupts;
 use super::error::Error;
 use crate::ipc::{Addr, Aid, DEFAULT_MAX_FRAME, Heartbeat, TransportKind};
 
@@ -239,6 +240,9 @@ where
     let local = tokio::task::LocalSet::new();
     local
         .run_until(async {
+            // Listening from the start: a ctrl-c while the tree boots
+            // still tears down what was spawned.
+            let mut interrupts = Interrupts::listen();
             // Two roots may elect themselves at once: the loser of the
             // bind finds the winner answering on the next round.
             let mut attempt = 0;
@@ -264,7 +268,8 @@ where
             // A cancel request to the root (a peer's `cancel_actor`, the
             // `tractor cancel` CLI) cancels its body too: the tree goes down
             // instead of leaving a root that refuses all work.
-            let res = tokio::select! {
+            let mut interrupted = None;
+            let mut res = tokio::select! {
                 // Body first: a body that itself waits for the cancel (a
                 // daemon) ends normally.
                 biased;
@@ -273,8 +278,27 @@ where
                     Some(by) => format!("root actor {} was cancelled by {by}", rt.aid()),
                     None => format!("root actor {} was cancelled", rt.aid()),
                 })),
+                signal = interrupts.next() => {
+                    tracing::info!(target: "tractor::cancel", "{signal}: cancelling the tree (again to kill it)");
+                    interrupted = Some(signal);
+                    Err(Error::Interrupted { signal, hard_killed: false })
+                }
             };
-            rt.teardown().await;
+            // The body is gone (its nurseries are tearing their children
+            // down); a signal during the graceful teardown kills the tree.
+            tokio::select! {
+                () = rt.teardown() => {}
+                signal = interrupts.next() => {
+                    tracing::warn!(target: "tractor::cancel", "{signal} during teardown: killing the tree");
+                    rt.hard_teardown().await;
+                    if let Some(first) = interrupted {
+                        res = Err(Error::Interrupted { signal: first, hard_killed: true });
+                    }
+                }
+            }
+            if let Some(signal) = interrupted {
+                super::interrupt::note_interrupted(signal);
+            }
             res
         })
         .await

@@ -76,6 +76,7 @@ impl ChildProc {
             teardown,
             exit: watch::channel(None).0,
         });
+        rt.adopt_child(&proc);
         let p = proc.clone();
         let timeout = rt.p.cancel_timeout;
         rt.work.spawn(tracing::Instrument::instrument(
