@@ -37,12 +37,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tractor::{Context, Error, RootConfig, TransportKind};
 
-/// Fault kinds run by default: the ones today's runtime can pass.
-const DEFAULT_FAULTS: &[Fault] = &[Fault::Kill, Fault::Error, Fault::Panic];
-/// ADAPT (runtime work in progress): enabled once the runtime supports them
-/// (root SIGINT/SIGTERM handling, channel heartbeats); move them into
-/// [`DEFAULT_FAULTS`] then. Run them today with `TRACTOR_CHAOS_FAULTS`.
-const PENDING_FAULTS: &[Fault] = &[Fault::Stop, Fault::Sigint, Fault::Sigterm];
+/// Fault kinds run by default: every kind.
+const DEFAULT_FAULTS: &[Fault] = &Fault::ALL;
 /// Default iteration count: the whole test under 2 minutes on 2 cores.
 const DEFAULT_ITERS: u64 = 40;
 /// How long the tree streams before the root ends it cleanly.
@@ -58,16 +54,9 @@ const EXIT_DEADLINE: Duration = Duration::from_secs(10);
 /// How long leftovers (processes, socket files, registry entries) may take
 /// to disappear after the root's exit.
 const CLEANUP_DEADLINE: Duration = Duration::from_secs(3);
-/// ADAPT: the heartbeat setting a SIGSTOPped actor must be detected with
+/// The heartbeat a SIGSTOPped actor is detected with
 /// (`<interval_ms>,<timeout_ms>`, inherited by children).
 const HEARTBEAT: &str = "200,1000";
-/// ADAPT (runtime bug, see the report): a SIGKILLed UDS actor leaves its
-/// socket file behind; nobody unlinks it (only the listener's own `Drop`
-/// does). While this is `true`, leftover socket files of the killed
-/// subtree are counted in the `stale` column instead of failing the
-/// iteration; any other leftover socket file still fails it. Set it to
-/// `false` once the parent unlinks a dead child's socket.
-const TOLERATE_KILLED_SOCKETS: bool = true;
 /// The test fails past this, whatever the iteration count.
 const PER_ITER_BUDGET: Duration = Duration::from_secs(20);
 
@@ -300,18 +289,6 @@ async fn tree_main() -> Result<(), Error> {
     res
 }
 
-/// ADAPT (root signal handling): today any error exits 1. Once
-/// `Error::Interrupted { .. }` lands, map it here exactly as
-/// `#[tractor::main]` does (130 for SIGINT, 143 for SIGTERM), e.g.
-/// `Err(Error::Interrupted { signal, .. }) => 128 + signal`; the driver's
-/// [`judge`] expects those codes for the `sigint`/`sigterm` faults.
-fn exit_code(res: &Result<(), Error>) -> i32 {
-    match res {
-        Ok(()) => 0,
-        Err(_) => 1,
-    }
-}
-
 /// The shared registrar: prints `CHAOS_REGISTRAR_UP` once it serves.
 #[tractor::main]
 async fn registrar_main() -> Result<(), Error> {
@@ -327,17 +304,15 @@ async fn registrar_main() -> Result<(), Error> {
     .await
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
+    // `#[tractor::main]` turns an interrupted root into 130 / 143.
     match std::env::var(ROLE_ENV).as_deref() {
-        Ok("tree") => {
-            let res = tree_main();
-            std::process::exit(exit_code(&res));
+        Ok("tree") => tree_main(),
+        Ok("registrar") => registrar_main(),
+        _ => {
+            driver();
+            std::process::ExitCode::SUCCESS
         }
-        Ok("registrar") => {
-            let res = registrar_main();
-            std::process::exit(exit_code(&res));
-        }
-        _ => driver(),
     }
 }
 
@@ -535,7 +510,7 @@ struct Record {
     hang: bool,
     survivors: bool,
     sockets: bool,
-    /// Socket files of SIGKILLed actors only (see [`TOLERATE_KILLED_SOCKETS`]).
+    /// Socket files left after the driver killed a hung tree itself.
     stale: bool,
     registry: bool,
     lost: bool,
@@ -775,22 +750,9 @@ fn iteration(run: &Run, i: u64, fault: Fault, rng: &mut Rng, uds: bool) -> Recor
     }
     let socks = wait_empty(CLEANUP_DEADLINE, || sockets_left(&run.socket_dir()));
     if !socks.is_empty() {
-        // `<name>@<pid>-<tag>.sock`: whose it was.
-        let owner = |f: &str| {
-            f.split_once('@')
-                .map(|(n, _)| n.to_string())
-                .unwrap_or_default()
-        };
-        let of_killed = |f: &String| {
-            let n = owner(f);
-            match fault {
-                // ADAPT (heartbeats): the supervisor SIGKILLs a stopped actor.
-                Fault::Kill | Fault::Stop => n == victim || n.starts_with(&format!("{victim}_")),
-                _ => false,
-            }
-        };
-        // After a hang the driver SIGKILLed the whole tree itself.
-        if TOLERATE_KILLED_SOCKETS && (rec.hang || socks.iter().all(of_killed)) {
+        // After a hang the driver SIGKILLed the whole tree itself: the
+        // runtime had no chance to unlink anything.
+        if rec.hang {
             rec.stale = true;
             rec.notes
                 .push(format!("socket files of killed actors left: {socks:?}"));
@@ -928,8 +890,6 @@ fn judge(
     let after_ending = matches!((fault_ns, ending_ns), (Some(f), Some(e)) if f > e);
     match fault {
         Fault::Sigint | Fault::Sigterm => {
-            // ADAPT (root signal handling): 130 / 143 once it lands; today
-            // the default action kills the root.
             let want = if fault == Fault::Sigint { 130 } else { 143 };
             if code == Some(0) && after_ending {
                 rec.raced = true;
@@ -995,10 +955,6 @@ fn driver() {
             .map(|f| f.name())
             .collect::<Vec<_>>()
             .join(",")
-    );
-    println!(
-        "chaos: not enabled by default until the runtime supports them: {:?}",
-        PENDING_FAULTS.iter().map(|f| f.name()).collect::<Vec<_>>()
     );
     let started = Instant::now();
     let budget = PER_ITER_BUDGET * (iters as u32 + 2);

@@ -283,6 +283,49 @@ pub fn uds_bindspace() -> PathBuf {
     }
 }
 
+/// Unlinks the socket files in the bindspace whose actor process is gone.
+///
+/// A listener unlinks its own file when it closes, which a SIGKILLed actor
+/// never does. Each file's name carries its owner's pid
+/// (`<name>@<pid>-<tag>.sock`, see [`default_bind_addr`]); a file whose
+/// pid no longer exists is garbage. A live pid is left alone, whoever it
+/// is now. Returns how many files were removed.
+pub fn sweep_stale_sockets() -> usize {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(dir) = std::fs::read_dir(uds_bindspace()) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for ent in dir.flatten() {
+        let is_socket = ent.file_type().is_ok_and(|t| t.is_socket());
+        let name = ent.file_name();
+        let Some(pid) = name.to_str().and_then(socket_owner) else {
+            continue;
+        };
+        if is_socket && !process_exists(pid) && std::fs::remove_file(ent.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::debug!(target: "tractor::ipc", "unlinked {removed} socket files of dead actors");
+    }
+    removed
+}
+
+/// The pid in a socket file name made by [`default_bind_addr`].
+fn socket_owner(file: &str) -> Option<i32> {
+    let stem = file.strip_suffix(".sock")?;
+    let (_, rest) = stem.rsplit_once('@')?;
+    let (pid, _tag) = rest.split_once('-')?;
+    pid.parse().ok().filter(|p| *p > 0)
+}
+
+fn process_exists(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks for existence and permission.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 /// A fresh bind address for `kind`: loopback port 0, or `<name>@<pid>-<n>.sock`
 /// in the bindspace (names are shortened to keep under the 108-byte limit).
 pub fn default_bind_addr(kind: TransportKind, name: &str) -> Addr {
@@ -303,5 +346,19 @@ pub fn default_bind_addr(kind: TransportKind, name: &str) -> Addr {
             let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
             Addr::Uds(uds_bindspace().join(format!("{safe}@{}-{tag}.sock", std::process::id())))
         }
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::socket_owner;
+
+    #[test]
+    fn owners_are_read_from_our_names_only() {
+        assert_eq!(socket_owner("mid_0@4242-1a2b3c4d.sock"), Some(4242));
+        assert_eq!(socket_owner("a@b@17-ffff0000.sock"), Some(17));
+        assert_eq!(socket_owner("registry.sock"), None);
+        assert_eq!(socket_owner("x@-1-ab.sock"), None);
+        assert_eq!(socket_owner("x@12-ab.txt"), None);
     }
 }

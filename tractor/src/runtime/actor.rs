@@ -262,6 +262,9 @@ impl ActorRuntime {
         for c in lock(&self.conns).iter() {
             c.chan.close();
         }
+        if self.p.transport == TransportKind::Uds {
+            crate::ipc::transport::sweep_stale_sockets();
+        }
         self.lifetime.close().await;
     }
 
@@ -294,6 +297,11 @@ impl ActorRuntime {
         .await;
         self.io.close();
         let _ = tokio::time::timeout(Duration::from_secs(2), self.io.wait()).await;
+        if self.p.transport == TransportKind::Uds && self.p.is_root {
+            // The tree is down: whatever socket file of it is left belongs
+            // to an actor that was killed (and its killed descendants).
+            crate::ipc::transport::sweep_stale_sockets();
+        }
         self.lifetime.close().await;
     }
 }

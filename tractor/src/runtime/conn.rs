@@ -160,6 +160,11 @@ impl Conn {
         lock(&self.tasks).insert(cid, slot);
     }
 
+    /// Whether the task the peer opened as `cid` still runs here.
+    pub fn has_task(&self, cid: Cid) -> bool {
+        lock(&self.tasks).contains_key(&cid)
+    }
+
     pub fn finish_task(&self, cid: Cid) {
         lock(&self.tasks).remove(&cid);
     }

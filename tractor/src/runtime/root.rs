@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::actor::{ActorRuntime, RuntimeParams};
 use super::current::{self, ThreadActorGuard};
-use super::interrupt::Interrupts;
 use super::error::Error;
+use super::interrupt::Interrupts;
 use crate::ipc::{Addr, Aid, DEFAULT_MAX_FRAME, Heartbeat, TransportKind};
 
 /// Default registrar address (the discovery issue builds on it).

@@ -153,6 +153,11 @@ impl ChildProc {
         if let Some(pid) = pid {
             crate::spawn::note_reaped(pid);
         }
+        // A child that did not exit on its own terms could not unlink its
+        // socket file, nor could the grandchildren it took down with it.
+        if !matches!(&status, Ok(st) if st.success()) {
+            crate::ipc::transport::sweep_stale_sockets();
+        }
         let (success, status, code) = match status {
             Ok(st) => (st.success(), describe(st), st.code()),
             Err(e) => (false, format!("could not be waited on: {e}"), None),

@@ -61,8 +61,29 @@ impl<Tx: Serialize, Rx: DeserializeOwned> MsgStream<Tx, Rx> {
 
 impl<Tx, Rx> Drop for MsgStream<Tx, Rx> {
     fn drop(&mut self) {
-        send_stop(&self.core);
+        match self.core.side {
+            Side::Caller => send_stop(&self.core),
+            Side::Callee => send_stop_unless_ending(&self.core),
+        }
     }
+}
+
+/// A callee's stream dropped without `close()`: most often because the
+/// task is returning, maybe with an error. `Stop` first would make the
+/// caller's `recv` end cleanly and the error come after, where a caller
+/// that treats the early end as its own failure would mask it. So the
+/// `Stop` is sent once the task yields, and only if it is still running:
+/// a task that ended says so itself, with its result or its error.
+fn send_stop_unless_ending(core: &Arc<CtxCore>) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return send_stop(core);
+    };
+    let core = core.clone();
+    handle.spawn(async move {
+        if core.conn.has_task(core.cid) {
+            send_stop(&core);
+        }
+    });
 }
 
 impl<Tx: Serialize, Rx: DeserializeOwned> futures::Stream for MsgStream<Tx, Rx> {
@@ -156,6 +177,11 @@ pub(crate) fn poll_item<Rx: DeserializeOwned>(
             }
             Some(Msg::Stop { .. }) => {
                 lock(&core.state).peer_stopped = true;
+                // A remote task that failed right after stopping its
+                // stream: its error, not a clean end.
+                if let Some(e @ Error::Remote(_)) = core.terminal_error() {
+                    return Poll::Ready(Err(e));
+                }
                 return Poll::Ready(Ok(None));
             }
             Some(Msg::Return { .. }) => {
