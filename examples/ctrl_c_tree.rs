@@ -1,0 +1,135 @@
+//! Ctrl-C a running tree: `cargo run --example ctrl_c_tree`, wait for
+//! "tree up", press ctrl-c.
+//!
+//! The root streams from two relays, each relaying two leaves: seven
+//! processes, six live streams. The first ctrl-c (SIGINT, or SIGTERM) cancels
+//! the whole tree from the root: every actor's task is cancelled (its
+//! `Drop` runs), every actor's exit cleanups run, every process is reaped,
+//! and the program exits with status 130 (143 for SIGTERM). A second ctrl-c
+//! during that teardown kills the tree at once.
+//!
+//! `SLOW_CLEANUP_IN=<actor name>` makes that actor's task block its thread
+//! for 30 s while it is cancelled, so the graceful teardown takes seconds:
+//! the case a second ctrl-c is for.
+
+use std::time::Duration;
+
+use tractor::{Context, Error};
+
+/// Says on stdout when the task holding it is dropped (cancelled).
+struct OnDrop(String);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        println!("task of {} dropped", self.0);
+        if std::env::var("SLOW_CLEANUP_IN").as_deref() == Ok(self.0.as_str()) {
+            println!("{} blocks its thread while cancelled", self.0);
+            std::thread::sleep(Duration::from_secs(30));
+        }
+    }
+}
+
+/// Registers the actor's exit cleanup and the guard of its task.
+fn announce() -> Result<OnDrop, Error> {
+    let me = tractor::current_actor()?;
+    let name = me.name().to_string();
+    let cleanup_name = name.clone();
+    me.on_exit(move || println!("cleanup ran in {cleanup_name}"))?;
+    Ok(OnDrop(name))
+}
+
+/// A leaf: streams a counter to its relay, forever.
+#[tractor::context]
+async fn leaf(ctx: Context<Vec<(String, u32)>, u64, ()>) -> Result<(), Error> {
+    let _guard = announce()?;
+    let me = tractor::current_actor()?;
+    ctx.started(vec![(me.name().to_string(), me.aid().pid)])
+        .await?;
+    let stream = ctx.open_stream().await?;
+    for n in 0u64.. {
+        stream.send(n).await?;
+        // Pacing, so seven processes do not saturate the machine.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Ok(())
+}
+
+/// A relay: spawns two leaves and forwards both streams up, forever.
+#[tractor::context]
+async fn relay(ctx: Context<Vec<(String, u32)>, u64, ()>) -> Result<(), Error> {
+    let _guard = announce()?;
+    let me = tractor::current_actor()?;
+    let name = me.name().to_string();
+    tractor::open_nursery(async |an| {
+        let a = an
+            .start_actor(format!("{name}_leaf_a"))
+            .enable_modules([module_path!()])
+            .await?;
+        let b = an
+            .start_actor(format!("{name}_leaf_b"))
+            .enable_modules([module_path!()])
+            .await?;
+        a.open_context(leaf::call(), async |ca, pids_a| {
+            b.open_context(leaf::call(), async |cb, pids_b| {
+                let mut pids = vec![(name.clone(), me.aid().pid)];
+                pids.extend(pids_a);
+                pids.extend(pids_b);
+                ctx.started(pids).await?;
+                let up = ctx.open_stream().await?;
+                let (sa, sb) = (ca.open_stream().await?, cb.open_stream().await?);
+                loop {
+                    let n = tokio::select! {
+                        n = sa.recv() => n?,
+                        n = sb.recv() => n?,
+                    };
+                    let Some(n) = n else { return Ok(()) };
+                    up.send(n).await?;
+                }
+            })
+            .await
+        })
+        .await
+    })
+    .await
+}
+
+#[tractor::main]
+async fn main() -> Result<(), Error> {
+    tractor::open_nursery(async |an| {
+        let _guard = announce()?;
+        println!("actor root {}", std::process::id());
+        let r0 = an
+            .start_actor("relay_0")
+            .enable_modules([module_path!()])
+            .await?;
+        let r1 = an
+            .start_actor("relay_1")
+            .enable_modules([module_path!()])
+            .await?;
+        r0.open_context(relay::call(), async |c0, pids0| {
+            r1.open_context(relay::call(), async |c1, pids1| {
+                for (name, pid) in pids0.iter().chain(&pids1) {
+                    println!("actor {name} {pid}");
+                }
+                let (s0, s1) = (c0.open_stream().await?, c1.open_stream().await?);
+                let mut seen = 0u64;
+                loop {
+                    let n = tokio::select! {
+                        n = s0.recv() => n?,
+                        n = s1.recv() => n?,
+                    };
+                    if n.is_none() {
+                        return Ok(());
+                    }
+                    seen += 1;
+                    if seen == 100 {
+                        println!("tree up: 7 actors, 6 live streams; press ctrl-c");
+                    }
+                }
+            })
+            .await
+        })
+        .await
+    })
+    .await
+}

@@ -1,0 +1,160 @@
+//! Running an example program as a user would: its stdout read line by
+//! line as it comes, signals sent to it, its exit awaited with a deadline,
+//! and everything it spawned checked gone by its tree marker.
+
+use std::io::BufRead;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// `target/<profile>/examples/<name>`, next to this test's `deps/` dir.
+pub fn example_path(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    profile_dir.join("examples").join(name)
+}
+
+/// A running example with a fresh tree marker and registrar address.
+pub struct Program {
+    pub name: String,
+    pub tree: String,
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Every stdout line read so far.
+    pub stdout: Vec<String>,
+}
+
+impl Program {
+    /// Starts example `name` with extra environment; `own_group` puts it
+    /// in a process group of its own (as a shell does for a job), so a
+    /// signal can be sent to the whole group like a terminal's ctrl-c.
+    pub fn start(name: &str, env: &[(&str, &str)], own_group: bool) -> Program {
+        let tree = format!("program-{name}-{}-{}", std::process::id(), uuid_ish());
+        let registry = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let mut cmd = Command::new(example_path(name));
+        cmd.env("TRACTOR_TREE", &tree)
+            .env("TRACTOR_REGISTRY_ADDR", format!("tcp://{registry}"))
+            .env_remove("TRACTOR_PARENT_ADDR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        if own_group {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run example {name} (built by `cargo test`?): {e}"));
+        let out = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Program {
+            name: name.into(),
+            tree,
+            child,
+            lines,
+            stdout: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Reads stdout until a line contains `needle`; panics past `within`.
+    pub fn wait_line(&mut self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stdout.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "{} printed no line with {needle:?} within {within:?}; it printed:\n{}",
+                    self.name,
+                    self.stdout.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Sends `sig` to the program (or, with `group`, to its process group).
+    pub fn signal(&self, sig: i32, group: bool) {
+        let target = if group { -self.pid() } else { self.pid() };
+        // SAFETY: kill has no memory-safety preconditions.
+        let r = unsafe { libc::kill(target, sig) };
+        assert_eq!(r, 0, "kill({target}, {sig}) failed");
+    }
+
+    /// Waits for the exit (panics past `within`), then reads the rest of
+    /// stdout.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                break st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {within:?}; it printed:\n{}",
+                self.name,
+                self.stdout.join("\n")
+            );
+            // Polling an exit status (no child-exit event to wait on here).
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.stdout.push(line);
+        }
+        status
+    }
+
+    /// Asserts that no process of the program's tree is left.
+    pub fn assert_tree_gone(&self, within: Duration) {
+        let left = tractor::testing::wait_gone(&self.tree, within);
+        assert!(
+            left.is_empty(),
+            "{} left processes behind: {}",
+            self.name,
+            tractor::testing::describe(&left)
+        );
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // A failed test: take the whole tree down.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        for pid in tractor::testing::survivors(&self.tree) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+}
+
+fn uuid_ish() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
