@@ -320,10 +320,19 @@ fn socket_owner(file: &str) -> Option<i32> {
     pid.parse().ok().filter(|p| *p > 0)
 }
 
+/// Whether `pid` is a live process. A zombie is dead: an actor killed
+/// with its parent waits, unreaped, for whoever inherited it.
 fn process_exists(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks for existence and permission.
     let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    if r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+        return false;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    !matches!(state, Some("Z" | "X"))
 }
 
 /// A fresh bind address for `kind`: loopback port 0, or `<name>@<pid>-<n>.sock`

@@ -143,17 +143,21 @@ where
         }
     };
     let mut body_error = None;
+    let mut reraised = None;
     let value = match body_res {
         Some(Ok(v)) => Some(v),
         Some(Err(e)) => {
-            // A body that passes on a child's error it awaited failed
-            // *because of* that child: the error is the child's, counted
-            // once. Under WaitForAllResults the other children still run.
-            let reraised = reraises_child_error(&inner, &e);
-            if !reraised {
+            // A body that passes on a child's error it awaited (or the loss
+            // of a child it talked to) failed *because of* that child: the
+            // failure is the child's, counted once. Under
+            // WaitForAllResults the other children still run.
+            if caused_by_child(&inner, &e) {
+                reraised = Some(e);
+                if supervision == Supervision::OneCancelsAll {
+                    inner.cancel_all();
+                }
+            } else {
                 body_error = Some(e);
-                inner.cancel_all();
-            } else if supervision == Supervision::OneCancelsAll {
                 inner.cancel_all();
             }
             None
@@ -189,11 +193,11 @@ where
         0 => {
             return match value {
                 Some(v) => Ok(v),
-                // Only a body that re-raised an error we caused (a child
-                // cancelled by us): still the body's outcome.
-                None => Err(Error::Cancelled(
-                    "the nursery body failed with a cancellation this nursery caused".into(),
-                )),
+                // The body failed because of a child whose end we caused
+                // (we cancelled it): still the body's outcome.
+                None => Err(reraised.unwrap_or_else(|| {
+                    Error::Cancelled("the nursery body was cancelled".into())
+                })),
             };
         }
         1 => errors.remove(0).1,
@@ -205,16 +209,22 @@ where
     })
 }
 
-/// Whether `e` is the error a one-shot child of this nursery already
-/// raised (the body awaited its result and passed it on).
-fn reraises_child_error(inner: &NurseryInner, e: &Error) -> bool {
-    let Some(r) = e.as_remote() else {
-        return false;
-    };
-    inner.snapshot().iter().any(|c| {
-        c.main
-            .get()
-            .and_then(|slot| slot.outcome())
-            .is_some_and(|o| matches!(o, MainOutcome::Raised(raised) if raised == *r))
-    })
+/// Whether `e` is a child's failure seen through the body: the error a
+/// one-shot child raised (the body awaited its result and passed it on),
+/// or the loss of a child's channel (it died or stopped answering; its
+/// supervisor reports that itself).
+fn caused_by_child(inner: &NurseryInner, e: &Error) -> bool {
+    let children = inner.snapshot();
+    match e.cause() {
+        Error::TransportClosed { peer } | Error::PeerUnresponsive { peer, .. } => {
+            children.iter().any(|c| c.proc.aid == *peer)
+        }
+        Error::Remote(r) => children.iter().any(|c| {
+            c.main
+                .get()
+                .and_then(|slot| slot.outcome())
+                .is_some_and(|o| matches!(o, MainOutcome::Raised(raised) if raised == *r))
+        }),
+        _ => false,
+    }
 }
