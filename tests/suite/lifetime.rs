@@ -162,22 +162,16 @@ async fn cleanups_run_lifo_once_past_a_panic(t: TransportKind) {
     assert_eq!(*log.lock().expect("log"), [4, 3, 1]);
 }
 
-/// Known bug, kept as a failing test (run with `--ignored`): the parent's
-/// ladder gives a cancelled child 0.5 s to ack and 1.6 s after SIGTERM, the
-/// same 2.1 s the child's own ladder needs to kill *its* stuck child, and
-/// the ack only comes once that child is reaped. So the parent SIGKILLs a
-/// healthy middle actor a few ms before it finishes, and its exit cleanups
-/// never run (the stuck grandchild then dies only by its parent-death
-/// signal). The fix belongs in the supervisor's ladder: keep waiting for
-/// the ack while the child still answers on its channel.
+/// A middle actor whose own child is stuck in blocking code is healthy,
+/// only slow to ack its cancel while its supervisor walks the stuck
+/// child's ladder: its parent keeps waiting while it answers liveness
+/// probes, so the middle is not killed and its exit cleanups run.
 mod stuck_grandchild {
-    #[ignore = "known bug: the parent's ladder SIGKILLs a responsive middle actor still reaping its stuck child"]
     #[tractor::test]
     async fn tcp_middle_cleanup_runs_while_its_child_is_stuck() {
         super::middle_cleanup_runs_while_its_child_is_stuck(tractor::TransportKind::Tcp).await
     }
 
-    #[ignore = "known bug: the parent's ladder SIGKILLs a responsive middle actor still reaping its stuck child"]
     #[tractor::test]
     async fn uds_middle_cleanup_runs_while_its_child_is_stuck() {
         super::middle_cleanup_runs_while_its_child_is_stuck(tractor::TransportKind::Uds).await

@@ -255,6 +255,17 @@ pub enum Msg {
     /// Liveness: sent on an otherwise idle channel, so the peer can tell a
     /// quiet actor from a stopped or wedged one.
     Heartbeat,
+    /// Liveness probe: answered at once with `Pong` by the peer's message
+    /// loop, which a peer wedged in blocking code cannot do.
+    Ping {
+        /// Dialog for the answer.
+        cid: Cid,
+    },
+    /// The answer to `Ping`.
+    Pong {
+        /// Dialog of the probe.
+        cid: Cid,
+    },
 }
 
 /// The messages that carry a payload, which [`Msg::payload_frame`]
@@ -309,6 +320,8 @@ impl Msg {
             Msg::Credit { .. } => "Credit",
             Msg::CancelAck { .. } => "CancelAck",
             Msg::Heartbeat => "Heartbeat",
+            Msg::Ping { .. } => "Ping",
+            Msg::Pong { .. } => "Pong",
         }
     }
 }

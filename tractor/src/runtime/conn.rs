@@ -367,6 +367,7 @@ fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
         }
         // Counted as heard by the loop; nothing else to do.
         Msg::Heartbeat => {}
+        Msg::Ping { cid } => conn.chan.send_soon(Msg::Pong { cid }),
         Msg::CancelTask { cid, target } => {
             let acked = conn.cancel_task(target, conn.chan.peer());
             tracing::debug!(target: "tractor::cancel", task = target, acked, "task cancel requested by {}", conn.chan.peer());
@@ -390,6 +391,7 @@ fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
         | Msg::Return { cid, .. }
         | Msg::Credit { cid, .. }
         | Msg::CancelAck { cid, .. }
+        | Msg::Pong { cid }
         | Msg::Error { cid: Some(cid), .. }
             if conn.chan.owns_cid(cid) =>
         {

@@ -355,6 +355,73 @@ pub(crate) enum CancelReply {
     TimedOut,
 }
 
+/// Sends `CancelActor` and waits for the ack as long as the actor proves
+/// it is alive: `slice` at a time, each further slice only if it answers a
+/// liveness probe within `slice`, and never past `ceiling`.
+///
+/// An actor acks once its own tasks and children are down; one whose
+/// child is stuck in blocking code is itself healthy, only slow while its
+/// supervisor walks that child's ladder. Escalating on a fixed ack timeout
+/// would kill it mid-teardown (its cleanups lost); a silent one is
+/// escalated after `2 * slice`.
+pub(crate) async fn request_actor_cancel_patient(
+    conn: &Arc<Conn>,
+    slice: Duration,
+    ceiling: Duration,
+) -> CancelReply {
+    if conn.chan.is_closed() {
+        return CancelReply::Gone;
+    }
+    let mut d = conn.open_dialog();
+    d.finish();
+    if conn
+        .chan
+        .send(&Msg::CancelActor { cid: d.cid })
+        .await
+        .is_err()
+    {
+        return CancelReply::Gone;
+    }
+    let deadline = tokio::time::Instant::now() + ceiling;
+    loop {
+        if let Ok(reply) = tokio::time::timeout(slice, wait_cancel_ack(&mut d)).await {
+            return reply;
+        }
+        if tokio::time::Instant::now() >= deadline || !probe(conn, slice).await {
+            return CancelReply::TimedOut;
+        }
+    }
+}
+
+/// Whether the peer's message loop answers a `Ping` within `within`.
+pub(crate) async fn probe(conn: &Arc<Conn>, within: Duration) -> bool {
+    let mut d = conn.open_dialog();
+    d.finish();
+    if conn.chan.send(&Msg::Ping { cid: d.cid }).await.is_err() {
+        return false;
+    }
+    let pong = async {
+        loop {
+            match d.recv().await {
+                Some(Msg::Pong { .. }) => return true,
+                Some(_) => continue,
+                None => return false,
+            }
+        }
+    };
+    tokio::time::timeout(within, pong).await.unwrap_or(false)
+}
+
+async fn wait_cancel_ack(d: &mut Dialog) -> CancelReply {
+    loop {
+        match d.recv().await {
+            Some(Msg::CancelAck { acked, .. }) => return CancelReply::Acked(acked),
+            Some(_) => continue,
+            None => return CancelReply::Gone,
+        }
+    }
+}
+
 /// Sends `CancelActor` and waits up to `within` for the ack.
 pub(crate) async fn request_actor_cancel(conn: &Arc<Conn>, within: Duration) -> CancelReply {
     if conn.chan.is_closed() {
@@ -370,16 +437,7 @@ pub(crate) async fn request_actor_cancel(conn: &Arc<Conn>, within: Duration) -> 
     {
         return CancelReply::Gone;
     }
-    let wait = async {
-        loop {
-            match d.recv().await {
-                Some(Msg::CancelAck { acked, .. }) => return CancelReply::Acked(acked),
-                Some(_) => continue,
-                None => return CancelReply::Gone,
-            }
-        }
-    };
-    tokio::time::timeout(within, wait)
+    tokio::time::timeout(within, wait_cancel_ack(&mut d))
         .await
         .unwrap_or(CancelReply::TimedOut)
 }

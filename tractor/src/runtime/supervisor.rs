@@ -20,9 +20,12 @@ use tokio::sync::watch;
 
 use super::actor::ActorRuntime;
 use super::conn::{Conn, LostReason};
-use super::portal::{CancelReply, request_actor_cancel};
+use super::portal::{CancelReply, request_actor_cancel_patient};
 use crate::ipc::Aid;
 
+/// How long a child that keeps answering liveness probes may take to ack
+/// its cancel (it waits for its own children first) before SIGTERM.
+const CANCEL_PATIENCE: Duration = Duration::from_secs(5);
 /// How long a child that acked its cancel gets to exit.
 const EXIT_AFTER_ACK: Duration = Duration::from_secs(3);
 /// How long a child gets between SIGTERM and SIGKILL.
@@ -216,7 +219,7 @@ impl ChildProc {
             tracing::debug!(target: "tractor::cancel", child = %self.aid, "cancelling child");
             let acked = tokio::select! {
                 st = child.wait() => return st,
-                r = request_actor_cancel(&self.conn, cancel_timeout) => matches!(r, CancelReply::Acked(true) | CancelReply::Gone),
+                r = request_actor_cancel_patient(&self.conn, cancel_timeout, CANCEL_PATIENCE) => matches!(r, CancelReply::Acked(true) | CancelReply::Gone),
             };
             if acked && let Ok(st) = tokio::time::timeout(EXIT_AFTER_ACK, child.wait()).await {
                 return st;

@@ -207,6 +207,7 @@ impl Msg {
                 | Msg::Yield { .. }
                 | Msg::Stop { .. }
                 | Msg::CancelAck { .. }
+                | Msg::Pong { .. }
         )
     }
 }

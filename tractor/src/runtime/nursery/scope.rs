@@ -195,9 +195,8 @@ where
                 Some(v) => Ok(v),
                 // The body failed because of a child whose end we caused
                 // (we cancelled it): still the body's outcome.
-                None => Err(reraised.unwrap_or_else(|| {
-                    Error::Cancelled("the nursery body was cancelled".into())
-                })),
+                None => Err(reraised
+                    .unwrap_or_else(|| Error::Cancelled("the nursery body was cancelled".into()))),
             };
         }
         1 => errors.remove(0).1,
