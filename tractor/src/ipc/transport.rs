@@ -312,6 +312,43 @@ pub fn sweep_stale_sockets() -> usize {
     removed
 }
 
+/// [`sweep_stale_sockets`] at the end of a tree: descendants killed with
+/// their parent (the parent-death signal) may still be dying, so this
+/// waits, up to `within`, for every socket owner whose environment holds
+/// the tree's marker entry (`KEY=value`) to be gone, unlinking as they go.
+pub async fn sweep_tree_sockets(marker: &str, within: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    let me = std::process::id() as i32;
+    loop {
+        sweep_stale_sockets();
+        let dying = socket_owners()
+            .into_iter()
+            .any(|pid| pid != me && process_exists(pid) && has_env_entry(pid, marker));
+        if !dying || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        // Polling process exits: there is no event for a stranger's death.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+fn socket_owners() -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir(uds_bindspace()) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(socket_owner))
+        .collect()
+}
+
+/// Whether process `pid`'s environment holds the entry `marker`.
+fn has_env_entry(pid: i32, marker: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .any(|entry| entry == marker.as_bytes())
+}
+
 /// The pid in a socket file name made by [`default_bind_addr`].
 fn socket_owner(file: &str) -> Option<i32> {
     let stem = file.strip_suffix(".sock")?;

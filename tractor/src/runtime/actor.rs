@@ -263,9 +263,15 @@ impl ActorRuntime {
             c.chan.close();
         }
         if self.p.transport == TransportKind::Uds {
-            crate::ipc::transport::sweep_stale_sockets();
+            self.sweep_tree_sockets().await;
         }
         self.lifetime.close().await;
+    }
+
+    /// Unlinks the socket files its killed descendants left (bounded).
+    async fn sweep_tree_sockets(&self) {
+        let marker = format!("{}={}", crate::spawn::env::TREE, self.p.tree_id);
+        crate::ipc::transport::sweep_tree_sockets(&marker, Duration::from_secs(1)).await;
     }
 
     /// Cancels every RPC task, waits for them and for every child supervisor
@@ -300,7 +306,7 @@ impl ActorRuntime {
         if self.p.transport == TransportKind::Uds && self.p.is_root {
             // The tree is down: whatever socket file of it is left belongs
             // to an actor that was killed (and its killed descendants).
-            crate::ipc::transport::sweep_stale_sockets();
+            self.sweep_tree_sockets().await;
         }
         self.lifetime.close().await;
     }
