@@ -10,7 +10,9 @@
 //!
 //! `SLOW_CLEANUP_IN=<actor name>` makes that actor's task block its thread
 //! for 30 s while it is cancelled, so the graceful teardown takes seconds:
-//! the case a second ctrl-c is for.
+//! the case a second ctrl-c is for. `CTRL_C_TREE_MODE=daemons` starts two
+//! idle daemons instead and leaves the nursery waiting on them, the way a
+//! service runs until it is stopped.
 
 use std::time::Duration;
 
@@ -93,8 +95,38 @@ async fn relay(ctx: Context<Vec<(String, u32)>, u64, ()>) -> Result<(), Error> {
     .await
 }
 
+/// Registers this actor's exit cleanup (for an idle daemon).
+#[tractor::endpoint]
+async fn register_cleanup() -> Result<u32, Error> {
+    let me = tractor::current_actor()?;
+    let name = me.name().to_string();
+    me.on_exit(move || println!("cleanup ran in {name}"))?;
+    Ok(me.aid().pid)
+}
+
+/// Two idle daemons; the nursery waits on them until interrupted.
+async fn wait_on_daemons() -> Result<(), Error> {
+    tractor::open_nursery(async |an| {
+        let me = tractor::current_actor()?;
+        let name = me.name().to_string();
+        me.on_exit(move || println!("cleanup ran in {name}"))?;
+        println!("actor root {}", std::process::id());
+        for name in ["daemon_0", "daemon_1"] {
+            let d = an.start_actor(name).enable_modules([module_path!()]).await?;
+            let pid = d.run(register_cleanup::call()).await?;
+            println!("actor {name} {pid}");
+        }
+        println!("tree up: the nursery waits on 2 daemons; press ctrl-c");
+        Ok(())
+    })
+    .await
+}
+
 #[tractor::main]
 async fn main() -> Result<(), Error> {
+    if std::env::var("CTRL_C_TREE_MODE").as_deref() == Ok("daemons") {
+        return wait_on_daemons().await;
+    }
     tractor::open_nursery(async |an| {
         let _guard = announce()?;
         println!("actor root {}", std::process::id());

@@ -136,3 +136,26 @@ fn second_sigint_during_teardown_kills_the_tree_at_once() {
         p.stdout.join("\n")
     );
 }
+
+/// Scenario 11: SIGINT while the nursery's exit waits on its daemons: they
+/// are cancelled gracefully, without the hard-reap delay, and their
+/// cleanups run.
+#[test]
+fn sigint_while_the_nursery_waits_on_daemons() {
+    let mut p = start_tree(&[("CTRL_C_TREE_MODE", "daemons")], false);
+    let sent = Instant::now();
+    p.signal(libc::SIGINT, false);
+    let status = p.wait_exit(Duration::from_secs(10));
+    p.assert_tree_gone(Duration::from_secs(1));
+    let took = sent.elapsed();
+    assert_eq!(status.code(), Some(130), "{status}");
+    for actor in ["root", "daemon_0", "daemon_1"] {
+        let what = format!("cleanup ran in {actor}");
+        assert!(
+            p.stdout.iter().any(|l| *l == what),
+            "missing {what:?}:\n{}",
+            p.stdout.join("\n")
+        );
+    }
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
