@@ -112,7 +112,10 @@ async fn wait_on_daemons() -> Result<(), Error> {
         me.on_exit(move || println!("cleanup ran in {name}"))?;
         println!("actor root {}", std::process::id());
         for name in ["daemon_0", "daemon_1"] {
-            let d = an.start_actor(name).enable_modules([module_path!()]).await?;
+            let d = an
+                .start_actor(name)
+                .enable_modules([module_path!()])
+                .await?;
             let pid = d.run(register_cleanup::call()).await?;
             println!("actor {name} {pid}");
         }

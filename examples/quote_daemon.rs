@@ -21,7 +21,7 @@ async fn main() -> Result<(), tractor::Error> {
         quote_api::MODULE
     );
     let cfg = RootConfig::new(quote_api::DAEMON_NAME).enable_modules([quote_api::MODULE]);
-    tractor::run_daemon(cfg).await?;
-    println!("{} stopped", quote_api::DAEMON_NAME);
-    Ok(())
+    let res = tractor::run_daemon(cfg).await;
+    println!("{} stopped: {res:?}", quote_api::DAEMON_NAME);
+    res
 }

@@ -7,15 +7,12 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// `target/<profile>/examples/<name>`, next to this test's `deps/` dir.
-fn example_path(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    profile_dir.join("examples").join(name)
-}
+// A support module shared by the test binaries; each uses a part of it.
+#[allow(dead_code)]
+#[path = "support/program.rs"]
+mod program;
+
+use program::{example_path, tcp_listening};
 
 /// Runs an example with a deadline and a fresh tree marker, then asserts
 /// that every process of the tree is gone.
@@ -390,18 +387,4 @@ fn quote_daemon_and_client() {
         "the quote pair left processes behind: {}",
         tractor::testing::describe(&left)
     );
-}
-
-/// Whether some process listens on loopback TCP `port` (from /proc/net/tcp).
-fn tcp_listening(port: u16) -> bool {
-    let local = format!("0100007F:{port:04X}");
-    std::fs::read_to_string("/proc/net/tcp")
-        .unwrap_or_default()
-        .lines()
-        .skip(1)
-        .any(|line| {
-            let mut fields = line.split_whitespace().skip(1);
-            // local_address, rem_address, st (0A = LISTEN)
-            fields.next() == Some(local.as_str()) && fields.nth(1) == Some("0A")
-        })
 }

@@ -159,3 +159,28 @@ fn sigint_while_the_nursery_waits_on_daemons() {
     }
     assert!(took < Duration::from_secs(1), "took {took:?}");
 }
+
+/// A `run_daemon` root stopped with ctrl-c: interrupted like any root
+/// (exit 130), its registration and socket gone with it.
+#[test]
+fn sigint_stops_a_daemon_root() {
+    let mut p = Program::start("quote_daemon", &[], false);
+    p.wait_line("until cancelled", Duration::from_secs(30));
+    // It handles signals once it serves, as the registrar at its address.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !program::tcp_listening(p.registry.port()) {
+        assert!(Instant::now() < deadline, "quote_daemon never listened");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    p.signal(libc::SIGINT, false);
+    let status = p.wait_exit(Duration::from_secs(10));
+    p.assert_tree_gone(Duration::from_secs(1));
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert!(
+        p.stdout
+            .iter()
+            .any(|l| l.contains("stopped: Err(Interrupted")),
+        "{}",
+        p.stdout.join("\n")
+    );
+}

@@ -17,10 +17,27 @@ pub fn example_path(name: &str) -> std::path::PathBuf {
     profile_dir.join("examples").join(name)
 }
 
+/// Whether some process listens on loopback TCP `port` (from /proc/net/tcp).
+pub fn tcp_listening(port: u16) -> bool {
+    let local = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .any(|line| {
+            let mut fields = line.split_whitespace().skip(1);
+            // local_address, rem_address, st (0A = LISTEN)
+            fields.next() == Some(local.as_str()) && fields.nth(1) == Some("0A")
+        })
+}
+
 /// A running example with a fresh tree marker and registrar address.
 pub struct Program {
     pub name: String,
     pub tree: String,
+    /// The registry address it was pointed at (nobody listens there
+    /// until a root of the program becomes the registrar).
+    pub registry: std::net::SocketAddr,
     child: Child,
     lines: mpsc::Receiver<String>,
     /// Every stdout line read so far.
@@ -65,6 +82,7 @@ impl Program {
         Program {
             name: name.into(),
             tree,
+            registry,
             child,
             lines,
             stdout: Vec::new(),

@@ -397,8 +397,10 @@ pub async fn wait_for_actor(name: &str) -> Result<Portal, Error> {
 }
 
 /// Runs a root actor that only serves RPC (`enable_modules`) until it is
-/// cancelled: by a peer's `cancel_actor`, SIGINT or SIGTERM. It registers
-/// with (or becomes) the registrar at `registry_addrs` like any root.
+/// cancelled. A peer's `cancel_actor` ends it normally (`Ok`); SIGINT or
+/// SIGTERM end it with [`Error::Interrupted`] like any root (so
+/// `#[tractor::main]` exits 130 or 143). It registers with (or becomes)
+/// the registrar at `registry_addrs` like any root.
 ///
 /// ```no_run
 /// #[tractor::main]
@@ -409,21 +411,8 @@ pub async fn wait_for_actor(name: &str) -> Result<Portal, Error> {
 /// ```
 pub async fn run_daemon(cfg: RootConfig) -> Result<(), Error> {
     crate::runtime::root::open_root_actor(cfg, async || {
-        let me = crate::runtime::identity::current_actor()?;
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Config(e.to_string()))?;
-        let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Config(e.to_string()))?;
-        tokio::select! {
-            _ = me.cancelled() => Ok(()),
-            _ = int.recv() => {
-                tracing::info!(target: "tractor::cancel", "SIGINT: the daemon shuts down");
-                Ok(())
-            }
-            _ = term.recv() => {
-                tracing::info!(target: "tractor::cancel", "SIGTERM: the daemon shuts down");
-                Ok(())
-            }
-        }
+        crate::runtime::identity::current_actor()?.cancelled().await;
+        Ok(())
     })
     .await
 }
