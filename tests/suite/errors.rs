@@ -62,16 +62,21 @@ async fn one_shot_fails_while_daemons_idle(t: TransportKind) {
 /// Scenario 3: two one-shot children fail; the body re-raises the one it
 /// awaited; the nursery raises both, once each.
 async fn two_failures_aggregate(t: TransportKind) {
-    let err = in_nursery(t, async |an| {
-        let a = an
-            .run_in_actor(common::assert_err::call(0))
-            .name("a")
-            .await?;
-        an.run_in_actor(common::assert_err::call(0))
-            .name("b")
-            .await?;
-        a.wait_for_result().await?;
-        Ok(())
+    // Both fail at once; tractor's order waits for both, so neither is
+    // cancelled before it fails (under one-cancels-all either may be).
+    let err = common::in_root(t, async || {
+        tractor::open_nursery_with(tractor::Supervision::WaitForAllResults, async |an| {
+            let a = an
+                .run_in_actor(common::assert_err::call(0))
+                .name("a")
+                .await?;
+            an.run_in_actor(common::assert_err::call(0))
+                .name("b")
+                .await?;
+            a.wait_for_result().await?;
+            Ok(())
+        })
+        .await
     })
     .await
     .unwrap_err();

@@ -19,6 +19,7 @@ both_transports!(
     idle_channels_stay_alive_on_heartbeats,
     context_value_kept_when_callee_dies_after_body,
     nursery_value_kept_when_daemon_dies_after_body,
+    cancelled_task_reports_its_children_failures,
 );
 
 /// A root whose channels give a silent peer `timeout_ms`.
@@ -313,4 +314,50 @@ async fn nursery_value_kept_when_daemon_dies_after_body(t: TransportKind) {
         err.take_value::<String>().as_deref(),
         Some("the body's value")
     );
+}
+
+/// Waits (tractor's order) for a child that fails at once while another
+/// sleeps forever; says `started` once the failure is in, then waits.
+#[tractor::context]
+pub async fn failed_child_then_wait(ctx: Context) -> Result<(), Error> {
+    tractor::open_nursery_with(tractor::Supervision::WaitForAllResults, async |an| {
+        let failing = an
+            .run_in_actor(common::assert_err::call(0))
+            .name("failing_grandchild")
+            .await?;
+        an.run_in_actor(common::sleep_forever::call())
+            .name("sleeping_grandchild")
+            .await?;
+        let _ = failing.wait_for_result().await;
+        ctx.started(()).await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+    .await
+}
+
+/// A task cancelled while its nursery holds a child's failure reports
+/// that failure (as trio would), not a cancellation that would drop it.
+async fn cancelled_task_reports_its_children_failures(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let middle = an
+            .start_actor("middle")
+            .enable_modules([module_path!(), MODULE])
+            .await?;
+        let res = middle
+            .open_context(failed_child_then_wait::call(), async |ctx, ()| {
+                assert!(ctx.cancel().await, "the cancel was acked");
+                Ok(())
+            })
+            .await;
+        let err = res.expect_err("the grandchild's failure comes up");
+        let r = err.as_remote().expect("a remote error");
+        assert_ne!(r.kind(), RemoteErrorKind::ContextCancelled, "{r}");
+        assert_eq!(r.src_uid().name, "failing_grandchild", "{r}");
+        assert_eq!(r.src_type(), "panic", "{r}");
+        middle.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
 }

@@ -333,6 +333,8 @@ pub fn box_tractor_error(e: &crate::Error) -> LocalError {
                 .collect(),
         },
         Error::RuntimeFailure(m) => LocalError::new(boxed_types::RUNTIME_FAILURE, m.clone()),
+        // The body's value stays here; the error is what travels.
+        Error::ValueKept(k) => box_tractor_error(k.error()),
         other => LocalError::Raised {
             ty: format!("tractor::Error::{}", variant_name(other)),
             message: other.to_string(),

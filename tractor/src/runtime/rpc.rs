@@ -17,6 +17,7 @@ use super::conn::{Conn, Inbox, TaskSlot};
 use super::context::{CtxCore, CtxSeed, with_current};
 use super::endpoint::{EndpointEntry, Invocation, LocalError, Lookup, Reply, box_panic};
 use super::error::boxed_types;
+use super::nursery::Orphans;
 use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, Start, stable_hash};
 
 /// The error a cancelled task answers with.
@@ -124,6 +125,8 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     let conn = conn.clone();
     let conn_for_key = conn.clone();
     let rt2 = rt.clone();
+    let orphans = Orphans::default();
+    let orphans_scope = orphans.clone();
     let span = tracing::debug_span!(parent: &rt.span, "rpc", endpoint = entry.path, caller = %conn.chan.peer());
     let task = async move {
         let _ = conn
@@ -155,14 +158,19 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             None => match lock(&failure).take() {
                 // The dialog failed here (an overrun): say so, not "cancelled".
                 Some(err) => error_msg(cid, err),
-                None => {
-                    let by = lock(&canceller).clone().or_else(|| rt2.canceller());
-                    tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
-                    error_msg(
-                        cid,
-                        context_cancelled(&me, &format!("`{}`", entry.path), by),
-                    )
-                }
+                None => match orphaned_failure(&orphans, &me).await {
+                    // Children of a nursery the cancel dropped failed:
+                    // their errors, not the cancellation, are the outcome.
+                    Some(err) => error_msg(cid, err),
+                    None => {
+                        let by = lock(&canceller).clone().or_else(|| rt2.canceller());
+                        tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
+                        error_msg(
+                            cid,
+                            context_cancelled(&me, &format!("`{}`", entry.path), by),
+                        )
+                    }
+                },
             },
         };
         conn.finish_task(cid);
@@ -174,7 +182,10 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     let key = super::conn::conn_key(&conn_for_key);
     rt.work.spawn_local(
         CALLER
-            .scope(key, super::current::scope(rt.clone(), task))
+            .scope(
+                key,
+                orphans_scope.scope(super::current::scope(rt.clone(), task)),
+            )
             .instrument(span),
     );
 }
@@ -212,6 +223,18 @@ fn mismatch(entry: &EndpointEntry, kind: FuncType, sig: Option<u64>) -> Option<S
         )),
         _ => None,
     }
+}
+
+/// The failures of the nurseries a cancelled task dropped, boxed as the
+/// task's error (one bare, several as an aggregate), if there were any.
+async fn orphaned_failure(orphans: &Orphans, me: &Aid) -> Option<ErrorData> {
+    let mut errors = orphans.settle().await;
+    let error = match errors.len() {
+        0 => return None,
+        1 => errors.remove(0).1,
+        _ => crate::Error::Multi(crate::MultiError { errors }),
+    };
+    Some(super::endpoint::box_tractor_error(&error).into_data(me))
 }
 
 /// Waits until every RPC task and child supervisor of the actor is done.

@@ -6,11 +6,11 @@
 //! share.
 
 use std::process::ExitStatus;
-use std::sync::Mutex;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// A spawned child: killed if dropped before it was reaped.
+/// A spawned child: killed (and reaped in the background) if dropped
+/// before it was reaped.
 #[derive(Debug)]
 pub struct ChildProcess {
     /// The handle; taken only by `drop`.
@@ -19,25 +19,9 @@ pub struct ChildProcess {
     status: Option<ExitStatus>,
 }
 
-/// Children dropped before they were reaped: killed, and reaped on the
-/// next SIGCHLD any handle sees (or the next spawn), never left zombies.
-static ORPHANS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
-
-fn reap_orphans() {
-    let mut orphans = ORPHANS.lock().unwrap_or_else(|p| p.into_inner());
-    orphans.retain_mut(|c| match c.try_wait() {
-        Ok(None) => true,
-        Ok(Some(_)) | Err(_) => {
-            super::note_reaped(c.id());
-            false
-        }
-    });
-}
-
 impl ChildProcess {
     /// Spawns `cmd`; must run inside a tokio runtime with signals enabled.
     pub(crate) fn spawn(cmd: &mut std::process::Command) -> std::io::Result<ChildProcess> {
-        reap_orphans();
         // Listening before the fork means no SIGCHLD of this child is missed.
         let sigchld = signal(SignalKind::child())?;
         let child = cmd.spawn()?;
@@ -82,7 +66,6 @@ impl ChildProcess {
                     "the SIGCHLD listener closed: the tokio runtime is shutting down",
                 ));
             }
-            reap_orphans();
         }
     }
 }
@@ -97,10 +80,19 @@ impl Drop for ChildProcess {
         }
         let _ = child.kill();
         if let Ok(None) = child.try_wait() {
-            ORPHANS
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(child);
+            // Killed, not dead yet: a zombie until someone waits on it, and
+            // nobody else will. A thread of its own reaps it (a rare path:
+            // a spawn abandoned mid-boot), without blocking this one.
+            let pid = child.id();
+            let reaper = std::thread::Builder::new()
+                .name(format!("tractor-reap-{pid}"))
+                .spawn(move || {
+                    let _ = child.wait();
+                    super::note_reaped(pid);
+                });
+            if let Err(e) = reaper {
+                tracing::warn!(target: "tractor::spawn", "cannot start a thread to reap killed child {pid} ({e}); it stays a zombie until this process exits");
+            }
         } else {
             super::note_reaped(child.id());
         }

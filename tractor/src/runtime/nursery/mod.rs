@@ -171,14 +171,54 @@ fn exit_error(proc: &ChildProc, exit: &ExitInfo, what: &str) -> Error {
 
 /// Tears the children down if the scope's future is dropped before it
 /// finished (Rust has no async drop: the runtime-owned supervisors do the
-/// awaiting).
+/// awaiting). Inside an RPC task, the dropped nursery is handed to the
+/// task's [`Orphans`], so its children's failures still reach the caller.
 struct ScopeGuard(Arc<NurseryInner>);
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
         if !self.0.closed.swap(true, Ordering::SeqCst) {
             self.0.cancel_all();
+            let _ = ORPHANS.try_with(|o| lock(&o.0).push(self.0.clone()));
         }
+    }
+}
+
+tokio::task_local! {
+    static ORPHANS: Orphans;
+}
+
+/// The nurseries a cancelled task dropped mid-way.
+///
+/// A task's cancellation drops its future, and with it any nursery scope
+/// in it; but a child of that nursery may have failed before the cancel,
+/// or fail while it is torn down. trio would raise those errors instead
+/// of the cancellation; here the task collects them ([`settle`](Self::settle))
+/// and reports them instead of `ContextCancelled`, so none is dropped.
+#[derive(Clone, Default)]
+pub(crate) struct Orphans(Arc<Mutex<Vec<Arc<NurseryInner>>>>);
+
+impl Orphans {
+    /// Runs `fut` with nurseries dropped inside it handed to `self`.
+    pub(crate) fn scope<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> + use<F> {
+        ORPHANS.scope(self.clone(), fut)
+    }
+
+    /// Waits until every child of the dropped nurseries is reaped, and
+    /// returns the failures they recorded (ours excluded: the ends we
+    /// caused are not failures).
+    pub(crate) async fn settle(&self) -> Vec<(Aid, Error)> {
+        let nurseries: Vec<_> = std::mem::take(&mut *lock(&self.0));
+        let mut errors = Vec::new();
+        for inner in nurseries {
+            for c in inner.snapshot() {
+                c.wait_settled().await;
+            }
+            let mut failures: Vec<Failure> = std::mem::take(&mut *lock(&inner.failures));
+            failures.sort_by_key(|f| f.index);
+            errors.extend(failures.into_iter().map(|f| (f.actor, f.error)));
+        }
+        errors
     }
 }
 
@@ -367,6 +407,11 @@ impl ActorNursery {
             settled: Arc::new(watch::channel(false).0),
         };
         lock(&self.inner.children).push(record.clone());
+        // A spawn that was under way when the nursery was cancelled: the
+        // cancel did not see this child, so it is torn down here.
+        if self.cancel_called() {
+            proc.request_teardown(Teardown::Graceful);
+        }
         let inner = self.inner.clone();
         let watched = record.clone();
         self.inner.rt.work.spawn_local(async move {

@@ -162,7 +162,12 @@ where
             }
             None
         }
-        None => None,
+        // A child failed and the body was dropped: children whose spawn
+        // completed after the cancel went out are cancelled too.
+        None => {
+            inner.cancel_all();
+            None
+        }
     };
     if supervision == Supervision::WaitForAllResults {
         // Every one-shot result first; then any error cancels the daemons.
