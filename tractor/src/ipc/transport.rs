@@ -320,10 +320,12 @@ pub async fn sweep_tree_sockets(marker: &str, within: std::time::Duration) {
     let deadline = tokio::time::Instant::now() + within;
     let me = std::process::id() as i32;
     loop {
-        sweep_stale_sockets();
+        // Looked at before sweeping: an owner that dies between the two
+        // is swept now, not missed.
         let dying = socket_owners()
             .into_iter()
             .any(|pid| pid != me && process_exists(pid) && has_env_entry(pid, marker));
+        sweep_stale_sockets();
         if !dying || tokio::time::Instant::now() >= deadline {
             return;
         }
