@@ -4,7 +4,7 @@
 //! `cargo test --workspace` builds the example binaries first; run alone
 //! (`cargo test --test examples`), build them with `cargo build --examples`.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 // A support module shared by the test binaries; each uses a part of it.
@@ -12,23 +12,14 @@ use std::time::{Duration, Instant};
 #[path = "support/program.rs"]
 mod program;
 
-use program::{example_path, tcp_listening};
+use program::{example_command, free_registry, tcp_listening};
 
 /// Runs an example with a deadline and a fresh tree marker, then asserts
 /// that every process of the tree is gone.
 fn run_example(name: &str, env: &[(&str, &str)]) -> Output {
     let tree = format!("example-{name}-{}", std::process::id());
-    let mut cmd = Command::new(example_path(name));
-    // A registrar of its own per run: examples run concurrently here.
-    let registry = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
-    cmd.env("TRACTOR_TREE", &tree)
-        .env("TRACTOR_REGISTRY_ADDR", format!("tcp://{registry}"))
-        .env_remove("TRACTOR_PARENT_ADDR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let registry = free_registry();
+    let mut cmd = example_command(name, &tree, &format!("tcp://{registry}"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -237,18 +228,6 @@ fn service_daemon_discovery() {
         "{out}"
     );
     assert!(out.contains("every actor is reaped"), "{out}");
-}
-
-/// An example's command with a given tree marker and registry address.
-fn example_command(name: &str, tree: &str, registry: &str) -> Command {
-    let mut cmd = Command::new(example_path(name));
-    cmd.env("TRACTOR_TREE", tree)
-        .env("TRACTOR_REGISTRY_ADDR", registry)
-        .env_remove("TRACTOR_PARENT_ADDR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
 }
 
 /// A program left running in the background (a daemon), its output

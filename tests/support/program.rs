@@ -17,6 +17,27 @@ pub fn example_path(name: &str) -> std::path::PathBuf {
     profile_dir.join("examples").join(name)
 }
 
+/// A loopback address nobody listens on yet: a registrar of its own per
+/// run, since programs run concurrently here.
+pub fn free_registry() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
+/// An example's command: tree marker, registry address, not in child
+/// mode, stdin closed, stdout and stderr piped.
+pub fn example_command(name: &str, tree: &str, registry: &str) -> Command {
+    let mut cmd = Command::new(example_path(name));
+    cmd.env("TRACTOR_TREE", tree)
+        .env("TRACTOR_REGISTRY_ADDR", registry)
+        .env_remove("TRACTOR_PARENT_ADDR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
 /// Whether some process listens on loopback TCP `port` (from /proc/net/tcp).
 pub fn tcp_listening(port: u16) -> bool {
     let local = format!("0100007F:{port:04X}");
@@ -50,16 +71,9 @@ impl Program {
     /// signal can be sent to the whole group like a terminal's ctrl-c.
     pub fn start(name: &str, env: &[(&str, &str)], own_group: bool) -> Program {
         let tree = format!("program-{name}-{}-{}", std::process::id(), uuid_ish());
-        let registry = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port");
-        let mut cmd = Command::new(example_path(name));
-        cmd.env("TRACTOR_TREE", &tree)
-            .env("TRACTOR_REGISTRY_ADDR", format!("tcp://{registry}"))
-            .env_remove("TRACTOR_PARENT_ADDR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let registry = free_registry();
+        let mut cmd = example_command(name, &tree, &format!("tcp://{registry}"));
+        cmd.stderr(Stdio::inherit());
         for (k, v) in env {
             cmd.env(k, v);
         }

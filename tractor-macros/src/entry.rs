@@ -76,6 +76,8 @@ pub fn expand_main(attr: TokenStream, item: TokenStream) -> TokenStream {
     // interrupt).
     let ret = match &sig.output {
         syn::ReturnType::Default => quote!(()),
+        // `impl Termination` cannot be named in a turbofish: inferred.
+        syn::ReturnType::Type(_, ty) if matches!(**ty, syn::Type::ImplTrait(_)) => quote!(_),
         syn::ReturnType::Type(_, ty) => quote!(#ty),
     };
     quote! {

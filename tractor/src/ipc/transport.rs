@@ -324,7 +324,7 @@ pub async fn sweep_tree_sockets(marker: &str, within: std::time::Duration) {
         // is swept now, not missed.
         let dying = socket_owners()
             .into_iter()
-            .any(|pid| pid != me && process_exists(pid) && has_env_entry(pid, marker));
+            .any(|pid| pid != me && process_exists(pid) && in_tree_or_exiting(pid, marker));
         sweep_stale_sockets();
         if !dying || tokio::time::Instant::now() >= deadline {
             return;
@@ -343,12 +343,15 @@ fn socket_owners() -> Vec<i32> {
         .collect()
 }
 
-/// Whether process `pid`'s environment holds the entry `marker`.
-fn has_env_entry(pid: i32, marker: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .unwrap_or_default()
-        .split(|b| *b == 0)
-        .any(|entry| entry == marker.as_bytes())
+/// Whether process `pid`'s environment holds the entry `marker`, or can
+/// no longer be read: a process on its way out has released its memory
+/// before it turns into a zombie.
+fn in_tree_or_exiting(pid: i32, marker: &str) -> bool {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    env.is_empty()
+        || env
+            .split(|b| *b == 0)
+            .any(|entry| entry == marker.as_bytes())
 }
 
 /// The pid in a socket file name made by [`default_bind_addr`].

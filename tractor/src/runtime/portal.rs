@@ -369,19 +369,9 @@ pub(crate) async fn request_actor_cancel_patient(
     slice: Duration,
     ceiling: Duration,
 ) -> CancelReply {
-    if conn.chan.is_closed() {
+    let Some(mut d) = send_cancel_actor(conn).await else {
         return CancelReply::Gone;
-    }
-    let mut d = conn.open_dialog();
-    d.finish();
-    if conn
-        .chan
-        .send(&Msg::CancelActor { cid: d.cid })
-        .await
-        .is_err()
-    {
-        return CancelReply::Gone;
-    }
+    };
     let deadline = tokio::time::Instant::now() + ceiling;
     loop {
         if let Ok(reply) = tokio::time::timeout(slice, wait_cancel_ack(&mut d)).await {
@@ -412,6 +402,18 @@ pub(crate) async fn probe(conn: &Arc<Conn>, within: Duration) -> bool {
     tokio::time::timeout(within, pong).await.unwrap_or(false)
 }
 
+/// Sends `CancelActor` on a fresh dialog, for its ack; `None` when the
+/// channel is gone.
+async fn send_cancel_actor(conn: &Arc<Conn>) -> Option<Dialog> {
+    if conn.chan.is_closed() {
+        return None;
+    }
+    let mut d = conn.open_dialog();
+    d.finish();
+    let sent = conn.chan.send(&Msg::CancelActor { cid: d.cid }).await;
+    sent.is_ok().then_some(d)
+}
+
 async fn wait_cancel_ack(d: &mut Dialog) -> CancelReply {
     loop {
         match d.recv().await {
@@ -424,19 +426,9 @@ async fn wait_cancel_ack(d: &mut Dialog) -> CancelReply {
 
 /// Sends `CancelActor` and waits up to `within` for the ack.
 pub(crate) async fn request_actor_cancel(conn: &Arc<Conn>, within: Duration) -> CancelReply {
-    if conn.chan.is_closed() {
+    let Some(mut d) = send_cancel_actor(conn).await else {
         return CancelReply::Gone;
-    }
-    let mut d = conn.open_dialog();
-    d.finish();
-    if conn
-        .chan
-        .send(&Msg::CancelActor { cid: d.cid })
-        .await
-        .is_err()
-    {
-        return CancelReply::Gone;
-    }
+    };
     tokio::time::timeout(within, wait_cancel_ack(&mut d))
         .await
         .unwrap_or(CancelReply::TimedOut)
