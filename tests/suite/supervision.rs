@@ -20,6 +20,7 @@ both_transports!(
     context_value_kept_when_callee_dies_after_body,
     nursery_value_kept_when_daemon_dies_after_body,
     cancelled_task_reports_its_children_failures,
+    failing_callee_error_is_not_masked_by_its_stream_end,
 );
 
 /// A root whose channels give a silent peer `timeout_ms`.
@@ -356,6 +357,49 @@ async fn cancelled_task_reports_its_children_failures(t: TransportKind) {
         assert_eq!(r.src_uid().name, "failing_grandchild", "{r}");
         assert_eq!(r.src_type(), "panic", "{r}");
         middle.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Sends one value, then fails with its stream still open (dropped).
+#[tractor::context]
+pub async fn send_one_then_fail(ctx: Context<(), u64, ()>) -> Result<(), String> {
+    ctx.started(()).await.map_err(|e| e.to_string())?;
+    let stream = ctx.open_stream().await.map_err(|e| e.to_string())?;
+    stream.send(1).await.map_err(|e| e.to_string())?;
+    Err("the callee failed after sending".into())
+}
+
+/// A callee that fails with its stream open: the caller's `recv` gives
+/// the value, then the callee's error, never a clean end that a caller
+/// could take for its own failure and so mask the callee's.
+async fn failing_callee_error_is_not_masked_by_its_stream_end(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = an
+            .start_actor("failing")
+            .enable_modules([module_path!()])
+            .await?;
+        for _ in 0..20 {
+            let res: Result<(), Error> = p
+                .open_context(send_one_then_fail::call(), async |ctx, ()| {
+                    let stream = ctx.open_stream().await?;
+                    assert_eq!(stream.recv().await?, Some(1));
+                    match stream.recv().await {
+                        Ok(None) => Err(Error::ContextMisuse(
+                            "a clean end instead of the error".into(),
+                        )),
+                        Ok(Some(v)) => panic!("unexpected value {v}"),
+                        Err(e) => Err(e),
+                    }
+                })
+                .await;
+            let err = res.expect_err("the callee failed");
+            let r = err.as_remote().unwrap_or_else(|| panic!("masked: {err}"));
+            assert_eq!(r.message(), "the callee failed after sending", "{r}");
+        }
+        p.cancel_actor().await?;
         Ok(())
     })
     .await
