@@ -136,6 +136,9 @@ where
             }
         };
         tokio::select! {
+            // The body first: one that can still finish (it was awaiting
+            // the very result that failed) sees the error itself.
+            biased;
             r = body => Some(r),
             // A child failed: every sibling is being cancelled, and so is
             // the body (dropped: Rust's cancellation).
