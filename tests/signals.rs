@@ -57,7 +57,7 @@ fn interrupt_gracefully(mut p: Program, sig: i32, to_group: bool, code: i32) {
             format!("cleanup ran in {actor}"),
         ] {
             assert!(
-                p.stdout.iter().any(|l| *l == what),
+                p.stdout.contains(&what),
                 "missing {what:?}:\n{}",
                 p.stdout.join("\n")
             );
@@ -152,7 +152,7 @@ fn sigint_while_the_nursery_waits_on_daemons() {
     for actor in ["root", "daemon_0", "daemon_1"] {
         let what = format!("cleanup ran in {actor}");
         assert!(
-            p.stdout.iter().any(|l| *l == what),
+            p.stdout.contains(&what),
             "missing {what:?}:\n{}",
             p.stdout.join("\n")
         );

@@ -155,23 +155,27 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                 tracing::error!(target: "tractor::runtime", "endpoint `{}` panicked", entry.path);
                 error_msg(cid, box_panic(panic).into_data(&me))
             }
-            None => match lock(&failure).take() {
-                // The dialog failed here (an overrun): say so, not "cancelled".
-                Some(err) => error_msg(cid, err),
-                None => match orphaned_failure(&orphans, &me).await {
-                    // Children of a nursery the cancel dropped failed:
-                    // their errors, not the cancellation, are the outcome.
+            None => {
+                // Taken out first: the guard must not live across the await.
+                let overrun = lock(&failure).take();
+                match overrun {
+                    // The dialog failed here (an overrun): say so, not "cancelled".
                     Some(err) => error_msg(cid, err),
-                    None => {
-                        let by = lock(&canceller).clone().or_else(|| rt2.canceller());
-                        tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
-                        error_msg(
-                            cid,
-                            context_cancelled(&me, &format!("`{}`", entry.path), by),
-                        )
-                    }
-                },
-            },
+                    None => match orphaned_failure(&orphans, &me).await {
+                        // Children of a nursery the cancel dropped failed:
+                        // their errors, not the cancellation, are the outcome.
+                        Some(err) => error_msg(cid, err),
+                        None => {
+                            let by = lock(&canceller).clone().or_else(|| rt2.canceller());
+                            tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
+                            error_msg(
+                                cid,
+                                context_cancelled(&me, &format!("`{}`", entry.path), by),
+                            )
+                        }
+                    },
+                }
+            }
         };
         conn.finish_task(cid);
         if let Err(e) = conn.chan.send(&reply).await {
