@@ -11,6 +11,7 @@ mod cross_binary;
 mod discovery;
 mod errors;
 mod exhaustion;
+mod hostile;
 mod ipc_robustness;
 mod isolated;
 mod kill9;

@@ -169,7 +169,47 @@ pub struct ErrorData {
     /// The actor that requested a cancellation, for `ContextCancelled`.
     pub canceller: Option<Aid>,
     /// Errors grouped under this one (an aggregate from a nested nursery).
+    /// At most [`MAX_ERROR_NESTING`] levels deep on the wire: decoding is
+    /// recursive, and a peer must not be able to exhaust our stack.
+    #[serde(deserialize_with = "bounded::grouped")]
     pub grouped: Vec<ErrorData>,
+}
+
+/// How deep errors may nest (`grouped` inside `grouped`) in a decoded
+/// message. Real trees aggregate a level per nursery; 64 is far beyond them.
+pub const MAX_ERROR_NESTING: usize = 64;
+
+mod bounded {
+    use std::cell::Cell;
+
+    use serde::{Deserialize, Deserializer, de::Error as _};
+
+    use super::{ErrorData, MAX_ERROR_NESTING};
+
+    thread_local! {
+        static DEPTH: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Restores the depth on every way out, an error included.
+    struct Level(usize);
+
+    impl Drop for Level {
+        fn drop(&mut self) {
+            DEPTH.with(|d| d.set(self.0));
+        }
+    }
+
+    pub(super) fn grouped<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ErrorData>, D::Error> {
+        let depth = DEPTH.with(Cell::get);
+        if depth >= MAX_ERROR_NESTING {
+            return Err(D::Error::custom(format!(
+                "errors nested deeper than {MAX_ERROR_NESTING} levels"
+            )));
+        }
+        let _level = Level(depth);
+        DEPTH.with(|c| c.set(depth + 1));
+        Vec::<ErrorData>::deserialize(d)
+    }
 }
 
 /// One protocol message.

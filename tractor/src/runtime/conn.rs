@@ -190,8 +190,22 @@ impl Conn {
             return;
         };
         let shared = &inbox.shared;
+        let peer = self.chan.peer();
         match msg {
-            Msg::Credit { n, .. } => shared.credits.add_permits(n as usize),
+            Msg::Credit { n, .. } => {
+                if shared.add_credit(n).is_err() {
+                    let err = violation(
+                        me,
+                        peer,
+                        cid,
+                        format!(
+                            "returned {n} credits beyond the {}-message window",
+                            shared.flow.window
+                        ),
+                    );
+                    self.fail_call(cid, inbox, err);
+                }
+            }
             Msg::Return { pld, .. } => {
                 shared.finish(Terminal::Returned(pld.clone()));
                 let _ = inbox.tx.send(Msg::Return { cid, pld });
@@ -207,20 +221,26 @@ impl Conn {
                 if let Err(Refused::Overrun) = shared.enqueue(&inbox.tx, other) {
                     // The peer outran our buffer: fail the dialog here and
                     // stop its task there.
-                    let err = overrun_error(me, self.chan.peer(), cid, shared.flow.window);
-                    tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {}", self.chan.peer());
-                    shared.finish(Terminal::Failed(Box::new(err.clone())));
-                    let _ = inbox.tx.send(Msg::Error {
-                        cid: Some(cid),
-                        error: Box::new(err),
-                    });
-                    self.chan.send_soon(Msg::CancelTask {
-                        cid: self.chan.next_cid(),
-                        target: cid,
-                    });
+                    tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {peer}");
+                    let err = overrun_error(me, peer, cid, shared.flow.window);
+                    self.fail_call(cid, inbox, err);
                 }
             }
         }
+    }
+
+    /// Fails a dialog we opened (the peer broke its flow): the error here,
+    /// a cancel request for its task there.
+    fn fail_call(&self, cid: Cid, inbox: &Inbox, err: ErrorData) {
+        inbox.shared.finish(Terminal::Failed(Box::new(err.clone())));
+        let _ = inbox.tx.send(Msg::Error {
+            cid: Some(cid),
+            error: Box::new(err),
+        });
+        self.chan.send_soon(Msg::CancelTask {
+            cid: self.chan.next_cid(),
+            target: cid,
+        });
     }
 
     /// Routes a stream message to a task the peer opened here.
@@ -234,15 +254,27 @@ impl Conn {
             tracing::warn!(target: "tractor::ipc", cid, kind = msg.kind(), "stream message for a task that has no stream; ignored");
             return;
         };
+        let peer = self.chan.peer();
         match msg {
-            Msg::Credit { n, .. } => inbox.shared.credits.add_permits(n as usize),
+            Msg::Credit { n, .. } => {
+                if inbox.shared.add_credit(n).is_err() {
+                    let err = violation(
+                        me,
+                        peer,
+                        cid,
+                        format!(
+                            "returned {n} credits beyond the {}-message window",
+                            inbox.shared.flow.window
+                        ),
+                    );
+                    fail_task(slot, inbox, err);
+                }
+            }
             other => {
                 if let Err(Refused::Overrun) = inbox.shared.enqueue(&inbox.tx, other) {
-                    tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {}", self.chan.peer());
-                    let err = overrun_error(me, self.chan.peer(), cid, inbox.shared.flow.window);
-                    inbox.shared.finish(Terminal::Failed(Box::new(err.clone())));
-                    *lock(&slot.failure) = Some(err);
-                    slot.token.cancel();
+                    tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {peer}");
+                    let err = overrun_error(me, peer, cid, inbox.shared.flow.window);
+                    fail_task(slot, inbox, err);
                 }
             }
         }
@@ -260,6 +292,23 @@ impl Conn {
             slot.token.cancel();
         }
     }
+}
+
+/// Fails a task the peer opened here: it ends, answering with `err`.
+fn fail_task(slot: &TaskSlot, inbox: &Inbox, err: ErrorData) {
+    inbox.shared.finish(Terminal::Failed(Box::new(err.clone())));
+    *lock(&slot.failure) = Some(err);
+    slot.token.cancel();
+}
+
+/// A peer's breach of the protocol in dialog `cid`, as its error.
+pub(crate) fn violation(me: &Aid, peer: &Aid, cid: Cid, what: String) -> ErrorData {
+    tracing::warn!(target: "tractor::ipc", cid, "protocol violation by {peer}: {what}");
+    LocalError::new(
+        boxed_types::PROTOCOL_VIOLATION,
+        format!("{peer} broke the protocol in dialog {cid} with actor {me}: it {what}; the dialog was failed"),
+    )
+    .into_data(me)
 }
 
 fn overrun_error(me: &Aid, sender: &Aid, cid: Cid, window: u32) -> ErrorData {

@@ -69,6 +69,22 @@ impl DialogShared {
         }
     }
 
+    /// Returns window to this side's sender. Credit beyond what was ever
+    /// granted (the window) is a protocol violation, refused: summed up it
+    /// would overflow the semaphore, and it would let us outrun the peer.
+    /// In overrun mode credit is not used at all, and ignored.
+    pub fn add_credit(&self, n: u32) -> Result<(), ()> {
+        if self.flow.overrun {
+            return Ok(());
+        }
+        let window = self.flow.window.max(1) as usize;
+        if self.credits.available_permits().saturating_add(n as usize) > window {
+            return Err(());
+        }
+        self.credits.add_permits(n as usize);
+        Ok(())
+    }
+
     pub fn allow_overruns(&self) {
         self.allow_overruns.store(true, Ordering::Relaxed);
     }

@@ -32,6 +32,9 @@ pub mod boxed_types {
     pub const STREAM_OVERRUN: &str = "tractor::StreamOverrun";
     /// A context or stream was used against its protocol (`started` twice, ...).
     pub const CONTEXT_MISUSE: &str = "tractor::ContextMisuse";
+    /// A peer broke the wire protocol (credit it was never owed, a reused
+    /// dialog id, ...): the dialog concerned is failed, the rest goes on.
+    pub const PROTOCOL_VIOLATION: &str = "tractor::ProtocolViolation";
 }
 
 /// Every error tractor's API returns.
@@ -358,6 +361,8 @@ pub enum RemoteErrorKind {
     StreamOverrun,
     /// A context or stream was used against its protocol.
     ContextMisuse,
+    /// A peer broke the wire protocol in this dialog.
+    ProtocolViolation,
 }
 
 /// An error raised in another actor and shipped here boxed.
@@ -479,6 +484,7 @@ impl RemoteActorError {
             REMOTE_ACTOR_ERROR => RemoteErrorKind::Relayed,
             STREAM_OVERRUN => RemoteErrorKind::StreamOverrun,
             CONTEXT_MISUSE => RemoteErrorKind::ContextMisuse,
+            PROTOCOL_VIOLATION => RemoteErrorKind::ProtocolViolation,
             _ => RemoteErrorKind::User,
         }
     }
@@ -543,21 +549,33 @@ impl fmt::Debug for RemoteActorError {
 
 impl fmt::Display for RemoteActorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = &self.data;
-        write!(f, "{} raised in actor {}", d.src_type, d.src_uid)?;
-        if d.relay_path.len() > 1 {
-            let path: Vec<String> = d.relay_path.iter().map(|a| a.to_string()).collect();
-            write!(f, " (relayed via {})", path.join(" -> "))?;
-        }
-        write!(f, ": {}", d.message)?;
-        for s in &d.source_chain {
-            write!(f, ": {s}")?;
-        }
-        for g in &d.grouped {
-            write!(f, "\n  - {}", RemoteActorError::from_data(g.clone()))?;
-        }
-        Ok(())
+        fmt_error_data(&self.data, f)
     }
+}
+
+/// Formats an error and the errors grouped under it, in place: linear in
+/// the size of the tree (no subtree is cloned to be shown).
+fn fmt_error_data(d: &ErrorData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "{} raised in actor {}", d.src_type, d.src_uid)?;
+    if d.relay_path.len() > 1 {
+        f.write_str(" (relayed via ")?;
+        for (i, a) in d.relay_path.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" -> ")?;
+            }
+            write!(f, "{a}")?;
+        }
+        f.write_str(")")?;
+    }
+    write!(f, ": {}", d.message)?;
+    for s in &d.source_chain {
+        write!(f, ": {s}")?;
+    }
+    for g in &d.grouped {
+        f.write_str("\n  - ")?;
+        fmt_error_data(g, f)?;
+    }
+    Ok(())
 }
 
 impl std::error::Error for RemoteActorError {}

@@ -87,6 +87,21 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             );
         }
     };
+    if conn.has_task(cid) {
+        // Refused without touching the running task's dialog: an `Error`
+        // for this cid would end the caller's view of the first task.
+        let err = super::conn::violation(
+            &me,
+            conn.chan.peer(),
+            cid,
+            format!("started `{ns}::{func}` with the id of a task still running"),
+        );
+        conn.chan.send_soon(Msg::Error {
+            cid: None,
+            error: Box::new(err),
+        });
+        return;
+    }
     if let Some(reason) = mismatch(entry, kind, sig) {
         return refuse(LocalError::new(boxed_types::MSG_TYPE_ERROR, reason).into_data(&me));
     }
