@@ -9,6 +9,7 @@ use tractor::{Addr, Context, Error, TransportKind};
 
 use crate::both_transports;
 use crate::common::{self, MODULE, in_nursery};
+use crate::ipc_robustness::{dial, expect_dropped};
 
 both_transports!(
     deeply_nested_errors_are_refused_not_a_crash,
@@ -75,6 +76,20 @@ async fn start_idle(t: &mut MsgTransport, cid: u64) {
         |m| matches!(m, Msg::Started { cid: c, .. } if *c == cid),
     )
     .await;
+}
+
+/// The next `Error` matching `want`, which must be a protocol violation.
+async fn expect_violation(t: &mut MsgTransport, what: &str, want: impl Fn(&Msg) -> bool) {
+    let Msg::Error { error, .. } =
+        expect_msg(t, what, |m| matches!(m, Msg::Error { .. }) && want(m)).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        error.boxed_type,
+        tractor::boxed_types::PROTOCOL_VIOLATION,
+        "{error:?}"
+    );
 }
 
 /// The daemon still answers a plain call on this very connection.
@@ -150,31 +165,15 @@ async fn deeply_nested_errors_are_refused_not_a_crash(t: TransportKind) {
         let (p, addr) = daemon(an).await?;
         let frame = nested_error_frame(5_000);
         for after_handshake in [false, true] {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut io: Box<dyn Io> = match &addr {
-                Addr::Tcp(a) => Box::new(tokio::net::TcpStream::connect(a).await.expect("dial")),
-                Addr::Uds(path) => {
-                    Box::new(tokio::net::UnixStream::connect(path).await.expect("dial"))
-                }
-            };
+            use tokio::io::AsyncWriteExt;
+            let mut io = dial(&addr).await;
             if after_handshake {
                 let hello =
                     tractor::ipc::transport::encode(&Msg::Aid(Aid::new("hostile"))).expect("hello");
                 io.write_all(hello.bytes()).await.expect("hello");
             }
             let _ = io.write_all(&frame).await;
-            let mut sink = vec![0u8; 4096];
-            let dropped = async {
-                loop {
-                    match io.read(&mut sink).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => continue,
-                    }
-                }
-            };
-            tokio::time::timeout(Duration::from_secs(10), dropped)
-                .await
-                .expect("the connection was dropped");
+            expect_dropped(&mut io, "a deeply nested error").await;
         }
         // Alive, and serving its parent.
         assert_eq!(p.run(common::add::call(2, 2)).await?, 4);
@@ -186,9 +185,6 @@ async fn deeply_nested_errors_are_refused_not_a_crash(t: TransportKind) {
     .await
     .unwrap();
 }
-
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// Credit beyond the window (which, summed up, once panicked the loop
 /// when it overflowed the semaphore) fails that dialog with a typed
@@ -204,18 +200,10 @@ async fn credit_beyond_the_window_fails_only_its_dialog(t: TransportKind) {
         })
         .await
         .expect("send Credit");
-        let Msg::Error { error, .. } = expect_msg(&mut peer, "the dialog's Error", |m| {
+        expect_violation(&mut peer, "the dialog's Error", |m| {
             matches!(m, Msg::Error { cid: Some(2), .. })
         })
-        .await
-        else {
-            unreachable!()
-        };
-        assert_eq!(
-            error.boxed_type,
-            tractor::boxed_types::PROTOCOL_VIOLATION,
-            "{error:?}"
-        );
+        .await;
         still_serves(&mut peer, 4).await;
         p.cancel_actor().await?;
         Ok(())
@@ -235,18 +223,10 @@ async fn a_reused_task_id_is_refused(t: TransportKind) {
         peer.send(&start(2, "idle_ctx", Vec::new(), FuncType::Context))
             .await
             .expect("send Start");
-        let Msg::Error { error, .. } = expect_msg(&mut peer, "a refusal", |m| {
+        expect_violation(&mut peer, "a refusal", |m| {
             matches!(m, Msg::Error { cid: None, .. })
         })
-        .await
-        else {
-            unreachable!()
-        };
-        assert_eq!(
-            error.boxed_type,
-            tractor::boxed_types::PROTOCOL_VIOLATION,
-            "{error:?}"
-        );
+        .await;
         peer.send(&Msg::CancelTask { cid: 6, target: 2 })
             .await
             .expect("send CancelTask");

@@ -12,10 +12,10 @@ use crate::common::{self, MODULE, in_nursery};
 
 both_transports!(bad_frames_drop_only_their_connection);
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-async fn dial(addr: &Addr) -> Box<dyn Io> {
+pub(crate) async fn dial(addr: &Addr) -> Box<dyn Io> {
     match addr {
         Addr::Tcp(a) => Box::new(tokio::net::TcpStream::connect(a).await.unwrap()),
         Addr::Uds(p) => Box::new(tokio::net::UnixStream::connect(p).await.unwrap()),
@@ -23,7 +23,7 @@ async fn dial(addr: &Addr) -> Box<dyn Io> {
 }
 
 /// Reads until the actor closes the connection; fails past the deadline.
-async fn expect_dropped(io: &mut Box<dyn Io>, what: &str) {
+pub(crate) async fn expect_dropped(io: &mut Box<dyn Io>, what: &str) {
     let mut sink = vec![0u8; 4096];
     let closed = async {
         loop {

@@ -194,15 +194,7 @@ impl Conn {
         match msg {
             Msg::Credit { n, .. } => {
                 if shared.add_credit(n).is_err() {
-                    let err = violation(
-                        me,
-                        peer,
-                        cid,
-                        format!(
-                            "returned {n} credits beyond the {}-message window",
-                            shared.flow.window
-                        ),
-                    );
+                    let err = excess_credit(me, peer, cid, n, shared);
                     self.fail_call(cid, inbox, err);
                 }
             }
@@ -258,15 +250,7 @@ impl Conn {
         match msg {
             Msg::Credit { n, .. } => {
                 if inbox.shared.add_credit(n).is_err() {
-                    let err = violation(
-                        me,
-                        peer,
-                        cid,
-                        format!(
-                            "returned {n} credits beyond the {}-message window",
-                            inbox.shared.flow.window
-                        ),
-                    );
+                    let err = excess_credit(me, peer, cid, n, &inbox.shared);
                     fail_task(slot, inbox, err);
                 }
             }
@@ -309,6 +293,16 @@ pub(crate) fn violation(me: &Aid, peer: &Aid, cid: Cid, what: String) -> ErrorDa
         format!("{peer} broke the protocol in dialog {cid} with actor {me}: it {what}; the dialog was failed"),
     )
     .into_data(me)
+}
+
+fn excess_credit(me: &Aid, peer: &Aid, cid: Cid, n: u32, shared: &DialogShared) -> ErrorData {
+    let window = shared.flow.window;
+    violation(
+        me,
+        peer,
+        cid,
+        format!("returned {n} credits beyond the {window}-message window"),
+    )
 }
 
 fn overrun_error(me: &Aid, sender: &Aid, cid: Cid, window: u32) -> ErrorData {

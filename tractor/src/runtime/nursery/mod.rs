@@ -149,6 +149,13 @@ impl NurseryInner {
     fn has_failures(&self) -> bool {
         !lock(&self.failures).is_empty()
     }
+
+    /// The failures recorded so far, in the order children were spawned.
+    fn take_failures(&self) -> Vec<(Aid, Error)> {
+        let mut failures: Vec<Failure> = std::mem::take(&mut *lock(&self.failures));
+        failures.sort_by_key(|f| f.index);
+        failures.into_iter().map(|f| (f.actor, f.error)).collect()
+    }
 }
 
 /// The error a child that ended outside its main task's result
@@ -214,9 +221,7 @@ impl Orphans {
             for c in inner.snapshot() {
                 c.wait_settled().await;
             }
-            let mut failures: Vec<Failure> = std::mem::take(&mut *lock(&inner.failures));
-            failures.sort_by_key(|f| f.index);
-            errors.extend(failures.into_iter().map(|f| (f.actor, f.error)));
+            errors.extend(inner.take_failures());
         }
         errors
     }

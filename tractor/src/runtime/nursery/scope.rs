@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{ActorNursery, Failure, NurseryInner, ScopeGuard};
-use crate::runtime::actor::{ActorRuntime, lock};
+use super::{ActorNursery, NurseryInner, ScopeGuard};
+use crate::runtime::actor::ActorRuntime;
 use crate::runtime::error::{Error, MultiError};
 use crate::runtime::portal::MainOutcome;
 
@@ -191,9 +191,7 @@ where
     }
     inner.closed.store(true, Ordering::SeqCst);
     drop(guard);
-    let mut errors: Vec<Failure> = std::mem::take(&mut *lock(&inner.failures));
-    errors.sort_by_key(|f| f.index);
-    let mut errors: Vec<_> = errors.into_iter().map(|f| (f.actor, f.error)).collect();
+    let mut errors = inner.take_failures();
     if let Some(e) = body_error {
         errors.insert(0, (rt.aid().clone(), e));
     }
