@@ -18,6 +18,7 @@ use tracing::Instrument;
 use super::addr::Addr;
 use super::error::IpcError;
 use super::frame::Frame;
+use super::limits::{HANDSHAKE_MAX_FRAME, Limits};
 use super::msg::{Aid, Cid, Msg};
 use super::transport::{self, MsgReader, MsgTransport, MsgWriter, PeerCred};
 
@@ -66,12 +67,18 @@ pub enum Role {
 impl Channel {
     /// Exchanges identities over a fresh transport (both sides send their
     /// `Aid` first, then read the peer's) and starts the writer task.
+    ///
+    /// Until the peer has identified itself it may send only small frames
+    /// ([`HANDSHAKE_MAX_FRAME`]) and has `limits.handshake_timeout` to do
+    /// so; then it is held to `limits` for the channel's life.
     pub async fn handshake(
         mut t: MsgTransport,
         me: &Aid,
         role: Role,
-        timeout: Duration,
+        limits: &Limits,
     ) -> Result<(Channel, MsgReader), IpcError> {
+        let timeout = limits.handshake_timeout;
+        t.cap_frames(HANDSHAKE_MAX_FRAME.min(limits.max_frame));
         let exchange = async {
             t.send(&Msg::Aid(me.clone())).await?;
             match t.recv().await? {
@@ -93,6 +100,7 @@ impl Channel {
                 )));
             }
         };
+        t.apply(limits);
         let peer_addr = t.peer_addr.clone();
         let peer_cred = t.peer_cred;
         let (reader, writer) = t.split();
@@ -122,11 +130,10 @@ impl Channel {
     pub async fn connect(
         addr: &Addr,
         me: &Aid,
-        max_frame: usize,
-        timeout: Duration,
+        limits: &Limits,
     ) -> Result<(Channel, MsgReader), IpcError> {
-        let t = MsgTransport::connect(addr, max_frame).await?;
-        Self::handshake(t, me, Role::Dialer, timeout).await
+        let t = MsgTransport::connect(addr, limits.max_frame).await?;
+        Self::handshake(t, me, Role::Dialer, limits).await
     }
 
     /// The peer's identity.

@@ -35,6 +35,9 @@ pub mod boxed_types {
     /// A peer broke the wire protocol (credit it was never owed, a reused
     /// dialog id, ...): the dialog concerned is failed, the rest goes on.
     pub const PROTOCOL_VIOLATION: &str = "tractor::ProtocolViolation";
+    /// The callee already runs as many tasks as its limits allow (for the
+    /// caller's connection, or in all).
+    pub const TOO_MANY_TASKS: &str = "tractor::TooManyTasks";
 }
 
 /// Every error tractor's API returns.
@@ -363,6 +366,9 @@ pub enum RemoteErrorKind {
     ContextMisuse,
     /// A peer broke the wire protocol in this dialog.
     ProtocolViolation,
+    /// The callee refused to start the task: it already runs as many as
+    /// its [`Limits`](crate::Limits) allow. Nothing ran; retry later.
+    TooManyTasks,
 }
 
 /// An error raised in another actor and shipped here boxed.
@@ -485,6 +491,7 @@ impl RemoteActorError {
             STREAM_OVERRUN => RemoteErrorKind::StreamOverrun,
             CONTEXT_MISUSE => RemoteErrorKind::ContextMisuse,
             PROTOCOL_VIOLATION => RemoteErrorKind::ProtocolViolation,
+            TOO_MANY_TASKS => RemoteErrorKind::TooManyTasks,
             _ => RemoteErrorKind::User,
         }
     }
