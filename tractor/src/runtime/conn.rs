@@ -17,7 +17,10 @@ use tokio_util::sync::CancellationToken;
 use super::actor::{ActorRuntime, lock};
 use super::dialog::{DialogShared, Refused, Terminal};
 use super::endpoint::LocalError;
-use super::error::boxed_types;
+use super::error::{Clipped, boxed_types};
+
+/// Most bytes of a peer's error shown in a log line from the loop.
+const LOGGED_ERROR_BYTES: usize = 4096;
 use crate::ipc::{Aid, Channel, Cid, ErrorData, FlowSpec, Limits, Msg, MsgReader};
 
 /// The stream side of a dialog: its queue and shared state.
@@ -458,7 +461,9 @@ fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
             conn.route_task(rt.aid(), cid, msg)
         }
         Msg::Error { cid: None, error } => {
-            tracing::error!(target: "tractor::runtime", "peer {} reported a runtime error: {}", conn.chan.peer(), crate::RemoteActorError::from_data(*error));
+            // Clipped: the loop's cost must not grow with the peer's error.
+            let error = crate::RemoteActorError::from_data(*error);
+            tracing::error!(target: "tractor::runtime", "peer {} reported a runtime error: {}", conn.chan.peer(), Clipped(&error, LOGGED_ERROR_BYTES));
         }
         other => {
             tracing::warn!(target: "tractor::ipc", kind = other.kind(), "unexpected message from {}; ignored", conn.chan.peer());
