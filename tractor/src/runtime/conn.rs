@@ -89,6 +89,8 @@ pub(crate) struct Conn {
     /// Messages received so far (the liveness watchdog compares it).
     heard: AtomicU64,
     lost: OnceLock<LostReason>,
+    /// Who keeps this channel open (portals' leases, the runtime).
+    pub share: super::share::ShareState,
 }
 
 impl Conn {
@@ -100,6 +102,7 @@ impl Conn {
             tasks: Mutex::new(CidMap::default()),
             heard: AtomicU64::new(0),
             lost: OnceLock::new(),
+            share: super::share::ShareState::default(),
         }
     }
 
@@ -153,6 +156,7 @@ impl Conn {
             rx,
             shared: inbox.shared,
             done: false,
+            lease: None,
         }
     }
 
@@ -324,6 +328,9 @@ pub(crate) struct Dialog {
     rx: mpsc::UnboundedReceiver<Msg>,
     pub shared: Arc<DialogShared>,
     done: bool,
+    /// The share of the portal that started it: a stream or context
+    /// keeps a channel its portal opened open while it runs.
+    pub lease: Option<Arc<super::share::Lease>>,
 }
 
 impl Dialog {
