@@ -516,3 +516,97 @@ mod sweep_tests {
         assert_eq!(socket_owner("x@12-ab.txt"), None);
     }
 }
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    /// A fresh private directory under the temp dir.
+    fn scratch(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tractor-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create the scratch dir");
+        dir
+    }
+
+    /// The pid of a process that has exited and been reaped.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("run `true`");
+        let pid = child.id();
+        child.wait().expect("reap `true`");
+        pid
+    }
+
+    /// Leaves a socket file at `path` with nobody listening on it, the
+    /// way a SIGKILLed actor does (std's listener never unlinks).
+    fn leave_stale_socket(path: &Path) {
+        drop(std::os::unix::net::UnixListener::bind(path).expect("bind"));
+        assert!(is_socket(path));
+    }
+
+    #[tokio::test]
+    async fn a_bind_replaces_a_socket_file_nobody_serves() {
+        let dir = scratch("stale-bind");
+        let path = dir.join("registry@1616.sock");
+        leave_stale_socket(&path);
+        let l = MsgListener::bind(&Addr::Uds(path.clone()), 1024)
+            .await
+            .expect("bind over a stale socket file");
+        assert!(UnixStream::connect(&path).await.is_ok());
+        drop(l);
+        assert!(!path.exists(), "the listener did not unlink its file");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_bind_never_takes_a_served_address() {
+        let dir = scratch("served-bind");
+        let path = dir.join("registry@1616.sock");
+        let first = MsgListener::bind(&Addr::Uds(path.clone()), 1024)
+            .await
+            .expect("first bind");
+        let second = MsgListener::bind(&Addr::Uds(path.clone()), 1024).await;
+        assert!(second.is_err(), "a served address was taken over");
+        assert!(UnixStream::connect(&path).await.is_ok());
+        drop(first);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_bind_sweeps_files_of_dead_actors_beside_it() {
+        let dir = scratch("stale-sweep");
+        let dead = dir.join(format!("gone@{}-00000000.sock", dead_pid()));
+        leave_stale_socket(&dead);
+        let me = dir.join(format!("alive@{}-11111111.sock", std::process::id()));
+        leave_stale_socket(&me);
+        let l = MsgListener::bind(&Addr::Uds(dir.join("new.sock")), 1024)
+            .await
+            .expect("bind");
+        assert!(!dead.exists(), "the dead actor's file was not swept");
+        assert!(me.exists(), "a live process's file was removed");
+        drop(l);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn dialing_a_dead_actors_file_removes_it() {
+        let dir = scratch("stale-dial");
+        let dead = dir.join(format!("gone@{}-00000000.sock", dead_pid()));
+        leave_stale_socket(&dead);
+        let err = MsgTransport::connect(&Addr::Uds(dead.clone()), 1024).await;
+        assert!(err.is_err());
+        assert!(!dead.exists(), "the dead actor's file was left");
+        // A file without an owner in its name is left to the next bind.
+        let fixed = dir.join("registry@1616.sock");
+        leave_stale_socket(&fixed);
+        assert!(
+            MsgTransport::connect(&Addr::Uds(fixed.clone()), 1024)
+                .await
+                .is_err()
+        );
+        assert!(fixed.exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

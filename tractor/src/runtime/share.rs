@@ -66,12 +66,6 @@ impl ShareState {
         (s.held || s.dialed) && !s.closing
     }
 
-    /// How many leases hold the channel now.
-    #[cfg(test)]
-    pub fn leases(&self) -> usize {
-        lock(&self.0).leases
-    }
-
     fn try_lease(&self) -> bool {
         let mut s = lock(&self.0);
         if s.closing {
