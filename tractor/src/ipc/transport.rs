@@ -233,7 +233,9 @@ impl MsgListener {
                 if let Some(dir) = path.parent() {
                     create_private_dir(dir).map_err(err)?;
                     // Files of SIGKILLed actors never unlink themselves.
-                    sweep_dir(dir);
+                    if dir == uds_bindspace() {
+                        sweep_dir(dir);
+                    }
                 }
                 let l = match UnixListener::bind(path) {
                     Ok(l) => l,
@@ -300,9 +302,13 @@ fn is_socket(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
 }
 
-/// Unlinks the socket file at `path` if its name says which actor made it
-/// ([`default_bind_addr`]) and that process is gone. Returns whether it did.
+/// Unlinks the socket file at `path` in the bindspace if its name says
+/// which actor made it ([`default_bind_addr`]) and that process is gone.
+/// Returns whether it did.
 fn remove_if_owner_dead(path: &Path) -> bool {
+    if path.parent() != Some(uds_bindspace().as_path()) {
+        return false;
+    }
     let owner = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -334,7 +340,7 @@ async fn remove_if_unserved(path: &Path) -> bool {
         .and_then(|n| n.to_str())
         .and_then(socket_owner)
         .is_some();
-    if named {
+    if named && path.parent() == Some(uds_bindspace().as_path()) {
         return remove_if_owner_dead(path);
     }
     let before = file_id(path);
@@ -574,26 +580,33 @@ mod stale_tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// A fresh file name in the bindspace, `<tag>@<pid>-<8 hex>.sock`.
+    fn in_bindspace(tag: &str, pid: u32) -> PathBuf {
+        let dir = uds_bindspace();
+        create_private_dir(&dir).expect("create the bindspace");
+        let n = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        dir.join(format!("{tag}@{pid}-{n}.sock"))
+    }
+
     #[tokio::test]
-    async fn a_bind_sweeps_files_of_dead_actors_beside_it() {
-        let dir = scratch("stale-sweep");
-        let dead = dir.join(format!("gone@{}-00000000.sock", dead_pid()));
+    async fn a_bind_sweeps_files_of_dead_actors_in_the_bindspace() {
+        let dead = in_bindspace("gone", dead_pid());
         leave_stale_socket(&dead);
-        let me = dir.join(format!("alive@{}-11111111.sock", std::process::id()));
+        let me = in_bindspace("alive", std::process::id());
         leave_stale_socket(&me);
-        let l = MsgListener::bind(&Addr::Uds(dir.join("new.sock")), 1024)
+        let l = MsgListener::bind(&Addr::Uds(in_bindspace("new", std::process::id())), 1024)
             .await
             .expect("bind");
         assert!(!dead.exists(), "the dead actor's file was not swept");
         assert!(me.exists(), "a live process's file was removed");
         drop(l);
-        let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_file(me);
     }
 
     #[tokio::test]
     async fn dialing_a_dead_actors_file_removes_it() {
         let dir = scratch("stale-dial");
-        let dead = dir.join(format!("gone@{}-00000000.sock", dead_pid()));
+        let dead = in_bindspace("gone", dead_pid());
         leave_stale_socket(&dead);
         let err = MsgTransport::connect(&Addr::Uds(dead.clone()), 1024).await;
         assert!(err.is_err());
@@ -607,6 +620,15 @@ mod stale_tests {
                 .is_err()
         );
         assert!(fixed.exists());
+        // Nor is a file outside the bindspace touched.
+        let outside = dir.join(format!("gone@{}-00000000.sock", dead_pid()));
+        leave_stale_socket(&outside);
+        assert!(
+            MsgTransport::connect(&Addr::Uds(outside.clone()), 1024)
+                .await
+                .is_err()
+        );
+        assert!(outside.exists());
         let _ = std::fs::remove_dir_all(dir);
     }
 }
