@@ -12,7 +12,9 @@
 //! for 30 s while it is cancelled, so the graceful teardown takes seconds:
 //! the case a second ctrl-c is for. `CTRL_C_TREE_MODE=daemons` starts two
 //! idle daemons instead and leaves the nursery waiting on them, the way a
-//! service runs until it is stopped.
+//! service runs until it is stopped. `CTRL_C_TREE_TRANSPORT=uds` runs the
+//! tree over unix sockets instead of TCP (its registry address must then
+//! be a unix socket too: `TRACTOR_REGISTRY_ADDR=uds:///path/reg.sock`).
 
 use std::time::Duration;
 
@@ -127,9 +129,22 @@ async fn wait_on_daemons() -> Result<(), Error> {
 
 #[tractor::main]
 async fn main() -> Result<(), Error> {
-    if std::env::var("CTRL_C_TREE_MODE").as_deref() == Ok("daemons") {
-        return wait_on_daemons().await;
-    }
+    let transport = match std::env::var("CTRL_C_TREE_TRANSPORT").as_deref() {
+        Ok("uds") => tractor::TransportKind::Uds,
+        _ => tractor::TransportKind::Tcp,
+    };
+    let cfg = tractor::RootConfig::new("root").transport(transport);
+    tractor::open_root_actor(cfg, async || {
+        if std::env::var("CTRL_C_TREE_MODE").as_deref() == Ok("daemons") {
+            return wait_on_daemons().await;
+        }
+        stream_tree().await
+    })
+    .await
+}
+
+/// The root's nursery: two relays, each streaming from two leaves.
+async fn stream_tree() -> Result<(), Error> {
     tractor::open_nursery(async |an| {
         let _guard = announce()?;
         println!("actor root {}", std::process::id());

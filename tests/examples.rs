@@ -367,3 +367,36 @@ fn quote_daemon_and_client() {
         tractor::testing::describe(&left)
     );
 }
+
+/// 1,000 `connect_portal` calls to one actor, every portal kept: one
+/// channel on each side, closed again once the portals are dropped.
+#[test]
+fn connect_portal_cost() {
+    let out = stdout_of("connect_portal_cost");
+    let rows: Vec<(&str, Vec<u64>)> = out
+        .lines()
+        .filter_map(|l| {
+            let (who, rest) = l.trim().split_once(": fds ")?;
+            let fds = rest.split(',').next()?;
+            let n = fds
+                .split(" -> ")
+                .filter_map(|x| x.trim().parse().ok())
+                .collect();
+            Some((who, n))
+        })
+        .collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    for (who, n) in rows {
+        assert_eq!(n.len(), 3, "{who}: {out}");
+        let (before, open, dropped) = (n[0], n[1], n[2]);
+        assert!(
+            open <= before + 1,
+            "{who} holds {} fds for one actor:\n{out}",
+            open - before
+        );
+        assert!(
+            dropped <= before + 1,
+            "{who} kept the channel after its portals went:\n{out}"
+        );
+    }
+}

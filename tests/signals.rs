@@ -184,3 +184,155 @@ fn sigint_stops_a_daemon_root() {
         p.stdout.join("\n")
     );
 }
+
+/// A runtime directory of the test's own: the tree's unix-socket
+/// bindspace is `<dir>/tractor`, seen by nothing else.
+struct Bindspace {
+    dir: std::path::PathBuf,
+}
+
+impl Bindspace {
+    fn new() -> Bindspace {
+        let dir = std::env::temp_dir().join(format!(
+            "tractor-signals-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&dir).expect("create the runtime dir");
+        Bindspace { dir }
+    }
+
+    /// The environment that runs `ctrl_c_tree` over unix sockets here.
+    fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("XDG_RUNTIME_DIR".into(), self.dir.display().to_string()),
+            ("CTRL_C_TREE_TRANSPORT".into(), "uds".into()),
+            (
+                "TRACTOR_REGISTRY_ADDR".into(),
+                format!("uds://{}/tractor/registry@1616.sock", self.dir.display()),
+            ),
+        ]
+    }
+
+    /// The socket files in the bindspace.
+    fn sockets(&self) -> Vec<String> {
+        use std::os::unix::fs::FileTypeExt;
+        let Ok(entries) = std::fs::read_dir(self.dir.join("tractor")) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Bindspace {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The tree over unix sockets in `space`, up and streaming: one socket
+/// file per actor.
+fn start_uds_tree(space: &Bindspace) -> Program {
+    let env = space.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let p = start_tree(&env, false);
+    assert_eq!(
+        space.sockets().len(),
+        ACTORS.len(),
+        "one socket file per actor expected: {:?}",
+        space.sockets()
+    );
+    p
+}
+
+/// SIGINT or SIGTERM of a unix-socket tree: every actor's socket file is
+/// gone once the root has exited.
+fn interrupt_uds_tree(sig: i32, code: i32) {
+    let space = Bindspace::new();
+    let p = start_uds_tree(&space);
+    interrupt_gracefully(p, sig, false, code);
+    assert_eq!(
+        space.sockets(),
+        Vec::<String>::new(),
+        "socket files left behind"
+    );
+}
+
+#[test]
+fn sigint_to_a_uds_tree_leaves_no_socket_file() {
+    interrupt_uds_tree(libc::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_to_a_uds_tree_leaves_no_socket_file() {
+    interrupt_uds_tree(libc::SIGTERM, 143);
+}
+
+/// A second SIGINT kills the tree: still no socket file left.
+#[test]
+fn second_sigint_to_a_uds_tree_leaves_no_socket_file() {
+    let space = Bindspace::new();
+    let mut env = space.env();
+    env.push(("SLOW_CLEANUP_IN".into(), "relay_0_leaf_a".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut p = start_tree(&env, false);
+    p.signal(libc::SIGINT, false);
+    p.wait_line(
+        "relay_0_leaf_a blocks its thread while cancelled",
+        Duration::from_secs(10),
+    );
+    p.signal(libc::SIGINT, false);
+    let status = p.wait_exit(Duration::from_secs(10));
+    p.assert_tree_gone(Duration::from_secs(1));
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert_eq!(
+        space.sockets(),
+        Vec::<String>::new(),
+        "socket files left behind"
+    );
+}
+
+/// SIGKILL of a unix-socket root: nobody can unlink then (its children
+/// die with it), but the next tree in that bindspace removes the dead
+/// actors' files as it binds, the registry address's too, and comes up.
+#[test]
+fn sigkill_of_a_uds_root_leaves_files_the_next_tree_removes() {
+    let space = Bindspace::new();
+    let mut p = start_uds_tree(&space);
+    let dead: Vec<String> = space.sockets();
+    p.signal(libc::SIGKILL, false);
+    p.wait_exit(Duration::from_secs(10));
+    p.assert_tree_gone(Duration::from_secs(5));
+    drop(p);
+    // Before the fix the registry file kept the next root from binding.
+    let mut next = start_tree(
+        &space
+            .env()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+        false,
+    );
+    let now = space.sockets();
+    let stale: Vec<&String> = dead
+        .iter()
+        .filter(|f| f.as_str() != "registry@1616.sock" && now.contains(f))
+        .collect();
+    assert!(stale.is_empty(), "files of killed actors left: {stale:?}");
+    next.signal(libc::SIGINT, false);
+    next.wait_exit(Duration::from_secs(10));
+    next.assert_tree_gone(Duration::from_secs(1));
+    assert_eq!(
+        space.sockets(),
+        Vec::<String>::new(),
+        "socket files left behind"
+    );
+}

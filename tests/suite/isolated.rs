@@ -18,8 +18,18 @@ pub fn active() -> bool {
 /// Runs test `path` (e.g. `resources::fds_body`) alone in a fresh process,
 /// with `RLIMIT_NOFILE` set to `nofile` (soft, hard) from its start.
 pub async fn run(path: &str, nofile: Option<(u64, u64)>) -> Output {
+    run_in(path, nofile, &[]).await
+}
+
+/// [`run`] with extra environment for the inner test, no rlimit.
+pub async fn run_with(path: &str, env: &[(&str, &str)]) -> Output {
+    run_in(path, None, env).await
+}
+
+async fn run_in(path: &str, nofile: Option<(u64, u64)>, env: &[(&str, &str)]) -> Output {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut cmd = tokio::process::Command::new(exe);
+    cmd.envs(env.iter().copied());
     cmd.args([path, "--exact", "--nocapture", "--test-threads=1"])
         .env(ISOLATED_ENV, "1")
         .env_remove("TRACTOR_LOGLEVEL")

@@ -6,6 +6,7 @@
 mod common;
 
 mod cancellation;
+mod connections;
 mod contexts;
 mod cross_binary;
 mod discovery;

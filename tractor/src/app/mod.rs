@@ -108,6 +108,9 @@ pub fn run_test<F: Future>(test_path: &str, deadline: Duration, fut: F) -> F::Ou
     };
     let prev = TEST_ENV.with(|t| t.replace(Some(env)));
     let rt = build_runtime();
+    // On the heap: a test's future nests every scope it opens, and the
+    // test thread's stack is only 2 MiB.
+    let fut = Box::pin(fut);
     let out = rt.block_on(async { tokio::time::timeout(deadline, fut).await });
     rt.shutdown_timeout(Duration::from_secs(1));
     TEST_ENV.with(|t| *t.borrow_mut() = prev);

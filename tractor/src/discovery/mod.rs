@@ -22,6 +22,7 @@ use crate::runtime::actor::ActorRuntime;
 use crate::runtime::conn::Conn;
 use crate::runtime::error::Error;
 use crate::runtime::portal::Portal;
+use crate::runtime::share::{Claim, Lease};
 use crate::runtime::{current, root::RootConfig};
 
 /// The module whose endpoints a registrar serves.
@@ -246,13 +247,9 @@ pub(crate) async fn register_self(rt: &Arc<ActorRuntime>, parent: Option<(&Addr,
     let res = async {
         let conn = match via_parent {
             Some(conn) => conn,
-            None => rt.connect(&addr).await?,
+            None => rt.connect_shared(&addr, Claim::Runtime).await?.0,
         };
-        let portal = Portal {
-            rt: rt.clone(),
-            conn: conn.clone(),
-            main: None,
-        };
+        let portal = Portal::kept(rt.clone(), conn.clone());
         let reg = Registration {
             aid: rt.aid().clone(),
             addrs: vec![rt.listen_addr.clone()],
@@ -276,11 +273,7 @@ pub(crate) async fn deregister_self(rt: &Arc<ActorRuntime>) {
     let Some(conn) = rt.registrar_conn.get().cloned() else {
         return;
     };
-    let portal = Portal {
-        rt: rt.clone(),
-        conn,
-        main: None,
-    };
+    let portal = Portal::kept(rt.clone(), conn);
     let call = portal.run(registrar::deregister::call(rt.aid().uuid));
     if let Ok(Err(e)) = tokio::time::timeout(Duration::from_millis(500), call).await {
         tracing::debug!(target: "tractor::discovery", "de-registration failed: {e}");
@@ -293,6 +286,10 @@ fn runtime() -> Result<Arc<ActorRuntime>, Error> {
 
 /// A portal to the registrar of this actor's tree.
 ///
+/// Every lookup goes over one channel to the registrar, which the runtime
+/// keeps open for its whole life (the one it registered over, else one
+/// dialed on the first lookup): lookups leave no connection behind.
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), tractor::Error> {
 /// let registrar = tractor::get_registry().await?;
@@ -303,7 +300,7 @@ pub async fn get_registry() -> Result<Portal, Error> {
     let rt = runtime()?;
     if let Some(conn) = rt.registrar_conn.get() {
         if !conn.chan.is_closed() {
-            return Ok(portal(&rt, conn.clone()));
+            return Ok(Portal::kept(rt.clone(), conn.clone()));
         }
     }
     let addr = if rt.registry.get().is_some() {
@@ -313,16 +310,20 @@ pub async fn get_registry() -> Result<Portal, Error> {
             Error::Config("this actor knows no registrar (no registry addresses)".into())
         })?
     };
-    let conn = rt.connect(&addr).await?;
-    Ok(portal(&rt, conn))
+    let (conn, _) = rt.connect_shared(&addr, Claim::Runtime).await?;
+    Ok(Portal::kept(rt.clone(), conn))
 }
 
-fn portal(rt: &Arc<ActorRuntime>, conn: Arc<Conn>) -> Portal {
-    Portal {
+/// A portal sharing the open channel `conn` (see [`Portal`]'s ownership
+/// rules); `None` if it closed meanwhile.
+fn shared_portal(rt: &Arc<ActorRuntime>, conn: Arc<Conn>) -> Option<Portal> {
+    let lease = Lease::claim(&conn, Claim::Portal)?;
+    Some(Portal {
         rt: rt.clone(),
         conn,
         main: None,
-    }
+        lease: lease.map(Arc::new),
+    })
 }
 
 /// Every actor the registrar knows, oldest registration first.
@@ -341,7 +342,9 @@ pub async fn query_actor(name: &str) -> Result<Option<Registration>, Error> {
 
 /// A portal to the latest actor registered as `name`; `None` if there is
 /// none. Already-connected peers are used first. An entry whose actor no
-/// longer answers is removed from the registrar and gives `None`.
+/// longer answers is removed from the registrar and gives `None`. The
+/// portal shares its channel like one from [`connect_portal`](crate::connect_portal):
+/// a channel dialed for it closes with the last portal sharing it.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), tractor::Error> {
@@ -353,8 +356,8 @@ pub async fn query_actor(name: &str) -> Result<Option<Registration>, Error> {
 /// ```
 pub async fn find_actor(name: &str) -> Result<Option<Portal>, Error> {
     let rt = runtime()?;
-    if let Some(conn) = rt.conn_named(name) {
-        return Ok(Some(portal(&rt, conn)));
+    if let Some(p) = rt.conn_named(name).and_then(|c| shared_portal(&rt, c)) {
+        return Ok(Some(p));
     }
     let Some(reg) = query_actor(name).await? else {
         return Ok(None);
@@ -367,8 +370,13 @@ async fn connect_or_prune(
     reg: Registration,
 ) -> Result<Option<Portal>, Error> {
     for addr in &reg.addrs {
-        if let Ok(conn) = rt.connect(addr).await {
-            return Ok(Some(portal(rt, conn)));
+        if let Ok((conn, lease)) = rt.connect_shared(addr, Claim::Portal).await {
+            return Ok(Some(Portal {
+                rt: rt.clone(),
+                conn,
+                main: None,
+                lease: lease.map(Arc::new),
+            }));
         }
     }
     // Stale: the actor is gone without de-registering.
@@ -380,11 +388,12 @@ async fn connect_or_prune(
     Ok(None)
 }
 
-/// Waits until an actor named `name` is registered and returns a portal to it.
+/// Waits until an actor named `name` is registered and returns a portal
+/// to it, sharing its channel like [`find_actor`].
 pub async fn wait_for_actor(name: &str) -> Result<Portal, Error> {
     let rt = runtime()?;
-    if let Some(conn) = rt.conn_named(name) {
-        return Ok(portal(&rt, conn));
+    if let Some(p) = rt.conn_named(name).and_then(|c| shared_portal(&rt, c)) {
+        return Ok(p);
     }
     let registry = get_registry().await?;
     loop {

@@ -79,7 +79,16 @@ impl MsgTransport {
                 Ok(Self::from_tcp(s, max_frame))
             }
             Addr::Uds(p) => {
-                let s = UnixStream::connect(p).await.map_err(io)?;
+                let s = match UnixStream::connect(p).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        if e.raw_os_error() == Some(libc::ECONNREFUSED) {
+                            // Nobody listens: the file of a SIGKILLed actor?
+                            remove_if_owner_dead(p);
+                        }
+                        return Err(io(e));
+                    }
+                };
                 let mut t = Self::from_unix(s, max_frame);
                 t.peer_addr = Some(addr.clone());
                 Ok(t)
@@ -241,7 +250,9 @@ pub struct MsgListener {
 
 enum ListenerKind {
     Tcp(TcpListener),
-    Uds(UnixListener, PathBuf),
+    /// The listener, its socket file and that file's identity (device,
+    /// inode): the file is unlinked on drop only if it is still ours.
+    Uds(UnixListener, PathBuf, Option<(u64, u64)>),
 }
 
 impl MsgListener {
@@ -265,10 +276,24 @@ impl MsgListener {
             Addr::Uds(path) => {
                 if let Some(dir) = path.parent() {
                     create_private_dir(dir).map_err(err)?;
+                    // Files of SIGKILLed actors never unlink themselves.
+                    if dir == uds_bindspace() {
+                        sweep_dir(dir);
+                    }
                 }
-                let l = UnixListener::bind(path).map_err(err)?;
+                let l = match UnixListener::bind(path) {
+                    Ok(l) => l,
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::AddrInUse
+                            && remove_if_unserved(path).await =>
+                    {
+                        UnixListener::bind(path).map_err(err)?
+                    }
+                    Err(e) => return Err(err(e)),
+                };
+                let id = file_id(path);
                 Ok(MsgListener {
-                    kind: ListenerKind::Uds(l, path.clone()),
+                    kind: ListenerKind::Uds(l, path.clone(), id),
                     addr: addr.clone(),
                     max_frame,
                 })
@@ -288,7 +313,7 @@ impl MsgListener {
                 let (s, _) = l.accept().await?;
                 Ok(MsgTransport::from_tcp(s, self.max_frame))
             }
-            ListenerKind::Uds(l, _) => {
+            ListenerKind::Uds(l, _, _) => {
                 let (s, _) = l.accept().await?;
                 Ok(MsgTransport::from_unix(s, self.max_frame))
             }
@@ -298,10 +323,89 @@ impl MsgListener {
 
 impl Drop for MsgListener {
     fn drop(&mut self) {
-        if let ListenerKind::Uds(_, path) = &self.kind {
-            let _ = std::fs::remove_file(path);
+        if let ListenerKind::Uds(_, path, id) = &self.kind {
+            // Not a file someone bound there after ours was removed.
+            if id.is_none() || file_id(path) == *id {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
+}
+
+/// The (device, inode) of the file at `path`.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether the file at `path` is a unix socket.
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+/// Unlinks the socket file at `path` in the bindspace if its name says
+/// which actor made it ([`default_bind_addr`]) and that process is gone.
+/// Returns whether it did.
+fn remove_if_owner_dead(path: &Path) -> bool {
+    if path.parent() != Some(uds_bindspace().as_path()) {
+        return false;
+    }
+    let owner = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(socket_owner);
+    match owner {
+        Some(pid) if is_socket(path) && !process_exists(pid) => {
+            let removed = std::fs::remove_file(path).is_ok();
+            if removed {
+                tracing::debug!(target: "tractor::ipc", "unlinked {} of dead actor {pid}", path.display());
+            }
+            removed
+        }
+        _ => false,
+    }
+}
+
+/// A bind to `path` found it taken: unlinks it if it is a socket file
+/// nobody serves (its actor was SIGKILLed). A file named after its owner
+/// goes if that process is gone; any other (a fixed registry address)
+/// goes if connecting to it is refused a few times over ~30 ms (a live
+/// actor can be between its bind and its listen for a moment only), and
+/// only if it is still the same file. Returns whether it was removed.
+async fn remove_if_unserved(path: &Path) -> bool {
+    if !is_socket(path) {
+        return false;
+    }
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(socket_owner)
+        .is_some();
+    if named && path.parent() == Some(uds_bindspace().as_path()) {
+        return remove_if_owner_dead(path);
+    }
+    let before = file_id(path);
+    for attempt in 0..3 {
+        match UnixStream::connect(path).await {
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
+            // Served (or busy, or not a socket we can judge): leave it.
+            _ => return false,
+        }
+        if attempt < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        }
+    }
+    if before.is_none() || file_id(path) != before {
+        return false;
+    }
+    let removed = std::fs::remove_file(path).is_ok();
+    if removed {
+        tracing::info!(target: "tractor::ipc", "removed the stale socket file {} (no actor serves it)", path.display());
+    }
+    removed
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -335,8 +439,13 @@ pub fn uds_bindspace() -> PathBuf {
 /// pid no longer exists is garbage. A live pid is left alone, whoever it
 /// is now. Returns how many files were removed.
 pub fn sweep_stale_sockets() -> usize {
+    sweep_dir(&uds_bindspace())
+}
+
+/// [`sweep_stale_sockets`] in directory `dir`.
+fn sweep_dir(dir: &Path) -> usize {
     use std::os::unix::fs::FileTypeExt;
-    let Ok(dir) = std::fs::read_dir(uds_bindspace()) else {
+    let Ok(dir) = std::fs::read_dir(dir) else {
         return 0;
     };
     let mut removed = 0;
@@ -455,5 +564,115 @@ mod sweep_tests {
         assert_eq!(socket_owner("registry.sock"), None);
         assert_eq!(socket_owner("x@-1-ab.sock"), None);
         assert_eq!(socket_owner("x@12-ab.txt"), None);
+    }
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    /// A fresh private directory under the temp dir.
+    fn scratch(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tractor-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create the scratch dir");
+        dir
+    }
+
+    /// The pid of a process that has exited and been reaped.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("run `true`");
+        let pid = child.id();
+        child.wait().expect("reap `true`");
+        pid
+    }
+
+    /// Leaves a socket file at `path` with nobody listening on it, the
+    /// way a SIGKILLed actor does (std's listener never unlinks).
+    fn leave_stale_socket(path: &Path) {
+        drop(std::os::unix::net::UnixListener::bind(path).expect("bind"));
+        assert!(is_socket(path));
+    }
+
+    #[tokio::test]
+    async fn a_bind_replaces_a_socket_file_nobody_serves() {
+        let dir = scratch("stale-bind");
+        let path = dir.join("registry@1616.sock");
+        leave_stale_socket(&path);
+        let l = MsgListener::bind(&Addr::Uds(path.clone()), 1024)
+            .await
+            .expect("bind over a stale socket file");
+        assert!(UnixStream::connect(&path).await.is_ok());
+        drop(l);
+        assert!(!path.exists(), "the listener did not unlink its file");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_bind_never_takes_a_served_address() {
+        let dir = scratch("served-bind");
+        let path = dir.join("registry@1616.sock");
+        let first = MsgListener::bind(&Addr::Uds(path.clone()), 1024)
+            .await
+            .expect("first bind");
+        let second = MsgListener::bind(&Addr::Uds(path.clone()), 1024).await;
+        assert!(second.is_err(), "a served address was taken over");
+        assert!(UnixStream::connect(&path).await.is_ok());
+        drop(first);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A fresh file name in the bindspace, `<tag>@<pid>-<8 hex>.sock`.
+    fn in_bindspace(tag: &str, pid: u32) -> PathBuf {
+        let dir = uds_bindspace();
+        create_private_dir(&dir).expect("create the bindspace");
+        let n = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        dir.join(format!("{tag}@{pid}-{n}.sock"))
+    }
+
+    #[tokio::test]
+    async fn a_bind_sweeps_files_of_dead_actors_in_the_bindspace() {
+        let dead = in_bindspace("gone", dead_pid());
+        leave_stale_socket(&dead);
+        let me = in_bindspace("alive", std::process::id());
+        leave_stale_socket(&me);
+        let l = MsgListener::bind(&Addr::Uds(in_bindspace("new", std::process::id())), 1024)
+            .await
+            .expect("bind");
+        assert!(!dead.exists(), "the dead actor's file was not swept");
+        assert!(me.exists(), "a live process's file was removed");
+        drop(l);
+        let _ = std::fs::remove_file(me);
+    }
+
+    #[tokio::test]
+    async fn dialing_a_dead_actors_file_removes_it() {
+        let dir = scratch("stale-dial");
+        let dead = in_bindspace("gone", dead_pid());
+        leave_stale_socket(&dead);
+        let err = MsgTransport::connect(&Addr::Uds(dead.clone()), 1024).await;
+        assert!(err.is_err());
+        assert!(!dead.exists(), "the dead actor's file was left");
+        // A file without an owner in its name is left to the next bind.
+        let fixed = dir.join("registry@1616.sock");
+        leave_stale_socket(&fixed);
+        assert!(
+            MsgTransport::connect(&Addr::Uds(fixed.clone()), 1024)
+                .await
+                .is_err()
+        );
+        assert!(fixed.exists());
+        // Nor is a file outside the bindspace touched.
+        let outside = dir.join(format!("gone@{}-00000000.sock", dead_pid()));
+        leave_stale_socket(&outside);
+        assert!(
+            MsgTransport::connect(&Addr::Uds(outside.clone()), 1024)
+                .await
+                .is_err()
+        );
+        assert!(outside.exists());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::conn::Conn;
 use super::endpoint::EndpointTable;
 use super::lifetime::LifetimeStack;
+use super::share::{Claim, Lease};
 use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, TransportKind};
 use crate::spawn::Resource;
 
@@ -57,6 +58,11 @@ pub(crate) struct ActorRuntime {
     /// Accept loop and per-channel message loops.
     pub(super) io: TaskTracker,
     conns: Mutex<Vec<Arc<Conn>>>,
+    /// Shareable channels by an address their actor answers at (we dialed
+    /// it there, or dialed it and found an actor we already had a channel to).
+    by_addr: Mutex<HashMap<Addr, Arc<Conn>>>,
+    /// One turn per address being dialed: concurrent connects dial once.
+    dialing: Mutex<HashMap<Addr, Arc<tokio::sync::Mutex<()>>>>,
     pub parent: OnceLock<Arc<Conn>>,
     /// The name table, when this actor is the registrar.
     pub registry: OnceLock<crate::discovery::registry::Registry>,
@@ -118,6 +124,8 @@ impl ActorRuntime {
             aux: TaskTracker::new(),
             io: TaskTracker::new(),
             conns: Mutex::new(Vec::new()),
+            by_addr: Mutex::new(HashMap::new()),
+            dialing: Mutex::new(HashMap::new()),
             parent: OnceLock::new(),
             registry: OnceLock::new(),
             registrar_conn: OnceLock::new(),
@@ -149,13 +157,97 @@ impl ActorRuntime {
         lock(&self.enable_modules).contains(module)
     }
 
-    /// An open channel to an actor named `name`, if we have one.
+    /// An open channel to an actor named `name` that a new portal may
+    /// share (see [`super::share`]), if we have one.
     pub fn conn_named(&self, name: &str) -> Option<Arc<Conn>> {
         lock(&self.conns)
             .iter()
             .rev()
-            .find(|c| c.chan.peer().name == name && !c.chan.is_closed())
+            .find(|c| c.chan.peer().name == name && !c.chan.is_closed() && c.share.is_shareable())
             .cloned()
+    }
+
+    /// A shareable open channel to the actor with `uuid`, if we have one.
+    fn conn_to(&self, uuid: &Uuid) -> Option<Arc<Conn>> {
+        lock(&self.conns)
+            .iter()
+            .rev()
+            .find(|c| c.chan.peer().uuid == *uuid && !c.chan.is_closed() && c.share.is_shareable())
+            .cloned()
+    }
+
+    /// Claims the shareable channel known to answer at `addr`, if any.
+    fn claim_at(&self, addr: &Addr, claim: Claim) -> Option<(Arc<Conn>, Option<Lease>)> {
+        let conn = lock(&self.by_addr).get(addr).cloned()?;
+        if !conn.share.is_shareable() {
+            return None;
+        }
+        Lease::claim(&conn, claim).map(|l| (conn, l))
+    }
+
+    /// Records that the actor on `conn` answers at `addr` (we dialed it
+    /// there): later connects to `addr` share it.
+    pub(crate) fn note_addr(&self, addr: &Addr, conn: &Arc<Conn>) {
+        lock(&self.by_addr).insert(addr.clone(), conn.clone());
+    }
+
+    /// A channel to the actor at `addr`, shared: an open one to it is
+    /// reused (one we dialed before, or the one to our parent, a child or
+    /// the registrar), else it is dialed, once however many callers ask at
+    /// the same time. The caller gets it as `claim` says: a portal gets a
+    /// lease (the channel closes with its last lease if it was dialed for
+    /// portals); the runtime keeps it for good.
+    pub async fn connect_shared(
+        self: &Arc<Self>,
+        addr: &Addr,
+        claim: Claim,
+    ) -> Result<(Arc<Conn>, Option<Lease>), crate::Error> {
+        if let Some(c) = self.claim_at(addr, claim) {
+            return Ok(c);
+        }
+        let turn = lock(&self.dialing).entry(addr.clone()).or_default().clone();
+        let res = {
+            let _turn = turn.lock().await;
+            self.dial_shared(addr, claim).await
+        };
+        {
+            let mut dialing = lock(&self.dialing);
+            // Ours and the table's: nobody else waits for this address.
+            if Arc::strong_count(&turn) == 2 {
+                dialing.remove(addr);
+            }
+        }
+        res
+    }
+
+    async fn dial_shared(
+        self: &Arc<Self>,
+        addr: &Addr,
+        claim: Claim,
+    ) -> Result<(Arc<Conn>, Option<Lease>), crate::Error> {
+        // Whoever dialed before us in this turn.
+        if let Some(c) = self.claim_at(addr, claim) {
+            return Ok(c);
+        }
+        let (chan, reader) = Channel::connect(addr, &self.p.aid, &self.p.limits).await?;
+        // An actor we already have a channel to, reached at another of its
+        // addresses (a child's listen address, say): keep the one we have.
+        if let Some(existing) = self.conn_to(&chan.peer().uuid) {
+            if let Some(l) = Lease::claim(&existing, claim) {
+                chan.close();
+                drop(reader);
+                self.note_addr(addr, &existing);
+                return Ok((existing, l));
+            }
+        }
+        let conn = self.adopt(chan, reader);
+        conn.share.mark_dialed();
+        self.note_addr(addr, &conn);
+        match Lease::claim(&conn, claim) {
+            Some(l) => Ok((conn, l)),
+            // Closed at once: the runtime is shutting down.
+            None => Err(conn.lost_error()),
+        }
     }
 
     /// Who asked this actor to cancel, once it was asked.
@@ -193,12 +285,7 @@ impl ActorRuntime {
 
     pub(crate) fn forget_conn(&self, conn: &Arc<Conn>) {
         lock(&self.conns).retain(|c| !Arc::ptr_eq(c, conn));
-    }
-
-    /// Dials a peer and serves the channel.
-    pub async fn connect(self: &Arc<Self>, addr: &Addr) -> Result<Arc<Conn>, crate::Error> {
-        let (chan, reader) = Channel::connect(addr, &self.p.aid, &self.p.limits).await?;
-        Ok(self.adopt(chan, reader))
+        lock(&self.by_addr).retain(|_, c| !Arc::ptr_eq(c, conn));
     }
 
     /// Registers interest in a child connecting back with `uuid`.
@@ -228,6 +315,8 @@ impl ActorRuntime {
 
     pub(super) fn hand_to_spawner(&self, conn: &Arc<Conn>) {
         if let Some(tx) = lock(&self.spawn_waiters).remove(&conn.chan.peer().uuid) {
+            // Our child's channel: ours for the child's whole life.
+            conn.share.hold();
             let _ = tx.send(conn.clone());
         }
     }

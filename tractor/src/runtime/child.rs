@@ -91,6 +91,9 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
     };
     let _thread = ThreadActorGuard::set(rt.clone());
     let parent = rt.adopt(chan, reader);
+    // Ours for good, and shared by portals to the parent's address.
+    parent.share.hold();
+    rt.note_addr(&env.parent_addr, &parent);
     let _ = rt.parent.set(parent.clone());
     let register = crate::discovery::register_self(&rt, Some((&env.parent_addr, &parent)));
     super::current::scope(rt.clone(), register).await;

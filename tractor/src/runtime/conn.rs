@@ -95,6 +95,8 @@ pub(crate) struct Conn {
     /// Messages received so far (the liveness watchdog compares it).
     heard: AtomicU64,
     lost: OnceLock<LostReason>,
+    /// Who keeps this channel open (portals' leases, the runtime).
+    pub share: super::share::ShareState,
 }
 
 impl Conn {
@@ -107,6 +109,7 @@ impl Conn {
             tasks: Mutex::new(CidMap::default()),
             heard: AtomicU64::new(0),
             lost: OnceLock::new(),
+            share: super::share::ShareState::default(),
         }
     }
 
@@ -163,6 +166,7 @@ impl Conn {
             rx,
             shared: inbox.shared,
             done: false,
+            lease: None,
         }
     }
 
@@ -341,6 +345,9 @@ pub(crate) struct Dialog {
     rx: mpsc::UnboundedReceiver<Msg>,
     pub shared: Arc<DialogShared>,
     done: bool,
+    /// The share of the portal that started it: a stream or context
+    /// keeps a channel its portal opened open while it runs.
+    pub lease: Option<Arc<super::share::Lease>>,
 }
 
 impl Dialog {

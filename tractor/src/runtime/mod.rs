@@ -17,4 +17,5 @@ pub mod nursery;
 pub mod portal;
 pub mod root;
 pub(crate) mod rpc;
+pub(crate) mod share;
 pub(crate) mod supervisor;

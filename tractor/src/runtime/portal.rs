@@ -14,6 +14,7 @@ use super::actor::ActorRuntime;
 use super::conn::{Conn, Dialog};
 use super::endpoint::{Call, Endpoint, RemoteFn};
 use super::error::{Error, RemoteActorError};
+use super::share::{Claim, Lease};
 use crate::ipc::{Aid, FlowSpec, FuncType, Msg, Start};
 
 /// How a one-shot child's main task ended, kept so that
@@ -107,6 +108,15 @@ impl MainOutcome {
 /// Portals come from [`ActorNursery::start_actor`](crate::ActorNursery::start_actor)
 /// and friends; they are cheap to clone.
 ///
+/// Portals to the same actor share one channel. A portal from
+/// [`connect_portal`], [`find_actor`](crate::find_actor) or
+/// [`wait_for_actor`](crate::wait_for_actor) holds a share of it: when
+/// the last such portal (with all its clones) is dropped or
+/// [closed](Self::close), and no stream or context started through one
+/// still runs, a channel that was dialed for those portals closes. A
+/// channel the runtime keeps (to the parent, a child or the registrar)
+/// or that the peer dialed is never closed by a portal.
+///
 /// ```no_run
 /// # async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
 /// let acked: bool = portal.cancel_actor().await?;
@@ -117,6 +127,9 @@ pub struct Portal {
     pub(crate) rt: Arc<ActorRuntime>,
     pub(crate) conn: Arc<Conn>,
     pub(crate) main: Option<Arc<MainSlot>>,
+    /// This portal's share of the channel, when it opened or joined it
+    /// through `connect_portal` or discovery (shared by its clones).
+    pub(crate) lease: Option<Arc<Lease>>,
 }
 
 impl std::fmt::Debug for Portal {
@@ -136,6 +149,45 @@ impl Portal {
     /// Whether the channel to the actor is still open.
     pub fn is_connected(&self) -> bool {
         !self.conn.chan.is_closed()
+    }
+
+    /// A portal over `conn` with no share of it (the runtime keeps it).
+    pub(crate) fn kept(rt: Arc<ActorRuntime>, conn: Arc<Conn>) -> Portal {
+        Portal {
+            rt,
+            conn,
+            main: None,
+            lease: None,
+        }
+    }
+
+    /// Lets go of this handle. Other clones keep working. If it was the
+    /// last handle sharing a channel dialed by [`connect_portal`] (or
+    /// [`find_actor`](crate::find_actor), [`wait_for_actor`](crate::wait_for_actor)),
+    /// with no other such portal to the same actor and no stream or
+    /// context still running through one, the channel is closed and this
+    /// waits (up to 0.5 s) until what was queued on it is sent. Dropping
+    /// the portal does the same without the wait. A channel the runtime
+    /// keeps (to the parent, a child, the registrar) stays open.
+    ///
+    /// ```no_run
+    /// # async fn demo(addr: tractor::Addr) -> Result<(), tractor::Error> {
+    /// let portal = tractor::connect_portal(&addr).await?;
+    /// println!("connected to {}", portal.aid());
+    /// portal.close().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn close(mut self) {
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
+        let chan = self.conn.chan.clone();
+        drop(self);
+        if let Ok(lease) = Arc::try_unwrap(lease) {
+            if lease.release() {
+                chan.close_flushed(Duration::from_millis(500)).await;
+            }
+        }
     }
 
     /// Runs endpoint `E` as a fresh task in the remote actor and returns
@@ -220,6 +272,7 @@ impl Portal {
     ) -> Result<Dialog, Error> {
         let mut d = self.conn.open_dialog_with(flow);
         let flow = d.shared.flow;
+        d.lease = self.lease.clone();
         let start = Msg::Start(Start {
             cid: d.cid,
             ns: module.to_string(),
@@ -292,6 +345,15 @@ impl Portal {
 /// Connects to the actor listening at `addr` (any actor, not only a
 /// child of ours) and returns a portal to it.
 ///
+/// Portals to one actor share one channel: an open channel to the actor
+/// at `addr` is reused (one an earlier `connect_portal` dialed, or the
+/// runtime's own channel to our parent, a child or the registrar), and
+/// concurrent calls for one address dial it once. A channel this dials
+/// closes when the last portal sharing it (every clone) is dropped or
+/// [closed](Portal::close) and no stream or context started through one
+/// still runs; in-flight calls of other portals to that actor are never
+/// cut. A channel the runtime keeps stays open.
+///
 /// ```no_run
 /// # async fn demo(addr: tractor::Addr) -> Result<(), tractor::Error> {
 /// let portal = tractor::connect_portal(&addr).await?;
@@ -300,11 +362,12 @@ impl Portal {
 /// ```
 pub async fn connect_portal(addr: &crate::Addr) -> Result<Portal, Error> {
     let rt = super::current::try_current().ok_or(Error::NoRuntime)?;
-    let conn = rt.connect(addr).await?;
+    let (conn, lease) = rt.connect_shared(addr, Claim::Portal).await?;
     Ok(Portal {
         rt,
         conn,
         main: None,
+        lease: lease.map(Arc::new),
     })
 }
 

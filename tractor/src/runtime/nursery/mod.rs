@@ -392,11 +392,7 @@ impl ActorNursery {
             .into());
         }
         tracing::info!(target: "tractor::spawn", child = %aid, "spawned");
-        let portal = Portal {
-            rt: rt.clone(),
-            conn,
-            main: None,
-        };
+        let portal = Portal::kept(rt.clone(), conn);
         Ok((record, portal))
     }
 
