@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::addr::Addr;
+use super::auth::{self, Secret};
 use super::error::IpcError;
 use super::frame::Frame;
 use super::msg::{Aid, Cid, Msg};
@@ -64,35 +65,26 @@ pub enum Role {
 }
 
 impl Channel {
-    /// Exchanges identities over a fresh transport (both sides send their
-    /// `Aid` first, then read the peer's) and starts the writer task.
+    /// Authenticates a fresh transport (a unix-socket peer must be of our
+    /// uid, and both sides prove they hold `secret`, see
+    /// [`auth`](super::auth)), exchanges identities and starts the writer
+    /// task.
     pub async fn handshake(
         mut t: MsgTransport,
         me: &Aid,
+        secret: &Secret,
         role: Role,
         timeout: Duration,
     ) -> Result<(Channel, MsgReader), IpcError> {
-        let exchange = async {
-            t.send(&Msg::Aid(me.clone())).await?;
-            match t.recv().await? {
-                Some(Msg::Aid(peer)) => Ok(peer),
-                Some(other) => Err(IpcError::Handshake(format!(
-                    "expected the peer's Aid, got {}",
-                    other.kind()
-                ))),
-                None => Err(IpcError::Handshake(
-                    "peer closed the connection before identifying itself".into(),
-                )),
-            }
-        };
-        let peer = match tokio::time::timeout(timeout, exchange).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(IpcError::Handshake(format!(
-                    "peer sent no Aid within {timeout:?}"
-                )));
-            }
-        };
+        let peer =
+            match tokio::time::timeout(timeout, auth::handshake(&mut t, me, secret, role)).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(IpcError::Handshake(format!(
+                        "peer did not complete the handshake within {timeout:?}"
+                    )));
+                }
+            };
         let peer_addr = t.peer_addr.clone();
         let peer_cred = t.peer_cred;
         let (reader, writer) = t.split();
@@ -122,11 +114,12 @@ impl Channel {
     pub async fn connect(
         addr: &Addr,
         me: &Aid,
+        secret: &Secret,
         max_frame: usize,
         timeout: Duration,
     ) -> Result<(Channel, MsgReader), IpcError> {
         let t = MsgTransport::connect(addr, max_frame).await?;
-        Self::handshake(t, me, Role::Dialer, timeout).await
+        Self::handshake(t, me, secret, Role::Dialer, timeout).await
     }
 
     /// The peer's identity.

@@ -55,7 +55,14 @@ pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
         let rt2 = rt.clone();
         rt.io.spawn_local(
             async move {
-                match Channel::handshake(t, rt2.aid(), Role::Acceptor, HANDSHAKE_TIMEOUT).await {
+                let hs = Channel::handshake(
+                    t,
+                    rt2.aid(),
+                    &rt2.p.secret,
+                    Role::Acceptor,
+                    HANDSHAKE_TIMEOUT,
+                );
+                match hs.await {
                     Ok((chan, reader)) => {
                         tracing::debug!(target: "tractor::ipc", peer = %chan.peer(), "peer connected");
                         let conn = rt2.adopt(chan, reader);

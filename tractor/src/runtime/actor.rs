@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::conn::Conn;
 use super::endpoint::EndpointTable;
 use super::lifetime::LifetimeStack;
-use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, TransportKind};
+use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, Secret, TransportKind};
 use crate::spawn::Resource;
 
 /// Generous bound for a peer to identify itself after connecting.
@@ -39,6 +39,8 @@ pub(crate) struct RuntimeParams {
     pub cancel_timeout: Duration,
     /// Channel liveness settings (`None`: no heartbeats).
     pub heartbeat: Option<crate::ipc::Heartbeat>,
+    /// The secret every peer must prove it holds (and we prove to them).
+    pub secret: Secret,
 }
 
 pub(crate) struct ActorRuntime {
@@ -194,8 +196,14 @@ impl ActorRuntime {
 
     /// Dials a peer and serves the channel.
     pub async fn connect(self: &Arc<Self>, addr: &Addr) -> Result<Arc<Conn>, crate::Error> {
-        let (chan, reader) =
-            Channel::connect(addr, &self.p.aid, self.p.max_frame, HANDSHAKE_TIMEOUT).await?;
+        let (chan, reader) = Channel::connect(
+            addr,
+            &self.p.aid,
+            &self.p.secret,
+            self.p.max_frame,
+            HANDSHAKE_TIMEOUT,
+        )
+        .await?;
         Ok(self.adopt(chan, reader))
     }
 

@@ -50,6 +50,7 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
     let (chan, mut reader) = match Channel::connect(
         &env.parent_addr,
         &aid,
+        &env.secret,
         DEFAULT_MAX_FRAME,
         super::actor::HANDSHAKE_TIMEOUT,
     )
@@ -86,6 +87,7 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         heartbeat: crate::ipc::Heartbeat::effective(
             spec.heartbeat_ms.map(crate::ipc::Heartbeat::from_millis),
         ),
+        secret: env.secret.clone(),
     };
     let rt = match ActorRuntime::boot(params).await {
         Ok(rt) => rt,
