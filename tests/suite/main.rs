@@ -5,6 +5,7 @@
 
 mod common;
 
+mod auth;
 mod cancellation;
 mod contexts;
 mod cross_binary;

@@ -452,7 +452,7 @@ async fn handshake_on<W: Wire>(
     match w.recv().await? {
         Some(Msg::Aid(aid)) => Ok(aid),
         Some(other) => Err(IpcError::Handshake(format!(
-            "{peer} authenticated but sent a {} instead of its identity",
+            "{peer} authenticated but sent `{}` instead of its identity",
             other.kind()
         ))),
         None => Err(IpcError::Handshake(format!(
@@ -482,7 +482,7 @@ async fn authenticate<W: Wire>(
         Ok(Some(Msg::Challenge { nonce })) => nonce,
         Ok(Some(other)) => {
             return Err(failed(format!(
-                "it sent a {} where the handshake expects its challenge (a tractor without authentication, or not tractor at all)",
+                "it sent `{}` where the handshake expects its challenge (a tractor without authentication, or not tractor at all)",
                 other.kind()
             )));
         }
@@ -521,7 +521,7 @@ async fn authenticate<W: Wire>(
         Ok(Some(Msg::Proof { mac })) => mac,
         Ok(Some(other)) => {
             return Err(failed(format!(
-                "it sent a {} where the handshake expects its proof",
+                "it sent `{}` where the handshake expects its proof",
                 other.kind()
             )));
         }
