@@ -488,7 +488,7 @@ async fn separate_programs_meet_through_the_cookie() {
         .unwrap_or_default();
     let xdg_s = xdg.display().to_string();
     let other_s = other.display().to_string();
-    let mut daemon = tokio::process::Command::new(std::env::current_exe().expect("exe"))
+    let daemon = tokio::process::Command::new(std::env::current_exe().expect("exe"))
         .args([
             "auth::cookie_daemon",
             "--exact",
