@@ -222,6 +222,9 @@ impl MsgListener {
             Addr::Tcp(sa) => {
                 let l = TcpListener::bind(sa).await.map_err(err)?;
                 let local = l.local_addr().map_err(err)?;
+                if !sa.ip().is_loopback() {
+                    tracing::warn!(target: "tractor::ipc", "listening on {local}, beyond loopback: whoever reaches it is kept out by the shared secret alone, and the traffic is not encrypted (across hosts, use a tunnel or VPN)");
+                }
                 Ok(MsgListener {
                     kind: ListenerKind::Tcp(l),
                     addr: Addr::Tcp(local),
