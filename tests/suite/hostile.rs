@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tractor::ipc::{Aid, ErrorData, FlowSpec, FuncType, Msg, MsgTransport, Start};
-use tractor::{Addr, Context, Error, TransportKind};
+use tractor::{Addr, Context, Error, Limits, RemoteErrorKind, RootConfig, TransportKind};
 
 use crate::both_transports;
 use crate::common::{self, MODULE, in_nursery};
@@ -15,6 +15,11 @@ both_transports!(
     deeply_nested_errors_are_refused_not_a_crash,
     credit_beyond_the_window_fails_only_its_dialog,
     a_reused_task_id_is_refused,
+    a_huge_window_is_capped_by_the_callee,
+    a_frame_that_stalls_is_dropped,
+    a_silent_unhandshaken_connection_is_dropped,
+    large_frames_are_refused_before_the_handshake,
+    tasks_past_the_limits_are_refused,
 );
 
 /// Says `started`, opens its stream, and waits.
@@ -111,6 +116,16 @@ async fn still_serves(t: &mut MsgTransport, cid: u64) {
         unreachable!()
     };
     assert_eq!(postcard::from_bytes::<u64>(&pld).expect("u64"), 42);
+}
+
+/// A nursery under a root whose tree holds peers to `limits`.
+async fn in_limited_nursery<T: Send + 'static>(
+    t: TransportKind,
+    limits: Limits,
+    body: impl AsyncFnOnce(&tractor::ActorNursery) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let cfg = RootConfig::new("root").transport(t).limits(limits);
+    tractor::open_root_actor(cfg, async move || tractor::open_nursery(body).await).await
 }
 
 async fn daemon(an: &tractor::ActorNursery) -> Result<(tractor::Portal, Addr), Error> {
@@ -241,6 +256,224 @@ async fn a_reused_task_id_is_refused(t: TransportKind) {
         })
         .await;
         still_serves(&mut peer, 8).await;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A caller announcing a window of `u32::MAX` once made the callee queue
+/// without limit; the callee buffers by its own `stream_buffer`, and the
+/// dialog fails with an overrun past it.
+async fn a_huge_window_is_capped_by_the_callee(t: TransportKind) {
+    let limits = Limits::default().stream_buffer(64);
+    in_limited_nursery(t, limits, async |an| {
+        let (p, addr) = daemon(an).await?;
+        let mut peer = raw_peer(&addr).await;
+        let mut open = start(2, "idle_ctx", Vec::new(), FuncType::Context);
+        if let Msg::Start(s) = &mut open {
+            s.flow = FlowSpec {
+                window: u32::MAX,
+                overrun: false,
+            };
+        }
+        peer.send(&open).await.expect("send Start");
+        expect_msg(&mut peer, "Started", |m| {
+            matches!(m, Msg::Started { cid: 2, .. })
+        })
+        .await;
+        for _ in 0..65 {
+            peer.send(&Msg::Yield {
+                cid: 2,
+                pld: vec![0; 16],
+            })
+            .await
+            .expect("send Yield");
+        }
+        let Msg::Error { error, .. } = expect_msg(&mut peer, "the overrun", |m| {
+            matches!(m, Msg::Error { cid: Some(2), .. })
+        })
+        .await
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            error.boxed_type,
+            tractor::boxed_types::STREAM_OVERRUN,
+            "{error:?}"
+        );
+        assert!(error.message.contains("64 messages"), "{}", error.message);
+        still_serves(&mut peer, 4).await;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A peer that announces a large frame and stops sending once held the
+/// reader (and the size it reserved) forever; past `frame_timeout` the
+/// connection is dropped, and other peers are served meanwhile.
+async fn a_frame_that_stalls_is_dropped(t: TransportKind) {
+    let limits = Limits::default().frame_timeout(Duration::from_millis(300));
+    in_limited_nursery(t, limits, async |an| {
+        use tokio::io::AsyncWriteExt;
+        let (p, addr) = daemon(an).await?;
+        let mut stalled = Vec::new();
+        for _ in 0..6 {
+            let mut io = dial(&addr).await;
+            let secret = tractor::testing::tree_secret().expect("inside the test's root");
+            tractor::testing::dial_handshake_raw(&mut io, &Aid::new("hostile"), &secret)
+                .await
+                .expect("handshake");
+            let mut head = (40u32 << 20).to_le_bytes().to_vec();
+            head.extend_from_slice(&[0; 100]);
+            io.write_all(&head).await.expect("announce");
+            stalled.push(io);
+        }
+        assert_eq!(p.run(common::add::call(2, 3)).await?, 5);
+        for io in &mut stalled {
+            expect_dropped(io, "a frame that stalled").await;
+        }
+        let mut peer = raw_peer(&addr).await;
+        still_serves(&mut peer, 2).await;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A connection that never identifies itself is closed after the
+/// handshake timeout.
+async fn a_silent_unhandshaken_connection_is_dropped(t: TransportKind) {
+    let limits = Limits::default().handshake_timeout(Duration::from_millis(300));
+    in_limited_nursery(t, limits, async |an| {
+        let (p, addr) = daemon(an).await?;
+        let mut io = dial(&addr).await;
+        expect_dropped(&mut io, "saying nothing").await;
+        let mut peer = raw_peer(&addr).await;
+        still_serves(&mut peer, 2).await;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Before it has identified itself a peer may send only small frames: a
+/// larger one drops the connection at once, before any of it is read.
+async fn large_frames_are_refused_before_the_handshake(t: TransportKind) {
+    // A long handshake timeout: the drop must come from the frame cap.
+    let limits = Limits::default().handshake_timeout(Duration::from_secs(60));
+    in_limited_nursery(t, limits, async |an| {
+        use tokio::io::AsyncWriteExt;
+        let (p, addr) = daemon(an).await?;
+        let mut io = dial(&addr).await;
+        let announced = tractor::ipc::HANDSHAKE_MAX_FRAME as u32 + 1;
+        io.write_all(&announced.to_le_bytes())
+            .await
+            .expect("announce");
+        let started = std::time::Instant::now();
+        expect_dropped(&mut io, "a large frame before the handshake").await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "dropped only after {:?}",
+            started.elapsed()
+        );
+        let mut peer = raw_peer(&addr).await;
+        still_serves(&mut peer, 2).await;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Starts `sleep_forever` as `cid`; returns whether it was accepted (its
+/// `StartAck`) or the refusal's error.
+async fn start_sleeper(t: &mut MsgTransport, cid: u64) -> Result<(), Box<ErrorData>> {
+    let call = Msg::Start(Start {
+        cid,
+        ns: MODULE.to_string(),
+        func: "sleep_forever".into(),
+        args: postcard::to_stdvec(&()).expect("args"),
+        kind: FuncType::AsyncFunc,
+        sig: None,
+        flow: FlowSpec::default(),
+    });
+    t.send(&call).await.expect("send Start");
+    match expect_msg(t, "StartAck or Error", |m| {
+        matches!(m, Msg::StartAck { cid: c, .. } | Msg::Error { cid: Some(c), .. } if *c == cid)
+    })
+    .await
+    {
+        Msg::StartAck { .. } => Ok(()),
+        Msg::Error { error, .. } => Err(error),
+        _ => unreachable!(),
+    }
+}
+
+/// One connection once could start any number of tasks. Past the
+/// per-connection and the per-actor limit a `Start` is refused with a
+/// typed error, nothing runs, and room frees up as tasks end.
+async fn tasks_past_the_limits_are_refused(t: TransportKind) {
+    let limits = Limits::default()
+        .tasks_per_connection(8)
+        .tasks_per_actor(12);
+    in_limited_nursery(t, limits, async |an| {
+        let (p, addr) = daemon(an).await?;
+        let mut first = raw_peer(&addr).await;
+        for i in 1..=8 {
+            start_sleeper(&mut first, 2 * i)
+                .await
+                .expect("within the limit");
+        }
+        let refused = start_sleeper(&mut first, 100).await.expect_err("9th task");
+        assert_eq!(refused.boxed_type, tractor::boxed_types::TOO_MANY_TASKS);
+        assert!(
+            refused.message.contains("tasks_per_connection"),
+            "{}",
+            refused.message
+        );
+        let mut second = raw_peer(&addr).await;
+        for i in 1..=4 {
+            start_sleeper(&mut second, 2 * i)
+                .await
+                .expect("within the limit");
+        }
+        let refused = start_sleeper(&mut second, 100)
+            .await
+            .expect_err("13th task");
+        assert!(
+            refused.message.contains("tasks_per_actor"),
+            "{}",
+            refused.message
+        );
+        // The parent's calls meet the same actor-wide limit, typed.
+        match p.run(common::add::call(1, 1)).await {
+            Err(Error::Remote(e)) => assert_eq!(e.kind(), RemoteErrorKind::TooManyTasks),
+            other => panic!("expected a TooManyTasks refusal, got {other:?}"),
+        }
+        // Room frees up as tasks end.
+        first
+            .send(&Msg::CancelTask {
+                cid: 102,
+                target: 2,
+            })
+            .await
+            .expect("send CancelTask");
+        expect_msg(&mut first, "the cancelled task's end", |m| {
+            matches!(m, Msg::Error { cid: Some(2), .. })
+        })
+        .await;
+        common::eventually(
+            Duration::from_secs(10),
+            "a task slot to free up",
+            || async { Ok(p.run(common::add::call(1, 1)).await.is_ok_and(|v| v == 2)) },
+        )
+        .await?;
         p.cancel_actor().await?;
         Ok(())
     })

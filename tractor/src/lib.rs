@@ -54,7 +54,7 @@ pub use app::init;
 pub use discovery::{
     Registration, find_actor, get_registry, list_actors, query_actor, run_daemon, wait_for_actor,
 };
-pub use ipc::{Addr, Aid, Heartbeat, Secret, TransportKind};
+pub use ipc::{Addr, Aid, Heartbeat, Limits, Secret, TransportKind};
 pub use runtime::context::{
     CallerContext, Context, IpcContext, MsgStream, RemoteStream, Side, current_ipc_ctx,
 };

@@ -62,10 +62,9 @@ async fn probe(rt_aid: &crate::Aid, secret: &crate::ipc::Secret, addr: &Addr) ->
             Ok(t) => t,
             Err(_) => return Probe::Absent,
         };
+        let limits = crate::ipc::Limits::default().handshake_timeout(PROBE_TIMEOUT);
         let (chan, mut reader) =
-            match Channel::handshake(t, rt_aid, secret, crate::ipc::Role::Dialer, PROBE_TIMEOUT)
-                .await
-            {
+            match Channel::handshake(t, rt_aid, secret, crate::ipc::Role::Dialer, &limits).await {
                 Ok(c) => c,
                 Err(e) => {
                     return Probe::Occupied(format!(

@@ -19,6 +19,7 @@ use super::addr::Addr;
 use super::auth::{self, Secret};
 use super::error::IpcError;
 use super::frame::Frame;
+use super::limits::{HANDSHAKE_MAX_FRAME, Limits};
 use super::msg::{Aid, Cid, Msg};
 use super::transport::{self, MsgReader, MsgTransport, MsgWriter, PeerCred};
 
@@ -69,13 +70,19 @@ impl Channel {
     /// uid, and both sides prove they hold `secret`, see
     /// [`auth`](super::auth)), exchanges identities and starts the writer
     /// task.
+    ///
+    /// Until the peer has identified itself it may send only small frames
+    /// ([`HANDSHAKE_MAX_FRAME`]) and has `limits.handshake_timeout` to do
+    /// so; then it is held to `limits` for the channel's life.
     pub async fn handshake(
         mut t: MsgTransport,
         me: &Aid,
         secret: &Secret,
         role: Role,
-        timeout: Duration,
+        limits: &Limits,
     ) -> Result<(Channel, MsgReader), IpcError> {
+        let timeout = limits.handshake_timeout;
+        t.cap_frames(HANDSHAKE_MAX_FRAME.min(limits.max_frame));
         let peer =
             match tokio::time::timeout(timeout, auth::handshake(&mut t, me, secret, role)).await {
                 Ok(r) => r?,
@@ -85,6 +92,7 @@ impl Channel {
                     )));
                 }
             };
+        t.apply(limits);
         let peer_addr = t.peer_addr.clone();
         let peer_cred = t.peer_cred;
         let (reader, writer) = t.split();
@@ -115,11 +123,10 @@ impl Channel {
         addr: &Addr,
         me: &Aid,
         secret: &Secret,
-        max_frame: usize,
-        timeout: Duration,
+        limits: &Limits,
     ) -> Result<(Channel, MsgReader), IpcError> {
-        let t = MsgTransport::connect(addr, max_frame).await?;
-        Self::handshake(t, me, secret, Role::Dialer, timeout).await
+        let t = MsgTransport::connect(addr, limits.max_frame).await?;
+        Self::handshake(t, me, secret, Role::Dialer, limits).await
     }
 
     /// The peer's identity.

@@ -12,6 +12,7 @@ mod cookie;
 pub mod error;
 pub mod frame;
 pub mod heartbeat;
+pub mod limits;
 pub mod msg;
 pub mod transport;
 
@@ -21,6 +22,7 @@ pub use channel::{Channel, Role};
 pub use error::IpcError;
 pub use frame::{DEFAULT_MAX_FRAME, Frame, FrameError};
 pub use heartbeat::Heartbeat;
+pub use limits::{HANDSHAKE_MAX_FRAME, Limits};
 pub use msg::{
     Aid, Cid, ErrorData, FlowSpec, FuncType, Msg, PayloadMsg, SpawnSpec, Start, stable_hash,
 };

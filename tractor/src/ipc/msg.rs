@@ -87,6 +87,8 @@ pub struct SpawnSpec {
     /// Channel liveness settings of the tree: `(interval_ms, timeout_ms)`,
     /// `None` when heartbeats are off.
     pub heartbeat_ms: Option<(u64, u64)>,
+    /// What one peer may cost each actor of the tree.
+    pub limits: super::limits::Limits,
 }
 
 /// FNV-1a, for signature hashes that must agree across binaries.

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -11,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use super::addr::{Addr, TransportKind};
 use super::error::IpcError;
 use super::frame::{self, Frame, FrameError};
+use super::limits::Limits;
 use super::msg::Msg;
 
 type BoxRead = Pin<Box<dyn AsyncRead + Send>>;
@@ -21,6 +23,7 @@ pub struct MsgReader {
     inner: BufReader<BoxRead>,
     buf: Vec<u8>,
     max_frame: usize,
+    frame_timeout: Duration,
 }
 
 /// Writing half: encodes envelopes into frames; the caller decides when to flush.
@@ -56,6 +59,7 @@ impl MsgTransport {
                 inner: BufReader::with_capacity(64 * 1024, r),
                 buf: Vec::new(),
                 max_frame,
+                frame_timeout: Limits::default().frame_timeout,
             },
             MsgWriter {
                 inner: BufWriter::with_capacity(64 * 1024, w),
@@ -113,6 +117,16 @@ impl MsgTransport {
         }
     }
 
+    /// Holds the peer to `limits` from the next frame on.
+    pub fn apply(&mut self, limits: &Limits) {
+        self.reader.apply(limits);
+    }
+
+    /// Caps incoming frames at `max` bytes from the next frame on.
+    pub fn cap_frames(&mut self, max: usize) {
+        self.reader.cap_frames(max);
+    }
+
     /// Splits into halves.
     pub fn split(self) -> (MsgReader, MsgWriter) {
         (self.reader, self.writer)
@@ -140,18 +154,48 @@ impl MsgTransport {
     }
 }
 
+/// A frame buffer larger than this is released after its frame, so one
+/// large message does not pin its size for the connection's lifetime.
+const KEEP_BUFFER: usize = 1024 * 1024;
+
 impl MsgReader {
     /// Receives one message; `Ok(None)` on a clean EOF between frames.
     pub async fn recv(&mut self) -> Result<Option<Msg>, IpcError> {
-        if !frame::read_frame(&mut self.inner, &mut self.buf, self.max_frame).await? {
+        let read = frame::read_frame(
+            &mut self.inner,
+            &mut self.buf,
+            self.max_frame,
+            self.frame_timeout,
+        )
+        .await;
+        if !read? {
             return Ok(None);
         }
-        super::codec::decode(&self.buf)
-            .map(Some)
-            .map_err(|reason| IpcError::Decode {
-                len: self.buf.len(),
-                reason,
-            })
+        let msg = super::codec::decode(&self.buf).map_err(|reason| IpcError::Decode {
+            len: self.buf.len(),
+            reason,
+        });
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::new();
+        }
+        msg.map(Some)
+    }
+
+    /// The largest frame this reader accepts.
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    /// Holds the peer to `limits` from the next frame on.
+    pub fn apply(&mut self, limits: &Limits) {
+        self.max_frame = limits.max_frame;
+        self.frame_timeout = limits.frame_timeout;
+    }
+
+    /// Caps frames at `max` bytes from the next frame on (the handshake's
+    /// small cap).
+    pub fn cap_frames(&mut self, max: usize) {
+        self.max_frame = max;
     }
 }
 

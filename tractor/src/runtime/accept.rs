@@ -6,11 +6,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use super::actor::{ActorRuntime, HANDSHAKE_TIMEOUT};
+use super::actor::ActorRuntime;
 use crate::ipc::{Channel, MsgListener, Role};
 use crate::spawn::Resource;
 
@@ -20,10 +21,17 @@ const MIN_BACKOFF: Duration = Duration::from_millis(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// A repeated failure cause is logged at most once per this interval.
 const LOG_EVERY: Duration = Duration::from_secs(5);
+/// Connections that may be mid-handshake at once. Each holds socket
+/// buffers until it identifies itself or times out; past this, new
+/// connections are closed at once rather than let a flood of silent
+/// dialers grow the actor's memory.
+const MAX_PENDING_HANDSHAKES: usize = 1024;
 
 pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
     let mut backoff = MIN_BACKOFF;
     let mut log = LogOnce::default();
+    let pending = Arc::new(AtomicUsize::new(0));
+    let mut refused = RefusalLog::default();
     loop {
         let t = tokio::select! {
             biased;
@@ -52,15 +60,22 @@ pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
                 continue;
             }
         };
+        if pending.load(Ordering::Relaxed) >= MAX_PENDING_HANDSHAKES {
+            refused.note();
+            drop(t);
+            continue;
+        }
+        let handshaking = Pending::enter(&pending);
         let rt2 = rt.clone();
         rt.io.spawn_local(
             async move {
+                let _handshaking = handshaking;
                 let hs = Channel::handshake(
                     t,
                     rt2.aid(),
                     &rt2.p.secret,
                     Role::Acceptor,
-                    HANDSHAKE_TIMEOUT,
+                    &rt2.p.limits,
                 );
                 match hs.await {
                     Ok((chan, reader)) => {
@@ -77,6 +92,46 @@ pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
         );
     }
     drop(listener);
+}
+
+/// One connection mid-handshake, counted while it lives.
+struct Pending(Arc<AtomicUsize>);
+
+impl Pending {
+    fn enter(count: &Arc<AtomicUsize>) -> Pending {
+        count.fetch_add(1, Ordering::Relaxed);
+        Pending(count.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts connections closed for too many pending handshakes, logged at
+/// most once per [`LOG_EVERY`].
+#[derive(Default)]
+struct RefusalLog {
+    last: Option<Instant>,
+    since: u64,
+}
+
+impl RefusalLog {
+    fn note(&mut self) {
+        self.since += 1;
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < LOG_EVERY) {
+            return;
+        }
+        self.last = Some(now);
+        tracing::warn!(
+            target: "tractor::ipc",
+            closed = std::mem::take(&mut self.since),
+            "{MAX_PENDING_HANDSHAKES} connections are mid-handshake; closing new ones until some identify themselves or time out"
+        );
+    }
 }
 
 /// Logs each distinct accept failure at most once per [`LOG_EVERY`],

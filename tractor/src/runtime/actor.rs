@@ -3,6 +3,7 @@
 //! tasks it serves and the child supervisors it owns.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -18,9 +19,6 @@ use super::lifetime::LifetimeStack;
 use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, Secret, TransportKind};
 use crate::spawn::Resource;
 
-/// Generous bound for a peer to identify itself after connecting.
-pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// What an actor is booted with.
 #[derive(Clone, Debug)]
 pub(crate) struct RuntimeParams {
@@ -32,7 +30,8 @@ pub(crate) struct RuntimeParams {
     pub loglevel: Option<String>,
     pub registry_addrs: Vec<Addr>,
     pub debug_mode: bool,
-    pub max_frame: usize,
+    /// What one peer may cost this actor.
+    pub limits: crate::ipc::Limits,
     pub tree_id: String,
     pub exec_args: Vec<String>,
     pub enable_modules: Vec<String>,
@@ -74,6 +73,9 @@ pub(crate) struct ActorRuntime {
     /// The latest accept that failed for lack of a resource: when, what,
     /// and the OS error number.
     exhaustion: Mutex<Option<(Instant, Resource, i32)>>,
+    /// RPC tasks peers started here that have not ended (the per-actor
+    /// task limit counts them).
+    pub(super) rpc_tasks: AtomicUsize,
     pub span: tracing::Span,
 }
 
@@ -100,7 +102,7 @@ impl ActorRuntime {
                 p.transport
             )));
         }
-        let listener = MsgListener::bind(&bind, p.max_frame).await?;
+        let listener = MsgListener::bind(&bind, p.limits.max_frame).await?;
         let span = tracing::info_span!("actor", name = %p.aid.name, pid = p.aid.pid);
         let mut p = p;
         if p.is_registrar && p.registry_addrs.is_empty() {
@@ -125,6 +127,7 @@ impl ActorRuntime {
             lifetime: LifetimeStack::new(p.aid.clone()),
             children: Mutex::new(Vec::new()),
             exhaustion: Mutex::new(None),
+            rpc_tasks: AtomicUsize::new(0),
             span: span.clone(),
             p,
         });
@@ -175,7 +178,7 @@ impl ActorRuntime {
 
     /// Starts serving a handshaken channel.
     pub fn adopt(self: &Arc<Self>, chan: Channel, reader: MsgReader) -> Arc<Conn> {
-        let conn = Arc::new(Conn::new(chan));
+        let conn = Arc::new(Conn::new(chan, self.p.limits));
         lock(&self.conns).push(conn.clone());
         if self.shutdown.is_cancelled() {
             conn.chan.close();
@@ -196,14 +199,8 @@ impl ActorRuntime {
 
     /// Dials a peer and serves the channel.
     pub async fn connect(self: &Arc<Self>, addr: &Addr) -> Result<Arc<Conn>, crate::Error> {
-        let (chan, reader) = Channel::connect(
-            addr,
-            &self.p.aid,
-            &self.p.secret,
-            self.p.max_frame,
-            HANDSHAKE_TIMEOUT,
-        )
-        .await?;
+        let (chan, reader) =
+            Channel::connect(addr, &self.p.aid, &self.p.secret, &self.p.limits).await?;
         Ok(self.adopt(chan, reader))
     }
 

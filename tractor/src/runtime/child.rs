@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::actor::{ActorRuntime, RuntimeParams};
 use super::current::ThreadActorGuard;
-use crate::ipc::{Aid, Channel, DEFAULT_MAX_FRAME, Msg};
+use crate::ipc::{Aid, Channel, Limits, Msg};
 use crate::spawn::{BootExit, ChildEnv, proctitle};
 
 /// Runs this process as the child actor described by `env` and exits.
@@ -47,21 +47,14 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         uuid: env.uuid,
         pid: std::process::id(),
     };
-    let (chan, mut reader) = match Channel::connect(
-        &env.parent_addr,
-        &aid,
-        &env.secret,
-        DEFAULT_MAX_FRAME,
-        super::actor::HANDSHAKE_TIMEOUT,
-    )
-    .await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("tractor child {aid}: cannot reach parent: {e}");
-            return BootExit::NoParent.for_error(&e) as i32;
-        }
-    };
+    let (chan, mut reader) =
+        match Channel::connect(&env.parent_addr, &aid, &env.secret, &Limits::default()).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("tractor child {aid}: cannot reach parent: {e}");
+                return BootExit::NoParent.for_error(&e) as i32;
+            }
+        };
     let spec = match reader.recv().await {
         Ok(Some(Msg::SpawnSpec(s))) => s,
         other => {
@@ -78,7 +71,7 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         loglevel,
         registry_addrs: spec.registry_addrs,
         debug_mode: spec.debug_mode,
-        max_frame: DEFAULT_MAX_FRAME,
+        limits: spec.limits,
         tree_id: env.tree_id,
         is_registrar: false,
         exec_args,

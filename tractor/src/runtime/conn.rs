@@ -17,8 +17,11 @@ use tokio_util::sync::CancellationToken;
 use super::actor::{ActorRuntime, lock};
 use super::dialog::{DialogShared, Refused, Terminal};
 use super::endpoint::LocalError;
-use super::error::boxed_types;
-use crate::ipc::{Aid, Channel, Cid, ErrorData, FlowSpec, Msg, MsgReader};
+use super::error::{Clipped, boxed_types};
+
+/// Most bytes of a peer's error shown in a log line from the loop.
+const LOGGED_ERROR_BYTES: usize = 4096;
+use crate::ipc::{Aid, Channel, Cid, ErrorData, FlowSpec, Limits, Msg, MsgReader};
 
 /// The stream side of a dialog: its queue and shared state.
 #[derive(Clone)]
@@ -28,12 +31,13 @@ pub(crate) struct Inbox {
 }
 
 impl Inbox {
-    pub fn new(flow: FlowSpec) -> (Inbox, mpsc::UnboundedReceiver<Msg>) {
+    /// The queue of a dialog with `flow`, bounded by our own `limits`.
+    pub fn new(flow: FlowSpec, limits: &Limits) -> (Inbox, mpsc::UnboundedReceiver<Msg>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             Inbox {
                 tx,
-                shared: Arc::new(DialogShared::new(flow)),
+                shared: Arc::new(DialogShared::new(flow, limits)),
             },
             rx,
         )
@@ -82,6 +86,8 @@ pub(crate) enum LostReason {
 
 pub(crate) struct Conn {
     pub chan: Channel,
+    /// What this peer may cost us (our actor's limits).
+    pub limits: Limits,
     /// Set when a child reports `Ready` over this channel.
     pub ready: tokio::sync::watch::Sender<bool>,
     calls: Mutex<CidMap<Inbox>>,
@@ -92,9 +98,10 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(chan: Channel) -> Self {
+    pub fn new(chan: Channel, limits: Limits) -> Self {
         Conn {
             chan,
+            limits,
             ready: tokio::sync::watch::channel(false).0,
             calls: Mutex::new(CidMap::default()),
             tasks: Mutex::new(CidMap::default()),
@@ -137,9 +144,12 @@ impl Conn {
     }
 
     /// Opens a dialog: a fresh cid and the queue its replies arrive on.
-    pub fn open_dialog_with(self: &Arc<Self>, flow: FlowSpec) -> Dialog {
+    /// The window we announce is at most what our limits let us queue, so
+    /// a peer keeping to it never overruns us.
+    pub fn open_dialog_with(self: &Arc<Self>, mut flow: FlowSpec) -> Dialog {
+        flow.window = flow.window.clamp(1, self.limits.stream_buffer.max(1));
         let cid = self.chan.next_cid();
-        let (inbox, rx) = Inbox::new(flow);
+        let (inbox, rx) = Inbox::new(flow, &self.limits);
         // A closed channel never routes again: leave the sender out so the
         // receiver sees the end at once.
         if !self.chan.is_closed() {
@@ -158,6 +168,11 @@ impl Conn {
 
     pub fn register_task(&self, cid: Cid, slot: TaskSlot) {
         lock(&self.tasks).insert(cid, slot);
+    }
+
+    /// How many tasks this peer runs here.
+    pub fn task_count(&self) -> usize {
+        lock(&self.tasks).len()
     }
 
     /// Whether the task the peer opened as `cid` still runs here.
@@ -214,7 +229,7 @@ impl Conn {
                     // The peer outran our buffer: fail the dialog here and
                     // stop its task there.
                     tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {peer}");
-                    let err = overrun_error(me, peer, cid, shared.flow.window);
+                    let err = overrun_error(me, peer, cid, shared);
                     self.fail_call(cid, inbox, err);
                 }
             }
@@ -257,7 +272,7 @@ impl Conn {
             other => {
                 if let Err(Refused::Overrun) = inbox.shared.enqueue(&inbox.tx, other) {
                     tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {peer}");
-                    let err = overrun_error(me, peer, cid, inbox.shared.flow.window);
+                    let err = overrun_error(me, peer, cid, &inbox.shared);
                     fail_task(slot, inbox, err);
                 }
             }
@@ -305,11 +320,13 @@ fn excess_credit(me: &Aid, peer: &Aid, cid: Cid, n: u32, shared: &DialogShared) 
     )
 }
 
-fn overrun_error(me: &Aid, sender: &Aid, cid: Cid, window: u32) -> ErrorData {
+fn overrun_error(me: &Aid, sender: &Aid, cid: Cid, shared: &DialogShared) -> ErrorData {
+    let window = shared.recv_window();
+    let bytes = shared.recv_bytes();
     LocalError::new(
         boxed_types::STREAM_OVERRUN,
         format!(
-            "{sender} sent more than the {window}-message buffer of dialog {cid} in actor {me} holds unread; read faster, raise the buffer, allow overruns, or use backpressure (the default flow)"
+            "{sender} sent more than the buffer of dialog {cid} in actor {me} holds unread ({window} messages, {bytes} bytes); read faster, raise the buffer (the window, or `Limits::stream_buffer`/`stream_bytes` of the receiving tree), allow overruns, or use backpressure (the default flow)"
         ),
     )
     .into_data(me)
@@ -444,7 +461,9 @@ fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
             conn.route_task(rt.aid(), cid, msg)
         }
         Msg::Error { cid: None, error } => {
-            tracing::error!(target: "tractor::runtime", "peer {} reported a runtime error: {}", conn.chan.peer(), crate::RemoteActorError::from_data(*error));
+            // Clipped: the loop's cost must not grow with the peer's error.
+            let error = crate::RemoteActorError::from_data(*error);
+            tracing::error!(target: "tractor::runtime", "peer {} reported a runtime error: {}", conn.chan.peer(), Clipped(&error, LOGGED_ERROR_BYTES));
         }
         other => {
             tracing::warn!(target: "tractor::ipc", kind = other.kind(), "unexpected message from {}; ignored", conn.chan.peer());

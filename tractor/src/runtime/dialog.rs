@@ -12,10 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::ipc::{ErrorData, FlowSpec, Msg};
+use crate::ipc::{ErrorData, FlowSpec, Limits, Msg};
 
-/// Hard cap on queued messages of a receiver that allows overruns.
-pub(crate) const OVERRUN_CAP: usize = 64 * 1024;
 /// Control messages (acks, `Started`, `Stop`) a dialog may have queued:
 /// a legitimate peer sends a handful per dialog.
 const CONTROL_CAP: usize = 32;
@@ -32,9 +30,20 @@ pub(crate) enum Terminal {
 }
 
 pub(crate) struct DialogShared {
+    /// The flow the caller asked for: its window is the peer's side of
+    /// the dialog (what we may send before it returns credit).
     pub flow: FlowSpec,
+    /// What we queue unread, by our own limits: the caller's window
+    /// capped by our `stream_buffer`, never the peer's say alone.
+    recv_window: u32,
+    /// Largest total of unread payload bytes (our `stream_bytes`).
+    recv_bytes: usize,
+    /// Hard cap for a receiver that allows overruns (our `stream_buffer`).
+    overrun_cap: u32,
     /// Stream messages queued unread (bounded by the window).
     queued: AtomicUsize,
+    /// Their payload bytes.
+    queued_bytes: AtomicUsize,
     /// Other messages queued unread.
     control: AtomicUsize,
     allow_overruns: AtomicBool,
@@ -50,10 +59,16 @@ pub(crate) enum Refused {
 }
 
 impl DialogShared {
-    pub fn new(flow: FlowSpec) -> Self {
+    /// The state of a dialog with `flow`, whose receive side is bounded
+    /// by this actor's `limits`.
+    pub fn new(flow: FlowSpec, limits: &Limits) -> Self {
         DialogShared {
             flow,
+            recv_window: flow.window.clamp(1, limits.stream_buffer.max(1)),
+            recv_bytes: limits.stream_bytes,
+            overrun_cap: limits.stream_buffer.max(1),
             queued: AtomicUsize::new(0),
+            queued_bytes: AtomicUsize::new(0),
             control: AtomicUsize::new(0),
             allow_overruns: AtomicBool::new(false),
             credits: Semaphore::new(flow.window.max(1) as usize),
@@ -63,10 +78,20 @@ impl DialogShared {
 
     fn cap(&self) -> usize {
         if self.allow_overruns.load(Ordering::Relaxed) {
-            OVERRUN_CAP
+            self.overrun_cap as usize
         } else {
-            self.flow.window.max(1) as usize
+            self.recv_window as usize
         }
+    }
+
+    /// How many stream messages this side queues unread.
+    pub fn recv_window(&self) -> u32 {
+        self.recv_window
+    }
+
+    /// How many payload bytes this side queues unread.
+    pub fn recv_bytes(&self) -> usize {
+        self.recv_bytes
     }
 
     /// Returns window to this side's sender. Credit beyond what was ever
@@ -92,7 +117,13 @@ impl DialogShared {
     /// Queues a message for the handle: stream messages within the
     /// window, control messages within a small fixed bound.
     pub fn enqueue(&self, tx: &mpsc::UnboundedSender<Msg>, msg: Msg) -> Result<(), Refused> {
-        let (count, cap) = if matches!(msg, Msg::Yield { .. }) {
+        let (count, cap) = if let Msg::Yield { pld, .. } = &msg {
+            // The byte bound: one message is always taken (the frame cap
+            // bounds it), more only while their total fits.
+            let bytes = self.queued_bytes.load(Ordering::Relaxed);
+            if bytes > 0 && bytes.saturating_add(pld.len()) > self.recv_bytes {
+                return Err(Refused::Overrun);
+            }
             (&self.queued, self.cap())
         } else {
             (&self.control, CONTROL_CAP)
@@ -101,13 +132,19 @@ impl DialogShared {
             return Err(Refused::Overrun);
         }
         count.fetch_add(1, Ordering::Relaxed);
+        if let Msg::Yield { pld, .. } = &msg {
+            self.queued_bytes.fetch_add(pld.len(), Ordering::Relaxed);
+        }
         tx.send(msg).map_err(|_| Refused::Gone)
     }
 
     /// The handle took `msg` off its queue.
     pub fn dequeued(&self, msg: &Msg) {
         match msg {
-            Msg::Yield { .. } => self.queued.fetch_sub(1, Ordering::Relaxed),
+            Msg::Yield { pld, .. } => {
+                self.queued_bytes.fetch_sub(pld.len(), Ordering::Relaxed);
+                self.queued.fetch_sub(1, Ordering::Relaxed)
+            }
             m if m.is_queued_kind() => self.control.fetch_sub(1, Ordering::Relaxed),
             _ => return,
         };

@@ -219,6 +219,7 @@ impl Portal {
         flow: FlowSpec,
     ) -> Result<Dialog, Error> {
         let mut d = self.conn.open_dialog_with(flow);
+        let flow = d.shared.flow;
         let start = Msg::Start(Start {
             cid: d.cid,
             ns: module.to_string(),

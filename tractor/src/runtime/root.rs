@@ -7,7 +7,7 @@ use super::actor::{ActorRuntime, RuntimeParams};
 use super::current::{self, ThreadActorGuard};
 use super::error::Error;
 use super::interrupt::Interrupts;
-use crate::ipc::{Addr, Aid, DEFAULT_MAX_FRAME, Heartbeat, Secret, TransportKind};
+use crate::ipc::{Addr, Aid, Heartbeat, Limits, Secret, TransportKind};
 
 /// Default registrar address (the discovery issue builds on it).
 pub const DEFAULT_REGISTRY_ADDR: &str = "127.0.0.1:1616";
@@ -38,8 +38,8 @@ pub struct RootConfig {
     pub debug_mode: bool,
     /// Modules whose endpoints the root itself serves.
     pub enable_modules: Vec<String>,
-    /// Largest frame accepted from a peer.
-    pub max_frame: usize,
+    /// What one peer may cost each actor of the tree.
+    pub limits: Limits,
     /// How long a cancel request waits for its ack.
     pub cancel_timeout: Duration,
     /// Spawn backend (`TRACTOR_SPAWN_METHOD` wins); only `exec` exists yet.
@@ -78,7 +78,7 @@ impl RootConfig {
             loglevel: None,
             debug_mode: false,
             enable_modules: Vec::new(),
-            max_frame: DEFAULT_MAX_FRAME,
+            limits: Limits::default(),
             cancel_timeout: Duration::from_millis(500),
             spawn_method: "exec".into(),
             ensure_registry: false,
@@ -123,9 +123,23 @@ impl RootConfig {
         self
     }
 
-    /// Sets the largest accepted frame.
+    /// Sets the largest accepted frame (a shorthand for
+    /// [`limits`](Self::limits)).
     pub fn max_frame(mut self, n: usize) -> Self {
-        self.max_frame = n;
+        self.limits = self.limits.max_frame(n);
+        self
+    }
+
+    /// Sets what one peer may cost each actor of the tree; inherited by
+    /// every child.
+    ///
+    /// ```
+    /// let cfg = tractor::RootConfig::new("app")
+    ///     .limits(tractor::Limits::default().tasks_per_connection(100));
+    /// assert_eq!(cfg.limits.tasks_per_connection, 100);
+    /// ```
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -268,7 +282,7 @@ where
         loglevel: loglevel.clone(),
         registry_addrs: election.registry_addrs,
         debug_mode: cfg.debug_mode,
-        max_frame: cfg.max_frame,
+        limits: cfg.limits,
         enable_modules: cfg.enable_modules.clone(),
         cancel_timeout: cfg.cancel_timeout,
         heartbeat: crate::ipc::Heartbeat::effective(cfg.heartbeat),

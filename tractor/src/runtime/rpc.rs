@@ -7,6 +7,7 @@
 //! boxed like any error; the actor's other tasks never notice.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
@@ -105,13 +106,18 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     if let Some(reason) = mismatch(entry, kind, sig) {
         return refuse(LocalError::new(boxed_types::MSG_TYPE_ERROR, reason).into_data(&me));
     }
+    if let Some(reason) = over_task_limit(rt, conn) {
+        tracing::debug!(target: "tractor::runtime", "refused `{ns}::{func}` from {}: {reason}", conn.chan.peer());
+        return refuse(LocalError::new(boxed_types::TOO_MANY_TASKS, reason).into_data(&me));
+    }
+    let running = Running::enter(rt);
     let token = rt.cancel.child_token();
     let canceller = Arc::new(Mutex::new(None));
     let failure = Arc::new(Mutex::new(None));
     let (inbox, ctx) = if entry.kind == FuncType::AsyncFunc {
         (None, None)
     } else {
-        let (inbox, rx) = Inbox::new(flow);
+        let (inbox, rx) = Inbox::new(flow, &conn.limits);
         let seed = CtxSeed {
             rt: rt.clone(),
             conn: conn.clone(),
@@ -144,6 +150,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     let orphans_scope = orphans.clone();
     let span = tracing::debug_span!(parent: &rt.span, "rpc", endpoint = entry.path, caller = %conn.chan.peer());
     let task = async move {
+        let _running = running;
         let _ = conn
             .chan
             .send(&Msg::StartAck {
@@ -211,6 +218,42 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
 
 tokio::task_local! {
     static CALLER: usize;
+}
+
+/// Why one more task from `conn` would break this actor's task limits.
+fn over_task_limit(rt: &ActorRuntime, conn: &Conn) -> Option<String> {
+    let limits = &conn.limits;
+    let me = rt.aid();
+    if conn.task_count() >= limits.tasks_per_connection {
+        return Some(format!(
+            "actor {me} already runs {} tasks for {}, the most one connection may start (`Limits::tasks_per_connection`); wait for some to end, or raise the limit of the callee's tree",
+            limits.tasks_per_connection,
+            conn.chan.peer()
+        ));
+    }
+    if rt.rpc_tasks.load(Ordering::Relaxed) >= limits.tasks_per_actor {
+        return Some(format!(
+            "actor {me} already runs {} tasks, the most all its peers together may start (`Limits::tasks_per_actor`); wait for some to end, or raise the limit of the callee's tree",
+            limits.tasks_per_actor
+        ));
+    }
+    None
+}
+
+/// One RPC task counted against the actor's task limit while it lives.
+struct Running(Arc<ActorRuntime>);
+
+impl Running {
+    fn enter(rt: &Arc<ActorRuntime>) -> Running {
+        rt.rpc_tasks.fetch_add(1, Ordering::Relaxed);
+        Running(rt.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.rpc_tasks.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The channel the current RPC task was called over (its identity).

@@ -274,7 +274,9 @@ impl Portal {
         let me = self.rt.aid().clone();
         let mut remote_end = core.shared.terminal.subscribe();
         let body_res = {
-            let body = with_current(&core, body(&ctx, first));
+            // Boxed: nested contexts would otherwise nest their bodies'
+            // futures inline, and their poll frames, in one stack.
+            let body = Box::pin(with_current(&core, body(&ctx, first)));
             let failed = remote_end.wait_for(|t| match t {
                 Some(Terminal::Failed(e)) => !own_cancel(&core, e, &me),
                 Some(Terminal::Lost) => true,

@@ -158,7 +158,7 @@ impl CtxCore {
         use std::sync::atomic::Ordering;
         // Only the one consumer of the dialog updates this.
         let n = self.owed_credit.fetch_add(1, Ordering::Relaxed) + 1;
-        if n >= (self.shared.flow.window / 2).max(1)
+        if n >= (self.shared.recv_window() / 2).max(1)
             && self
                 .conn
                 .chan

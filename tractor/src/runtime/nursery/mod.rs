@@ -356,6 +356,7 @@ impl ActorNursery {
             loglevel,
             debug_mode: opts.debug_mode || rt.p.debug_mode,
             heartbeat_ms: rt.p.heartbeat.map(crate::ipc::Heartbeat::to_millis),
+            limits: rt.p.limits,
         };
         let proc = ChildProc::supervise(rt, aid.clone(), conn.clone(), child);
         let record = self.record(proc.clone());
