@@ -425,9 +425,17 @@ fn self_exe() -> std::path::PathBuf {
     std::env::current_exe().expect("current exe")
 }
 
+/// The cookie every program of this run shares (registrars, trees, the
+/// `tractor` tool), whatever runtime directory each is given.
+fn run_cookie() -> &'static str {
+    static COOKIE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COOKIE.get_or_init(|| format!("chaos-{}", tractor::Aid::new("run").uuid.simple()))
+}
+
 fn spawn_role(role: &str, envs: &[(&str, String)]) -> Proc {
     let mut cmd = Command::new(self_exe());
     cmd.env(ROLE_ENV, role)
+        .env("TRACTOR_COOKIE", run_cookie())
         .env_remove("TRACTOR_PARENT_ADDR")
         .env_remove(INJECT_ENV)
         .stdin(Stdio::null())
@@ -553,6 +561,7 @@ fn sockets_left(dir: &std::path::Path) -> Vec<String> {
 fn registry_entries(registry: &str) -> Result<Vec<String>, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_tractor"))
         .args(["--registry", registry, "--timeout", "5", "ls"])
+        .env("TRACTOR_COOKIE", run_cookie())
         .env_remove("TRACTOR_REGISTRY_ADDR")
         .env_remove(ROLE_ENV)
         .stdin(Stdio::null())

@@ -56,7 +56,10 @@ async fn another_binarys_signature_is_a_msg_type_error() {
             break a.parse().expect("an address");
         }
     };
-    tractor::open_root_actor(tractor::RootConfig::new("v1"), async || {
+    // A test root is a tree of its own (a fresh secret) unless told to
+    // use the cookie that separate programs of this user share.
+    let cfg = tractor::RootConfig::new("v1").secret(tractor::Secret::shared().expect("cookie"));
+    tractor::open_root_actor(cfg, async || {
         let p = tractor::connect_portal(&addr).await?;
         let e = p
             .open_context(greet::call("bob".into()), async |_c, _| Ok(()))

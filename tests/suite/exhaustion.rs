@@ -25,7 +25,10 @@ pub async fn dial(addr: String) -> bool {
         return false;
     };
     let limits = tractor::Limits::default().handshake_timeout(std::time::Duration::from_secs(5));
-    match tractor::ipc::Channel::connect(&a, me.aid(), &limits).await {
+    let Some(secret) = tractor::testing::tree_secret() else {
+        return false;
+    };
+    match tractor::ipc::Channel::connect(&a, me.aid(), &secret, &limits).await {
         Ok((chan, _reader)) => {
             chan.close();
             true

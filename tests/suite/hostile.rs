@@ -30,16 +30,13 @@ pub async fn idle_ctx(ctx: Context<(), u8, u8>) -> Result<(), Error> {
     std::future::pending().await
 }
 
-/// A raw, handshaken connection to the daemon `p`.
+/// A raw, authenticated and handshaken connection to the daemon `p`.
 async fn raw_peer(addr: &Addr) -> MsgTransport {
-    let mut t = MsgTransport::connect(addr, tractor::ipc::DEFAULT_MAX_FRAME)
+    let secret = tractor::testing::tree_secret().expect("inside the test's root");
+    tractor::testing::dial_authenticated(addr, &Aid::new("hostile"), &secret)
         .await
-        .expect("connect");
-    t.send(&Msg::Aid(Aid::new("hostile"))).await.expect("hello");
-    match t.recv().await {
-        Ok(Some(Msg::Aid(_))) => t,
-        other => panic!("expected the actor's Aid, got {other:?}"),
-    }
+        .expect("handshake")
+        .0
 }
 
 /// The next message matching `want`, skipping others; fails past 10 s.
@@ -183,9 +180,10 @@ async fn deeply_nested_errors_are_refused_not_a_crash(t: TransportKind) {
             use tokio::io::AsyncWriteExt;
             let mut io = dial(&addr).await;
             if after_handshake {
-                let hello =
-                    tractor::ipc::transport::encode(&Msg::Aid(Aid::new("hostile"))).expect("hello");
-                io.write_all(hello.bytes()).await.expect("hello");
+                let secret = tractor::testing::tree_secret().expect("inside the test's root");
+                tractor::testing::dial_handshake_raw(&mut io, &Aid::new("hostile"), &secret)
+                    .await
+                    .expect("handshake");
             }
             let _ = io.write_all(&frame).await;
             expect_dropped(&mut io, "a deeply nested error").await;
@@ -325,9 +323,10 @@ async fn a_frame_that_stalls_is_dropped(t: TransportKind) {
         let mut stalled = Vec::new();
         for _ in 0..6 {
             let mut io = dial(&addr).await;
-            let hello =
-                tractor::ipc::transport::encode(&Msg::Aid(Aid::new("hostile"))).expect("hello");
-            io.write_all(hello.bytes()).await.expect("hello");
+            let secret = tractor::testing::tree_secret().expect("inside the test's root");
+            tractor::testing::dial_handshake_raw(&mut io, &Aid::new("hostile"), &secret)
+                .await
+                .expect("handshake");
             let mut head = (40u32 << 20).to_le_bytes().to_vec();
             head.extend_from_slice(&[0; 100]);
             io.write_all(&head).await.expect("announce");

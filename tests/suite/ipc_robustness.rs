@@ -80,16 +80,19 @@ async fn bad_frames_drop_only_their_connection(t: TransportKind) {
         expect_dropped(&mut io, "a 4 GiB frame announcement").await;
 
         // 4. A valid handshake, then a 4 GiB announcement.
+        let secret = tractor::testing::tree_secret().expect("inside the test's root");
         let mut io = dial(&addr).await;
-        let hello =
-            tractor::ipc::transport::encode(&tractor::ipc::Msg::Aid(Aid::new("intruder"))).unwrap();
-        io.write_all(hello.bytes()).await.unwrap();
+        tractor::testing::dial_handshake_raw(&mut io, &Aid::new("intruder"), &secret)
+            .await
+            .unwrap();
         io.write_all(&u32::MAX.to_le_bytes()).await.unwrap();
         expect_dropped(&mut io, "an oversized frame after the handshake").await;
 
         // 5. A valid handshake, then a frame that is not a message.
         let mut io = dial(&addr).await;
-        io.write_all(hello.bytes()).await.unwrap();
+        tractor::testing::dial_handshake_raw(&mut io, &Aid::new("intruder"), &secret)
+            .await
+            .unwrap();
         io.write_all(&frame(&[0xff; 32])).await.unwrap();
         expect_dropped(&mut io, "an undecodable frame after the handshake").await;
 

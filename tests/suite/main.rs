@@ -5,6 +5,7 @@
 
 mod common;
 
+mod auth;
 mod cancellation;
 mod connections;
 mod contexts;

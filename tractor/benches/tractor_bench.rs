@@ -10,7 +10,10 @@
 //! exits, alone and eight at a time. Against them we measure, through
 //! tractor's public API only: spawn + teardown of one daemon actor
 //! (`start_actor`, `cancel_actor`, nursery exit), eight daemons spawned
-//! concurrently and cancelled with `an.cancel()`, the `portal.run` round
+//! concurrently and cancelled with `an.cancel()`, a new connection to a
+//! running actor (dial + the secret's challenge-response + identities,
+//! next to a raw connect + accept + one-byte round trip with a raw
+//! process), the `portal.run` round
 //! trip of a trivial endpoint over TCP and UDS, and the latency with which
 //! an error raised by a `run_in_actor` child reaches its parent (the child
 //! stamps the error with `CLOCK_MONOTONIC`, a system-wide clock on Linux, and
@@ -221,6 +224,8 @@ struct Iters {
     spawn8: usize,
     relay: usize,
     relay_bt: usize,
+    /// New connections per round (raw and tractor alternate).
+    connect: usize,
     /// Throughput: kept rounds (after one short warm-up round).
     tp_rounds: usize,
     /// u64 items per tractor sample / frames per raw sample.
@@ -241,6 +246,7 @@ impl Iters {
                 spawn8: 3,
                 relay: 5,
                 relay_bt: 3,
+                connect: 20,
                 tp_rounds: 1,
                 tp_small: 20_000,
                 tp_small_raw: 400_000,
@@ -255,6 +261,7 @@ impl Iters {
                 spawn8: 20,
                 relay: 40,
                 relay_bt: 10,
+                connect: 200,
                 tp_rounds: 3,
                 tp_small: 200_000,
                 tp_small_raw: 4_000_000,
@@ -334,11 +341,34 @@ fn raw_peer(mode: &str) {
             }
         }),
         "handshake" => TcpStream::connect(&addr).and_then(|mut s| s.write_all(&[1])),
+        "accept-tcp" => TcpListener::bind("127.0.0.1:0").and_then(|l| {
+            println!("LISTEN {}", l.local_addr()?);
+            std::io::stdout().flush()?;
+            accept_echo(|| l.accept().map(|(s, _)| s))
+        }),
+        "accept-uds" => UnixListener::bind(&addr).and_then(|l| {
+            println!("LISTEN {addr}");
+            std::io::stdout().flush()?;
+            accept_echo(|| l.accept().map(|(s, _)| s))
+        }),
         other => Err(std::io::Error::other(format!("unknown raw mode {other}"))),
     };
     if let Err(e) = r {
         eprintln!("tractor_bench raw peer ({mode}): {e}");
         std::process::exit(1);
+    }
+}
+
+/// Accepts connections forever; on each, echoes one byte and closes.
+fn accept_echo<S: Read + Write>(
+    mut accept: impl FnMut() -> std::io::Result<S>,
+) -> std::io::Result<()> {
+    loop {
+        let mut s = accept()?;
+        let mut b = [0u8; 1];
+        if s.read_exact(&mut b).is_ok() {
+            let _ = s.write_all(&b);
+        }
     }
 }
 
@@ -736,6 +766,8 @@ struct Raw {
     /// exec + handshake + exit + wait.
     spawn1: Samples,
     spawn8: Samples,
+    /// connect + accept + one-byte round trip, [TCP, UDS].
+    connect: [Samples; 2],
 }
 
 #[derive(Default)]
@@ -748,6 +780,10 @@ struct Tractor {
     spawn1: Samples,
     spawn8: Samples,
     relay: Relay,
+    /// dial + authentication + identities, [TCP, UDS].
+    connect: [Samples; 2],
+    /// One HMAC proof (computed twice per handshake per side).
+    proof: Samples,
 }
 
 #[derive(Default)]
@@ -771,6 +807,8 @@ async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet, TpSet), tractor::E
     tractor::open_root_actor(tractor::RootConfig::new("bench"), async move || {
         eprintln!("tractor_bench: spawn + teardown...");
         spawns(it, raw_ref, tr_ref).await?;
+        eprintln!("tractor_bench: new connections over TCP...");
+        connects(it, false, raw_ref, tr_ref).await?;
         for at in Placement::ALL {
             eprintln!("tractor_bench: round trips over TCP, {}...", at.label());
             if let Some(r) = round_trips(it, false, at).await? {
@@ -786,6 +824,8 @@ async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet, TpSet), tractor::E
     .await?;
     let cfg = tractor::RootConfig::new("bench").transport(tractor::TransportKind::Uds);
     tractor::open_root_actor(cfg, async || {
+        eprintln!("tractor_bench: new connections over UDS...");
+        connects(it, true, &mut raw, &mut tr).await?;
         for at in Placement::ALL {
             eprintln!("tractor_bench: round trips over UDS, {}...", at.label());
             if let Some(r) = round_trips(it, true, at).await? {
@@ -879,6 +919,100 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
         Ok(out)
     })
     .await
+}
+
+/// This actor's listening address.
+#[tractor::endpoint]
+async fn my_addr() -> Result<String, tractor::Error> {
+    Ok(tractor::current_actor()?.accept_addr().to_string())
+}
+
+/// New connections, raw and tractor alternating: a raw connect to a raw
+/// process's listener plus a one-byte round trip, next to a tractor dial
+/// of a daemon actor with the whole handshake (peer-uid check on UDS, the
+/// secret's challenge-response, identities). Also times one HMAC proof.
+async fn connects(
+    it: &Iters,
+    uds: bool,
+    raw: &mut Raw,
+    tr: &mut Tractor,
+) -> Result<(), tractor::Error> {
+    use std::io::BufRead;
+    let k = usize::from(uds);
+    let secret = tractor::testing::tree_secret().expect("inside the root");
+    let me = tractor::Aid::new("bench-dialer");
+    let path = uds_path("accept");
+    let _ = std::fs::remove_file(&path);
+    let mut child = Command::new(std::env::current_exe().expect("current exe"))
+        .env(RAW_ENV, if uds { "accept-uds" } else { "accept-tcp" })
+        .env(ADDR_ENV, &path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn raw acceptor");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("raw acceptor's address");
+    let raw_addr = line.trim().trim_start_matches("LISTEN ").to_string();
+    let res = tractor::open_nursery(async |an| {
+        let p = an
+            .start_actor("connectee")
+            .enable_modules([module_path!()])
+            .await?;
+        let addr: tractor::Addr = p.run(my_addr::call()).await?.parse().expect("addr");
+        for round in 0..=ROUNDS {
+            let n = if round == 0 {
+                it.connect / 4
+            } else {
+                it.connect
+            };
+            for _ in 0..n {
+                let t = Instant::now();
+                let mut b = [7u8; 1];
+                if uds {
+                    let mut s = UnixStream::connect(&raw_addr).expect("raw connect");
+                    s.write_all(&b).and_then(|()| s.read_exact(&mut b))
+                } else {
+                    let mut s = TcpStream::connect(&raw_addr).expect("raw connect");
+                    s.set_nodelay(true).expect("nodelay");
+                    s.write_all(&b).and_then(|()| s.read_exact(&mut b))
+                }
+                .expect("raw round trip");
+                let d_raw = t.elapsed();
+                let t = Instant::now();
+                let conn = tractor::testing::dial_authenticated(&addr, &me, &secret)
+                    .await
+                    .expect("connect");
+                let d_tr = t.elapsed();
+                drop(conn);
+                if round > 0 {
+                    raw.connect[k].push(d_raw);
+                    tr.connect[k].push(d_tr);
+                }
+            }
+        }
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&path);
+    if !uds {
+        let (d, a) = ([1u8; 32], [2u8; 32]);
+        for _ in 0..10 {
+            let t = Instant::now();
+            for _ in 0..1000 {
+                std::hint::black_box(
+                    tractor::ipc::auth::proof(&secret, tractor::ipc::Role::Dialer, &d, &a)
+                        .expect("proof"),
+                );
+            }
+            tr.proof.push_ns(t.elapsed().as_nanos() as u64 / 1000);
+        }
+    }
+    res
 }
 
 /// Spawn + teardown, raw and tractor alternating (the raw parts block the
@@ -1216,6 +1350,16 @@ fn report(
             check: Check::Ratio(3.0),
         },
     ];
+    for (k, name) in ["TCP", "UDS"].iter().enumerate() {
+        rows.push(Row {
+            figure: format!("connect + auth + identities, {name} (median)"),
+            tractor: tr.connect[k].median(),
+            raw: raw.connect[k].median(),
+            unit: Unit::Ns,
+            target: "(info) raw: connect + 1-byte RTT",
+            check: Check::Info,
+        });
+    }
     for (uds, name) in [(false, "TCP"), (true, "UDS")] {
         for at in [Placement::SameCpu, Placement::TwoCpus] {
             let Some(r) = rtt.get(uds, at) else { continue };
@@ -1460,6 +1604,20 @@ fn report(
         &tr.spawn1_down,
     );
     d("tractor spawn + teardown, 1 actor", &tr.spawn1);
+    for (k, name) in ["TCP", "UDS"].iter().enumerate() {
+        d(
+            &format!("raw {name} connect + accept + 1-byte round trip"),
+            &raw.connect[k],
+        );
+        d(
+            &format!("tractor {name} dial + auth + identities"),
+            &tr.connect[k],
+        );
+    }
+    d(
+        "one HMAC-SHA256 proof (2 per side per handshake)",
+        &tr.proof,
+    );
     d(
         "raw 8 x (exec + handshake + exit + wait), at once",
         &raw.spawn8,

@@ -54,7 +54,7 @@ pub use app::init;
 pub use discovery::{
     Registration, find_actor, get_registry, list_actors, query_actor, run_daemon, wait_for_actor,
 };
-pub use ipc::{Addr, Aid, Heartbeat, Limits, TransportKind};
+pub use ipc::{Addr, Aid, Heartbeat, Limits, Secret, TransportKind};
 pub use runtime::context::{
     CallerContext, Context, IpcContext, MsgStream, RemoteStream, Side, current_ipc_ctx,
 };
@@ -72,9 +72,31 @@ pub use runtime::portal::{CancelActor, Portal, RunInActor, connect_portal};
 pub use runtime::root::{RootConfig, open_root_actor};
 pub use tractor_macros::{context, endpoint, main, test};
 
-/// Test support: finding processes that outlived their tree.
+/// Test support: finding processes that outlived their tree, and
+/// speaking the wire protocol by hand as an authenticated peer.
 pub mod testing {
     pub use crate::devx::survivors::{describe, survivors, wait_gone, wait_gone_async};
+    pub use crate::ipc::auth::dial_handshake_raw;
+
+    /// The secret of the actor the calling code runs in (a test's root):
+    /// what a hand-made peer must prove it holds to be let in.
+    pub fn tree_secret() -> Option<crate::Secret> {
+        crate::runtime::current::try_current().map(|rt| rt.p.secret.clone())
+    }
+
+    /// Dials `addr` and completes the handshake (peer-uid check, the
+    /// proof of `secret`, identities) as `me`: a raw transport to send
+    /// hand-made messages over. Returns it and the peer's identity.
+    pub async fn dial_authenticated(
+        addr: &crate::Addr,
+        me: &crate::Aid,
+        secret: &crate::Secret,
+    ) -> Result<(crate::ipc::MsgTransport, crate::Aid), crate::ipc::IpcError> {
+        let mut t = crate::ipc::MsgTransport::connect(addr, crate::ipc::DEFAULT_MAX_FRAME).await?;
+        let peer =
+            crate::ipc::auth::handshake(&mut t, me, secret, crate::ipc::Role::Dialer).await?;
+        Ok((t, peer))
+    }
 }
 
 /// Paths the generated code names. Not a public API.

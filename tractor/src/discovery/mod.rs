@@ -57,7 +57,7 @@ enum Probe {
     Occupied(String),
 }
 
-async fn probe(rt_aid: &crate::Aid, addr: &Addr) -> Probe {
+async fn probe(rt_aid: &crate::Aid, secret: &crate::ipc::Secret, addr: &Addr) -> Probe {
     let attempt = async {
         let t = match crate::ipc::MsgTransport::connect(addr, crate::ipc::DEFAULT_MAX_FRAME).await {
             Ok(t) => t,
@@ -65,7 +65,7 @@ async fn probe(rt_aid: &crate::Aid, addr: &Addr) -> Probe {
         };
         let limits = crate::ipc::Limits::default().handshake_timeout(PROBE_TIMEOUT);
         let (chan, mut reader) =
-            match Channel::handshake(t, rt_aid, crate::ipc::Role::Dialer, &limits).await {
+            match Channel::handshake(t, rt_aid, secret, crate::ipc::Role::Dialer, &limits).await {
                 Ok(c) => c,
                 Err(e) => {
                     return Probe::Occupied(format!(
@@ -132,10 +132,23 @@ fn registry_addrs_from_env() -> Result<Option<Vec<Addr>>, Error> {
 /// The environment variable that sets the registry addresses.
 pub const REGISTRY_ADDR_ENV: &str = "TRACTOR_REGISTRY_ADDR";
 
-/// The rendezvous at root boot.
+/// Whether a root is a tree of its own, which no other program joins: a
+/// `#[tractor::test]` root told of no registry is its own registrar on its
+/// own port (tests run many roots in one process).
+pub(crate) fn is_isolated(cfg: &RootConfig, in_test: bool) -> bool {
+    cfg.registry_addrs.is_empty()
+        && in_test
+        && !cfg.ensure_registry
+        && !cfg.join_existing_registry
+        && std::env::var_os(REGISTRY_ADDR_ENV).is_none()
+}
+
+/// The rendezvous at root boot; `secret` is what a registrar found there
+/// must share.
 pub(crate) async fn elect(
     cfg: &RootConfig,
     me: &crate::Aid,
+    secret: &crate::ipc::Secret,
     in_test: bool,
 ) -> Result<Election, Error> {
     if cfg.ensure_registry && cfg.join_existing_registry {
@@ -143,12 +156,7 @@ pub(crate) async fn elect(
             "ensure_registry (become the registrar) and join_existing_registry (never become it) contradict each other; set at most one".into(),
         ));
     }
-    if cfg.registry_addrs.is_empty()
-        && in_test
-        && !cfg.ensure_registry
-        && !cfg.join_existing_registry
-        && std::env::var_os(REGISTRY_ADDR_ENV).is_none()
-    {
+    if is_isolated(cfg, in_test) {
         // Tests run many roots in one process: each is its own registrar
         // on its own port (its listen address) unless told otherwise.
         return Ok(Election {
@@ -177,14 +185,14 @@ pub(crate) async fn elect(
     }
     let mut occupied = Vec::new();
     for a in &addrs {
-        let mut verdict = probe(me, a).await;
+        let mut verdict = probe(me, secret, a).await;
         // A registrar on its way out: its address frees up shortly.
         for _ in 0..50 {
             if !matches!(verdict, Probe::Leaving) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
-            verdict = probe(me, a).await;
+            verdict = probe(me, secret, a).await;
         }
         match verdict {
             Probe::Leaving => {

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::addr::Addr;
+use super::auth::{self, Secret};
 use super::error::IpcError;
 use super::frame::Frame;
 use super::limits::{HANDSHAKE_MAX_FRAME, Limits};
@@ -65,8 +66,10 @@ pub enum Role {
 }
 
 impl Channel {
-    /// Exchanges identities over a fresh transport (both sides send their
-    /// `Aid` first, then read the peer's) and starts the writer task.
+    /// Authenticates a fresh transport (a unix-socket peer must be of our
+    /// uid, and both sides prove they hold `secret`, see
+    /// [`auth`](super::auth)), exchanges identities and starts the writer
+    /// task.
     ///
     /// Until the peer has identified itself it may send only small frames
     /// ([`HANDSHAKE_MAX_FRAME`]) and has `limits.handshake_timeout` to do
@@ -74,32 +77,21 @@ impl Channel {
     pub async fn handshake(
         mut t: MsgTransport,
         me: &Aid,
+        secret: &Secret,
         role: Role,
         limits: &Limits,
     ) -> Result<(Channel, MsgReader), IpcError> {
         let timeout = limits.handshake_timeout;
         t.cap_frames(HANDSHAKE_MAX_FRAME.min(limits.max_frame));
-        let exchange = async {
-            t.send(&Msg::Aid(me.clone())).await?;
-            match t.recv().await? {
-                Some(Msg::Aid(peer)) => Ok(peer),
-                Some(other) => Err(IpcError::Handshake(format!(
-                    "expected the peer's Aid, got {}",
-                    other.kind()
-                ))),
-                None => Err(IpcError::Handshake(
-                    "peer closed the connection before identifying itself".into(),
-                )),
-            }
-        };
-        let peer = match tokio::time::timeout(timeout, exchange).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(IpcError::Handshake(format!(
-                    "peer sent no Aid within {timeout:?}"
-                )));
-            }
-        };
+        let peer =
+            match tokio::time::timeout(timeout, auth::handshake(&mut t, me, secret, role)).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(IpcError::Handshake(format!(
+                        "peer did not complete the handshake within {timeout:?}"
+                    )));
+                }
+            };
         t.apply(limits);
         let peer_addr = t.peer_addr.clone();
         let peer_cred = t.peer_cred;
@@ -130,10 +122,11 @@ impl Channel {
     pub async fn connect(
         addr: &Addr,
         me: &Aid,
+        secret: &Secret,
         limits: &Limits,
     ) -> Result<(Channel, MsgReader), IpcError> {
         let t = MsgTransport::connect(addr, limits.max_frame).await?;
-        Self::handshake(t, me, Role::Dialer, limits).await
+        Self::handshake(t, me, secret, Role::Dialer, limits).await
     }
 
     /// The peer's identity.

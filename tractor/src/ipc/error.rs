@@ -41,6 +41,34 @@ pub enum IpcError {
     /// The peer did not complete the handshake.
     #[error("handshake failed: {0}")]
     Handshake(String),
+    /// The peer did not prove that it holds our secret, or refused our
+    /// proof: it belongs to another tree or program, or is not tractor.
+    #[error(
+        "authentication with {peer} failed: {reason}; actors that must talk share one secret: give both programs the same cookie ({cookie_env}, or the same cookie file, see Secret::cookie_path) or the same RootConfig::secret",
+        cookie_env = super::auth::COOKIE_ENV
+    )]
+    AuthFailed {
+        /// Who was on the other end.
+        peer: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A unix-socket peer runs as another user (`SO_PEERCRED`).
+    #[error(
+        "refused a unix-socket peer running as uid {uid} (pid {pid}): only processes of this user (uid {ours}) may connect; run both programs as the same user"
+    )]
+    ForeignUser {
+        /// The peer's uid.
+        uid: u32,
+        /// The peer's pid (0 when unknown).
+        pid: i32,
+        /// Our uid.
+        ours: u32,
+    },
+    /// No secret could be had (a cookie file that is unreadable, insecure
+    /// or someone else's; no randomness).
+    #[error(transparent)]
+    Secret(#[from] super::auth::SecretError),
     /// The channel is closed (the peer vanished or we closed it).
     #[error("the channel to {peer} is closed")]
     Closed {

@@ -1,11 +1,14 @@
-//! IPC: addresses, framing, the protocol messages, transports and channels.
+//! IPC: addresses, framing, the protocol messages, transports, who may
+//! connect (authentication) and channels.
 //!
 //! This layer knows nothing of actors' behaviour; the runtime above it
 //! decides what a message means.
 
 pub mod addr;
+pub mod auth;
 pub mod channel;
 pub mod codec;
+mod cookie;
 pub mod error;
 pub mod frame;
 pub mod heartbeat;
@@ -14,6 +17,7 @@ pub mod msg;
 pub mod transport;
 
 pub use addr::{Addr, TransportKind};
+pub use auth::{Secret, SecretError};
 pub use channel::{Channel, Role};
 pub use error::IpcError;
 pub use frame::{DEFAULT_MAX_FRAME, Frame, FrameError};

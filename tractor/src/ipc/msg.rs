@@ -217,7 +217,7 @@ mod bounded {
 /// One protocol message.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Msg {
-    /// Handshake: each side sends its identity first.
+    /// Handshake: each side's identity, once it is authenticated.
     Aid(Aid),
     /// Parent → child bootstrap, right after the handshake.
     SpawnSpec(SpawnSpec),
@@ -308,6 +308,18 @@ pub enum Msg {
         /// Dialog of the probe.
         cid: Cid,
     },
+    /// Handshake, first message of each side: a fresh random nonce the
+    /// other side must prove the shared secret over (see [`auth`](super::auth)).
+    Challenge {
+        /// 32 random bytes.
+        nonce: [u8; 32],
+    },
+    /// Handshake: HMAC-SHA256 of the shared secret over both nonces and
+    /// the sender's role.
+    Proof {
+        /// The MAC.
+        mac: [u8; 32],
+    },
 }
 
 /// The messages that carry a payload, which [`Msg::payload_frame`]
@@ -364,6 +376,8 @@ impl Msg {
             Msg::Heartbeat => "Heartbeat",
             Msg::Ping { .. } => "Ping",
             Msg::Pong { .. } => "Pong",
+            Msg::Challenge { .. } => "Challenge",
+            Msg::Proof { .. } => "Proof",
         }
     }
 }

@@ -147,6 +147,16 @@ impl MsgTransport {
         self.writer.flush().await
     }
 
+    /// Buffers one message without flushing (handshake use).
+    pub(crate) async fn write_msg(&mut self, msg: &Msg) -> Result<(), IpcError> {
+        self.writer.write(msg).await
+    }
+
+    /// Flushes buffered messages.
+    pub(crate) async fn flush_msgs(&mut self) -> Result<(), IpcError> {
+        self.writer.flush().await
+    }
+
     /// Receives one message; `None` on clean EOF.
     pub async fn recv(&mut self) -> Result<Option<Msg>, IpcError> {
         self.reader.recv().await
@@ -267,6 +277,9 @@ impl MsgListener {
             Addr::Tcp(sa) => {
                 let l = TcpListener::bind(sa).await.map_err(err)?;
                 let local = l.local_addr().map_err(err)?;
+                if !sa.ip().is_loopback() {
+                    tracing::warn!(target: "tractor::ipc", "listening on {local}, beyond loopback: whoever reaches it is kept out by the shared secret alone, and the traffic is not encrypted (across hosts, use a tunnel or VPN)");
+                }
                 Ok(MsgListener {
                     kind: ListenerKind::Tcp(l),
                     addr: Addr::Tcp(local),
@@ -274,10 +287,11 @@ impl MsgListener {
                 })
             }
             Addr::Uds(path) => {
-                if let Some(dir) = path.parent() {
-                    create_private_dir(dir).map_err(err)?;
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    let ours = dir == uds_bindspace();
+                    create_private_dir(dir, ours).map_err(err)?;
                     // Files of SIGKILLed actors never unlink themselves.
-                    if dir == uds_bindspace() {
+                    if ours {
                         sweep_dir(dir);
                     }
                 }
@@ -408,17 +422,55 @@ async fn remove_if_unserved(path: &Path) -> bool {
     removed
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+/// Creates `dir` (and missing parents) readable by its owner only (0700).
+///
+/// With `strict` (the socket bindspace and the cookie's directory, which
+/// tractor owns), an existing directory must belong to this user (else an
+/// error: another user may have planted it to squat our socket names) and
+/// is narrowed to 0700 if it is wider. Without, an existing directory is
+/// the user's own choice (a configured socket path) and left as it is.
+pub(crate) fn create_private_dir(dir: &Path, strict: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     match std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
     {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
     }
+    if !strict {
+        return Ok(());
+    }
+    // SAFETY: geteuid cannot fail.
+    let ours = unsafe { libc::geteuid() };
+    // The entry itself (a link planted by another user) and what it names.
+    for meta in [std::fs::symlink_metadata(dir)?, std::fs::metadata(dir)?] {
+        if meta.uid() != ours {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "the directory {} belongs to uid {}, not to this user (uid {ours}); another user may have made it to intercept tractor's sockets: remove it, or point XDG_RUNTIME_DIR at a directory of your own",
+                    dir.display(),
+                    meta.uid()
+                ),
+            ));
+        }
+    }
+    let meta = std::fs::metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", dir.display()),
+        ));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        tracing::warn!(target: "tractor::ipc", "{} had mode {mode:o}; narrowed it to 0700 (owner only)", dir.display());
+    }
+    Ok(())
 }
 
 /// The directory unix sockets live in: `$XDG_RUNTIME_DIR/tractor/`, else
@@ -554,6 +606,47 @@ pub fn default_bind_addr(kind: TransportKind, name: &str) -> Addr {
 }
 
 #[cfg(test)]
+mod private_dir_tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use super::create_private_dir;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().mode() & 0o777
+    }
+
+    #[test]
+    fn created_owner_only_and_narrowed_when_wider() {
+        let base = std::env::temp_dir().join(format!("tractor-dir-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let d = base.join("a/tractor");
+        create_private_dir(&d, true).unwrap();
+        assert_eq!(mode(&d), 0o700);
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A configured directory is the user's choice...
+        create_private_dir(&d, false).unwrap();
+        assert_eq!(mode(&d), 0o755);
+        // ...the bindspace is ours to keep private.
+        create_private_dir(&d, true).unwrap();
+        assert_eq!(mode(&d), 0o700);
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&d, Some(65534), None).unwrap();
+            let e = create_private_dir(&d, true).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}");
+            assert!(e.to_string().contains("uid 65534"), "{e}");
+            // A link we do not own, to a directory we do.
+            std::os::unix::fs::chown(&d, Some(0), None).unwrap();
+            let link = base.join("link");
+            std::os::unix::fs::symlink(&d, &link).unwrap();
+            std::os::unix::fs::lchown(&link, Some(65534), None).unwrap();
+            assert!(create_private_dir(&link, true).is_err());
+        }
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
+
+#[cfg(test)]
 mod sweep_tests {
     use super::socket_owner;
 
@@ -627,7 +720,7 @@ mod stale_tests {
     /// A fresh file name in the bindspace, `<tag>@<pid>-<8 hex>.sock`.
     fn in_bindspace(tag: &str, pid: u32) -> PathBuf {
         let dir = uds_bindspace();
-        create_private_dir(&dir).expect("create the bindspace");
+        create_private_dir(&dir, true).expect("create the bindspace");
         let n = &uuid::Uuid::new_v4().simple().to_string()[..8];
         dir.join(format!("{tag}@{pid}-{n}.sock"))
     }

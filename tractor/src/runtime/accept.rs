@@ -70,7 +70,14 @@ pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
         rt.io.spawn_local(
             async move {
                 let _handshaking = handshaking;
-                match Channel::handshake(t, rt2.aid(), Role::Acceptor, &rt2.p.limits).await {
+                let hs = Channel::handshake(
+                    t,
+                    rt2.aid(),
+                    &rt2.p.secret,
+                    Role::Acceptor,
+                    &rt2.p.limits,
+                );
+                match hs.await {
                     Ok((chan, reader)) => {
                         tracing::debug!(target: "tractor::ipc", peer = %chan.peer(), "peer connected");
                         let conn = rt2.adopt(chan, reader);

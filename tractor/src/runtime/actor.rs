@@ -17,7 +17,7 @@ use super::conn::Conn;
 use super::endpoint::EndpointTable;
 use super::lifetime::LifetimeStack;
 use super::share::{Claim, Lease};
-use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, TransportKind};
+use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, Secret, TransportKind};
 use crate::spawn::Resource;
 
 /// What an actor is booted with.
@@ -39,6 +39,8 @@ pub(crate) struct RuntimeParams {
     pub cancel_timeout: Duration,
     /// Channel liveness settings (`None`: no heartbeats).
     pub heartbeat: Option<crate::ipc::Heartbeat>,
+    /// The secret every peer must prove it holds (and we prove to them).
+    pub secret: Secret,
 }
 
 pub(crate) struct ActorRuntime {
@@ -229,7 +231,8 @@ impl ActorRuntime {
         if let Some(c) = self.claim_at(addr, claim) {
             return Ok(c);
         }
-        let (chan, reader) = Channel::connect(addr, &self.p.aid, &self.p.limits).await?;
+        let (chan, reader) =
+            Channel::connect(addr, &self.p.aid, &self.p.secret, &self.p.limits).await?;
         // An actor we already have a channel to, reached at another of its
         // addresses (a child's listen address, say): keep the one we have.
         if let Some(existing) = self.conn_to(&chan.peer().uuid) {

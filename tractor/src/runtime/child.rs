@@ -48,7 +48,7 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         pid: std::process::id(),
     };
     let (chan, mut reader) =
-        match Channel::connect(&env.parent_addr, &aid, &Limits::default()).await {
+        match Channel::connect(&env.parent_addr, &aid, &env.secret, &Limits::default()).await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("tractor child {aid}: cannot reach parent: {e}");
@@ -80,6 +80,7 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         heartbeat: crate::ipc::Heartbeat::effective(
             spec.heartbeat_ms.map(crate::ipc::Heartbeat::from_millis),
         ),
+        secret: env.secret.clone(),
     };
     let rt = match ActorRuntime::boot(params).await {
         Ok(rt) => rt,

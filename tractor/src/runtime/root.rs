@@ -7,7 +7,7 @@ use super::actor::{ActorRuntime, RuntimeParams};
 use super::current::{self, ThreadActorGuard};
 use super::error::Error;
 use super::interrupt::Interrupts;
-use crate::ipc::{Addr, Aid, Heartbeat, Limits, TransportKind};
+use crate::ipc::{Addr, Aid, Heartbeat, Limits, Secret, TransportKind};
 
 /// Default registrar address (the discovery issue builds on it).
 pub const DEFAULT_REGISTRY_ADDR: &str = "127.0.0.1:1616";
@@ -29,6 +29,8 @@ pub struct RootConfig {
     /// The one transport of the tree.
     pub transport: TransportKind,
     /// Where to listen (default: loopback port 0, or a fresh socket file).
+    /// Only a configured address makes a TCP actor reachable from other
+    /// hosts; see [`bind_addr`](Self::bind_addr).
     pub bind_addr: Option<Addr>,
     /// Log filter (`TRACTOR_LOGLEVEL` wins).
     pub loglevel: Option<String>,
@@ -54,6 +56,9 @@ pub struct RootConfig {
     /// Channel liveness for the whole tree (`TRACTOR_HEARTBEAT` wins);
     /// `None` turns heartbeats off.
     pub heartbeat: Option<Heartbeat>,
+    /// The secret every connection of the tree must prove it holds
+    /// (`None`: the shared cookie, see [`secret`](Self::secret)).
+    pub secret: Option<Secret>,
 }
 
 impl Default for RootConfig {
@@ -80,6 +85,7 @@ impl RootConfig {
             join_existing_registry: false,
             discoverable: true,
             heartbeat: Some(Heartbeat::default()),
+            secret: None,
         }
     }
 
@@ -101,7 +107,11 @@ impl RootConfig {
         self
     }
 
-    /// Sets the listen address.
+    /// Sets the listen address. Without one a TCP actor listens on
+    /// loopback (`127.0.0.1`, a free port) only, and its children always do.
+    /// An address on another interface lets other hosts reach it: every
+    /// connection still has to prove it holds the tree's secret, but the
+    /// traffic is not encrypted; across hosts, use a tunnel or VPN.
     pub fn bind_addr(mut self, a: Addr) -> Self {
         self.bind_addr = Some(a);
         self
@@ -183,6 +193,31 @@ impl RootConfig {
         self
     }
 
+    /// Sets the secret that every connection to and from this tree must
+    /// prove it holds (a challenge-response over HMAC-SHA256; the secret
+    /// itself never crosses the wire). Children get it from their parent.
+    ///
+    /// Without one (the default), in this order:
+    /// - `TRACTOR_COOKIE`, when set and not empty;
+    /// - a `#[tractor::test]` root told of no registry (a tree no other
+    ///   program joins) makes a fresh random secret of its own;
+    /// - else the user's cookie file ([`Secret::cookie_path`], mode 0600,
+    ///   created on first use), so that separate programs of one user
+    ///   (a daemon and its clients, the `tractor` CLI) meet with no
+    ///   configuration while other users cannot connect.
+    ///
+    /// [`Secret::generate`] makes a tree that no other program can reach.
+    ///
+    /// ```
+    /// let cfg = tractor::RootConfig::new("private")
+    ///     .secret(tractor::Secret::generate().unwrap());
+    /// assert!(cfg.secret.is_some());
+    /// ```
+    pub fn secret(mut self, s: Secret) -> Self {
+        self.secret = Some(s);
+        self
+    }
+
     /// Sets the spawn method.
     pub fn spawn_method(mut self, m: impl Into<String>) -> Self {
         self.spawn_method = m.into();
@@ -234,6 +269,7 @@ where
         })
         .unwrap_or_else(|| aid.uuid.to_string());
     let in_test = test.is_some();
+    let secret = tree_secret(&cfg, in_test)?;
     let exec_args = test.map(|t| t.exec_args).unwrap_or_default();
     let params = |election: crate::discovery::Election| RuntimeParams {
         tree_id: tree_id.clone(),
@@ -250,6 +286,7 @@ where
         enable_modules: cfg.enable_modules.clone(),
         cancel_timeout: cfg.cancel_timeout,
         heartbeat: crate::ipc::Heartbeat::effective(cfg.heartbeat),
+        secret: secret.clone(),
     };
     let local = tokio::task::LocalSet::new();
     local
@@ -261,7 +298,7 @@ where
             // bind finds the winner answering on the next round.
             let mut attempt = 0;
             let rt = loop {
-                let election = crate::discovery::elect(&cfg, &aid, in_test).await?;
+                let election = crate::discovery::elect(&cfg, &aid, &secret, in_test).await?;
                 let becomes_registrar = election.is_registrar && election.bind.is_some();
                 match ActorRuntime::boot(params(election)).await {
                     Err(Error::Ipc(crate::ipc::IpcError::Bind { source, .. }))
@@ -316,4 +353,22 @@ where
             res
         })
         .await
+}
+
+/// The tree's secret: configured, else `TRACTOR_COOKIE`, else a fresh one
+/// for an isolated test root, else the cookie file (see [`RootConfig::secret`]).
+fn tree_secret(cfg: &RootConfig, in_test: bool) -> Result<Secret, Error> {
+    if let Some(s) = &cfg.secret {
+        return Ok(s.clone());
+    }
+    let secret = match Secret::from_env().map_err(crate::ipc::IpcError::from)? {
+        Some(s) => s,
+        None if crate::discovery::is_isolated(cfg, in_test) => {
+            Secret::generate().map_err(crate::ipc::IpcError::from)?
+        }
+        None => {
+            Secret::from_cookie_file(&Secret::cookie_path()).map_err(crate::ipc::IpcError::from)?
+        }
+    };
+    Ok(secret)
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::env;
 use super::process::ChildProcess;
 use super::resource::{BootExit, Resource};
-use crate::ipc::Addr;
+use crate::ipc::{Addr, Secret};
 
 /// The step of a spawn that ran out of a resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +148,8 @@ pub struct ChildEnv {
     pub uuid: Uuid,
     /// Tree marker.
     pub tree_id: String,
+    /// The tree's secret (handed over through an inherited pipe).
+    pub secret: Secret,
 }
 
 impl ChildEnv {
@@ -168,13 +170,87 @@ impl ChildEnv {
             .and_then(|u| Uuid::parse_str(&u).ok())
             .ok_or_else(|| bad(env::ACTOR_UUID))?;
         let tree_id = std::env::var(env::TREE).unwrap_or_default();
+        let secret = read_secret()?;
         Ok(ChildEnv {
             parent_addr,
             name,
             uuid,
             tree_id,
+            secret,
         })
     }
+}
+
+/// Reads the tree's secret from the pipe our parent left us
+/// ([`env::SECRET_FD`]), and closes it.
+fn read_secret() -> Result<Secret, SpawnError> {
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    let bad = |what: String| SpawnError::BadEnv(format!("{}: {what}", env::SECRET_FD));
+    let fd: i32 = std::env::var(env::SECRET_FD)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|fd| *fd > 2)
+        .ok_or_else(|| {
+            bad(
+                "missing; a child actor must be started by a tractor parent (of this version)"
+                    .into(),
+            )
+        })?;
+    // Only a pipe is ours to take: never close an fd we did not inherit for this.
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: fstat writes into `st`, a properly sized buffer.
+    let is_pipe = unsafe { libc::fstat(fd, st.as_mut_ptr()) } == 0 && {
+        // SAFETY: fstat succeeded, so `st` is initialised.
+        let st = unsafe { st.assume_init() };
+        st.st_mode & libc::S_IFMT == libc::S_IFIFO
+    };
+    if !is_pipe {
+        return Err(bad(format!("fd {fd} is not an inherited pipe")));
+    }
+    // SAFETY: the parent made `fd` for us alone (a pipe, checked above);
+    // we own it from here and close it once read.
+    let f = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut bytes = Vec::new();
+    f.take(crate::ipc::auth::MAX_SECRET_LEN as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(format!("cannot read the secret: {e}")))?;
+    Secret::from_origin(bytes, "the parent").map_err(|e| bad(e.to_string()))
+}
+
+/// A pipe holding `secret`, for one child: its read end, to be inherited;
+/// its write end is written and closed here. Both ends are close-on-exec
+/// (only the child's `pre_exec` clears it on the read end), so no other
+/// child spawned meanwhile inherits either.
+fn secret_pipe(secret: &Secret) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two fds into the array on success.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    let (r, w) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    // At most MAX_SECRET_LEN bytes: far below a pipe's buffer, so this
+    // never blocks.
+    std::fs::File::from(w).write_all(secret.expose())?;
+    if fds[0] <= 2 {
+        // Stdio is set up in the child over fds 0-2: keep clear of them.
+        // SAFETY: F_DUPFD_CLOEXEC makes a new fd >= 3, owned by us.
+        let moved = unsafe { libc::fcntl(fds[0], libc::F_DUPFD_CLOEXEC, 3) };
+        if moved < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh fd from fcntl, owned by nobody else.
+        return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(moved) });
+    }
+    Ok(r)
 }
 
 /// Starts a child actor process: the current executable with `args`, in
@@ -187,13 +263,30 @@ pub fn spawn_exec(
     args: &[String],
     loglevel: Option<&str>,
 ) -> Result<ChildProcess, SpawnError> {
+    use std::os::fd::AsRawFd;
     let exe = std::env::current_exe().map_err(SpawnError::CurrentExe)?;
+    let spawn_err = |source: std::io::Error| match Resource::of_spawn_error(&source) {
+        Some(resource) => SpawnError::ResourceExhausted {
+            name: child.name.clone(),
+            resource,
+            stage: SpawnStage::Exec,
+            source,
+        },
+        None => SpawnError::Exec {
+            name: child.name.clone(),
+            source,
+        },
+    };
+    // Closed in this process once the child is started.
+    let secret_fd = secret_pipe(&child.secret).map_err(spawn_err)?;
+    let secret_raw = secret_fd.as_raw_fd();
     let mut cmd = std::process::Command::new(exe);
     cmd.args(args)
         .env(env::PARENT_ADDR, child.parent_addr.to_string())
         .env(env::ACTOR_NAME, &child.name)
         .env(env::ACTOR_UUID, child.uuid.to_string())
         .env(env::TREE, &child.tree_id)
+        .env(env::SECRET_FD, secret_raw.to_string())
         // Dropping the handle kills it; that is a backstop only: the
         // supervisor normally reaps through the cancel ladder.
         .stdin(Stdio::null());
@@ -222,24 +315,16 @@ pub fn spawn_exec(
             if libc::getppid() != parent_pid {
                 libc::_exit(1);
             }
+            // The secret's pipe is the one fd this child inherits.
+            if libc::fcntl(secret_raw, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
-    let spawned =
-        ChildProcess::spawn(&mut cmd).map_err(|source| {
-            match Resource::of_spawn_error(&source) {
-                Some(resource) => SpawnError::ResourceExhausted {
-                    name: child.name.clone(),
-                    resource,
-                    stage: SpawnStage::Exec,
-                    source,
-                },
-                None => SpawnError::Exec {
-                    name: child.name.clone(),
-                    source,
-                },
-            }
-        })?;
+    let spawned = ChildProcess::spawn(&mut cmd).map_err(spawn_err);
+    drop(secret_fd);
+    let spawned = spawned?;
     if let Some(pid) = spawned.id() {
         lock_unreaped().push((pid, child.tree_id.clone()));
     }

@@ -29,4 +29,8 @@ pub mod env {
     pub const LOGLEVEL: &str = "TRACTOR_LOGLEVEL";
     /// Spawn backend; wins over configuration.
     pub const SPAWN_METHOD: &str = "TRACTOR_SPAWN_METHOD";
+    /// The number of an inherited pipe the child reads the tree's secret
+    /// from (the secret itself is never in the environment or on the
+    /// command line, where `ps` and `/proc` would show it).
+    pub const SECRET_FD: &str = "TRACTOR_SECRET_FD";
 }

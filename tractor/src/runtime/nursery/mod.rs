@@ -312,6 +312,7 @@ impl ActorNursery {
             name: opts.name.clone(),
             uuid,
             tree_id: rt.p.tree_id.clone(),
+            secret: rt.p.secret.clone(),
         };
         let loglevel = std::env::var(crate::spawn::env::LOGLEVEL)
             .ok()
