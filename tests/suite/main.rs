@@ -11,6 +11,7 @@ mod cross_binary;
 mod discovery;
 mod errors;
 mod exhaustion;
+mod fuzz;
 mod hostile;
 mod ipc_robustness;
 mod isolated;
