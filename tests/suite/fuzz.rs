@@ -20,6 +20,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tractor::ipc::frame::read_frame;
+use tractor::ipc::msg::MAX_ERROR_NESTING;
 use tractor::ipc::{Aid, FlowSpec, FuncType, Msg, Start, codec};
 use tractor::{Addr, Context, Error, TransportKind};
 
@@ -512,19 +513,33 @@ fn target_cid() -> BoxedStrategy<u64> {
     .boxed()
 }
 
-fn action() -> impl Strategy<Value = Action> {
+/// Well-formed messages only: the connection must keep working.
+fn valid_action() -> BoxedStrategy<Action> {
     // `CancelActor` is obeyed (who may send it is the handshake's
     // business); the sweep sends it once, last.
     let msg = wire::msg_with(target_cid())
         .prop_filter("not CancelActor", |m| !matches!(m, Msg::CancelActor { .. }))
         .boxed();
     prop_oneof![
-        6 => msg.clone().prop_map(Action::Msg),
+        6 => msg.prop_map(Action::Msg),
         3 => (target_cid(), ep(), proptest::option::of(wire::bytes(16)), wire::flow())
             .prop_map(|(cid, ep, args, flow)| Action::Start { cid, ep, args, flow }),
         1 => (target_cid(), any::<u32>(), 1u16..500)
             .prop_map(|(cid, n, count)| Action::CreditFlood { cid, n, count }),
         1 => (target_cid(), 1u16..500).prop_map(|(cid, count)| Action::YieldFlood { cid, count }),
+        1 => (0usize..MAX_ERROR_NESTING)
+            .prop_map(|depth| Action::Nested { depth, claim: wire::Claim::One }),
+    ]
+    .boxed()
+}
+
+/// Anything, malformed frames included.
+fn action() -> BoxedStrategy<Action> {
+    let msg = wire::msg_with(target_cid())
+        .prop_filter("not CancelActor", |m| !matches!(m, Msg::CancelActor { .. }))
+        .boxed();
+    prop_oneof![
+        6 => valid_action(),
         1 => wire::bytes(64).prop_map(Action::Garbage),
         2 => (msg, proptest::collection::vec(wire::mutation(), 1..4), proptest::bool::weighted(0.2))
             .prop_map(|(msg, edits, prefix_too)| Action::Mutated { msg, edits, prefix_too }),
@@ -532,6 +547,7 @@ fn action() -> impl Strategy<Value = Action> {
             .prop_map(|(len, some)| Action::Claim { len, some }),
         1 => (0usize..200, wire::claim()).prop_map(|(depth, claim)| Action::Nested { depth, claim }),
     ]
+    .boxed()
 }
 
 /// A random session.
@@ -543,22 +559,23 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
+    let only = |a: &Action| {
+        std::env::var("TRACTOR_FUZZ_ONLY").map_or(true, |k| format!("{a:?}").starts_with(&k))
+    };
     (
         proptest::bool::weighted(0.8),
         proptest::sample::select(setups()),
-        proptest::collection::vec(
-            action().prop_filter("TRACTOR_FUZZ_ONLY", |a| {
-                std::env::var("TRACTOR_FUZZ_ONLY")
-                    .map_or(true, |k| format!("{a:?}").starts_with(&k))
-            }),
-            1..12,
-        ),
+        proptest::bool::weighted(0.5),
     )
-        .prop_map(|(handshake, setup, actions)| Case {
-            handshake,
-            // A dialog needs a handshake first.
-            setup: if handshake { setup } else { Setup::Idle },
-            actions,
+        .prop_flat_map(move |(handshake, setup, hostile)| {
+            let actions = if hostile { action() } else { valid_action() };
+            proptest::collection::vec(actions.prop_filter("TRACTOR_FUZZ_ONLY", only), 1..12)
+                .prop_map(move |actions| Case {
+                    handshake,
+                    // A dialog needs a handshake first.
+                    setup: if handshake { setup } else { Setup::Idle },
+                    actions,
+                })
         })
 }
 
