@@ -423,7 +423,7 @@ fn claimed_frame_sizes_are_not_allocated() {
 
 /// Each level of a nested error claiming as many grouped errors as there
 /// are bytes left once made the decoder reserve room for that many at
-/// every level at once: a 4 KiB frame held tens of MiB while decoding.
+/// every level at once: a 3,839-byte frame held 33 MiB while decoding.
 #[test]
 fn nested_claims_do_not_multiply() {
     for depth in [8, MAX_ERROR_NESTING / 2, MAX_ERROR_NESTING] {

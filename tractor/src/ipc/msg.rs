@@ -214,8 +214,8 @@ mod bounded {
 
     /// A `Vec<ErrorData>` grown as errors arrive. The count on the wire
     /// is the peer's claim: reserving room for it (serde's default, up to
-    /// 1 MiB) at every level of nesting at once let a 2 KiB frame hold
-    /// 8 MiB while it was decoded. Honest groups are a few errors.
+    /// 1 MiB) at every level of nesting at once let a 4 KiB frame hold
+    /// 33 MiB while it was decoded. Honest groups are a few errors.
     struct Grouped;
 
     impl<'de> Visitor<'de> for Grouped {
