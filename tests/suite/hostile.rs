@@ -16,6 +16,7 @@ both_transports!(
     credit_beyond_the_window_fails_only_its_dialog,
     a_reused_task_id_is_refused,
     a_huge_window_is_capped_by_the_callee,
+    many_dialogs_share_one_connection_budget,
     a_frame_that_stalls_is_dropped,
     a_silent_unhandshaken_connection_is_dropped,
     large_frames_are_refused_before_the_handshake,
@@ -474,6 +475,53 @@ async fn tasks_past_the_limits_are_refused(t: TransportKind) {
             || async { Ok(p.run(common::add::call(1, 1)).await.is_ok_and(|v| v == 2)) },
         )
         .await?;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Each dialog within its own buffer, many dialogs together still cannot
+/// make the actor hold more than the connection's byte budget: past it,
+/// the dialog that overflows it fails with an overrun.
+async fn many_dialogs_share_one_connection_budget(t: TransportKind) {
+    let limits = Limits::default().connection_bytes(64 * 1024);
+    in_limited_nursery(t, limits, async |an| {
+        let (p, addr) = daemon(an).await?;
+        let mut peer = raw_peer(&addr).await;
+        let dialogs = [2u64, 4, 6, 8];
+        for cid in dialogs {
+            start_idle(&mut peer, cid).await;
+        }
+        // 80 KiB of payload in all, 20 KiB per dialog: each fits its own
+        // window (256 messages), together they do not fit the budget.
+        for _ in 0..20 {
+            for cid in dialogs {
+                peer.send(&Msg::Yield {
+                    cid,
+                    pld: vec![0; 1024],
+                })
+                .await
+                .expect("send Yield");
+            }
+        }
+        let Msg::Error { error, .. } = expect_msg(
+            &mut peer,
+            "an overrun",
+            |m| matches!(m, Msg::Error { cid: Some(c), .. } if dialogs.contains(c)),
+        )
+        .await
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            error.boxed_type,
+            tractor::boxed_types::STREAM_OVERRUN,
+            "{error:?}"
+        );
+        assert!(error.message.contains("65536 bytes"), "{}", error.message);
+        still_serves(&mut peer, 10).await;
         p.cancel_actor().await?;
         Ok(())
     })

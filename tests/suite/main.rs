@@ -13,6 +13,7 @@ mod cross_binary;
 mod discovery;
 mod errors;
 mod exhaustion;
+mod fuzz;
 mod hostile;
 mod ipc_robustness;
 mod isolated;

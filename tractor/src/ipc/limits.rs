@@ -44,9 +44,11 @@ pub struct Limits {
     /// Most stream messages one dialog queues unread, whatever window the
     /// peer asked for; a smaller peer window is kept as is.
     pub stream_buffer: u32,
-    /// Most payload bytes one dialog queues unread (a single message is
-    /// always taken, up to `max_frame`).
-    pub stream_bytes: usize,
+    /// Most bytes the stream messages of one connection's dialogs may
+    /// hold unread, all dialogs together (each message counts its payload
+    /// plus a fixed overhead; one message is always taken while nothing
+    /// else is queued).
+    pub connection_bytes: usize,
     /// Most tasks one connection may run in this actor at once.
     pub tasks_per_connection: usize,
     /// Most tasks all peers together may run in this actor at once.
@@ -54,16 +56,16 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 64 MiB frames, 5 s to handshake, 30 s per frame, 64 Ki messages or
-    /// 64 MiB queued per dialog, 8 Ki tasks per connection and 32 Ki per
-    /// actor.
+    /// 64 MiB frames, 5 s to handshake, 30 s per frame, 4 Ki messages
+    /// queued per dialog and 256 MiB per connection, 8 Ki tasks per
+    /// connection and 32 Ki per actor.
     fn default() -> Self {
         Limits {
             max_frame: DEFAULT_MAX_FRAME,
             handshake_timeout: Duration::from_secs(5),
             frame_timeout: Duration::from_secs(30),
-            stream_buffer: 64 * 1024,
-            stream_bytes: 64 * 1024 * 1024,
+            stream_buffer: 4 * 1024,
+            connection_bytes: 256 * 1024 * 1024,
             tasks_per_connection: 8 * 1024,
             tasks_per_actor: 32 * 1024,
         }
@@ -96,9 +98,9 @@ impl Limits {
         self
     }
 
-    /// Sets the most payload bytes one dialog queues unread.
-    pub fn stream_bytes(mut self, bytes: usize) -> Self {
-        self.stream_bytes = bytes;
+    /// Sets the most bytes one connection's dialogs may hold unread.
+    pub fn connection_bytes(mut self, bytes: usize) -> Self {
+        self.connection_bytes = bytes;
         self
     }
 

@@ -184,7 +184,8 @@ pub const MAX_ERROR_NESTING: usize = 64;
 mod bounded {
     use std::cell::Cell;
 
-    use serde::{Deserialize, Deserializer, de::Error as _};
+    use serde::Deserializer;
+    use serde::de::{Error as _, SeqAccess, Visitor};
 
     use super::{ErrorData, MAX_ERROR_NESTING};
 
@@ -210,7 +211,29 @@ mod bounded {
         }
         let _level = Level(depth);
         DEPTH.with(|c| c.set(depth + 1));
-        Vec::<ErrorData>::deserialize(d)
+        d.deserialize_seq(Grouped)
+    }
+
+    /// A `Vec<ErrorData>` grown as errors arrive. The count on the wire
+    /// is the peer's claim: reserving room for it (serde's default, up to
+    /// 1 MiB) at every level of nesting at once let a 4 KiB frame hold
+    /// 33 MiB while it was decoded. Honest groups are a few errors.
+    struct Grouped;
+
+    impl<'de> Visitor<'de> for Grouped {
+        type Value = Vec<ErrorData>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sequence of errors")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut v = Vec::new();
+            while let Some(e) = seq.next_element()? {
+                v.push(e);
+            }
+            Ok(v)
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::actor::{ActorRuntime, lock};
-use super::dialog::{DialogShared, Refused, Terminal};
+use super::dialog::{Budget, DialogShared, Refused, Terminal};
 use super::endpoint::LocalError;
 use super::error::{Clipped, boxed_types};
 
@@ -32,12 +32,16 @@ pub(crate) struct Inbox {
 
 impl Inbox {
     /// The queue of a dialog with `flow`, bounded by our own `limits`.
-    pub fn new(flow: FlowSpec, limits: &Limits) -> (Inbox, mpsc::UnboundedReceiver<Msg>) {
+    pub fn new(
+        flow: FlowSpec,
+        limits: &Limits,
+        budget: Arc<Budget>,
+    ) -> (Inbox, mpsc::UnboundedReceiver<Msg>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             Inbox {
                 tx,
-                shared: Arc::new(DialogShared::new(flow, limits)),
+                shared: Arc::new(DialogShared::new(flow, limits, budget)),
             },
             rx,
         )
@@ -88,6 +92,8 @@ pub(crate) struct Conn {
     pub chan: Channel,
     /// What this peer may cost us (our actor's limits).
     pub limits: Limits,
+    /// The unread bytes its dialogs may hold here, all together.
+    pub budget: Arc<Budget>,
     /// Set when a child reports `Ready` over this channel.
     pub ready: tokio::sync::watch::Sender<bool>,
     calls: Mutex<CidMap<Inbox>>,
@@ -103,6 +109,7 @@ impl Conn {
     pub fn new(chan: Channel, limits: Limits) -> Self {
         Conn {
             chan,
+            budget: Budget::new(limits.connection_bytes),
             limits,
             ready: tokio::sync::watch::channel(false).0,
             calls: Mutex::new(CidMap::default()),
@@ -152,7 +159,7 @@ impl Conn {
     pub fn open_dialog_with(self: &Arc<Self>, mut flow: FlowSpec) -> Dialog {
         flow.window = flow.window.clamp(1, self.limits.stream_buffer.max(1));
         let cid = self.chan.next_cid();
-        let (inbox, rx) = Inbox::new(flow, &self.limits);
+        let (inbox, rx) = Inbox::new(flow, &self.limits, self.budget.clone());
         // A closed channel never routes again: leave the sender out so the
         // receiver sees the end at once.
         if !self.chan.is_closed() {
@@ -330,7 +337,7 @@ fn overrun_error(me: &Aid, sender: &Aid, cid: Cid, shared: &DialogShared) -> Err
     LocalError::new(
         boxed_types::STREAM_OVERRUN,
         format!(
-            "{sender} sent more than the buffer of dialog {cid} in actor {me} holds unread ({window} messages, {bytes} bytes); read faster, raise the buffer (the window, or `Limits::stream_buffer`/`stream_bytes` of the receiving tree), allow overruns, or use backpressure (the default flow)"
+            "{sender} sent more than the buffer of dialog {cid} in actor {me} holds unread ({window} messages, or {bytes} bytes for all dialogs of the connection); read faster, raise the buffer (the window, or `Limits::stream_buffer`/`connection_bytes` of the receiving tree), allow overruns, or use backpressure (the default flow)"
         ),
     )
     .into_data(me)

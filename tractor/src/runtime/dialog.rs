@@ -8,6 +8,7 @@
 //! sender blocked on window must see credit even while its own inbox is
 //! full, and a remote error must interrupt a handle that is not reading.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -17,6 +18,46 @@ use crate::ipc::{ErrorData, FlowSpec, Limits, Msg};
 /// Control messages (acks, `Started`, `Stop`) a dialog may have queued:
 /// a legitimate peer sends a handful per dialog.
 const CONTROL_CAP: usize = 32;
+
+/// What a queued stream message costs beyond its payload (the message,
+/// its queue slot, the allocation's header), so that empty payloads are
+/// not free.
+const MSG_OVERHEAD: usize = 128;
+
+fn charge(pld: &[u8]) -> usize {
+    pld.len().saturating_add(MSG_OVERHEAD)
+}
+
+/// The bytes all dialogs of one connection may hold unread: what one
+/// peer can make us buffer, however many dialogs it opens.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    used: AtomicUsize,
+    cap: usize,
+}
+
+impl Budget {
+    pub fn new(cap: usize) -> Arc<Budget> {
+        Arc::new(Budget {
+            used: AtomicUsize::new(0),
+            cap,
+        })
+    }
+
+    /// Takes `n` bytes if they fit (one message always fits an empty
+    /// budget: the frame cap bounds it).
+    fn take(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                (used == 0 || used.saturating_add(n) <= self.cap).then(|| used.saturating_add(n))
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::Relaxed);
+    }
+}
 
 /// How a dialog ended, as seen by the side that opened it.
 #[derive(Clone, Debug)]
@@ -36,13 +77,13 @@ pub(crate) struct DialogShared {
     /// What we queue unread, by our own limits: the caller's window
     /// capped by our `stream_buffer`, never the peer's say alone.
     recv_window: u32,
-    /// Largest total of unread payload bytes (our `stream_bytes`).
-    recv_bytes: usize,
+    /// The connection's budget of unread bytes, shared by its dialogs.
+    budget: Arc<Budget>,
     /// Hard cap for a receiver that allows overruns (our `stream_buffer`).
     overrun_cap: u32,
     /// Stream messages queued unread (bounded by the window).
     queued: AtomicUsize,
-    /// Their payload bytes.
+    /// What they are charged to the budget.
     queued_bytes: AtomicUsize,
     /// Other messages queued unread.
     control: AtomicUsize,
@@ -61,11 +102,11 @@ pub(crate) enum Refused {
 impl DialogShared {
     /// The state of a dialog with `flow`, whose receive side is bounded
     /// by this actor's `limits`.
-    pub fn new(flow: FlowSpec, limits: &Limits) -> Self {
+    pub fn new(flow: FlowSpec, limits: &Limits, budget: Arc<Budget>) -> Self {
         DialogShared {
             flow,
             recv_window: flow.window.clamp(1, limits.stream_buffer.max(1)),
-            recv_bytes: limits.stream_bytes,
+            budget,
             overrun_cap: limits.stream_buffer.max(1),
             queued: AtomicUsize::new(0),
             queued_bytes: AtomicUsize::new(0),
@@ -89,9 +130,9 @@ impl DialogShared {
         self.recv_window
     }
 
-    /// How many payload bytes this side queues unread.
+    /// How many bytes this side's connection holds unread at most.
     pub fn recv_bytes(&self) -> usize {
-        self.recv_bytes
+        self.budget.cap
     }
 
     /// Returns window to this side's sender. Credit beyond what was ever
@@ -117,13 +158,7 @@ impl DialogShared {
     /// Queues a message for the handle: stream messages within the
     /// window, control messages within a small fixed bound.
     pub fn enqueue(&self, tx: &mpsc::UnboundedSender<Msg>, msg: Msg) -> Result<(), Refused> {
-        let (count, cap) = if let Msg::Yield { pld, .. } = &msg {
-            // The byte bound: one message is always taken (the frame cap
-            // bounds it), more only while their total fits.
-            let bytes = self.queued_bytes.load(Ordering::Relaxed);
-            if bytes > 0 && bytes.saturating_add(pld.len()) > self.recv_bytes {
-                return Err(Refused::Overrun);
-            }
+        let (count, cap) = if matches!(msg, Msg::Yield { .. }) {
             (&self.queued, self.cap())
         } else {
             (&self.control, CONTROL_CAP)
@@ -131,10 +166,14 @@ impl DialogShared {
         if count.load(Ordering::Relaxed) >= cap {
             return Err(Refused::Overrun);
         }
-        count.fetch_add(1, Ordering::Relaxed);
         if let Msg::Yield { pld, .. } = &msg {
-            self.queued_bytes.fetch_add(pld.len(), Ordering::Relaxed);
+            let cost = charge(pld);
+            if !self.budget.take(cost) {
+                return Err(Refused::Overrun);
+            }
+            self.queued_bytes.fetch_add(cost, Ordering::Relaxed);
         }
+        count.fetch_add(1, Ordering::Relaxed);
         tx.send(msg).map_err(|_| Refused::Gone)
     }
 
@@ -142,7 +181,9 @@ impl DialogShared {
     pub fn dequeued(&self, msg: &Msg) {
         match msg {
             Msg::Yield { pld, .. } => {
-                self.queued_bytes.fetch_sub(pld.len(), Ordering::Relaxed);
+                let cost = charge(pld);
+                self.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
+                self.budget.give_back(cost);
                 self.queued.fetch_sub(1, Ordering::Relaxed)
             }
             m if m.is_queued_kind() => self.control.fetch_sub(1, Ordering::Relaxed),
@@ -169,5 +210,13 @@ impl DialogShared {
 
     pub fn terminal(&self) -> Option<Terminal> {
         self.terminal.borrow().clone()
+    }
+}
+
+impl Drop for DialogShared {
+    /// The dialog's queue goes with it: what it held unread goes back to
+    /// the connection's budget.
+    fn drop(&mut self) {
+        self.budget.give_back(*self.queued_bytes.get_mut());
     }
 }
