@@ -2,8 +2,9 @@
 //! that owns the dialog (a call, a context, a stream).
 //!
 //! Stream messages are queued for the handle; the queue is bounded by the
-//! dialog's window, counted here because the bound moves (a receiver that
-//! allows overruns takes more). Credits and the terminal message are
+//! dialog's window as capped by this actor's own limits, counted here
+//! because the bound moves (a receiver that allows overruns takes more),
+//! and all dialogs of a connection share one byte [`Budget`]. Credits and the terminal message are
 //! applied by the loop directly, never queued behind stream messages: a
 //! sender blocked on window must see credit even while its own inbox is
 //! full, and a remote error must interrupt a handle that is not reading.
@@ -218,5 +219,119 @@ impl Drop for DialogShared {
     /// the connection's budget.
     fn drop(&mut self) {
         self.budget.give_back(*self.queued_bytes.get_mut());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yield_of(bytes: usize) -> Msg {
+        Msg::Yield {
+            cid: 2,
+            pld: vec![0; bytes],
+        }
+    }
+
+    fn dialog(window: u32, limits: Limits, budget: &Arc<Budget>) -> DialogShared {
+        let flow = FlowSpec {
+            window,
+            overrun: false,
+        };
+        DialogShared::new(flow, &limits, budget.clone())
+    }
+
+    fn used(budget: &Budget) -> usize {
+        budget.used.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn the_receive_window_is_ours_whatever_the_peer_asks() {
+        let budget = Budget::new(usize::MAX);
+        let limits = Limits::default().stream_buffer(8);
+        let d = dialog(u32::MAX, limits, &budget);
+        assert_eq!(d.recv_window(), 8);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        for _ in 0..8 {
+            assert!(d.enqueue(&tx, yield_of(1)).is_ok());
+        }
+        assert!(matches!(d.enqueue(&tx, yield_of(1)), Err(Refused::Overrun)));
+        // A smaller window of the peer's is kept.
+        assert_eq!(dialog(4, limits, &budget).recv_window(), 4);
+    }
+
+    #[test]
+    fn reading_frees_window_and_budget() {
+        let budget = Budget::new(usize::MAX);
+        let d = dialog(2, Limits::default(), &budget);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        assert!(d.enqueue(&tx, yield_of(10)).is_ok());
+        assert!(d.enqueue(&tx, yield_of(10)).is_ok());
+        assert!(d.enqueue(&tx, yield_of(10)).is_err());
+        let m = rx.try_recv().unwrap();
+        d.dequeued(&m);
+        assert_eq!(used(&budget), charge(&[0; 10]));
+        assert!(d.enqueue(&tx, yield_of(10)).is_ok());
+    }
+
+    #[test]
+    fn credit_beyond_the_window_is_refused_and_never_overflows() {
+        let d = dialog(4, Limits::default(), &Budget::new(usize::MAX));
+        // Nothing was sent, so nothing may be returned.
+        assert!(d.add_credit(1).is_err());
+        d.credits.try_acquire_many(3).unwrap().forget();
+        assert!(d.add_credit(3).is_ok());
+        assert!(d.add_credit(1).is_err());
+        assert!(d.add_credit(u32::MAX).is_err());
+        assert_eq!(d.credits.available_permits(), 4);
+    }
+
+    #[test]
+    fn credit_is_ignored_in_overrun_mode() {
+        let flow = FlowSpec {
+            window: 4,
+            overrun: true,
+        };
+        let d = DialogShared::new(flow, &Limits::default(), Budget::new(usize::MAX));
+        assert!(d.add_credit(u32::MAX).is_ok());
+        assert_eq!(d.credits.available_permits(), 4);
+    }
+
+    #[test]
+    fn dialogs_share_their_connections_budget_and_give_it_back_when_dropped() {
+        let budget = Budget::new(1000);
+        let a = dialog(256, Limits::default(), &budget);
+        let b = dialog(256, Limits::default(), &budget);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        assert!(a.enqueue(&tx, yield_of(400)).is_ok());
+        assert!(matches!(
+            b.enqueue(&tx, yield_of(400)),
+            Err(Refused::Overrun)
+        ));
+        drop(a);
+        assert_eq!(used(&budget), 0, "a dropped dialog's queue is given back");
+        assert!(b.enqueue(&tx, yield_of(400)).is_ok());
+    }
+
+    #[test]
+    fn one_message_always_fits_an_empty_budget() {
+        let budget = Budget::new(10);
+        let d = dialog(256, Limits::default(), &budget);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        assert!(d.enqueue(&tx, yield_of(1000)).is_ok());
+        assert!(d.enqueue(&tx, yield_of(0)).is_err());
+    }
+
+    #[test]
+    fn control_messages_have_a_small_fixed_cap() {
+        let d = dialog(256, Limits::default(), &Budget::new(usize::MAX));
+        let (tx, _rx) = mpsc::unbounded_channel();
+        for _ in 0..CONTROL_CAP {
+            assert!(d.enqueue(&tx, Msg::Stop { cid: 2 }).is_ok());
+        }
+        assert!(matches!(
+            d.enqueue(&tx, Msg::Stop { cid: 2 }),
+            Err(Refused::Overrun)
+        ));
     }
 }
