@@ -81,18 +81,25 @@ async fn start_idle(t: &mut MsgTransport, cid: u64) {
     .await;
 }
 
-/// The next `Error` matching `want`, which must be a protocol violation.
-async fn expect_violation(t: &mut MsgTransport, what: &str, want: impl Fn(&Msg) -> bool) {
+/// The next `Error` matching `want`, which must box the error type `ty`.
+async fn expect_error(
+    t: &mut MsgTransport,
+    what: &str,
+    ty: &str,
+    want: impl Fn(&Msg) -> bool,
+) -> Box<ErrorData> {
     let Msg::Error { error, .. } =
         expect_msg(t, what, |m| matches!(m, Msg::Error { .. }) && want(m)).await
     else {
         unreachable!()
     };
-    assert_eq!(
-        error.boxed_type,
-        tractor::boxed_types::PROTOCOL_VIOLATION,
-        "{error:?}"
-    );
+    assert_eq!(error.boxed_type, ty, "{error:?}");
+    error
+}
+
+/// The next `Error` matching `want`, which must be a protocol violation.
+async fn expect_violation(t: &mut MsgTransport, what: &str, want: impl Fn(&Msg) -> bool) {
+    expect_error(t, what, tractor::boxed_types::PROTOCOL_VIOLATION, want).await;
 }
 
 /// The daemon still answers a plain call on this very connection.
@@ -292,18 +299,11 @@ async fn a_huge_window_is_capped_by_the_callee(t: TransportKind) {
             .await
             .expect("send Yield");
         }
-        let Msg::Error { error, .. } = expect_msg(&mut peer, "the overrun", |m| {
+        let overrun = tractor::boxed_types::STREAM_OVERRUN;
+        let error = expect_error(&mut peer, "the overrun", overrun, |m| {
             matches!(m, Msg::Error { cid: Some(2), .. })
         })
-        .await
-        else {
-            unreachable!()
-        };
-        assert_eq!(
-            error.boxed_type,
-            tractor::boxed_types::STREAM_OVERRUN,
-            "{error:?}"
-        );
+        .await;
         assert!(error.message.contains("64 messages"), "{}", error.message);
         still_serves(&mut peer, 4).await;
         p.cancel_actor().await?;
@@ -506,20 +506,14 @@ async fn many_dialogs_share_one_connection_budget(t: TransportKind) {
                 .expect("send Yield");
             }
         }
-        let Msg::Error { error, .. } = expect_msg(
+        let overrun = tractor::boxed_types::STREAM_OVERRUN;
+        let error = expect_error(
             &mut peer,
             "an overrun",
+            overrun,
             |m| matches!(m, Msg::Error { cid: Some(c), .. } if dialogs.contains(c)),
         )
-        .await
-        else {
-            unreachable!()
-        };
-        assert_eq!(
-            error.boxed_type,
-            tractor::boxed_types::STREAM_OVERRUN,
-            "{error:?}"
-        );
+        .await;
         assert!(error.message.contains("65536 bytes"), "{}", error.message);
         still_serves(&mut peer, 10).await;
         p.cancel_actor().await?;
