@@ -36,7 +36,7 @@ async fn stats() -> (u64, u64) {
 /// Dials `addr` `n` times, calling through each portal and keeping it.
 #[tractor::endpoint]
 async fn dial(addr: String, n: u32) -> Result<(), Error> {
-    let addr: Addr = addr.parse().map_err(|e| Error::Config(format!("{e}")))?;
+    let addr: Addr = addr.parse().map_err(|e| Error::custom(format!("{e}")))?;
     for _ in 0..n {
         let p = tractor::connect_portal(&addr).await?;
         p.run(stats::call()).await?;
@@ -80,7 +80,7 @@ async fn main() -> Result<(), Error> {
             "{n} connect_portal calls from the root to its child (before, all open, dropped):"
         );
         let (r0, b0) = (usage(), b.run(stats::call()).await?);
-        let child_addr: Addr = b_addr.parse().map_err(|e| Error::Config(format!("{e}")))?;
+        let child_addr: Addr = b_addr.parse().map_err(|e| Error::custom(format!("{e}")))?;
         let mut kept = Vec::new();
         for _ in 0..n {
             let p = tractor::connect_portal(&child_addr).await?;

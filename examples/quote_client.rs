@@ -1,6 +1,6 @@
 //! The client half of a two-program pair: its own root, which finds the
 //! `quote_daemon` through the registrar by name, calls it typed (through
-//! the shared `quote_api`) and by name (`run_from_ns`, with a local
+//! the shared `quote_api`) and by name (`run_by_name`, with a local
 //! argument struct), gets the typed error for an unknown symbol back, and
 //! with `--stop` cancels the daemon.
 //!
@@ -49,7 +49,7 @@ async fn main() -> Result<(), Error> {
 
         // By name: module and fn as strings, a local serde struct as arguments.
         let price: f64 = daemon
-            .run_from_ns(
+            .run_by_name(
                 quote_api::MODULE,
                 "quote",
                 &Args {
@@ -63,7 +63,7 @@ async fn main() -> Result<(), Error> {
         match daemon.run(quote_api::quote::call("NOPE".into())).await {
             Err(Error::Remote(e)) => {
                 let err = e.downcast::<QuoteError>();
-                println!("NOPE failed with {err:?} from actor {}", e.src_uid());
+                println!("NOPE failed with {err:?} from actor {}", e.origin());
                 assert_eq!(err, Some(QuoteError::UnknownSymbol("NOPE".into())));
             }
             other => panic!("expected a QuoteError, got {other:?}"),

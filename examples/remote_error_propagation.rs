@@ -25,7 +25,7 @@ async fn main() {
             println!(
                 "the root got a `{}` from actor {}: {}",
                 e.boxed_type(),
-                e.src_uid(),
+                e.origin(),
                 e.message()
             );
         }

@@ -201,7 +201,7 @@ async fn main() -> Result<(), Error> {
                 let err = e.downcast::<OutOfBeans>();
                 println!(
                     "brew_batch(40) failed with {err:?} from actor {}",
-                    e.src_uid()
+                    e.origin()
                 );
                 assert_eq!(
                     err,

@@ -294,7 +294,7 @@ async fn tree_main() -> Result<(), Error> {
 async fn registrar_main() -> Result<(), Error> {
     let cfg = RootConfig::new("chaos_registrar")
         .transport(transport_from_env())
-        .ensure_registry(true);
+        .registrar(tractor::RegistrarRole::Become);
     tractor::open_root_actor(cfg, async || {
         let me = tractor::current_actor()?;
         println!("CHAOS_REGISTRAR_UP {}", me.accept_addr());

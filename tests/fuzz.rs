@@ -18,9 +18,10 @@ use std::cell::Cell;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
-use tractor::ipc::frame::{FrameError, read_frame};
-use tractor::ipc::msg::MAX_ERROR_NESTING;
-use tractor::ipc::{ErrorData, Msg, codec};
+use tractor::error::FrameError;
+use tractor::wire::MAX_ERROR_NESTING;
+use tractor::wire::read_frame;
+use tractor::wire::{ErrorData, Msg, codec};
 
 #[path = "support/wire.rs"]
 mod wire;

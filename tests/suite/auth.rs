@@ -9,7 +9,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
-use tractor::ipc::{FlowSpec, FuncType, IpcError, Msg, MsgListener, Start};
+use tractor::error::IpcError;
+use tractor::wire::{FlowSpec, FuncType, Msg, MsgListener, Start};
 use tractor::{Addr, Aid, Error, Registration, RootConfig, Secret, TransportKind};
 
 use crate::both_transports;
@@ -53,14 +54,12 @@ async fn a_peer_without_the_secret_reaches_nothing(t: TransportKind) {
         let (p, addr) = target(an).await?;
         // An isolated test root is its tree's registrar.
         let registrar = tractor::current_actor()?.accept_addr().clone();
-        let hello = |name: &str| {
-            tractor::ipc::transport::encode(&Msg::Aid(Aid::new(name))).expect("encode")
-        };
+        let hello = |name: &str| tractor::wire::encode(&Msg::Aid(Aid::new(name))).expect("encode");
 
         let mut io = dial(&addr).await;
         let mut burst = hello("intruder").bytes().to_vec();
         burst.extend_from_slice(
-            tractor::ipc::transport::encode(&Msg::CancelActor { cid: 2 })
+            tractor::wire::encode(&Msg::CancelActor { cid: 2 })
                 .expect("encode")
                 .bytes(),
         );
@@ -75,14 +74,9 @@ async fn a_peer_without_the_secret_reaches_nothing(t: TransportKind) {
         let mut io = dial(&registrar).await;
         let mut burst = hello("intruder").bytes().to_vec();
         burst.extend_from_slice(
-            tractor::ipc::transport::encode(&start(
-                2,
-                "tractor::discovery::registrar",
-                "register",
-                args,
-            ))
-            .expect("encode")
-            .bytes(),
+            tractor::wire::encode(&start(2, "tractor::discovery::registrar", "register", args))
+                .expect("encode")
+                .bytes(),
         );
         let _ = io.write_all(&burst).await;
         expect_dropped(&mut io, "an unauthenticated register").await;
@@ -111,7 +105,7 @@ async fn a_wrong_secret_is_refused_and_the_actor_serves_on(t: TransportKind) {
         let (p, addr) = target(an).await?;
         let me = Aid::new("stranger");
         let wrong = Secret::generate().expect("secret");
-        let e = tractor::testing::dial_authenticated(&addr, &me, &wrong)
+        let e = tractor::wire::dial_authenticated(&addr, &me, &wrong)
             .await
             .map(|_| ())
             .unwrap_err();
@@ -121,8 +115,8 @@ async fn a_wrong_secret_is_refused_and_the_actor_serves_on(t: TransportKind) {
         assert!(msg.contains("TRACTOR_COOKIE"), "says what to do: {msg}");
 
         // The right secret gets in and is served.
-        let secret = tractor::testing::tree_secret().expect("in the root");
-        let (mut peer, aid) = tractor::testing::dial_authenticated(&addr, &me, &secret)
+        let secret = tractor::wire::tree_secret().expect("in the root");
+        let (mut peer, aid) = tractor::wire::dial_authenticated(&addr, &me, &secret)
             .await
             .expect("the tree's secret is accepted");
         assert_eq!(aid.name, "target");
@@ -157,7 +151,7 @@ async fn a_reflected_proof_is_refused(t: TransportKind) {
     common::in_root(t, async || {
         let bind = match t {
             TransportKind::Tcp => "tcp://127.0.0.1:0".parse().expect("addr"),
-            _ => tractor::ipc::transport::default_bind_addr(t, "mirror"),
+            _ => tractor::wire::default_bind_addr(t, "mirror"),
         };
         let listener = MsgListener::bind(&bind, 64 * 1024).await?;
         let addr = listener.local_addr().clone();
@@ -234,7 +228,7 @@ async fn check_secret_below(expected: Vec<u8>) -> Result<Vec<(u32, bool, bool)>,
 }
 
 fn check_secret_here(expected: Vec<u8>) -> (u32, bool, bool) {
-    let holds = tractor::testing::tree_secret() == Secret::from_bytes(expected.clone()).ok();
+    let holds = tractor::wire::tree_secret() == Secret::from_bytes(expected.clone()).ok();
     let leaked = ["environ", "cmdline"].iter().any(|f| {
         std::fs::read(format!("/proc/self/{f}"))
             .unwrap_or_default()
@@ -402,8 +396,8 @@ async fn a_unix_peer_of_another_uid_is_refused() {
                 "a peer of another uid must be dropped before the challenge (1: it was sent one)"
             );
             // The same socket serves its own user.
-            let secret = tractor::testing::tree_secret().expect("in the root");
-            tractor::testing::dial_authenticated(
+            let secret = tractor::wire::tree_secret().expect("in the root");
+            tractor::wire::dial_authenticated(
                 &Addr::Uds(open_sock.clone()),
                 &Aid::new("me"),
                 &secret,
@@ -483,7 +477,7 @@ async fn separate_programs_meet_through_the_cookie() {
         .and_then(|l| l.local_addr())
         .expect("port");
     let registry = format!("tcp://{port}");
-    let tree = tractor::get_runtime_vars()
+    let tree = tractor::runtime_vars()
         .map(|v| v.tree_id)
         .unwrap_or_default();
     let xdg_s = xdg.display().to_string();

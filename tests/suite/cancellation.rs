@@ -173,7 +173,7 @@ async fn relayed_error_records_its_path(t: TransportKind) {
         assert_eq!(r.kind(), RemoteErrorKind::Relayed, "{r}");
         assert!(r.is_inception());
         assert!(r.src_type().ends_with("NotEnoughCoffee"));
-        assert_eq!(r.src_uid().name, "leaf");
+        assert_eq!(r.origin().name, "leaf");
         assert_eq!(r.relay_uid().name, "middle");
         let path: Vec<_> = r.relay_path().iter().map(|a| a.name.as_str()).collect();
         assert_eq!(path, ["leaf", "middle"]);
@@ -220,7 +220,7 @@ mod root_cancel {
 /// Cancels the actor at `addr` on behalf of this actor.
 #[tractor::endpoint]
 async fn cancel_root_at(addr: String) -> Result<bool, Error> {
-    let addr: tractor::Addr = addr.parse().map_err(|e| Error::Config(format!("{e}")))?;
+    let addr: tractor::Addr = addr.parse().map_err(|e| Error::custom(format!("{e}")))?;
     tractor::connect_portal(&addr).await?.cancel_actor().await
 }
 
@@ -238,9 +238,7 @@ async fn cancelling_the_root_cancels_its_body(t: TransportKind) {
                 .await?;
             // The call cannot return: the root's cancel ends this body first.
             kid.run(cancel_root_at::call(root_addr)).await?;
-            Err::<(), _>(Error::Config(
-                "the body outlived the root's cancellation".into(),
-            ))
+            Err::<(), _>(Error::custom("the body outlived the root's cancellation"))
         })
         .await
     })
@@ -288,7 +286,7 @@ fn assert_is_root_assertion(e: &Error) {
         .as_remote()
         .unwrap_or_else(|| panic!("expected the body's own error, got {e}"));
     assert_eq!(r.boxed_type(), "AssertionError", "{r}");
-    assert_eq!(r.src_uid().name, "root", "{r}");
+    assert_eq!(r.origin().name, "root", "{r}");
 }
 
 /// Runs a nursery whose body starts `stuck` (which touches a marker file,

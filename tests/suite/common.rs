@@ -203,7 +203,7 @@ pub async fn touch_then_spin(path: String, ms: u64) -> Result<(), tractor::Error
 /// Creates (or truncates) the file at `path`.
 pub fn touch(path: &str) -> Result<(), tractor::Error> {
     std::fs::write(path, std::process::id().to_string())
-        .map_err(|e| tractor::Error::Config(format!("cannot create {path}: {e}")))
+        .map_err(|e| tractor::Error::custom(format!("cannot create {path}: {e}")))
 }
 
 /// A fresh path in the temp dir for a marker file (nothing created yet).
@@ -239,7 +239,7 @@ pub async fn accept_addr() -> Result<String, tractor::Error> {
 /// The actor's effective log level.
 #[tractor::endpoint]
 pub async fn loglevel() -> Result<Option<String>, tractor::Error> {
-    Ok(tractor::get_runtime_vars()?.loglevel)
+    Ok(tractor::runtime_vars()?.loglevel)
 }
 
 /// Spawns a tree below this actor: `breadth` children per level, `depth`
@@ -269,7 +269,7 @@ pub async fn open_second_root() -> Result<(), tractor::Error> {
 
 /// The tree marker of the current actor.
 pub fn tree_id() -> String {
-    tractor::get_runtime_vars()
+    tractor::runtime_vars()
         .map(|v| v.tree_id)
         .unwrap_or_default()
 }

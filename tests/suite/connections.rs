@@ -38,7 +38,7 @@ async fn open_fds() -> u64 {
 /// The listen address of this actor's parent: the root's, from the test.
 #[tractor::endpoint]
 async fn dial_parent_and_drop(parent: String) -> Result<(u64, u64), Error> {
-    let addr: Addr = parent.parse().map_err(|e| Error::Config(format!("{e}")))?;
+    let addr: Addr = parent.parse().map_err(|e| Error::custom(format!("{e}")))?;
     let before = isolated::open_fds() as u64;
     for _ in 0..20 {
         let p = tractor::connect_portal(&addr).await?;
@@ -55,7 +55,7 @@ async fn dial_parent_and_drop(parent: String) -> Result<(u64, u64), Error> {
 /// with all of them open.
 #[tractor::endpoint]
 async fn dial_many(addr: String, n: u32) -> Result<(u64, u64, u64), Error> {
-    let addr: Addr = addr.parse().map_err(|e| Error::Config(format!("{e}")))?;
+    let addr: Addr = addr.parse().map_err(|e| Error::custom(format!("{e}")))?;
     let before = isolated::open_fds() as u64;
     let mut portals = Vec::new();
     for _ in 0..n {
@@ -71,7 +71,7 @@ async fn dial_many(addr: String, n: u32) -> Result<(u64, u64, u64), Error> {
 /// Dials `addr` `n` times at once: one channel whatever the race.
 #[tractor::endpoint]
 async fn dial_concurrently(addr: String, n: u32) -> Result<(u64, u64), Error> {
-    let addr: Addr = addr.parse().map_err(|e| Error::Config(format!("{e}")))?;
+    let addr: Addr = addr.parse().map_err(|e| Error::custom(format!("{e}")))?;
     let before = isolated::open_fds() as u64;
     let dials = (0..n).map(|_| tractor::connect_portal(&addr));
     let portals = futures::future::try_join_all(dials).await?;
@@ -83,7 +83,7 @@ async fn dial_concurrently(addr: String, n: u32) -> Result<(u64, u64), Error> {
 /// One portal dialed, used and dropped.
 #[tractor::endpoint]
 async fn dial_and_drop(addr: String) -> Result<(), Error> {
-    let addr: Addr = addr.parse().map_err(|e| Error::Config(format!("{e}")))?;
+    let addr: Addr = addr.parse().map_err(|e| Error::custom(format!("{e}")))?;
     let p = tractor::connect_portal(&addr).await?;
     p.run(common::pid::call()).await?;
     Ok(())
@@ -94,7 +94,7 @@ async fn dial_and_drop(addr: String) -> Result<(), Error> {
 /// step (all equal when shared).
 #[tractor::endpoint]
 async fn share_then_close(addr: String) -> Result<Vec<u64>, Error> {
-    let addr: Addr = addr.parse().map_err(|e| Error::Config(format!("{e}")))?;
+    let addr: Addr = addr.parse().map_err(|e| Error::custom(format!("{e}")))?;
     let mut seen = Vec::new();
     let p1 = tractor::connect_portal(&addr).await?;
     seen.push(p1.run(open_fds::call()).await?);
@@ -118,7 +118,7 @@ async fn share_then_close(addr: String) -> Result<Vec<u64>, Error> {
 /// Closes one clone while another waits on a call through it.
 #[tractor::endpoint]
 async fn close_during_a_call(addr: String) -> Result<u64, Error> {
-    let addr: Addr = addr.parse().map_err(|e| Error::Config(format!("{e}")))?;
+    let addr: Addr = addr.parse().map_err(|e| Error::custom(format!("{e}")))?;
     let p1 = tractor::connect_portal(&addr).await?;
     let p2 = p1.clone();
     let call = async move { p2.run(common::sleep_ms::call(200)).await };
@@ -244,7 +244,7 @@ async fn a_portal_to_a_child_leaves_its_channel_open(t: TransportKind) {
             .run(common::accept_addr::call())
             .await?
             .parse()
-            .map_err(|e| Error::Config(format!("{e}")))?;
+            .map_err(|e| Error::custom(format!("{e}")))?;
         let before = d.run(open_fds::call()).await?;
         for _ in 0..20 {
             let p = tractor::connect_portal(&addr).await?;
@@ -344,7 +344,7 @@ async fn non_discoverable_lookups_body() {
             let cfg = RootConfig::new("registrar")
                 .transport(t)
                 .registry_addrs([reg_addr])
-                .ensure_registry(true);
+                .registrar(tractor::RegistrarRole::Become);
             tractor::open_root_actor(cfg, async move || {
                 let _ = up_tx.send(());
                 let _ = stop_rx.await;
@@ -359,7 +359,7 @@ async fn non_discoverable_lookups_body() {
     let cfg = RootConfig::new("client")
         .transport(t)
         .registry_addrs([addr])
-        .join_existing_registry(true)
+        .registrar(tractor::RegistrarRole::Join)
         .discoverable(false);
     tractor::open_root_actor(cfg, async || {
         // The first lookup opens the registrar channel.

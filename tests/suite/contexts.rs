@@ -264,7 +264,7 @@ async fn overrun_mode_fails_the_flooder(t: TransportKind) {
             .unwrap_err();
         let r = e.as_remote().expect("remote");
         assert_eq!(r.kind(), RemoteErrorKind::StreamOverrun, "{r}");
-        assert_eq!(r.src_uid().name, "deaf");
+        assert_eq!(r.origin().name, "deaf");
         p.cancel_actor().await?;
         Ok(())
     })
@@ -438,7 +438,7 @@ async fn context_with_self_is_refused(t: TransportKind) {
 /// Cancels the actor at `addr` on behalf of this (third) actor.
 #[tractor::endpoint]
 async fn cancel_actor_at(addr: String) -> Result<bool, Error> {
-    let addr: tractor::Addr = addr.parse().map_err(|e| Error::Config(format!("{e}")))?;
+    let addr: tractor::Addr = addr.parse().map_err(|e| Error::custom(format!("{e}")))?;
     let p = tractor::connect_portal(&addr).await?;
     p.cancel_actor().await
 }
@@ -513,12 +513,12 @@ async fn body_error_cancels_the_callee(t: TransportKind) {
         let p = spawn_ctx_actor(an, "observer").await?;
         let e = p
             .open_context(observe_cancel::call(), async |_ctx, ()| {
-                Err::<(), _>(Error::Config("the parent fails".into()))
+                Err::<(), _>(Error::custom("the parent fails"))
             })
             .await
             .unwrap_err();
         assert!(
-            matches!(&e, Error::Config(m) if m == "the parent fails"),
+            matches!(&e, Error::Custom(m) if m.to_string() == "the parent fails"),
             "{e}"
         );
         // By the time the scope returned, the remote task was cancelled.
@@ -669,7 +669,7 @@ async fn signature_mismatch_is_a_msg_type_error(t: TransportKind) {
 
 #[tractor::context]
 async fn who_called(ctx: Context<String>) -> Result<(), Error> {
-    let info = tractor::current_ipc_ctx().ok_or(Error::Config("no current ctx".into()))?;
+    let info = tractor::current_ipc_ctx().ok_or(Error::custom("no current ctx"))?;
     assert_eq!(info.side(), tractor::Side::Callee);
     ctx.started(format!("{}:{}", info.peer().name, info.endpoint()))
         .await
@@ -753,7 +753,7 @@ async fn error_before_started_is_not_masked(t: TransportKind) {
             r.message().contains("started value could not be encoded"),
             "{r}"
         );
-        assert_eq!(r.src_uid().name, "middle");
+        assert_eq!(r.origin().name, "middle");
         p.cancel_actor().await?;
         Ok(())
     })
@@ -828,8 +828,8 @@ async fn grandchild_error_is_an_inception(t: TransportKind) {
         let r = e.as_remote().expect("remote");
         assert_eq!(r.kind(), RemoteErrorKind::Relayed, "{r}");
         assert!(r.is_inception());
-        assert_eq!(r.src_type(), tractor::boxed_types::RUNTIME_FAILURE);
-        assert_eq!(r.src_uid().name, "grandchild");
+        assert_eq!(r.src_type(), tractor::error::boxed_types::RUNTIME_FAILURE);
+        assert_eq!(r.origin().name, "grandchild");
         assert_eq!(r.relay_uid().name, "client");
 
         c.open_context(client::call(None), async |ctx, ()| {

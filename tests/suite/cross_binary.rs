@@ -37,7 +37,7 @@ fn peer_binary() -> std::path::PathBuf {
 
 #[tractor::test]
 async fn another_binarys_signature_is_a_msg_type_error() {
-    let tree = tractor::get_runtime_vars().map(|v| v.tree_id).ok();
+    let tree = tractor::runtime_vars().map(|v| v.tree_id).ok();
     let mut peer = tokio::process::Command::new(peer_binary())
         .env("PEER_V2_SERVE", "1")
         .env("TRACTOR_TREE", tree.unwrap_or_default())

@@ -183,7 +183,7 @@ async fn lookups_find_wait_and_miss(t: TransportKind) {
 async fn stale_entry_is_removed_on_lookup(t: TransportKind) {
     let (cfg, _) = registrar_root(t);
     tractor::open_root_actor(cfg, async || {
-        let reg = tractor::get_registry().await?;
+        let reg = tractor::registrar().await?;
         let ghost = Registration {
             aid: Aid::new("ghost"),
             addrs: vec![free_addr(t)],
@@ -221,11 +221,8 @@ async fn registrar_on_a_chosen_address(t: TransportKind) {
     tractor::open_root_actor(cfg, async || {
         let me = tractor::current_actor()?;
         assert_eq!(me.accept_addr(), &addr);
-        assert_eq!(
-            tractor::get_runtime_vars()?.registry_addrs,
-            vec![addr.clone()]
-        );
-        let reg = tractor::get_registry().await?;
+        assert_eq!(tractor::runtime_vars()?.registry_addrs, vec![addr.clone()]);
+        let reg = tractor::registrar().await?;
         assert_eq!(reg.aid(), me.aid());
         Ok(())
     })
@@ -249,7 +246,7 @@ async fn ensure_registry_refuses_a_second_registrar(t: TransportKind) {
                 let again = RootConfig::new("second")
                     .transport(t)
                     .registry_addrs([addr2.clone()])
-                    .ensure_registry(true);
+                    .registrar(tractor::RegistrarRole::Become);
                 let refused = tractor::open_root_actor(again, async || Ok(())).await;
                 let joined = RootConfig::new("joiner")
                     .transport(t)

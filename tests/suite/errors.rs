@@ -26,7 +26,7 @@ async fn wrong_arguments_is_a_single_msg_type_error(t: TransportKind) {
     let err = in_nursery(t, async |an| {
         let p = an.start_actor("typed").enable_modules([MODULE]).await?;
         // `add` takes two u64s; send a string instead.
-        let _: u64 = p.run_from_ns(MODULE, "add", &("nope",)).await?;
+        let _: u64 = p.run_by_name(MODULE, "add", &("nope",)).await?;
         Ok(())
     })
     .await
@@ -36,7 +36,7 @@ async fn wrong_arguments_is_a_single_msg_type_error(t: TransportKind) {
         .expect("a bare remote error, not an aggregate");
     assert_eq!(r.kind(), RemoteErrorKind::MsgTypeError, "{r}");
     assert!(r.message().contains("add"), "{r}");
-    assert_eq!(r.src_uid().name, "typed");
+    assert_eq!(r.origin().name, "typed");
 }
 
 /// Scenario 2: a one-shot child fails while 3 daemons idle: the root sees
@@ -56,7 +56,7 @@ async fn one_shot_fails_while_daemons_idle(t: TransportKind) {
     let r = err.as_remote().expect("bare remote error");
     assert_eq!(r.kind(), RemoteErrorKind::Panic);
     assert!(r.message().contains("assertion"), "{r}");
-    assert_eq!(r.src_uid().name, "assert_err");
+    assert_eq!(r.origin().name, "assert_err");
 }
 
 /// Scenario 3: two one-shot children fail; the body re-raises the one it
@@ -140,7 +140,7 @@ async fn daemon_rpc_error_cancels_sleepers(t: TransportKind) {
     .await
     .unwrap_err();
     let r = err.as_remote().expect("bare remote error");
-    assert_eq!(r.src_uid().name, "daemon");
+    assert_eq!(r.origin().name, "daemon");
     assert_eq!(r.kind(), RemoteErrorKind::Panic);
 }
 
@@ -194,7 +194,7 @@ async fn allowlist_and_missing_endpoint(t: TransportKind) {
 
         let open = an.start_actor("open").enable_modules([MODULE]).await?;
         let e = open
-            .run_from_ns::<_, ()>(MODULE, "does_not_exist", &())
+            .run_by_name::<_, ()>(MODULE, "does_not_exist", &())
             .await
             .unwrap_err();
         let r = e.as_remote().expect("remote");
@@ -216,7 +216,7 @@ async fn second_root_is_a_runtime_failure(t: TransportKind) {
         let e = tractor::open_root_actor(tractor::RootConfig::new("again"), async || Ok(()))
             .await
             .unwrap_err();
-        assert!(matches!(e, Error::RuntimeFailure(_)), "{e}");
+        assert!(matches!(e, Error::NestedRoot { .. }), "{e}");
         tractor::open_nursery(async |an| {
             let p = an.start_actor("child").enable_modules([MODULE]).await?;
             let e = p.run(common::open_second_root::call()).await.unwrap_err();
@@ -242,7 +242,7 @@ async fn typed_error_downcasts(t: TransportKind) {
         assert_eq!(r.kind(), RemoteErrorKind::User);
         assert!(r.boxed_type().ends_with("NotEnoughCoffee"), "{r}");
         assert_eq!(r.message(), "only 1 cups of coffee");
-        assert_eq!(r.src_uid().name, "barista");
+        assert_eq!(r.origin().name, "barista");
         assert_eq!(r.relay_path().len(), 1);
         assert_eq!(
             r.downcast::<NotEnoughCoffee>(),

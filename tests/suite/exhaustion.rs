@@ -3,7 +3,7 @@
 //! accept loop that cannot get one backs off instead of spinning while
 //! the actor keeps serving the channels it has.
 
-use tractor::spawn::Resource;
+use tractor::error::Resource;
 use tractor::{Error, TransportKind};
 
 use crate::common::{MODULE, in_nursery};
@@ -25,10 +25,10 @@ pub async fn dial(addr: String) -> bool {
         return false;
     };
     let limits = tractor::Limits::default().handshake_timeout(std::time::Duration::from_secs(5));
-    let Some(secret) = tractor::testing::tree_secret() else {
+    let Some(secret) = tractor::wire::tree_secret() else {
         return false;
     };
-    match tractor::ipc::Channel::connect(&a, me.aid(), &secret, &limits).await {
+    match tractor::wire::Channel::connect(&a, me.aid(), &secret, &limits).await {
         Ok((chan, _reader)) => {
             chan.close();
             true

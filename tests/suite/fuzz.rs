@@ -23,9 +23,10 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
-use tractor::ipc::frame::read_frame;
-use tractor::ipc::msg::MAX_ERROR_NESTING;
-use tractor::ipc::{Aid, FlowSpec, FuncType, Msg, Start, codec};
+use tractor::Aid;
+use tractor::wire::MAX_ERROR_NESTING;
+use tractor::wire::read_frame;
+use tractor::wire::{FlowSpec, FuncType, Msg, Start, codec};
 use tractor::{Addr, Context, Error, TransportKind};
 
 use crate::both_transports;
@@ -108,7 +109,7 @@ impl Model {
     /// until the handshake is done.
     fn cap(&self) -> usize {
         match self.state {
-            Peer::Fresh | Peer::Challenged => tractor::ipc::HANDSHAKE_MAX_FRAME,
+            Peer::Fresh | Peer::Challenged => tractor::wire::HANDSHAKE_MAX_FRAME,
             _ => wire::MAX_FRAME,
         }
     }
@@ -200,8 +201,8 @@ impl Raw {
         let mut io = dial(addr).await;
         let mut model = Model::default();
         if handshake {
-            let secret = tractor::testing::tree_secret().expect("inside the test's root");
-            tractor::testing::dial_handshake_raw(&mut io, &Aid::new("fuzz"), &secret)
+            let secret = tractor::wire::tree_secret().expect("inside the test's root");
+            tractor::wire::dial_handshake_raw(&mut io, &Aid::new("fuzz"), &secret)
                 .await
                 .expect("the handshake");
             model.state = Peer::Handshaken;
@@ -679,7 +680,7 @@ async fn spawn_daemon(an: &tractor::ActorNursery) -> Result<Daemon, Error> {
         .run(common::accept_addr::call())
         .await?
         .parse()
-        .map_err(|e| Error::Config(format!("{e}")))?;
+        .map_err(|e| Error::custom(format!("{e}")))?;
     let pid = p.run(common::pid::call()).await?;
     // Warm-up: the first panic's backtrace loads the binary's debug info
     // (150 MiB in a debug build), once; not a cost of the run.
@@ -832,7 +833,7 @@ fn every_message() -> Vec<Msg> {
     let pld = codec::encode(&7u64).unwrap_or_default();
     vec![
         Msg::Aid(aid),
-        Msg::SpawnSpec(tractor::ipc::SpawnSpec {
+        Msg::SpawnSpec(tractor::wire::SpawnSpec {
             enable_modules: vec!["std".into()],
             transport: TransportKind::Tcp,
             registry_addrs: Vec::new(),

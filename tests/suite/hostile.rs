@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use tractor::ipc::{Aid, ErrorData, FlowSpec, FuncType, Msg, MsgTransport, Start};
+use tractor::Aid;
+use tractor::wire::{ErrorData, FlowSpec, FuncType, Msg, MsgTransport, Start};
 use tractor::{Addr, Context, Error, Limits, RemoteErrorKind, RootConfig, TransportKind};
 
 use crate::both_transports;
@@ -33,8 +34,8 @@ pub async fn idle_ctx(ctx: Context<(), u8, u8>) -> Result<(), Error> {
 
 /// A raw, authenticated and handshaken connection to the daemon `p`.
 async fn raw_peer(addr: &Addr) -> MsgTransport {
-    let secret = tractor::testing::tree_secret().expect("inside the test's root");
-    tractor::testing::dial_authenticated(addr, &Aid::new("hostile"), &secret)
+    let secret = tractor::wire::tree_secret().expect("inside the test's root");
+    tractor::wire::dial_authenticated(addr, &Aid::new("hostile"), &secret)
         .await
         .expect("handshake")
         .0
@@ -99,7 +100,13 @@ async fn expect_error(
 
 /// The next `Error` matching `want`, which must be a protocol violation.
 async fn expect_violation(t: &mut MsgTransport, what: &str, want: impl Fn(&Msg) -> bool) {
-    expect_error(t, what, tractor::boxed_types::PROTOCOL_VIOLATION, want).await;
+    expect_error(
+        t,
+        what,
+        tractor::error::boxed_types::PROTOCOL_VIOLATION,
+        want,
+    )
+    .await;
 }
 
 /// The daemon still answers a plain call on this very connection.
@@ -167,7 +174,7 @@ fn nested_error_frame(depth: usize) -> Vec<u8> {
                 cid: None,
                 error: Box::new(e),
             };
-            tractor::ipc::transport::encode(&msg)
+            tractor::wire::encode(&msg)
                 .expect("encode")
                 .bytes()
                 .to_vec()
@@ -188,8 +195,8 @@ async fn deeply_nested_errors_are_refused_not_a_crash(t: TransportKind) {
             use tokio::io::AsyncWriteExt;
             let mut io = dial(&addr).await;
             if after_handshake {
-                let secret = tractor::testing::tree_secret().expect("inside the test's root");
-                tractor::testing::dial_handshake_raw(&mut io, &Aid::new("hostile"), &secret)
+                let secret = tractor::wire::tree_secret().expect("inside the test's root");
+                tractor::wire::dial_handshake_raw(&mut io, &Aid::new("hostile"), &secret)
                     .await
                     .expect("handshake");
             }
@@ -299,7 +306,7 @@ async fn a_huge_window_is_capped_by_the_callee(t: TransportKind) {
             .await
             .expect("send Yield");
         }
-        let overrun = tractor::boxed_types::STREAM_OVERRUN;
+        let overrun = tractor::error::boxed_types::STREAM_OVERRUN;
         let error = expect_error(&mut peer, "the overrun", overrun, |m| {
             matches!(m, Msg::Error { cid: Some(2), .. })
         })
@@ -324,8 +331,8 @@ async fn a_frame_that_stalls_is_dropped(t: TransportKind) {
         let mut stalled = Vec::new();
         for _ in 0..6 {
             let mut io = dial(&addr).await;
-            let secret = tractor::testing::tree_secret().expect("inside the test's root");
-            tractor::testing::dial_handshake_raw(&mut io, &Aid::new("hostile"), &secret)
+            let secret = tractor::wire::tree_secret().expect("inside the test's root");
+            tractor::wire::dial_handshake_raw(&mut io, &Aid::new("hostile"), &secret)
                 .await
                 .expect("handshake");
             let mut head = (40u32 << 20).to_le_bytes().to_vec();
@@ -372,7 +379,7 @@ async fn large_frames_are_refused_before_the_handshake(t: TransportKind) {
         use tokio::io::AsyncWriteExt;
         let (p, addr) = daemon(an).await?;
         let mut io = dial(&addr).await;
-        let announced = tractor::ipc::HANDSHAKE_MAX_FRAME as u32 + 1;
+        let announced = tractor::wire::HANDSHAKE_MAX_FRAME as u32 + 1;
         io.write_all(&announced.to_le_bytes())
             .await
             .expect("announce");
@@ -432,7 +439,10 @@ async fn tasks_past_the_limits_are_refused(t: TransportKind) {
                 .expect("within the limit");
         }
         let refused = start_sleeper(&mut first, 100).await.expect_err("9th task");
-        assert_eq!(refused.boxed_type, tractor::boxed_types::TOO_MANY_TASKS);
+        assert_eq!(
+            refused.boxed_type,
+            tractor::error::boxed_types::TOO_MANY_TASKS
+        );
         assert!(
             refused.message.contains("tasks_per_connection"),
             "{}",
@@ -506,7 +516,7 @@ async fn many_dialogs_share_one_connection_budget(t: TransportKind) {
                 .expect("send Yield");
             }
         }
-        let overrun = tractor::boxed_types::STREAM_OVERRUN;
+        let overrun = tractor::error::boxed_types::STREAM_OVERRUN;
         let error = expect_error(
             &mut peer,
             "an overrun",

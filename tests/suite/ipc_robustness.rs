@@ -80,9 +80,9 @@ async fn bad_frames_drop_only_their_connection(t: TransportKind) {
         expect_dropped(&mut io, "a 4 GiB frame announcement").await;
 
         // 4. A valid handshake, then a 4 GiB announcement.
-        let secret = tractor::testing::tree_secret().expect("inside the test's root");
+        let secret = tractor::wire::tree_secret().expect("inside the test's root");
         let mut io = dial(&addr).await;
-        tractor::testing::dial_handshake_raw(&mut io, &Aid::new("intruder"), &secret)
+        tractor::wire::dial_handshake_raw(&mut io, &Aid::new("intruder"), &secret)
             .await
             .unwrap();
         io.write_all(&u32::MAX.to_le_bytes()).await.unwrap();
@@ -90,7 +90,7 @@ async fn bad_frames_drop_only_their_connection(t: TransportKind) {
 
         // 5. A valid handshake, then a frame that is not a message.
         let mut io = dial(&addr).await;
-        tractor::testing::dial_handshake_raw(&mut io, &Aid::new("intruder"), &secret)
+        tractor::wire::dial_handshake_raw(&mut io, &Aid::new("intruder"), &secret)
             .await
             .unwrap();
         io.write_all(&frame(&[0xff; 32])).await.unwrap();

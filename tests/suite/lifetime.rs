@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tractor::{Error, LifetimeError, TransportKind};
+use tractor::error::LifetimeError;
+use tractor::{Error, TransportKind};
 
 use crate::both_transports;
 use crate::common::{self, in_root, marker_path, wait_exists};

@@ -23,7 +23,7 @@ async fn typed_and_named_calls_agree(t: TransportKind) {
             b: u64,
         }
         let named: u64 = p
-            .run_from_ns(MODULE, "add", &AddArgs { a: 40, b: 2 })
+            .run_by_name(MODULE, "add", &AddArgs { a: 40, b: 2 })
             .await?;
         assert_eq!((typed, named), (42, 42));
         p.cancel_actor().await?;

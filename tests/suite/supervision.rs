@@ -42,7 +42,7 @@ async fn in_fast_heartbeat_nursery<T: Send + 'static>(
 fn failed_names(err: &Error) -> Vec<String> {
     let mut names: Vec<String> = match err.cause() {
         Error::Multi(m) => m.errors.iter().map(|(a, _)| a.name.clone()).collect(),
-        Error::Remote(r) => vec![r.src_uid().name.clone()],
+        Error::Remote(r) => vec![r.origin().name.clone()],
         Error::ActorFailure { actor, .. } => vec![actor.name.clone()],
         Error::PeerUnresponsive { peer, .. } => vec![peer.name.clone()],
         other => panic!("not a child failure: {other}"),
@@ -133,7 +133,7 @@ async fn body_propagating_a_child_error_cancels_siblings(t: TransportKind) {
     .await
     .unwrap_err();
     let r = err.as_remote().expect("the child's error, bare");
-    assert_eq!(r.src_uid().name, "failing");
+    assert_eq!(r.origin().name, "failing");
     assert_eq!(r.kind(), RemoteErrorKind::Panic);
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -354,7 +354,7 @@ async fn cancelled_task_reports_its_children_failures(t: TransportKind) {
         let err = res.expect_err("the grandchild's failure comes up");
         let r = err.as_remote().expect("a remote error");
         assert_ne!(r.kind(), RemoteErrorKind::ContextCancelled, "{r}");
-        assert_eq!(r.src_uid().name, "failing_grandchild", "{r}");
+        assert_eq!(r.origin().name, "failing_grandchild", "{r}");
         assert_eq!(r.src_type(), "panic", "{r}");
         middle.cancel_actor().await?;
         Ok(())

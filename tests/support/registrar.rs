@@ -23,6 +23,6 @@ pub fn registrar_root(t: TransportKind) -> (RootConfig, Addr) {
     let cfg = RootConfig::new("root")
         .transport(t)
         .registry_addrs([addr.clone()])
-        .ensure_registry(true);
+        .registrar(tractor::RegistrarRole::Become);
     (cfg, addr)
 }

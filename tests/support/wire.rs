@@ -5,12 +5,11 @@
 #![allow(dead_code)]
 
 use proptest::prelude::*;
-use tractor::ipc::{
-    Addr, Aid, ErrorData, FlowSpec, FuncType, Msg, SpawnSpec, Start, TransportKind, codec,
-};
+use tractor::wire::{ErrorData, FlowSpec, FuncType, Msg, SpawnSpec, Start, codec};
+use tractor::{Addr, Aid, TransportKind};
 
 /// The frame limit of the runtime.
-pub const MAX_FRAME: usize = tractor::ipc::DEFAULT_MAX_FRAME;
+pub const MAX_FRAME: usize = tractor::wire::DEFAULT_MAX_FRAME;
 
 pub fn frame(body: &[u8]) -> Vec<u8> {
     let mut f = (body.len() as u32).to_le_bytes().to_vec();

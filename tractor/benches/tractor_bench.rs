@@ -754,7 +754,7 @@ impl TpSet {
 
 fn window_label(w: Option<u32>) -> String {
     match w {
-        None => format!("window {}", tractor::ipc::FlowSpec::default().window),
+        None => format!("window {}", tractor::wire::FlowSpec::default().window),
         Some(w) => format!("buffer({w})"),
     }
 }
@@ -939,7 +939,7 @@ async fn connects(
 ) -> Result<(), tractor::Error> {
     use std::io::BufRead;
     let k = usize::from(uds);
-    let secret = tractor::testing::tree_secret().expect("inside the root");
+    let secret = tractor::wire::tree_secret().expect("inside the root");
     let me = tractor::Aid::new("bench-dialer");
     let path = uds_path("accept");
     let _ = std::fs::remove_file(&path);
@@ -981,7 +981,7 @@ async fn connects(
                 .expect("raw round trip");
                 let d_raw = t.elapsed();
                 let t = Instant::now();
-                let conn = tractor::testing::dial_authenticated(&addr, &me, &secret)
+                let conn = tractor::wire::dial_authenticated(&addr, &me, &secret)
                     .await
                     .expect("connect");
                 let d_tr = t.elapsed();
@@ -1005,7 +1005,7 @@ async fn connects(
             let t = Instant::now();
             for _ in 0..1000 {
                 std::hint::black_box(
-                    tractor::ipc::auth::proof(&secret, tractor::ipc::Role::Dialer, &d, &a)
+                    tractor::wire::proof(&secret, tractor::wire::Role::Dialer, &d, &a)
                         .expect("proof"),
                 );
             }

@@ -33,80 +33,126 @@
 //! }
 //! ```
 //!
-//! Layers, each a module folder, upper ones importing lower ones only:
-//! [`app`] (entry points) → [`runtime`] (actors, nurseries, portals) →
-//! [`ipc`] (channels, transports, the wire protocol) → [`spawn`] (how
-//! processes are made), with [`devx`] (logging, test support) beside them.
+//! # What is where
+//!
+//! Everything a program writes is at the crate root: [`open_nursery`],
+//! [`ActorNursery`], [`Portal`], [`Context`], [`MsgStream`], the endpoint
+//! macros and traits, [`RootConfig`] and [`Error`]. Three topical modules
+//! group the rest: [`discovery`] (the registrar and lookups, whose common
+//! calls are also at the root), [`error`] (every error type one can match
+//! on) and [`testing`] (what a test of a tree needs). The wire protocol
+//! is internal; the `wire` cargo feature exposes it, unstable, to tests
+//! that speak it by hand.
+//!
+//! # Layers
+//!
+//! The crate is built in layers, one folder each; a folder imports only
+//! folders below it, so each can be read (and tested) without those above:
+//!
+//! ```text
+//! app         entry points (#[main], #[test], init), RootConfig, root and
+//!             child boot: composes the runtime with discovery
+//!  ├─ devx    test support (survivor checks); the debugger comes here
+//!  ├─ discovery  the registrar (a runtime plugin), lookups, election
+//!  │   └─────┐
+//! runtime    actor, nursery, portal, context, stream, RPC serving,
+//!            supervision, errors, logging, plugins (hooks for the layers above)
+//!  ├─ spawn  how a child process comes to exist (backends, process titles)
+//! ipc        addresses, frames, the wire protocol, transports, auth, channels
+//! ```
+//!
+//! Which folder imports which (checked by `tests/layers.rs`):
+//!
+//! | folder | imports |
+//! |---|---|
+//! | `app` | `devx`, `discovery`, `runtime`, `spawn`, `ipc` |
+//! | `devx` | `runtime`, `spawn`, `ipc` |
+//! | `discovery` | `runtime`, `ipc` |
+//! | `runtime` | `spawn`, `ipc` |
+//! | `spawn` | `ipc` |
+//! | `ipc` | nothing |
+//!
+//! The runtime never calls discovery: the registrar's table and an
+//! actor's link to its registrar are plugins that the boot code in `app`
+//! adds to an actor, and the runtime only calls their hooks (a channel
+//! closed, the actor is closing).
 
 #![warn(missing_docs)]
 
 // The macros name `::tractor::...`; this lets the crate use them itself.
 extern crate self as tractor;
 
-pub mod app;
-pub mod devx;
+mod app;
+mod devx;
 pub mod discovery;
-pub mod ipc;
-pub mod runtime;
-pub mod spawn;
+mod ipc;
+mod runtime;
+mod spawn;
 
-pub use app::init;
+pub use app::{RootConfig, init, open_nursery, open_nursery_with, open_root_actor, run_daemon};
 pub use discovery::{
-    Registration, find_actor, get_registry, list_actors, query_actor, run_daemon, wait_for_actor,
+    RegistrarRole, Registration, find_actor, list_actors, query_actor, registrar, wait_for_actor,
 };
 pub use ipc::{Addr, Aid, Heartbeat, Limits, Secret, TransportKind};
 pub use runtime::context::{
     CallerContext, Context, IpcContext, MsgStream, RemoteStream, Side, current_ipc_ctx,
 };
 pub use runtime::endpoint::{Call, ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint};
-pub use runtime::error::{
-    Error, MultiError, RemoteActorError, RemoteErrorKind, Signal, ValueKept, boxed_types,
-};
-pub use runtime::identity::{Actor, RuntimeVars, current_actor, get_runtime_vars, is_root_process};
-pub use runtime::lifetime::LifetimeError;
+pub use runtime::error::{Error, MultiError, RemoteActorError, RemoteErrorKind};
+pub use runtime::identity::{Actor, RuntimeVars, current_actor, is_root_process, runtime_vars};
+pub use runtime::nursery::RunInActor;
 pub use runtime::nursery::{
-    ActorNursery, CancelNursery, RunInActorBuilder, StartActor, Supervision, open_nursery,
-    open_nursery_with,
+    ActorNursery, CancelNursery, RunInActorBuilder, StartActor, Supervision,
 };
-pub use runtime::portal::{CancelActor, Portal, RunInActor, connect_portal};
-pub use runtime::root::{RootConfig, open_root_actor};
+pub use runtime::portal::{CancelActor, Portal, connect_portal};
+pub use spawn::SpawnMethod;
 pub use tractor_macros::{context, endpoint, main, test};
 
-/// Test support: finding processes that outlived their tree, and
-/// speaking the wire protocol by hand as an authenticated peer.
-pub mod testing {
-    pub use crate::devx::survivors::{describe, survivors, wait_gone, wait_gone_async};
-    pub use crate::ipc::auth::dial_handshake_raw;
-
-    /// The secret of the actor the calling code runs in (a test's root):
-    /// what a hand-made peer must prove it holds to be let in.
-    pub fn tree_secret() -> Option<crate::Secret> {
-        crate::runtime::current::try_current().map(|rt| rt.p.secret.clone())
-    }
-
-    /// Dials `addr` and completes the handshake (peer-uid check, the
-    /// proof of `secret`, identities) as `me`: a raw transport to send
-    /// hand-made messages over. Returns it and the peer's identity.
-    pub async fn dial_authenticated(
-        addr: &crate::Addr,
-        me: &crate::Aid,
-        secret: &crate::Secret,
-    ) -> Result<(crate::ipc::MsgTransport, crate::Aid), crate::ipc::IpcError> {
-        let mut t = crate::ipc::MsgTransport::connect(addr, crate::ipc::DEFAULT_MAX_FRAME).await?;
-        let peer =
-            crate::ipc::auth::handshake(&mut t, me, secret, crate::ipc::Role::Dialer).await?;
-        Ok((t, peer))
-    }
+/// Every error type a user can meet, to match on: [`Error`] and the
+/// types its variants carry.
+///
+/// ```
+/// use tractor::error::{ConfigError, Error};
+/// fn is_config(e: &Error) -> bool {
+///     matches!(e, Error::Config(ConfigError::NoRegistryAddrs))
+/// }
+/// # let _ = is_config;
+/// ```
+pub mod error {
+    pub use crate::ipc::{AddrParseError, FrameError, IpcError, SecretError};
+    pub use crate::runtime::endpoint::EndpointError;
+    pub use crate::runtime::error::{
+        ConfigError, Error, MultiError, RegistrarError, RemoteActorError, RemoteErrorKind, Signal,
+        ValueKept, boxed_types,
+    };
+    pub use crate::runtime::lifetime::LifetimeError;
+    pub use crate::spawn::{BootExit, Resource, SpawnError, SpawnStage};
 }
 
-/// Paths the generated code names. Not a public API.
+/// What a test of a tree needs: finding processes that outlived it.
+/// (`#[tractor::test]` runs the survivor check after every test itself.)
+pub mod testing {
+    pub use crate::devx::survivors::{describe, survivors, wait_gone, wait_gone_async};
+}
+
+/// The wire protocol, for tests and tools that speak it by hand (a fuzzer,
+/// a hostile peer, a benchmark of the handshake). Behind the `wire` cargo
+/// feature and outside semver: the protocol is the runtime's business.
+#[cfg(feature = "wire")]
+pub mod wire;
+
+/// Paths the generated code names, and only those: no generated code
+/// names an internal path, so no compiler message shows one to a user.
+/// Not a public API: its contents change with any release (the macro
+/// crate is pinned to this crate's exact version).
 #[doc(hidden)]
 pub mod __private {
     pub use crate::app::{run_main, run_test};
     pub use crate::ipc::{FuncType, stable_hash};
     pub use crate::runtime::endpoint::{
         BoxDisplayError, BoxSerializableError, BoxStdError, BoxTractorError, ENDPOINTS,
-        EndpointEntry, ErrorProbe, HandlerFuture, Invocation, LocalError, Reply, signature,
+        EndpointEntry, EndpointErrorDisplay, ErrorProbe, HandlerFuture, Invocation, LocalError,
+        Reply, signature,
     };
     pub use linkme;
     pub use serde;

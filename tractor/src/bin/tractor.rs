@@ -12,8 +12,8 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tractor::discovery::REGISTRY_ADDR_ENV;
-use tractor::{Addr, Error, Portal, Registration, RootConfig};
+use tractor::discovery::{self, REGISTRY_ADDR_ENV};
+use tractor::{Addr, Error, Portal, RegistrarRole, Registration, RootConfig, TransportKind};
 
 /// `println!` that does not panic when stdout is a closed pipe
 /// (`tractor ls | head -1`).
@@ -47,8 +47,6 @@ Options:
 Exit status: 0 on success; 1 if the actor is not registered, does not answer or
 does not acknowledge; 2 on a usage error or when no registrar answers.";
 
-/// The default registrar address.
-const DEFAULT_REGISTRY: &str = "127.0.0.1:1616";
 /// How long a call to the registrar may take.
 const REGISTRAR_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -166,25 +164,34 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
 }
 
 /// The registrar addresses: `--registry`, else `TRACTOR_REGISTRY_ADDR`,
-/// else the default. Either may list several, comma-separated.
+/// else the default (the last two read as the runtime reads them). Either
+/// may list several, comma-separated.
 fn registry_addrs(flag: Option<&str>) -> Result<Vec<Addr>, String> {
-    let (source, text) = match (flag, std::env::var(REGISTRY_ADDR_ENV).ok()) {
-        (Some(f), _) => ("--registry", f.to_string()),
-        (None, Some(env)) if !env.trim().is_empty() => (REGISTRY_ADDR_ENV, env),
-        _ => ("the default", DEFAULT_REGISTRY.to_string()),
+    let (source, addrs) = match flag {
+        Some(f) => {
+            let addrs = f
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<Addr>().map_err(|e| format!("--registry: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            ("--registry", addrs)
+        }
+        None => match discovery::registry_addrs_from_env().map_err(|e| e.to_string())? {
+            Some(env) => (REGISTRY_ADDR_ENV, env),
+            None => (
+                "the default",
+                vec![discovery::default_registry_addr(TransportKind::Tcp)],
+            ),
+        },
     };
-    let addrs = text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<Addr>().map_err(|e| format!("{source}: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
     let Some(first) = addrs.first() else {
         return Err(format!("{source}: no address given"));
     };
     if addrs.iter().any(|a| a.transport() != first.transport()) {
         return Err(format!(
-            "{source}: the registry addresses mix transports ({text}); give addresses of one transport"
+            "{source}: the registry addresses mix transports ({}); give addresses of one transport",
+            list(&addrs)
         ));
     }
     Ok(addrs)
@@ -235,7 +242,7 @@ async fn main() -> ExitCode {
     let cfg = RootConfig::new("tractor-cli")
         .transport(addrs[0].transport())
         .registry_addrs(addrs.clone())
-        .join_existing_registry(true)
+        .registrar(RegistrarRole::Join)
         .discoverable(false)
         .loglevel("error");
     let ctx = Ctx {

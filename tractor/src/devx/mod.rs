@@ -1,4 +1,3 @@
 //! Developer experience: logging, and test support.
 
-pub mod log;
-pub mod survivors;
+pub(crate) mod survivors;

@@ -1,17 +1,25 @@
 //! The registrar's endpoints: ordinary endpoints in this module, which a
 //! registrar actor always exposes (and no other actor does).
 
-use crate::discovery::registry::Registration;
-use crate::runtime::error::Error;
+use std::sync::Arc;
+
+use super::registry::{Registration, Registry};
+use crate::runtime::error::{Error, RegistrarError};
 use crate::runtime::{current, rpc};
 
-fn with_registry<T>(f: impl FnOnce(&super::registry::Registry) -> T) -> Result<T, Error> {
+/// This actor's name table; an error if it is not a registrar.
+fn table() -> Result<Arc<Registry>, Error> {
     let rt = current::try_current().ok_or(Error::NoRuntime)?;
-    let reg = rt
-        .registry
-        .get()
-        .ok_or_else(|| Error::Config(format!("actor {} is not a registrar", rt.aid())))?;
-    Ok(f(reg))
+    rt.plugin::<Registry>().ok_or_else(|| {
+        RegistrarError::NotARegistrar {
+            actor: rt.aid().clone(),
+        }
+        .into()
+    })
+}
+
+fn with_registry<T>(f: impl FnOnce(&Registry) -> T) -> Result<T, Error> {
+    Ok(f(table()?.as_ref()))
 }
 
 /// Answers a probe: only a registrar exposes this.
@@ -48,10 +56,5 @@ pub async fn list() -> Result<Vec<Registration>, Error> {
 /// Waits until `name` is registered.
 #[crate::endpoint]
 pub async fn wait_for(name: String) -> Result<Registration, Error> {
-    let rt = current::try_current().ok_or(Error::NoRuntime)?;
-    let reg = rt
-        .registry
-        .get()
-        .ok_or_else(|| Error::Config(format!("actor {} is not a registrar", rt.aid())))?;
-    Ok(reg.wait_for(&name).await)
+    Ok(table()?.wait_for(&name).await)
 }

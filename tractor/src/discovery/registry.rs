@@ -39,7 +39,7 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Registry {
             entries: Mutex::new(Vec::new()),
             seq: Mutex::new(0),
@@ -51,7 +51,7 @@ impl Registry {
         self.changed.send_modify(|v| *v += 1);
     }
 
-    pub fn register(&self, reg: Registration, conn: usize) {
+    pub(super) fn register(&self, reg: Registration, conn: usize) {
         let seq = {
             let mut s = lock(&self.seq);
             *s += 1;
@@ -65,7 +65,7 @@ impl Registry {
         self.bump();
     }
 
-    pub fn deregister(&self, uuid: Uuid) -> bool {
+    pub(super) fn deregister(&self, uuid: Uuid) -> bool {
         let removed = {
             let mut e = lock(&self.entries);
             let before = e.len();
@@ -79,7 +79,7 @@ impl Registry {
     }
 
     /// Drops every entry registered over channel `conn` (it closed).
-    pub fn prune_conn(&self, conn: usize) {
+    pub(super) fn prune_conn(&self, conn: usize) {
         let removed = {
             let mut e = lock(&self.entries);
             let before = e.len();
@@ -93,7 +93,7 @@ impl Registry {
     }
 
     /// The latest registration under `name`.
-    pub fn find(&self, name: &str) -> Option<Registration> {
+    pub(super) fn find(&self, name: &str) -> Option<Registration> {
         lock(&self.entries)
             .iter()
             .filter(|x| x.reg.aid.name == name)
@@ -102,7 +102,7 @@ impl Registry {
     }
 
     /// Every registration, oldest first.
-    pub fn list(&self) -> Vec<Registration> {
+    pub(super) fn list(&self) -> Vec<Registration> {
         let mut all: Vec<_> = lock(&self.entries)
             .iter()
             .map(|x| (x.seq, x.reg.clone()))
@@ -112,7 +112,7 @@ impl Registry {
     }
 
     /// Waits until `name` is registered.
-    pub async fn wait_for(&self, name: &str) -> Registration {
+    pub(super) async fn wait_for(&self, name: &str) -> Registration {
         let mut rx = self.changed.subscribe();
         loop {
             if let Some(r) = self.find(name) {

@@ -25,6 +25,10 @@
 //! the cookie file) is decided by the runtime; this module only loads and
 //! uses one (see [`Secret`]).
 
+// `tractor::wire` (the `wire` feature) exposes parts of this module
+// to tests that speak the protocol by hand; without it they are internal.
+#![cfg_attr(not(feature = "wire"), allow(unreachable_pub, dead_code))]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -41,16 +45,16 @@ use super::transport::{MsgTransport, PeerCred};
 /// wins over the cookie file; an explicit [`RootConfig::secret`] wins over it).
 ///
 /// [`RootConfig::secret`]: crate::RootConfig::secret
-pub const COOKIE_ENV: &str = "TRACTOR_COOKIE";
+pub(crate) const COOKIE_ENV: &str = "TRACTOR_COOKIE";
 
 /// The cookie file's name, in the user's runtime directory
 /// ([`uds_bindspace`](super::transport::uds_bindspace)).
-pub const COOKIE_FILE: &str = "tractor.cookie";
+pub(crate) const COOKIE_FILE: &str = "tractor.cookie";
 
 /// Bytes of a generated secret and of each nonce.
 const SECRET_LEN: usize = 32;
 /// Longest secret accepted (from a cookie file, the environment or a parent).
-pub const MAX_SECRET_LEN: usize = 1024;
+pub(crate) const MAX_SECRET_LEN: usize = 1024;
 /// Domain separation for the proofs (and their version).
 const PROOF_CONTEXT: &[u8] = b"tractor-auth-v1\0";
 /// Largest frame read while authenticating: the auth messages and the
@@ -323,7 +327,7 @@ fn verify(
 /// Refuses a unix-socket peer that runs as another user than this process
 /// (from `SO_PEERCRED`). TCP peers carry no credentials: the secret is
 /// what they are checked by.
-pub fn check_peer_uid(cred: Option<PeerCred>) -> Result<(), IpcError> {
+pub(crate) fn check_peer_uid(cred: Option<PeerCred>) -> Result<(), IpcError> {
     // SAFETY: geteuid cannot fail.
     let ours = unsafe { libc::geteuid() };
     match cred {
@@ -407,7 +411,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire for RawWire<'_, S> {
 
 /// The full handshake over a fresh transport: the peer-uid check, the
 /// mutual proof of the secret, then the identities. Returns the peer's.
-pub async fn handshake(
+pub(crate) async fn handshake(
     t: &mut MsgTransport,
     me: &Aid,
     secret: &Secret,

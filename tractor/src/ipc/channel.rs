@@ -7,6 +7,10 @@
 //! Receiving is done by whoever owns the [`MsgReader`] returned by the
 //! handshake (the actor's message loop).
 
+// `tractor::wire` (the `wire` feature) exposes parts of this module
+// to tests that speak the protocol by hand; without it they are internal.
+#![cfg_attr(not(feature = "wire"), allow(unreachable_pub, dead_code))]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -7,9 +7,13 @@
 //! within a deadline once started, so a peer that announces a large frame
 //! and dribbles it costs what it sent, for a bounded time.
 
+// `tractor::wire` (the `wire` feature) exposes parts of this module
+// to tests that speak the protocol by hand; without it they are internal.
+#![cfg_attr(not(feature = "wire"), allow(unreachable_pub, dead_code))]
+
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Default largest frame an actor accepts: 64 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -190,20 +194,18 @@ fn varint(mut v: u64, out: &mut [u8]) -> usize {
     }
 }
 
-/// Writes one frame; the caller flushes (the channel's writer batches).
-pub async fn write_frame<W: AsyncWrite + Unpin + ?Sized>(
-    w: &mut W,
-    body: &[u8],
-) -> std::io::Result<()> {
-    let len = u32::try_from(body.len())
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame above 4 GiB"))?;
-    w.write_all(&len.to_le_bytes()).await?;
-    w.write_all(body).await
-}
-
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncWrite, AsyncWriteExt};
+
     use super::*;
+
+    /// One frame as the channel's writer lays it out.
+    async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> std::io::Result<()> {
+        let len = u32::try_from(body.len()).map_err(std::io::Error::other)?;
+        w.write_all(&len.to_le_bytes()).await?;
+        w.write_all(body).await
+    }
 
     const SOON: Duration = Duration::from_secs(5);
 

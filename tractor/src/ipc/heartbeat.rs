@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// Environment variable that overrides the tree's heartbeat settings:
 /// `"<interval_ms>,<timeout_ms>"`, or `off`. Inherited by every child.
-pub const HEARTBEAT_ENV: &str = "TRACTOR_HEARTBEAT";
+pub(crate) const HEARTBEAT_ENV: &str = "TRACTOR_HEARTBEAT";
 
 /// How often a channel proves it is alive, and how long a silent peer is
 /// given before it is treated as failed.

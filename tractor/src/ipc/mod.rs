@@ -4,26 +4,27 @@
 //! This layer knows nothing of actors' behaviour; the runtime above it
 //! decides what a message means.
 
-pub mod addr;
-pub mod auth;
-pub mod channel;
+pub(crate) mod addr;
+pub(crate) mod auth;
+pub(crate) mod channel;
 pub mod codec;
 mod cookie;
-pub mod error;
-pub mod frame;
-pub mod heartbeat;
-pub mod limits;
-pub mod msg;
-pub mod transport;
+pub(crate) mod error;
+pub(crate) mod frame;
+pub(crate) mod heartbeat;
+pub(crate) mod limits;
+pub(crate) mod msg;
+pub(crate) mod transport;
 
-pub use addr::{Addr, TransportKind};
+pub use addr::{Addr, AddrParseError, TransportKind};
 pub use auth::{Secret, SecretError};
-pub use channel::{Channel, Role};
 pub use error::IpcError;
-pub use frame::{DEFAULT_MAX_FRAME, Frame, FrameError};
+pub use frame::FrameError;
 pub use heartbeat::Heartbeat;
-pub use limits::{HANDSHAKE_MAX_FRAME, Limits};
-pub use msg::{
-    Aid, Cid, ErrorData, FlowSpec, FuncType, Msg, PayloadMsg, SpawnSpec, Start, stable_hash,
-};
-pub use transport::{MsgListener, MsgReader, MsgTransport, PeerCred};
+pub use limits::Limits;
+pub use msg::{Aid, FuncType, stable_hash};
+
+pub(crate) use channel::{Channel, Role};
+pub(crate) use frame::DEFAULT_MAX_FRAME;
+pub(crate) use msg::{Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start};
+pub(crate) use transport::{MsgListener, MsgReader, MsgTransport};

@@ -7,6 +7,10 @@
 //! dialog decodes its payload, so the runtime's own traffic never depends on
 //! user payload types.
 
+// `tractor::wire` (the `wire` feature) exposes parts of this module
+// to tests that speak the protocol by hand; without it they are internal.
+#![cfg_attr(not(feature = "wire"), allow(unreachable_pub, dead_code))]
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -25,7 +29,7 @@ pub type Cid = u64;
 /// use tractor::Aid;
 /// let a = Aid::new("worker");
 /// assert_eq!(a.name, "worker");
-/// assert_eq!(a.reprol(), format!("worker@{}", std::process::id()));
+/// assert_eq!(a.to_string(), format!("worker@{}", std::process::id()));
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Aid {
@@ -45,11 +49,6 @@ impl Aid {
             uuid: Uuid::new_v4(),
             pid: std::process::id(),
         }
-    }
-
-    /// `name@pid`, the short form used in process titles and logs.
-    pub fn reprol(&self) -> String {
-        format!("{}@{}", self.name, self.pid)
     }
 }
 

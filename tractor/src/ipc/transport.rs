@@ -2,6 +2,10 @@
 //! postcard-encoded [`Msg`] frames, split into a reading and a writing half
 //! so the channel can run its reader and its batching writer independently.
 
+// `tractor::wire` (the `wire` feature) exposes parts of this module
+// to tests that speak the protocol by hand; without it they are internal.
+#![cfg_attr(not(feature = "wire"), allow(unreachable_pub, dead_code))]
+
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
@@ -31,6 +35,20 @@ pub struct MsgWriter {
     inner: BufWriter<BoxWrite>,
 }
 
+impl std::fmt::Debug for MsgReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MsgReader")
+            .field("max_frame", &self.max_frame)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for MsgWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MsgWriter").finish_non_exhaustive()
+    }
+}
+
 /// Peer process credentials from `SO_PEERCRED` (unix sockets only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerCred {
@@ -50,6 +68,15 @@ pub struct MsgTransport {
     pub peer_addr: Option<Addr>,
     /// Peer credentials, for unix sockets.
     pub peer_cred: Option<PeerCred>,
+}
+
+impl std::fmt::Debug for MsgTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MsgTransport")
+            .field("peer_addr", &self.peer_addr)
+            .field("peer_cred", &self.peer_cred)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MsgTransport {
@@ -256,6 +283,14 @@ pub struct MsgListener {
     kind: ListenerKind,
     addr: Addr,
     max_frame: usize,
+}
+
+impl std::fmt::Debug for MsgListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MsgListener")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 enum ListenerKind {
@@ -475,7 +510,7 @@ pub(crate) fn create_private_dir(dir: &Path, strict: bool) -> std::io::Result<()
 
 /// The directory unix sockets live in: `$XDG_RUNTIME_DIR/tractor/`, else
 /// `<tmp>/tractor-<uid>/`.
-pub fn uds_bindspace() -> PathBuf {
+pub(crate) fn uds_bindspace() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d).join("tractor"),
         // SAFETY: getuid cannot fail.
@@ -490,7 +525,7 @@ pub fn uds_bindspace() -> PathBuf {
 /// (`<name>@<pid>-<tag>.sock`, see [`default_bind_addr`]); a file whose
 /// pid no longer exists is garbage. A live pid is left alone, whoever it
 /// is now. Returns how many files were removed.
-pub fn sweep_stale_sockets() -> usize {
+pub(crate) fn sweep_stale_sockets() -> usize {
     sweep_dir(&uds_bindspace())
 }
 
@@ -521,7 +556,7 @@ fn sweep_dir(dir: &Path) -> usize {
 /// their parent (the parent-death signal) may still be dying, so this
 /// waits, up to `within`, for every socket owner whose environment holds
 /// the tree's marker entry (`KEY=value`) to be gone, unlinking as they go.
-pub async fn sweep_tree_sockets(marker: &str, within: std::time::Duration) {
+pub(crate) async fn sweep_tree_sockets(marker: &str, within: std::time::Duration) {
     let deadline = tokio::time::Instant::now() + within;
     let me = std::process::id() as i32;
     loop {

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::conn::Conn;
 use super::endpoint::EndpointTable;
 use super::lifetime::LifetimeStack;
+use super::plugin::{ConnKey, Plugin, Registered};
 use super::share::{Claim, Lease};
 use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, Secret, TransportKind};
 use crate::spawn::Resource;
@@ -25,7 +26,9 @@ use crate::spawn::Resource;
 pub(crate) struct RuntimeParams {
     pub aid: Aid,
     pub is_root: bool,
-    pub is_registrar: bool,
+    /// This actor is its tree's registrar: with no registry address
+    /// given, its own listener is the registry.
+    pub registry_here: bool,
     pub transport: TransportKind,
     pub bind_addr: Option<Addr>,
     pub loglevel: Option<String>,
@@ -66,10 +69,8 @@ pub(crate) struct ActorRuntime {
     /// One turn per address being dialed: concurrent connects dial once.
     dialing: Mutex<HashMap<Addr, Arc<tokio::sync::Mutex<()>>>>,
     pub parent: OnceLock<Arc<Conn>>,
-    /// The name table, when this actor is the registrar.
-    pub registry: OnceLock<crate::discovery::registry::Registry>,
-    /// Our channel to the registrar, when registered with one.
-    pub registrar_conn: OnceLock<Arc<Conn>>,
+    /// What the layers above keep in this actor (see [`super::plugin`]).
+    plugins: Mutex<Vec<Registered>>,
     spawn_waiters: Mutex<HashMap<Uuid, oneshot::Sender<Arc<Conn>>>>,
     /// Exit cleanups registered by user code, run last in `teardown`.
     pub lifetime: LifetimeStack,
@@ -93,9 +94,9 @@ impl std::fmt::Debug for ActorRuntime {
 
 impl ActorRuntime {
     /// Binds the IPC server and starts accepting peers.
-    pub async fn boot(p: RuntimeParams) -> Result<Arc<Self>, crate::Error> {
+    pub(crate) async fn boot(p: RuntimeParams) -> Result<Arc<Self>, crate::Error> {
         // For roots whose `main` does not go through `init()`.
-        crate::app::raise_fd_limit();
+        super::rlimit::raise_fd_limit();
         let endpoints = EndpointTable::global()?;
         super::endpoint::install_panic_hook();
         let bind = p
@@ -103,15 +104,16 @@ impl ActorRuntime {
             .clone()
             .unwrap_or_else(|| crate::ipc::transport::default_bind_addr(p.transport, &p.aid.name));
         if bind.transport() != p.transport {
-            return Err(crate::Error::Config(format!(
-                "bind address {bind} does not use the enabled transport `{}`",
-                p.transport
-            )));
+            return Err(super::error::ConfigError::BindTransport {
+                addr: bind,
+                tree: p.transport,
+            }
+            .into());
         }
         let listener = MsgListener::bind(&bind, p.limits.max_frame).await?;
         let span = tracing::info_span!("actor", name = %p.aid.name, pid = p.aid.pid);
         let mut p = p;
-        if p.is_registrar && p.registry_addrs.is_empty() {
+        if p.registry_here && p.registry_addrs.is_empty() {
             // Our own listener is the registry of this tree.
             p.registry_addrs = vec![listener.local_addr().clone()];
         }
@@ -129,8 +131,7 @@ impl ActorRuntime {
             by_addr: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashMap::new()),
             parent: OnceLock::new(),
-            registry: OnceLock::new(),
-            registrar_conn: OnceLock::new(),
+            plugins: Mutex::new(Vec::new()),
             spawn_waiters: Mutex::new(HashMap::new()),
             lifetime: LifetimeStack::new(p.aid.clone()),
             children: Mutex::new(Vec::new()),
@@ -139,29 +140,47 @@ impl ActorRuntime {
             span: span.clone(),
             p,
         });
-        if rt.p.is_registrar {
-            let _ = rt.registry.set(crate::discovery::registry::Registry::new());
-        }
         tracing::debug!(target: "tractor::runtime", parent: &span, addr = %rt.listen_addr, "actor listening");
         rt.io
             .spawn_local(super::accept::accept_loop(rt.clone(), listener).instrument(span));
         Ok(rt)
     }
 
-    pub fn aid(&self) -> &Aid {
+    pub(crate) fn aid(&self) -> &Aid {
         &self.p.aid
     }
 
-    pub fn is_exposed(&self, module: &str) -> bool {
-        if module == crate::discovery::REGISTRAR_MODULE {
-            return self.registry.get().is_some();
-        }
+    pub(crate) fn is_exposed(&self, module: &str) -> bool {
         lock(&self.enable_modules).contains(module)
+    }
+
+    /// Adds a plugin (see [`super::plugin`]); its hooks run from now on.
+    pub(crate) fn add_plugin<P: Plugin>(&self, p: Arc<P>) {
+        lock(&self.plugins).push(Registered::new(p));
+    }
+
+    /// The plugin of type `P`, if one was added.
+    pub(crate) fn plugin<P: Plugin>(&self) -> Option<Arc<P>> {
+        lock(&self.plugins).iter().find_map(Registered::downcast)
+    }
+
+    fn plugin_hooks(&self) -> Vec<Arc<dyn Plugin>> {
+        lock(&self.plugins)
+            .iter()
+            .map(|r| r.hooks().clone())
+            .collect()
+    }
+
+    /// Tells every plugin that channel `conn` closed.
+    pub(crate) fn note_conn_closed(&self, conn: ConnKey) {
+        for p in self.plugin_hooks() {
+            p.conn_closed(conn);
+        }
     }
 
     /// An open channel to an actor named `name` that a new portal may
     /// share (see [`super::share`]), if we have one.
-    pub fn conn_named(&self, name: &str) -> Option<Arc<Conn>> {
+    pub(crate) fn conn_named(&self, name: &str) -> Option<Arc<Conn>> {
         lock(&self.conns)
             .iter()
             .rev()
@@ -199,7 +218,7 @@ impl ActorRuntime {
     /// the same time. The caller gets it as `claim` says: a portal gets a
     /// lease (the channel closes with its last lease if it was dialed for
     /// portals); the runtime keeps it for good.
-    pub async fn connect_shared(
+    pub(crate) async fn connect_shared(
         self: &Arc<Self>,
         addr: &Addr,
         claim: Claim,
@@ -254,12 +273,12 @@ impl ActorRuntime {
     }
 
     /// Who asked this actor to cancel, once it was asked.
-    pub fn canceller(&self) -> Option<Aid> {
+    pub(crate) fn canceller(&self) -> Option<Aid> {
         lock(&self.canceller).clone()
     }
 
     /// Requests actor-wide cancellation on behalf of `by`.
-    pub fn request_cancel(&self, by: Option<Aid>) {
+    pub(crate) fn request_cancel(&self, by: Option<Aid>) {
         {
             let mut c = lock(&self.canceller);
             if c.is_none() {
@@ -270,7 +289,7 @@ impl ActorRuntime {
     }
 
     /// Starts serving a handshaken channel.
-    pub fn adopt(self: &Arc<Self>, chan: Channel, reader: MsgReader) -> Arc<Conn> {
+    pub(crate) fn adopt(self: &Arc<Self>, chan: Channel, reader: MsgReader) -> Arc<Conn> {
         let conn = Arc::new(Conn::new(chan, self.p.limits));
         lock(&self.conns).push(conn.clone());
         if self.shutdown.is_cancelled() {
@@ -292,13 +311,13 @@ impl ActorRuntime {
     }
 
     /// Registers interest in a child connecting back with `uuid`.
-    pub fn expect_child(&self, uuid: Uuid) -> oneshot::Receiver<Arc<Conn>> {
+    pub(crate) fn expect_child(&self, uuid: Uuid) -> oneshot::Receiver<Arc<Conn>> {
         let (tx, rx) = oneshot::channel();
         lock(&self.spawn_waiters).insert(uuid, tx);
         rx
     }
 
-    pub fn forget_child(&self, uuid: &Uuid) {
+    pub(crate) fn forget_child(&self, uuid: &Uuid) {
         lock(&self.spawn_waiters).remove(uuid);
     }
 
@@ -310,7 +329,7 @@ impl ActorRuntime {
 
     /// The resource an accept ran out of at or after `since`, with its
     /// OS error: why a child spawned then may not have got through.
-    pub fn exhaustion_since(&self, since: Instant) -> Option<(Resource, std::io::Error)> {
+    pub(crate) fn exhaustion_since(&self, since: Instant) -> Option<(Resource, std::io::Error)> {
         lock(&self.exhaustion)
             .filter(|(at, _, _)| *at >= since)
             .map(|(_, r, errno)| (r, std::io::Error::from_raw_os_error(errno)))
@@ -345,7 +364,7 @@ impl ActorRuntime {
 
     /// The teardown after a second interrupt: every child SIGKILLed and
     /// reaped, channels closed without waiting to flush, exit cleanups run.
-    pub async fn hard_teardown(self: &Arc<Self>) {
+    pub(crate) async fn hard_teardown(self: &Arc<Self>) {
         self.cancel.cancel();
         self.kill_children();
         self.work.close();
@@ -372,7 +391,7 @@ impl ActorRuntime {
     /// (so every descendant is reaped), then closes the IPC server and all
     /// channels, flushing what was queued, and last runs the lifetime stack
     /// (the user's exit cleanups). Every way an actor ends comes here.
-    pub async fn teardown(self: &Arc<Self>) {
+    pub(crate) async fn teardown(self: &Arc<Self>) {
         self.cancel.cancel();
         self.work.close();
         self.aux.close();
@@ -386,7 +405,9 @@ impl ActorRuntime {
         {
             tracing::error!(target: "tractor::cancel", parent: &self.span, "tasks still running 30 s after cancellation; closing anyway");
         }
-        crate::discovery::deregister_self(self).await;
+        for p in self.plugin_hooks() {
+            p.before_close(self.clone()).await;
+        }
         self.shutdown.cancel();
         let conns: Vec<_> = lock(&self.conns).clone();
         futures::future::join_all(

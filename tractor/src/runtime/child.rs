@@ -1,47 +1,21 @@
-//! Child mode: what a re-executed binary does instead of its own `main`
-//! when its parent spawned it as an actor.
+//! Child mode, the runtime's part: dial the parent, learn the actor's
+//! configuration from its `SpawnSpec`, boot, and serve until cancelled.
+//! The process setup around it and registration are composed in `app`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::actor::{ActorRuntime, RuntimeParams};
-use super::current::ThreadActorGuard;
+use super::conn::Conn;
 use crate::ipc::{Aid, Channel, Limits, Msg};
-use crate::spawn::{BootExit, ChildEnv, proctitle};
+use crate::spawn::{BootExit, ChildEnv};
 
-/// Runs this process as the child actor described by `env` and exits.
-pub(crate) fn run_child(env: ChildEnv) -> ! {
-    // Grandchildren re-run this binary the way we were run; read the args
-    // before the process title overwrites them.
-    let exec_args: Vec<String> = std::env::args().skip(1).collect();
-    let pid = std::process::id();
-    proctitle::set_title(&proctitle::subactor_title(&env.name, pid));
-    // Ctrl-C at a terminal reaches the whole process group; the root turns
-    // it into a graceful cancel of the tree, so children leave it to the root.
-    // SAFETY: setting a signal disposition to SIG_IGN is always sound.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!(
-                "tractor child {}: cannot build a tokio runtime: {e}",
-                env.name
-            );
-            BootExit::NoRuntime.for_error(&e).exit();
-        }
-    };
-    let local = tokio::task::LocalSet::new();
-    let code = runtime.block_on(local.run_until(child_main(env, exec_args)));
-    drop(local);
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    std::process::exit(code)
-}
-
-async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
+/// Dials the parent and boots the actor `env` describes; on failure, the
+/// exit status that tells the parent which boot stage failed.
+pub(crate) async fn boot(
+    env: &ChildEnv,
+    exec_args: Vec<String>,
+) -> Result<(Arc<ActorRuntime>, Arc<Conn>), i32> {
     let aid = Aid {
         name: env.name.clone(),
         uuid: env.uuid,
@@ -52,17 +26,17 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("tractor child {aid}: cannot reach parent: {e}");
-                return BootExit::NoParent.for_error(&e) as i32;
+                return Err(BootExit::NoParent.for_error(&e) as i32);
             }
         };
     let spec = match reader.recv().await {
         Ok(Some(Msg::SpawnSpec(s))) => s,
         other => {
             eprintln!("tractor child {aid}: expected a SpawnSpec from the parent, got {other:?}");
-            return BootExit::NoSpawnSpec as i32;
+            return Err(BootExit::NoSpawnSpec as i32);
         }
     };
-    let loglevel = crate::devx::log::init(spec.loglevel.as_deref());
+    let loglevel = super::log::init(spec.loglevel.as_deref());
     let params = RuntimeParams {
         aid,
         is_root: false,
@@ -72,8 +46,8 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         registry_addrs: spec.registry_addrs,
         debug_mode: spec.debug_mode,
         limits: spec.limits,
-        tree_id: env.tree_id,
-        is_registrar: false,
+        tree_id: env.tree_id.clone(),
+        registry_here: false,
         exec_args,
         enable_modules: spec.enable_modules,
         cancel_timeout: Duration::from_millis(500),
@@ -87,17 +61,20 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         Err(e) => {
             eprintln!("tractor child {}: boot failed: {e}", env.name);
             chan.close();
-            return BootExit::BootFailed.for_error(&e) as i32;
+            return Err(BootExit::BootFailed.for_error(&e) as i32);
         }
     };
-    let _thread = ThreadActorGuard::set(rt.clone());
     let parent = rt.adopt(chan, reader);
     // Ours for good, and shared by portals to the parent's address.
     parent.share.hold();
     rt.note_addr(&env.parent_addr, &parent);
     let _ = rt.parent.set(parent.clone());
-    let register = crate::discovery::register_self(&rt, Some((&env.parent_addr, &parent)));
-    super::current::scope(rt.clone(), register).await;
+    Ok((rt, parent))
+}
+
+/// Tells the parent the child is ready, serves until the actor is
+/// cancelled, and tears it down; the process's exit status.
+pub(crate) async fn serve(rt: Arc<ActorRuntime>) -> i32 {
     // SIGTERM becomes a graceful self-cancel (so the teardown, and with it
     // the lifetime stack, runs). The handler is installed before `Ready`:
     // from then on the parent may send SIGTERM, and the default action

@@ -32,7 +32,7 @@ pub(crate) struct Inbox {
 
 impl Inbox {
     /// The queue of a dialog with `flow`, bounded by our own `limits`.
-    pub fn new(
+    pub(crate) fn new(
         flow: FlowSpec,
         limits: &Limits,
         budget: Arc<Budget>,
@@ -106,7 +106,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(chan: Channel, limits: Limits) -> Self {
+    pub(crate) fn new(chan: Channel, limits: Limits) -> Self {
         Conn {
             chan,
             budget: Budget::new(limits.connection_bytes),
@@ -121,24 +121,24 @@ impl Conn {
     }
 
     /// How many messages were received on this channel so far.
-    pub fn heard(&self) -> u64 {
+    pub(crate) fn heard(&self) -> u64 {
         self.heard.load(Ordering::Relaxed)
     }
 
     /// Gives up on the peer: records why, then closes the channel, which
     /// ends every dialog on it with [`lost_error`](Self::lost_error).
-    pub fn declare_lost(&self, why: LostReason) {
+    pub(crate) fn declare_lost(&self, why: LostReason) {
         let _ = self.lost.set(why);
         self.chan.close();
     }
 
     /// Why this side gave up on the peer, if it did.
-    pub fn lost_reason(&self) -> Option<LostReason> {
+    pub(crate) fn lost_reason(&self) -> Option<LostReason> {
         self.lost.get().copied()
     }
 
     /// The error a dialog on this channel ends with once the channel is gone.
-    pub fn lost_error(&self) -> crate::Error {
+    pub(crate) fn lost_error(&self) -> crate::Error {
         let peer = self.chan.peer().clone();
         match self.lost_reason() {
             Some(LostReason::Unresponsive { silent_for }) => {
@@ -149,14 +149,14 @@ impl Conn {
     }
 
     /// Opens a dialog with default flow settings.
-    pub fn open_dialog(self: &Arc<Self>) -> Dialog {
+    pub(crate) fn open_dialog(self: &Arc<Self>) -> Dialog {
         self.open_dialog_with(FlowSpec::default())
     }
 
     /// Opens a dialog: a fresh cid and the queue its replies arrive on.
     /// The window we announce is at most what our limits let us queue, so
     /// a peer keeping to it never overruns us.
-    pub fn open_dialog_with(self: &Arc<Self>, mut flow: FlowSpec) -> Dialog {
+    pub(crate) fn open_dialog_with(self: &Arc<Self>, mut flow: FlowSpec) -> Dialog {
         flow.window = flow.window.clamp(1, self.limits.stream_buffer.max(1));
         let cid = self.chan.next_cid();
         let (inbox, rx) = Inbox::new(flow, &self.limits, self.budget.clone());
@@ -177,26 +177,26 @@ impl Conn {
         }
     }
 
-    pub fn register_task(&self, cid: Cid, slot: TaskSlot) {
+    pub(crate) fn register_task(&self, cid: Cid, slot: TaskSlot) {
         lock(&self.tasks).insert(cid, slot);
     }
 
     /// How many tasks this peer runs here.
-    pub fn task_count(&self) -> usize {
+    pub(crate) fn task_count(&self) -> usize {
         lock(&self.tasks).len()
     }
 
     /// Whether the task the peer opened as `cid` still runs here.
-    pub fn has_task(&self, cid: Cid) -> bool {
+    pub(crate) fn has_task(&self, cid: Cid) -> bool {
         lock(&self.tasks).contains_key(&cid)
     }
 
-    pub fn finish_task(&self, cid: Cid) {
+    pub(crate) fn finish_task(&self, cid: Cid) {
         lock(&self.tasks).remove(&cid);
     }
 
     /// Cancels a task this peer opened here; false if it is not running.
-    pub fn cancel_task(&self, cid: Cid, by: &Aid) -> bool {
+    pub(crate) fn cancel_task(&self, cid: Cid, by: &Aid) -> bool {
         match lock(&self.tasks).get(&cid) {
             Some(slot) => {
                 lock(&slot.canceller).get_or_insert_with(|| by.clone());
@@ -359,7 +359,7 @@ pub(crate) struct Dialog {
 
 impl Dialog {
     /// The next message; `None` when the channel closed.
-    pub async fn recv(&mut self) -> Option<Msg> {
+    pub(crate) async fn recv(&mut self) -> Option<Msg> {
         let m = self.rx.recv().await;
         if let Some(m) = &m {
             self.shared.dequeued(m);
@@ -368,12 +368,15 @@ impl Dialog {
     }
 
     /// Polls the next message without window accounting (the caller does it).
-    pub fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Msg>> {
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Msg>> {
         self.rx.poll_recv(cx)
     }
 
     /// Marks the dialog finished: dropping it will not cancel anything.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         self.done = true;
     }
 }
@@ -423,9 +426,7 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
     conn.chan.close();
     conn.fail_all();
     rt.forget_conn(&conn);
-    if let Some(reg) = rt.registry.get() {
-        reg.prune_conn(conn_key(&conn));
-    }
+    rt.note_conn_closed(conn_key(&conn));
     let lost_parent = rt.parent.get().is_some_and(|p| Arc::ptr_eq(p, &conn));
     if lost_parent && !rt.cancel.is_cancelled() {
         tracing::warn!(target: "tractor::cancel", "lost the channel to our parent; cancelling self");

@@ -38,7 +38,7 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    pub fn new(cap: usize) -> Arc<Budget> {
+    pub(crate) fn new(cap: usize) -> Arc<Budget> {
         Arc::new(Budget {
             used: AtomicUsize::new(0),
             cap,
@@ -103,7 +103,7 @@ pub(crate) enum Refused {
 impl DialogShared {
     /// The state of a dialog with `flow`, whose receive side is bounded
     /// by this actor's `limits`.
-    pub fn new(flow: FlowSpec, limits: &Limits, budget: Arc<Budget>) -> Self {
+    pub(crate) fn new(flow: FlowSpec, limits: &Limits, budget: Arc<Budget>) -> Self {
         DialogShared {
             flow,
             recv_window: flow.window.clamp(1, limits.stream_buffer.max(1)),
@@ -127,12 +127,12 @@ impl DialogShared {
     }
 
     /// How many stream messages this side queues unread.
-    pub fn recv_window(&self) -> u32 {
+    pub(crate) fn recv_window(&self) -> u32 {
         self.recv_window
     }
 
     /// How many bytes this side's connection holds unread at most.
-    pub fn recv_bytes(&self) -> usize {
+    pub(crate) fn recv_bytes(&self) -> usize {
         self.budget.cap
     }
 
@@ -140,7 +140,7 @@ impl DialogShared {
     /// granted (the window) is a protocol violation, refused: summed up it
     /// would overflow the semaphore, and it would let us outrun the peer.
     /// In overrun mode credit is not used at all, and ignored.
-    pub fn add_credit(&self, n: u32) -> Result<(), ()> {
+    pub(crate) fn add_credit(&self, n: u32) -> Result<(), ()> {
         if self.flow.overrun {
             return Ok(());
         }
@@ -152,13 +152,13 @@ impl DialogShared {
         Ok(())
     }
 
-    pub fn allow_overruns(&self) {
+    pub(crate) fn allow_overruns(&self) {
         self.allow_overruns.store(true, Ordering::Relaxed);
     }
 
     /// Queues a message for the handle: stream messages within the
     /// window, control messages within a small fixed bound.
-    pub fn enqueue(&self, tx: &mpsc::UnboundedSender<Msg>, msg: Msg) -> Result<(), Refused> {
+    pub(crate) fn enqueue(&self, tx: &mpsc::UnboundedSender<Msg>, msg: Msg) -> Result<(), Refused> {
         let (count, cap) = if matches!(msg, Msg::Yield { .. }) {
             (&self.queued, self.cap())
         } else {
@@ -179,7 +179,7 @@ impl DialogShared {
     }
 
     /// The handle took `msg` off its queue.
-    pub fn dequeued(&self, msg: &Msg) {
+    pub(crate) fn dequeued(&self, msg: &Msg) {
         match msg {
             Msg::Yield { pld, .. } => {
                 let cost = charge(pld);
@@ -193,7 +193,7 @@ impl DialogShared {
     }
 
     /// Records the end of the dialog (first one wins).
-    pub fn finish(&self, t: Terminal) {
+    pub(crate) fn finish(&self, t: Terminal) {
         self.terminal.send_if_modified(|cur| {
             if cur.is_none() {
                 *cur = Some(t);
@@ -205,11 +205,11 @@ impl DialogShared {
     }
 
     /// Whether the dialog ended (cheaper than [`terminal`](Self::terminal)).
-    pub fn has_terminal(&self) -> bool {
+    pub(crate) fn has_terminal(&self) -> bool {
         self.terminal.borrow().is_some()
     }
 
-    pub fn terminal(&self) -> Option<Terminal> {
+    pub(crate) fn terminal(&self) -> Option<Terminal> {
         self.terminal.borrow().clone()
     }
 }

@@ -55,11 +55,6 @@ pub enum Error {
         "no tractor runtime is running on this thread: call this inside `open_nursery`, `open_root_actor` or a `#[tractor::main]`/`#[tractor::test]` fn"
     )]
     NoRuntime,
-    /// `wait_for_result` on a daemon portal.
-    #[error(
-        "actor {0} is a daemon (start_actor) and has no main result; use `run_in_actor` for a one-shot child"
-    )]
-    NoResult(Aid),
     /// A cancel request was not acknowledged in time.
     #[error("actor {actor} did not acknowledge cancellation within {waited:?}; it is being killed")]
     ActorTooSlow {
@@ -68,9 +63,30 @@ pub enum Error {
         /// How long we waited.
         waited: Duration,
     },
-    /// The runtime was misused (a second root actor in a tree, ...).
+    /// A failure of the runtime itself, or one relayed as such from
+    /// another actor (its boxed kind is [`RemoteErrorKind::RuntimeFailure`]).
     #[error("runtime failure: {0}")]
     RuntimeFailure(String),
+    /// A root actor was opened inside an actor of a running tree.
+    #[error(
+        "a root actor cannot be opened inside actor {actor} of a running tree; open_root_actor belongs in the parent-most process only (use open_nursery to spawn children)"
+    )]
+    NestedRoot {
+        /// The actor the call ran in.
+        actor: Aid,
+    },
+    /// The registrar could not be joined or become (see
+    /// [`RegistrarRole`](crate::RegistrarRole)).
+    #[error(transparent)]
+    Registrar(#[from] RegistrarError),
+    /// An address did not parse.
+    #[error(transparent)]
+    Addr(#[from] crate::ipc::AddrParseError),
+    /// An error of the application's own, raised with [`Error::custom`]:
+    /// for endpoints and scope bodies that return `tractor::Error` and
+    /// need to fail for a reason of their own.
+    #[error("{0}")]
+    Custom(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// A root told to only join an existing registrar
     /// ([`RootConfig::join_existing_registry`](crate::RootConfig::join_existing_registry))
     /// found none answering at its registry addresses.
@@ -137,8 +153,8 @@ pub enum Error {
     #[error("cancelled: {0}")]
     Cancelled(String),
     /// An invalid configuration.
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The root was interrupted by a signal (ctrl-c, SIGTERM): the whole
     /// tree was cancelled and every actor reaped. `#[tractor::main]` exits
     /// with `128 + signal` (130 for SIGINT, 143 for SIGTERM).
@@ -161,6 +177,92 @@ pub enum Error {
     /// A cleanup could not be put on the actor's lifetime stack.
     #[error(transparent)]
     Lifetime(#[from] crate::runtime::lifetime::LifetimeError),
+}
+
+impl Error {
+    /// An error of the application's own: anything `Error`, or a message.
+    ///
+    /// ```
+    /// let e = tractor::Error::custom("the parent fails");
+    /// assert_eq!(e.to_string(), "the parent fails");
+    /// assert!(matches!(e, tractor::Error::Custom(_)));
+    /// ```
+    pub fn custom(e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Error::Custom(e.into())
+    }
+}
+
+/// A configuration that cannot work: [`Error::Config`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The listen address does not use the tree's transport.
+    #[error(
+        "bind address {addr} does not use the tree's transport `{tree}`; set RootConfig::transport to match or pick a `{tree}` address"
+    )]
+    BindTransport {
+        /// The configured listen address.
+        addr: crate::Addr,
+        /// The tree's transport.
+        tree: crate::TransportKind,
+    },
+    /// A registry address does not use the tree's transport.
+    #[error(
+        "registry address {addr} does not use this tree's transport `{tree}`; set RootConfig::transport to match or use a `{tree}` registry address"
+    )]
+    RegistryTransport {
+        /// The registry address.
+        addr: crate::Addr,
+        /// The tree's transport.
+        tree: crate::TransportKind,
+    },
+    /// `TRACTOR_REGISTRY_ADDR` holds something that is not an address.
+    #[error(
+        "TRACTOR_REGISTRY_ADDR: `{value}` is not an address ({reason}); use host:port, tcp://host:port or uds:///path, comma-separated"
+    )]
+    RegistryEnv {
+        /// The entry that did not parse.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// This actor knows no registry address to reach a registrar at.
+    #[error(
+        "this actor knows no registrar (no registry addresses); set RootConfig::registry_addrs or TRACTOR_REGISTRY_ADDR"
+    )]
+    NoRegistryAddrs,
+}
+
+/// The registrar could not be joined or become: [`Error::Registrar`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistrarError {
+    /// [`RegistrarRole::Become`](crate::RegistrarRole::Become), but a
+    /// registrar already answers there.
+    #[error(
+        "a registrar already answers at {addr}, but this root was told to become it (RegistrarRole::Become, tractor's ensure_registry); use RegistrarRole::Elect to join it"
+    )]
+    AlreadyRunning {
+        /// Where it answers.
+        addr: crate::Addr,
+    },
+    /// Something other than a tractor registrar holds the registry
+    /// addresses (another program, an actor that is not the registrar,
+    /// a registrar that did not finish leaving).
+    #[error(
+        "registry address(es) are occupied but did not answer as tractor registrars ({}); pick free registry addresses",
+        .addrs.iter().map(|(a, why)| format!("{a}: {why}")).collect::<Vec<_>>().join("; ")
+    )]
+    Occupied {
+        /// Each occupied address, and what was found there.
+        addrs: Vec<(crate::Addr, String)>,
+    },
+    /// A registrar endpoint was called on an actor that is not one.
+    #[error("actor {actor} is not a registrar; ask the one at the registry addresses")]
+    NotARegistrar {
+        /// The actor that was called.
+        actor: Aid,
+    },
 }
 
 /// A signal that interrupts a tree: [`Error::Interrupted`].
@@ -380,7 +482,7 @@ pub enum RemoteErrorKind {
 /// # use tractor::{Aid, RemoteActorError};
 /// let e = RemoteActorError::new_local("my::Oops", "it broke", &Aid::new("leaf"));
 /// assert_eq!(e.boxed_type(), "my::Oops");
-/// assert_eq!(e.src_uid().name, "leaf");
+/// assert_eq!(e.origin().name, "leaf");
 /// ```
 #[derive(Clone, PartialEq)]
 pub struct RemoteActorError {
@@ -442,7 +544,8 @@ impl RemoteActorError {
     }
 
     /// The actor where the error was raised.
-    pub fn src_uid(&self) -> &Aid {
+    #[doc(alias = "src_uid")]
+    pub fn origin(&self) -> &Aid {
         &self.data.src_uid
     }
 

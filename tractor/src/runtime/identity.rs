@@ -80,7 +80,7 @@ impl Actor {
     /// ```no_run
     /// #[tractor::endpoint]
     /// async fn scratch(path: String) -> Result<(), tractor::Error> {
-    ///     std::fs::write(&path, b"scratch").map_err(|e| tractor::Error::Config(e.to_string()))?;
+    ///     std::fs::write(&path, b"scratch").map_err(tractor::Error::custom)?;
     ///     tractor::current_actor()?.on_exit(move || {
     ///         let _ = std::fs::remove_file(&path);
     ///     })?;
@@ -156,7 +156,15 @@ pub fn is_root_process() -> bool {
     super::current::try_current().is_some_and(|rt| rt.p.is_root)
 }
 
-/// The runtime variables of the current actor.
-pub fn get_runtime_vars() -> Result<RuntimeVars, Error> {
+/// The runtime variables of the current actor (tractor's `get_runtime_vars`).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), tractor::Error> {
+/// let vars = tractor::runtime_vars()?;
+/// println!("tree {} over {}", vars.tree_id, vars.transport);
+/// # Ok(()) }
+/// ```
+#[doc(alias = "get_runtime_vars")]
+pub fn runtime_vars() -> Result<RuntimeVars, Error> {
     current_actor().map(|a| a.runtime_vars())
 }

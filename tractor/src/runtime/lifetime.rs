@@ -38,18 +38,14 @@ use crate::ipc::Aid;
 ///
 /// It is kept well below the time a parent grants a child that acknowledged
 /// its cancel request before it sends SIGTERM.
-///
-/// ```
-/// assert!(tractor::runtime::lifetime::ASYNC_BUDGET.as_millis() <= 1_000);
-/// ```
-pub const ASYNC_BUDGET: Duration = Duration::from_secs(1);
+pub(crate) const ASYNC_BUDGET: Duration = Duration::from_secs(1);
 
 /// Why a cleanup could not be put on an actor's lifetime stack.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), tractor::Error> {
 /// let me = tractor::current_actor()?;
-/// if let Err(tractor::LifetimeError::Closed { .. }) = me.on_exit(|| println!("bye")) {
+/// if let Err(tractor::error::LifetimeError::Closed { .. }) = me.on_exit(|| println!("bye")) {
 ///     println!("bye (the actor is already exiting)");
 /// }
 /// # Ok(()) }

@@ -1,107 +1,20 @@
 //! `Portal`: the caller's handle to another actor.
 
 use std::future::{Future, IntoFuture};
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::watch;
 
 use super::actor::ActorRuntime;
 use super::conn::{Conn, Dialog};
 use super::endpoint::{Call, Endpoint, RemoteFn};
 use super::error::{Error, RemoteActorError};
+use super::nursery::MainSlot;
 use super::share::{Claim, Lease};
 use crate::ipc::{Aid, FlowSpec, FuncType, Msg, Start};
-
-/// How a one-shot child's main task ended, kept so that
-/// `wait_for_result` is idempotent.
-#[derive(Clone, Debug)]
-pub(crate) enum MainOutcome {
-    Returned(Vec<u8>),
-    Raised(RemoteActorError),
-    /// The channel closed first; `silent_for` when we gave up on a silent peer.
-    Lost {
-        peer: Aid,
-        silent_for: Option<Duration>,
-    },
-    Failed(String),
-}
-
-/// The result slot of a `run_in_actor` child.
-pub(crate) struct MainSlot {
-    pub path: &'static str,
-    tx: watch::Sender<Option<MainOutcome>>,
-    caused_by_cancel: std::sync::atomic::AtomicBool,
-}
-
-impl MainSlot {
-    pub fn new(path: &'static str) -> Self {
-        MainSlot {
-            path,
-            tx: watch::channel(None).0,
-            caused_by_cancel: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    /// Records whether the outcome is a consequence of our own cancellation.
-    pub fn mark_caused_by_cancel(&self, yes: bool) {
-        self.caused_by_cancel
-            .store(yes, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    pub fn caused_by_cancel(&self) -> bool {
-        self.caused_by_cancel
-            .load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    pub fn set(&self, o: MainOutcome) {
-        self.tx.send_if_modified(|v| {
-            if v.is_none() {
-                *v = Some(o);
-                true
-            } else {
-                false
-            }
-        });
-    }
-
-    /// The outcome, if it arrived.
-    pub fn outcome(&self) -> Option<MainOutcome> {
-        self.tx.borrow().clone()
-    }
-
-    pub async fn wait(&self) -> MainOutcome {
-        let mut rx = self.tx.subscribe();
-        match rx.wait_for(Option::is_some).await {
-            Ok(v) => v
-                .clone()
-                .unwrap_or_else(|| MainOutcome::Failed("no outcome".into())),
-            Err(_) => MainOutcome::Failed("the result slot was dropped".into()),
-        }
-    }
-}
-
-impl MainOutcome {
-    pub(crate) fn into_result(self, child: &Aid) -> Result<Vec<u8>, Error> {
-        match self {
-            MainOutcome::Returned(b) => Ok(b),
-            MainOutcome::Raised(r) => Err(Error::Remote(r)),
-            MainOutcome::Lost {
-                peer,
-                silent_for: Some(silent_for),
-            } => Err(Error::PeerUnresponsive { peer, silent_for }),
-            MainOutcome::Lost { peer, .. } => Err(Error::TransportClosed { peer }),
-            MainOutcome::Failed(reason) => Err(Error::ActorFailure {
-                actor: child.clone(),
-                reason,
-            }),
-        }
-    }
-}
 
 /// A handle to another actor: schedule tasks in it, cancel it.
 ///
@@ -218,10 +131,11 @@ impl Portal {
     /// # async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
     /// #[derive(serde::Serialize)]
     /// struct Args { a: u32, b: u32 }
-    /// let sum: u32 = portal.run_from_ns("calc", "add", &Args { a: 1, b: 2 }).await?;
+    /// let sum: u32 = portal.run_by_name("calc", "add", &Args { a: 1, b: 2 }).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn run_from_ns<A: Serialize + ?Sized, R: DeserializeOwned>(
+    #[doc(alias = "run_from_ns")]
+    pub async fn run_by_name<A: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
         module: &str,
         func: &str,
@@ -313,14 +227,17 @@ impl Portal {
         }
     }
 
-    /// The main result of a `run_in_actor` child, decoded as `T`. A daemon
-    /// (`start_actor`) has none: [`Error::NoResult`].
-    pub async fn wait_for_result<T: DeserializeOwned>(&self) -> Result<T, Error> {
+    /// The encoded main result of a `run_in_actor` child, once it ended
+    /// (a daemon's portal has no result slot, so it has no such call).
+    pub(crate) async fn main_result(&self) -> Result<(&'static str, Vec<u8>), Error> {
         let Some(slot) = &self.main else {
-            return Err(Error::NoResult(self.aid().clone()));
+            return Err(Error::ActorFailure {
+                actor: self.aid().clone(),
+                reason: "this portal is not a run_in_actor child's".into(),
+            });
         };
         let pld = slot.wait().await.into_result(self.aid())?;
-        decode_pld(slot.path, &pld)
+        Ok((slot.path, pld))
     }
 
     /// Cancels the remote actor's runtime and process: a request, then a
@@ -377,6 +294,14 @@ pub struct CancelActor<'a> {
     portal: &'a Portal,
     timeout: Duration,
     raise: bool,
+}
+
+impl<'a> std::fmt::Debug for CancelActor<'a> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelActor")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CancelActor<'_> {
@@ -514,65 +439,4 @@ pub(crate) fn decode_pld<T: DeserializeOwned>(path: &str, pld: &[u8]) -> Result<
             "the result does not decode ({e}); the caller and the callee were likely built from different signatures"
         ),
     })
-}
-
-/// The handle of a `run_in_actor` child: a [`Portal`] whose main task
-/// returns `T`.
-///
-/// ```no_run
-/// #[tractor::endpoint]
-/// async fn answer() -> u32 { 42 }
-///
-/// async fn demo(an: &tractor::ActorNursery) -> Result<(), tractor::Error> {
-///     let child = an.run_in_actor(answer::call()).await?;
-///     assert_eq!(child.wait_for_result().await?, 42);
-///     Ok(())
-/// }
-/// # fn main() {}
-/// ```
-pub struct RunInActor<T> {
-    portal: Portal,
-    _t: PhantomData<fn() -> T>,
-}
-
-impl<T> Clone for RunInActor<T> {
-    fn clone(&self) -> Self {
-        RunInActor {
-            portal: self.portal.clone(),
-            _t: PhantomData,
-        }
-    }
-}
-
-impl<T> std::fmt::Debug for RunInActor<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("RunInActor").field(&self.portal).finish()
-    }
-}
-
-impl<T: DeserializeOwned> RunInActor<T> {
-    pub(crate) fn new(portal: Portal) -> Self {
-        RunInActor {
-            portal,
-            _t: PhantomData,
-        }
-    }
-
-    /// The child's main result. Idempotent: every call (also after the
-    /// nursery exited) gives the same value.
-    pub async fn wait_for_result(&self) -> Result<T, Error> {
-        self.portal.wait_for_result().await
-    }
-
-    /// The portal to the child.
-    pub fn portal(&self) -> &Portal {
-        &self.portal
-    }
-}
-
-impl<T> std::ops::Deref for RunInActor<T> {
-    type Target = Portal;
-    fn deref(&self) -> &Portal {
-        &self.portal
-    }
 }

@@ -50,18 +50,18 @@ pub(crate) enum Claim {
 
 impl ShareState {
     /// The runtime keeps this channel: no lease ever closes it.
-    pub fn hold(&self) {
+    pub(crate) fn hold(&self) {
         lock(&self.0).held = true;
     }
 
     /// We dialed this channel for portals: it closes with its last lease.
-    pub fn mark_dialed(&self) {
+    pub(crate) fn mark_dialed(&self) {
         lock(&self.0).dialed = true;
     }
 
     /// Whether new portals may share this channel: one the runtime keeps
     /// or one we dialed, and not on its way out.
-    pub fn is_shareable(&self) -> bool {
+    pub(crate) fn is_shareable(&self) -> bool {
         let s = lock(&self.0);
         (s.held || s.dialed) && !s.closing
     }
@@ -114,7 +114,7 @@ impl Lease {
     /// Claims `conn` as `claim` says; `None` if the channel is closed or
     /// closing (a portal must then dial anew). For [`Claim::Runtime`] the
     /// result holds no lease.
-    pub fn claim(conn: &Arc<Conn>, claim: Claim) -> Option<Option<Lease>> {
+    pub(crate) fn claim(conn: &Arc<Conn>, claim: Claim) -> Option<Option<Lease>> {
         if conn.chan.is_closed() {
             return None;
         }
@@ -131,7 +131,7 @@ impl Lease {
 
     /// Gives the share back now; true when the channel was closed because
     /// of it (the caller may wait for it to flush).
-    pub fn release(mut self) -> bool {
+    pub(crate) fn release(mut self) -> bool {
         self.released = true;
         self.give_back()
     }

@@ -64,7 +64,7 @@ pub(crate) struct ChildProc {
 
 impl ChildProc {
     /// Starts supervising `child`; `on_exit` is told how it ended.
-    pub fn supervise(
+    pub(crate) fn supervise(
         rt: &Arc<ActorRuntime>,
         aid: Aid,
         conn: Arc<Conn>,
@@ -90,7 +90,7 @@ impl ChildProc {
     }
 
     /// Asks for the child to be torn down (upgrading graceful to hard).
-    pub fn request_teardown(&self, how: Teardown) {
+    pub(crate) fn request_teardown(&self, how: Teardown) {
         self.teardown.send_if_modified(|t| {
             if how > *t {
                 *t = how;
@@ -101,12 +101,12 @@ impl ChildProc {
         });
     }
 
-    pub fn teardown_requested(&self) -> bool {
+    pub(crate) fn teardown_requested(&self) -> bool {
         *self.teardown.borrow() != Teardown::None
     }
 
     /// Waits until the child has exited and been reaped.
-    pub async fn wait_exit(&self) -> ExitInfo {
+    pub(crate) async fn wait_exit(&self) -> ExitInfo {
         let mut rx = self.exit.subscribe();
         match rx.wait_for(Option::is_some).await {
             Ok(v) => v.clone().unwrap_or_else(unknown_exit),
@@ -114,7 +114,7 @@ impl ChildProc {
         }
     }
 
-    pub fn exit_info(&self) -> Option<ExitInfo> {
+    pub(crate) fn exit_info(&self) -> Option<ExitInfo> {
         self.exit.borrow().clone()
     }
 

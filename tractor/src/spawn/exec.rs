@@ -139,7 +139,7 @@ pub enum SpawnError {
 
 /// What a child learns from its environment before any IPC.
 #[derive(Clone, Debug)]
-pub struct ChildEnv {
+pub(crate) struct ChildEnv {
     /// Where the parent listens.
     pub parent_addr: Addr,
     /// The child's name.
@@ -155,7 +155,7 @@ pub struct ChildEnv {
 impl ChildEnv {
     /// Reads child mode from the environment: `None` when this process is
     /// not a spawned actor.
-    pub fn from_env() -> Option<Result<ChildEnv, SpawnError>> {
+    pub(crate) fn from_env() -> Option<Result<ChildEnv, SpawnError>> {
         let addr = std::env::var(env::PARENT_ADDR).ok()?;
         Some(Self::parse(&addr))
     }
@@ -258,7 +258,7 @@ fn secret_pipe(secret: &Secret) -> std::io::Result<std::os::fd::OwnedFd> {
 ///
 /// The death signal follows the *thread* that forked, so callers spawn from
 /// the actor's long-lived runtime thread.
-pub fn spawn_exec(
+pub(crate) fn spawn_exec(
     child: &ChildEnv,
     args: &[String],
     loglevel: Option<&str>,
@@ -341,12 +341,12 @@ fn lock_unreaped() -> std::sync::MutexGuard<'static, Vec<(u32, String)>> {
 }
 
 /// Records that child `pid` was waited on.
-pub fn note_reaped(pid: u32) {
+pub(crate) fn note_reaped(pid: u32) {
     lock_unreaped().retain(|(p, _)| *p != pid);
 }
 
 /// Spawned, not yet reaped children of this process in tree `tree_id`.
-pub fn unreaped(tree_id: &str) -> Vec<u32> {
+pub(crate) fn unreaped(tree_id: &str) -> Vec<u32> {
     lock_unreaped()
         .iter()
         .filter(|(_, t)| t == tree_id)

@@ -12,7 +12,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// A spawned child: killed (and reaped in the background) if dropped
 /// before it was reaped.
 #[derive(Debug)]
-pub struct ChildProcess {
+pub(crate) struct ChildProcess {
     /// The handle; taken only by `drop`.
     child: Option<std::process::Child>,
     sigchld: Signal,
@@ -33,7 +33,7 @@ impl ChildProcess {
     }
 
     /// The OS pid, until the child is reaped.
-    pub fn id(&self) -> Option<u32> {
+    pub(crate) fn id(&self) -> Option<u32> {
         self.child
             .as_ref()
             .filter(|_| self.status.is_none())
@@ -41,7 +41,7 @@ impl ChildProcess {
     }
 
     /// Sends SIGKILL, unless the child was reaped already.
-    pub fn start_kill(&mut self) -> std::io::Result<()> {
+    pub(crate) fn start_kill(&mut self) -> std::io::Result<()> {
         match &mut self.child {
             Some(c) if self.status.is_none() => c.kill(),
             _ => Ok(()),
@@ -49,7 +49,7 @@ impl ChildProcess {
     }
 
     /// Waits for the child to exit and reaps it. Cancel-safe.
-    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+    pub(crate) async fn wait(&mut self) -> std::io::Result<ExitStatus> {
         loop {
             if let Some(st) = self.status {
                 return Ok(st);

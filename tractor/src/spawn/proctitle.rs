@@ -7,8 +7,12 @@
 
 /// Sets the process title to `title` (truncated to the original argv size).
 ///
-/// Call only after everything that reads `std::env::args()` has done so.
-pub fn set_title(title: &str) {
+/// # Safety
+/// Overwrites the memory that held the process's original argv. The
+/// caller must have read `std::env::args()` for good before (std keeps
+/// pointers into that memory), and no other thread may read the
+/// arguments while this runs.
+pub(crate) unsafe fn set_title(title: &str) {
     set_comm(title);
     if let Some((start, end)) = argv_bounds() {
         let len = end.saturating_sub(start);
@@ -19,8 +23,8 @@ pub fn set_title(title: &str) {
         let n = bytes.len().min(len - 1);
         // SAFETY: [start, end) is this process's own argv string area as
         // reported by the kernel; it is mapped, writable (initial stack) and
-        // nothing else lives in it. Rust's std keeps pointers into it, which
-        // is why callers read args before calling this.
+        // nothing else lives in it. Rust's std keeps pointers into it: the
+        // caller promised (this fn's contract) that nobody reads them again.
         unsafe {
             let p = start as *mut u8;
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, n);
@@ -55,6 +59,6 @@ fn argv_bounds() -> Option<(usize, usize)> {
 }
 
 /// The title of a sub-actor: `_subactor[<name>@<pid>]`.
-pub fn subactor_title(name: &str, pid: u32) -> String {
+pub(crate) fn subactor_title(name: &str, pid: u32) -> String {
     format!("_subactor[{name}@{pid}]")
 }

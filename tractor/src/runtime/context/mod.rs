@@ -119,11 +119,11 @@ impl CtxCore {
         })
     }
 
-    pub fn me(&self) -> &Aid {
+    pub(crate) fn me(&self) -> &Aid {
         self.rt.aid()
     }
 
-    pub fn peer(&self) -> &Aid {
+    pub(crate) fn peer(&self) -> &Aid {
         self.conn.chan.peer()
     }
 

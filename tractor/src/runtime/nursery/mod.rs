@@ -20,9 +20,13 @@
 //! Children are supervised by runtime-owned tasks, so dropping the scope's
 //! future mid-way still gets every child cancelled and reaped.
 
+mod one_shot;
 mod scope;
 
-pub use scope::{Supervision, open_nursery, open_nursery_with};
+pub use one_shot::RunInActor;
+pub(crate) use one_shot::{MainOutcome, MainSlot};
+pub use scope::Supervision;
+pub(crate) use scope::run_scope;
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -35,7 +39,7 @@ use tokio::sync::watch;
 use super::actor::{ActorRuntime, lock};
 use super::endpoint::{Call, Endpoint};
 use super::error::{Error, RemoteErrorKind};
-use super::portal::{MainOutcome, MainSlot, Portal, RunInActor};
+use super::portal::Portal;
 use super::supervisor::{ChildProc, ExitInfo, Teardown};
 use crate::ipc::{Aid, FuncType, Msg, SpawnSpec, TransportKind};
 use crate::spawn::{BootExit, ChildEnv, SpawnError, spawn_exec};
@@ -495,6 +499,14 @@ pub struct StartActor<'a> {
     opts: SpawnOptions,
 }
 
+impl<'a> std::fmt::Debug for StartActor<'a> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartActor")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
 impl StartActor<'_> {
     spawn_option_setters!();
 
@@ -519,6 +531,14 @@ pub struct RunInActorBuilder<'a, E: Endpoint> {
     an: &'a ActorNursery,
     opts: SpawnOptions,
     call: Call<E>,
+}
+
+impl<'a, E: Endpoint> std::fmt::Debug for RunInActorBuilder<'a, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunInActorBuilder")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<E: Endpoint> RunInActorBuilder<'_, E> {
@@ -605,6 +625,14 @@ impl<'a, E: Endpoint> IntoFuture for RunInActorBuilder<'a, E> {
 pub struct CancelNursery<'a> {
     an: &'a ActorNursery,
     hard: bool,
+}
+
+impl<'a> std::fmt::Debug for CancelNursery<'a> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelNursery")
+            .field("hard", &self.hard)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CancelNursery<'_> {

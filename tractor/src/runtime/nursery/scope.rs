@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::MainOutcome;
 use super::{ActorNursery, NurseryInner, ScopeGuard};
 use crate::runtime::actor::ActorRuntime;
 use crate::runtime::error::{Error, MultiError};
-use crate::runtime::portal::MainOutcome;
 
 /// How a nursery reacts to a child's failure.
 ///
@@ -37,80 +37,9 @@ pub enum Supervision {
     WaitForAllResults,
 }
 
-/// Opens an actor nursery, runs `body` with it, and returns only when every
-/// child has finished and been reaped.
-///
-/// Supervision is [`Supervision::OneCancelsAll`]: the first failure (the
-/// body's, or any child's) cancels every child and interrupts the body.
-/// One error is returned bare, several as [`Error::Multi`]. If `body` had
-/// already returned a value when a child failed, the value is kept inside
-/// the error ([`Error::ValueKept`]).
-///
-/// Boots an implicit root actor (named `root`) when no runtime runs here.
-///
-/// ```no_run
-/// #[tractor::endpoint]
-/// async fn square(x: u64) -> u64 { x * x }
-///
-/// #[tractor::main]
-/// async fn main() -> Result<(), tractor::Error> {
-///     let nine = tractor::open_nursery(async |an| {
-///         let child = an.run_in_actor(square::call(3)).await?;
-///         child.wait_for_result().await
-///     })
-///     .await?;
-///     assert_eq!(nine, 9);
-///     Ok(())
-/// }
-/// ```
-pub async fn open_nursery<F, T>(body: F) -> Result<T, Error>
-where
-    F: AsyncFnOnce(&ActorNursery) -> Result<T, Error>,
-    T: Send + 'static,
-{
-    open_nursery_with(Supervision::default(), body).await
-}
-
-/// [`open_nursery`] with a chosen [`Supervision`].
-///
-/// ```no_run
-/// #[tractor::endpoint]
-/// async fn check(i: u32) -> Result<(), String> {
-///     if i % 2 == 0 { Err(format!("{i} is even")) } else { Ok(()) }
-/// }
-///
-/// # async fn demo() {
-/// let res = tractor::open_nursery_with(tractor::Supervision::WaitForAllResults, async |an| {
-///     for i in 0..4 {
-///         an.run_in_actor(check::call(i)).name(format!("check_{i}")).await?;
-///     }
-///     Ok(())
-/// })
-/// .await;
-/// // Both even children's errors, none dropped.
-/// assert!(matches!(res, Err(tractor::Error::Multi(m)) if m.errors.len() == 2));
-/// # }
-/// # fn main() {}
-/// ```
-pub async fn open_nursery_with<F, T>(supervision: Supervision, body: F) -> Result<T, Error>
-where
-    F: AsyncFnOnce(&ActorNursery) -> Result<T, Error>,
-    T: Send + 'static,
-{
-    match crate::runtime::current::try_current() {
-        Some(rt) => run_scope(rt, supervision, body).await,
-        None => {
-            let cfg = crate::runtime::root::RootConfig::default();
-            crate::runtime::root::open_root_actor(cfg, async move || {
-                let rt = crate::runtime::current::try_current().ok_or(Error::NoRuntime)?;
-                run_scope(rt, supervision, body).await
-            })
-            .await
-        }
-    }
-}
-
-async fn run_scope<F, T>(
+/// Runs a nursery scope in the running actor `rt`: what
+/// [`open_nursery_with`](crate::open_nursery_with) does once an actor runs.
+pub(crate) async fn run_scope<F, T>(
     rt: Arc<ActorRuntime>,
     supervision: Supervision,
     body: F,

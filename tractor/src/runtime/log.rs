@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use tracing_subscriber::EnvFilter;
 
 /// Turns a tractor level name into a filter directive.
-pub fn directive(level: &str) -> String {
+pub(crate) fn directive(level: &str) -> String {
     match level {
         "transport" => "info,tractor::ipc=trace".into(),
         "runtime" => "info,tractor::runtime=debug,tractor::spawn=debug".into(),
@@ -26,7 +26,7 @@ pub fn directive(level: &str) -> String {
 
 /// Installs the process-wide subscriber once and returns the effective
 /// level (environment first, then `configured`).
-pub fn init(configured: Option<&str>) -> Option<String> {
+pub(crate) fn init(configured: Option<&str>) -> Option<String> {
     let effective = std::env::var(crate::spawn::env::LOGLEVEL)
         .ok()
         .filter(|s| !s.is_empty())

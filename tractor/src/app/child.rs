@@ -1,0 +1,54 @@
+//! Child mode: what a re-executed binary does instead of its own `main`
+//! when its parent spawned it as an actor. The process setup and the
+//! composition of the runtime's boot with registration live here.
+
+use std::time::Duration;
+
+use crate::runtime::current::{self, ThreadActorGuard};
+use crate::spawn::{BootExit, ChildEnv, proctitle};
+
+/// Runs this process as the child actor described by `env` and exits.
+pub(crate) fn run_child(env: ChildEnv) -> ! {
+    // Grandchildren re-run this binary the way we were run; read the args
+    // before the process title overwrites them.
+    let exec_args: Vec<String> = std::env::args().skip(1).collect();
+    let pid = std::process::id();
+    // SAFETY: the child has started no thread yet (no runtime is built),
+    // and the arguments were copied above.
+    unsafe { proctitle::set_title(&proctitle::subactor_title(&env.name, pid)) };
+    // Ctrl-C at a terminal reaches the whole process group; the root turns
+    // it into a graceful cancel of the tree, so children leave it to the root.
+    // SAFETY: setting a signal disposition to SIG_IGN is always sound.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "tractor child {}: cannot build a tokio runtime: {e}",
+                env.name
+            );
+            BootExit::NoRuntime.for_error(&e).exit();
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    let code = runtime.block_on(local.run_until(child_main(env, exec_args)));
+    drop(local);
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    std::process::exit(code)
+}
+
+async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
+    let (rt, parent) = match crate::runtime::child::boot(&env, exec_args).await {
+        Ok(booted) => booted,
+        Err(code) => return code,
+    };
+    let _thread = ThreadActorGuard::set(rt.clone());
+    let register = crate::discovery::register_self(&rt, Some((&env.parent_addr, &parent)));
+    current::scope(rt.clone(), register).await;
+    crate::runtime::child::serve(rt).await
+}

@@ -1,0 +1,156 @@
+//! The link-time endpoint table: every endpoint linked into this binary,
+//! found by module and name.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::Invocation;
+use super::invocation::HandlerFuture;
+use super::module_of;
+use crate::ipc::FuncType;
+
+/// One endpoint in the link-time table.
+pub struct EndpointEntry {
+    /// `module_path!()` + `::` + name.
+    pub path: &'static str,
+    /// The function's name.
+    pub name: &'static str,
+    /// How it is called.
+    pub kind: FuncType,
+    /// Its compiled-in signature.
+    pub signature: fn() -> String,
+    /// Decodes the arguments, runs the function, encodes the reply.
+    pub handler: fn(Invocation) -> HandlerFuture,
+}
+
+impl std::fmt::Debug for EndpointEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointEntry")
+            .field("path", &self.path)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every endpoint linked into this binary.
+#[linkme::distributed_slice]
+pub static ENDPOINTS: [EndpointEntry];
+
+/// The endpoint table is inconsistent.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EndpointError {
+    /// Two endpoints claim one name.
+    #[error(
+        "two endpoints are registered as `{path}`; rename one of them (endpoint names are module path + fn name and must be unique in a binary)"
+    )]
+    Duplicate {
+        /// The shared path.
+        path: String,
+    },
+}
+
+/// The dispatch table: module → fn name → entry.
+pub(crate) struct EndpointTable {
+    by_module: HashMap<&'static str, HashMap<&'static str, &'static EndpointEntry>>,
+}
+
+/// Why a call could not be dispatched.
+pub(crate) enum Lookup {
+    /// Found.
+    Found(&'static EndpointEntry),
+    /// The module is not in `enable_modules`.
+    NotExposed,
+    /// No such function in that module.
+    Missing,
+}
+
+impl EndpointTable {
+    /// The process-wide table, built on first use.
+    pub(crate) fn global() -> Result<&'static EndpointTable, EndpointError> {
+        static TABLE: OnceLock<Result<EndpointTable, EndpointError>> = OnceLock::new();
+        TABLE
+            .get_or_init(|| Self::build(&ENDPOINTS))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn build(entries: &'static [EndpointEntry]) -> Result<Self, EndpointError> {
+        let mut by_module: HashMap<_, HashMap<_, _>> = HashMap::new();
+        for e in entries {
+            let module = module_of(e.path, e.name);
+            if by_module
+                .entry(module)
+                .or_default()
+                .insert(e.name, e)
+                .is_some()
+            {
+                return Err(EndpointError::Duplicate {
+                    path: e.path.to_string(),
+                });
+            }
+        }
+        Ok(EndpointTable { by_module })
+    }
+
+    /// Finds `module::name`, honouring the allowlist.
+    pub(crate) fn lookup(
+        &self,
+        module: &str,
+        name: &str,
+        exposed: impl Fn(&str) -> bool,
+    ) -> Lookup {
+        if !exposed(module) {
+            return Lookup::NotExposed;
+        }
+        match self.by_module.get(module).and_then(|m| m.get(name)) {
+            Some(e) => Lookup::Found(e),
+            None => Lookup::Missing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::endpoint::{HandlerFuture, Invocation, Reply};
+
+    #[test]
+    fn module_is_path_minus_name() {
+        assert_eq!(module_of("a::b::f", "f"), "a::b");
+    }
+
+    fn never(_: Invocation) -> HandlerFuture {
+        Box::pin(async { Reply::Ok(Vec::new()) })
+    }
+
+    #[test]
+    fn duplicate_names_are_reported() {
+        static TWICE: [EndpointEntry; 2] = [
+            EndpointEntry {
+                path: "app::f",
+                name: "f",
+                kind: FuncType::AsyncFunc,
+                signature: String::new,
+                handler: never,
+            },
+            EndpointEntry {
+                path: "app::f",
+                name: "f",
+                kind: FuncType::AsyncFunc,
+                signature: String::new,
+                handler: never,
+            },
+        ];
+        let err = EndpointTable::build(&TWICE)
+            .err()
+            .expect("duplicate refused");
+        assert!(err.to_string().contains("`app::f`"), "{err}");
+        let ok = EndpointTable::build(&TWICE[..1]).expect("one is fine");
+        assert!(matches!(ok.lookup("app", "f", |_| true), Lookup::Found(_)));
+        assert!(matches!(
+            ok.lookup("app", "f", |_| false),
+            Lookup::NotExposed
+        ));
+        assert!(matches!(ok.lookup("app", "g", |_| true), Lookup::Missing));
+    }
+}

@@ -1,0 +1,92 @@
+//! The traits every endpoint type implements: what callers name.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ipc::FuncType;
+
+/// What every remote-callable fn has, whatever its kind. Implemented by
+/// the macros; users rarely name it.
+pub trait RemoteFn: 'static {
+    /// The arguments, as one serde struct.
+    type Args: Serialize + DeserializeOwned + Send + 'static;
+    /// The full path: `module_path!()` of the endpoint's module plus its name.
+    const PATH: &'static str;
+    /// The function's name.
+    const NAME: &'static str;
+    /// How it is called.
+    const KIND: FuncType;
+
+    /// The compiled-in signature (argument, payload and result types), to
+    /// tell a caller and a callee built from different sources apart.
+    fn signature() -> String;
+
+    /// [`signature`](Self::signature) hashed for the wire; generated code
+    /// caches it.
+    fn signature_hash() -> u64 {
+        crate::ipc::stable_hash(&Self::signature())
+    }
+
+    /// The module part of [`PATH`](Self::PATH), which `enable_modules` matches.
+    fn module() -> &'static str {
+        module_of(Self::PATH, Self::NAME)
+    }
+}
+
+/// A plain async fn endpoint (`#[tractor::endpoint]`), answered by one value.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a plain endpoint",
+    label = "not the call of an `#[tractor::endpoint]` fn returning a value",
+    note = "`Portal::run` and `run_in_actor` take calls of `#[tractor::endpoint]` fns; open a `#[tractor::context]` with `Portal::open_context` and a stream endpoint with `Portal::open_stream_from`"
+)]
+pub trait Endpoint: RemoteFn {
+    /// The success value.
+    type Output: DeserializeOwned + Send + 'static;
+}
+
+/// A context endpoint (`#[tractor::context]`): a task linked to the
+/// caller's, with a `started` value, a bidirectional stream and a result.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a context endpoint",
+    label = "not the call of a `#[tractor::context]` fn",
+    note = "`Portal::open_context` takes calls of `#[tractor::context]` fns; call an `#[tractor::endpoint]` with `Portal::run`, or a stream endpoint with `Portal::open_stream_from`"
+)]
+pub trait ContextEndpoint: RemoteFn {
+    /// What the callee's `started` hands the caller.
+    type Started: Serialize + DeserializeOwned + 'static;
+    /// What the caller sends on the stream.
+    type ToCallee: Serialize + DeserializeOwned + 'static;
+    /// What the callee sends on the stream.
+    type FromCallee: Serialize + DeserializeOwned + 'static;
+    /// The callee's success value.
+    type Return: DeserializeOwned + 'static;
+}
+
+/// A one-way stream endpoint (`#[tractor::endpoint]` returning
+/// `impl Stream<Item = T>`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a stream endpoint",
+    label = "not the call of an `#[tractor::endpoint]` fn returning `impl Stream`",
+    note = "`Portal::open_stream_from` takes calls of endpoints returning `impl Stream<Item = T>`; call a plain endpoint with `Portal::run`, or a context with `Portal::open_context`"
+)]
+pub trait StreamEndpoint: RemoteFn {
+    /// The items.
+    type Item: Serialize + DeserializeOwned + 'static;
+}
+
+/// Formats a signature from type names, for [`RemoteFn::signature`].
+pub fn signature(args: &[&str], payloads: &[&str], output: &str) -> String {
+    let mut s = format!("fn({})", args.join(", "));
+    if !payloads.is_empty() {
+        s.push_str(&format!(" with [{}]", payloads.join(", ")));
+    }
+    s.push_str(" -> ");
+    s.push_str(output);
+    s
+}
+
+pub(crate) fn module_of(path: &'static str, name: &str) -> &'static str {
+    path.strip_suffix(name)
+        .and_then(|p| p.strip_suffix("::"))
+        .unwrap_or(path)
+}
