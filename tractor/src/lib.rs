@@ -122,7 +122,7 @@ pub mod error {
     pub use crate::ipc::{AddrParseError, FrameError, IpcError, SecretError};
     pub use crate::runtime::endpoint::EndpointError;
     pub use crate::runtime::error::{
-        ConfigError, Error, MultiError, RegistrarError, RemoteActorError, RemoteErrorKind, Signal,
+        ConfigError, Error, Misuse, MultiError, RegistrarError, RemoteActorError, RemoteErrorKind, Signal,
         ValueKept, boxed_types,
     };
     pub use crate::runtime::lifetime::LifetimeError;

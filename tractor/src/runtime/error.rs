@@ -147,8 +147,13 @@ pub enum Error {
     Endpoint(#[from] crate::runtime::endpoint::EndpointError),
     /// A context or stream was used against its protocol (`started` twice,
     /// `open_stream` before `started`, a second stream, a context with oneself...).
-    #[error("context misuse: {0}")]
-    ContextMisuse(String),
+    #[error("context misuse in `{context}`: {misuse}")]
+    ContextMisuse {
+        /// The context's endpoint path.
+        context: String,
+        /// What was done wrong.
+        misuse: Misuse,
+    },
     /// The operation was cancelled by the actor's or nursery's cancellation.
     #[error("cancelled: {0}")]
     Cancelled(String),
@@ -190,6 +195,45 @@ impl Error {
     pub fn custom(e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         Error::Custom(e.into())
     }
+}
+
+/// How a context or its stream was used against its protocol:
+/// [`Error::ContextMisuse`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// `started()` a second time.
+    #[error("started() was already called")]
+    StartedTwice,
+    /// The callee opened its stream before `started()`.
+    #[error("open_stream() before started(); call started() first")]
+    StreamBeforeStarted,
+    /// A second stream on one context.
+    #[error("the stream was already opened; a context has one stream")]
+    SecondStream,
+    /// A stream opened once the context was cancelled.
+    #[error("open_stream() after the context was cancelled")]
+    StreamAfterCancel,
+    /// The remote task returned: its stream is closed.
+    #[error("the remote task returned; its stream is closed")]
+    RemoteReturned,
+    /// This side closed the stream; it cannot be re-opened.
+    #[error("this stream was closed; a context's stream cannot be re-opened")]
+    StreamClosed,
+    /// The stream's flow window closed (the dialog ended under it).
+    #[error("the stream's window was closed")]
+    WindowClosed,
+    /// The context endpoint returned without calling `started()`.
+    #[error("the context endpoint returned without calling started()")]
+    NoStarted,
+    /// A context with the calling actor itself.
+    #[error(
+        "cannot open a context with this actor itself ({actor}); contexts link tasks of two actors"
+    )]
+    WithItself {
+        /// The actor.
+        actor: Aid,
+    },
 }
 
 /// A configuration that cannot work: [`Error::Config`].

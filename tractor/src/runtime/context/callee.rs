@@ -10,7 +10,7 @@ use super::stream::MsgStream;
 use super::{CtxCore, IpcContext};
 use crate::ipc::{Aid, Msg, PayloadMsg};
 use crate::runtime::actor::lock;
-use crate::runtime::error::Error;
+use crate::runtime::error::{Error, Misuse};
 
 /// The callee's half of a context: the endpoint calls
 /// [`started`](Self::started) to hand the caller its first value, then may
@@ -64,7 +64,7 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
         {
             let mut st = lock(&self.core.state);
             if st.started {
-                return Err(self.core.misuse("started() was already called"));
+                return Err(self.core.misuse(Misuse::StartedTwice));
             }
             st.started = true;
         }
@@ -99,17 +99,17 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
     fn open_stream_inner(&self, allow_overruns: bool) -> Result<MsgStream<Tx, Rx>, Error> {
         let mut st = lock(&self.core.state);
         if !st.started {
-            return Err(self.core.misuse("open_stream() before started()"));
+            return Err(self.core.misuse(Misuse::StreamBeforeStarted));
         }
         if st.stream_opened {
             return Err(self
                 .core
-                .misuse("the stream was already opened; a context has one stream"));
+                .misuse(Misuse::SecondStream));
         }
         if st.cancel_called {
             return Err(self
                 .core
-                .misuse("open_stream() after the context was cancelled"));
+                .misuse(Misuse::StreamAfterCancel));
         }
         st.stream_opened = true;
         if allow_overruns {

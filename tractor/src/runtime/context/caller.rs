@@ -13,7 +13,7 @@ use crate::ipc::{Aid, FuncType, Msg, codec};
 use crate::runtime::actor::lock;
 use crate::runtime::dialog::Terminal;
 use crate::runtime::endpoint::{Call, ContextEndpoint};
-use crate::runtime::error::{Error, RemoteActorError, RemoteErrorKind};
+use crate::runtime::error::{Error, Misuse, RemoteActorError, RemoteErrorKind};
 use crate::runtime::portal::{CancelReply, Portal, decode_pld};
 
 /// How long a cancelled or failed scope waits for the remote task's end.
@@ -45,10 +45,10 @@ impl<R: DeserializeOwned, Tx: Serialize, Rx: DeserializeOwned> CallerContext<R, 
         if st.stream_opened {
             return Err(self
                 .core
-                .misuse("the stream was already opened; a context has one stream"));
+                .misuse(Misuse::SecondStream));
         }
         if st.cancel_called {
-            return Err(self.core.misuse("open_stream() after cancel()"));
+            return Err(self.core.misuse(Misuse::StreamAfterCancel));
         }
         st.stream_opened = true;
         Ok(MsgStream::new(self.core.clone()))
@@ -220,11 +220,12 @@ impl Portal {
         T: Send + 'static,
     {
         if self.aid() == self.rt.aid() {
-            return Err(Error::ContextMisuse(format!(
-                "Invalid Operation: cannot open context `{}` with this actor itself ({}); contexts link tasks of two actors",
-                E::PATH,
-                self.aid()
-            )));
+            return Err(Error::ContextMisuse {
+                context: E::PATH.to_string(),
+                misuse: Misuse::WithItself {
+                    actor: self.aid().clone(),
+                },
+            });
         }
         let dialog = self.start_dialog::<E>(&call, FuncType::Context).await?;
         let core = CtxCore::caller(self.rt.clone(), dialog, E::PATH);
@@ -246,7 +247,7 @@ impl Portal {
                 Some(Msg::Return { .. }) => {
                     core.finish_dialog();
                     return Err(
-                        core.misuse("the context endpoint returned without calling started()")
+                        core.misuse(Misuse::NoStarted)
                     );
                 }
                 Some(_) => continue,

@@ -26,7 +26,7 @@ pub use stream::MsgStream;
 use super::actor::{ActorRuntime, lock};
 use super::conn::{Conn, Dialog};
 use super::dialog::{DialogShared, Terminal};
-use super::error::{Error, RemoteActorError};
+use super::error::{Error, Misuse, RemoteActorError};
 use crate::ipc::{Aid, Cid, Msg};
 
 /// Which half of a dialog a handle is.
@@ -178,8 +178,11 @@ impl CtxCore {
         }
     }
 
-    fn misuse(&self, what: impl Into<String>) -> Error {
-        Error::ContextMisuse(format!("{} (context `{}`)", what.into(), self.path))
+    fn misuse(&self, misuse: Misuse) -> Error {
+        Error::ContextMisuse {
+            context: self.path.to_string(),
+            misuse,
+        }
     }
 
     fn cancel_called(&self) -> bool {

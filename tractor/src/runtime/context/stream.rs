@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use super::{CtxCore, Side};
 use crate::ipc::{Msg, PayloadMsg, codec};
 use crate::runtime::actor::lock;
-use crate::runtime::error::{Error, RemoteActorError};
+use crate::runtime::error::{Error, Misuse, RemoteActorError};
 
 /// The stream of a context: sends `Tx`, receives `Rx`.
 ///
@@ -108,27 +108,27 @@ pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) ->
     if core.shared.has_terminal() {
         return Err(core
             .terminal_error()
-            .unwrap_or_else(|| core.misuse("the remote task returned; its stream is closed")));
+            .unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)));
     }
     if lock(&core.state).stop_sent {
-        return Err(core.misuse("this stream was closed; a context's stream cannot be re-opened"));
+        return Err(core.misuse(Misuse::StreamClosed));
     }
     if !core.shared.flow.overrun {
         // Fast path: window available. Otherwise wait for credit or the end.
         match core.shared.credits.try_acquire() {
             Ok(p) => p.forget(),
             Err(tokio::sync::TryAcquireError::Closed) => {
-                return Err(core.misuse("the stream's window was closed"));
+                return Err(core.misuse(Misuse::WindowClosed));
             }
             Err(tokio::sync::TryAcquireError::NoPermits) => {
                 let mut ended = core.shared.terminal.subscribe();
                 tokio::select! {
                     permit = core.shared.credits.acquire() => match permit {
                         Ok(p) => p.forget(),
-                        Err(_) => return Err(core.misuse("the stream's window was closed")),
+                        Err(_) => return Err(core.misuse(Misuse::WindowClosed)),
                     },
                     _ = ended.wait_for(Option::is_some) => {
-                        return Err(core.terminal_error().unwrap_or_else(|| core.misuse("the remote task returned; its stream is closed")));
+                        return Err(core.terminal_error().unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)));
                     }
                 }
             }
