@@ -37,6 +37,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tractor::{Context, Error, RootConfig, TransportKind};
 
+#[path = "support/wait.rs"]
+mod wait;
+
 /// Fault kinds run by default: every kind.
 const DEFAULT_FAULTS: &[Fault] = &Fault::ALL;
 /// Default iteration count: the whole test under 2 minutes on 2 cores.
@@ -583,15 +586,13 @@ fn registry_entries(registry: &str) -> Result<Vec<String>, String> {
 }
 
 /// Polls `f` until it returns an empty list or `within` passes; the last list.
-fn wait_empty<T>(within: Duration, mut f: impl FnMut() -> Vec<T>) -> Vec<T> {
-    let deadline = Instant::now() + within;
-    loop {
+fn wait_empty<T: std::fmt::Debug>(within: Duration, mut f: impl FnMut() -> Vec<T>) -> Vec<T> {
+    wait::try_until(within, || {
         let left = f();
-        if left.is_empty() || Instant::now() >= deadline {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        wait::holds(left.is_empty(), left)
+    })
+    .err()
+    .unwrap_or_default()
 }
 
 fn iteration(run: &Run, i: u64, fault: Fault, rng: &mut Rng, uds: bool) -> Record {

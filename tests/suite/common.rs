@@ -93,24 +93,6 @@ pub async fn drops(name: String) -> u64 {
     d.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c)
 }
 
-/// Polls `check` until it holds, failing with `what` past `within`.
-pub async fn eventually<F, Fut>(
-    within: Duration,
-    what: &str,
-    mut check: F,
-) -> Result<(), tractor::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool, tractor::Error>>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while !check().await? {
-        assert!(tokio::time::Instant::now() < deadline, "{what}");
-        tokio::task::yield_now().await;
-    }
-    Ok(())
-}
-
 static LIVE_SLEEPERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 struct LiveGuard;
@@ -217,9 +199,9 @@ pub fn marker_path(tag: &str) -> String {
 /// Waits until the file at `path` exists.
 pub async fn wait_exists(path: &str) -> Result<(), tractor::Error> {
     let p = std::path::Path::new(path);
-    eventually(
+    crate::wait::until_async(
+        &format!("{path} to appear"),
         Duration::from_secs(30),
-        &format!("{path} never appeared"),
         || async { Ok(p.exists()) },
     )
     .await

@@ -285,6 +285,7 @@ async fn slow_echo(
     };
     let mut last = String::new();
     while let Some(msg) = stream.recv().await? {
+        // The behaviour under test: a reader slower than its sender.
         tokio::time::sleep(Duration::from_millis(2)).await;
         last = msg;
     }
@@ -354,13 +355,15 @@ async fn backpressure_bounds_a_flooder(t: TransportKind) {
         p.open_context(flood::call().buffer(16), async |ctx, ()| {
             let stream = ctx.open_stream().await?;
             // Wait until the sender is parked on its window.
-            let deadline = Instant::now() + Duration::from_secs(5);
-            let mut sent = p.run(sent_so_far::call()).await?;
-            while sent < 16 {
-                assert!(Instant::now() < deadline, "flooder stuck at {sent}");
-                tokio::task::yield_now().await;
-                sent = p.run(sent_so_far::call()).await?;
-            }
+            crate::wait::until_async(
+                "the flooder to fill its window",
+                Duration::from_secs(5),
+                || async {
+                    let sent = p.run(sent_so_far::call()).await?;
+                    Ok::<_, Error>(crate::wait::holds(sent >= 16, format!("sent {sent}")))
+                },
+            )
+            .await?;
             // Other calls still answer while it is parked, and it stays parked.
             for _ in 0..20 {
                 assert_eq!(p.run(sent_so_far::call()).await?, 16);
@@ -369,14 +372,15 @@ async fn backpressure_bounds_a_flooder(t: TransportKind) {
             for i in 0..16 {
                 assert_eq!(stream.recv().await?, Some(i));
             }
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while p.run(sent_so_far::call()).await? < 32 {
-                assert!(
-                    Instant::now() < deadline,
-                    "credit did not unblock the sender"
-                );
-                tokio::task::yield_now().await;
-            }
+            crate::wait::until_async(
+                "credit to unblock the sender",
+                Duration::from_secs(5),
+                || async {
+                    let sent = p.run(sent_so_far::call()).await?;
+                    Ok::<_, Error>(crate::wait::holds(sent >= 32, format!("sent {sent}")))
+                },
+            )
+            .await?;
             assert!(p.run(sent_so_far::call()).await? <= 32);
             ctx.cancel().await;
             Ok(())
@@ -472,7 +476,8 @@ async fn fail_mid_stream(ctx: Context<(), u32, u32>) -> Result<(), Error> {
     ctx.started(()).await?;
     let stream = ctx.open_stream().await?;
     stream.send(1).await?;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Fails once the parent says it sits in its body, not reading.
+    stream.recv().await?;
     Err(Error::RuntimeFailure(
         "the child gives up mid-stream".into(),
     ))
@@ -484,7 +489,9 @@ async fn remote_error_interrupts_the_caller(t: TransportKind) {
     in_nursery(t, async |an| {
         let p = spawn_ctx_actor(an, "faulty").await?;
         let e = p
-            .open_context(fail_mid_stream::call(), async |_ctx, ()| {
+            .open_context(fail_mid_stream::call(), async |ctx, ()| {
+                // Tell the child we are here, then never read.
+                ctx.open_stream().await?.send(0).await?;
                 std::future::pending::<Result<(), Error>>().await
             })
             .await
@@ -594,10 +601,13 @@ async fn dropping_a_one_way_stream_cancels_it(t: TransportKind) {
             assert_eq!(s.next().await.transpose()?, Some(i));
         }
         drop(s);
-        crate::common::eventually(
+        crate::wait::until_async(
+            "the remote stream's task to be dropped",
             Duration::from_secs(5),
-            "the remote stream kept running",
-            || async { Ok(p.run(crate::common::drops::call("endless".into())).await? == 1) },
+            || async {
+                let n = p.run(crate::common::drops::call("endless".into())).await?;
+                Ok::<_, Error>(crate::wait::holds(n == 1, format!("{n} drops")))
+            },
         )
         .await?;
         p.cancel_actor().await?;

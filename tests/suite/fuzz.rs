@@ -756,10 +756,17 @@ impl Baseline {
             grown < RSS_GROWTH_KIB,
             "the actor's VmRSS grew by {grown} KiB"
         );
-        common::eventually(
+        let most = self.fds + 2;
+        crate::wait::until_async(
+            "the actor to close the raw connections (its open fds)",
             ANSWER_DEADLINE,
-            "the actor kept the raw connections open",
-            || async { Ok(open_fds(d.pid) <= self.fds + 2) },
+            || async {
+                let now = open_fds(d.pid);
+                Ok::<_, Error>(crate::wait::holds(
+                    now <= most,
+                    format!("{now} fds, at most {most} expected"),
+                ))
+            },
         )
         .await
     }

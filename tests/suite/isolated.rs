@@ -2,8 +2,24 @@
 //! other tests running beside it would disturb (fd counts, CPU time) and
 //! for limits that must not leak into the rest of the suite (rlimits).
 //!
-//! The outer test re-runs this binary on exactly the inner test with
-//! [`ISOLATED_ENV`] set; the inner test does nothing unless it is set.
+//! One test, two roles: the test re-runs this binary on exactly itself
+//! with [`ISOLATED_ENV`] set and checks the figures that run prints; in
+//! that run ([`active`]), it runs its body (a plain `async fn`) instead:
+//!
+//! ```ignore
+//! #[tractor::test]
+//! async fn fds_stay_flat() {
+//!     if isolated::active() {
+//!         return measure_fds().await; // prints `FDS_AFTER <n>`
+//!     }
+//!     let out = isolated::run("module::fds_stay_flat", None).await;
+//!     assert!(isolated::figure(&out, "FDS_AFTER") < 100);
+//! }
+//! ```
+//!
+//! So the test list holds no body that does nothing when run on its own,
+//! and the child actors of the isolated run (which re-run this binary on
+//! the same test) find a test to run.
 
 use std::process::Output;
 

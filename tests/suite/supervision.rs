@@ -285,26 +285,21 @@ async fn context_value_kept_when_callee_dies_after_body(t: TransportKind) {
     assert_eq!(failed_names(&err), ["doomed"], "{err}");
 }
 
-/// Schedules this actor's death (SIGKILL to itself) `ms` from now, and
-/// returns at once.
-#[tractor::endpoint]
-pub async fn die_in(ms: u64) {
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-    });
-}
-
 /// The body returns a value, then a daemon the nursery still waits on
 /// dies: the nursery's error names the daemon and carries the value.
 async fn nursery_value_kept_when_daemon_dies_after_body(t: TransportKind) {
+    let (returned, body_returned) = tokio::sync::oneshot::channel::<()>();
     let mut err = in_nursery(t, async |an| {
-        let d = an
-            .start_actor("doomed")
-            .enable_modules([module_path!()])
-            .await?;
-        d.run(die_in::call(200)).await?;
+        let d = an.start_actor("doomed").enable_modules([MODULE]).await?;
+        let pid = d.run(common::pid::call()).await?;
+        // The daemon is SIGKILLed once the body has returned: the end of
+        // the body drops `returned`, which wakes this task.
+        tokio::spawn(async move {
+            let _ = body_returned.await;
+            // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        });
+        let _returned = returned;
         Ok(String::from("the body's value"))
     })
     .await

@@ -1,6 +1,8 @@
 //! Running an example program as a user would: its stdout read line by
 //! line as it comes, signals sent to it, its exit awaited with a deadline,
 //! and everything it spawned checked gone by its tree marker.
+//!
+//! Needs `support/wait.rs` included beside it as the crate's `mod wait`.
 
 use std::io::BufRead;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -139,20 +141,14 @@ impl Program {
     /// Waits for the exit (panics past `within`), then reads the rest of
     /// stdout.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        let status = loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                break st;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {within:?}; it printed:\n{}",
-                self.name,
-                self.stdout.join("\n")
-            );
-            // Polling an exit status (no child-exit event to wait on here).
-            std::thread::sleep(Duration::from_millis(2));
-        };
+        let what = format!(
+            "{} to exit; it printed:\n{}\n(end of its output)",
+            self.name,
+            self.stdout.join("\n")
+        );
+        let child = &mut self.child;
+        // Polling an exit status (no child-exit event to wait on here).
+        let status = crate::wait::until(&what, within, || child.try_wait().expect("try_wait"));
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
             self.stdout.push(line);
         }
