@@ -37,6 +37,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tractor::{Context, Error, RootConfig, TransportKind};
 
+#[path = "support/wait.rs"]
+mod wait;
+
 /// Fault kinds run by default: every kind.
 const DEFAULT_FAULTS: &[Fault] = &Fault::ALL;
 /// Default iteration count: the whole test under 2 minutes on 2 cores.
@@ -176,11 +179,11 @@ async fn mid(ctx: Context<Vec<(String, u32)>, u64, u64>) -> Result<u64, ChaosErr
                         // the context's result, so look there first.
                         let Some(a) = s0.recv().await? else {
                             c0.wait_for_result().await?;
-                            return Err(Error::ContextMisuse("leaf 0 ended early".into()));
+                            return Err(Error::custom("leaf 0 ended early"));
                         };
                         let Some(b) = s1.recv().await? else {
                             c1.wait_for_result().await?;
-                            return Err(Error::ContextMisuse("leaf 1 ended early".into()));
+                            return Err(Error::custom("leaf 1 ended early"));
                         };
                         up.send(a + b).await?;
                         n += 1;
@@ -258,10 +261,10 @@ async fn tree_main() -> Result<(), Error> {
                         let Some(sum) = stream.recv().await? else {
                             // Ended early: the mid's error is its result.
                             ctx.wait_for_result().await?;
-                            return Err(Error::ContextMisuse("a mid ended early".into()));
+                            return Err(Error::custom("a mid ended early"));
                         };
                         if sum != 2 * (v + 1) {
-                            return Err(Error::ContextMisuse(format!("bad sum for {v}: {sum:?}")));
+                            return Err(Error::custom(format!("bad sum for {v}: {sum:?}")));
                         }
                         v += 1;
                         // Workload pacing (not synchronisation): keeps
@@ -583,15 +586,13 @@ fn registry_entries(registry: &str) -> Result<Vec<String>, String> {
 }
 
 /// Polls `f` until it returns an empty list or `within` passes; the last list.
-fn wait_empty<T>(within: Duration, mut f: impl FnMut() -> Vec<T>) -> Vec<T> {
-    let deadline = Instant::now() + within;
-    loop {
+fn wait_empty<T: std::fmt::Debug>(within: Duration, mut f: impl FnMut() -> Vec<T>) -> Vec<T> {
+    wait::try_until(within, || {
         let left = f();
-        if left.is_empty() || Instant::now() >= deadline {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        wait::holds(left.is_empty(), left)
+    })
+    .err()
+    .unwrap_or_default()
 }
 
 fn iteration(run: &Run, i: u64, fault: Fault, rng: &mut Rng, uds: bool) -> Record {

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 #[allow(dead_code)]
 #[path = "support/program.rs"]
 mod program;
+#[path = "support/wait.rs"]
+mod wait;
 
 use program::{example_command, free_registry, tcp_listening};
 
@@ -268,18 +270,10 @@ impl Background {
     /// Waits up to `within` for the program to exit on its own; then its
     /// exit status, stdout and stderr.
     fn wait_exit(&mut self, within: Duration) -> (std::process::ExitStatus, String, String) {
-        let deadline = Instant::now() + within;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {within:?}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let child = &mut self.child;
+        let status = wait::until(&format!("{} to exit", self.name), within, || {
+            child.try_wait().expect("try_wait")
+        });
         let join = |h: Option<std::thread::JoinHandle<String>>| {
             h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
         };
@@ -314,15 +308,14 @@ fn quote_daemon_and_client() {
     );
     // The daemon is the registrar once it listens at the registry address
     // (looked up in /proc, as a bare connection would be a failed handshake).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !tcp_listening(port.port()) {
-        assert!(daemon.is_running(), "quote_daemon exited early");
-        assert!(
-            Instant::now() < deadline,
-            "quote_daemon did not listen at {port} within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait::until(
+        &format!("quote_daemon to listen at {port}"),
+        Duration::from_secs(10),
+        || {
+            assert!(daemon.is_running(), "quote_daemon exited early");
+            tcp_listening(port.port())
+        },
+    );
 
     let mut client = example_command("quote_client", &tree, &registry);
     client.arg("--stop");

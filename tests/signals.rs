@@ -4,6 +4,8 @@
 
 #[path = "support/program.rs"]
 mod program;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::time::{Duration, Instant};
 
@@ -167,11 +169,9 @@ fn sigint_stops_a_daemon_root() {
     let mut p = Program::start("quote_daemon", &[], false);
     p.wait_line("until cancelled", Duration::from_secs(30));
     // It handles signals once it serves, as the registrar at its address.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !program::tcp_listening(p.registry.port()) {
-        assert!(Instant::now() < deadline, "quote_daemon never listened");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait::until("quote_daemon to listen", Duration::from_secs(30), || {
+        program::tcp_listening(p.registry.port())
+    });
     p.signal(libc::SIGINT, false);
     let status = p.wait_exit(Duration::from_secs(10));
     p.assert_tree_gone(Duration::from_secs(1));

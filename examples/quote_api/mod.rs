@@ -6,14 +6,14 @@
 use serde::{Deserialize, Serialize};
 
 /// The name the daemon registers under, and the client looks up.
-pub const DAEMON_NAME: &str = "quote_daemon";
+pub(crate) const DAEMON_NAME: &str = "quote_daemon";
 
 /// The module part of the wire names below: what the daemon enables.
-pub const MODULE: &str = "quote_api";
+pub(crate) const MODULE: &str = "quote_api";
 
 /// Why a quote is refused. Serializable, so the client can downcast it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
-pub enum QuoteError {
+pub(crate) enum QuoteError {
     /// The symbol is not listed.
     #[error("unknown symbol {0:?}")]
     UnknownSymbol(String),
@@ -21,7 +21,7 @@ pub enum QuoteError {
 
 /// The price of `symbol`, or [`QuoteError::UnknownSymbol`].
 #[tractor::endpoint(name = "quote_api::quote")]
-pub async fn quote(symbol: String) -> Result<f64, QuoteError> {
+pub(crate) async fn quote(symbol: String) -> Result<f64, QuoteError> {
     match symbol.as_str() {
         "TRCT" => Ok(42.5),
         "TOKIO" => Ok(101.25),

@@ -6,7 +6,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tractor::error::IpcError;
@@ -420,11 +420,15 @@ const DAEMON_ENV: &str = "TRACTOR_SUITE_AUTH_DAEMON";
 /// Not a test on its own: the stand-alone program of
 /// `separate_programs_meet_through_the_cookie`, a daemon that is the
 /// registrar at `TRACTOR_REGISTRY_ADDR` and uses the user's cookie.
+/// Ignored, so that the test list never holds it; that test runs it with
+/// `--ignored` and [`DAEMON_ENV`] set.
 #[tractor::test]
+#[ignore = "the daemon program of auth::separate_programs_meet_through_the_cookie, which runs it"]
 async fn cookie_daemon() {
-    if std::env::var_os(DAEMON_ENV).is_none() {
-        return;
-    }
+    assert!(
+        std::env::var_os(DAEMON_ENV).is_some(),
+        "not a test on its own: run `auth::separate_programs_meet_through_the_cookie`"
+    );
     tractor::run_daemon(RootConfig::new("cookie_daemon"))
         .await
         .unwrap();
@@ -486,6 +490,7 @@ async fn separate_programs_meet_through_the_cookie() {
         .args([
             "auth::cookie_daemon",
             "--exact",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -504,20 +509,20 @@ async fn separate_programs_meet_through_the_cookie() {
     let ls = ["--registry", registry.as_str(), "ls"];
 
     // Same user, same runtime directory: they meet.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = tractor_cli(&ls, &[("XDG_RUNTIME_DIR", &xdg_s)]).await;
-        if out.code == Some(0) && out.stdout.contains("cookie_daemon") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the tool never met the daemon: {} {}",
-            out.stdout,
-            out.stderr
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::wait::until_async(
+        "the tool to meet the daemon",
+        Duration::from_secs(30),
+        || async {
+            let out = tractor_cli(&ls, &[("XDG_RUNTIME_DIR", &xdg_s)]).await;
+            let met = out.code == Some(0) && out.stdout.contains("cookie_daemon");
+            Ok::<_, Error>(crate::wait::holds(
+                met,
+                format!("{:?}: {} {}", out.code, out.stdout, out.stderr),
+            ))
+        },
+    )
+    .await
+    .unwrap();
     let cookie = xdg.join("tractor").join("tractor.cookie");
     let meta = std::fs::metadata(&cookie).expect("the cookie file was created");
     assert_eq!(meta.mode() & 0o777, 0o600);

@@ -59,14 +59,12 @@ async fn cancel_actor_is_acked(t: TransportKind) {
         p.run(common::pid::call()).await?;
         assert!(p.cancel_actor().await?);
         // Once the actor is gone, a cancel answers `false` at once.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while p.is_connected() {
-            assert!(
-                Instant::now() < deadline,
-                "the cancelled actor never disconnected"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        crate::wait::until_async(
+            "the cancelled actor to disconnect",
+            Duration::from_secs(5),
+            || async { Ok::<_, Error>(!p.is_connected()) },
+        )
+        .await?;
         let again = Instant::now();
         assert!(!p.cancel_actor().await?);
         assert!(again.elapsed() < Duration::from_millis(50));
@@ -81,15 +79,16 @@ async fn cancel_actor_is_acked(t: TransportKind) {
 async fn unresponsive_actor_is_too_slow_then_killed(t: TransportKind) {
     in_nursery(t, async |an| {
         let p = an.start_actor("stuck").enable_modules([MODULE]).await?;
-        let blocked = p.run(common::block_thread::call(5_000));
+        let path = common::marker_path("too-slow");
+        let blocked = p.run(common::touch_then_block::call(path.clone(), 5_000));
         tokio::pin!(blocked);
-        // Make sure the block started: a StartAck cannot tell us, so wait
-        // for the actor to stop answering pings.
-        let probe = tokio::select! {
+        // Make sure the block started: a StartAck cannot tell us, so the
+        // endpoint creates a file right before it blocks its thread.
+        tokio::select! {
             _ = &mut blocked => panic!("block ended early"),
-            r = tokio::time::timeout(Duration::from_millis(300), p.run(common::pid::call())) => r,
-        };
-        assert!(probe.is_err(), "the actor still answered");
+            r = common::wait_exists(&path) => r?,
+        }
+        let _ = std::fs::remove_file(&path);
         let e = p
             .cancel_actor()
             .timeout(Duration::from_millis(100))

@@ -5,10 +5,10 @@ use std::time::Duration;
 use tractor::{RootConfig, TransportKind};
 
 /// This module's path: the allowlist entry for the endpoints below.
-pub const MODULE: &str = module_path!();
+pub(crate) const MODULE: &str = module_path!();
 
 /// Runs `body` in a root actor on transport `t`.
-pub async fn in_root<T>(
+pub(crate) async fn in_root<T>(
     t: TransportKind,
     body: impl AsyncFnOnce() -> Result<T, tractor::Error>,
 ) -> Result<T, tractor::Error> {
@@ -16,7 +16,7 @@ pub async fn in_root<T>(
 }
 
 /// Runs `body` in an actor nursery of a root actor on transport `t`.
-pub async fn in_nursery<T: Send + 'static>(
+pub(crate) async fn in_nursery<T: Send + 'static>(
     t: TransportKind,
     body: impl AsyncFnOnce(&tractor::ActorNursery) -> Result<T, tractor::Error>,
 ) -> Result<T, tractor::Error> {
@@ -48,25 +48,25 @@ macro_rules! both_transports {
 }
 
 #[tractor::endpoint]
-pub async fn pid() -> u32 {
+pub(crate) async fn pid() -> u32 {
     std::process::id()
 }
 
 #[tractor::endpoint]
-pub async fn add(a: u64, b: u64) -> u64 {
+pub(crate) async fn add(a: u64, b: u64) -> u64 {
     a + b
 }
 
 #[tractor::endpoint]
-pub async fn echo(s: String) -> String {
+pub(crate) async fn echo(s: String) -> String {
     s
 }
 
 #[tractor::endpoint]
-pub async fn return_none() {}
+pub(crate) async fn return_none() {}
 
 #[tractor::endpoint]
-pub async fn sleep_forever() {
+pub(crate) async fn sleep_forever() {
     std::future::pending::<()>().await
 }
 
@@ -74,7 +74,7 @@ static DROPS: std::sync::Mutex<Vec<(&'static str, u64)>> = std::sync::Mutex::new
 
 /// Counts its own drop under a name: how a test sees that a remote task
 /// (or stream) was cancelled, through [`drops`].
-pub struct CountDrop(pub &'static str);
+pub(crate) struct CountDrop(pub &'static str);
 
 impl Drop for CountDrop {
     fn drop(&mut self) {
@@ -88,27 +88,9 @@ impl Drop for CountDrop {
 
 /// How many [`CountDrop`]s named `name` were dropped in this actor.
 #[tractor::endpoint]
-pub async fn drops(name: String) -> u64 {
+pub(crate) async fn drops(name: String) -> u64 {
     let d = DROPS.lock().unwrap_or_else(|p| p.into_inner());
     d.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c)
-}
-
-/// Polls `check` until it holds, failing with `what` past `within`.
-pub async fn eventually<F, Fut>(
-    within: Duration,
-    what: &str,
-    mut check: F,
-) -> Result<(), tractor::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool, tractor::Error>>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while !check().await? {
-        assert!(tokio::time::Instant::now() < deadline, "{what}");
-        tokio::task::yield_now().await;
-    }
-    Ok(())
 }
 
 static LIVE_SLEEPERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -123,7 +105,7 @@ impl Drop for LiveGuard {
 
 /// Sleeps forever, counted in [`live_sleepers`] while it runs.
 #[tractor::endpoint]
-pub async fn counted_sleep_forever() {
+pub(crate) async fn counted_sleep_forever() {
     LIVE_SLEEPERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let _guard = LiveGuard;
     std::future::pending::<()>().await
@@ -131,19 +113,19 @@ pub async fn counted_sleep_forever() {
 
 /// How many [`counted_sleep_forever`] tasks run in this actor.
 #[tractor::endpoint]
-pub async fn live_sleepers() -> u64 {
+pub(crate) async fn live_sleepers() -> u64 {
     LIVE_SLEEPERS.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 #[tractor::endpoint]
-pub async fn sleep_ms(ms: u64) -> u64 {
+pub(crate) async fn sleep_ms(ms: u64) -> u64 {
     tokio::time::sleep(Duration::from_millis(ms)).await;
     ms
 }
 
 /// Fails an assertion (a panic in Rust), optionally after a delay.
 #[tractor::endpoint]
-pub async fn assert_err(delay_ms: u64) {
+pub(crate) async fn assert_err(delay_ms: u64) {
     if delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
     }
@@ -152,7 +134,7 @@ pub async fn assert_err(delay_ms: u64) {
 
 /// A typed, serializable error the caller can get back with `downcast`.
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct NotEnoughCoffee {
+pub(crate) struct NotEnoughCoffee {
     pub cups: u32,
 }
 
@@ -165,7 +147,7 @@ impl std::fmt::Display for NotEnoughCoffee {
 impl std::error::Error for NotEnoughCoffee {}
 
 #[tractor::endpoint]
-pub async fn need_coffee(cups: u32) -> Result<u32, NotEnoughCoffee> {
+pub(crate) async fn need_coffee(cups: u32) -> Result<u32, NotEnoughCoffee> {
     if cups < 3 {
         Err(NotEnoughCoffee { cups })
     } else {
@@ -175,14 +157,14 @@ pub async fn need_coffee(cups: u32) -> Result<u32, NotEnoughCoffee> {
 
 /// Blocks the actor's only thread (non-yielding code).
 #[tractor::endpoint]
-pub async fn block_thread(ms: u64) {
+pub(crate) async fn block_thread(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }
 
 /// Creates the file at `path` (so the caller can see the block began), then
 /// blocks the actor's only thread for `ms` (non-yielding code).
 #[tractor::endpoint]
-pub async fn touch_then_block(path: String, ms: u64) -> Result<(), tractor::Error> {
+pub(crate) async fn touch_then_block(path: String, ms: u64) -> Result<(), tractor::Error> {
     touch(&path)?;
     std::thread::sleep(Duration::from_millis(ms));
     Ok(())
@@ -191,7 +173,7 @@ pub async fn touch_then_block(path: String, ms: u64) -> Result<(), tractor::Erro
 /// Creates the file at `path`, then busy-loops for `ms` without ever
 /// yielding (a `loop {}` with an end, so a bug cannot leave it spinning).
 #[tractor::endpoint]
-pub async fn touch_then_spin(path: String, ms: u64) -> Result<(), tractor::Error> {
+pub(crate) async fn touch_then_spin(path: String, ms: u64) -> Result<(), tractor::Error> {
     touch(&path)?;
     let end = std::time::Instant::now() + Duration::from_millis(ms);
     while std::time::Instant::now() < end {
@@ -201,13 +183,13 @@ pub async fn touch_then_spin(path: String, ms: u64) -> Result<(), tractor::Error
 }
 
 /// Creates (or truncates) the file at `path`.
-pub fn touch(path: &str) -> Result<(), tractor::Error> {
+pub(crate) fn touch(path: &str) -> Result<(), tractor::Error> {
     std::fs::write(path, std::process::id().to_string())
         .map_err(|e| tractor::Error::custom(format!("cannot create {path}: {e}")))
 }
 
 /// A fresh path in the temp dir for a marker file (nothing created yet).
-pub fn marker_path(tag: &str) -> String {
+pub(crate) fn marker_path(tag: &str) -> String {
     std::env::temp_dir()
         .join(format!("tractor-{tag}-{}", uuid::Uuid::new_v4().simple()))
         .to_string_lossy()
@@ -215,30 +197,30 @@ pub fn marker_path(tag: &str) -> String {
 }
 
 /// Waits until the file at `path` exists.
-pub async fn wait_exists(path: &str) -> Result<(), tractor::Error> {
+pub(crate) async fn wait_exists(path: &str) -> Result<(), tractor::Error> {
     let p = std::path::Path::new(path);
-    eventually(
+    crate::wait::until_async(
+        &format!("{path} to appear"),
         Duration::from_secs(30),
-        &format!("{path} never appeared"),
         || async { Ok(p.exists()) },
     )
     .await
 }
 
 #[tractor::endpoint]
-pub async fn panic_now(msg: String) -> u32 {
+pub(crate) async fn panic_now(msg: String) -> u32 {
     panic!("{msg}")
 }
 
 /// The actor's listen address, as text.
 #[tractor::endpoint]
-pub async fn accept_addr() -> Result<String, tractor::Error> {
+pub(crate) async fn accept_addr() -> Result<String, tractor::Error> {
     Ok(tractor::current_actor()?.accept_addr().to_string())
 }
 
 /// The actor's effective log level.
 #[tractor::endpoint]
-pub async fn loglevel() -> Result<Option<String>, tractor::Error> {
+pub(crate) async fn loglevel() -> Result<Option<String>, tractor::Error> {
     Ok(tractor::runtime_vars()?.loglevel)
 }
 
@@ -246,7 +228,7 @@ pub async fn loglevel() -> Result<Option<String>, tractor::Error> {
 /// levels; leaves fail an assertion. Each level's nursery waits for every
 /// result and aggregates (tractor's order, so the shape is exact).
 #[tractor::endpoint]
-pub async fn spawn_and_error(breadth: u32, depth: u32) -> Result<(), tractor::Error> {
+pub(crate) async fn spawn_and_error(breadth: u32, depth: u32) -> Result<(), tractor::Error> {
     if depth == 0 {
         panic!("leaf {} fails", std::process::id());
     }
@@ -263,19 +245,19 @@ pub async fn spawn_and_error(breadth: u32, depth: u32) -> Result<(), tractor::Er
 
 /// Opens a root actor inside this (child) actor: must fail.
 #[tractor::endpoint]
-pub async fn open_second_root() -> Result<(), tractor::Error> {
+pub(crate) async fn open_second_root() -> Result<(), tractor::Error> {
     tractor::open_root_actor(RootConfig::new("second"), async || Ok(())).await
 }
 
 /// The tree marker of the current actor.
-pub fn tree_id() -> String {
+pub(crate) fn tree_id() -> String {
     tractor::runtime_vars()
         .map(|v| v.tree_id)
         .unwrap_or_default()
 }
 
 /// Asserts every other process of this test's tree is gone within `within`.
-pub async fn assert_tree_gone(within: Duration) {
+pub(crate) async fn assert_tree_gone(within: Duration) {
     let left = tractor::testing::wait_gone_async(&tree_id(), within).await;
     assert!(
         left.is_empty(),

@@ -121,9 +121,11 @@ async fn close_during_a_call(addr: String) -> Result<u64, Error> {
     let addr: Addr = addr.parse().map_err(|e| Error::custom(format!("{e}")))?;
     let p1 = tractor::connect_portal(&addr).await?;
     let p2 = p1.clone();
+    // A call long enough to be in flight while its channel is closed.
     let call = async move { p2.run(common::sleep_ms::call(200)).await };
     let close = async move {
-        // Once the call is under way.
+        // Once the call is under way: `join!` polls `call` first, which
+        // sends its request before it waits.
         tokio::task::yield_now().await;
         p1.close().await;
     };
@@ -148,18 +150,14 @@ async fn two_daemons(
 
 /// Polls `portal`'s actor until its fd count is `want`.
 async fn until_fds(portal: &tractor::Portal, want: u64, what: &str) -> Result<(), Error> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    crate::wait::until_async(what, Duration::from_secs(10), || async {
         let now = portal.run(open_fds::call()).await?;
-        if now <= want {
-            return Ok(());
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: {now} fds 10 s on, {want} expected"
-        );
-        tokio::task::yield_now().await;
-    }
+        Ok(crate::wait::holds(
+            now <= want,
+            format!("{now} fds, {want} expected"),
+        ))
+    })
+    .await
 }
 
 /// Hundreds of `connect_portal` calls to one actor, every portal kept:
@@ -292,9 +290,12 @@ async fn a_portal_to_the_parent_leaves_its_channel_open(t: TransportKind) {
 /// stay flat. Measured in a process of its own.
 #[tractor::test(timeout = 120)]
 async fn lookups_from_a_non_discoverable_root_reuse_one_channel() {
+    if isolated::active() {
+        return non_discoverable_lookups_body().await;
+    }
     for t in ["tcp", "uds"] {
         let out = isolated::run_with(
-            "connections::non_discoverable_lookups_body",
+            "connections::lookups_from_a_non_discoverable_root_reuse_one_channel",
             &[("CONNECTIONS_TRANSPORT", t)],
         )
         .await;
@@ -312,11 +313,11 @@ async fn lookups_from_a_non_discoverable_root_reuse_one_channel() {
 /// Registry lookups made by the non-discoverable root.
 const LOOKUPS: usize = 100;
 
-#[tractor::test(timeout = 60)]
+/// The isolated run of
+/// [`lookups_from_a_non_discoverable_root_reuse_one_channel`], over the
+/// transport in `CONNECTIONS_TRANSPORT`: prints the figures the outer run
+/// checks.
 async fn non_discoverable_lookups_body() {
-    if !isolated::active() {
-        return;
-    }
     let t: TransportKind = std::env::var("CONNECTIONS_TRANSPORT")
         .unwrap_or_default()
         .parse()

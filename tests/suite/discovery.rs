@@ -1,6 +1,6 @@
 //! Discovery: the registrar, lookups by name, liveness (scenarios 34-38).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tractor::discovery::registrar;
 use tractor::{Addr, Aid, Error, Registration, RootConfig, TransportKind};
@@ -44,17 +44,13 @@ async fn names() -> Result<Vec<String>, Error> {
     Ok(n)
 }
 
-/// Polls the registrar until `ok` holds, failing past `within`.
+/// Polls the registrar until `ok` holds of its table, failing past `within`.
 async fn until(within: Duration, what: &str, ok: impl Fn(&[String]) -> bool) -> Result<(), Error> {
-    let deadline = Instant::now() + within;
-    loop {
+    crate::wait::until_async(what, within, || async {
         let n = names().await?;
-        if ok(&n) {
-            return Ok(());
-        }
-        assert!(Instant::now() < deadline, "{what}: table is {n:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        Ok(crate::wait::holds(ok(&n), n))
+    })
+    .await
 }
 
 /// Scenario 34: children register at boot and de-register when cancelled;
@@ -159,6 +155,10 @@ async fn lookups_find_wait_and_miss(t: TransportKind) {
                 p.run(common::add::call(1, 2)).await
             };
             let spawner = async {
+                // A head start for the waiter, so that it is most likely
+                // already waiting (no public call can tell): the checks
+                // below hold either way, the sleep only makes the
+                // waiting path the one usually taken.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 an.start_actor("late").enable_modules([MODULE]).await
             };

@@ -261,6 +261,7 @@ async fn typed_error_downcasts(t: TransportKind) {
 async fn panic_is_boxed_and_actor_keeps_serving(t: TransportKind) {
     in_nursery(t, async |an| {
         let p = an.start_actor("fragile").enable_modules([MODULE]).await?;
+        // A call that is still in flight when the other one panics.
         let slow = p.run(common::sleep_ms::call(300));
         let boom = p.run(common::panic_now::call("kaboom".into()));
         let (slow, boom) = tokio::join!(slow, boom);

@@ -20,7 +20,7 @@ const MAX_STDERR_LINES: usize = 200;
 /// would share the channel to the parent instead): whether the handshake
 /// came through, so whether `addr` accepted.
 #[tractor::endpoint]
-pub async fn dial(addr: String) -> bool {
+pub(crate) async fn dial(addr: String) -> bool {
     let (Ok(a), Ok(me)) = (addr.parse::<tractor::Addr>(), tractor::current_actor()) else {
         return false;
     };
@@ -39,7 +39,14 @@ pub async fn dial(addr: String) -> bool {
 
 #[tractor::test(timeout = 120)]
 async fn running_out_of_fds_is_an_error_not_a_spin() {
-    let out = isolated::run("exhaustion::out_of_fds_body", Some((SOFT, HARD))).await;
+    if isolated::active() {
+        return out_of_fds_body().await;
+    }
+    let out = isolated::run(
+        "exhaustion::running_out_of_fds_is_an_error_not_a_spin",
+        Some((SOFT, HARD)),
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let soft = isolated::figure(&out, "NOFILE_SOFT");
     let hard = isolated::figure(&out, "NOFILE_HARD");
@@ -66,11 +73,9 @@ async fn running_out_of_fds_is_an_error_not_a_spin() {
     );
 }
 
-#[tractor::test(timeout = 90)]
+/// The isolated run of [`running_out_of_fds_is_an_error_not_a_spin`],
+/// under a low fd limit: prints the figures the outer run checks.
 async fn out_of_fds_body() {
-    if !isolated::active() {
-        return;
-    }
     let (soft, hard) = nofile();
     println!("NOFILE_SOFT {soft}\nNOFILE_HARD {hard}");
     in_nursery(TransportKind::Uds, async |an| {

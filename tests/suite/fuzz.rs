@@ -58,7 +58,7 @@ const MAX_PAD: usize = 256 * 1024;
 
 /// Says `started(7)`, then echoes every stream item; returns the count.
 #[tractor::context]
-pub async fn echo_ctx(ctx: Context<u32, u64, u64>) -> Result<u64, Error> {
+pub(crate) async fn echo_ctx(ctx: Context<u32, u64, u64>) -> Result<u64, Error> {
     ctx.started(7).await?;
     let stream = ctx.open_stream().await?;
     let mut n = 0;
@@ -71,7 +71,7 @@ pub async fn echo_ctx(ctx: Context<u32, u64, u64>) -> Result<u64, Error> {
 
 /// Yields `0..n` (at most 1,000).
 #[tractor::endpoint]
-pub async fn count_up(n: u32) -> impl futures::Stream<Item = u32> {
+pub(crate) async fn count_up(n: u32) -> impl futures::Stream<Item = u32> {
     futures::stream::iter(0..n.min(1000))
 }
 
@@ -757,10 +757,17 @@ impl Baseline {
             grown < RSS_GROWTH_KIB,
             "the actor's VmRSS grew by {grown} KiB"
         );
-        common::eventually(
+        let most = self.fds + 2;
+        crate::wait::until_async(
+            "the actor to close the raw connections (its open fds)",
             ANSWER_DEADLINE,
-            "the actor kept the raw connections open",
-            || async { Ok(open_fds(d.pid) <= self.fds + 2) },
+            || async {
+                let now = open_fds(d.pid);
+                Ok::<_, Error>(crate::wait::holds(
+                    now <= most,
+                    format!("{now} fds, at most {most} expected"),
+                ))
+            },
         )
         .await
     }

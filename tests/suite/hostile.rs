@@ -26,7 +26,7 @@ both_transports!(
 
 /// Says `started`, opens its stream, and waits.
 #[tractor::context]
-pub async fn idle_ctx(ctx: Context<(), u8, u8>) -> Result<(), Error> {
+pub(crate) async fn idle_ctx(ctx: Context<(), u8, u8>) -> Result<(), Error> {
     ctx.started(()).await?;
     let _stream = ctx.open_stream().await?;
     std::future::pending().await
@@ -479,10 +479,15 @@ async fn tasks_past_the_limits_are_refused(t: TransportKind) {
             matches!(m, Msg::Error { cid: Some(2), .. })
         })
         .await;
-        common::eventually(
-            Duration::from_secs(10),
+        crate::wait::until_async(
             "a task slot to free up",
-            || async { Ok(p.run(common::add::call(1, 1)).await.is_ok_and(|v| v == 2)) },
+            Duration::from_secs(10),
+            || async {
+                Ok::<_, Error>(match p.run(common::add::call(1, 1)).await {
+                    Ok(2) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                })
+            },
         )
         .await?;
         p.cancel_actor().await?;

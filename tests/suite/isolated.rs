@@ -2,8 +2,24 @@
 //! other tests running beside it would disturb (fd counts, CPU time) and
 //! for limits that must not leak into the rest of the suite (rlimits).
 //!
-//! The outer test re-runs this binary on exactly the inner test with
-//! [`ISOLATED_ENV`] set; the inner test does nothing unless it is set.
+//! One test, two roles: the test re-runs this binary on exactly itself
+//! with [`ISOLATED_ENV`] set and checks the figures that run prints; in
+//! that run ([`active`]), it runs its body (a plain `async fn`) instead:
+//!
+//! ```ignore
+//! #[tractor::test]
+//! async fn fds_stay_flat() {
+//!     if isolated::active() {
+//!         return measure_fds().await; // prints `FDS_AFTER <n>`
+//!     }
+//!     let out = isolated::run("module::fds_stay_flat", None).await;
+//!     assert!(isolated::figure(&out, "FDS_AFTER") < 100);
+//! }
+//! ```
+//!
+//! So the test list holds no body that does nothing when run on its own,
+//! and the child actors of the isolated run (which re-run this binary on
+//! the same test) find a test to run.
 
 use std::process::Output;
 
@@ -11,18 +27,18 @@ use std::process::Output;
 const ISOLATED_ENV: &str = "TRACTOR_SUITE_ISOLATED";
 
 /// Whether this process is an isolated run of one test.
-pub fn active() -> bool {
+pub(crate) fn active() -> bool {
     std::env::var_os(ISOLATED_ENV).is_some()
 }
 
 /// Runs test `path` (e.g. `resources::fds_body`) alone in a fresh process,
 /// with `RLIMIT_NOFILE` set to `nofile` (soft, hard) from its start.
-pub async fn run(path: &str, nofile: Option<(u64, u64)>) -> Output {
+pub(crate) async fn run(path: &str, nofile: Option<(u64, u64)>) -> Output {
     run_in(path, nofile, &[]).await
 }
 
 /// [`run`] with extra environment for the inner test, no rlimit.
-pub async fn run_with(path: &str, env: &[(&str, &str)]) -> Output {
+pub(crate) async fn run_with(path: &str, env: &[(&str, &str)]) -> Output {
     run_in(path, None, env).await
 }
 
@@ -63,7 +79,7 @@ async fn run_in(path: &str, nofile: Option<(u64, u64)>, env: &[(&str, &str)]) ->
 
 /// The number after `key` in `out` (libtest may print its own text
 /// before it on the same line).
-pub fn figure(out: &Output, key: &str) -> u64 {
+pub(crate) fn figure(out: &Output, key: &str) -> u64 {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let key = format!("{key} ");
     stdout
@@ -80,13 +96,13 @@ pub fn figure(out: &Output, key: &str) -> u64 {
 }
 
 /// The last `n` lines of `s`.
-pub fn tail(s: &str, n: usize) -> String {
+pub(crate) fn tail(s: &str, n: usize) -> String {
     let lines: Vec<_> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// How many fds this process has open.
-pub fn open_fds() -> usize {
+pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("read /proc/self/fd")
         .count()
@@ -94,7 +110,7 @@ pub fn open_fds() -> usize {
 
 /// CPU time (user + system) this process has used, in milliseconds.
 /// From getrusage rather than /proc/self/stat: it must work with no fd left.
-pub fn cpu_ms() -> u64 {
+pub(crate) fn cpu_ms() -> u64 {
     // SAFETY: an all-zero rusage is a valid value to be overwritten.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage only writes the struct we pass.

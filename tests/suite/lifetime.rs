@@ -148,6 +148,7 @@ async fn cleanups_run_lifo_once_past_a_panic(t: TransportKind) {
         me.on_exit(|| panic!("cleanup 2 fails on purpose"))?;
         let l = log.clone();
         me.on_exit_async(async move {
+            // An async cleanup really awaits something before its push.
             tokio::time::sleep(Duration::from_millis(1)).await;
             l.lock().expect("log").push(3);
         })?;

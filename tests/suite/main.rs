@@ -4,6 +4,8 @@
 //! unix sockets.
 
 mod common;
+#[path = "../support/wait.rs"]
+mod wait;
 
 mod auth;
 mod cancellation;

@@ -14,7 +14,10 @@ const FDS_PER_CHILD: usize = 1;
 
 #[tractor::test(timeout = 120)]
 async fn parent_holds_at_most_one_fd_per_child() {
-    let out = isolated::run("resources::fds_per_child_body", None).await;
+    if isolated::active() {
+        return fds_per_child_body().await;
+    }
+    let out = isolated::run("resources::parent_holds_at_most_one_fd_per_child", None).await;
     let before = isolated::figure(&out, "FDS_BEFORE");
     let live = isolated::figure(&out, "FDS_LIVE");
     let after = isolated::figure(&out, "FDS_AFTER");
@@ -32,11 +35,9 @@ async fn parent_holds_at_most_one_fd_per_child() {
     );
 }
 
-#[tractor::test(timeout = 60)]
+/// The isolated run of [`parent_holds_at_most_one_fd_per_child`]: prints
+/// the figures the outer run checks.
 async fn fds_per_child_body() {
-    if !isolated::active() {
-        return;
-    }
     in_nursery(TransportKind::Tcp, async |an| {
         let before = isolated::open_fds();
         let mut portals = Vec::new();

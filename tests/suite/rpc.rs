@@ -54,21 +54,21 @@ async fn dropped_call_cancels_the_remote_task(t: TransportKind) {
         // Boxed, so that `drop` really drops the call's future.
         let mut call = Box::pin(p.run(common::counted_sleep_forever::call()));
         // Wait until the remote task runs, then drop the call.
-        loop {
-            tokio::select! {
-                r = &mut call => panic!("sleeper returned: {r:?}"),
-                n = p.run(common::live_sleepers::call()) => if n? == 1 { break },
-            }
+        let running =
+            crate::wait::until_async("the remote task to run", Duration::from_secs(5), || async {
+                let n = p.run(common::live_sleepers::call()).await?;
+                Ok::<_, tractor::Error>(crate::wait::holds(n == 1, format!("{n} running")))
+            });
+        tokio::select! {
+            r = &mut call => panic!("sleeper returned: {r:?}"),
+            r = running => r?,
         }
         drop(call);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while p.run(common::live_sleepers::call()).await? != 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "remote task still running"
-            );
-            tokio::task::yield_now().await;
-        }
+        crate::wait::until_async("the remote task to end", Duration::from_secs(5), || async {
+            let n = p.run(common::live_sleepers::call()).await?;
+            Ok::<_, tractor::Error>(crate::wait::holds(n == 0, format!("{n} still running")))
+        })
+        .await?;
         assert_eq!(p.run(common::add::call(1, 2)).await?, 3);
         p.cancel_actor().await?;
         Ok(())

@@ -247,7 +247,7 @@ async fn idle_channels_stay_alive_on_heartbeats(t: TransportKind) {
 /// Runs until the caller closes the stream, then the actor dies before
 /// returning (SIGKILL to itself).
 #[tractor::context]
-pub async fn die_after_stream(ctx: Context<(), (), u64>) -> Result<u64, Error> {
+pub(crate) async fn die_after_stream(ctx: Context<(), (), u64>) -> Result<u64, Error> {
     ctx.started(()).await?;
     let stream = ctx.open_stream().await?;
     while stream.recv().await?.is_some() {}
@@ -285,26 +285,21 @@ async fn context_value_kept_when_callee_dies_after_body(t: TransportKind) {
     assert_eq!(failed_names(&err), ["doomed"], "{err}");
 }
 
-/// Schedules this actor's death (SIGKILL to itself) `ms` from now, and
-/// returns at once.
-#[tractor::endpoint]
-pub async fn die_in(ms: u64) {
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-    });
-}
-
 /// The body returns a value, then a daemon the nursery still waits on
 /// dies: the nursery's error names the daemon and carries the value.
 async fn nursery_value_kept_when_daemon_dies_after_body(t: TransportKind) {
+    let (returned, body_returned) = tokio::sync::oneshot::channel::<()>();
     let mut err = in_nursery(t, async |an| {
-        let d = an
-            .start_actor("doomed")
-            .enable_modules([module_path!()])
-            .await?;
-        d.run(die_in::call(200)).await?;
+        let d = an.start_actor("doomed").enable_modules([MODULE]).await?;
+        let pid = d.run(common::pid::call()).await?;
+        // The daemon is SIGKILLed once the body has returned: the end of
+        // the body drops `returned`, which wakes this task.
+        tokio::spawn(async move {
+            let _ = body_returned.await;
+            // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        });
+        let _returned = returned;
         Ok(String::from("the body's value"))
     })
     .await
@@ -320,7 +315,7 @@ async fn nursery_value_kept_when_daemon_dies_after_body(t: TransportKind) {
 /// Waits (tractor's order) for a child that fails at once while another
 /// sleeps forever; says `started` once the failure is in, then waits.
 #[tractor::context]
-pub async fn failed_child_then_wait(ctx: Context) -> Result<(), Error> {
+pub(crate) async fn failed_child_then_wait(ctx: Context) -> Result<(), Error> {
     tractor::open_nursery_with(tractor::Supervision::WaitForAllResults, async |an| {
         let failing = an
             .run_in_actor(common::assert_err::call(0))
@@ -365,7 +360,7 @@ async fn cancelled_task_reports_its_children_failures(t: TransportKind) {
 
 /// Sends one value, then fails with its stream still open (dropped).
 #[tractor::context]
-pub async fn send_one_then_fail(ctx: Context<(), u64, ()>) -> Result<(), String> {
+pub(crate) async fn send_one_then_fail(ctx: Context<(), u64, ()>) -> Result<(), String> {
     ctx.started(()).await.map_err(|e| e.to_string())?;
     let stream = ctx.open_stream().await.map_err(|e| e.to_string())?;
     stream.send(1).await.map_err(|e| e.to_string())?;
@@ -387,9 +382,7 @@ async fn failing_callee_error_is_not_masked_by_its_stream_end(t: TransportKind) 
                     let stream = ctx.open_stream().await?;
                     assert_eq!(stream.recv().await?, Some(1));
                     match stream.recv().await {
-                        Ok(None) => Err(Error::ContextMisuse(
-                            "a clean end instead of the error".into(),
-                        )),
+                        Ok(None) => Err(Error::custom("a clean end instead of the error")),
                         Ok(Some(v)) => panic!("unexpected value {v}"),
                         Err(e) => Err(e),
                     }

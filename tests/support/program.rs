@@ -1,6 +1,8 @@
 //! Running an example program as a user would: its stdout read line by
 //! line as it comes, signals sent to it, its exit awaited with a deadline,
 //! and everything it spawned checked gone by its tree marker.
+//!
+//! Needs `support/wait.rs` included beside it as the crate's `mod wait`.
 
 use std::io::BufRead;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -8,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// `target/<profile>/examples/<name>`, next to this test's `deps/` dir.
-pub fn example_path(name: &str) -> std::path::PathBuf {
+pub(crate) fn example_path(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let profile_dir = exe
         .parent()
@@ -19,7 +21,7 @@ pub fn example_path(name: &str) -> std::path::PathBuf {
 
 /// A loopback address nobody listens on yet: a registrar of its own per
 /// run, since programs run concurrently here.
-pub fn free_registry() -> std::net::SocketAddr {
+pub(crate) fn free_registry() -> std::net::SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -27,7 +29,7 @@ pub fn free_registry() -> std::net::SocketAddr {
 
 /// An example's command: tree marker, registry address, not in child
 /// mode, stdin closed, stdout and stderr piped.
-pub fn example_command(name: &str, tree: &str, registry: &str) -> Command {
+pub(crate) fn example_command(name: &str, tree: &str, registry: &str) -> Command {
     let mut cmd = Command::new(example_path(name));
     cmd.env("TRACTOR_TREE", tree)
         .env("TRACTOR_REGISTRY_ADDR", registry)
@@ -39,7 +41,7 @@ pub fn example_command(name: &str, tree: &str, registry: &str) -> Command {
 }
 
 /// Whether some process listens on loopback TCP `port` (from /proc/net/tcp).
-pub fn tcp_listening(port: u16) -> bool {
+pub(crate) fn tcp_listening(port: u16) -> bool {
     let local = format!("0100007F:{port:04X}");
     std::fs::read_to_string("/proc/net/tcp")
         .unwrap_or_default()
@@ -53,7 +55,7 @@ pub fn tcp_listening(port: u16) -> bool {
 }
 
 /// A running example with a fresh tree marker and registrar address.
-pub struct Program {
+pub(crate) struct Program {
     pub name: String,
     pub tree: String,
     /// The registry address it was pointed at (nobody listens there
@@ -69,7 +71,7 @@ impl Program {
     /// Starts example `name` with extra environment; `own_group` puts it
     /// in a process group of its own (as a shell does for a job), so a
     /// signal can be sent to the whole group like a terminal's ctrl-c.
-    pub fn start(name: &str, env: &[(&str, &str)], own_group: bool) -> Program {
+    pub(crate) fn start(name: &str, env: &[(&str, &str)], own_group: bool) -> Program {
         let tree = format!("program-{name}-{}-{}", std::process::id(), uuid_ish());
         let registry = free_registry();
         let mut cmd = example_command(name, &tree, &format!("tcp://{registry}"));
@@ -103,12 +105,12 @@ impl Program {
         }
     }
 
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
     /// Reads stdout until a line contains `needle`; panics past `within`.
-    pub fn wait_line(&mut self, needle: &str, within: Duration) -> String {
+    pub(crate) fn wait_line(&mut self, needle: &str, within: Duration) -> String {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -129,7 +131,7 @@ impl Program {
     }
 
     /// Sends `sig` to the program (or, with `group`, to its process group).
-    pub fn signal(&self, sig: i32, group: bool) {
+    pub(crate) fn signal(&self, sig: i32, group: bool) {
         let target = if group { -self.pid() } else { self.pid() };
         // SAFETY: kill has no memory-safety preconditions.
         let r = unsafe { libc::kill(target, sig) };
@@ -138,21 +140,15 @@ impl Program {
 
     /// Waits for the exit (panics past `within`), then reads the rest of
     /// stdout.
-    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        let status = loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                break st;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {within:?}; it printed:\n{}",
-                self.name,
-                self.stdout.join("\n")
-            );
-            // Polling an exit status (no child-exit event to wait on here).
-            std::thread::sleep(Duration::from_millis(2));
-        };
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let what = format!(
+            "{} to exit; it printed:\n{}\n(end of its output)",
+            self.name,
+            self.stdout.join("\n")
+        );
+        let child = &mut self.child;
+        // Polling an exit status (no child-exit event to wait on here).
+        let status = crate::wait::until(&what, within, || child.try_wait().expect("try_wait"));
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
             self.stdout.push(line);
         }
@@ -160,7 +156,7 @@ impl Program {
     }
 
     /// Asserts that no process of the program's tree is left.
-    pub fn assert_tree_gone(&self, within: Duration) {
+    pub(crate) fn assert_tree_gone(&self, within: Duration) {
         let left = tractor::testing::wait_gone(&self.tree, within);
         assert!(
             left.is_empty(),

@@ -4,7 +4,7 @@
 use tractor::{Addr, RootConfig, TransportKind};
 
 /// A free address on transport `t` (nothing listens there).
-pub fn free_addr(t: TransportKind) -> Addr {
+pub(super) fn free_addr(t: TransportKind) -> Addr {
     match t {
         TransportKind::Tcp => {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -18,7 +18,7 @@ pub fn free_addr(t: TransportKind) -> Addr {
 }
 
 /// A root that must become the registrar at a fresh address.
-pub fn registrar_root(t: TransportKind) -> (RootConfig, Addr) {
+pub(super) fn registrar_root(t: TransportKind) -> (RootConfig, Addr) {
     let addr = free_addr(t);
     let cfg = RootConfig::new("root")
         .transport(t)

@@ -9,22 +9,22 @@ use tractor::wire::{ErrorData, FlowSpec, FuncType, Msg, SpawnSpec, Start, codec}
 use tractor::{Addr, Aid, TransportKind};
 
 /// The frame limit of the runtime.
-pub const MAX_FRAME: usize = tractor::wire::DEFAULT_MAX_FRAME;
+pub(super) const MAX_FRAME: usize = tractor::wire::DEFAULT_MAX_FRAME;
 
-pub fn frame(body: &[u8]) -> Vec<u8> {
+pub(super) fn frame(body: &[u8]) -> Vec<u8> {
     let mut f = (body.len() as u32).to_le_bytes().to_vec();
     f.extend_from_slice(body);
     f
 }
 
-pub fn encode(m: &Msg) -> Vec<u8> {
+pub(super) fn encode(m: &Msg) -> Vec<u8> {
     match codec::encode(m) {
         Ok(b) => b,
         Err(e) => panic!("a generated message does not encode: {e}"),
     }
 }
 
-pub fn text() -> impl Strategy<Value = String> {
+pub(super) fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         Just(String::new()),
         "[a-z_:]{1,12}".prop_map(String::from),
@@ -32,15 +32,15 @@ pub fn text() -> impl Strategy<Value = String> {
     ]
 }
 
-pub fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+pub(super) fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(any::<u8>(), 0..max)
 }
 
-pub fn cid() -> impl Strategy<Value = u64> {
+pub(super) fn cid() -> impl Strategy<Value = u64> {
     prop_oneof![0u64..16, any::<u64>(), Just(u64::MAX)]
 }
 
-pub fn aid() -> impl Strategy<Value = Aid> {
+pub(super) fn aid() -> impl Strategy<Value = Aid> {
     (text(), any::<[u8; 16]>(), any::<u32>()).prop_map(|(name, uuid, pid)| Aid {
         name,
         uuid: uuid::Uuid::from_bytes(uuid),
@@ -48,14 +48,14 @@ pub fn aid() -> impl Strategy<Value = Aid> {
     })
 }
 
-pub fn addr() -> impl Strategy<Value = Addr> {
+pub(super) fn addr() -> impl Strategy<Value = Addr> {
     prop_oneof![
         (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, port)| Addr::Tcp((ip, port).into())),
         text().prop_map(|p| Addr::Uds(p.into())),
     ]
 }
 
-pub fn functype() -> impl Strategy<Value = FuncType> {
+pub(super) fn functype() -> impl Strategy<Value = FuncType> {
     prop_oneof![
         Just(FuncType::AsyncFunc),
         Just(FuncType::Stream),
@@ -63,7 +63,7 @@ pub fn functype() -> impl Strategy<Value = FuncType> {
     ]
 }
 
-pub fn flow() -> impl Strategy<Value = FlowSpec> {
+pub(super) fn flow() -> impl Strategy<Value = FlowSpec> {
     (
         prop_oneof![Just(0u32), Just(1), Just(256), any::<u32>(), Just(u32::MAX)],
         any::<bool>(),
@@ -71,7 +71,7 @@ pub fn flow() -> impl Strategy<Value = FlowSpec> {
         .prop_map(|(window, overrun)| FlowSpec { window, overrun })
 }
 
-pub fn error_data() -> impl Strategy<Value = ErrorData> {
+pub(super) fn error_data() -> impl Strategy<Value = ErrorData> {
     let leaf = (
         (
             text(),
@@ -113,12 +113,12 @@ pub fn error_data() -> impl Strategy<Value = ErrorData> {
 }
 
 /// Every variant of [`Msg`].
-pub fn msg() -> impl Strategy<Value = Msg> {
+pub(super) fn msg() -> impl Strategy<Value = Msg> {
     msg_with(cid().boxed())
 }
 
 /// Every variant of [`Msg`], its dialog ids drawn from `cid`.
-pub fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
+pub(super) fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
     prop_oneof![
         aid().prop_map(Msg::Aid),
         (
@@ -188,7 +188,7 @@ pub fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
 
 /// One edit of an encoded message.
 #[derive(Debug, Clone)]
-pub enum Mutation {
+pub(super) enum Mutation {
     /// Flips bit `bit` of the byte at `at` (modulo the length).
     Flip { at: usize, bit: u8 },
     /// Inserts `byte` before `at`.
@@ -202,7 +202,7 @@ pub enum Mutation {
 }
 
 /// Claimed lengths a hostile peer would write.
-pub fn huge() -> impl Strategy<Value = u64> {
+pub(super) fn huge() -> impl Strategy<Value = u64> {
     prop_oneof![
         Just(u64::from(u32::MAX)),
         Just(u64::MAX),
@@ -213,7 +213,7 @@ pub fn huge() -> impl Strategy<Value = u64> {
     ]
 }
 
-pub fn mutation() -> impl Strategy<Value = Mutation> {
+pub(super) fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (any::<usize>(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
         (any::<usize>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
@@ -223,7 +223,7 @@ pub fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-pub fn varint(mut v: u64) -> Vec<u8> {
+pub(super) fn varint(mut v: u64) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let b = (v & 0x7f) as u8;
@@ -236,7 +236,7 @@ pub fn varint(mut v: u64) -> Vec<u8> {
     }
 }
 
-pub fn apply(mut b: Vec<u8>, m: &Mutation) -> Vec<u8> {
+pub(super) fn apply(mut b: Vec<u8>, m: &Mutation) -> Vec<u8> {
     let n = b.len();
     match *m {
         Mutation::Flip { at, bit } if n > 0 => b[at % n] ^= 1 << bit,
@@ -256,7 +256,7 @@ pub fn apply(mut b: Vec<u8>, m: &Mutation) -> Vec<u8> {
 
 /// How many grouped errors each level of a nested error claims.
 #[derive(Debug, Clone, Copy)]
-pub enum Claim {
+pub(super) enum Claim {
     /// One: the honest count.
     One,
     /// A huge count, more than the bytes left (a decoder can tell).
@@ -266,7 +266,7 @@ pub enum Claim {
     Remaining,
 }
 
-pub fn claim() -> impl Strategy<Value = Claim> {
+pub(super) fn claim() -> impl Strategy<Value = Claim> {
     prop_oneof![
         Just(Claim::One),
         huge().prop_map(Claim::Huge),
@@ -278,7 +278,7 @@ pub fn claim() -> impl Strategy<Value = Claim> {
 /// nested in `grouped`, each level claiming a count of grouped errors of
 /// which only one follows. Built as bytes: encoding (and dropping) such a
 /// value would itself recurse `depth` deep.
-pub fn nested_error_body(depth: usize, claim: Claim) -> Vec<u8> {
+pub(super) fn nested_error_body(depth: usize, claim: Claim) -> Vec<u8> {
     let leaf = tractor::RemoteActorError::new_local("x", "deep", &Aid::new("x")).into_data();
     let mut level = encode(&Msg::Error {
         cid: None,

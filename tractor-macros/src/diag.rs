@@ -7,16 +7,16 @@ use syn::{Item, ItemFn};
 
 /// The problems found so far.
 #[derive(Default)]
-pub struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>);
 
 impl Errors {
     /// Reports `msg` over the whole of `tokens` (first to last token).
-    pub fn push(&mut self, tokens: impl ToTokens, msg: impl std::fmt::Display) {
+    pub(crate) fn push(&mut self, tokens: impl ToTokens, msg: impl std::fmt::Display) {
         self.push_error(syn::Error::new_spanned(tokens, msg));
     }
 
     /// Keeps an already built error.
-    pub fn push_error(&mut self, e: syn::Error) {
+    pub(crate) fn push_error(&mut self, e: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(e),
             None => self.0 = Some(e),
@@ -24,7 +24,7 @@ impl Errors {
     }
 
     /// Every problem so far, then `e`: for a problem that stops the parse.
-    pub fn and(self, e: syn::Error) -> syn::Error {
+    pub(crate) fn and(self, e: syn::Error) -> syn::Error {
         match self.0 {
             Some(mut all) => {
                 all.combine(e);
@@ -35,14 +35,14 @@ impl Errors {
     }
 
     /// `Err` with every problem if there is any.
-    pub fn finish(self) -> syn::Result<()> {
+    pub(crate) fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }
 }
 
 /// Parses the item under `#[tractor::<what>]` as a fn; any other item is
 /// rejected by name, at its keyword and name.
-pub fn parse_fn(item: TokenStream, what: &str) -> syn::Result<ItemFn> {
+pub(crate) fn parse_fn(item: TokenStream, what: &str) -> syn::Result<ItemFn> {
     let item: Item = syn::parse2(item)?;
     let (kind, at): (&str, TokenStream) = match item {
         Item::Fn(f) => return Ok(f),

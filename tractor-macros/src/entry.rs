@@ -34,7 +34,7 @@ fn check_entry_fn(func: &ItemFn, what: &str, errs: &mut Errors) {
     }
 }
 
-pub fn expand_main(attr: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn expand_main(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errs = Errors::default();
     if !attr.is_empty() {
         errs.push(
@@ -140,7 +140,7 @@ fn parse_test_args(attr: TokenStream, errs: &mut Errors) -> u64 {
     timeout.unwrap_or(60)
 }
 
-pub fn expand_test(attr: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn expand_test(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errs = Errors::default();
     let secs = parse_test_args(attr, &mut errs);
     let func = match diag::parse_fn(item, "test") {

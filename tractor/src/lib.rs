@@ -122,8 +122,8 @@ pub mod error {
     pub use crate::ipc::{AddrParseError, FrameError, IpcError, SecretError};
     pub use crate::runtime::endpoint::EndpointError;
     pub use crate::runtime::error::{
-        ConfigError, Error, Misuse, MultiError, RegistrarError, RemoteActorError, RemoteErrorKind, Signal,
-        ValueKept, boxed_types,
+        ConfigError, Error, Misuse, MultiError, RegistrarError, RemoteActorError, RemoteErrorKind,
+        Signal, ValueKept, boxed_types,
     };
     pub use crate::runtime::lifetime::LifetimeError;
     pub use crate::spawn::{BootExit, Resource, SpawnError, SpawnStage};

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 
 use super::model::{EndpointModel, Kind, Output};
 
-pub fn generate(m: &EndpointModel) -> TokenStream {
+pub(super) fn generate(m: &EndpointModel) -> TokenStream {
     let func = &m.func;
     let fn_vis = &m.func.vis;
     let name = &m.name;

@@ -10,9 +10,9 @@ use syn::ItemFn;
 
 /// The generated code, or every problem found plus the item unchanged (so
 /// its uses do not add "not found" errors to the real ones).
-pub use parse::Macro;
+pub(crate) use parse::Macro;
 
-pub fn expand(attr: TokenStream, item: TokenStream, which: Macro) -> TokenStream {
+pub(crate) fn expand(attr: TokenStream, item: TokenStream, which: Macro) -> TokenStream {
     match parse::parse(attr, item.clone(), which) {
         Ok(model) => codegen::generate(&model),
         Err(e) => {

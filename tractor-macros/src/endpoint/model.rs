@@ -3,7 +3,7 @@
 use proc_macro2::Span;
 use syn::{Ident, ItemFn, Type, Visibility};
 
-pub struct EndpointModel {
+pub(super) struct EndpointModel {
     /// The user's fn, emitted unchanged.
     pub func: ItemFn,
     pub name: Ident,
@@ -17,7 +17,7 @@ pub struct EndpointModel {
 }
 
 /// Which macro, and for a context, its `Context` parameter.
-pub enum Kind {
+pub(super) enum Kind {
     /// `#[tractor::endpoint]`.
     Endpoint,
     /// `#[tractor::context]`: the `Context<Started, Tx, Rx>` parameter sits
@@ -27,19 +27,19 @@ pub enum Kind {
 
 /// Where a context endpoint's `Context<Started, Tx, Rx>` parameter sits
 /// among the fn's inputs, and its payload types.
-pub struct ContextParam {
+pub(super) struct ContextParam {
     pub position: usize,
     pub started: Type,
     pub tx: Type,
     pub rx: Type,
 }
 
-pub struct Arg {
+pub(super) struct Arg {
     pub name: Ident,
     pub ty: Type,
 }
 
-pub enum Output {
+pub(super) enum Output {
     /// `-> T` (or nothing: `()`).
     Plain(Type),
     /// `-> Result<T, E>`: `E` is boxed as a remote error; errors about it

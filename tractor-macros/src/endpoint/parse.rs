@@ -13,7 +13,7 @@ use crate::diag::{self, Errors};
 
 /// Which attribute is being expanded.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Macro {
+pub(crate) enum Macro {
     /// `#[tractor::endpoint]`
     Endpoint,
     /// `#[tractor::context]`
@@ -29,7 +29,11 @@ impl Macro {
     }
 }
 
-pub fn parse(attr: TokenStream, item: TokenStream, which: Macro) -> syn::Result<EndpointModel> {
+pub(super) fn parse(
+    attr: TokenStream,
+    item: TokenStream,
+    which: Macro,
+) -> syn::Result<EndpointModel> {
     let mut errs = Errors::default();
     let name_override = match parse_name_attr(attr, which) {
         Ok(n) => n,

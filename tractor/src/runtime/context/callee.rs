@@ -102,14 +102,10 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
             return Err(self.core.misuse(Misuse::StreamBeforeStarted));
         }
         if st.stream_opened {
-            return Err(self
-                .core
-                .misuse(Misuse::SecondStream));
+            return Err(self.core.misuse(Misuse::SecondStream));
         }
         if st.cancel_called {
-            return Err(self
-                .core
-                .misuse(Misuse::StreamAfterCancel));
+            return Err(self.core.misuse(Misuse::StreamAfterCancel));
         }
         st.stream_opened = true;
         if allow_overruns {

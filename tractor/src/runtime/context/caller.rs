@@ -43,9 +43,7 @@ impl<R: DeserializeOwned, Tx: Serialize, Rx: DeserializeOwned> CallerContext<R, 
     pub async fn open_stream(&self) -> Result<MsgStream<Tx, Rx>, Error> {
         let mut st = lock(&self.core.state);
         if st.stream_opened {
-            return Err(self
-                .core
-                .misuse(Misuse::SecondStream));
+            return Err(self.core.misuse(Misuse::SecondStream));
         }
         if st.cancel_called {
             return Err(self.core.misuse(Misuse::StreamAfterCancel));
@@ -246,9 +244,7 @@ impl Portal {
                 }
                 Some(Msg::Return { .. }) => {
                     core.finish_dialog();
-                    return Err(
-                        core.misuse(Misuse::NoStarted)
-                    );
+                    return Err(core.misuse(Misuse::NoStarted));
                 }
                 Some(_) => continue,
                 None => {

@@ -1,0 +1,206 @@
+//! Flow control on context streams: tractor's overrun mode (with and
+//! without `allow_overruns`), credit-based backpressure (the default), and
+//! a stalled context that does not slow its siblings (scenarios 21, 22).
+
+use std::time::Duration;
+
+use tractor::{Context, Error, RemoteErrorKind, TransportKind};
+
+use super::{simple_rpc, spawn_ctx_actor};
+use crate::both_transports;
+use crate::common::in_nursery;
+
+/// This module's path: the allowlist entry for its endpoints.
+pub(super) const HERE: &str = module_path!();
+
+both_transports!(
+    overrun_mode_fails_the_flooder,
+    overrun_mode_with_allow_overruns_completes,
+    backpressure_bounds_a_flooder,
+    stalled_context_does_not_slow_a_sibling,
+);
+
+#[tractor::context]
+async fn never_opens_stream(ctx: Context<(), u32, u32>) {
+    let _ = ctx.started(()).await;
+    std::future::pending::<()>().await
+}
+
+/// Scenario 21: in tractor's overrun mode, 65 messages (buffer + 1) to a
+/// child that never opens its stream fail the dialog with `StreamOverrun`.
+async fn overrun_mode_fails_the_flooder(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "deaf").await?;
+        let e = p
+            .open_context(
+                never_opens_stream::call().buffer(64).overrun_mode(),
+                async |ctx, ()| {
+                    let stream = ctx.open_stream().await?;
+                    for i in 0..65 {
+                        stream.send(i).await?;
+                    }
+                    std::future::pending::<Result<(), Error>>().await
+                },
+            )
+            .await
+            .unwrap_err();
+        let r = e.as_remote().expect("remote");
+        assert_eq!(r.kind(), RemoteErrorKind::StreamOverrun, "{r}");
+        assert_eq!(r.origin().name, "deaf");
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tractor::context]
+async fn slow_echo(
+    ctx: Context<(), String, String>,
+    allow_overruns: bool,
+) -> Result<String, Error> {
+    ctx.started(()).await?;
+    let stream = if allow_overruns {
+        ctx.open_stream_allow_overruns().await?
+    } else {
+        ctx.open_stream().await?
+    };
+    let mut last = String::new();
+    while let Some(msg) = stream.recv().await? {
+        // The behaviour under test: a reader slower than its sender.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        last = msg;
+    }
+    Ok(last)
+}
+
+/// Scenario 22: buffer 1 on a slow side in overrun mode: allowing
+/// overruns there completes with the last message; not allowing fails.
+async fn overrun_mode_with_allow_overruns_completes(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "slowpoke").await?;
+        let flood = async |ctx: &tractor::CallerContext<String, String, String>| {
+            let stream = ctx.open_stream().await?;
+            for _ in 0..20 {
+                stream.send("hi".into()).await?;
+            }
+            stream.send("yo".into()).await?;
+            stream.close();
+            ctx.wait_for_result().await
+        };
+        let last = p
+            .open_context(
+                slow_echo::call(true).buffer(1).overrun_mode(),
+                async |ctx, ()| flood(ctx).await,
+            )
+            .await?;
+        assert_eq!(last, "yo");
+        let e = p
+            .open_context(
+                slow_echo::call(false).buffer(1).overrun_mode(),
+                async |ctx, ()| flood(ctx).await,
+            )
+            .await
+            .unwrap_err();
+        let r = e.as_remote().expect("remote");
+        assert_eq!(r.kind(), RemoteErrorKind::StreamOverrun, "{r}");
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[tractor::context]
+async fn flood(ctx: Context<(), u64, ()>) -> Result<(), Error> {
+    ctx.started(()).await?;
+    let stream = ctx.open_stream().await?;
+    for i in 0.. {
+        stream.send(i).await?;
+        SENT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+#[tractor::endpoint]
+async fn sent_so_far() -> u64 {
+    SENT.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Backpressure (the default): a sender that outpaces its reader waits
+/// once a window is in flight; nothing grows without bound.
+async fn backpressure_bounds_a_flooder(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "flooder").await?;
+        p.open_context(flood::call().buffer(16), async |ctx, ()| {
+            let stream = ctx.open_stream().await?;
+            // Wait until the sender is parked on its window.
+            crate::wait::until_async(
+                "the flooder to fill its window",
+                Duration::from_secs(5),
+                || async {
+                    let sent = p.run(sent_so_far::call()).await?;
+                    Ok::<_, Error>(crate::wait::holds(sent >= 16, format!("sent {sent}")))
+                },
+            )
+            .await?;
+            // Other calls still answer while it is parked, and it stays parked.
+            for _ in 0..20 {
+                assert_eq!(p.run(sent_so_far::call()).await?, 16);
+            }
+            // Reading returns window: it moves on, still bounded.
+            for i in 0..16 {
+                assert_eq!(stream.recv().await?, Some(i));
+            }
+            crate::wait::until_async(
+                "credit to unblock the sender",
+                Duration::from_secs(5),
+                || async {
+                    let sent = p.run(sent_so_far::call()).await?;
+                    Ok::<_, Error>(crate::wait::holds(sent >= 32, format!("sent {sent}")))
+                },
+            )
+            .await?;
+            assert!(p.run(sent_so_far::call()).await? <= 32);
+            ctx.cancel().await;
+            Ok(())
+        })
+        .await?;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A consumer that stalls on one context does not slow another context
+/// on the same channel.
+async fn stalled_context_does_not_slow_a_sibling(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "both").await?;
+        p.open_context(flood::call().buffer(8), async |stalled, ()| {
+            let _never_read = stalled.open_stream().await?;
+            let count = p
+                .open_context(simple_rpc::call(0), async |ctx, _| {
+                    let s = ctx.open_stream().await?;
+                    for _ in 0..200 {
+                        s.send("ping".into()).await?;
+                        assert_eq!(s.recv().await?.as_deref(), Some("pong"));
+                    }
+                    s.close();
+                    ctx.wait_for_result().await
+                })
+                .await?;
+            assert_eq!(count, 200);
+            stalled.cancel().await;
+            Ok(())
+        })
+        .await?;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}

@@ -1,0 +1,177 @@
+//! One-way streams (`open_stream_from`): consumers cancelled and
+//! restarted lose nothing, a dropped consumer cancels the remote task,
+//! and a 4-actor streaming pipeline cancelled at any moment tears down
+//! cleanly (scenarios 32, 33).
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tractor::{Context, Error, TransportKind};
+
+use super::spawn_ctx_actor;
+use crate::both_transports;
+use crate::common::in_nursery;
+
+/// This module's path: the allowlist entry for its endpoints.
+pub(super) const HERE: &str = module_path!();
+
+both_transports!(
+    one_way_stream_survives_consumer_restarts,
+    dropping_a_one_way_stream_cancels_it,
+    pipeline_dedups_and_cancels_cleanly timeout = 60,
+);
+
+#[tractor::endpoint]
+async fn count_to(n: u32) -> impl futures::Stream<Item = u32> {
+    futures::stream::iter(0..n)
+}
+
+/// Scenario 32: a one-way stream of 11 values whose consumer task is
+/// cancelled and restarted on every even value loses nothing.
+async fn one_way_stream_survives_consumer_restarts(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "streamer").await?;
+        let mut stream = p.open_stream_from(count_to::call(11)).await?;
+        let mut got = Vec::new();
+        loop {
+            // A consumer that is cancelled (dropped) right after an even value.
+            let consumer = async {
+                loop {
+                    match stream.recv().await? {
+                        Some(v) => {
+                            got.push(v);
+                            if v % 2 == 0 {
+                                std::future::pending::<()>().await;
+                            }
+                        }
+                        None => return Ok::<bool, Error>(true),
+                    }
+                }
+            };
+            match tokio::time::timeout(Duration::from_millis(20), consumer).await {
+                Ok(done) => {
+                    assert!(done?);
+                    break;
+                }
+                Err(_) => continue,
+            }
+        }
+        assert_eq!(got, (0..11).collect::<Vec<_>>());
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tractor::endpoint]
+async fn endless() -> impl futures::Stream<Item = u64> {
+    let guard = crate::common::CountDrop("endless");
+    futures::stream::iter(0..).map(move |i| {
+        let _ = &guard;
+        i
+    })
+}
+
+/// Dropping the consumer of a one-way stream cancels the remote task.
+async fn dropping_a_one_way_stream_cancels_it(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "endless").await?;
+        let mut s = p.open_stream_from(endless::call()).await?;
+        for i in 0..100 {
+            assert_eq!(s.next().await.transpose()?, Some(i));
+        }
+        drop(s);
+        crate::wait::until_async(
+            "the remote stream's task to be dropped",
+            Duration::from_secs(5),
+            || async {
+                let n = p.run(crate::common::drops::call("endless".into())).await?;
+                Ok::<_, Error>(crate::wait::holds(n == 1, format!("{n} drops")))
+            },
+        )
+        .await?;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tractor::endpoint]
+async fn stream_data(seed: u32) -> impl futures::Stream<Item = u32> {
+    futures::stream::iter(0..seed)
+}
+
+/// root ← aggregator ← two streamers: merges and de-duplicates.
+#[tractor::context]
+async fn aggregate(ctx: Context<(), u32, ()>, seed: u32) -> Result<usize, Error> {
+    tractor::open_nursery(async |an| {
+        let mut merged = futures::stream::SelectAll::new();
+        for i in 0..2 {
+            let p = spawn_ctx_actor(an, &format!("streamer_{i}")).await?;
+            merged.push(p.open_stream_from(stream_data::call(seed)).await?);
+        }
+        ctx.started(()).await?;
+        let out = ctx.open_stream().await?;
+        let mut seen = std::collections::HashSet::new();
+        while let Some(v) = merged.next().await {
+            let v = v?;
+            if seen.insert(v) {
+                out.send(v).await?;
+            }
+        }
+        out.close();
+        an.cancel().await;
+        Ok(seen.len())
+    })
+    .await
+}
+
+/// Scenario 33: a 4-actor pipeline de-duplicates 2 × 1000 values into
+/// 0..1000 in under 3 s; cancelled at any of 6 delays it tears down
+/// cleanly, every process reaped.
+async fn pipeline_dedups_and_cancels_cleanly(t: TransportKind) {
+    let run = async |cancel_after: Option<Duration>| {
+        let pipeline = in_nursery(t, async |an| {
+            let agg = spawn_ctx_actor(an, "aggregator").await?;
+            let got = agg
+                .open_context(aggregate::call(1000), async |ctx, ()| {
+                    let mut got = Vec::new();
+                    let mut s = ctx.open_stream().await?;
+                    while let Some(v) = s.next().await {
+                        got.push(v?);
+                    }
+                    assert_eq!(ctx.wait_for_result().await?, 1000);
+                    Ok(got)
+                })
+                .await?;
+            agg.cancel_actor().await?;
+            Ok((got, crate::common::tree_id()))
+        });
+        match cancel_after {
+            None => Some(pipeline.await),
+            Some(d) => tokio::time::timeout(d, pipeline).await.ok(),
+        }
+    };
+    let started = Instant::now();
+    let (mut got, tree) = run(None).await.expect("ran").unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    got.sort_unstable();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+    for ms in [0, 5, 10, 20, 50, 100] {
+        if let Some(r) = run(Some(Duration::from_millis(ms))).await {
+            r.unwrap();
+        }
+        let left = tractor::testing::wait_gone_async(&tree, Duration::from_secs(3)).await;
+        assert!(
+            left.is_empty(),
+            "cancel after {ms} ms left {}",
+            tractor::testing::describe(&left)
+        );
+    }
+}

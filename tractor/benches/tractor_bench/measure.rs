@@ -1,0 +1,495 @@
+//! Measuring tractor through its public API, each figure in rounds that
+//! alternate with its raw baseline ([`crate::raw`]) so that background
+//! load hits both alike: spawn + teardown, new connections, round trips
+//! (`portal.run` and a context's stream) per CPU placement, one-way
+//! stream throughput, and the error relay ([`crate::relay`]). The
+//! endpoints the measured actors serve are here too.
+
+use std::cell::Cell;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::placement::{Placement, affinity, cpu_set, cpus_of, set_affinity};
+use crate::raw::{
+    self, pingpong_std, pingpong_tokio, raw_bulk, raw_frames, raw_peer_of, raw_spawn, std_peer,
+    tokio_peer,
+};
+use crate::relay::{Relay, relay};
+use crate::stats::{Cpu, Rates, Samples};
+use crate::{CHUNK, Iters, ROUNDS, WINDOWS, internal};
+
+// ---------------------------------------------------------------------------
+// endpoints served by the tractor children
+
+/// Trivial endpoint for the `portal.run` round trip.
+#[tractor::endpoint]
+async fn ping(x: u32) -> u32 {
+    x
+}
+
+/// Context stream ping-pong: echoes every message until the caller's
+/// stream closes.
+#[tractor::context]
+async fn echo_ctx(ctx: tractor::Context<(), u32, u32>) -> Result<u64, tractor::Error> {
+    ctx.started(()).await?;
+    let stream = ctx.open_stream().await?;
+    let mut n = 0;
+    while let Some(x) = stream.recv().await? {
+        stream.send(x).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Small-message one-way stream: `0..n`.
+#[tractor::endpoint]
+async fn count_u64(n: u64) -> impl futures::Stream<Item = u64> {
+    futures::stream::iter(0..n)
+}
+
+/// Bulk one-way stream: `n` chunks of [`CHUNK`] bytes.
+#[tractor::endpoint]
+async fn chunks(n: u32) -> impl futures::Stream<Item = Chunk> {
+    let buf = Arc::new(vec![0xab_u8; CHUNK]);
+    futures::stream::iter((0..n).map(move |_| Chunk(buf.clone())))
+}
+
+/// A bulk stream item: plain bytes on the wire (serde `bytes`, as
+/// `serde_bytes::ByteBuf`). The producer shares one buffer, as the raw
+/// writer reuses one, so no per-item copy is charged to the bench itself;
+/// the consumer gets owned bytes.
+struct Chunk(Arc<Vec<u8>>);
+
+impl serde::Serialize for Chunk {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Chunk {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_bytes::ByteBuf::deserialize(d).map(|b| Chunk(Arc::new(b.into_vec())))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// what is measured
+
+/// One round-trip measurement: raw std, raw tokio and tractor, taken
+/// alternately with the same process placement.
+#[derive(Default)]
+pub(crate) struct Rtt {
+    pub(crate) raw: Samples,
+    pub(crate) tokio: Samples,
+    pub(crate) tractor: Samples,
+    /// Context stream ping-pong (`MsgStream::send` + `recv`).
+    pub(crate) ctx: Samples,
+    /// CPU time spent per variant: [raw, tokio, portal.run, ctx stream].
+    pub(crate) cpu: [Cpu; 4],
+}
+
+/// Round trips per transport and placement.
+#[derive(Default)]
+pub(crate) struct RttSet {
+    pub(crate) tcp: Vec<(Placement, Rtt)>,
+    pub(crate) uds: Vec<(Placement, Rtt)>,
+}
+
+impl RttSet {
+    pub(crate) fn get(&self, uds: bool, at: Placement) -> Option<&Rtt> {
+        let v = if uds { &self.uds } else { &self.tcp };
+        v.iter().find(|(p, _)| *p == at).map(|(_, r)| r)
+    }
+}
+
+/// Streaming throughput over one transport.
+#[derive(Default)]
+pub(crate) struct Tp {
+    /// Raw framed messages (4-byte prefix + 8 bytes), msg/s.
+    pub(crate) raw_frames: Rates,
+    /// One-way stream of u64, msg/s, per entry of [`WINDOWS`].
+    pub(crate) small: [Rates; 2],
+    /// Raw 64 KiB socket writes, bytes/s.
+    pub(crate) raw_bulk: Rates,
+    /// One-way stream of 64 KiB chunks, bytes/s.
+    pub(crate) bulk: Rates,
+}
+
+#[derive(Default)]
+pub(crate) struct TpSet {
+    pub(crate) tcp: Option<Tp>,
+    pub(crate) uds: Option<Tp>,
+}
+
+impl TpSet {
+    pub(crate) fn get(&self, uds: bool) -> Option<&Tp> {
+        if uds {
+            self.uds.as_ref()
+        } else {
+            self.tcp.as_ref()
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Raw {
+    /// exec → handshake byte received.
+    pub(crate) spawn1_up: Samples,
+    /// exec + handshake + exit + wait.
+    pub(crate) spawn1: Samples,
+    pub(crate) spawn8: Samples,
+    /// connect + accept + one-byte round trip, [TCP, UDS].
+    pub(crate) connect: [Samples; 2],
+}
+
+#[derive(Default)]
+pub(crate) struct Tractor {
+    /// start_actor returned.
+    pub(crate) spawn1_up: Samples,
+    /// cancel_actor + nursery exit.
+    pub(crate) spawn1_down: Samples,
+    /// the whole nursery: spawn + teardown.
+    pub(crate) spawn1: Samples,
+    pub(crate) spawn8: Samples,
+    pub(crate) relay: Relay,
+    /// dial + authentication + identities, [TCP, UDS].
+    pub(crate) connect: [Samples; 2],
+    /// One HMAC proof (computed twice per handshake per side).
+    pub(crate) proof: Samples,
+}
+
+// ---------------------------------------------------------------------------
+// measurements
+
+/// Every measurement of the run, on a TCP root and then on a UDS root.
+pub(crate) async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet, TpSet), tractor::Error> {
+    let mut raw = Raw::default();
+    let mut tr = Tractor::default();
+    let mut rtt = RttSet::default();
+    let mut tp = TpSet::default();
+    let (raw_ref, tr_ref, rtt_ref, tp_ref) = (&mut raw, &mut tr, &mut rtt, &mut tp);
+    tractor::open_root_actor(tractor::RootConfig::new("bench"), async move || {
+        eprintln!("tractor_bench: spawn + teardown...");
+        spawns(it, raw_ref, tr_ref).await?;
+        eprintln!("tractor_bench: new connections over TCP...");
+        connects(it, false, raw_ref, tr_ref).await?;
+        for at in Placement::ALL {
+            eprintln!("tractor_bench: round trips over TCP, {}...", at.label());
+            if let Some(r) = round_trips(it, false, at).await? {
+                rtt_ref.tcp.push((at, r));
+            }
+        }
+        eprintln!("tractor_bench: stream throughput over TCP...");
+        tp_ref.tcp = Some(throughput(it, false).await?);
+        eprintln!("tractor_bench: error relay...");
+        tr_ref.relay = relay(it.relay).await?;
+        Ok(())
+    })
+    .await?;
+    let cfg = tractor::RootConfig::new("bench").transport(tractor::TransportKind::Uds);
+    tractor::open_root_actor(cfg, async || {
+        eprintln!("tractor_bench: new connections over UDS...");
+        connects(it, true, &mut raw, &mut tr).await?;
+        for at in Placement::ALL {
+            eprintln!("tractor_bench: round trips over UDS, {}...", at.label());
+            if let Some(r) = round_trips(it, true, at).await? {
+                rtt.uds.push((at, r));
+            }
+        }
+        eprintln!("tractor_bench: stream throughput over UDS...");
+        tp.uds = Some(throughput(it, true).await?);
+        Ok(())
+    })
+    .await?;
+    Ok((raw, tr, rtt, tp))
+}
+
+/// One-way stream throughput against a raw peer over the same transport,
+/// unpinned, in alternating rounds (round 0, a tenth of the size, is the
+/// warm-up).
+async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
+    tractor::open_nursery(async |an| {
+        let p = an
+            .start_actor("streamer")
+            .enable_modules([module_path!()])
+            .spawn()
+            .await?;
+        let pid = p.aid().pid;
+        let (mut raw_s, mut raw_child) = raw_peer_of("blast", uds);
+        let raw_pid = raw_child.id();
+        let mut out = Tp::default();
+        for round in 0..=it.tp_rounds {
+            let keep = round > 0;
+            let div = if keep { 1 } else { 10 };
+
+            let n = it.tp_small_raw / div;
+            let c = Cpu::start(raw_pid);
+            let d = raw_frames(&mut *raw_s, n);
+            if keep {
+                out.raw_frames.push(n, d);
+                out.raw_frames.cpu.stop(c, raw_pid, n as usize);
+            }
+
+            for (k, w) in WINDOWS.into_iter().enumerate() {
+                let n = it.tp_small / div;
+                let c = Cpu::start(pid);
+                let t = Instant::now();
+                let call = count_u64::call(n);
+                let call = match w {
+                    Some(w) => call.buffer(w),
+                    None => call,
+                };
+                let mut s = p.open_stream_from(call).await?;
+                let (mut got, mut sum) = (0u64, 0u64);
+                while let Some(v) = s.recv().await? {
+                    got += 1;
+                    sum = sum.wrapping_add(v);
+                }
+                let d = t.elapsed();
+                assert_eq!((got, sum), (n, n * n.saturating_sub(1) / 2), "u64 stream");
+                if keep {
+                    out.small[k].push(n, d);
+                    out.small[k].cpu.stop(c, pid, n as usize);
+                }
+            }
+
+            let n = it.tp_bulk_raw / div as u32;
+            let c = Cpu::start(raw_pid);
+            let d = raw_bulk(&mut *raw_s, n);
+            if keep {
+                out.raw_bulk.push(u64::from(n) * CHUNK as u64, d);
+                out.raw_bulk.cpu.stop(c, raw_pid, n as usize);
+            }
+
+            let n = it.tp_bulk / div as u32;
+            let c = Cpu::start(pid);
+            let t = Instant::now();
+            let mut s = p.open_stream_from(chunks::call(n)).await?;
+            let mut got = 0u32;
+            while let Some(chunk) = s.recv().await? {
+                assert_eq!(chunk.0.len(), CHUNK, "chunk size");
+                got += 1;
+            }
+            let d = t.elapsed();
+            assert_eq!(got, n, "chunk stream");
+            if keep {
+                out.bulk.push(u64::from(n) * CHUNK as u64, d);
+                out.bulk.cpu.stop(c, pid, n as usize);
+            }
+        }
+        drop(raw_s);
+        let _ = raw_child.wait();
+        p.cancel_actor().await?;
+        Ok(out)
+    })
+    .await
+}
+
+/// This actor's listening address.
+#[tractor::endpoint]
+async fn my_addr() -> Result<String, tractor::Error> {
+    Ok(tractor::current_actor()?.accept_addr().to_string())
+}
+
+/// New connections, raw and tractor alternating: a raw connect to a raw
+/// process's listener plus a one-byte round trip, next to a tractor dial
+/// of a daemon actor with the whole handshake (peer-uid check on UDS, the
+/// secret's challenge-response, identities). Also times one HMAC proof.
+async fn connects(
+    it: &Iters,
+    uds: bool,
+    raw: &mut Raw,
+    tr: &mut Tractor,
+) -> Result<(), tractor::Error> {
+    let k = usize::from(uds);
+    let secret = tractor::wire::tree_secret().expect("inside the root");
+    let me = tractor::Aid::new("bench-dialer");
+    let acceptor = raw::Acceptor::start(uds);
+    let res = tractor::open_nursery(async |an| {
+        let p = an
+            .start_actor("connectee")
+            .enable_modules([module_path!()])
+            .await?;
+        let addr: tractor::Addr = p.run(my_addr::call()).await?.parse().expect("addr");
+        for round in 0..=ROUNDS {
+            let n = if round == 0 {
+                it.connect / 4
+            } else {
+                it.connect
+            };
+            for _ in 0..n {
+                let d_raw = acceptor.connect_round_trip();
+                let t = Instant::now();
+                let conn = tractor::wire::dial_authenticated(&addr, &me, &secret)
+                    .await
+                    .expect("connect");
+                let d_tr = t.elapsed();
+                drop(conn);
+                if round > 0 {
+                    raw.connect[k].push(d_raw);
+                    tr.connect[k].push(d_tr);
+                }
+            }
+        }
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await;
+    drop(acceptor);
+    if !uds {
+        let (d, a) = ([1u8; 32], [2u8; 32]);
+        for _ in 0..10 {
+            let t = Instant::now();
+            for _ in 0..1000 {
+                std::hint::black_box(internal::dialer_proof(&secret, &d, &a));
+            }
+            tr.proof.push_ns(t.elapsed().as_nanos() as u64 / 1000);
+        }
+    }
+    res
+}
+
+/// Spawn + teardown, raw and tractor alternating (the raw parts block the
+/// runtime thread, which has nothing else to do meanwhile).
+async fn spawns(it: &Iters, raw: &mut Raw, tr: &mut Tractor) -> Result<(), tractor::Error> {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    for i in 0..it.spawn1 + 2 {
+        let (up, all) = raw_spawn(&l, 1);
+
+        let t = Instant::now();
+        let t_up = Cell::new(Duration::ZERO);
+        let t_down = Cell::new(Instant::now());
+        tractor::open_nursery(async |an| {
+            let p = an.start_actor("spawn1").spawn().await?;
+            t_up.set(t.elapsed());
+            t_down.set(Instant::now());
+            p.cancel_actor().await?;
+            Ok(())
+        })
+        .await?;
+        if i >= 2 {
+            raw.spawn1_up.push(up);
+            raw.spawn1.push(all);
+            tr.spawn1_up.push(t_up.get());
+            tr.spawn1_down.push(t_down.get().elapsed());
+            tr.spawn1.push(t.elapsed());
+        }
+    }
+    for i in 0..it.spawn8 + 1 {
+        let (_, all) = raw_spawn(&l, 8);
+
+        let t = Instant::now();
+        tractor::open_nursery(async |an| {
+            let portals = futures::future::join_all(
+                (0..8).map(|k| an.start_actor(format!("spawn8-{k}")).spawn()),
+            )
+            .await;
+            for p in portals {
+                p?;
+            }
+            an.cancel().await;
+            Ok(())
+        })
+        .await?;
+        if i >= 1 {
+            raw.spawn8.push(all);
+            tr.spawn8.push(t.elapsed());
+        }
+    }
+    Ok(())
+}
+
+/// Round trips against a std echo peer, a tokio echo peer and a tractor
+/// daemon (`portal.run(ping)`), in alternating rounds, with the peers placed
+/// as `at` says (they inherit the spawning thread's CPU affinity). `None`
+/// when the placement is impossible here.
+async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>, tractor::Error> {
+    let Some(orig) = affinity() else {
+        return Ok(None);
+    };
+    let cpus = cpus_of(&orig);
+    // (CPU the peers are spawned on, CPU this thread measures on)
+    let pins = match (at, cpus.as_slice()) {
+        (Placement::Free, _) => None,
+        (Placement::SameCpu, [a, ..]) => Some((*a, *a)),
+        (Placement::TwoCpus, [a, b, ..]) => Some((*b, *a)),
+        _ => return Ok(None),
+    };
+    if let Some((peers, _)) = pins {
+        set_affinity(&cpu_set(&[peers]));
+    }
+    let res = tractor::open_nursery(async |an| {
+        let p = an
+            .start_actor("pong")
+            .enable_modules([module_path!()])
+            .spawn()
+            .await?;
+        let (mut std_s, mut std_child) = std_peer(uds);
+        let (mut tok_s, mut tok_child) = tokio_peer(uds).await;
+        if let Some((_, me)) = pins {
+            set_affinity(&cpu_set(&[me]));
+        }
+        let pid = p.aid().pid;
+        // The context stays open through all rounds; its stream idles
+        // while the other variants run.
+        let out = p
+            .open_context(echo_ctx::call(), async |ctx, ()| {
+                let stream = ctx.open_stream().await?;
+                let mut out = Rtt::default();
+                let per_round = it.rtt.div_ceil(ROUNDS);
+                for round in 0..=ROUNDS {
+                    // Round 0 is the warm-up of all four.
+                    let n = if round == 0 { it.warmup } else { per_round };
+                    let keep = round > 0;
+                    let c = Cpu::start(std_child.id());
+                    pingpong_std(&mut *std_s, n, keep.then_some(&mut out.raw));
+                    if keep {
+                        out.cpu[0].stop(c, std_child.id(), n);
+                    }
+                    let c = Cpu::start(tok_child.id());
+                    pingpong_tokio(&mut *tok_s, n, keep.then_some(&mut out.tokio)).await;
+                    if keep {
+                        out.cpu[1].stop(c, tok_child.id(), n);
+                    }
+                    let c = Cpu::start(pid);
+                    for i in 0..n as u32 {
+                        let t = Instant::now();
+                        let r = p.run(ping::call(i)).await?;
+                        let d = t.elapsed();
+                        assert_eq!(r, i);
+                        if keep {
+                            out.tractor.push(d);
+                        }
+                    }
+                    if keep {
+                        out.cpu[2].stop(c, pid, n);
+                    }
+                    let c = Cpu::start(pid);
+                    for i in 0..n as u32 {
+                        let t = Instant::now();
+                        stream.send(i).await?;
+                        let r = stream.recv().await?;
+                        let d = t.elapsed();
+                        assert_eq!(r, Some(i));
+                        if keep {
+                            out.ctx.push(d);
+                        }
+                    }
+                    if keep {
+                        out.cpu[3].stop(c, pid, n);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        drop((std_s, tok_s));
+        let _ = std_child.wait();
+        let _ = tok_child.wait();
+        p.cancel_actor().await?;
+        Ok(out)
+    })
+    .await;
+    set_affinity(&orig);
+    res.map(Some)
+}

@@ -1,0 +1,68 @@
+//! Where the two ends of a round trip run: CPU placements, and pinning
+//! this thread (and so the processes it spawns next) to CPUs.
+
+/// Where the ping-pong peers run relative to the measuring thread.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// Both ends pinned to one CPU: the software path alone.
+    SameCpu,
+    /// The ends pinned to two different CPUs: adds the cross-CPU wake-up.
+    TwoCpus,
+    /// No pinning: wherever the scheduler puts them.
+    Free,
+}
+
+impl Placement {
+    pub(crate) const ALL: [Placement; 3] =
+        [Placement::SameCpu, Placement::TwoCpus, Placement::Free];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Placement::SameCpu => "1 CPU",
+            Placement::TwoCpus => "2 CPUs",
+            Placement::Free => "unpinned",
+        }
+    }
+}
+
+/// This thread's CPU affinity.
+pub(crate) fn affinity() -> Option<libc::cpu_set_t> {
+    // SAFETY: an all-zero cpu_set_t is valid; the kernel writes at most
+    // `size_of::<cpu_set_t>()` bytes into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let n = std::mem::size_of::<libc::cpu_set_t>();
+        (libc::sched_getaffinity(0, n, &mut set) == 0).then_some(set)
+    }
+}
+
+/// Pins this thread (and so the processes it spawns next).
+pub(crate) fn set_affinity(set: &libc::cpu_set_t) {
+    // SAFETY: `set` is a valid cpu_set_t of the size passed.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
+    if rc != 0 {
+        eprintln!(
+            "tractor_bench: sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+pub(crate) fn cpu_set(cpus: &[usize]) -> libc::cpu_set_t {
+    // SAFETY: an all-zero cpu_set_t is valid and the indices are below
+    // CPU_SETSIZE (they come from `cpus_of`).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        set
+    }
+}
+
+pub(crate) fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `c` is below CPU_SETSIZE.
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
+        .collect()
+}

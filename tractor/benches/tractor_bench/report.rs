@@ -1,0 +1,415 @@
+//! The report: the side-by-side table of tractor's figures next to the
+//! raw baselines, their ratios and the SPEC targets, then the details.
+
+use std::time::Duration;
+
+use crate::WINDOWS;
+use crate::internal;
+use crate::measure::{Raw, Rtt, RttSet, TpSet, Tractor};
+use crate::placement::Placement;
+use crate::stats::{Cpu, Rates, Samples, fmt_ns};
+
+fn window_label(w: Option<u32>) -> String {
+    match w {
+        None => format!("window {}", internal::default_window()),
+        Some(w) => format!("buffer({w})"),
+    }
+}
+
+struct Row {
+    figure: String,
+    tractor: u64,
+    raw: u64,
+    unit: Unit,
+    target: &'static str,
+    check: Check,
+}
+
+/// What a row's figures are.
+#[derive(Clone, Copy)]
+enum Unit {
+    /// Nanoseconds (lower is better).
+    Ns,
+    /// Messages per second (higher is better).
+    Msgs,
+    /// Bytes per second (higher is better).
+    Bytes,
+}
+
+impl Unit {
+    fn fmt(self, v: u64) -> String {
+        match self {
+            Unit::Ns => fmt_ns(v),
+            Unit::Msgs => format!("{:.2} M/s", v as f64 / 1e6),
+            Unit::Bytes => format!("{:.0} MB/s", v as f64 / 1e6),
+        }
+    }
+}
+
+enum Check {
+    /// tractor <= this many times raw.
+    Ratio(f64),
+    /// tractor <= this absolute figure.
+    Abs(u64),
+    /// tractor >= this fraction of raw.
+    MinRatio(f64),
+    /// tractor >= `abs` and >= `ratio` of raw.
+    AtLeast {
+        abs: u64,
+        ratio: f64,
+    },
+    Info,
+}
+
+pub(crate) fn report(
+    raw: &Raw,
+    tr: &Tractor,
+    rtt: &RttSet,
+    tp: &TpSet,
+    bt: Option<&(u64, u64, usize)>,
+    elapsed: Duration,
+) {
+    let mut rows = vec![
+        Row {
+            figure: "spawn+teardown, 1 actor (median)".into(),
+            tractor: tr.spawn1.median(),
+            raw: raw.spawn1.median(),
+            unit: Unit::Ns,
+            target: "<= 3x raw exec+handshake+exit",
+            check: Check::Ratio(3.0),
+        },
+        Row {
+            figure: "spawn+teardown, 8 concurrent (median)".into(),
+            tractor: tr.spawn8.median(),
+            raw: raw.spawn8.median(),
+            unit: Unit::Ns,
+            target: "<= 3x raw, 8 at once",
+            check: Check::Ratio(3.0),
+        },
+    ];
+    for (k, name) in ["TCP", "UDS"].iter().enumerate() {
+        rows.push(Row {
+            figure: format!("connect + auth + identities, {name} (median)"),
+            tractor: tr.connect[k].median(),
+            raw: raw.connect[k].median(),
+            unit: Unit::Ns,
+            target: "(info) raw: connect + 1-byte RTT",
+            check: Check::Info,
+        });
+    }
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        for at in [Placement::SameCpu, Placement::TwoCpus] {
+            let Some(r) = rtt.get(uds, at) else { continue };
+            rows.push(Row {
+                figure: format!("portal.run RTT, {name}, {} (median)", at.label()),
+                tractor: r.tractor.median(),
+                raw: r.raw.median(),
+                unit: Unit::Ns,
+                target: if uds {
+                    "<= 1.5x raw UDS ping-pong"
+                } else {
+                    "<= 1.5x raw TCP ping-pong"
+                },
+                check: Check::Ratio(1.5),
+            });
+            rows.push(Row {
+                figure: format!("portal.run RTT, {name}, {} (p99)", at.label()),
+                tractor: r.tractor.p99(),
+                raw: r.raw.p99(),
+                unit: Unit::Ns,
+                target: "(info)",
+                check: Check::Info,
+            });
+        }
+    }
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        for at in [Placement::SameCpu, Placement::TwoCpus] {
+            let Some(r) = rtt.get(uds, at) else { continue };
+            rows.push(Row {
+                figure: format!("ctx stream RTT, {name}, {} (median)", at.label()),
+                tractor: r.ctx.median(),
+                raw: r.raw.median(),
+                unit: Unit::Ns,
+                target: if uds {
+                    "<= 1.2x raw UDS ping-pong"
+                } else {
+                    "<= 1.2x raw TCP ping-pong"
+                },
+                check: Check::Ratio(1.2),
+            });
+        }
+    }
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        let Some(t) = tp.get(uds) else { continue };
+        for (k, w) in WINDOWS.into_iter().enumerate() {
+            rows.push(Row {
+                figure: format!("1-way u64 stream, {name}, {}", window_label(w)),
+                tractor: t.small[k].median() as u64,
+                raw: t.raw_frames.median() as u64,
+                unit: Unit::Msgs,
+                target: if w.is_none() {
+                    ">= 10 M/s and >= 20% raw framed"
+                } else {
+                    "(info: window effect)"
+                },
+                check: if w.is_none() {
+                    Check::AtLeast {
+                        abs: 10_000_000,
+                        ratio: 0.2,
+                    }
+                } else {
+                    Check::Info
+                },
+            });
+        }
+        rows.push(Row {
+            figure: format!("1-way 64 KiB stream, {name}"),
+            tractor: t.bulk.median() as u64,
+            raw: t.raw_bulk.median() as u64,
+            unit: Unit::Bytes,
+            target: ">= 70% raw 64 KiB writes",
+            check: Check::MinRatio(0.7),
+        });
+    }
+    let one_way = rtt
+        .get(false, Placement::TwoCpus)
+        .or_else(|| rtt.get(false, Placement::Free))
+        .map_or(0, |r| r.raw.median() / 2);
+    rows.push(Row {
+        figure: "error relay after spawn (median)".into(),
+        tractor: tr.relay.err.median(),
+        raw: one_way,
+        unit: Unit::Ns,
+        target: "<= 1 ms (raw: TCP one-way)",
+        check: Check::Abs(1_000_000),
+    });
+
+    let w = [40, 11, 11, 7, 31, 7];
+    let line = |cells: [&str; 6]| {
+        let mut s = String::from("|");
+        for (c, w) in cells.iter().zip(w) {
+            s.push_str(&format!(" {c:<w$} |"));
+        }
+        println!("{s}");
+    };
+    println!();
+    println!(
+        "tractor_bench: tractor vs. this machine's raw limits, same run ({:.1} s, {} CPUs)",
+        elapsed.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+    line([
+        "figure",
+        "tractor",
+        "raw",
+        "ratio",
+        "SPEC target",
+        "verdict",
+    ]);
+    let sep: Vec<String> = w.iter().map(|w| "-".repeat(*w)).collect();
+    line([&sep[0], &sep[1], &sep[2], &sep[3], &sep[4], &sep[5]]);
+    let (mut checked, mut met) = (0, 0);
+    for r in &rows {
+        let ratio = r.tractor as f64 / r.raw.max(1) as f64;
+        let ok = match r.check {
+            Check::Ratio(m) => Some(ratio <= m),
+            Check::Abs(a) => Some(r.tractor <= a),
+            Check::MinRatio(m) => Some(ratio >= m),
+            Check::AtLeast { abs, ratio: m } => Some(r.tractor >= abs && ratio >= m),
+            Check::Info => None,
+        };
+        if let Some(ok) = ok {
+            checked += 1;
+            met += usize::from(ok);
+        }
+        line([
+            &r.figure,
+            &r.unit.fmt(r.tractor),
+            &r.unit.fmt(r.raw),
+            &format!("{ratio:.2}x"),
+            r.target,
+            match ok {
+                Some(true) => "ok",
+                Some(false) => "MISS",
+                None => "",
+            },
+        ]);
+    }
+    println!();
+    println!(
+        "{met} of {checked} SPEC targets met. Raw = plain std code, two processes; RTT = round trip; \
+         \"1 CPU\"/\"2 CPUs\": both ends pinned to one CPU / to two different CPUs."
+    );
+    println!();
+    println!("details (n = samples; raw and tractor samples alternate):");
+    let d = |what: &str, s: &Samples| {
+        println!(
+            "  {what:<52} median {:>9}  p99 {:>9}  n={}",
+            fmt_ns(s.median()),
+            fmt_ns(s.p99()),
+            s.0.len()
+        );
+    };
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        for at in Placement::ALL {
+            let Some(r) = rtt.get(uds, at) else { continue };
+            d(
+                &format!("raw {name} ping-pong, std blocking, {}", at.label()),
+                &r.raw,
+            );
+            d(
+                &format!("raw {name} ping-pong, tokio, {}", at.label()),
+                &r.tokio,
+            );
+            d(
+                &format!("tractor portal.run, {name}, {}", at.label()),
+                &r.tractor,
+            );
+            d(
+                &format!("tractor ctx stream send+recv, {name}, {}", at.label()),
+                &r.ctx,
+            );
+        }
+    }
+    println!("  mean CPU time per round trip (this process + peer process), both ends on 1 CPU:");
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        let Some(r) = rtt.get(uds, Placement::SameCpu) else {
+            continue;
+        };
+        let f = |c: &Cpu| {
+            let (me, peer) = c.per_call();
+            format!("{} + {}", fmt_ns(me), fmt_ns(peer))
+        };
+        println!(
+            "    {name}: raw std {}, raw tokio {}, portal.run {}, ctx stream {}",
+            f(&r.cpu[0]),
+            f(&r.cpu[1]),
+            f(&r.cpu[2]),
+            f(&r.cpu[3])
+        );
+    }
+    println!(
+        "  stream throughput, unpinned (median [min-max] of rounds; CPU per item: this process + peer):"
+    );
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        let Some(t) = tp.get(uds) else { continue };
+        let line = |what: &str, r: &Rates, unit: Unit| {
+            let (me, peer) = r.cpu.per_call();
+            println!(
+                "    {what:<50} {:>10} [{}-{}]  cpu {} + {}  n={}",
+                unit.fmt(r.median() as u64),
+                unit.fmt(r.min() as u64),
+                unit.fmt(r.max() as u64),
+                fmt_ns(me),
+                fmt_ns(peer),
+                r.per_s.len()
+            );
+        };
+        line(
+            &format!("raw {name} framed 12-byte messages (BufWriter)"),
+            &t.raw_frames,
+            Unit::Msgs,
+        );
+        for (k, w) in WINDOWS.into_iter().enumerate() {
+            line(
+                &format!(
+                    "tractor {name} 1-way u64 stream, {}{}",
+                    window_label(w),
+                    if w.is_none() { " (default)" } else { "" }
+                ),
+                &t.small[k],
+                Unit::Msgs,
+            );
+        }
+        line(
+            &format!("raw {name} 64 KiB writes"),
+            &t.raw_bulk,
+            Unit::Bytes,
+        );
+        line(
+            &format!("tractor {name} 1-way stream of 64 KiB chunks"),
+            &t.bulk,
+            Unit::Bytes,
+        );
+    }
+    d("raw exec -> handshake byte received", &raw.spawn1_up);
+    d("raw exec + handshake + exit + wait", &raw.spawn1);
+    d("tractor start_actor returned (spawn)", &tr.spawn1_up);
+    d(
+        "tractor cancel_actor + nursery exit (teardown)",
+        &tr.spawn1_down,
+    );
+    d("tractor spawn + teardown, 1 actor", &tr.spawn1);
+    for (k, name) in ["TCP", "UDS"].iter().enumerate() {
+        d(
+            &format!("raw {name} connect + accept + 1-byte round trip"),
+            &raw.connect[k],
+        );
+        d(
+            &format!("tractor {name} dial + auth + identities"),
+            &tr.connect[k],
+        );
+    }
+    d(
+        "one HMAC-SHA256 proof (2 per side per handshake)",
+        &tr.proof,
+    );
+    d(
+        "raw 8 x (exec + handshake + exit + wait), at once",
+        &raw.spawn8,
+    );
+    d("tractor spawn + teardown, 8 at once", &tr.spawn8);
+    d(
+        "tractor error relay: child raises -> parent sees",
+        &tr.relay.err,
+    );
+    d(
+        "tractor value relay: child returns -> parent sees",
+        &tr.relay.ok,
+    );
+    d(
+        "tractor run_in_actor: spawn -> error seen",
+        &tr.relay.spawn_err,
+    );
+    d(
+        "tractor run_in_actor: spawn -> value seen",
+        &tr.relay.spawn_ok,
+    );
+    println!(
+        "  {:<52} {:+.1} µs (cross-check of the error relay)",
+        "(spawn -> error) - (spawn -> value), medians",
+        (tr.relay.spawn_err.median() as f64 - tr.relay.spawn_ok.median() as f64) / 1e3
+    );
+    match bt {
+        Some((m, p, n)) => println!(
+            "  {:<52} median {:>9}  p99 {:>9}  n={n}",
+            "tractor error relay, RUST_LIB_BACKTRACE=1 (sub-run)",
+            fmt_ns(*m),
+            fmt_ns(*p)
+        ),
+        None => println!("  error relay with RUST_LIB_BACKTRACE=1: the sub-run failed"),
+    }
+    for (what, pick) in [
+        ("portal.run", (|r: &Rtt| &r.tractor) as fn(&Rtt) -> &Samples),
+        ("ctx stream", |r: &Rtt| &r.ctx),
+    ] {
+        for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+            let ratios: Vec<String> = Placement::ALL
+                .iter()
+                .filter_map(|&at| {
+                    let r = rtt.get(uds, at)?;
+                    Some(format!(
+                        "{} {:.2}x",
+                        at.label(),
+                        pick(r).median() as f64 / r.tokio.median().max(1) as f64
+                    ))
+                })
+                .collect();
+            println!("  {what} / tokio ping-pong, {name}: {}", ratios.join(", "));
+        }
+    }
+    println!(
+        "  error relay is measured with RUST_LIB_BACKTRACE=0 in the actors; the sub-run shows the cost of capturing backtraces"
+    );
+}
