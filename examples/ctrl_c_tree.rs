@@ -49,7 +49,7 @@ async fn leaf(ctx: Context<Vec<(String, u32)>, u64, ()>) -> Result<(), Error> {
     let me = tractor::current_actor()?;
     ctx.started(vec![(me.name().to_string(), me.aid().pid)])
         .await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     for n in 0u64.. {
         stream.send(n).await?;
         // Pacing, so seven processes do not saturate the machine.
@@ -79,8 +79,8 @@ async fn relay(ctx: Context<Vec<(String, u32)>, u64, ()>) -> Result<(), Error> {
                 pids.extend(pids_a);
                 pids.extend(pids_b);
                 ctx.started(pids).await?;
-                let up = ctx.open_stream().await?;
-                let (sa, sb) = (ca.open_stream().await?, cb.open_stream().await?);
+                let up = ctx.open_stream()?;
+                let (sa, sb) = (ca.open_stream()?, cb.open_stream()?);
                 loop {
                     let n = tokio::select! {
                         n = sa.recv() => n?,
@@ -161,7 +161,7 @@ async fn stream_tree() -> Result<(), Error> {
                 for (name, pid) in pids0.iter().chain(&pids1) {
                     println!("actor {name} {pid}");
                 }
-                let (s0, s1) = (c0.open_stream().await?, c1.open_stream().await?);
+                let (s0, s1) = (c0.open_stream()?, c1.open_stream()?);
                 let mut seen = 0u64;
                 loop {
                     let n = tokio::select! {

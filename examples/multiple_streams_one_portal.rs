@@ -15,7 +15,7 @@ const VALUES: u64 = 25;
 #[tractor::context]
 async fn accumulate(ctx: Context<(u64, u32), u64, u64>, id: u64) -> Result<u64, Error> {
     ctx.started((id, std::process::id())).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     let mut sum = 0;
     while let Some(x) = stream.recv().await? {
         sum += x;
@@ -36,7 +36,7 @@ async fn main() -> Result<(), Error> {
             let (portal, barrier) = (&portal, &barrier);
             portal.open_context(accumulate::call(id), async move |ctx, (echoed, pid)| {
                 assert_eq!(echoed, id);
-                let stream = ctx.open_stream().await?;
+                let stream = ctx.open_stream()?;
                 // Every scope waits here for the others: all four are open at once.
                 if barrier.wait().await.is_leader() {
                     println!("all {CONTEXTS} contexts are open at once on one portal");

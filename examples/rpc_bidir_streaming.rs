@@ -12,7 +12,7 @@ use tractor::{Context, Error};
 #[tractor::context]
 async fn simple_rpc(ctx: Context<i32, String, String>, data: i32) -> Result<u32, Error> {
     ctx.started(data + 1).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     let mut count = 0;
     // Ends (`None`) once the root closes its side of the stream.
     while let Some(msg) = stream.recv().await? {
@@ -34,7 +34,7 @@ async fn main() -> Result<(), Error> {
             .open_context(simple_rpc::call(10), async |ctx, first| {
                 println!("the child started its task and sent {first}");
                 assert_eq!(first, 11);
-                let stream = ctx.open_stream().await?;
+                let stream = ctx.open_stream()?;
                 for i in 1..=10 {
                     stream.send("ping".into()).await?;
                     let reply = stream.recv().await?;

@@ -51,7 +51,7 @@ async fn aggregate(ctx: Context<(), u32, ()>, seed: u32) -> Result<usize, Error>
         );
 
         ctx.started(()).await?;
-        let out = ctx.open_stream().await?;
+        let out = ctx.open_stream()?;
         let mut seen = HashSet::new();
         while let Some(value) = merged.next().await {
             let value = value?;
@@ -77,7 +77,7 @@ async fn main() -> Result<(), Error> {
             .await?;
         let (values, elapsed, sent) = portal
             .open_context(aggregate::call(SEED), async |ctx, ()| {
-                let stream = ctx.open_stream().await?;
+                let stream = ctx.open_stream()?;
                 let start = Instant::now();
                 let mut values = Vec::new();
                 while let Some(value) = stream.recv().await? {

@@ -103,7 +103,7 @@ async fn order_desk(
         pid: std::process::id(),
     })
     .await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     let mut summary = Summary {
         served: 0,
         refused: 0,
@@ -173,7 +173,7 @@ async fn main() -> Result<(), Error> {
                         welcome.barista, welcome.pid
                     );
                     assert_ne!(welcome.pid, std::process::id());
-                    let stream = ctx.open_stream().await?;
+                    let stream = ctx.open_stream()?;
                     for (id, drink) in (1..).zip(orders) {
                         stream.send(Order { id, drink }).await?;
                         let receipt: Option<Receipt> = stream.recv().await?;

@@ -123,7 +123,7 @@ fn maybe_fire(inject: &Option<(String, Duration)>, since: Instant) -> Result<(),
 #[tractor::context]
 async fn leaf(ctx: Context<u32, u64, u64>) -> Result<u64, ChaosError> {
     ctx.started(std::process::id()).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     let inject = my_injection();
     let since = Instant::now();
     let mut n = 0;
@@ -161,9 +161,9 @@ async fn mid(ctx: Context<Vec<(String, u32)>, u64, u64>) -> Result<u64, ChaosErr
                         (l1.aid().name.clone(), pid1),
                     ];
                     ctx.started(pids).await?;
-                    let up = ctx.open_stream().await?;
-                    let s0 = c0.open_stream().await?;
-                    let s1 = c1.open_stream().await?;
+                    let up = ctx.open_stream()?;
+                    let s0 = c0.open_stream()?;
+                    let s1 = c1.open_stream()?;
                     let inject = my_injection();
                     let since = Instant::now();
                     let mut n = 0u64;
@@ -250,7 +250,7 @@ async fn tree_main() -> Result<(), Error> {
                     for (name, pid) in pids {
                         println!("CHAOS_ACTOR {name} {pid}");
                     }
-                    let stream = ctx.open_stream().await?;
+                    let stream = ctx.open_stream()?;
                     if barrier.wait().await.is_leader() {
                         println!("CHAOS_UP {}", unix_ns());
                     }

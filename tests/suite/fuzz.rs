@@ -60,7 +60,7 @@ const MAX_PAD: usize = 256 * 1024;
 #[tractor::context]
 pub(crate) async fn echo_ctx(ctx: Context<u32, u64, u64>) -> Result<u64, Error> {
     ctx.started(7).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     let mut n = 0;
     while let Some(x) = stream.recv().await? {
         stream.send(x).await?;

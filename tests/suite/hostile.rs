@@ -28,7 +28,7 @@ both_transports!(
 #[tractor::context]
 pub(crate) async fn idle_ctx(ctx: Context<(), u8, u8>) -> Result<(), Error> {
     ctx.started(()).await?;
-    let _stream = ctx.open_stream().await?;
+    let _stream = ctx.open_stream()?;
     std::future::pending().await
 }
 

@@ -249,7 +249,7 @@ async fn idle_channels_stay_alive_on_heartbeats(t: TransportKind) {
 #[tractor::context]
 pub(crate) async fn die_after_stream(ctx: Context<(), (), u64>) -> Result<u64, Error> {
     ctx.started(()).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     while stream.recv().await?.is_some() {}
     // SAFETY: kill has no memory-safety preconditions.
     unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
@@ -266,7 +266,7 @@ async fn context_value_kept_when_callee_dies_after_body(t: TransportKind) {
             .await?;
         let res = d
             .open_context(die_after_stream::call(), async |ctx, ()| {
-                let stream = ctx.open_stream().await?;
+                let stream = ctx.open_stream()?;
                 stream.close();
                 Ok(42u64)
             })
@@ -362,7 +362,7 @@ async fn cancelled_task_reports_its_children_failures(t: TransportKind) {
 #[tractor::context]
 pub(crate) async fn send_one_then_fail(ctx: Context<(), u64, ()>) -> Result<(), String> {
     ctx.started(()).await.map_err(|e| e.to_string())?;
-    let stream = ctx.open_stream().await.map_err(|e| e.to_string())?;
+    let stream = ctx.open_stream().map_err(|e| e.to_string())?;
     stream.send(1).await.map_err(|e| e.to_string())?;
     Err("the callee failed after sending".into())
 }
@@ -379,7 +379,7 @@ async fn failing_callee_error_is_not_masked_by_its_stream_end(t: TransportKind) 
         for _ in 0..20 {
             let res: Result<(), Error> = p
                 .open_context(send_one_then_fail::call(), async |ctx, ()| {
-                    let stream = ctx.open_stream().await?;
+                    let stream = ctx.open_stream()?;
                     assert_eq!(stream.recv().await?, Some(1));
                     match stream.recv().await {
                         Ok(None) => Err(Error::custom("a clean end instead of the error")),

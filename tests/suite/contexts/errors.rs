@@ -25,7 +25,7 @@ both_transports!(
 #[tractor::context]
 async fn fail_mid_stream(ctx: Context<(), u32, u32>) -> Result<(), Error> {
     ctx.started(()).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     stream.send(1).await?;
     // Fails once the parent says it sits in its body, not reading.
     stream.recv().await?;
@@ -42,7 +42,7 @@ async fn remote_error_interrupts_the_caller(t: TransportKind) {
         let e = p
             .open_context(fail_mid_stream::call(), async |ctx, ()| {
                 // Tell the child we are here, then never read.
-                ctx.open_stream().await?.send(0).await?;
+                ctx.open_stream()?.send(0).await?;
                 std::future::pending::<Result<(), Error>>().await
             })
             .await
@@ -92,7 +92,7 @@ async fn signature_mismatch_is_a_msg_type_error(t: TransportKind) {
         let p = spawn_ctx_actor(an, "typed").await?;
         p.open_context(simple_rpc::call(1), async |sibling, first| {
             assert_eq!(first, 2);
-            let s = sibling.open_stream().await?;
+            let s = sibling.open_stream()?;
             let call = tractor::Call::<OldSimpleRpc>::new(OldArgs { data: "x".into() });
             let e = p
                 .open_context(call, async |_c, _| Ok(()))
@@ -176,7 +176,7 @@ async fn echo_then_maybe_fail(
     fail_after: Option<u32>,
 ) -> Result<(), Error> {
     ctx.started(()).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     let mut n = 0;
     while let Some(msg) = stream.recv().await? {
         if fail_after == Some(n) {
@@ -199,8 +199,8 @@ async fn client(ctx: Context<(), String, String>, fail_after: Option<u32>) -> Re
         server
             .open_context(echo_then_maybe_fail::call(fail_after), async |gctx, ()| {
                 ctx.started(()).await?;
-                let up = ctx.open_stream().await?;
-                let down = gctx.open_stream().await?;
+                let up = ctx.open_stream()?;
+                let down = gctx.open_stream()?;
                 while let Some(msg) = up.recv().await? {
                     down.send(msg).await?;
                     match down.recv().await? {
@@ -225,7 +225,7 @@ async fn grandchild_error_is_an_inception(t: TransportKind) {
         let c = spawn_ctx_actor(an, "client").await?;
         let e = c
             .open_context(client::call(Some(3)), async |ctx, ()| {
-                let s = ctx.open_stream().await?;
+                let s = ctx.open_stream()?;
                 for i in 0..10 {
                     s.send(format!("msg {i}")).await?;
                     s.recv().await?;
@@ -242,7 +242,7 @@ async fn grandchild_error_is_an_inception(t: TransportKind) {
         assert_eq!(r.relay_uid().name, "client");
 
         c.open_context(client::call(None), async |ctx, ()| {
-            let s = ctx.open_stream().await?;
+            let s = ctx.open_stream()?;
             s.send("hello".into()).await?;
             assert_eq!(s.recv().await?.as_deref(), Some("hello"));
             ctx.cancel().await;

@@ -35,7 +35,7 @@ async fn overrun_mode_fails_the_flooder(t: TransportKind) {
             .open_context(
                 never_opens_stream::call().buffer(64).overrun_mode(),
                 async |ctx, ()| {
-                    let stream = ctx.open_stream().await?;
+                    let stream = ctx.open_stream()?;
                     for i in 0..65 {
                         stream.send(i).await?;
                     }
@@ -61,9 +61,9 @@ async fn slow_echo(
 ) -> Result<String, Error> {
     ctx.started(()).await?;
     let stream = if allow_overruns {
-        ctx.open_stream_allow_overruns().await?
+        ctx.open_stream_allow_overruns()?
     } else {
-        ctx.open_stream().await?
+        ctx.open_stream()?
     };
     let mut last = String::new();
     while let Some(msg) = stream.recv().await? {
@@ -80,7 +80,7 @@ async fn overrun_mode_with_allow_overruns_completes(t: TransportKind) {
     in_nursery(t, async |an| {
         let p = spawn_ctx_actor(an, "slowpoke").await?;
         let flood = async |ctx: &tractor::CallerContext<String, String, String>| {
-            let stream = ctx.open_stream().await?;
+            let stream = ctx.open_stream()?;
             for _ in 0..20 {
                 stream.send("hi".into()).await?;
             }
@@ -116,7 +116,7 @@ static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0)
 #[tractor::context]
 async fn flood(ctx: Context<(), u64, ()>) -> Result<(), Error> {
     ctx.started(()).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     for i in 0.. {
         stream.send(i).await?;
         SENT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -135,7 +135,7 @@ async fn backpressure_bounds_a_flooder(t: TransportKind) {
     in_nursery(t, async |an| {
         let p = spawn_ctx_actor(an, "flooder").await?;
         p.open_context(flood::call().buffer(16), async |ctx, ()| {
-            let stream = ctx.open_stream().await?;
+            let stream = ctx.open_stream()?;
             // Wait until the sender is parked on its window.
             crate::wait::until_async(
                 "the flooder to fill its window",
@@ -181,10 +181,10 @@ async fn stalled_context_does_not_slow_a_sibling(t: TransportKind) {
     in_nursery(t, async |an| {
         let p = spawn_ctx_actor(an, "both").await?;
         p.open_context(flood::call().buffer(8), async |stalled, ()| {
-            let _never_read = stalled.open_stream().await?;
+            let _never_read = stalled.open_stream()?;
             let count = p
                 .open_context(simple_rpc::call(0), async |ctx, _| {
-                    let s = ctx.open_stream().await?;
+                    let s = ctx.open_stream()?;
                     for _ in 0..200 {
                         s.send("ping".into()).await?;
                         assert_eq!(s.recv().await?.as_deref(), Some("pong"));

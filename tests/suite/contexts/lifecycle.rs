@@ -30,7 +30,7 @@ async fn ping_pong(t: TransportKind) {
         let count = p
             .open_context(simple_rpc::call(10), async |ctx, first| {
                 assert_eq!(first, 11);
-                let stream = ctx.open_stream().await?;
+                let stream = ctx.open_stream()?;
                 for _ in 0..10 {
                     stream.send("ping".into()).await?;
                     assert_eq!(stream.recv().await?.as_deref(), Some("pong"));
@@ -56,7 +56,7 @@ async fn started_twice(ctx: Context<u8>) -> Result<(), Error> {
 
 #[tractor::context]
 async fn stream_before_started(ctx: Context<u8, u8, u8>) -> Result<(), Error> {
-    let _ = ctx.open_stream().await?;
+    let _ = ctx.open_stream()?;
     ctx.started(1).await
 }
 
@@ -94,7 +94,7 @@ async fn started_misuse_is_relayed(t: TransportKind) {
 #[tractor::context]
 async fn open_close_return(ctx: Context<(), u8, u8>) -> Result<(), Error> {
     ctx.started(()).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     stream.close();
     Ok(())
 }
@@ -107,7 +107,7 @@ async fn child_closes_stream_at_once(t: TransportKind) {
         let p = spawn_ctx_actor(an, "closer").await?;
         let started = Instant::now();
         p.open_context(open_close_return::call(), async |ctx, ()| {
-            let mut stream = ctx.open_stream().await?;
+            let mut stream = ctx.open_stream()?;
             let mut n = 0;
             while let Some(item) = stream.next().await {
                 item?;
@@ -115,7 +115,7 @@ async fn child_closes_stream_at_once(t: TransportKind) {
             }
             assert_eq!(n, 0);
             assert_eq!(stream.recv().await?, None);
-            let again = ctx.open_stream().await.unwrap_err();
+            let again = ctx.open_stream().unwrap_err();
             assert!(matches!(again, Error::ContextMisuse { .. }), "{again}");
             Ok(())
         })

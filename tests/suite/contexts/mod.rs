@@ -39,7 +39,7 @@ async fn spawn_ctx_actor(an: &tractor::ActorNursery, name: &str) -> Result<tract
 #[tractor::context]
 async fn simple_rpc(ctx: Context<i32, String, String>, data: i32) -> Result<u32, Error> {
     ctx.started(data + 1).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     let mut count = 0;
     while let Some(msg) = stream.recv().await? {
         assert_eq!(msg, "ping");

@@ -113,7 +113,7 @@ async fn aggregate(ctx: Context<(), u32, ()>, seed: u32) -> Result<usize, Error>
             merged.push(p.open_stream_from(stream_data::call(seed)).await?);
         }
         ctx.started(()).await?;
-        let out = ctx.open_stream().await?;
+        let out = ctx.open_stream()?;
         let mut seen = std::collections::HashSet::new();
         while let Some(v) = merged.next().await {
             let v = v?;
@@ -138,7 +138,7 @@ async fn pipeline_dedups_and_cancels_cleanly(t: TransportKind) {
             let got = agg
                 .open_context(aggregate::call(1000), async |ctx, ()| {
                     let mut got = Vec::new();
-                    let mut s = ctx.open_stream().await?;
+                    let mut s = ctx.open_stream()?;
                     while let Some(v) = s.next().await {
                         got.push(v?);
                     }

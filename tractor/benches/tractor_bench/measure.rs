@@ -33,7 +33,7 @@ async fn ping(x: u32) -> u32 {
 #[tractor::context]
 async fn echo_ctx(ctx: tractor::Context<(), u32, u32>) -> Result<u64, tractor::Error> {
     ctx.started(()).await?;
-    let stream = ctx.open_stream().await?;
+    let stream = ctx.open_stream()?;
     let mut n = 0;
     while let Some(x) = stream.recv().await? {
         stream.send(x).await?;
@@ -435,7 +435,7 @@ async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>
         // while the other variants run.
         let out = p
             .open_context(echo_ctx::call(), async |ctx, ()| {
-                let stream = ctx.open_stream().await?;
+                let stream = ctx.open_stream()?;
                 let mut out = Rtt::default();
                 let per_round = it.rtt.div_ceil(ROUNDS);
                 for round in 0..=ROUNDS {

@@ -14,7 +14,7 @@ pub struct QuotaError {
 async fn consume(ctx: Context<u32, (), u32>, limit: u32) -> Result<u32, QuotaError> {
     let _ = ctx.started(limit).await;
     let mut used = 0;
-    if let Ok(stream) = ctx.open_stream().await {
+    if let Ok(stream) = ctx.open_stream() {
         while let Ok(Some(n)) = stream.recv().await {
             used += n;
             if used > limit {

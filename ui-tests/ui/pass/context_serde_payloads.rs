@@ -32,7 +32,7 @@ pub struct Summary {
 async fn pinger(ctx: Context<Hello, Pong, Ping>, config: Config) -> Summary {
     let _ = ctx.started(Hello { session: config.session }).await;
     let mut pings = 0;
-    if let Ok(stream) = ctx.open_stream().await {
+    if let Ok(stream) = ctx.open_stream() {
         while let Ok(Some(Ping { seq })) = stream.recv().await {
             let _ = stream.send(Pong { seq }).await;
             pings += 1;

@@ -25,7 +25,7 @@ use crate::runtime::error::{Error, Misuse};
 /// #[tractor::context]
 /// async fn echo(ctx: tractor::Context<(), String, String>) -> Result<u32, tractor::Error> {
 ///     ctx.started(()).await?;
-///     let stream = ctx.open_stream().await?;
+///     let stream = ctx.open_stream()?;
 ///     let mut n = 0;
 ///     while let Some(msg) = stream.recv().await? {
 ///         stream.send(msg).await?;
@@ -85,14 +85,14 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
     }
 
     /// Opens this context's one stream. Only after `started`, and only once.
-    pub async fn open_stream(&self) -> Result<MsgStream<Tx, Rx>, Error> {
+    pub fn open_stream(&self) -> Result<MsgStream<Tx, Rx>, Error> {
         self.open_stream_inner(false)
     }
 
     /// Opens the stream, absorbing overruns in tractor's overrun flow mode:
     /// messages beyond the buffer are kept (up to a hard cap) instead of
     /// failing the dialog with `StreamOverrun`.
-    pub async fn open_stream_allow_overruns(&self) -> Result<MsgStream<Tx, Rx>, Error> {
+    pub fn open_stream_allow_overruns(&self) -> Result<MsgStream<Tx, Rx>, Error> {
         self.open_stream_inner(true)
     }
 

@@ -40,7 +40,7 @@ impl<R, Tx, Rx> std::fmt::Debug for CallerContext<R, Tx, Rx> {
 
 impl<R: DeserializeOwned, Tx: Serialize, Rx: DeserializeOwned> CallerContext<R, Tx, Rx> {
     /// Opens this context's one stream (once).
-    pub async fn open_stream(&self) -> Result<MsgStream<Tx, Rx>, Error> {
+    pub fn open_stream(&self) -> Result<MsgStream<Tx, Rx>, Error> {
         let mut st = lock(&self.core.state);
         if st.stream_opened {
             return Err(self.core.misuse(Misuse::SecondStream));
@@ -187,7 +187,7 @@ impl Portal {
     /// #[tractor::context]
     /// async fn simple_rpc(ctx: tractor::Context<i32, String, String>, data: i32) -> Result<u32, tractor::Error> {
     ///     ctx.started(data + 1).await?;
-    ///     let stream = ctx.open_stream().await?;
+    ///     let stream = ctx.open_stream()?;
     ///     let mut count = 0;
     ///     while let Some(_ping) = stream.recv().await? {
     ///         stream.send("pong".into()).await?;
@@ -199,7 +199,7 @@ impl Portal {
     /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
     ///     portal.open_context(simple_rpc::call(10), async |ctx, first| {
     ///         assert_eq!(first, 11);
-    ///         let stream = ctx.open_stream().await?;
+    ///         let stream = ctx.open_stream()?;
     ///         stream.send("ping".into()).await?;
     ///         assert_eq!(stream.recv().await?.as_deref(), Some("pong"));
     ///         Ok(())
