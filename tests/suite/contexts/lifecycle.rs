@@ -137,7 +137,17 @@ async fn context_with_self_is_refused(t: TransportKind) {
             .open_context(simple_rpc::call(1), async |_c, _| Ok(()))
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("Invalid Operation"), "{e}");
+        assert!(
+            matches!(
+                &e,
+                tractor::Error::ContextMisuse {
+                    misuse: tractor::error::Misuse::WithItself { .. },
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("this actor itself"), "{e}");
         Ok(())
     })
     .await
