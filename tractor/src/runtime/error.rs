@@ -88,7 +88,7 @@ pub enum Error {
     #[error("{0}")]
     Custom(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// A root told to only join an existing registrar
-    /// ([`RootConfig::join_existing_registry`](crate::RootConfig::join_existing_registry))
+    /// ([`RegistrarRole::Join`](crate::RegistrarRole::Join))
     /// found none answering at its registry addresses.
     #[error(
         "no registrar answers at {}; start one (any tractor root, or `tractor::run_daemon`) or point this root at a running one (`RootConfig::registry_addrs`, `TRACTOR_REGISTRY_ADDR`)",

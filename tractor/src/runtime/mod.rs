@@ -1,4 +1,11 @@
-//! The actor runtime: actors, nurseries, portals, RPC serving, supervision.
+//! The actor runtime: one actor's state ([`actor`]), its nurseries,
+//! portals, contexts and streams, RPC serving, supervision of children,
+//! errors, logging and signals.
+//!
+//! It sits on `spawn` and `ipc` only. What the layers above need from an
+//! actor (discovery's registrar table, its link to the registrar; later
+//! the debugger's) they add as [`plugin`]s, and booting a root or a child
+//! with them is composed in `app`: the runtime never calls up.
 
 mod accept;
 pub(crate) mod actor;
