@@ -428,9 +428,7 @@ impl Ctx {
         // It de-registers before it closes its channels: once ours closes,
         // the registry no longer lists it (give it a moment either way).
         let deadline = t0 + self.timeout;
-        while portal.is_connected() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let _ = tokio::time::timeout_at(deadline.into(), portal.closed()).await;
         let gone = if reg.addrs.iter().any(|a| self.addrs.contains(a)) {
             // The registrar itself: there is no registry left to ask.
             !portal.is_connected()

@@ -64,6 +64,24 @@ impl Portal {
         !self.conn.chan.is_closed()
     }
 
+    /// Resolves once the channel to the actor has closed: the actor
+    /// exited (or died), or the channel was dropped. What a tool waits on
+    /// after a cancel request to see the actor gone.
+    ///
+    /// ```no_run
+    /// # async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    /// use std::time::Duration;
+    /// if portal.cancel_actor().await? {
+    ///     // Acked: it closes its channels once its teardown is done.
+    ///     let gone = tokio::time::timeout(Duration::from_secs(3), portal.closed()).await;
+    ///     assert!(gone.is_ok());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn closed(&self) {
+        self.conn.chan.closed().await
+    }
+
     /// A portal over `conn` with no share of it (the runtime keeps it).
     pub(crate) fn kept(rt: Arc<ActorRuntime>, conn: Arc<Conn>) -> Portal {
         Portal {
