@@ -83,7 +83,11 @@ where
             // of a child it talked to) failed *because of* that child: the
             // failure is the child's, counted once. Under
             // WaitForAllResults the other children still run.
-            if caused_by_child(&inner, &e) {
+            // So is a body that met this nursery's own cancellation (a
+            // spawn refused once a child's failure cancelled the rest).
+            let met_our_cancel = matches!(e.cause(), Error::Cancelled(_))
+                && inner.cancel_called.load(Ordering::SeqCst);
+            if caused_by_child(&inner, &e) || met_our_cancel {
                 reraised = Some(e);
                 if supervision == Supervision::OneCancelsAll {
                     inner.cancel_all();
