@@ -131,6 +131,22 @@ pub mod error {
 
 /// What a test of a tree needs: finding processes that outlived it.
 /// (`#[tractor::test]` runs the survivor check after every test itself.)
+///
+/// ```no_run
+/// #[tractor::test]
+/// async fn workers_leave_nothing_behind() -> Result<(), tractor::Error> {
+///     tractor::open_nursery(async |an| {
+///         let tree = tractor::runtime_vars()?.tree_id;
+///         an.start_actor("worker").await?.cancel_actor().await?;
+///         // Checked here too, to fail right at the cause rather than at the test's end.
+///         let left = tractor::testing::wait_gone_async(&tree, std::time::Duration::from_secs(2)).await;
+///         assert!(left.is_empty(), "survivors: {}", tractor::testing::describe(&left));
+///         Ok(())
+///     })
+///     .await
+/// }
+/// # fn main() {}
+/// ```
 pub mod testing {
     pub use crate::devx::survivors::{describe, survivors, wait_gone, wait_gone_async};
 }

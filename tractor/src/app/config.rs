@@ -92,6 +92,12 @@ impl RootConfig {
     }
 
     /// Adds modules the root serves.
+    ///
+    /// ```
+    /// // Let other actors call the root's own endpoints (those of this module).
+    /// let cfg = tractor::RootConfig::new("app").enable_modules([module_path!()]);
+    /// # let _ = cfg;
+    /// ```
     pub fn enable_modules<I: IntoIterator<Item = S>, S: Into<String>>(mut self, m: I) -> Self {
         self.enable_modules.extend(m.into_iter().map(Into::into));
         self
@@ -102,12 +108,26 @@ impl RootConfig {
     /// An address on another interface lets other hosts reach it: every
     /// connection still has to prove it holds the tree's secret, but the
     /// traffic is not encrypted; across hosts, use a tunnel or VPN.
+    ///
+    /// ```
+    /// // A fixed port, so that clients know where to find this root.
+    /// let addr: tractor::Addr = "tcp://127.0.0.1:7000".parse().unwrap();
+    /// let cfg = tractor::RootConfig::new("service").bind_addr(addr);
+    /// # let _ = cfg;
+    /// ```
     pub fn bind_addr(mut self, a: Addr) -> Self {
         self.bind_addr = Some(a);
         self
     }
 
-    /// Sets the registrar addresses.
+    /// Sets the registrar addresses (`TRACTOR_REGISTRY_ADDR` wins).
+    ///
+    /// ```
+    /// // Two trees on one host that must not see each other: separate registrars.
+    /// let addr: tractor::Addr = "127.0.0.1:1717".parse().unwrap();
+    /// let cfg = tractor::RootConfig::new("staging").registry_addrs([addr]);
+    /// # let _ = cfg;
+    /// ```
     pub fn registry_addrs<I: IntoIterator<Item = Addr>>(mut self, a: I) -> Self {
         self.registry_addrs = a.into_iter().collect();
         self
@@ -184,6 +204,13 @@ impl RootConfig {
     /// Whether the root registers itself with the registrar (default
     /// `true`). A tool that only looks others up (`tractor ls`) turns it
     /// off so that it never shows up in [`list_actors`](crate::list_actors).
+    ///
+    /// ```
+    /// use tractor::{RegistrarRole, RootConfig};
+    /// // A monitoring tool: joins a running tree, and stays out of its listings.
+    /// let cfg = RootConfig::new("monitor").registrar(RegistrarRole::Join).discoverable(false);
+    /// # let _ = cfg;
+    /// ```
     pub fn discoverable(mut self, on: bool) -> Self {
         self.discoverable = on;
         self

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 /// Pids of live processes marked with `tree_id`, and zombie children of
 /// this process.
+///
+/// ```
+/// // A tree that never ran left nothing behind.
+/// assert!(tractor::testing::survivors("no-such-tree").is_empty());
+/// ```
 pub fn survivors(tree_id: &str) -> Vec<u32> {
     let me = std::process::id();
     let needle = format!("{}={tree_id}\0", crate::spawn::env::TREE);
@@ -63,6 +68,24 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 ///
 /// Polls a condition with a deadline: processes killed by the parent-death
 /// signal vanish asynchronously, a few milliseconds after their parent.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tractor::testing::{describe, wait_gone};
+///
+/// fn main() -> Result<(), tractor::Error> {
+///     tractor::init(); // first thing: this binary also runs the children
+///     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+///     // Remember the tree's id while it runs, check it once the tree is gone.
+///     let tree = rt.block_on(tractor::open_nursery(async |an| {
+///         an.start_actor("worker").await?.cancel_actor().await?;
+///         Ok(tractor::runtime_vars()?.tree_id)
+///     }))?;
+///     let left = wait_gone(&tree, Duration::from_secs(2));
+///     assert!(left.is_empty(), "survivors: {}", describe(&left));
+///     Ok(())
+/// }
+/// ```
 pub fn wait_gone(tree_id: &str, within: Duration) -> Vec<u32> {
     let deadline = Instant::now() + within;
     loop {
@@ -76,6 +99,17 @@ pub fn wait_gone(tree_id: &str, within: Duration) -> Vec<u32> {
 
 /// [`wait_gone`] for async code: polls without blocking the runtime, so
 /// the actor's own supervisors keep reaping meanwhile.
+///
+/// ```no_run
+/// # async fn demo(an: &tractor::ActorNursery) -> Result<(), tractor::Error> {
+/// use std::time::Duration;
+/// let tree = tractor::runtime_vars()?.tree_id;
+/// an.start_actor("victim").await?.cancel_actor().await?;
+/// // Still inside the tree: only the root itself should be left.
+/// let left = tractor::testing::wait_gone_async(&tree, Duration::from_secs(2)).await;
+/// assert!(left.is_empty(), "{}", tractor::testing::describe(&left));
+/// # Ok(()) }
+/// ```
 pub async fn wait_gone_async(tree_id: &str, within: Duration) -> Vec<u32> {
     let deadline = Instant::now() + within;
     loop {
@@ -88,6 +122,12 @@ pub async fn wait_gone_async(tree_id: &str, within: Duration) -> Vec<u32> {
 }
 
 /// A description of each pid, for failure messages.
+///
+/// ```
+/// let me = std::process::id();
+/// // "<pid> (<command line>)", comma-separated.
+/// assert!(tractor::testing::describe(&[me]).starts_with(&format!("{me} (")));
+/// ```
 pub fn describe(pids: &[u32]) -> String {
     pids.iter()
         .map(|p| {

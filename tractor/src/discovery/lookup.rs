@@ -60,12 +60,29 @@ fn shared_portal(rt: &Arc<ActorRuntime>, conn: Arc<Conn>) -> Option<Portal> {
 }
 
 /// Every actor the registrar knows, oldest registration first.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), tractor::Error> {
+/// for reg in tractor::list_actors().await? {
+///     println!("{} at {:?}", reg.aid, reg.addrs);
+/// }
+/// # Ok(()) }
+/// ```
 pub async fn list_actors() -> Result<Vec<Registration>, Error> {
     registrar().await?.run(endpoints::list::call()).await
 }
 
 /// The addresses of the latest actor registered as `name`, without
 /// connecting to it.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), tractor::Error> {
+/// // Only look: no channel is opened to the actor.
+/// if let Some(reg) = tractor::query_actor("quotes").await? {
+///     println!("quotes listens on {:?}", reg.addrs);
+/// }
+/// # Ok(()) }
+/// ```
 pub async fn query_actor(name: &str) -> Result<Option<Registration>, Error> {
     registrar()
         .await?
@@ -123,6 +140,19 @@ async fn connect_or_prune(
 
 /// Waits until an actor named `name` is registered and returns a portal
 /// to it, sharing its channel like [`find_actor`].
+///
+/// ```no_run
+/// #[tractor::endpoint]
+/// async fn ping() -> String { "pong".into() }
+///
+/// async fn demo() -> Result<(), tractor::Error> {
+///     // A sibling may still be booting: wait for it rather than poll.
+///     let peer = tractor::wait_for_actor("worker").await?;
+///     assert_eq!(peer.run(ping::call()).await?, "pong");
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
 pub async fn wait_for_actor(name: &str) -> Result<Portal, Error> {
     let rt = runtime()?;
     if let Some(p) = rt.conn_named(name).and_then(|c| shared_portal(&rt, c)) {

@@ -13,8 +13,20 @@
 //! are plugins the boot code in `app` adds, so the runtime never names
 //! discovery.
 //!
-//! The registrar's endpoints are ordinary endpoints in [`registrar`],
-//! callable through the portal [`registrar()`](crate::registrar) returns.
+//! The registrar's endpoints are ordinary endpoints in [`mod@registrar`],
+//! callable through the portal [`registrar()`](crate::registrar()) returns.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tractor::Error> {
+//! // The common lookups are also at the crate root.
+//! let names: Vec<String> = tractor::discovery::list_actors()
+//!     .await?
+//!     .into_iter()
+//!     .map(|reg| reg.aid.name)
+//!     .collect();
+//! println!("running: {names:?}");
+//! # Ok(()) }
+//! ```
 
 mod election;
 mod lookup;

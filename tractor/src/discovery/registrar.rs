@@ -1,5 +1,14 @@
 //! The registrar's endpoints: ordinary endpoints in this module, which a
 //! registrar actor always exposes (and no other actor does).
+//!
+//! ```no_run
+//! use tractor::discovery::registrar;
+//! # async fn demo() -> Result<(), tractor::Error> {
+//! // What `tractor::query_actor` does, spelled out:
+//! let reg = tractor::registrar().await?.run(registrar::find::call("quotes".into())).await?;
+//! println!("{reg:?}");
+//! # Ok(()) }
+//! ```
 
 use std::sync::Arc;
 
@@ -48,12 +57,28 @@ pub async fn find(name: String) -> Result<Option<Registration>, Error> {
 }
 
 /// Every registration.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), tractor::Error> {
+/// let all = tractor::registrar().await?.run(tractor::discovery::registrar::list::call()).await?;
+/// println!("{} actors registered", all.len());
+/// # Ok(()) }
+/// ```
 #[crate::endpoint]
 pub async fn list() -> Result<Vec<Registration>, Error> {
     with_registry(|r| r.list())
 }
 
 /// Waits until `name` is registered.
+///
+/// ```no_run
+/// use tractor::discovery::registrar::wait_for;
+/// # async fn demo() -> Result<(), tractor::Error> {
+/// // Resolves once `worker` registers (or at once if it already has).
+/// let reg = tractor::registrar().await?.run(wait_for::call("worker".into())).await?;
+/// println!("worker is {}", reg.aid);
+/// # Ok(()) }
+/// ```
 #[crate::endpoint]
 pub async fn wait_for(name: String) -> Result<Registration, Error> {
     Ok(table()?.wait_for(&name).await)

@@ -14,7 +14,18 @@ use uuid::Uuid;
 use crate::ipc::{Addr, Aid};
 use crate::runtime::actor::lock;
 
-/// One registered actor.
+/// One registered actor, as [`list_actors`](crate::list_actors) and
+/// [`query_actor`](crate::query_actor) return it.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), tractor::Error> {
+/// if let Some(reg) = tractor::query_actor("quotes").await? {
+///     // Any of its addresses will do; connect to the first.
+///     let portal = tractor::connect_portal(&reg.addrs[0]).await?;
+///     assert_eq!(portal.aid(), &reg.aid);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
     /// Who.

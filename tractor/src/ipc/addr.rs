@@ -84,6 +84,12 @@ impl fmt::Display for Addr {
 }
 
 /// A string that is not a transport address.
+///
+/// ```
+/// let err = "tcp://nowhere".parse::<tractor::Addr>().unwrap_err();
+/// // The message names the bad input and the accepted forms.
+/// assert!(err.to_string().contains("`tcp://nowhere`"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid address: {0}")]
 pub struct AddrParseError(String);

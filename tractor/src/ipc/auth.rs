@@ -106,6 +106,12 @@ impl PartialEq for Secret {
 impl Eq for Secret {}
 
 /// Why a secret could not be had.
+///
+/// ```
+/// use tractor::{Secret, error::SecretError};
+/// // An empty secret would let anyone in: refused.
+/// assert!(matches!(Secret::from_bytes(Vec::new()), Err(SecretError::Empty { .. })));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SecretError {
@@ -153,7 +159,7 @@ pub enum SecretError {
         /// Where it came from.
         origin: String,
     },
-    /// A secret longer than [`MAX_SECRET_LEN`].
+    /// A secret longer than the accepted maximum (1024 bytes).
     #[error(
         "the secret from {origin} is {len} bytes, more than the {MAX_SECRET_LEN} accepted; use a shorter cookie"
     )]
@@ -177,7 +183,7 @@ impl Secret {
         Ok(Secret::wrap(b))
     }
 
-    /// A secret with these bytes (1 to [`MAX_SECRET_LEN`] of them).
+    /// A secret with these bytes (1 to 1024 of them).
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Secret, SecretError> {
         Self::checked(bytes, "the given bytes")
     }

@@ -3,7 +3,19 @@
 use super::addr::Addr;
 use super::frame::FrameError;
 
-/// What went wrong moving messages between two actors.
+/// What went wrong moving messages between two actors: [`Error::Ipc`](crate::Error::Ipc).
+///
+/// ```no_run
+/// use tractor::{Error, error::IpcError};
+/// # async fn demo(addr: tractor::Addr) -> Result<(), Error> {
+/// match tractor::connect_portal(&addr).await {
+///     Ok(portal) => println!("connected to {}", portal.aid()),
+///     // Nobody listens there (yet): not worth a crash.
+///     Err(Error::Ipc(IpcError::Connect { addr, .. })) => println!("nothing at {addr}"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum IpcError {
     /// Could not connect to a peer.
@@ -80,6 +92,12 @@ pub enum IpcError {
 impl IpcError {
     /// Whether this is the peer vanishing (reset, broken pipe) rather
     /// than a protocol violation.
+    ///
+    /// ```
+    /// use tractor::error::IpcError;
+    /// assert!(IpcError::Closed { peer: "worker".into() }.is_disconnect());
+    /// assert!(!IpcError::Handshake("bad version".into()).is_disconnect());
+    /// ```
     pub fn is_disconnect(&self) -> bool {
         use std::io::ErrorKind::*;
         match self {

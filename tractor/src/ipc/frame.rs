@@ -18,7 +18,20 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// Default largest frame an actor accepts: 64 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024 * 1024;
 
-/// Why a frame could not be read.
+/// Why a frame could not be read: [`IpcError::Frame`](crate::error::IpcError::Frame).
+///
+/// ```
+/// use tractor::error::{FrameError, IpcError};
+/// // A peer that sent more than this actor accepts: raise `RootConfig::max_frame`?
+/// fn too_big(e: &IpcError) -> Option<u64> {
+///     match e {
+///         IpcError::Frame(FrameError::Oversized { len, .. }) => Some(*len),
+///         _ => None,
+///     }
+/// }
+/// let e = IpcError::from(FrameError::Oversized { len: 1 << 30, max: 64 << 20 });
+/// assert_eq!(too_big(&e), Some(1 << 30));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     /// The peer announced a frame larger than this actor accepts.

@@ -11,6 +11,13 @@ use crate::spawn::SpawnError;
 
 /// Boxed type names the runtime itself raises. Match on
 /// [`RemoteActorError::kind`] rather than on these strings.
+///
+/// ```
+/// use tractor::error::{RemoteActorError, RemoteErrorKind, boxed_types};
+/// // The kind is derived from the boxed type name:
+/// let e = RemoteActorError::new_local(boxed_types::PANIC, "oops", &tractor::Aid::new("leaf"));
+/// assert_eq!(e.kind(), RemoteErrorKind::Panic);
+/// ```
 pub mod boxed_types {
     /// A panic in an endpoint.
     pub const PANIC: &str = "panic";
@@ -41,6 +48,21 @@ pub mod boxed_types {
 }
 
 /// Every error tractor's API returns.
+///
+/// Match on [`cause`](Error::cause), which sees through a kept value
+/// ([`Error::ValueKept`]); the enum is non-exhaustive, so keep a catch-all.
+///
+/// ```
+/// use tractor::Error;
+/// fn report(e: &Error) -> String {
+///     match e.cause() {
+///         Error::Remote(r) => format!("{} failed: {}", r.origin().name, r.message()),
+///         Error::Multi(m) => format!("{} children failed", m.errors.len()),
+///         other => other.to_string(),
+///     }
+/// }
+/// assert_eq!(report(&Error::custom("disk full")), "disk full");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -88,7 +110,8 @@ pub enum Error {
     #[error("{0}")]
     Custom(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// A root told to only join an existing registrar
-    /// ([`RegistrarRole::Join`](crate::RegistrarRole::Join))
+    /// ([`RegistrarRole::Join`](crate::RegistrarRole::Join), see
+    /// [`RootConfig::registrar`](crate::RootConfig::registrar))
     /// found none answering at its registry addresses.
     #[error(
         "no registrar answers at {}; start one (any tractor root, or `tractor::run_daemon`) or point this root at a running one (`RootConfig::registry_addrs`, `TRACTOR_REGISTRY_ADDR`)",
@@ -199,6 +222,16 @@ impl Error {
 
 /// How a context or its stream was used against its protocol:
 /// [`Error::ContextMisuse`].
+///
+/// ```
+/// use tractor::{Error, error::Misuse};
+/// // A bug in the calling code, not a failure of the peer: worth a clear message.
+/// fn is_second_stream(e: &Error) -> bool {
+///     matches!(e, Error::ContextMisuse { misuse: Misuse::SecondStream, .. })
+/// }
+/// let e = Error::ContextMisuse { context: "my::ctx".into(), misuse: Misuse::SecondStream };
+/// assert!(is_second_stream(&e));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Misuse {
@@ -237,6 +270,18 @@ pub enum Misuse {
 }
 
 /// A configuration that cannot work: [`Error::Config`].
+///
+/// ```no_run
+/// use tractor::{Error, error::ConfigError};
+/// # async fn demo() -> Result<(), Error> {
+/// // An actor booted without registry addresses has no registrar to ask.
+/// match tractor::list_actors().await {
+///     Ok(actors) => println!("{} actors", actors.len()),
+///     Err(Error::Config(ConfigError::NoRegistryAddrs)) => println!("discovery is off"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -278,6 +323,18 @@ pub enum ConfigError {
 }
 
 /// The registrar could not be joined or become: [`Error::Registrar`].
+///
+/// ```no_run
+/// use tractor::{Error, RegistrarRole, RootConfig, error::RegistrarError};
+/// # async fn demo() -> Result<(), Error> {
+/// let cfg = RootConfig::new("registrar").registrar(RegistrarRole::Become);
+/// match tractor::open_root_actor(cfg, async || Ok(())).await {
+///     // Another tree's registrar already serves there: leave it alone.
+///     Err(Error::Registrar(RegistrarError::AlreadyRunning { addr })) => println!("one runs at {addr}"),
+///     other => other?,
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistrarError {
@@ -310,6 +367,15 @@ pub enum RegistrarError {
 }
 
 /// A signal that interrupts a tree: [`Error::Interrupted`].
+///
+/// ```
+/// use tractor::{Error, error::Signal};
+/// // Exit like a shell would after the signal (130 for ctrl-c):
+/// let e = Error::Interrupted { signal: Signal::Interrupt, hard_killed: false };
+/// if let Error::Interrupted { signal, .. } = e {
+///     assert_eq!((signal.to_string().as_str(), signal.exit_code()), ("SIGINT", 130));
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Signal {
@@ -321,6 +387,10 @@ pub enum Signal {
 
 impl Signal {
     /// The signal's number.
+    ///
+    /// ```
+    /// assert_eq!(tractor::error::Signal::Terminate.number(), 15);
+    /// ```
     pub fn number(self) -> i32 {
         match self {
             Signal::Interrupt => libc::SIGINT,
@@ -412,6 +482,12 @@ fn list_addrs(addrs: &[crate::Addr]) -> String {
 impl Error {
     /// The remote error inside, if this is one (also under
     /// [`Error::ValueKept`]).
+    ///
+    /// ```
+    /// # use tractor::{Aid, Error, RemoteActorError, RemoteErrorKind};
+    /// let e = Error::from(RemoteActorError::new_local("my::Oops", "boom", &Aid::new("leaf")));
+    /// assert_eq!(e.as_remote().map(|r| r.kind()), Some(RemoteErrorKind::User));
+    /// ```
     pub fn as_remote(&self) -> Option<&RemoteActorError> {
         match self.cause() {
             Error::Remote(r) => Some(r),
@@ -438,6 +514,25 @@ impl Error {
 
     /// The value a scope's body had returned before the scope failed
     /// ([`Error::ValueKept`]), if it is a `T`; taken once.
+    ///
+    /// ```no_run
+    /// #[tractor::endpoint]
+    /// async fn count() -> u64 { 7 }
+    ///
+    /// async fn demo() -> Result<u64, tractor::Error> {
+    ///     let res = tractor::open_nursery(async |an| {
+    ///         let child = an.run_in_actor(count::call()).await?;
+    ///         child.wait_for_result().await
+    ///     })
+    ///     .await;
+    ///     match res {
+    ///         // A sibling failed after the body returned: keep its result anyway.
+    ///         Err(mut e) => e.take_value::<u64>().ok_or(e),
+    ///         ok => ok,
+    ///     }
+    /// }
+    /// # fn main() {}
+    /// ```
     pub fn take_value<T: 'static>(&mut self) -> Option<T> {
         match self {
             Error::ValueKept(k) => k.take(),
@@ -485,6 +580,16 @@ mod value_kept_tests {
 }
 
 /// What kind of failure a [`RemoteActorError`] boxes.
+///
+/// ```
+/// use tractor::{Aid, Error, RemoteActorError, RemoteErrorKind};
+/// // A refused call ran nothing, so it is safe to retry; others are not.
+/// fn retry_later(e: &Error) -> bool {
+///     e.as_remote().is_some_and(|r| r.kind() == RemoteErrorKind::TooManyTasks)
+/// }
+/// let e = Error::from(RemoteActorError::new_local("my::Oops", "boom", &Aid::new("leaf")));
+/// assert!(!retry_later(&e));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RemoteErrorKind {
@@ -593,7 +698,7 @@ impl RemoteActorError {
         &self.data.src_uid
     }
 
-    /// Every actor the error crossed, starting with [`src_uid`](Self::src_uid).
+    /// Every actor the error crossed, starting with [`origin`](Self::origin).
     pub fn relay_path(&self) -> &[Aid] {
         &self.data.relay_path
     }
@@ -781,6 +886,18 @@ impl fmt::Write for Budget<'_, '_> {
 
 /// Several children of one nursery failed. Each error is kept with the
 /// actor it belongs to, in the order the children were spawned.
+///
+/// ```
+/// use tractor::{Aid, Error, MultiError};
+/// let m = MultiError {
+///     errors: vec![(Aid::new("a"), Error::custom("x")), (Aid::new("b"), Error::custom("y"))],
+/// };
+/// // Report every child's failure, not just the first:
+/// for (actor, e) in &m.errors {
+///     eprintln!("{} failed: {e}", actor.name);
+/// }
+/// assert!(m.to_string().starts_with("ActorNursery errored with 2 errors"));
+/// ```
 #[derive(Debug)]
 pub struct MultiError {
     /// `(actor, error)` pairs; the nursery's own body error is keyed by the local actor.

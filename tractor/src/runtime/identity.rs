@@ -57,6 +57,19 @@ impl Actor {
 
     /// Resolves once this actor is asked to cancel (by a parent, a peer's
     /// `cancel_actor`, or a signal): what a daemon's body waits on.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), tractor::Error> {
+    /// let me = tractor::current_actor()?;
+    /// let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    /// loop {
+    ///     tokio::select! {
+    ///         _ = me.cancelled() => break, // stop cleanly when the tree winds down
+    ///         _ = tick.tick() => println!("{} still here", me.name()),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn cancelled(&self) {
         self.rt.cancel.cancelled().await
     }
@@ -94,9 +107,9 @@ impl Actor {
 
     /// Like [`on_exit`](Self::on_exit), for a cleanup that must await
     /// (close a connection, flush a file). The actor's async cleanups share
-    /// a budget of [`ASYNC_BUDGET`](crate::runtime::lifetime::ASYNC_BUDGET)
-    /// (1 s): one still running when it is spent is dropped and logged, and
-    /// so are the async cleanups below it; sync cleanups always run.
+    /// a budget of 1 s: one still running when it is spent is dropped and
+    /// logged, and so are the async cleanups below it; sync cleanups always
+    /// run.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), tractor::Error> {
@@ -126,7 +139,18 @@ impl Actor {
     }
 }
 
-/// Runtime-wide settings of an actor's tree.
+/// Runtime-wide settings of an actor's tree, from [`runtime_vars`] or
+/// [`Actor::runtime_vars`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), tractor::Error> {
+/// let vars = tractor::runtime_vars()?;
+/// // Children inherit the tree's transport and registry addresses.
+/// if vars.is_root {
+///     println!("root of tree {} on {}, registrar at {:?}", vars.tree_id, vars.transport, vars.registry_addrs);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RuntimeVars {
@@ -145,13 +169,25 @@ pub struct RuntimeVars {
 }
 
 /// The actor the calling code runs in; [`Error::NoRuntime`] outside one.
+///
+/// ```
+/// // Outside any actor (no `open_nursery`, no `#[tractor::main]`):
+/// assert!(matches!(tractor::current_actor(), Err(tractor::Error::NoRuntime)));
+/// ```
 pub fn current_actor() -> Result<Actor, Error> {
     super::current::try_current()
         .map(|rt| Actor { rt })
         .ok_or(Error::NoRuntime)
 }
 
-/// Whether the calling code runs in the root actor of its tree.
+/// Whether the calling code runs in the root actor of its tree (`false`
+/// outside any actor).
+///
+/// ```
+/// // Code shared by the root and its children can branch on it, e.g. to
+/// // print only once per tree; outside any actor it is `false`.
+/// assert!(!tractor::is_root_process());
+/// ```
 pub fn is_root_process() -> bool {
     super::current::try_current().is_some_and(|rt| rt.p.is_root)
 }

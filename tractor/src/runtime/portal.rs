@@ -307,6 +307,17 @@ pub async fn connect_portal(addr: &crate::Addr) -> Result<Portal, Error> {
 }
 
 /// A pending [`Portal::cancel_actor`]; configure it, then `.await` it.
+///
+/// ```no_run
+/// # async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+/// use std::time::Duration;
+/// // Give a busy actor longer than the default 0.5 s to wind down.
+/// let acked: bool = portal.cancel_actor().timeout(Duration::from_secs(5)).await?;
+/// if !acked {
+///     eprintln!("{} did not acknowledge in time", portal.aid());
+/// }
+/// # Ok(()) }
+/// ```
 #[must_use = "the cancel request is sent only when awaited"]
 pub struct CancelActor<'a> {
     portal: &'a Portal,

@@ -11,7 +11,17 @@ use super::process::ChildProcess;
 use super::resource::{BootExit, Resource};
 use crate::ipc::{Addr, Secret};
 
-/// The step of a spawn that ran out of a resource.
+/// The step of a spawn that ran out of a resource:
+/// [`SpawnError::ResourceExhausted`].
+///
+/// ```
+/// use tractor::error::{SpawnError, SpawnStage};
+/// // `Accept`: this process (not the child) is out of file descriptors.
+/// fn ours(e: &SpawnError) -> bool {
+///     matches!(e, SpawnError::ResourceExhausted { stage: SpawnStage::Accept, .. })
+/// }
+/// assert!(!ours(&SpawnError::BadEnv("TRACTOR_ACTOR_UUID".into())));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SpawnStage {
@@ -66,6 +76,16 @@ impl SpawnError {
     }
 
     /// The resource that ran out, when that is why the spawn failed.
+    ///
+    /// ```
+    /// use tractor::error::{BootExit, Resource, SpawnError};
+    /// let e = SpawnError::DiedDuringBoot {
+    ///     name: "worker".into(),
+    ///     status: "exit status: 74".into(),
+    ///     cause: Some(BootExit::ChildOutOfFds),
+    /// };
+    /// assert_eq!(e.resource(), Some(Resource::FileDescriptors));
+    /// ```
     pub fn resource(&self) -> Option<Resource> {
         match self {
             SpawnError::ResourceExhausted { resource, .. } => Some(*resource),
@@ -82,7 +102,19 @@ impl SpawnError {
     }
 }
 
-/// Why a child could not be started.
+/// Why a child could not be started: [`Error::Spawn`](crate::Error::Spawn).
+///
+/// ```no_run
+/// use tractor::{Error, error::SpawnError};
+/// # async fn demo(an: &tractor::ActorNursery) -> Result<(), Error> {
+/// match an.start_actor("worker").await {
+///     Ok(portal) => println!("spawned {}", portal.aid()),
+///     // Out of fds or processes: back off instead of failing the tree.
+///     Err(Error::Spawn(e)) if e.resource().is_some() => eprintln!("{e}"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpawnError {

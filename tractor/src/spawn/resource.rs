@@ -2,7 +2,14 @@
 //! about it. Shared by the spawner (fork/exec), the accept loop and child
 //! boot, so every layer names the same cause the same way.
 
-/// An OS resource that ran out.
+/// An OS resource that ran out, with what to do about it.
+///
+/// ```
+/// use tractor::error::Resource;
+/// let r = Resource::of_errno(libc::EMFILE).unwrap();
+/// assert_eq!(r, Resource::FileDescriptors);
+/// println!("{r}: {}", r.advice()); // "out of file descriptors: raise the open-file limit ..."
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Resource {
@@ -82,6 +89,13 @@ impl std::fmt::Display for Resource {
 
 /// How a child in child mode reports, by its exit code, why it died
 /// before completing its boot; the parent turns it back into a cause.
+///
+/// ```
+/// use tractor::error::BootExit;
+/// // Exit code 71: the child could not reach its parent.
+/// assert_eq!(BootExit::from_code(71), Some(BootExit::NoParent));
+/// assert_eq!(BootExit::from_code(0), None);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BootExit {

@@ -92,6 +92,20 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
     /// Opens the stream, absorbing overruns in tractor's overrun flow mode:
     /// messages beyond the buffer are kept (up to a hard cap) instead of
     /// failing the dialog with `StreamOverrun`.
+    ///
+    /// ```no_run
+    /// #[tractor::context]
+    /// async fn sink(ctx: tractor::Context<(), (), u64>) -> Result<u64, tractor::Error> {
+    ///     ctx.started(()).await?;
+    ///     // The caller used `.overrun_mode()`: it never waits, so a burst may
+    ///     // exceed the buffer; keep it rather than fail.
+    ///     let stream = ctx.open_stream_allow_overruns()?;
+    ///     let mut n = 0;
+    ///     while stream.recv().await?.is_some() { n += 1; }
+    ///     Ok(n)
+    /// }
+    /// # fn main() {}
+    /// ```
     pub fn open_stream_allow_overruns(&self) -> Result<MsgStream<Tx, Rx>, Error> {
         self.open_stream_inner(true)
     }
@@ -116,6 +130,22 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
 
     /// Cancels this task itself: the caller's side ends in `ContextCancelled`
     /// naming this actor.
+    ///
+    /// ```no_run
+    /// #[tractor::context]
+    /// async fn guarded(ctx: tractor::Context<(), (), String>) -> Result<(), tractor::Error> {
+    ///     ctx.started(()).await?;
+    ///     let stream = ctx.open_stream()?;
+    ///     while let Some(cmd) = stream.recv().await? {
+    ///         if cmd == "abort" {
+    ///             ctx.cancel(); // the caller sees ContextCancelled, not an error of ours
+    ///             std::future::pending::<()>().await;
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
     pub fn cancel(&self) {
         lock(&self.core.state).cancel_called = true;
         lock(&self.core.canceller).get_or_insert_with(|| self.core.me().clone());

@@ -23,6 +23,29 @@ const REMOTE_END_WAIT: Duration = Duration::from_secs(3);
 /// [`Context`](crate::Context). `R` is the endpoint's return type, `Tx`
 /// what this side sends on the stream (the callee's `Rx`), `Rx` what it
 /// receives (the callee's `Tx`).
+///
+/// ```no_run
+/// #[tractor::context]
+/// async fn sum(ctx: tractor::Context<(), (), u64>) -> Result<u64, tractor::Error> {
+///     ctx.started(()).await?;
+///     let stream = ctx.open_stream()?;
+///     let mut total = 0;
+///     while let Some(n) = stream.recv().await? { total += n; }
+///     Ok(total)
+/// }
+///
+/// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+///     portal.open_context(sum::call(), async |ctx, ()| {
+///         let stream = ctx.open_stream()?; // not async
+///         for n in 1..=3u64 { stream.send(n).await?; }
+///         stream.close(); // ends the callee's loop
+///         assert_eq!(ctx.wait_for_result().await?, 6);
+///         Ok(())
+///     })
+///     .await
+/// }
+/// # fn main() {}
+/// ```
 pub struct CallerContext<R, Tx, Rx> {
     pub(crate) core: Arc<CtxCore>,
     _t: PhantomData<fn(Tx) -> (R, Rx)>,
@@ -56,6 +79,25 @@ impl<R: DeserializeOwned, Tx: Serialize, Rx: DeserializeOwned> CallerContext<R, 
     /// cancel timeout for the ack. The remote task ends in
     /// `ContextCancelled` naming this actor, which the scope absorbs.
     /// Returns whether the cancel was acked.
+    ///
+    /// ```no_run
+    /// #[tractor::context]
+    /// async fn forever(ctx: tractor::Context) -> Result<(), tractor::Error> {
+    ///     ctx.started(()).await?;
+    ///     std::future::pending().await
+    /// }
+    ///
+    /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    ///     portal.open_context(forever::call(), async |ctx, ()| {
+    ///         // Our own cancel is absorbed: the scope still ends in `Ok`.
+    ///         let acked = ctx.cancel().await;
+    ///         assert!(ctx.cancel_called() && acked == ctx.cancel_acked());
+    ///         Ok(())
+    ///     })
+    ///     .await
+    /// }
+    /// # fn main() {}
+    /// ```
     pub async fn cancel(&self) -> bool {
         cancel_remote(&self.core, self.core.rt.p.cancel_timeout).await
     }

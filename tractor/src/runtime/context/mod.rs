@@ -30,6 +30,16 @@ use super::error::{Error, Misuse, RemoteActorError};
 use crate::ipc::{Aid, Cid, Msg};
 
 /// Which half of a dialog a handle is.
+///
+/// ```no_run
+/// # fn demo() {
+/// // Shared code can tell whether it serves a context or opened one.
+/// if let Some(ctx) = tractor::current_ipc_ctx() {
+///     let role = if ctx.side() == tractor::Side::Callee { "serving" } else { "calling" };
+///     println!("{role} {}", ctx.endpoint());
+/// }
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
     /// The actor that opened the context.
@@ -216,7 +226,19 @@ impl Msg {
 }
 
 /// An untyped view of the context the current task runs in, from
-/// [`current_ipc_ctx`].
+/// [`current_ipc_ctx`] (or a context's `info()`).
+///
+/// ```no_run
+/// #[tractor::context]
+/// async fn watch(ctx: tractor::Context) -> Result<(), tractor::Error> {
+///     ctx.started(()).await?;
+///     // Helpers deeper in the call stack need no `ctx` argument to log who asked.
+///     let info = tractor::current_ipc_ctx().expect("inside a context");
+///     println!("dialog {:?} with {}", info.cid(), info.peer());
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
 #[derive(Clone)]
 pub struct IpcContext {
     core: Arc<CtxCore>,

@@ -20,6 +20,22 @@ use crate::runtime::portal::Portal;
 /// The consumer's end of a one-way stream endpoint. Items arrive with
 /// [`recv`](Self::recv) or through [`futures::Stream`]; the stream ends
 /// when the remote generator does. Dropping it cancels the remote task.
+///
+/// ```no_run
+/// #[tractor::endpoint]
+/// async fn ticks(n: u32) -> impl futures::Stream<Item = u32> {
+///     futures::stream::iter(0..n)
+/// }
+///
+/// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+///     let mut ticks = portal.open_stream_from(ticks::call(1_000)).await?;
+///     while let Some(t) = ticks.recv().await? {
+///         if t == 10 { break; } // dropping `ticks` cancels the remote generator
+///     }
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
 pub struct RemoteStream<T> {
     core: Arc<CtxCore>,
     _t: PhantomData<fn() -> T>,

@@ -19,6 +19,22 @@ use crate::runtime::error::{Error, Misuse, RemoteActorError};
 /// ([`close`](Self::close), or dropping the stream) sends `Stop`, which ends
 /// the other side's iteration. `recv` is cancel-safe: a message the stream
 /// accepted is never lost to a cancelled receive.
+///
+/// ```no_run
+/// use futures::StreamExt;
+///
+/// #[tractor::context]
+/// async fn upper(ctx: tractor::Context<(), String, String>) -> Result<(), tractor::Error> {
+///     ctx.started(()).await?;
+///     let mut stream = ctx.open_stream()?;
+///     // As a `futures::Stream`: ends when the caller closes its side.
+///     while let Some(line) = stream.next().await {
+///         stream.send(line?.to_uppercase()).await?;
+///     }
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
 pub struct MsgStream<Tx, Rx> {
     pub(crate) core: Arc<CtxCore>,
     _t: PhantomData<fn(Tx) -> Rx>,
@@ -49,6 +65,17 @@ impl<Tx: Serialize, Rx: DeserializeOwned> MsgStream<Tx, Rx> {
 
     /// Receives the next message; `Ok(None)` once the other side closed its
     /// stream or its task returned. Cancel-safe.
+    ///
+    /// ```no_run
+    /// # async fn demo(stream: tractor::MsgStream<(), u32>) -> Result<(), tractor::Error> {
+    /// use std::time::Duration;
+    /// // Cancel-safe, so a timeout around it loses no message.
+    /// match tokio::time::timeout(Duration::from_secs(1), stream.recv()).await {
+    ///     Ok(msg) => println!("{:?}", msg?),
+    ///     Err(_) => println!("nothing for a second"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn recv(&self) -> Result<Option<Rx>, Error> {
         std::future::poll_fn(|cx| poll_item(&self.core, cx)).await
     }

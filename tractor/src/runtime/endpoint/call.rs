@@ -10,6 +10,17 @@ use crate::ipc::FlowSpec;
 /// [`ActorNursery::run_in_actor`](crate::ActorNursery::run_in_actor),
 /// [`Portal::open_context`](crate::Portal::open_context) or
 /// [`Portal::open_stream_from`](crate::Portal::open_stream_from).
+///
+/// ```
+/// #[tractor::endpoint]
+/// async fn square(x: u64) -> u64 { x * x }
+///
+/// # fn main() {
+/// // Building a call runs nothing: it is a typed message, checked at compile time.
+/// let call: tractor::Call<square::Endpoint> = square::call(3);
+/// assert_eq!(call.name(), "square");
+/// # }
+/// ```
 #[must_use = "a Call does nothing until passed to a Portal or a nursery"]
 pub struct Call<E: RemoteFn> {
     pub(crate) args: E::Args,
@@ -40,6 +51,20 @@ impl<E: RemoteFn> Call<E> {
     /// The stream buffer of the dialog: how many messages either side may
     /// have unread before the sender waits (or, in overrun mode, overruns).
     /// Default 256.
+    ///
+    /// ```no_run
+    /// #[tractor::endpoint]
+    /// async fn samples(n: u32) -> impl futures::Stream<Item = f32> {
+    ///     futures::stream::iter((0..n).map(|i| i as f32))
+    /// }
+    ///
+    /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    ///     // Small items, fast producer: a larger window means fewer credit round trips.
+    ///     let _items = portal.open_stream_from(samples::call(1_000_000).buffer(4096)).await?;
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
     pub fn buffer(mut self, messages: u32) -> Self {
         self.flow.window = messages.max(1);
         self
@@ -48,6 +73,27 @@ impl<E: RemoteFn> Call<E> {
     /// tractor's flow mode: senders never wait; a receiver whose buffer
     /// overflows fails the dialog with `StreamOverrun` (unless it opened
     /// its stream allowing overruns). The default is credit-based backpressure.
+    ///
+    /// ```no_run
+    /// #[tractor::context]
+    /// async fn sink(ctx: tractor::Context<(), (), u64>) -> Result<(), tractor::Error> {
+    ///     ctx.started(()).await?;
+    ///     let stream = ctx.open_stream_allow_overruns()?;
+    ///     while stream.recv().await?.is_some() {}
+    ///     Ok(())
+    /// }
+    ///
+    /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    ///     // The sender never waits for credit; the callee absorbs bursts.
+    ///     portal.open_context(sink::call().overrun_mode(), async |ctx, ()| {
+    ///         let stream = ctx.open_stream()?;
+    ///         for i in 0..10_000u64 { stream.send(i).await?; }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    /// }
+    /// # fn main() {}
+    /// ```
     pub fn overrun_mode(mut self) -> Self {
         self.flow.overrun = true;
         self

@@ -36,7 +36,14 @@ impl std::fmt::Debug for EndpointEntry {
 #[linkme::distributed_slice]
 pub static ENDPOINTS: [EndpointEntry];
 
-/// The endpoint table is inconsistent.
+/// The endpoint table is inconsistent: [`Error::Endpoint`](crate::Error::Endpoint).
+///
+/// ```
+/// use tractor::{Error, error::EndpointError};
+/// let e = Error::from(EndpointError::Duplicate { path: "app::ping".into() });
+/// // Two `ping` fns in one module path: the message says to rename one.
+/// assert!(e.to_string().contains("app::ping"));
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EndpointError {
     /// Two endpoints claim one name.

@@ -7,6 +7,19 @@ use crate::ipc::FuncType;
 
 /// What every remote-callable fn has, whatever its kind. Implemented by
 /// the macros; users rarely name it.
+///
+/// ```
+/// use tractor::RemoteFn;
+///
+/// #[tractor::endpoint]
+/// async fn greet(name: String) -> String { format!("hi {name}") }
+///
+/// # fn main() {
+/// // The generated `greet::Endpoint` names the fn, e.g. in logs or generic helpers.
+/// assert_eq!(greet::Endpoint::NAME, "greet");
+/// assert!(greet::Endpoint::PATH.ends_with("::greet"));
+/// # }
+/// ```
 pub trait RemoteFn: 'static {
     /// The arguments, as one serde struct.
     type Args: Serialize + DeserializeOwned + Send + 'static;
@@ -34,6 +47,18 @@ pub trait RemoteFn: 'static {
 }
 
 /// A plain async fn endpoint (`#[tractor::endpoint]`), answered by one value.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tractor::{Call, Endpoint, Portal};
+///
+/// // Generic over any plain endpoint: a call with a deadline (dropping the
+/// // call's future cancels the remote task).
+/// async fn run_within<E: Endpoint>(p: &Portal, call: Call<E>, d: Duration) -> Option<Result<E::Output, tractor::Error>> {
+///     tokio::time::timeout(d, p.run(call)).await.ok()
+/// }
+/// # fn main() {}
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a plain endpoint",
     label = "not the call of an `#[tractor::endpoint]` fn returning a value",
@@ -46,6 +71,21 @@ pub trait Endpoint: RemoteFn {
 
 /// A context endpoint (`#[tractor::context]`): a task linked to the
 /// caller's, with a `started` value, a bidirectional stream and a result.
+///
+/// ```
+/// use tractor::ContextEndpoint;
+///
+/// #[tractor::context]
+/// async fn chat(ctx: tractor::Context<u32, String, bool>) -> Result<(), tractor::Error> {
+///     ctx.started(1).await
+/// }
+///
+/// # fn main() {
+/// // The caller's view is the mirror image of the callee's `Context<Started, Tx, Rx>`:
+/// fn to_callee<E: ContextEndpoint<ToCallee = bool, FromCallee = String>>() {}
+/// to_callee::<chat::Endpoint>();
+/// # }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a context endpoint",
     label = "not the call of a `#[tractor::context]` fn",
@@ -64,6 +104,17 @@ pub trait ContextEndpoint: RemoteFn {
 
 /// A one-way stream endpoint (`#[tractor::endpoint]` returning
 /// `impl Stream<Item = T>`).
+///
+/// ```no_run
+/// use futures::TryStreamExt;
+/// use tractor::{Call, Portal, StreamEndpoint};
+///
+/// // Generic over any stream endpoint: collect everything it yields.
+/// async fn collect<E: StreamEndpoint>(p: &Portal, call: Call<E>) -> Result<Vec<E::Item>, tractor::Error> {
+///     p.open_stream_from(call).await?.try_collect().await
+/// }
+/// # fn main() {}
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a stream endpoint",
     label = "not the call of an `#[tractor::endpoint]` fn returning `impl Stream`",

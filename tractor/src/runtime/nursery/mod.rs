@@ -232,7 +232,27 @@ impl Orphans {
 }
 
 /// A process nursery: spawns child actors and supervises them. Obtained
-/// from [`open_nursery`].
+/// from [`open_nursery`](crate::open_nursery).
+///
+/// ```no_run
+/// #[tractor::endpoint]
+/// async fn double(x: u32) -> u32 { x * 2 }
+///
+/// async fn demo() -> Result<(), tractor::Error> {
+///     tractor::open_nursery(async |an| {
+///         // A one-shot child: runs one call, then is reaped.
+///         let one = an.run_in_actor(double::call(21)).await?;
+///         // A daemon: serves calls until cancelled.
+///         let daemon = an.start_actor("doubler").enable_modules([module_path!()]).await?;
+///         assert_eq!(daemon.run(double::call(1)).await?, 2);
+///         assert_eq!(one.wait_for_result().await?, 42);
+///         an.cancel().await; // the scope ends only once every child is reaped
+///         Ok(())
+///     })
+///     .await
+/// }
+/// # fn main() {}
+/// ```
 pub struct ActorNursery {
     inner: Arc<NurseryInner>,
 }
@@ -263,6 +283,28 @@ impl ActorNursery {
 
     /// Spawns a child that runs one endpoint call and is reaped as soon as
     /// its result arrives. The endpoint's module is enabled automatically.
+    ///
+    /// ```no_run
+    /// #[tractor::endpoint]
+    /// async fn checksum(path: String) -> Result<u64, String> {
+    ///     let bytes = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+    ///     Ok(bytes.iter().map(|&b| b as u64).sum())
+    /// }
+    ///
+    /// async fn demo(an: &tractor::ActorNursery) -> Result<(), tractor::Error> {
+    ///     // One process per file, in parallel; each result is typed.
+    ///     let mut jobs = Vec::new();
+    ///     for f in ["a.bin", "b.bin"] {
+    ///         jobs.push(an.run_in_actor(checksum::call(f.into())).name(format!("sum_{f}")).await?);
+    ///     }
+    ///     for job in jobs {
+    ///         let sum: u64 = job.wait_for_result().await?;
+    ///         println!("{sum}");
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
     pub fn run_in_actor<E: Endpoint>(&self, call: Call<E>) -> RunInActorBuilder<'_, E> {
         RunInActorBuilder {
             an: self,
@@ -273,6 +315,15 @@ impl ActorNursery {
 
     /// Cancels every child (graceful cancel request first, escalating to
     /// signals) and waits until all are reaped.
+    ///
+    /// ```no_run
+    /// # async fn demo(an: &tractor::ActorNursery) -> Result<(), tractor::Error> {
+    /// an.start_actor("worker").await?;
+    /// // Done with the daemons: without this the scope would wait for them forever.
+    /// an.cancel().await;
+    /// assert!(an.cancel_called() && an.children().is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn cancel(&self) -> CancelNursery<'_> {
         CancelNursery {
             an: self,
@@ -493,6 +544,18 @@ macro_rules! spawn_option_setters {
 }
 
 /// A pending [`ActorNursery::start_actor`]; configure it, then `.await` it.
+///
+/// ```no_run
+/// # async fn demo(an: &tractor::ActorNursery) -> Result<(), tractor::Error> {
+/// let portal = an
+///     .start_actor("db")
+///     .enable_modules(["my_app::db"]) // the only endpoints it will serve
+///     .loglevel("debug")
+///     .transport(tractor::TransportKind::Uds)
+///     .await?;
+/// println!("spawned {}", portal.aid());
+/// # Ok(()) }
+/// ```
 #[must_use = "the actor is spawned only when awaited"]
 pub struct StartActor<'a> {
     an: &'a ActorNursery,
@@ -526,6 +589,22 @@ impl<'a> IntoFuture for StartActor<'a> {
 }
 
 /// A pending [`ActorNursery::run_in_actor`]; configure it, then `.await` it.
+///
+/// ```no_run
+/// #[tractor::endpoint]
+/// async fn crunch(seed: u64) -> u64 { seed.wrapping_mul(6364136223846793005) }
+///
+/// async fn demo(an: &tractor::ActorNursery) -> Result<(), tractor::Error> {
+///     let child = an
+///         .run_in_actor(crunch::call(7))
+///         .name("crunch-7") // default: the fn name, `crunch`
+///         .debug_mode(true)
+///         .await?;
+///     println!("{}", child.wait_for_result().await?);
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
 #[must_use = "the actor is spawned only when awaited"]
 pub struct RunInActorBuilder<'a, E: Endpoint> {
     an: &'a ActorNursery,
@@ -621,6 +700,13 @@ impl<'a, E: Endpoint> IntoFuture for RunInActorBuilder<'a, E> {
 }
 
 /// A pending [`ActorNursery::cancel`]; `.await` it.
+///
+/// ```no_run
+/// # async fn demo(an: &tractor::ActorNursery) {
+/// // Children wedged in blocking code cannot ack a cancel request: skip it.
+/// an.cancel().hard_kill().await;
+/// # }
+/// ```
 #[must_use = "the nursery is cancelled only when awaited"]
 pub struct CancelNursery<'a> {
     an: &'a ActorNursery,
