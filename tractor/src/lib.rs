@@ -103,11 +103,13 @@ pub mod testing {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::app::{run_main, run_test};
-    pub use crate::ipc::{FuncType, stable_hash};
+    pub use crate::ipc::FuncType;
+    pub use crate::ipc::schema::DialogSchema;
     pub use crate::runtime::endpoint::{
         BoxDisplayError, BoxSerializableError, BoxStdError, BoxTractorError, ENDPOINTS,
-        EndpointEntry, ErrorProbe, HandlerFuture, Invocation, LocalError, Reply, signature,
+        EndpointEntry, ErrorProbe, HandlerFuture, Invocation, LocalError, Reply,
     };
+    pub use crate::runtime::endpoint_schema::{context_schema, endpoint_schema, stream_schema};
     pub use linkme;
     pub use serde;
     pub use std::boxed::Box;

@@ -14,6 +14,7 @@ pub mod frame;
 pub mod heartbeat;
 pub mod limits;
 pub mod msg;
+pub(crate) mod schema;
 pub mod transport;
 
 pub use addr::{Addr, TransportKind};

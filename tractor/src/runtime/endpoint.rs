@@ -29,12 +29,13 @@ pub trait RemoteFn: 'static {
     /// How it is called.
     const KIND: FuncType;
 
-    /// The compiled-in signature (argument, payload and result types), to
-    /// tell a caller and a callee built from different sources apart.
+    /// The dialog's wire schema (argument, payload and result types), in
+    /// a readable form for messages.
     fn signature() -> String;
 
-    /// [`signature`](Self::signature) hashed for the wire; generated code
-    /// caches it.
+    /// What tells a caller and a callee built from different sources
+    /// apart: generated code hashes the serde shape of the dialog's types,
+    /// traced once; this default hashes [`signature`](Self::signature).
     fn signature_hash() -> u64 {
         crate::ipc::stable_hash(&Self::signature())
     }
@@ -84,17 +85,6 @@ pub trait ContextEndpoint: RemoteFn {
 pub trait StreamEndpoint: RemoteFn {
     /// The items.
     type Item: Serialize + DeserializeOwned + 'static;
-}
-
-/// Formats a signature from type names, for [`RemoteFn::signature`].
-pub fn signature(args: &[&str], payloads: &[&str], output: &str) -> String {
-    let mut s = format!("fn({})", args.join(", "));
-    if !payloads.is_empty() {
-        s.push_str(&format!(" with [{}]", payloads.join(", ")));
-    }
-    s.push_str(" -> ");
-    s.push_str(output);
-    s
 }
 
 fn module_of(path: &'static str, name: &str) -> &'static str {
@@ -375,8 +365,10 @@ pub struct EndpointEntry {
     pub name: &'static str,
     /// How it is called.
     pub kind: FuncType,
-    /// Its compiled-in signature.
+    /// Its wire schema, readable, for messages.
     pub signature: fn() -> String,
+    /// Its wire schema's hash, compared with each caller's.
+    pub signature_hash: fn() -> u64,
     /// Decodes the arguments, runs the function, encodes the reply.
     pub handler: fn(Invocation) -> HandlerFuture,
 }
@@ -623,6 +615,7 @@ mod tests {
                 name: "f",
                 kind: FuncType::AsyncFunc,
                 signature: String::new,
+                signature_hash: || 0,
                 handler: never,
             },
             EndpointEntry {
@@ -630,6 +623,7 @@ mod tests {
                 name: "f",
                 kind: FuncType::AsyncFunc,
                 signature: String::new,
+                signature_hash: || 0,
                 handler: never,
             },
         ];

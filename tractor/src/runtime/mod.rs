@@ -8,6 +8,7 @@ pub mod context;
 pub(crate) mod current;
 pub(crate) mod dialog;
 pub mod endpoint;
+pub(crate) mod endpoint_schema;
 pub mod error;
 pub mod identity;
 pub(crate) mod interrupt;
