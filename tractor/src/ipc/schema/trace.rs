@@ -101,7 +101,7 @@ impl Ctx {
     /// node an earlier pass recorded there.
     fn fill(&mut self, slot: &mut Node, fresh: Node) -> Result<(), TraceError> {
         match slot {
-            Node::Unknown if self.nodes >= MAX_NODES => self.opaque(slot, Opaque::TooLarge),
+            Node::Unknown if self.nodes >= MAX_NODES => Err(self.opaque(slot, Opaque::TooLarge)),
             Node::Unknown => {
                 *slot = fresh;
                 self.nodes += 1;
@@ -110,16 +110,17 @@ impl Ctx {
             }
             Node::Opaque(why) => Err(TraceError::Opaque(*why)),
             known if known.same_kind(&fresh) => Ok(()),
-            _ => self.opaque(slot, Opaque::Inconsistent),
+            _ => Err(self.opaque(slot, Opaque::Inconsistent)),
         }
     }
 
-    fn opaque(&mut self, slot: &mut Node, why: Opaque) -> Result<(), TraceError> {
+    /// Marks `slot` opaque; the error ends the pass.
+    fn opaque(&mut self, slot: &mut Node, why: Opaque) -> TraceError {
         if *slot != Node::Opaque(why) {
             *slot = Node::Opaque(why);
             self.progress = true;
         }
-        Err(TraceError::Opaque(why))
+        TraceError::Opaque(why)
     }
 
     /// Whether a choice point (option, sequence, map) holds one element
@@ -260,8 +261,7 @@ impl<'de> de::Deserializer<'de> for Tracer<'_> {
     }
 
     fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, TraceError> {
-        self.ctx.opaque(self.slot, Opaque::Any)?;
-        Err(TraceError::Opaque(Opaque::Any))
+        Err(self.ctx.opaque(self.slot, Opaque::Any))
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TraceError> {
