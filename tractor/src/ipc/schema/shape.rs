@@ -293,6 +293,7 @@ impl fmt::Display for Node {
                     write!(f, "struct {}", c.name)?;
                     fields.fmt(f)
                 }
+                Body::Enum(vs) if vs.is_empty() => write!(f, "enum {} {{}}", c.name),
                 Body::Enum(vs) => {
                     write!(f, "enum {} {{ ", c.name)?;
                     for (i, (name, fields)) in vs.iter().enumerate() {

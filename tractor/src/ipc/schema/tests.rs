@@ -452,3 +452,52 @@ fn schema_cost() {
         );
     }
 }
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+#[serde(tag = "kind")]
+enum Tagged {
+    A { x: u8 },
+    B,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum Untagged {
+    N(u8),
+    S(String),
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Flattened {
+    id: u8,
+    #[serde(flatten)]
+    rest: HashMap<String, String>,
+}
+
+#[derive(Deserialize)]
+enum Never {}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Skips {
+    kept: u8,
+    #[serde(skip)]
+    local: Vec<u8>,
+    #[serde(rename = "wire")]
+    renamed: bool,
+}
+
+/// Self-describing serde features cannot be traced (postcard cannot carry
+/// them either): opaque, never a panic or a hang.
+#[test]
+fn self_describing_features_are_opaque() {
+    assert_eq!(shape_of::<Tagged>(), Node::Opaque(Opaque::Any));
+    assert_eq!(shape_of::<Untagged>(), Node::Opaque(Opaque::Any));
+    assert!(shape_of::<Flattened>().has_opaque());
+    assert_eq!(shown::<Never>(), "enum Never {}");
+    // What travels is what is shown: skipped fields do not, renames do.
+    assert_eq!(shown::<Skips>(), "struct Skips { kept: u8, wire: bool }");
+}
