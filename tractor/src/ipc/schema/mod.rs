@@ -14,6 +14,7 @@
 //! rest of the shape still is. Each endpoint computes its schema once
 //! (generated code keeps it in a `static`); calls only compare the hash.
 
+mod access;
 mod canon;
 mod shape;
 mod trace;

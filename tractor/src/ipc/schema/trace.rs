@@ -18,11 +18,9 @@
 //! sample values costs the precision of what follows it, never a panic.
 //! Depth and size are bounded.
 
-use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
-    VariantAccess, Visitor,
-};
+use serde::de::{self, DeserializeOwned, Visitor};
 
+use super::access::{Elements, Entries, Variant};
 use super::shape::{Body, Fields, Node, Opaque, Prim};
 
 /// Nesting the tracer follows before it calls a position opaque.
@@ -84,14 +82,14 @@ impl de::Error for TraceError {
 
 /// What persists across the positions of a pass and across passes.
 #[derive(Default)]
-struct Ctx {
+pub(super) struct Ctx {
     /// The containers enclosing the current position: name and field (or
     /// variant) names, to recognise recursion.
     stack: Vec<(&'static str, &'static [&'static str])>,
     depth: usize,
     nodes: usize,
     /// Whether this pass filled in anything new.
-    progress: bool,
+    pub(super) progress: bool,
     /// See [`trace`]: cut choice points already tried even if incomplete.
     prefer_cut: bool,
 }
@@ -134,7 +132,7 @@ impl Ctx {
     }
 
     /// Runs `f` one level deeper, if the depth allows.
-    fn descend<R>(
+    pub(super) fn descend<R>(
         &mut self,
         f: impl FnOnce(&mut Ctx) -> Result<R, TraceError>,
     ) -> Result<R, TraceError> {
@@ -166,9 +164,9 @@ impl Ctx {
 }
 
 /// The deserializer of one position.
-struct Tracer<'a> {
-    slot: &'a mut Node,
-    ctx: &'a mut Ctx,
+pub(super) struct Tracer<'a> {
+    pub(super) slot: &'a mut Node,
+    pub(super) ctx: &'a mut Ctx,
 }
 
 impl<'a> Tracer<'a> {
@@ -215,11 +213,11 @@ impl<'a> Tracer<'a> {
     }
 }
 
-fn unknowns(n: usize) -> Vec<Node> {
+pub(super) fn unknowns(n: usize) -> Vec<Node> {
     vec![Node::Unknown; n]
 }
 
-fn named(names: &'static [&'static str]) -> Fields {
+pub(super) fn named(names: &'static [&'static str]) -> Fields {
     Fields::Named(names.iter().map(|n| (*n, Node::Unknown)).collect())
 }
 
@@ -427,176 +425,5 @@ fn choose_variant(vs: &[(&'static str, Option<Fields>)], prefer_cut: bool) -> Op
             .or_else(incomplete)
             .or_else(finishes)
             .or_else(first)
-    }
-}
-
-/// The elements of a sequence, tuple or struct, one slot each.
-struct Elements<'a> {
-    ctx: &'a mut Ctx,
-    slots: std::vec::IntoIter<&'a mut Node>,
-}
-
-impl<'a> Elements<'a> {
-    fn new(ctx: &'a mut Ctx, slots: Vec<&'a mut Node>) -> Self {
-        Elements {
-            ctx,
-            slots: slots.into_iter(),
-        }
-    }
-
-    fn next_slot(&mut self) -> Option<&'a mut Node> {
-        self.slots.next()
-    }
-}
-
-impl<'de> SeqAccess<'de> for Elements<'_> {
-    type Error = TraceError;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, TraceError> {
-        match self.slots.next() {
-            Some(slot) => seed
-                .deserialize(Tracer {
-                    slot,
-                    ctx: &mut *self.ctx,
-                })
-                .map(Some),
-            None => Ok(None),
-        }
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.slots.len())
-    }
-}
-
-/// A map of at most one entry.
-struct Entries<'a> {
-    ctx: &'a mut Ctx,
-    entry: Option<(&'a mut Node, &'a mut Node)>,
-    value: Option<&'a mut Node>,
-}
-
-impl<'de> MapAccess<'de> for Entries<'_> {
-    type Error = TraceError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, TraceError> {
-        let Some((k, v)) = self.entry.take() else {
-            return Ok(None);
-        };
-        self.value = Some(v);
-        seed.deserialize(Tracer {
-            slot: k,
-            ctx: &mut *self.ctx,
-        })
-        .map(Some)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, TraceError> {
-        match self.value.take() {
-            Some(slot) => seed.deserialize(Tracer {
-                slot,
-                ctx: &mut *self.ctx,
-            }),
-            None => Err(TraceError::Custom("a map value without its key".into())),
-        }
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(usize::from(self.entry.is_some()))
-    }
-}
-
-/// The variant an enum takes this pass, and its fields' slot.
-struct Variant<'a> {
-    ctx: &'a mut Ctx,
-    index: usize,
-    fields: &'a mut Option<Fields>,
-}
-
-impl Variant<'_> {
-    /// Records the variant's kind of fields, or checks it against an
-    /// earlier pass's.
-    fn fill(&mut self, fresh: Fields) -> Result<(), TraceError> {
-        match &self.fields {
-            None => {
-                *self.fields = Some(fresh);
-                self.ctx.progress = true;
-                Ok(())
-            }
-            Some(known) if known.same_kind(&fresh) => Ok(()),
-            Some(_) => Err(TraceError::Opaque(Opaque::Inconsistent)),
-        }
-    }
-}
-
-impl<'de, 'a> EnumAccess<'de> for Variant<'a> {
-    type Error = TraceError;
-    type Variant = Self;
-
-    fn variant_seed<V: DeserializeSeed<'de>>(
-        self,
-        seed: V,
-    ) -> Result<(V::Value, Self), TraceError> {
-        let index = u32::try_from(self.index)
-            .map_err(|_| TraceError::Custom("too many variants".into()))?;
-        let value = seed.deserialize(IntoDeserializer::<TraceError>::into_deserializer(index))?;
-        Ok((value, self))
-    }
-}
-
-impl<'de> VariantAccess<'de> for Variant<'_> {
-    type Error = TraceError;
-
-    fn unit_variant(mut self) -> Result<(), TraceError> {
-        self.fill(Fields::Unit)
-    }
-
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(
-        mut self,
-        seed: T,
-    ) -> Result<T::Value, TraceError> {
-        self.fill(Fields::Newtype(Box::new(Node::Unknown)))?;
-        let Variant { ctx, fields, .. } = self;
-        match fields {
-            Some(Fields::Newtype(slot)) => {
-                ctx.descend(|ctx| seed.deserialize(Tracer { slot, ctx }))
-            }
-            _ => Err(TraceError::Opaque(Opaque::Inconsistent)),
-        }
-    }
-
-    fn tuple_variant<V: Visitor<'de>>(
-        mut self,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, TraceError> {
-        self.fill(Fields::Tuple(unknowns(len)))?;
-        self.visit_fields(visitor)
-    }
-
-    fn struct_variant<V: Visitor<'de>>(
-        mut self,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, TraceError> {
-        self.fill(named(fields))?;
-        self.visit_fields(visitor)
-    }
-}
-
-impl Variant<'_> {
-    fn visit_fields<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TraceError> {
-        let Variant { ctx, fields, .. } = self;
-        let slots = fields.as_mut().map(Fields::nodes_mut).unwrap_or_default();
-        ctx.descend(|ctx| visitor.visit_seq(Elements::new(ctx, slots)))
     }
 }
