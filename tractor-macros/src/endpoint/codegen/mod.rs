@@ -212,3 +212,84 @@ impl Module<'_> {
         self.m.args.iter().map(|a| &a.name).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::endpoint::{Macro, expand};
+
+    /// The expansion of one fn by one macro, as tokens separated by spaces.
+    fn tokens(which: Macro, item: &str) -> String {
+        let item = item.parse().unwrap_or_default();
+        expand(proc_macro2::TokenStream::new(), item, which).to_string()
+    }
+
+    /// The expansion without spaces, to look for a snippet in.
+    fn expanded(which: Macro, item: &str) -> String {
+        tokens(which, item).split_whitespace().collect()
+    }
+
+    /// Generated code names `::tractor::__private` or the public API, never
+    /// an internal path a compiler message could show a user.
+    #[test]
+    fn only_private_or_public_paths() {
+        let public = [
+            "RemoteFn",
+            "Endpoint",
+            "StreamEndpoint",
+            "ContextEndpoint",
+            "Call",
+        ];
+        for (which, item) in [
+            (Macro::Endpoint, "async fn f(a: u8) -> u8 { a }"),
+            (
+                Macro::Endpoint,
+                "async fn f() -> Result<u8, String> { Ok(1) }",
+            ),
+            (
+                Macro::Endpoint,
+                "async fn f() -> impl Stream<Item = u8> { s() }",
+            ),
+            (
+                Macro::Context,
+                "async fn f(ctx: Context<u8, u8, u8>, a: u8) -> u8 { a }",
+            ),
+        ] {
+            let code = tokens(which, item);
+            assert!(!code.contains("compile_error"), "{code}");
+            for path in code.split(":: tractor ::").skip(1) {
+                let first = path.split_whitespace().next().unwrap_or_default();
+                assert!(
+                    first == "__private" || public.contains(&first),
+                    "`::tractor::{first}` in {code}"
+                );
+            }
+        }
+    }
+
+    /// Each kind of endpoint gets its trait, its `FuncType` and its schema.
+    #[test]
+    fn each_kind_is_generated_as_its_own() {
+        let plain = expanded(Macro::Endpoint, "async fn f(a: u8) -> u8 { a }");
+        assert!(
+            plain.contains("impl::tractor::EndpointforEndpoint"),
+            "{plain}"
+        );
+        assert!(plain.contains("FuncType::AsyncFunc"), "{plain}");
+        assert!(plain.contains("endpoint_schema::<Endpoint>"), "{plain}");
+        let stream = expanded(
+            Macro::Endpoint,
+            "async fn f() -> impl Stream<Item = u8> { s() }",
+        );
+        assert!(stream.contains("FuncType::Stream"), "{stream}");
+        assert!(stream.contains("stream_schema::<Endpoint>"), "{stream}");
+        assert!(stream.contains("Invocation::pump(inv,out)"), "{stream}");
+        let context = expanded(
+            Macro::Context,
+            "async fn f(a: u8, ctx: Context<u8>) -> u8 { a }",
+        );
+        assert!(context.contains("FuncType::Context"), "{context}");
+        assert!(context.contains("context_schema::<Endpoint>"), "{context}");
+        // The `Context` goes where the fn takes it.
+        assert!(context.contains("super::f(a,ctx)"), "{context}");
+    }
+}
