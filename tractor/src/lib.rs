@@ -164,11 +164,12 @@ pub mod wire;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::app::{run_main, run_test};
-    pub use crate::ipc::{FuncType, stable_hash};
+    pub use crate::ipc::FuncType;
+    pub use crate::ipc::schema::DialogSchema;
     pub use crate::runtime::endpoint::{
         BoxDisplayError, BoxSerializableError, BoxStdError, BoxTractorError, ENDPOINTS,
         EndpointEntry, EndpointErrorDisplay, ErrorProbe, HandlerFuture, Invocation, LocalError,
-        Reply, signature,
+        Reply, context_schema, endpoint_schema, stream_schema,
     };
     pub use linkme;
     pub use serde;

@@ -1,4 +1,5 @@
-//! What the generator needs to know about an endpoint fn.
+//! What the generator needs to know about an endpoint fn: the parser's
+//! output, already validated, one variant per kind of endpoint.
 
 use proc_macro2::Span;
 use syn::{Ident, ItemFn, Type, Visibility};
@@ -11,18 +12,22 @@ pub(super) struct EndpointModel {
     pub name_override: Option<syn::LitStr>,
     /// Visibility for the generated module's items.
     pub item_vis: Visibility,
+    /// The arguments that travel (a context's `Context` is not one).
     pub args: Vec<Arg>,
-    pub output: Output,
     pub kind: Kind,
 }
 
-/// Which macro, and for a context, its `Context` parameter.
+/// The kinds of endpoint: each is called and answered its own way.
 pub(super) enum Kind {
-    /// `#[tractor::endpoint]`.
-    Endpoint,
-    /// `#[tractor::context]`: the `Context<Started, Tx, Rx>` parameter sits
-    /// at `position` among the fn's inputs.
-    Context(Box<ContextParam>),
+    /// `#[tractor::endpoint]` answered by one value.
+    Plain(Output),
+    /// `#[tractor::endpoint]` returning `impl Stream<Item = T>`.
+    Stream { item: Type },
+    /// `#[tractor::context]`.
+    Context {
+        param: Box<ContextParam>,
+        output: Output,
+    },
 }
 
 /// Where a context endpoint's `Context<Started, Tx, Rx>` parameter sits
@@ -39,12 +44,11 @@ pub(super) struct Arg {
     pub ty: Type,
 }
 
+/// What a plain or context endpoint returns.
 pub(super) enum Output {
     /// `-> T` (or nothing: `()`).
-    Plain(Type),
+    Value(Type),
     /// `-> Result<T, E>`: `E` is boxed as a remote error; errors about it
     /// point at `err_span`.
     Fallible { ok: Type, err_span: Span },
-    /// `-> impl Stream<Item = T>`: a one-way stream endpoint.
-    Stream { item: Type },
 }

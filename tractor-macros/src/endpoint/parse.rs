@@ -9,6 +9,12 @@ use syn::{
 };
 
 use super::model::{Arg, ContextParam, EndpointModel, Kind, Output};
+
+/// What the fn returns, before it is paired with the kind of macro.
+enum Returns {
+    Value(Output),
+    Stream(Type),
+}
 use crate::diag::{self, Errors};
 
 /// Which attribute is being expanded.
@@ -99,7 +105,7 @@ pub(super) fn parse(
         );
     }
     let mut args = Vec::new();
-    let mut context: Option<Kind> = None;
+    let mut context: Option<Box<ContextParam>> = None;
     // A `Context` parameter was written, even if malformed: do not also
     // report it missing.
     let mut saw_context = false;
@@ -137,12 +143,12 @@ pub(super) fn parse(
                         for t in [&started, &tx, &rx] {
                             check_owned(t, "a `Context` payload", &mut errs);
                         }
-                        context = Some(Kind::Context(Box::new(ContextParam {
+                        context = Some(Box::new(ContextParam {
                             position,
                             started,
                             tx,
                             rx,
-                        })))
+                        }))
                     }
                     Err(e) => errs.push_error(e),
                 },
@@ -177,22 +183,15 @@ pub(super) fn parse(
             }
         }
     }
-    let kind = match (which, context) {
-        (Macro::Endpoint, _) => Kind::Endpoint,
-        (Macro::Context, Some(k)) => k,
-        (Macro::Context, None) => {
-            if !saw_context {
-                // At the parentheses: never empty, unlike the inputs.
-                errs.push_error(syn::Error::new(
-                    sig.paren_token.span.join(),
-                    "a context endpoint needs a `tractor::Context<Started, Tx, Rx>` parameter: add one (e.g. `ctx: tractor::Context<()>` for no payloads), or use #[tractor::endpoint] for a plain call",
-                ));
-            }
-            Kind::Endpoint
-        }
-    };
-    let output = match &sig.output {
-        ReturnType::Default => Output::Plain(syn::parse_quote!(())),
+    if which == Macro::Context && !saw_context {
+        // At the parentheses: never empty, unlike the inputs.
+        errs.push_error(syn::Error::new(
+            sig.paren_token.span.join(),
+            "a context endpoint needs a `tractor::Context<Started, Tx, Rx>` parameter: add one (e.g. `ctx: tractor::Context<()>` for no payloads), or use #[tractor::endpoint] for a plain call",
+        ));
+    }
+    let returns = match &sig.output {
+        ReturnType::Default => Returns::Value(Output::Value(syn::parse_quote!(()))),
         ReturnType::Type(_, ty) if stream_item(ty).is_some() => {
             let item = stream_item(ty)
                 .cloned()
@@ -204,12 +203,12 @@ pub(super) fn parse(
                 );
             }
             check_owned(&item, "a stream item", &mut errs);
-            Output::Stream { item }
+            Returns::Stream(item)
         }
         ReturnType::Type(_, ty) => {
             check_owned(ty, "an endpoint return type", &mut errs);
-            match result_types(ty) {
-                ResultShape::NotResult => Output::Plain((**ty).clone()),
+            Returns::Value(match result_types(ty) {
+                ResultShape::NotResult => Output::Value((**ty).clone()),
                 ResultShape::Fallible { ok, err } => Output::Fallible {
                     ok: ok.clone(),
                     err_span: err.span(),
@@ -219,12 +218,24 @@ pub(super) fn parse(
                         ty,
                         "write the endpoint's result as `Result<T, E>` with both parameters: the macro reads `E` from the signature to box the error for the caller and cannot see through a `Result` alias (for `io::Result<T>`, write `Result<T, std::io::Error>`)",
                     );
-                    Output::Plain((**ty).clone())
+                    Output::Value((**ty).clone())
                 }
-            }
+            })
         }
     };
     errs.finish()?;
+    let kind = match (context, returns) {
+        (None, Returns::Value(output)) => Kind::Plain(output),
+        (None, Returns::Stream(item)) => Kind::Stream { item },
+        (Some(param), Returns::Value(output)) => Kind::Context { param, output },
+        // Reported above; `finish` returned it.
+        (Some(_), Returns::Stream(item)) => {
+            return Err(syn::Error::new(
+                item.span(),
+                "a context endpoint cannot return a stream",
+            ));
+        }
+    };
     let item_vis = item_visibility(&func.vis);
     Ok(EndpointModel {
         name: func.sig.ident.clone(),
@@ -232,7 +243,6 @@ pub(super) fn parse(
         func,
         item_vis,
         args,
-        output,
         kind,
     })
 }

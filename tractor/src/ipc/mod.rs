@@ -14,6 +14,7 @@ pub(crate) mod frame;
 pub(crate) mod heartbeat;
 pub(crate) mod limits;
 pub(crate) mod msg;
+pub(crate) mod schema;
 pub(crate) mod transport;
 
 pub use addr::{Addr, AddrParseError, TransportKind};
@@ -22,7 +23,8 @@ pub use error::IpcError;
 pub use frame::FrameError;
 pub use heartbeat::Heartbeat;
 pub use limits::Limits;
-pub use msg::{Aid, FuncType, stable_hash};
+pub(crate) use msg::stable_hash;
+pub use msg::{Aid, FuncType};
 
 pub(crate) use channel::{Channel, Role};
 pub(crate) use frame::DEFAULT_MAX_FRAME;

@@ -91,7 +91,7 @@ pub struct SpawnSpec {
 }
 
 /// FNV-1a, for signature hashes that must agree across binaries.
-pub fn stable_hash(s: &str) -> u64 {
+pub(crate) fn stable_hash(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 
 use super::actor::ActorRuntime;
 use super::conn::{Conn, Dialog};
-use super::endpoint::{Call, Endpoint, RemoteFn};
+use super::context::{CallerContext, RemoteStream};
+use super::endpoint::{Call, ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint};
 use super::error::{Error, RemoteActorError};
 use super::nursery::MainSlot;
 use super::share::{Claim, Lease};
@@ -256,6 +257,89 @@ impl Portal {
         };
         let pld = slot.wait().await.into_result(self.aid())?;
         Ok((slot.path, pld))
+    }
+
+    /// Opens a context: runs the context endpoint as a task in the remote
+    /// actor, waits for its `started` value, then runs `body` with the
+    /// caller's half and that value.
+    ///
+    /// The scope never outlives the remote task: when `body` returns, it
+    /// waits for the task's result; when `body` fails, the remote task is
+    /// cancelled; when the remote task fails, `body` is interrupted and the
+    /// error returned. A cancel requested through this context
+    /// ([`CallerContext::cancel`]) is absorbed; one from anyone else is
+    /// raised as `ContextCancelled`.
+    ///
+    /// If `body` returned a value and the remote task then failed, or its
+    /// actor died before sending its result, the error is returned with the
+    /// value kept inside ([`Error::ValueKept`], [`Error::take_value`]):
+    /// what the body produced is never lost. (A value of a zero-sized type,
+    /// like `()`, carries nothing and is not kept.)
+    ///
+    /// ```no_run
+    /// #[tractor::context]
+    /// async fn simple_rpc(ctx: tractor::Context<i32, String, String>, data: i32) -> Result<u32, tractor::Error> {
+    ///     ctx.started(data + 1).await?;
+    ///     let stream = ctx.open_stream()?;
+    ///     let mut count = 0;
+    ///     while let Some(_ping) = stream.recv().await? {
+    ///         stream.send("pong".into()).await?;
+    ///         count += 1;
+    ///     }
+    ///     Ok(count)
+    /// }
+    ///
+    /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    ///     portal.open_context(simple_rpc::call(10), async |ctx, first| {
+    ///         assert_eq!(first, 11);
+    ///         let stream = ctx.open_stream()?;
+    ///         stream.send("ping".into()).await?;
+    ///         assert_eq!(stream.recv().await?.as_deref(), Some("pong"));
+    ///         Ok(())
+    ///     })
+    ///     .await
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub async fn open_context<E, F, T>(&self, call: Call<E>, body: F) -> Result<T, Error>
+    where
+        E: ContextEndpoint,
+        F: AsyncFnOnce(
+            &CallerContext<E::Return, E::ToCallee, E::FromCallee>,
+            E::Started,
+        ) -> Result<T, Error>,
+        T: Send + 'static,
+    {
+        self.run_context(call, body).await
+    }
+
+    /// Starts a one-way stream endpoint in the remote actor and returns
+    /// its items as they come (with backpressure: the remote generator
+    /// waits while a window of items is unread). Dropping the returned
+    /// stream cancels the remote task.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    ///
+    /// #[tractor::endpoint]
+    /// async fn count_to(n: u32) -> impl futures::Stream<Item = u32> {
+    ///     futures::stream::iter(1..=n)
+    /// }
+    ///
+    /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+    ///     let mut items = portal.open_stream_from(count_to::call(3)).await?;
+    ///     while let Some(i) = items.next().await {
+    ///         println!("{}", i?);
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub async fn open_stream_from<E: StreamEndpoint>(
+        &self,
+        call: Call<E>,
+    ) -> Result<RemoteStream<E::Item>, Error> {
+        self.start_stream_from(call).await
     }
 
     /// Cancels the remote actor's runtime and process: a request, then a

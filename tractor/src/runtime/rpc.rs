@@ -19,7 +19,7 @@ use super::context::{CtxCore, CtxSeed, with_current};
 use super::endpoint::{EndpointEntry, Invocation, LocalError, Lookup, Reply, box_panic};
 use super::error::boxed_types;
 use super::nursery::Orphans;
-use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, Start, stable_hash};
+use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, Start};
 
 /// The error a cancelled task answers with.
 pub(crate) fn context_cancelled(me: &Aid, what: &str, canceller: Option<Aid>) -> ErrorData {
@@ -277,11 +277,11 @@ fn mismatch(entry: &EndpointEntry, kind: FuncType, sig: Option<u64>) -> Option<S
             how(kind)
         ));
     }
-    let ours = (entry.signature)();
     match sig {
-        Some(h) if h != stable_hash(&ours) => Some(format!(
-            "the caller of `{}` was built with a different signature than this actor's `{ours}`; rebuild both from the same source",
-            entry.path
+        Some(h) if h != (entry.signature_hash)() => Some(format!(
+            "the caller of `{}` was built with a different signature than this actor's `{}`; rebuild both from the same source",
+            entry.path,
+            (entry.signature)()
         )),
         _ => None,
     }

@@ -208,49 +208,9 @@ async fn drain_until_end(core: &CtxCore) -> Terminal {
 }
 
 impl Portal {
-    /// Opens a context: runs the context endpoint as a task in the remote
-    /// actor, waits for its `started` value, then runs `body` with the
-    /// caller's half and that value.
-    ///
-    /// The scope never outlives the remote task: when `body` returns, it
-    /// waits for the task's result; when `body` fails, the remote task is
-    /// cancelled; when the remote task fails, `body` is interrupted and the
-    /// error returned. A cancel requested through this context
-    /// ([`CallerContext::cancel`]) is absorbed; one from anyone else is
-    /// raised as `ContextCancelled`.
-    ///
-    /// If `body` returned a value and the remote task then failed, or its
-    /// actor died before sending its result, the error is returned with the
-    /// value kept inside ([`Error::ValueKept`], [`Error::take_value`]):
-    /// what the body produced is never lost. (A value of a zero-sized type,
-    /// like `()`, carries nothing and is not kept.)
-    ///
-    /// ```no_run
-    /// #[tractor::context]
-    /// async fn simple_rpc(ctx: tractor::Context<i32, String, String>, data: i32) -> Result<u32, tractor::Error> {
-    ///     ctx.started(data + 1).await?;
-    ///     let stream = ctx.open_stream()?;
-    ///     let mut count = 0;
-    ///     while let Some(_ping) = stream.recv().await? {
-    ///         stream.send("pong".into()).await?;
-    ///         count += 1;
-    ///     }
-    ///     Ok(count)
-    /// }
-    ///
-    /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
-    ///     portal.open_context(simple_rpc::call(10), async |ctx, first| {
-    ///         assert_eq!(first, 11);
-    ///         let stream = ctx.open_stream()?;
-    ///         stream.send("ping".into()).await?;
-    ///         assert_eq!(stream.recv().await?.as_deref(), Some("pong"));
-    ///         Ok(())
-    ///     })
-    ///     .await
-    /// }
-    /// # fn main() {}
-    /// ```
-    pub async fn open_context<E, F, T>(&self, call: Call<E>, body: F) -> Result<T, Error>
+    /// The body of [`Portal::open_context`], which lives with `Portal` so
+    /// that compiler messages about its bounds name `tractor::Portal`.
+    pub(crate) async fn run_context<E, F, T>(&self, call: Call<E>, body: F) -> Result<T, Error>
     where
         E: ContextEndpoint,
         F: AsyncFnOnce(

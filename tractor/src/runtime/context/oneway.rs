@@ -66,29 +66,9 @@ impl<T: DeserializeOwned> futures::Stream for RemoteStream<T> {
 }
 
 impl Portal {
-    /// Starts a one-way stream endpoint in the remote actor and returns
-    /// its items as they come (with backpressure: the remote generator
-    /// waits while a window of items is unread). Dropping the returned
-    /// stream cancels the remote task.
-    ///
-    /// ```no_run
-    /// use futures::StreamExt;
-    ///
-    /// #[tractor::endpoint]
-    /// async fn count_to(n: u32) -> impl futures::Stream<Item = u32> {
-    ///     futures::stream::iter(1..=n)
-    /// }
-    ///
-    /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
-    ///     let mut items = portal.open_stream_from(count_to::call(3)).await?;
-    ///     while let Some(i) = items.next().await {
-    ///         println!("{}", i?);
-    ///     }
-    ///     Ok(())
-    /// }
-    /// # fn main() {}
-    /// ```
-    pub async fn open_stream_from<E: StreamEndpoint>(
+    /// The body of [`Portal::open_stream_from`], which lives with `Portal` so
+    /// that compiler messages about its bounds name `tractor::Portal`.
+    pub(crate) async fn start_stream_from<E: StreamEndpoint>(
         &self,
         call: Call<E>,
     ) -> Result<RemoteStream<E::Item>, Error> {

@@ -11,6 +11,7 @@ mod call;
 mod invocation;
 mod local_error;
 mod panic;
+mod schema;
 mod table;
 mod traits;
 
@@ -23,7 +24,8 @@ pub use invocation::{HandlerFuture, Invocation, Reply};
 pub use local_error::LocalError;
 pub(crate) use local_error::box_tractor_error;
 pub(crate) use panic::{box_panic, install_panic_hook};
+pub use schema::{context_schema, endpoint_schema, stream_schema};
 pub use table::{ENDPOINTS, EndpointEntry, EndpointError};
 pub(crate) use table::{EndpointTable, Lookup};
 pub(crate) use traits::module_of;
-pub use traits::{ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint, signature};
+pub use traits::{ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint};

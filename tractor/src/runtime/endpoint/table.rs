@@ -17,8 +17,10 @@ pub struct EndpointEntry {
     pub name: &'static str,
     /// How it is called.
     pub kind: FuncType,
-    /// Its compiled-in signature.
+    /// Its wire schema, readable, for messages.
     pub signature: fn() -> String,
+    /// Its wire schema's hash, compared with each caller's.
+    pub signature_hash: fn() -> u64,
     /// Decodes the arguments, runs the function, encodes the reply.
     pub handler: fn(Invocation) -> HandlerFuture,
 }
@@ -138,6 +140,7 @@ mod tests {
                 name: "f",
                 kind: FuncType::AsyncFunc,
                 signature: String::new,
+                signature_hash: || 0,
                 handler: never,
             },
             EndpointEntry {
@@ -145,6 +148,7 @@ mod tests {
                 name: "f",
                 kind: FuncType::AsyncFunc,
                 signature: String::new,
+                signature_hash: || 0,
                 handler: never,
             },
         ];

@@ -30,12 +30,13 @@ pub trait RemoteFn: 'static {
     /// How it is called.
     const KIND: FuncType;
 
-    /// The compiled-in signature (argument, payload and result types), to
-    /// tell a caller and a callee built from different sources apart.
+    /// The dialog's wire schema (argument, payload and result types), in
+    /// a readable form for messages.
     fn signature() -> String;
 
-    /// [`signature`](Self::signature) hashed for the wire; generated code
-    /// caches it.
+    /// What tells a caller and a callee built from different sources
+    /// apart: generated code hashes the serde shape of the dialog's types,
+    /// traced once; this default hashes [`signature`](Self::signature).
     fn signature_hash() -> u64 {
         crate::ipc::stable_hash(&Self::signature())
     }
@@ -123,17 +124,6 @@ pub trait ContextEndpoint: RemoteFn {
 pub trait StreamEndpoint: RemoteFn {
     /// The items.
     type Item: Serialize + DeserializeOwned + 'static;
-}
-
-/// Formats a signature from type names, for [`RemoteFn::signature`].
-pub fn signature(args: &[&str], payloads: &[&str], output: &str) -> String {
-    let mut s = format!("fn({})", args.join(", "));
-    if !payloads.is_empty() {
-        s.push_str(&format!(" with [{}]", payloads.join(", ")));
-    }
-    s.push_str(" -> ");
-    s.push_str(output);
-    s
 }
 
 pub(crate) fn module_of(path: &'static str, name: &str) -> &'static str {
