@@ -490,3 +490,7 @@ fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
 pub(crate) fn conn_key(conn: &Arc<Conn>) -> usize {
     Arc::as_ptr(conn) as usize
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

@@ -10,7 +10,6 @@ mod value_kept;
 use std::fmt;
 use std::time::Duration;
 
-
 use crate::ipc::{Aid, IpcError};
 use crate::spawn::SpawnError;
 
@@ -19,7 +18,6 @@ pub use details::{ConfigError, Misuse, RegistrarError};
 pub use multi::MultiError;
 pub use remote::{RemoteActorError, RemoteErrorKind, boxed_types};
 pub use value_kept::ValueKept;
-
 
 /// Every error tractor's API returns.
 ///
