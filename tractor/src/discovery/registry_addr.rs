@@ -25,7 +25,7 @@ pub fn default_registry_addr(t: TransportKind) -> Addr {
     match t {
         TransportKind::Tcp => Addr::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 1616))),
         TransportKind::Uds => {
-            Addr::Uds(crate::ipc::transport::uds_bindspace().join("registry@1616.sock"))
+            Addr::Uds(crate::ipc::uds::uds_bindspace().join("registry@1616.sock"))
         }
     }
 }

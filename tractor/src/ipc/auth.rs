@@ -48,7 +48,7 @@ use super::transport::{MsgTransport, PeerCred};
 pub(crate) const COOKIE_ENV: &str = "TRACTOR_COOKIE";
 
 /// The cookie file's name, in the user's runtime directory
-/// ([`uds_bindspace`](super::transport::uds_bindspace)).
+/// ([`uds_bindspace`](super::uds::uds_bindspace)).
 pub(crate) const COOKIE_FILE: &str = "tractor.cookie";
 
 /// Bytes of a generated secret and of each nonce.
@@ -236,7 +236,7 @@ impl Secret {
     /// runtime directory (`$XDG_RUNTIME_DIR/tractor/`, else
     /// `<tmp>/tractor-<uid>/`, the directory unix sockets live in).
     pub fn cookie_path() -> PathBuf {
-        super::transport::uds_bindspace().join(COOKIE_FILE)
+        super::uds::uds_bindspace().join(COOKIE_FILE)
     }
 
     /// Reads the cookie file at `path`, creating it (mode 0600, 32 random

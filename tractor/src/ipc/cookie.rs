@@ -16,8 +16,8 @@ use super::auth::{MAX_SECRET_LEN, Secret, SecretError, fill_random, trim_ascii};
 /// Reads the cookie file at `path`, creating it first if it is missing.
 pub(crate) fn load_or_create(path: &Path) -> Result<Secret, SecretError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let strict = dir == super::transport::uds_bindspace();
-        super::transport::create_private_dir(dir, strict).map_err(|source| SecretError::Io {
+        let strict = dir == super::uds::uds_bindspace();
+        super::uds::create_private_dir(dir, strict).map_err(|source| SecretError::Io {
             path: dir.to_path_buf(),
             source,
         })?;

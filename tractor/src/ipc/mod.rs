@@ -16,6 +16,7 @@ pub(crate) mod limits;
 pub(crate) mod msg;
 pub(crate) mod schema;
 pub(crate) mod transport;
+pub(crate) mod uds;
 
 pub use addr::{Addr, AddrParseError, TransportKind};
 pub use auth::{Secret, SecretError};

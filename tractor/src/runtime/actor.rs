@@ -384,7 +384,7 @@ impl ActorRuntime {
     /// Unlinks the socket files its killed descendants left (bounded).
     async fn sweep_tree_sockets(&self) {
         let marker = format!("{}={}", crate::spawn::env::TREE, self.p.tree_id);
-        crate::ipc::transport::sweep_tree_sockets(&marker, Duration::from_secs(1)).await;
+        crate::ipc::uds::sweep_tree_sockets(&marker, Duration::from_secs(1)).await;
     }
 
     /// Cancels every RPC task, waits for them and for every child supervisor

@@ -159,7 +159,7 @@ impl ChildProc {
         // A child that did not exit on its own terms could not unlink its
         // socket file, nor could the grandchildren it took down with it.
         if !matches!(&status, Ok(st) if st.success()) {
-            crate::ipc::transport::sweep_stale_sockets();
+            crate::ipc::uds::sweep_stale_sockets();
         }
         let (success, status, code) = match status {
             Ok(st) => (st.success(), describe(st), st.code()),
