@@ -3,7 +3,8 @@
 //! Compiled only with the `wire` cargo feature; outside semver.
 
 pub use crate::ipc::FuncType;
-pub use crate::ipc::auth::{dial_handshake_raw, proof};
+pub use crate::ipc::auth::handshake::dial_handshake_raw;
+pub use crate::ipc::auth::proof::proof;
 pub use crate::ipc::channel::{Channel, Role};
 pub use crate::ipc::codec;
 pub use crate::ipc::frame::read_frame;
