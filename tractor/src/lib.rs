@@ -92,9 +92,9 @@ mod runtime;
 mod spawn;
 
 pub use app::{RootConfig, init, open_nursery, open_nursery_with, open_root_actor, run_daemon};
-pub use discovery::{
-    RegistrarRole, Registration, find_actor, list_actors, query_actor, registrar, wait_for_actor,
-};
+pub use discovery::election::RegistrarRole;
+pub use discovery::lookup::{find_actor, list_actors, query_actor, registrar, wait_for_actor};
+pub use discovery::registry::Registration;
 pub use ipc::{Addr, Aid, Heartbeat, Limits, Secret, TransportKind};
 pub use runtime::context::{
     CallerContext, Context, IpcContext, MsgStream, RemoteStream, Side, current_ipc_ctx,
@@ -110,11 +110,13 @@ pub use runtime::portal::{CancelActor, Portal, connect_portal};
 pub use spawn::SpawnMethod;
 pub use tractor_macros::{context, endpoint, main, test};
 
-/// Every error type a user can meet, to match on: [`Error`] and the
-/// types its variants carry.
+/// The types [`Error`]'s variants carry, to match on (the errors every
+/// program meets, [`Error`], [`RemoteActorError`] and [`MultiError`], are
+/// at the crate root).
 ///
 /// ```
-/// use tractor::error::{ConfigError, Error};
+/// use tractor::Error;
+/// use tractor::error::ConfigError;
 /// fn is_config(e: &Error) -> bool {
 ///     matches!(e, Error::Config(ConfigError::NoRegistryAddrs))
 /// }
@@ -124,8 +126,7 @@ pub mod error {
     pub use crate::ipc::{AddrParseError, FrameError, IpcError, SecretError};
     pub use crate::runtime::endpoint::EndpointError;
     pub use crate::runtime::error::{
-        ConfigError, Error, Misuse, MultiError, RegistrarError, RemoteActorError, RemoteErrorKind,
-        Signal, ValueKept, boxed_types,
+        ConfigError, Misuse, RegistrarError, Signal, ValueKept, boxed_types,
     };
     pub use crate::runtime::lifetime::LifetimeError;
     pub use crate::spawn::{BootExit, Resource, SpawnError, SpawnStage};

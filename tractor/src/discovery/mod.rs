@@ -1,7 +1,7 @@
 //! Discovery: the registrar, and finding actors by name.
 //!
 //! The registrar is an ordinary actor that also holds the name → addrs
-//! table ([`Registration`]s). At boot a root rendezvous on its registry
+//! table ([`Registration`](crate::Registration)s). At boot a root rendezvous on its registry
 //! addresses as its [`RegistrarRole`] says: by default it joins the
 //! registrar that answers there, else becomes it and listens on the first
 //! of those addresses. Every actor registers at boot and de-registers when
@@ -19,7 +19,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), tractor::Error> {
 //! // The common lookups are also at the crate root.
-//! let names: Vec<String> = tractor::discovery::list_actors()
+//! let names: Vec<String> = tractor::list_actors()
 //!     .await?
 //!     .into_iter()
 //!     .map(|reg| reg.aid.name)
@@ -28,18 +28,17 @@
 //! # Ok(()) }
 //! ```
 
-mod election;
-mod lookup;
+pub(crate) mod election;
+pub(crate) mod lookup;
 pub mod registrar;
 mod registration;
-mod registry;
+pub(crate) mod registry;
 mod registry_addr;
 
-pub use election::RegistrarRole;
+pub(crate) use election::RegistrarRole;
 pub(crate) use election::{Ballot, Election, elect};
-pub use lookup::{find_actor, list_actors, query_actor, registrar, wait_for_actor};
+pub(crate) use lookup::registrar;
 pub(crate) use registration::{become_registrar, register_self};
-pub use registry::Registration;
 pub use registry_addr::{REGISTRY_ADDR_ENV, default_registry_addr, registry_addrs_from_env};
 
 /// The module whose endpoints a registrar serves (a wire name: peers

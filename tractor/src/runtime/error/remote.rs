@@ -11,7 +11,8 @@ use crate::ipc::{Aid, ErrorData};
 /// [`RemoteActorError::kind`] rather than on these strings.
 ///
 /// ```
-/// use tractor::error::{RemoteActorError, RemoteErrorKind, boxed_types};
+/// use tractor::error::boxed_types;
+/// use tractor::{RemoteActorError, RemoteErrorKind};
 /// // The kind is derived from the boxed type name:
 /// let e = RemoteActorError::new_local(boxed_types::PANIC, "oops", &tractor::Aid::new("leaf"));
 /// assert_eq!(e.kind(), RemoteErrorKind::Panic);
