@@ -12,6 +12,7 @@ mod cancellation;
 mod connections;
 mod contexts;
 mod cross_binary;
+mod debug_mode;
 mod discovery;
 mod errors;
 mod exhaustion;

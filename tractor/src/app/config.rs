@@ -166,7 +166,11 @@ impl RootConfig {
         self
     }
 
-    /// Sets debug mode.
+    /// Sets debug mode for the whole tree: every child inherits it (a
+    /// child can also be given it alone, with
+    /// [`StartActor::debug_mode`](crate::StartActor::debug_mode), and its
+    /// own children inherit it from there). `TRACTOR_DEBUG_MODE=1` (or `0`)
+    /// wins, so a tree can be debugged without recompiling.
     pub fn debug_mode(mut self, on: bool) -> Self {
         self.debug_mode = on;
         self

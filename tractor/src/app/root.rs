@@ -40,6 +40,7 @@ where
     // TRACTOR_SPAWN_METHOD fails at once rather than at the first spawn.
     SpawnMethod::effective(cfg.spawn_method)?;
     let loglevel = crate::runtime::log::init(cfg.loglevel.as_deref());
+    let debug_mode = debug_mode_from_env()?.unwrap_or(cfg.debug_mode);
     let test = super::entry::test_env();
     let aid = Aid::new(cfg.name.clone());
     let tree_id = test
@@ -71,7 +72,7 @@ where
             bind_addr: election.bind,
             loglevel: loglevel.clone(),
             registry_addrs: election.registry_addrs,
-            debug_mode: cfg.debug_mode,
+            debug_mode,
             limits: cfg.limits,
             enable_modules,
             cancel_timeout: cfg.cancel_timeout,
@@ -170,4 +171,18 @@ fn tree_secret(cfg: &RootConfig, isolated: bool) -> Result<Secret, Error> {
         None => Secret::from_cookie_file(&Secret::cookie_path()).map_err(IpcError::from)?,
     };
     Ok(secret)
+}
+
+/// Debug mode as `TRACTOR_DEBUG_MODE` sets it, if it is set (it wins over
+/// [`RootConfig::debug_mode`]).
+fn debug_mode_from_env() -> Result<Option<bool>, Error> {
+    let Ok(v) = std::env::var(crate::spawn::env::DEBUG_MODE) else {
+        return Ok(None);
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "1" | "true" | "on" | "yes" => Ok(Some(true)),
+        "0" | "false" | "off" | "no" => Ok(Some(false)),
+        _ => Err(crate::runtime::error::ConfigError::DebugModeEnv { value: v }.into()),
+    }
 }

@@ -33,6 +33,10 @@ pub(crate) mod env {
     pub(crate) const LOGLEVEL: &str = "TRACTOR_LOGLEVEL";
     /// Spawn backend; wins over configuration.
     pub(crate) const SPAWN_METHOD: &str = "TRACTOR_SPAWN_METHOD";
+    /// Debug mode for the whole tree (`1`/`true`/`on` or `0`/`false`/
+    /// `off`); wins over configuration, so it turns debugging on without
+    /// recompiling.
+    pub(crate) const DEBUG_MODE: &str = "TRACTOR_DEBUG_MODE";
     /// The number of an inherited pipe the child reads the tree's secret
     /// from (the secret itself is never in the environment or on the
     /// command line, where `ps` and `/proc` would show it).

@@ -97,6 +97,12 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// `TRACTOR_DEBUG_MODE` holds something that is not a switch.
+    #[error("TRACTOR_DEBUG_MODE: `{value}` is not a switch; use 1, true or on (or 0, false, off)")]
+    DebugModeEnv {
+        /// What it holds.
+        value: String,
+    },
     /// This actor knows no registry address to reach a registrar at.
     #[error(
         "this actor knows no registrar (no registry addresses); set RootConfig::registry_addrs or TRACTOR_REGISTRY_ADDR"
