@@ -35,7 +35,7 @@ async fn main() -> Result<(), Error> {
         let daemon = tokio::time::timeout(FIND_TIMEOUT, tractor::wait_for_actor(name))
             .await
             .map_err(|_| {
-                Error::RuntimeFailure(format!(
+                Error::custom(format!(
                     "no actor named {name} registered within {FIND_TIMEOUT:?}; start `cargo run --example quote_daemon` with the same TRACTOR_REGISTRY_ADDR first"
                 ))
             })??;

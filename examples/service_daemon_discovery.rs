@@ -24,16 +24,12 @@ async fn main() -> Result<(), tractor::Error> {
             .await?;
 
         // The daemon registers at boot; wait until the registrar lists it.
-        let registered = tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                if let Some(reg) = tractor::query_actor("quotes").await? {
-                    return Ok::<_, tractor::Error>(reg);
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .map_err(|_| tractor::Error::RuntimeFailure("quotes never registered".into()))??;
+        tokio::time::timeout(Duration::from_secs(10), tractor::wait_for_actor("quotes"))
+            .await
+            .map_err(|_| tractor::Error::custom("quotes never registered"))??;
+        let registered = tractor::query_actor("quotes")
+            .await?
+            .ok_or_else(|| tractor::Error::custom("quotes left the registry"))?;
         let addrs: Vec<String> = registered.addrs.iter().map(|a| a.to_string()).collect();
         println!(
             "the registrar lists {} at {}",

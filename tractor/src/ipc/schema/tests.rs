@@ -22,6 +22,20 @@ fn shown<T: serde::de::DeserializeOwned>() -> String {
     shape_of::<T>().to_string()
 }
 
+/// A big argument list: ten nested structs with an enum each.
+type TenOrders = (
+    Order,
+    Order,
+    Order,
+    Order,
+    Order,
+    Order,
+    Order,
+    Order,
+    Order,
+    Order,
+);
+
 #[test]
 fn primitives() {
     assert_eq!(shape_of::<u8>(), Node::Prim(Prim::U8));
@@ -354,19 +368,7 @@ fn a_dialog_shows_its_parameters() {
 
 #[test]
 fn a_long_rendering_is_bounded() {
-    type Big = (
-        Order,
-        Order,
-        Order,
-        Order,
-        Order,
-        Order,
-        Order,
-        Order,
-        Order,
-        Order,
-    );
-    let d = DialogSchema::new(shape_of::<Big>(), Vec::new(), Node::Unit);
+    let d = DialogSchema::new(shape_of::<TenOrders>(), Vec::new(), Node::Unit);
     let s = d.to_string();
     assert!(s.chars().count() <= super::MAX_DISPLAY + 2, "{}", s.len());
     assert!(s.ends_with('…'), "{s}");
@@ -420,25 +422,7 @@ fn schema_cost() {
             "fn(Folder) with [Tree] -> List (recursive)",
             dialog::<Folder, Tree, List>,
         ),
-        (
-            "fn(10 x Order)",
-            dialog::<
-                (
-                    Order,
-                    Order,
-                    Order,
-                    Order,
-                    Order,
-                    Order,
-                    Order,
-                    Order,
-                    Order,
-                    Order,
-                ),
-                (),
-                (),
-            >,
-        ),
+        ("fn(10 x Order)", dialog::<TenOrders, (), ()>),
     ];
     for (what, f) in cases {
         let n = 2000;

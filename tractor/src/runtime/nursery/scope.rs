@@ -83,11 +83,7 @@ where
             // of a child it talked to) failed *because of* that child: the
             // failure is the child's, counted once. Under
             // WaitForAllResults the other children still run.
-            // So is a body that met this nursery's own cancellation (a
-            // spawn refused once a child's failure cancelled the rest).
-            let met_our_cancel = matches!(e.cause(), Error::Cancelled(_))
-                && inner.cancel_called.load(Ordering::SeqCst);
-            if caused_by_child(&inner, &e) || met_our_cancel {
+            if is_consequence(&inner, &e) {
                 reraised = Some(e);
                 if supervision == Supervision::OneCancelsAll {
                     inner.cancel_all();
@@ -147,13 +143,16 @@ where
     })
 }
 
-/// Whether `e` is a child's failure seen through the body: the error a
-/// one-shot child raised (the body awaited its result and passed it on),
-/// or the loss of a child's channel (it died or stopped answering; its
-/// supervisor reports that itself).
-fn caused_by_child(inner: &NurseryInner, e: &Error) -> bool {
+/// Whether the body's error `e` is a consequence, not a failure of its
+/// own: a child's failure seen through the body (the error a one-shot
+/// child raised, which the body awaited and passed on, or the loss of a
+/// child's channel, which its supervisor reports itself), or this
+/// nursery's own cancellation met by the body (a spawn refused once a
+/// child's failure cancelled the rest).
+fn is_consequence(inner: &NurseryInner, e: &Error) -> bool {
     let children = inner.snapshot();
     match e.cause() {
+        Error::Cancelled(_) => inner.cancel_called.load(Ordering::SeqCst),
         Error::TransportClosed { peer } | Error::PeerUnresponsive { peer, .. } => {
             children.iter().any(|c| c.proc.aid == *peer)
         }
