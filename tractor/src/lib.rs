@@ -37,10 +37,11 @@
 //!
 //! Everything a program writes is at the crate root: [`open_nursery`],
 //! [`ActorNursery`], [`Portal`], [`Context`], [`MsgStream`], the endpoint
-//! macros and traits, [`RootConfig`] and [`Error`]. Three topical modules
+//! macros and traits, [`RootConfig`] and [`Error`]. Four topical modules
 //! group the rest: [`discovery`] (the registrar and lookups, whose common
 //! calls are also at the root), [`error`] (every error type one can match
-//! on) and [`testing`] (what a test of a tree needs). The wire protocol
+//! on), [`introspect`] (what a live actor or tree is doing) and
+//! [`testing`] (what a test of a tree needs). The wire protocol
 //! is internal; the `wire` cargo feature exposes it, unstable, to tests
 //! that speak it by hand.
 //!
@@ -52,7 +53,8 @@
 //! ```text
 //! app        entry points (init, #[main], #[test], open_root_actor,
 //!            open_nursery, run_daemon), RootConfig; boot composition
-//! devx       survivor checks for tests; next: the debugger, task dumps
+//! devx       survivor checks for tests, task dumps (introspection);
+//!            next: the debugger
 //! discovery  the registrar (a runtime plugin), election, lookups
 //! runtime    actor, nursery, portal, context, stream, RPC serving,
 //!            supervision, errors, logging, plugins (hooks for the above)
@@ -68,7 +70,7 @@
 //! | folder | imports |
 //! |---|---|
 //! | `app` | `devx`, `discovery`, `runtime`, `spawn`, `ipc` |
-//! | `devx` | `spawn` |
+//! | `devx` | `runtime`, `spawn`, `ipc` |
 //! | `discovery` | `runtime`, `ipc` |
 //! | `runtime` | `spawn`, `ipc` |
 //! | `spawn` | `ipc` |
@@ -152,6 +154,35 @@ pub mod error {
 /// ```
 pub mod testing {
     pub use crate::devx::survivors::{describe, survivors, wait_gone, wait_gone_async};
+}
+
+/// What a live actor, or a whole tree, is doing: its RPC tasks, the
+/// contexts and streams it opened (with their peer, state, flow window and
+/// queue depth), its nurseries and their children, each with its age.
+///
+/// Every actor serves the two endpoints here, whatever its
+/// `enable_modules`: [`tasks`](introspect::tasks) (the actor's own
+/// [`ActorSnapshot`](introspect::ActorSnapshot)) and
+/// [`tree`](introspect::tree) (its whole subtree, each child asked over
+/// IPC with a bounded wait). The `tractor tasks NAME` and `tractor tree`
+/// commands print them; with debug mode or `TRACTOR_ENABLE_STACKSCOPE=1`,
+/// `SIGUSR1` prints them to stderr (sent to the root: the whole tree's).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), tractor::Error> {
+/// let worker = tractor::wait_for_actor("worker").await?;
+/// let tree = worker.run(tractor::introspect::tree::call()).await?;
+/// eprintln!("{tree}");
+/// # Ok(()) }
+/// ```
+pub mod introspect {
+    pub use crate::devx::introspect::endpoints::{tasks, tree};
+    pub use crate::devx::introspect::here::{local_tasks, local_tree};
+    pub use crate::devx::introspect::model::{
+        ActorSnapshot, ChildInfo, ChildState, DialogInfo, DialogKind, DialogState, NurseryInfo,
+        StreamInfo,
+    };
+    pub use crate::devx::introspect::tree::{Subtree, TreeSnapshot};
 }
 
 /// The wire protocol, for tests and tools that speak it by hand (a fuzzer,

@@ -41,6 +41,7 @@ where
     SpawnMethod::effective(cfg.spawn_method)?;
     let loglevel = crate::runtime::log::init(cfg.loglevel.as_deref());
     let debug_mode = debug_mode_from_env()?.unwrap_or(cfg.debug_mode);
+    let task_dumps = crate::devx::introspect::DumpSwitch::from_env()?;
     let test = super::entry::test_env();
     let aid = Aid::new(cfg.name.clone());
     let tree_id = test
@@ -120,6 +121,7 @@ where
             if is_registrar {
                 discovery::become_registrar(&rt);
             }
+            task_dumps.install(&rt);
             let _thread = ThreadActorGuard::set(rt.clone());
             if cfg.discoverable {
                 current::scope(rt.clone(), discovery::register_self(&rt, None)).await;

@@ -83,6 +83,11 @@ pub(crate) struct ActorRuntime {
     /// RPC tasks peers started here that have not ended (the per-actor
     /// task limit counts them).
     pub(super) rpc_tasks: AtomicUsize,
+    /// The nurseries opened in this actor that are still open (for a
+    /// task dump; the nurseries own themselves).
+    nurseries: Mutex<Vec<std::sync::Weak<super::nursery::NurseryInner>>>,
+    /// When the runtime booted.
+    pub born: Instant,
     pub span: tracing::Span,
 }
 
@@ -137,6 +142,8 @@ impl ActorRuntime {
             children: Mutex::new(Vec::new()),
             exhaustion: Mutex::new(None),
             rpc_tasks: AtomicUsize::new(0),
+            nurseries: Mutex::new(Vec::new()),
+            born: Instant::now(),
             span: span.clone(),
             p,
         });
@@ -152,6 +159,23 @@ impl ActorRuntime {
 
     pub(crate) fn is_exposed(&self, module: &str) -> bool {
         lock(&self.enable_modules).contains(module)
+    }
+
+    /// Serves `module`'s endpoints from now on (for the modules every
+    /// actor serves, whatever its `enable_modules`).
+    pub(crate) fn expose_module(&self, module: &str) {
+        lock(&self.enable_modules).insert(module.to_string());
+    }
+
+    /// Resolves once the actor's final stop began: its listener and
+    /// channels are closing.
+    pub(crate) async fn stopping(&self) {
+        self.shutdown.cancelled().await
+    }
+
+    /// Every channel the actor serves now.
+    pub(crate) fn conns(&self) -> Vec<Arc<Conn>> {
+        lock(&self.conns).clone()
     }
 
     /// Adds a plugin (see [`super::plugin`]); its hooks run from now on.
@@ -350,14 +374,33 @@ impl ActorRuntime {
         children.push(Arc::downgrade(proc));
     }
 
+    /// Every child process this actor supervises, across its nurseries.
+    pub(crate) fn children(&self) -> Vec<Arc<super::supervisor::ChildProc>> {
+        lock(&self.children)
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect()
+    }
+
+    /// Records a nursery opened in this actor (kept while it lives).
+    pub(crate) fn note_nursery(&self, n: &Arc<super::nursery::NurseryInner>) {
+        let mut all = lock(&self.nurseries);
+        all.retain(|n| n.strong_count() > 0);
+        all.push(Arc::downgrade(n));
+    }
+
+    /// The nurseries opened in this actor that still live.
+    pub(crate) fn nurseries(&self) -> Vec<Arc<super::nursery::NurseryInner>> {
+        lock(&self.nurseries)
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect()
+    }
+
     /// SIGKILLs every child process now (their descendants follow by the
     /// parent-death signal), cutting short any graceful ladder under way.
     pub(crate) fn kill_children(&self) {
-        let children: Vec<_> = lock(&self.children)
-            .iter()
-            .filter_map(std::sync::Weak::upgrade)
-            .collect();
-        for c in children {
+        for c in self.children() {
             c.request_teardown(super::supervisor::Teardown::Kill);
         }
     }

@@ -9,19 +9,19 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::actor::{ActorRuntime, lock};
-use super::dialog::{Budget, DialogShared, Refused, Terminal};
+use super::dialog::{Budget, DialogShared, DialogTag, Refused, Terminal};
 use super::endpoint::LocalError;
 use super::error::{Clipped, boxed_types};
 
 /// Most bytes of a peer's error shown in a log line from the loop.
 const LOGGED_ERROR_BYTES: usize = 4096;
-use crate::ipc::{Aid, Channel, Cid, ErrorData, FlowSpec, Limits, Msg, MsgReader};
+use crate::ipc::{Aid, Channel, Cid, ErrorData, FlowSpec, FuncType, Limits, Msg, MsgReader};
 
 /// The stream side of a dialog: its queue and shared state.
 #[derive(Clone)]
@@ -36,12 +36,13 @@ impl Inbox {
         flow: FlowSpec,
         limits: &Limits,
         budget: Arc<Budget>,
+        tag: Option<DialogTag>,
     ) -> (Inbox, mpsc::UnboundedReceiver<Msg>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             Inbox {
                 tx,
-                shared: Arc::new(DialogShared::new(flow, limits, budget)),
+                shared: Arc::new(DialogShared::new(flow, limits, budget, tag)),
             },
             rx,
         )
@@ -56,6 +57,11 @@ pub(crate) struct TaskSlot {
     pub failure: Arc<Mutex<Option<ErrorData>>>,
     /// Stream messages from the caller (contexts only).
     pub inbox: Option<Inbox>,
+    /// The endpoint's `module::fn`, its kind and when it started (for a
+    /// task dump).
+    pub path: &'static str,
+    pub kind: FuncType,
+    pub since: Instant,
 }
 
 /// Cids are small sequential integers chosen by us or by the peer: an
@@ -96,8 +102,10 @@ pub(crate) struct Conn {
     pub budget: Arc<Budget>,
     /// Set when a child reports `Ready` over this channel.
     pub ready: tokio::sync::watch::Sender<bool>,
-    calls: Mutex<CidMap<Inbox>>,
-    tasks: Mutex<CidMap<TaskSlot>>,
+    /// Dialogs we opened (read by the task census too).
+    pub(super) calls: Mutex<CidMap<Inbox>>,
+    /// Tasks the peer started here.
+    pub(super) tasks: Mutex<CidMap<TaskSlot>>,
     /// Messages received so far (the liveness watchdog compares it).
     heard: AtomicU64,
     lost: OnceLock<LostReason>,
@@ -148,18 +156,24 @@ impl Conn {
         }
     }
 
-    /// Opens a dialog with default flow settings.
+    /// Opens a dialog of the runtime's own (a ping, a cancel request)
+    /// with default flow settings.
     pub(crate) fn open_dialog(self: &Arc<Self>) -> Dialog {
-        self.open_dialog_with(FlowSpec::default())
+        self.open_dialog_with(FlowSpec::default(), None)
     }
 
-    /// Opens a dialog: a fresh cid and the queue its replies arrive on.
-    /// The window we announce is at most what our limits let us queue, so
-    /// a peer keeping to it never overruns us.
-    pub(crate) fn open_dialog_with(self: &Arc<Self>, mut flow: FlowSpec) -> Dialog {
+    /// Opens a dialog: a fresh cid and the queue its replies arrive on;
+    /// `tag` says which endpoint it calls. The window we announce is at
+    /// most what our limits let us queue, so a peer keeping to it never
+    /// overruns us.
+    pub(crate) fn open_dialog_with(
+        self: &Arc<Self>,
+        mut flow: FlowSpec,
+        tag: Option<DialogTag>,
+    ) -> Dialog {
         flow.window = flow.window.clamp(1, self.limits.stream_buffer.max(1));
         let cid = self.chan.next_cid();
-        let (inbox, rx) = Inbox::new(flow, &self.limits, self.budget.clone());
+        let (inbox, rx) = Inbox::new(flow, &self.limits, self.budget.clone(), tag);
         // A closed channel never routes again: leave the sender out so the
         // receiver sees the end at once.
         if !self.chan.is_closed() {

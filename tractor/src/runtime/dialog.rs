@@ -9,12 +9,14 @@
 //! sender blocked on window must see credit even while its own inbox is
 //! full, and a remote error must interrupt a handle that is not reading.
 
+use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::ipc::{ErrorData, FlowSpec, Limits, Msg};
+use crate::ipc::{ErrorData, FlowSpec, FuncType, Limits, Msg};
 
 /// Control messages (acks, `Started`, `Stop`) a dialog may have queued:
 /// a legitimate peer sends a handful per dialog.
@@ -71,6 +73,36 @@ pub(crate) enum Terminal {
     Lost,
 }
 
+/// What a dialog we opened is, for a task dump: fixed when it opens,
+/// never touched by the message path.
+pub(crate) struct DialogTag {
+    /// The endpoint's `module::fn`.
+    pub path: Cow<'static, str>,
+    pub kind: FuncType,
+    pub since: Instant,
+}
+
+impl DialogTag {
+    pub(crate) fn new(path: Cow<'static, str>, kind: FuncType) -> Self {
+        DialogTag {
+            path,
+            kind,
+            since: Instant::now(),
+        }
+    }
+}
+
+/// How far a context (or stream) got, as bits of [`DialogShared::phase`]:
+/// set once per step by the handles, so a dump can tell without locking
+/// their state.
+pub(crate) mod phase {
+    pub(crate) const STARTED: u8 = 1;
+    pub(crate) const STREAM_OPEN: u8 = 1 << 1;
+    pub(crate) const STOP_SENT: u8 = 1 << 2;
+    pub(crate) const PEER_STOPPED: u8 = 1 << 3;
+    pub(crate) const CANCEL_CALLED: u8 = 1 << 4;
+}
+
 pub(crate) struct DialogShared {
     /// The flow the caller asked for: its window is the peer's side of
     /// the dialog (what we may send before it returns credit).
@@ -92,6 +124,10 @@ pub(crate) struct DialogShared {
     /// Messages we may still send before the peer returns window.
     pub credits: Semaphore,
     pub terminal: watch::Sender<Option<Terminal>>,
+    /// Set for dialogs this actor opened to call an endpoint.
+    pub tag: Option<DialogTag>,
+    /// The [`phase`] bits reached.
+    phase: AtomicU8,
 }
 
 /// Why a message could not be queued.
@@ -103,7 +139,12 @@ pub(crate) enum Refused {
 impl DialogShared {
     /// The state of a dialog with `flow`, whose receive side is bounded
     /// by this actor's `limits`.
-    pub(crate) fn new(flow: FlowSpec, limits: &Limits, budget: Arc<Budget>) -> Self {
+    pub(crate) fn new(
+        flow: FlowSpec,
+        limits: &Limits,
+        budget: Arc<Budget>,
+        tag: Option<DialogTag>,
+    ) -> Self {
         DialogShared {
             flow,
             recv_window: flow.window.clamp(1, limits.stream_buffer.max(1)),
@@ -115,7 +156,27 @@ impl DialogShared {
             allow_overruns: AtomicBool::new(false),
             credits: Semaphore::new(flow.window.max(1) as usize),
             terminal: watch::channel(None).0,
+            tag,
+            phase: AtomicU8::new(0),
         }
+    }
+
+    /// Records that the dialog reached a [`phase`] step.
+    pub(crate) fn mark(&self, step: u8) {
+        self.phase.fetch_or(step, Ordering::Relaxed);
+    }
+
+    /// The [`phase`] bits reached so far.
+    pub(crate) fn phase(&self) -> u8 {
+        self.phase.load(Ordering::Relaxed)
+    }
+
+    /// Stream messages queued unread, and what they weigh.
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        (
+            self.queued.load(Ordering::Relaxed),
+            self.queued_bytes.load(Ordering::Relaxed),
+        )
     }
 
     fn cap(&self) -> usize {
@@ -238,7 +299,7 @@ mod tests {
             window,
             overrun: false,
         };
-        DialogShared::new(flow, &limits, budget.clone())
+        DialogShared::new(flow, &limits, budget.clone(), None)
     }
 
     fn used(budget: &Budget) -> usize {
@@ -292,7 +353,7 @@ mod tests {
             window: 4,
             overrun: true,
         };
-        let d = DialogShared::new(flow, &Limits::default(), Budget::new(usize::MAX));
+        let d = DialogShared::new(flow, &Limits::default(), Budget::new(usize::MAX), None);
         assert!(d.add_credit(u32::MAX).is_ok());
         assert_eq!(d.credits.available_permits(), 4);
     }

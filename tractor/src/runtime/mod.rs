@@ -9,6 +9,7 @@
 
 mod accept;
 pub(crate) mod actor;
+pub(crate) mod census;
 pub(crate) mod child;
 pub(crate) mod conn;
 pub(crate) mod context;

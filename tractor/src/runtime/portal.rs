@@ -1,5 +1,6 @@
 //! `Portal`: the caller's handle to another actor.
 
+use std::borrow::Cow;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use serde::de::DeserializeOwned;
 use super::actor::ActorRuntime;
 use super::conn::{Conn, Dialog};
 use super::context::{CallerContext, RemoteStream};
+use super::dialog::DialogTag;
 use super::endpoint::{Call, ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint};
 use super::error::{Error, RemoteActorError};
 use super::nursery::MainSlot;
@@ -167,7 +169,7 @@ impl Portal {
                 module,
                 func,
                 args,
-                FuncType::AsyncFunc,
+                DialogTag::new(Cow::Owned(path.clone()), FuncType::AsyncFunc),
                 None,
                 FlowSpec::default(),
             )
@@ -187,23 +189,26 @@ impl Portal {
             E::module(),
             E::NAME,
             args,
-            kind,
+            DialogTag::new(Cow::Borrowed(E::PATH), kind),
             Some(E::signature_hash()),
             call.flow,
         )
         .await
     }
 
+    /// Sends the `Start` of a call of `module::func`, `tag` saying which
+    /// endpoint (its path, its kind) for a task dump.
     async fn start_raw(
         &self,
         module: &str,
         func: &str,
         args: Vec<u8>,
-        kind: FuncType,
+        tag: DialogTag,
         sig: Option<u64>,
         flow: FlowSpec,
     ) -> Result<Dialog, Error> {
-        let mut d = self.conn.open_dialog_with(flow);
+        let kind = tag.kind;
+        let mut d = self.conn.open_dialog_with(flow, Some(tag));
         let flow = d.shared.flow;
         d.lease = self.lease.clone();
         let start = Msg::Start(Start {

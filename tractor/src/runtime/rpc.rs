@@ -117,7 +117,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     let (inbox, ctx) = if entry.kind == FuncType::AsyncFunc {
         (None, None)
     } else {
-        let (inbox, rx) = Inbox::new(flow, &conn.limits, conn.budget.clone());
+        let (inbox, rx) = Inbox::new(flow, &conn.limits, conn.budget.clone(), None);
         let seed = CtxSeed {
             rt: rt.clone(),
             conn: conn.clone(),
@@ -136,6 +136,9 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             canceller: canceller.clone(),
             failure: failure.clone(),
             inbox,
+            path: entry.path,
+            kind: entry.kind,
+            since: std::time::Instant::now(),
         },
     );
     let inv = Invocation {
@@ -209,7 +212,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     rt.work.spawn_local(
         CALLER
             .scope(
-                key,
+                (key, entry.path),
                 orphans_scope.scope(super::current::scope(rt.clone(), task)),
             )
             .instrument(span),
@@ -217,7 +220,9 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
 }
 
 tokio::task_local! {
-    static CALLER: usize;
+    /// The channel the task was called over (its identity) and the
+    /// endpoint it runs.
+    static CALLER: (usize, &'static str);
 }
 
 /// Why one more task from `conn` would break this actor's task limits.
@@ -258,7 +263,12 @@ impl Drop for Running {
 
 /// The channel the current RPC task was called over (its identity).
 pub(crate) fn current_caller_key() -> Option<usize> {
-    CALLER.try_with(|k| *k).ok()
+    CALLER.try_with(|k| k.0).ok()
+}
+
+/// The endpoint the current RPC task runs, if it is one.
+pub(crate) fn current_task_path() -> Option<&'static str> {
+    CALLER.try_with(|k| k.1).ok()
 }
 
 /// Why a `Start` does not fit the endpoint it names, if it does not: the

@@ -13,7 +13,7 @@
 //! nursery future that is dropped mid-way still gets its children reaped.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::spawn::ChildProcess as Child;
 use tokio::sync::watch;
@@ -58,6 +58,8 @@ pub(crate) struct ExitInfo {
 pub(crate) struct ChildProc {
     pub aid: Aid,
     pub conn: Arc<Conn>,
+    /// When it connected back (for a task dump).
+    pub since: Instant,
     teardown: watch::Sender<Teardown>,
     exit: watch::Sender<Option<ExitInfo>>,
 }
@@ -76,6 +78,7 @@ impl ChildProc {
         let proc = Arc::new(ChildProc {
             aid,
             conn,
+            since: Instant::now(),
             teardown,
             exit: watch::channel(None).0,
         });

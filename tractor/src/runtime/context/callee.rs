@@ -10,6 +10,7 @@ use super::stream::MsgStream;
 use super::{CtxCore, IpcContext};
 use crate::ipc::{Aid, Msg, PayloadMsg};
 use crate::runtime::actor::lock;
+use crate::runtime::dialog::phase;
 use crate::runtime::error::{Error, Misuse};
 
 /// The callee's half of a context: the endpoint calls
@@ -67,6 +68,7 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
                 return Err(self.core.misuse(Misuse::StartedTwice));
             }
             st.started = true;
+            self.core.shared.mark(phase::STARTED);
         }
         let frame =
             Msg::payload_frame(PayloadMsg::Started, self.core.cid, &value).map_err(|reason| {
@@ -122,6 +124,7 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
             return Err(self.core.misuse(Misuse::StreamAfterCancel));
         }
         st.stream_opened = true;
+        self.core.shared.mark(phase::STREAM_OPEN);
         if allow_overruns {
             self.core.shared.allow_overruns();
         }
@@ -148,6 +151,7 @@ impl<S: Serialize, Tx: Serialize, Rx: DeserializeOwned> Context<S, Tx, Rx> {
     /// ```
     pub fn cancel(&self) {
         lock(&self.core.state).cancel_called = true;
+        self.core.shared.mark(phase::CANCEL_CALLED);
         lock(&self.core.canceller).get_or_insert_with(|| self.core.me().clone());
         if let Some(t) = &self.core.token {
             t.cancel();

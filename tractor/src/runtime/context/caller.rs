@@ -11,7 +11,7 @@ use super::stream::{MsgStream, send_stop};
 use super::{CtxCore, IpcContext, with_current};
 use crate::ipc::{Aid, FuncType, Msg, codec};
 use crate::runtime::actor::lock;
-use crate::runtime::dialog::Terminal;
+use crate::runtime::dialog::{Terminal, phase};
 use crate::runtime::endpoint::{Call, ContextEndpoint};
 use crate::runtime::error::{Error, Misuse, RemoteActorError, RemoteErrorKind};
 use crate::runtime::portal::{CancelReply, Portal, decode_pld};
@@ -72,6 +72,7 @@ impl<R: DeserializeOwned, Tx: Serialize, Rx: DeserializeOwned> CallerContext<R, 
             return Err(self.core.misuse(Misuse::StreamAfterCancel));
         }
         st.stream_opened = true;
+        self.core.shared.mark(phase::STREAM_OPEN);
         Ok(MsgStream::new(self.core.clone()))
     }
 
@@ -152,6 +153,7 @@ impl<R: DeserializeOwned, Tx: Serialize, Rx: DeserializeOwned> CallerContext<R, 
 /// Sends `CancelTask` for the context's remote task and waits (bounded) for the ack.
 async fn cancel_remote(core: &CtxCore, within: Duration) -> bool {
     lock(&core.state).cancel_called = true;
+    core.shared.mark(phase::CANCEL_CALLED);
     if core.shared.terminal().is_some() {
         return false;
     }
@@ -234,6 +236,7 @@ impl Portal {
             match std::future::poll_fn(|cx| core.poll_msg(cx)).await {
                 Some(Msg::StartAck { .. }) => continue,
                 Some(Msg::Started { pld, .. }) => {
+                    core.shared.mark(phase::STARTED);
                     break codec::decode::<E::Started>(&pld).map_err(|reason| Error::MsgType {
                         endpoint: E::PATH.to_string(),
                         expected: std::any::type_name::<E::Started>(),

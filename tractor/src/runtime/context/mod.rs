@@ -40,7 +40,7 @@ use crate::ipc::{Aid, Cid, Msg};
 /// }
 /// # }
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Side {
     /// The actor that opened the context.
     Caller,

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use super::{CtxCore, Side};
 use crate::ipc::{Msg, PayloadMsg, codec};
 use crate::runtime::actor::lock;
+use crate::runtime::dialog::phase;
 use crate::runtime::error::{Error, Misuse, RemoteActorError};
 
 /// The stream of a context: sends `Tx`, receives `Rx`.
@@ -128,6 +129,7 @@ pub(crate) fn send_stop(core: &CtxCore) {
     }
     st.stop_sent = true;
     drop(st);
+    core.shared.mark(phase::STOP_SENT);
     core.conn.chan.send_soon(Msg::Stop { cid: core.cid });
 }
 
@@ -204,6 +206,7 @@ pub(crate) fn poll_item<Rx: DeserializeOwned>(
             }
             Some(Msg::Stop { .. }) => {
                 lock(&core.state).peer_stopped = true;
+                core.shared.mark(phase::PEER_STOPPED);
                 // A remote task that failed right after stopping its
                 // stream: its error, not a clean end.
                 if let Some(e @ Error::Remote(_)) = core.terminal_error() {

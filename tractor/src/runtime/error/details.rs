@@ -103,6 +103,14 @@ pub enum ConfigError {
         /// What it holds.
         value: String,
     },
+    /// `TRACTOR_ENABLE_STACKSCOPE` holds something that is not a switch.
+    #[error(
+        "TRACTOR_ENABLE_STACKSCOPE: `{value}` is not a switch; use 1, true or on (or 0, false, off)"
+    )]
+    StackscopeEnv {
+        /// What it holds.
+        value: String,
+    },
     /// This actor knows no registry address to reach a registrar at.
     #[error(
         "this actor knows no registrar (no registry addresses); set RootConfig::registry_addrs or TRACTOR_REGISTRY_ADDR"

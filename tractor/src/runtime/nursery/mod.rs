@@ -86,9 +86,13 @@ struct Failure {
     error: Error,
 }
 
-struct NurseryInner {
+pub(crate) struct NurseryInner {
     rt: Arc<ActorRuntime>,
     supervision: Supervision,
+    /// When it opened, and the RPC task that opened it (none: the root's
+    /// body), for a task dump.
+    opened: std::time::Instant,
+    owner: Option<&'static str>,
     children: Mutex<Vec<ChildRecord>>,
     cancel_called: AtomicBool,
     closed: AtomicBool,
@@ -102,6 +106,8 @@ impl NurseryInner {
         NurseryInner {
             rt,
             supervision,
+            opened: std::time::Instant::now(),
+            owner: super::rpc::current_task_path(),
             children: Mutex::new(Vec::new()),
             cancel_called: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -112,6 +118,28 @@ impl NurseryInner {
 
     fn snapshot(&self) -> Vec<ChildRecord> {
         lock(&self.children).clone()
+    }
+
+    /// When the nursery opened.
+    pub(crate) fn opened(&self) -> std::time::Instant {
+        self.opened
+    }
+
+    /// The endpoint whose task opened it; `None` outside an RPC task.
+    pub(crate) fn owner(&self) -> Option<&'static str> {
+        self.owner
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancel_called.load(Ordering::SeqCst)
+    }
+
+    /// Its children, in the order they were spawned (reaped ones too).
+    pub(crate) fn procs(&self) -> Vec<Arc<ChildProc>> {
+        lock(&self.children)
+            .iter()
+            .map(|c| c.proc.clone())
+            .collect()
     }
 
     fn teardown_all(&self, how: Teardown) {

@@ -52,6 +52,7 @@ where
         inner: Arc::new(NurseryInner::new(rt.clone(), supervision)),
     };
     let inner = an.inner.clone();
+    rt.note_nursery(&inner);
     let guard = ScopeGuard(inner.clone());
     let mut failed = inner.failed.subscribe();
     let body_res = {
