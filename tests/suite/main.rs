@@ -18,6 +18,7 @@ mod errors;
 mod exhaustion;
 mod fuzz;
 mod hostile;
+mod introspect;
 mod ipc_robustness;
 mod isolated;
 mod kill9;
