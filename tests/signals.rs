@@ -336,3 +336,86 @@ fn sigkill_of_a_uds_root_leaves_files_the_next_tree_removes() {
         "socket files left behind"
     );
 }
+
+/// The tree, up and streaming, its stderr read (task dumps print there).
+fn start_tree_capturing(env: &[(&str, &str)]) -> Program {
+    let mut p = Program::start_with("ctrl_c_tree", env, false, true);
+    p.wait_line("tree up", Duration::from_secs(30));
+    p
+}
+
+/// The stderr lines of the task dump `actor` printed (its header line
+/// already read), up to and with its closing line.
+fn read_dump(p: &mut Program, actor: &str, pid: i32) -> Vec<String> {
+    let header = format!("--- tractor task dump of {actor}@{pid} (SIGUSR1) ---");
+    p.wait_stderr_line(&header, Duration::from_secs(10));
+    let start = p.stderr.len();
+    p.wait_stderr_line(
+        &format!("--- end of task dump of {actor}@{pid} ---"),
+        Duration::from_secs(10),
+    );
+    p.stderr[start..].to_vec()
+}
+
+/// `SIGUSR1` to the root with `TRACTOR_ENABLE_STACKSCOPE=1` prints every
+/// actor's tasks, actor by actor (the relays' contexts with their peer,
+/// state and stream; the nurseries' children), and nothing else changes:
+/// the tree keeps streaming and ends like any tree.
+#[test]
+fn sigusr1_to_the_root_dumps_the_whole_tree() {
+    let mut p = start_tree_capturing(&[("TRACTOR_ENABLE_STACKSCOPE", "1")]);
+    let root = p.pid();
+    p.signal(libc::SIGUSR1, false);
+    let dump = read_dump(&mut p, "root", root);
+    let text = dump.join("\n");
+    for actor in ACTORS {
+        let pid = pid_of(&p, actor);
+        let header = format!("actor {actor}@{pid} (uuid ");
+        assert!(
+            dump.iter().any(|l| l.trim_start().starts_with(&header)),
+            "no section of {actor} in the dump:\n{text}"
+        );
+    }
+    for needle in [
+        "ctrl_c_tree::relay (context",
+        "ctrl_c_tree::leaf (context",
+        ": streaming",
+        "; stream: window 256",
+        "nursery of the root's body",
+        "nursery of ctrl_c_tree::relay",
+    ] {
+        assert!(text.contains(needle), "no {needle:?} in the dump:\n{text}");
+    }
+    // Still streaming, and a second dump works as well as the first.
+    p.signal(libc::SIGUSR1, false);
+    read_dump(&mut p, "root", root);
+    interrupt_gracefully(p, libc::SIGTERM, false, 143);
+}
+
+/// `SIGUSR1` to a child in debug mode prints that child's own tasks only
+/// (its context from the root, its nursery of two leaves); the tree keeps
+/// working and ends like any tree.
+#[test]
+fn sigusr1_to_a_child_in_debug_mode_dumps_its_own_tasks() {
+    let mut p = start_tree_capturing(&[("TRACTOR_DEBUG_MODE", "1")]);
+    let relay = pid_of(&p, "relay_0");
+    // SAFETY: kill has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(relay, libc::SIGUSR1) }, 0);
+    let dump = read_dump(&mut p, "relay_0", relay);
+    let text = dump.join("\n");
+    let sections: Vec<&String> = dump.iter().filter(|l| l.starts_with("actor ")).collect();
+    assert_eq!(sections.len(), 1, "one actor's section only:\n{text}");
+    assert!(
+        sections[0].starts_with(&format!("actor relay_0@{relay} (uuid ")),
+        "{text}"
+    );
+    for needle in [
+        "ctrl_c_tree::relay (context #".to_string(),
+        format!("from root@{}", p.pid()),
+        format!("relay_0_leaf_a@{}", pid_of(&p, "relay_0_leaf_a")),
+        format!("relay_0_leaf_b@{}", pid_of(&p, "relay_0_leaf_b")),
+    ] {
+        assert!(text.contains(&needle), "no {needle:?} in the dump:\n{text}");
+    }
+    interrupt_gracefully(p, libc::SIGTERM, false, 143);
+}

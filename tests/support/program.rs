@@ -65,6 +65,10 @@ pub(crate) struct Program {
     lines: mpsc::Receiver<String>,
     /// Every stdout line read so far.
     pub stdout: Vec<String>,
+    /// Its stderr lines as they come, when captured (else inherited).
+    err_lines: Option<mpsc::Receiver<String>>,
+    /// Every stderr line read so far (when captured).
+    pub stderr: Vec<String>,
 }
 
 impl Program {
@@ -72,10 +76,23 @@ impl Program {
     /// in a process group of its own (as a shell does for a job), so a
     /// signal can be sent to the whole group like a terminal's ctrl-c.
     pub(crate) fn start(name: &str, env: &[(&str, &str)], own_group: bool) -> Program {
+        Program::start_with(name, env, own_group, false)
+    }
+
+    /// As [`start`](Self::start); with `capture_stderr`, its stderr is
+    /// read line by line too (see [`wait_stderr_line`](Self::wait_stderr_line)).
+    pub(crate) fn start_with(
+        name: &str,
+        env: &[(&str, &str)],
+        own_group: bool,
+        capture_stderr: bool,
+    ) -> Program {
         let tree = format!("program-{name}-{}-{}", std::process::id(), uuid_ish());
         let registry = free_registry();
         let mut cmd = example_command(name, &tree, &format!("tcp://{registry}"));
-        cmd.stderr(Stdio::inherit());
+        if !capture_stderr {
+            cmd.stderr(Stdio::inherit());
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -86,15 +103,8 @@ impl Program {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run example {name} (built by `cargo test`?): {e}"));
-        let out = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = read_lines(child.stdout.take().expect("piped stdout"));
+        let err_lines = child.stderr.take().map(read_lines);
         Program {
             name: name.into(),
             tree,
@@ -102,6 +112,8 @@ impl Program {
             child,
             lines,
             stdout: Vec::new(),
+            err_lines,
+            stderr: Vec::new(),
         }
     }
 
@@ -125,6 +137,29 @@ impl Program {
                     "{} printed no line with {needle:?} within {within:?}; it printed:\n{}",
                     self.name,
                     self.stdout.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Reads stderr (captured by [`start_with`](Self::start_with)) until a
+    /// line contains `needle`; panics past `within`.
+    pub(crate) fn wait_stderr_line(&mut self, needle: &str, within: Duration) -> String {
+        let lines = self.err_lines.as_ref().expect("stderr captured");
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "{} printed no stderr line with {needle:?} within {within:?}; it printed:\n{}",
+                    self.name,
+                    self.stderr.join("\n")
                 ),
             }
         }
@@ -179,6 +214,19 @@ impl Drop for Program {
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         }
     }
+}
+
+/// A channel of `out`'s lines, read by a thread as they come.
+fn read_lines(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 fn uuid_ish() -> u128 {
