@@ -360,7 +360,8 @@ fn read_dump(p: &mut Program, actor: &str, pid: i32) -> Vec<String> {
 /// `SIGUSR1` to the root with `TRACTOR_ENABLE_STACKSCOPE=1` prints every
 /// actor's tasks, actor by actor (the relays' contexts with their peer,
 /// state and stream; the nurseries' children), and nothing else changes:
-/// the tree keeps streaming and ends like any tree.
+/// the tree keeps streaming and ends like any tree. A child, which
+/// inherits the variable, prints its own.
 #[test]
 fn sigusr1_to_the_root_dumps_the_whole_tree() {
     let mut p = start_tree_capturing(&[("TRACTOR_ENABLE_STACKSCOPE", "1")]);
@@ -389,6 +390,18 @@ fn sigusr1_to_the_root_dumps_the_whole_tree() {
     // Still streaming, and a second dump works as well as the first.
     p.signal(libc::SIGUSR1, false);
     read_dump(&mut p, "root", root);
+    // The children inherited the variable: a leaf dumps its own tasks
+    // (without it, the signal's default action would kill it).
+    let leaf = pid_of(&p, "relay_1_leaf_b");
+    // SAFETY: kill has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(leaf, libc::SIGUSR1) }, 0);
+    let dump = read_dump(&mut p, "relay_1_leaf_b", leaf);
+    assert!(
+        dump.iter()
+            .any(|l| l.contains("ctrl_c_tree::leaf (context #")),
+        "{}",
+        dump.join("\n")
+    );
     interrupt_gracefully(p, libc::SIGTERM, false, 143);
 }
 
