@@ -108,6 +108,122 @@ async fn until_listed(name: &str, listed: bool) -> Result<(), Error> {
     .await
 }
 
+/// Never returns: a task for `tasks` and `tree` to find.
+#[tractor::endpoint]
+async fn stuck() {
+    std::future::pending::<()>().await
+}
+
+/// Spawns `grandchild` and waits on it forever.
+#[tractor::endpoint]
+async fn hold_grandchild() -> Result<(), Error> {
+    tractor::open_nursery(async |an| {
+        an.start_actor("grandchild").await?;
+        std::future::pending::<Result<(), Error>>().await
+    })
+    .await
+}
+
+/// `tasks NAME` shows a stuck endpoint with its path and caller; `tree`
+/// (from the registered root) and `tree NAME` show the actors below, each
+/// with its pid; an unknown name is an error (exit 1).
+#[tractor::test]
+async fn tasks_and_tree_of_a_live_tree() {
+    let (cfg, addr) = registrar_root(TransportKind::Tcp);
+    tractor::open_root_actor(cfg, async || {
+        tractor::open_nursery(async |an| {
+            let alpha = an
+                .start_actor("alpha")
+                .enable_modules([module_path!()])
+                .await?;
+            let checks = async {
+                let stuck_path = format!("{}::stuck", module_path!());
+                // Both tasks run in alpha, and grandchild is registered.
+                wait::until_async(
+                    "alpha's tasks to start",
+                    Duration::from_secs(15),
+                    || async {
+                        let snap = alpha.run(tractor::introspect::tasks::call()).await?;
+                        let started = snap.rpc_tasks.len() == 2 && snap.nurseries.len() == 1;
+                        Ok::<_, Error>(wait::holds(started, snap.to_string()))
+                    },
+                )
+                .await?;
+                until_listed("grandchild", true).await?;
+                let gc = tractor::query_actor("grandchild")
+                    .await?
+                    .map(|r| r.aid)
+                    .ok_or_else(|| Error::custom("grandchild unregistered"))?;
+
+                let tasks = cli(&addr, &["tasks", "alpha"]).await;
+                assert_eq!(tasks.code, Some(0), "{tasks:?}");
+                let me = format!("root@{}", std::process::id());
+                assert!(
+                    tasks
+                        .stdout
+                        .starts_with(&format!("actor {} (uuid ", alpha.aid())),
+                    "{tasks:?}"
+                );
+                assert!(
+                    tasks.stdout.contains(&format!("{stuck_path} (call #")),
+                    "{tasks:?}"
+                );
+                assert!(
+                    tasks.stdout.contains(&format!("from {me}: running")),
+                    "{tasks:?}"
+                );
+                assert!(tasks.stdout.contains(&gc.to_string()), "{tasks:?}");
+
+                for args in [&["tree"][..], &["tree", "root"][..]] {
+                    let tree = cli(&addr, args).await;
+                    assert_eq!(tree.code, Some(0), "{tree:?}");
+                    let sections: Vec<&str> = tree
+                        .stdout
+                        .lines()
+                        .map(str::trim_start)
+                        .filter(|l| l.starts_with("actor "))
+                        .collect();
+                    let want = [me.clone(), alpha.aid().to_string(), gc.to_string()];
+                    assert_eq!(sections.len(), 3, "{tree:?}");
+                    for (line, aid) in sections.iter().zip(&want) {
+                        assert!(line.starts_with(&format!("actor {aid} (uuid ")), "{tree:?}");
+                    }
+                    assert!(tree.stdout.contains(&stuck_path), "{tree:?}");
+                }
+                let sub = cli(&addr, &["tree", "alpha"]).await;
+                assert_eq!(sub.code, Some(0), "{sub:?}");
+                assert!(
+                    sub.stdout.starts_with(&format!("actor {} ", alpha.aid())),
+                    "{sub:?}"
+                );
+                assert!(sub.stdout.contains(&format!("actor {gc} ")), "{sub:?}");
+
+                for args in [&["tasks", "nosuch"][..], &["tree", "nosuch"][..]] {
+                    let missing = cli(&addr, args).await;
+                    assert_eq!(missing.code, Some(1), "{missing:?}");
+                    assert!(
+                        missing
+                            .stderr
+                            .contains("no actor named `nosuch` is registered"),
+                        "{missing:?}"
+                    );
+                }
+                Ok::<_, Error>(())
+            };
+            tokio::select! {
+                r = alpha.run(stuck::call()) => r?,
+                r = alpha.run(hold_grandchild::call()) => r?,
+                r = checks => r?,
+            }
+            an.cancel().await;
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
+}
+
 /// `ls`, `ping` (by name, by uuid prefix, a missing name), the registry
 /// address from the environment and from the flag, and `cancel`.
 #[tractor::test]
@@ -339,7 +455,14 @@ async fn usage_and_bad_arguments() {
     let help = tractor_cli(&["--help"], &[]).await;
     assert_eq!(help.code, Some(0), "{help:?}");
     assert!(help.stdout.starts_with("Usage: tractor"), "{help:?}");
-    for cmd in ["ls", "ping NAME", "cancel NAME", "--registry ADDR"] {
+    for cmd in [
+        "ls",
+        "ping NAME",
+        "cancel NAME",
+        "tasks NAME",
+        "tree [NAME]",
+        "--registry ADDR",
+    ] {
         assert!(help.stdout.contains(cmd), "{help:?}");
     }
     let none = tractor_cli(&[], &[]).await;
@@ -348,6 +471,8 @@ async fn usage_and_bad_arguments() {
     for (args, msg) in [
         (&["frob"][..], "unknown command `frob`"),
         (&["ping"], "`ping` needs the NAME"),
+        (&["tasks"], "`tasks` needs the NAME"),
+        (&["tree", "a", "b"], "unexpected argument `b`"),
         (&["--registry", "nope", "ls"], "invalid address"),
         (&["--registry"], "--registry needs an address"),
         (&["ls", "extra"], "unexpected argument `extra`"),

@@ -4,6 +4,8 @@
 //! tractor [--registry ADDR] ls
 //! tractor [--registry ADDR] ping NAME
 //! tractor [--registry ADDR] cancel NAME
+//! tractor [--registry ADDR] tasks NAME
+//! tractor [--registry ADDR] tree [NAME]
 //! ```
 //!
 //! The tool is a root actor of its own that only *joins* the registrar
@@ -13,7 +15,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tractor::discovery::{self, REGISTRY_ADDR_ENV};
-use tractor::{Addr, Error, Portal, RegistrarRole, Registration, RootConfig, TransportKind};
+use tractor::introspect::{ActorSnapshot, TreeSnapshot};
+use tractor::{Addr, Aid, Error, Portal, RegistrarRole, Registration, RootConfig, TransportKind};
 
 /// `println!` that does not panic when stdout is a closed pipe
 /// (`tractor ls | head -1`).
@@ -33,6 +36,10 @@ Commands:
   ping NAME     check that NAME answers: its identity and the time to connect and handshake
   cancel NAME   cancel NAME gracefully: a cancel request, a bounded wait for its ack,
                 then for it to leave the registry
+  tasks NAME    what NAME is doing: its RPC tasks, the contexts and streams it opened
+                (peer, state, window, queue depth), its nurseries and their children
+  tree [NAME]   `tasks` for NAME and every descendant, actor by actor; without NAME,
+                for every tree whose root is registered (an actor whose parent is not)
 
 NAME is an actor name (the latest registration under it wins) or the start
 of an actor's uuid as `tractor ls` prints it.
@@ -40,7 +47,8 @@ of an actor's uuid as `tractor ls` prints it.
 Options:
   --registry ADDR  the registrar: tcp://HOST:PORT, HOST:PORT or uds:///path/to.sock
                    (default: $TRACTOR_REGISTRY_ADDR, else 127.0.0.1:1616)
-  --timeout SECS   how long ping and cancel wait for the actor (default 3)
+  --timeout SECS   how long ping, cancel and tasks wait for the actor (default 3); tree
+                   waits 2 s more, the time it gives a child that does not answer
   -h, --help       print this help
   -V, --version    print the version
 
@@ -49,12 +57,17 @@ does not acknowledge; 2 on a usage error or when no registrar answers.";
 
 /// How long a call to the registrar may take.
 const REGISTRAR_TIMEOUT: Duration = Duration::from_secs(5);
+/// What a tree call waits beyond `--timeout`: the time the tree gives
+/// each child that does not answer before it reports it unreachable.
+const TREE_SLACK: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 enum Command {
     Ls,
     Ping(String),
     Cancel(String),
+    Tasks(String),
+    Tree(Option<String>),
 }
 
 #[derive(Debug)]
@@ -150,6 +163,8 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
         "ls" | "list" => Command::Ls,
         "ping" => Command::Ping(name("ping")?),
         "cancel" => Command::Cancel(name("cancel")?),
+        "tasks" => Command::Tasks(name("tasks")?),
+        "tree" => Command::Tree(positional.next().filter(|n| !n.is_empty())),
         "help" => return Ok(Parsed::Help),
         other => return Err(format!("unknown command `{other}`")),
     };
@@ -255,6 +270,8 @@ async fn main() -> ExitCode {
             Command::Ls => ctx.ls().await,
             Command::Ping(name) => ctx.ping(name).await,
             Command::Cancel(name) => ctx.cancel(name).await,
+            Command::Tasks(name) => ctx.tasks(name).await,
+            Command::Tree(name) => ctx.tree(name.as_deref()).await,
         })
     })
     .await;
@@ -461,6 +478,111 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// An introspection call to `aid`, bounded by `within`; its failure
+    /// is the actor's (exit 1).
+    async fn ask<T>(
+        &self,
+        aid: &Aid,
+        within: Duration,
+        call: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Failure> {
+        match tokio::time::timeout(within, call).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Failure::Actor(format!(
+                "{aid} (uuid {}) could not answer: {e}",
+                aid.uuid
+            ))),
+            Err(_) => Err(Failure::Actor(format!(
+                "{aid} (uuid {}) did not answer within {}",
+                aid.uuid,
+                secs(within)
+            ))),
+        }
+    }
+
+    async fn snapshot_of(&self, reg: &Registration) -> Result<(Portal, ActorSnapshot), Failure> {
+        let (portal, _, _) = self.connect(reg).await?;
+        let call = portal.run(tractor::introspect::tasks::call());
+        let snap = self.ask(&reg.aid, self.timeout, call).await?;
+        Ok((portal, snap))
+    }
+
+    async fn tree_of(&self, portal: &Portal) -> Result<TreeSnapshot, Failure> {
+        let call = portal.run(tractor::introspect::tree::call());
+        self.ask(portal.aid(), self.timeout + TREE_SLACK, call)
+            .await
+    }
+
+    async fn tasks(&self, target: &str) -> Result<(), Failure> {
+        let reg = self.resolve(target).await?;
+        let (_, snap) = self.snapshot_of(&reg).await?;
+        say!("{snap}");
+        Ok(())
+    }
+
+    async fn tree(&self, target: Option<&str>) -> Result<(), Failure> {
+        if let Some(target) = target {
+            let reg = self.resolve(target).await?;
+            let (portal, _, _) = self.connect(&reg).await?;
+            let tree = self.tree_of(&portal).await?;
+            say!("{tree}");
+            return Ok(());
+        }
+        let regs = self.registrar(tractor::list_actors()).await?;
+        if regs.is_empty() {
+            return Err(Failure::Actor(format!(
+                "no actors are registered at {}",
+                self.registry
+            )));
+        }
+        // Every registered actor at once: which have no registered parent.
+        let asked = futures::future::join_all(regs.iter().map(|r| self.snapshot_of(r))).await;
+        let mut roots = Vec::new();
+        for res in asked {
+            match res {
+                Ok((portal, snap)) => {
+                    let parent_listed = snap
+                        .parent
+                        .as_ref()
+                        .is_some_and(|p| regs.iter().any(|r| r.aid.uuid == p.uuid));
+                    if !parent_listed {
+                        roots.push(portal);
+                    }
+                }
+                Err(Failure::Actor(m) | Failure::Setup(m)) => eprintln!("tractor: {m}"),
+            }
+        }
+        if roots.is_empty() {
+            return Err(Failure::Actor(format!(
+                "none of the {} actors registered at {} answered",
+                regs.len(),
+                self.registry
+            )));
+        }
+        let trees = futures::future::join_all(roots.iter().map(|p| self.tree_of(p))).await;
+        let mut first = true;
+        for tree in trees {
+            match tree {
+                Ok(t) => {
+                    if !first {
+                        say!();
+                    }
+                    first = false;
+                    say!("{t}");
+                }
+                Err(Failure::Actor(m) | Failure::Setup(m)) => eprintln!("tractor: {m}"),
+            }
+        }
+        if first {
+            return Err(Failure::Actor(
+                "no root actor answered with its tree".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn millis(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -497,10 +619,27 @@ mod tests {
             }))
         ));
         assert!(matches!(parse(&args("ls --help")), Ok(Parsed::Help)));
+        assert!(matches!(
+            parse(&args("tasks alpha")),
+            Ok(Parsed::Run(Cli { command: Command::Tasks(ref n), .. })) if n == "alpha"
+        ));
+        assert!(matches!(
+            parse(&args("tree")),
+            Ok(Parsed::Run(Cli {
+                command: Command::Tree(None),
+                ..
+            }))
+        ));
+        assert!(matches!(
+            parse(&args("tree alpha")),
+            Ok(Parsed::Run(Cli { command: Command::Tree(Some(ref n)), .. })) if n == "alpha"
+        ));
         for bad in [
             "",
             "ping",
             "ls extra",
+            "tasks",
+            "tree a b",
             "frob",
             "--registry",
             "--timeout -1 ls",
