@@ -7,14 +7,15 @@
 
 use std::time::Duration;
 
+use tractor::error::ConfigError;
 use tractor::introspect::{
     ActorSnapshot, ChildState, DialogInfo, DialogKind, DialogState, Subtree, TreeSnapshot,
 };
-use tractor::{Context, Error, Side, TransportKind};
+use tractor::{Context, Error, RootConfig, Side, TransportKind};
 
 use crate::both_transports;
 use crate::common::{self, in_nursery};
-use crate::wait;
+use crate::{isolated, wait};
 
 const MODULE: &str = module_path!();
 /// What the root sends on the stream and the child leaves unread.
@@ -215,4 +216,40 @@ async fn a_wedged_child_shows_as_unreachable(t: TransportKind) {
     })
     .await
     .unwrap();
+}
+
+/// In its isolated run (with the variable set), says whether a root
+/// booted.
+async fn env_body() -> Result<(), Error> {
+    let cfg = RootConfig::new("root").transport(TransportKind::Tcp);
+    match tractor::open_root_actor(cfg, async || Ok(())).await {
+        Ok(()) => println!("BOOTED"),
+        Err(Error::Config(ConfigError::StackscopeEnv { value })) => println!("REFUSED {value}"),
+        Err(e) => println!("FAILED {e}"),
+    }
+    Ok(())
+}
+
+/// `TRACTOR_ENABLE_STACKSCOPE` is a switch: a value that is none is a
+/// typed configuration error at the root, not a silent "off". Each runs
+/// in a process of its own, since the variable is process-wide.
+#[tractor::test]
+async fn a_stackscope_value_that_is_no_switch_is_refused() {
+    if isolated::active() {
+        return env_body().await.unwrap();
+    }
+    let path = "introspect::a_stackscope_value_that_is_no_switch_is_refused";
+    for (value, expect) in [
+        ("1", "BOOTED"),
+        ("off", "BOOTED"),
+        ("maybe", "REFUSED maybe"),
+    ] {
+        let out = isolated::run_with(path, &[("TRACTOR_ENABLE_STACKSCOPE", value)]).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.lines().any(|l| l.ends_with(expect)),
+            "TRACTOR_ENABLE_STACKSCOPE={value}: expected `{expect}`; got:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
