@@ -108,7 +108,14 @@ impl Display for DialogInfo {
 impl Display for NurseryInfo {
     /// The nursery's line, then one line per child (indented by two).
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let owner = self.owner.as_deref().unwrap_or("the root's body");
+        self.render(f, "a task outside any RPC task")
+    }
+}
+
+impl NurseryInfo {
+    /// As `Display`, naming an owner outside any RPC task `unowned`.
+    fn render(&self, f: &mut Formatter<'_>, unowned: &str) -> fmt::Result {
+        let owner = self.owner.as_deref().unwrap_or(unowned);
         write!(f, "nursery of {owner}, open {}", age(self.age))?;
         if self.cancel_called {
             f.write_str(", cancelled")?;
@@ -159,8 +166,24 @@ impl ActorSnapshot {
         out.push('\n');
         section(&mut out, "rpc tasks", &self.rpc_tasks);
         section(&mut out, "dialogs opened", &self.dialogs);
-        section(&mut out, "nurseries", &self.nurseries);
+        // Outside any RPC task, a root's nursery is its body's.
+        let unowned = if self.is_root {
+            "the root's body"
+        } else {
+            "a task outside any RPC task"
+        };
+        let nurseries: Vec<_> = self.nurseries.iter().map(|n| Owned(n, unowned)).collect();
+        section(&mut out, "nurseries", &nurseries);
         out
+    }
+}
+
+/// A nursery rendered with the name of an owner outside any RPC task.
+struct Owned<'a>(&'a NurseryInfo, &'a str);
+
+impl Display for Owned<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.0.render(f, self.1)
     }
 }
 
