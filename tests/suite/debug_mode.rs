@@ -14,7 +14,8 @@ const ENV: &str = "TRACTOR_DEBUG_MODE";
 
 both_transports!(
     root_debug_mode_reaches_every_descendant,
-    a_childs_debug_mode_is_its_subtree_only
+    a_childs_debug_mode_is_its_subtree_only,
+    pause_outside_debug_mode_does_nothing
 );
 
 /// Whether this actor runs in debug mode.
@@ -81,6 +82,38 @@ async fn root_debug_mode_reaches_every_descendant(t: TransportKind) {
 
 async fn a_childs_debug_mode_is_its_subtree_only(t: TransportKind) {
     assert_eq!(tree(t, false).await.unwrap(), expected(false));
+}
+
+/// Pauses (with values to show), then answers.
+#[tractor::endpoint]
+async fn pause_then_answer(x: u32) -> Result<u32, Error> {
+    tractor::pause!(x).await?;
+    tractor::pause!().await?;
+    Ok(x + 1)
+}
+
+/// Outside debug mode `pause!()` returns at once (a warning is logged),
+/// in a child and in the root: a forgotten pause cannot wedge a tree.
+async fn pause_outside_debug_mode_does_nothing(t: TransportKind) {
+    if expected(false)[0].0 {
+        // Whoever runs the suite turned debug mode on for every tree:
+        // a pause here would open a REPL (the pty tests cover that).
+        return;
+    }
+    let cfg = RootConfig::new("root").transport(t).debug_mode(false);
+    let got = tractor::open_root_actor(cfg, async || {
+        tractor::pause!().await?;
+        tractor::open_nursery(async |an| {
+            let p = an.start_actor("pauser").enable_modules([MODULE]).await?;
+            let got = p.run(pause_then_answer::call(41)).await?;
+            an.cancel().await;
+            Ok(got)
+        })
+        .await
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, 42);
 }
 
 /// In its isolated run (with the variable set), prints what the tree saw.

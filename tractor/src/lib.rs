@@ -53,8 +53,8 @@
 //! ```text
 //! app        entry points (init, #[main], #[test], open_root_actor,
 //!            open_nursery, run_daemon), RootConfig; boot composition
-//! devx       survivor checks for tests, task dumps (introspection);
-//!            next: the debugger
+//! devx       the debugger (pause!, post-mortems, the TTY lock), task
+//!            dumps, survivor checks for tests
 //! discovery  the registrar (a runtime plugin), election, lookups
 //! runtime    actor, nursery, portal, context, stream, RPC serving,
 //!            supervision, errors, logging, plugins (hooks for the above)
@@ -111,6 +111,48 @@ pub use runtime::nursery::{
 pub use runtime::portal::{CancelActor, Portal, connect_portal};
 pub use spawn::SpawnMethod;
 pub use tractor_macros::{context, endpoint, main, test};
+
+/// Halts the calling task and hands the terminal to a debugger REPL in
+/// this actor, once the tree-wide TTY lock is free (prompts of actors
+/// pausing at once come one after the other, never interleaved).
+///
+/// Evaluates to a future of `Result<(), Error>`: `continue` at the prompt
+/// resolves it to `Ok(())`; `quit` to [`Error::DebuggerQuit`], which ends
+/// the task like any error. The REPL offers `backtrace`, `values` (the
+/// expressions given, shown by `Debug`), `tasks` (this actor's), `tree`
+/// (every actor, with pids), `gdb`/`lldb` (attach to this pid) and `help`.
+///
+/// Outside debug mode ([`RootConfig::debug_mode`], `TRACTOR_DEBUG_MODE=1`)
+/// it does nothing but log a warning, so a forgotten pause cannot wedge a
+/// production tree.
+///
+/// ```no_run
+/// #[tractor::endpoint]
+/// async fn settle(orders: Vec<u32>) -> Result<u32, tractor::Error> {
+///     let total: u32 = orders.iter().sum();
+///     // Look at `orders` and `total` here before going on:
+///     tractor::pause!(orders, total).await?;
+///     Ok(total)
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! pause {
+    ($($value:expr),* $(,)?) => {
+        $crate::__private::pause(
+            $crate::__private::PauseSite {
+                file: ::core::file!(),
+                line: ::core::line!(),
+                module: ::core::module_path!(),
+            },
+            if $crate::__private::debug_mode_on() {
+                ::std::vec![$((::core::stringify!($value), ::std::format!("{:#?}", &$value))),*]
+            } else {
+                ::std::vec::Vec::new()
+            },
+        )
+    };
+}
 
 /// The types [`Error`]'s variants carry, to match on (the errors every
 /// program meets, [`Error`], [`RemoteActorError`] and [`MultiError`], are
@@ -198,6 +240,7 @@ pub mod wire;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::app::{run_main, run_test};
+    pub use crate::devx::debug::{PauseSite, debug_mode_on, pause};
     pub use crate::ipc::FuncType;
     pub use crate::ipc::schema::DialogSchema;
     pub use crate::runtime::endpoint::{

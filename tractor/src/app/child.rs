@@ -48,6 +48,7 @@ async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
         Err(code) => return code,
     };
     crate::devx::introspect::DumpSwitch::from_env_or_warn().install(&rt);
+    crate::devx::debug::install(&rt);
     let _thread = ThreadActorGuard::set(rt.clone());
     let register = crate::discovery::register_self(&rt, Some((&env.parent_addr, &parent)));
     current::scope(rt.clone(), register).await;

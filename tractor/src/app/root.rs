@@ -77,7 +77,9 @@ where
             limits: cfg.limits,
             enable_modules,
             cancel_timeout: cfg.cancel_timeout,
-            heartbeat: crate::ipc::Heartbeat::effective(cfg.heartbeat),
+            // A process stopped in a REPL or under gdb is not dead: in
+            // debug mode silence does not get an actor killed.
+            heartbeat: crate::ipc::Heartbeat::effective(cfg.heartbeat).filter(|_| !debug_mode),
             secret: secret.clone(),
         }
     };
@@ -122,10 +124,22 @@ where
                 discovery::become_registrar(&rt);
             }
             task_dumps.install(&rt);
+            crate::devx::debug::install(&rt);
             let _thread = ThreadActorGuard::set(rt.clone());
             if cfg.discoverable {
                 current::scope(rt.clone(), discovery::register_self(&rt, None)).await;
             }
+            let this = rt.clone();
+            let body = async move || {
+                let res = body().await;
+                // The error has climbed the whole tree: its last post-mortem.
+                if let Err(e) = &res
+                    && this.p.debug_mode
+                {
+                    crate::devx::debug::root_failed(&this, e).await;
+                }
+                res
+            };
             crate::runtime::root::serve_root(rt, interrupts, body).await
         })
         .await

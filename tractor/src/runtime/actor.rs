@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -18,7 +18,7 @@ use super::endpoint::EndpointTable;
 use super::lifetime::LifetimeStack;
 use super::plugin::{ConnKey, Plugin, Registered};
 use super::share::{Claim, Lease};
-use crate::ipc::{Addr, Aid, Channel, MsgListener, MsgReader, Secret, TransportKind};
+use crate::ipc::{Addr, Aid, Channel, ErrorData, MsgListener, MsgReader, Secret, TransportKind};
 use crate::spawn::Resource;
 
 /// What an actor is booted with.
@@ -104,6 +104,9 @@ impl ActorRuntime {
         super::rlimit::raise_fd_limit();
         let endpoints = EndpointTable::global()?;
         super::endpoint::install_panic_hook();
+        if p.debug_mode {
+            super::endpoint::force_backtraces();
+        }
         let bind = p
             .bind_addr
             .clone()
@@ -193,6 +196,20 @@ impl ActorRuntime {
             .iter()
             .map(|r| r.hooks().clone())
             .collect()
+    }
+
+    /// Tells every plugin that task `path` failed (debug mode only; see
+    /// [`Plugin::task_failed`]).
+    pub(crate) async fn note_task_failed(self: &Arc<Self>, path: &'static str, error: &ErrorData) {
+        for p in self.plugin_hooks() {
+            p.task_failed(self.clone(), path, error.clone()).await;
+        }
+    }
+
+    /// Whether a plugin needs the actor's children alive (see
+    /// [`Plugin::busy`]); the first plugin that can tell.
+    pub(crate) fn plugins_busy(&self) -> Option<watch::Receiver<bool>> {
+        self.plugin_hooks().iter().find_map(|p| p.busy())
     }
 
     /// Tells every plugin that channel `conn` closed.

@@ -7,12 +7,16 @@
 //! learns of an interrupt through its parent's cancel request, so every
 //! actor's RPC tasks are cancelled and its cleanups run, top down.
 //!
+//! While a debugger REPL is up anywhere in the tree, the root's SIGINT is
+//! [shielded](shield): ctrl-c belongs to the REPL (it clears the line
+//! being typed), not to the tree's cancellation. SIGTERM is never shielded.
+//!
 //! tokio's signal listeners are process-wide: once a root has listened,
 //! the default action of SIGINT (terminating the process) stays replaced
 //! for the life of the process. `#[tractor::main]` turns an interrupted
 //! root into the conventional exit status (130, 143).
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -34,6 +38,31 @@ pub(crate) fn interrupted_by() -> Option<Signal> {
         libc::SIGTERM => Some(Signal::Terminate),
         _ => None,
     }
+}
+
+/// How many shields are up in this process (see [`shield`]).
+static SHIELDS: AtomicUsize = AtomicUsize::new(0);
+
+/// Keeps SIGINT from cancelling the tree while it lives: a debugger REPL
+/// holds one while it owns the terminal. Process-wide, like signals.
+#[must_use = "the shield drops at once"]
+pub(crate) struct SigintShield(());
+
+/// Raises a [`SigintShield`].
+pub(crate) fn shield() -> SigintShield {
+    SHIELDS.fetch_add(1, Ordering::SeqCst);
+    SigintShield(())
+}
+
+impl Drop for SigintShield {
+    fn drop(&mut self) {
+        SHIELDS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether SIGINT is shielded now.
+pub(crate) fn sigint_shielded() -> bool {
+    SHIELDS.load(Ordering::SeqCst) > 0
 }
 
 /// The root's listeners for SIGINT and SIGTERM.
@@ -60,11 +89,19 @@ impl Interrupts {
         }
     }
 
-    /// The next SIGINT or SIGTERM (pending forever if neither is handled).
+    /// The next SIGINT or SIGTERM (pending forever if neither is
+    /// handled); a SIGINT while [shielded](shield) is logged and skipped.
     pub(crate) async fn next(&mut self) -> Signal {
-        tokio::select! {
-            () = recv(&mut self.int) => Signal::Interrupt,
-            () = recv(&mut self.term) => Signal::Terminate,
+        loop {
+            let sig = tokio::select! {
+                () = recv(&mut self.int) => Signal::Interrupt,
+                () = recv(&mut self.term) => Signal::Terminate,
+            };
+            if sig == Signal::Interrupt && sigint_shielded() {
+                tracing::info!(target: "tractor::devx", "ctrl-c ignored: a debugger REPL is up (leave it with `continue` or `quit` first)");
+                continue;
+            }
+            return sig;
         }
     }
 }

@@ -13,8 +13,10 @@ use std::any::Any;
 use std::sync::Arc;
 
 use futures::future::LocalBoxFuture;
+use tokio::sync::watch;
 
 use super::actor::ActorRuntime;
+use crate::ipc::ErrorData;
 
 /// Identifies one channel of an actor for as long as it is open (what a
 /// plugin keys per-peer state by, e.g. the registrar its entries).
@@ -29,6 +31,26 @@ pub(crate) trait Plugin: Any + Send + Sync {
     /// channels close: the last moment to tell peers goodbye.
     fn before_close(self: Arc<Self>, _rt: Arc<ActorRuntime>) -> LocalBoxFuture<'static, ()> {
         Box::pin(async {})
+    }
+
+    /// An RPC task `path` failed with `error` (not by cancellation), in
+    /// an actor in debug mode; the error goes to the caller once this
+    /// resolves (the debugger's post-mortem REPL runs here).
+    fn task_failed(
+        self: Arc<Self>,
+        _rt: Arc<ActorRuntime>,
+        _path: &'static str,
+        _error: ErrorData,
+    ) -> LocalBoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+
+    /// `true` while this plugin needs the actor's children alive (a
+    /// debugger REPL is up or wanted somewhere in the tree): a child's
+    /// supervisor in debug mode neither starts nor escalates a graceful
+    /// cancel meanwhile. `None`: never.
+    fn busy(&self) -> Option<watch::Receiver<bool>> {
+        None
     }
 }
 

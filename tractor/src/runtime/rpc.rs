@@ -173,11 +173,18 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             _ = token.cancelled() => None,
             r = run => Some(r),
         };
+        // An endpoint's own failure (not its cancellation): what the
+        // debugger's post-mortem looks at before it goes to the caller.
+        let mut crashed = false;
         let reply = match outcome {
             Some(Ok(Reply::Ok(pld))) => Msg::Return { cid, pld },
-            Some(Ok(Reply::Err(e))) => error_msg(cid, e.into_data(&me)),
+            Some(Ok(Reply::Err(e))) => {
+                crashed = true;
+                error_msg(cid, e.into_data(&me))
+            }
             Some(Err(panic)) => {
                 tracing::error!(target: "tractor::runtime", "endpoint `{}` panicked", entry.path);
+                crashed = true;
                 error_msg(cid, box_panic(panic).into_data(&me))
             }
             None => {
@@ -189,7 +196,10 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                     None => match orphaned_failure(&orphans, &me).await {
                         // Children of a nursery the cancel dropped failed:
                         // their errors, not the cancellation, are the outcome.
-                        Some(err) => error_msg(cid, err),
+                        Some(err) => {
+                            crashed = true;
+                            error_msg(cid, err)
+                        }
                         None => {
                             let by = lock(&canceller).clone().or_else(|| rt2.canceller());
                             tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
@@ -202,6 +212,12 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                 }
             }
         };
+        if crashed
+            && rt2.p.debug_mode
+            && let Msg::Error { error, .. } = &reply
+        {
+            rt2.note_task_failed(entry.path, error).await;
+        }
         conn.finish_task(cid);
         if let Err(e) = conn.chan.send(&reply).await {
             // The caller vanished; its loss is handled by the channel's loop.

@@ -85,8 +85,11 @@ impl ChildProc {
         rt.adopt_child(&proc);
         let p = proc.clone();
         let timeout = rt.p.cancel_timeout;
+        // In debug mode a child may be queued for, or in, a debugger REPL:
+        // a graceful cancel waits for the debugger (a kill does not).
+        let debugger = DebugClock(rt.p.debug_mode.then(|| rt.plugins_busy()).flatten());
         rt.work.spawn(tracing::Instrument::instrument(
-            async move { p.run(child, teardown_rx, timeout).await },
+            async move { p.run(child, teardown_rx, timeout, debugger).await },
             rt.span.clone(),
         ));
         proc
@@ -126,6 +129,7 @@ impl ChildProc {
         mut child: Child,
         mut rx: watch::Receiver<Teardown>,
         cancel_timeout: Duration,
+        mut debugger: DebugClock,
     ) {
         let pid = child.id();
         let mut failure = None;
@@ -137,21 +141,28 @@ impl ChildProc {
                     if changed.is_err() {
                         continue;
                     }
-                    let how = *rx.borrow_and_update();
+                    let mut how = *rx.borrow_and_update();
+                    if how == Teardown::Graceful {
+                        tokio::select! {
+                            st = child.wait() => break st,
+                            () = debugger.idle() => {}
+                            _ = rx.wait_for(|t| *t == Teardown::Kill) => how = Teardown::Kill,
+                        }
+                    }
                     if how != Teardown::None {
                         // A silent child cannot take the graceful steps.
                         let how = match self.unresponsive(&mut failure) {
                             true => Teardown::Kill,
                             false => how,
                         };
-                        break self.ladder(&mut child, how, &mut rx, cancel_timeout).await;
+                        break self.ladder(&mut child, how, &mut rx, cancel_timeout, &mut debugger).await;
                     }
                 }
                 _ = self.conn.chan.closed(), if chan_open => {
                     chan_open = false;
                     if self.unresponsive(&mut failure) {
                         tracing::warn!(target: "tractor::cancel", child = %self.aid, "child stopped answering; sending SIGKILL");
-                        break self.ladder(&mut child, Teardown::Kill, &mut rx, cancel_timeout).await;
+                        break self.ladder(&mut child, Teardown::Kill, &mut rx, cancel_timeout, &mut debugger).await;
                     }
                 }
             }
@@ -199,9 +210,10 @@ impl ChildProc {
         how: Teardown,
         rx: &mut watch::Receiver<Teardown>,
         cancel_timeout: Duration,
+        debugger: &mut DebugClock,
     ) -> std::io::Result<std::process::ExitStatus> {
         if how < Teardown::Kill {
-            let steps = self.soft_steps(child, how, cancel_timeout);
+            let steps = self.soft_steps(child, how, cancel_timeout, debugger);
             tokio::select! {
                 st = steps => return st,
                 _ = rx.wait_for(|t| *t == Teardown::Kill) => {}
@@ -217,25 +229,74 @@ impl ChildProc {
         child: &mut Child,
         how: Teardown,
         cancel_timeout: Duration,
+        debugger: &mut DebugClock,
     ) -> std::io::Result<std::process::ExitStatus> {
         if how == Teardown::Graceful {
             tracing::debug!(target: "tractor::cancel", child = %self.aid, "cancelling child");
-            let acked = tokio::select! {
-                st = child.wait() => return st,
-                r = request_actor_cancel_patient(&self.conn, cancel_timeout, CANCEL_PATIENCE) => matches!(r, CancelReply::Acked(true) | CancelReply::Gone),
+            let acked = loop {
+                let reply = tokio::select! {
+                    st = child.wait() => return st,
+                    r = request_actor_cancel_patient(&self.conn, cancel_timeout, CANCEL_PATIENCE) => r,
+                };
+                // A child that is slow because someone is debugging is
+                // asked again once the REPL is done, not escalated on.
+                if matches!(reply, CancelReply::TimedOut) && debugger.is_busy() {
+                    tokio::select! {
+                        st = child.wait() => return st,
+                        () = debugger.idle() => continue,
+                    }
+                }
+                break matches!(reply, CancelReply::Acked(true) | CancelReply::Gone);
             };
-            if acked && let Ok(st) = tokio::time::timeout(EXIT_AFTER_ACK, child.wait()).await {
+            if acked && let Some(st) = debugger.timeout(EXIT_AFTER_ACK, child.wait()).await {
                 return st;
             }
             tracing::warn!(target: "tractor::cancel", child = %self.aid, "child did not exit after a cancel request; sending SIGTERM");
         }
         signal(child, libc::SIGTERM);
-        if let Ok(st) = tokio::time::timeout(TERMINATE_AFTER, child.wait()).await {
+        if let Some(st) = debugger.timeout(TERMINATE_AFTER, child.wait()).await {
             return st;
         }
         tracing::warn!(target: "tractor::cancel", child = %self.aid, "child ignored SIGTERM; sending SIGKILL");
         let _ = child.start_kill();
         child.wait().await
+    }
+}
+
+/// The clock of a child's teardown ladder in debug mode: a step's time
+/// only runs out while no debugger REPL is up or wanted in the tree
+/// (outside debug mode, an ordinary clock).
+pub(crate) struct DebugClock(Option<watch::Receiver<bool>>);
+
+impl DebugClock {
+    fn is_busy(&self) -> bool {
+        self.0.as_ref().is_some_and(|rx| *rx.borrow())
+    }
+
+    /// Resolves once no REPL is up or wanted.
+    async fn idle(&mut self) {
+        if let Some(rx) = &mut self.0 {
+            // A closed channel: the root's debugger is gone, so is the REPL.
+            let _ = rx.wait_for(|busy| !*busy).await;
+        }
+    }
+
+    /// `fut`'s output, or `None` once `d` has passed with no REPL up at
+    /// its end (a REPL up then restarts the step once it is done).
+    async fn timeout<F: Future>(&mut self, d: Duration, fut: F) -> Option<F::Output> {
+        tokio::pin!(fut);
+        loop {
+            if let Ok(out) = tokio::time::timeout(d, &mut fut).await {
+                return Some(out);
+            }
+            if !self.is_busy() {
+                return None;
+            }
+            tokio::select! {
+                out = &mut fut => return Some(out),
+                () = self.idle() => {}
+            }
+        }
     }
 }
 

@@ -16,9 +16,15 @@ use crate::runtime::dialog::phase;
 /// left out of a dump, which would otherwise always show itself.
 pub(crate) const MODULE: &str = "tractor::introspect";
 
+/// Other endpoints that only carry a dump (the debugger's `tree`,
+/// relayed to the root): left out for the same reason.
+const DUMP_RELAYS: &[&str] = &[crate::devx::debug::TREE_RELAY];
+
 fn is_own(path: &str) -> bool {
-    path.strip_prefix(MODULE)
-        .is_some_and(|rest| rest.starts_with("::"))
+    DUMP_RELAYS.contains(&path)
+        || path
+            .strip_prefix(MODULE)
+            .is_some_and(|rest| rest.starts_with("::"))
 }
 
 /// What `rt` is doing now (this actor only; no peer is asked).

@@ -23,7 +23,7 @@ pub use call::Call;
 pub use invocation::{HandlerFuture, Invocation, Reply};
 pub use local_error::LocalError;
 pub(crate) use local_error::box_tractor_error;
-pub(crate) use panic::{box_panic, install_panic_hook};
+pub(crate) use panic::{box_panic, force_backtraces, install_panic_hook};
 pub use schema::{context_schema, endpoint_schema, stream_schema};
 pub use table::{ENDPOINTS, EndpointEntry, EndpointError};
 pub(crate) use table::{EndpointTable, Lookup};

@@ -4,8 +4,21 @@
 use super::LocalError;
 use crate::runtime::error::boxed_types;
 
+/// Set once an actor in debug mode runs in this process: its post-mortem
+/// REPL shows a panic's backtrace whatever `RUST_BACKTRACE` says.
+static FORCE_CAPTURE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Captures panic backtraces from now on, `RUST_BACKTRACE` or not.
+pub(crate) fn force_backtraces() {
+    FORCE_CAPTURE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn captured_backtrace() -> Option<String> {
-    let bt = std::backtrace::Backtrace::capture();
+    let bt = if FORCE_CAPTURE.load(std::sync::atomic::Ordering::Relaxed) {
+        std::backtrace::Backtrace::force_capture()
+    } else {
+        std::backtrace::Backtrace::capture()
+    };
     (bt.status() == std::backtrace::BacktraceStatus::Captured).then(|| bt.to_string())
 }
 

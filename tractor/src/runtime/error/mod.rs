@@ -174,6 +174,16 @@ pub enum Error {
     /// while the nursery waited for it): the error, with the value kept.
     #[error("{}", .0)]
     ValueKept(Box<ValueKept>),
+    /// The user quit a debugger REPL opened by [`pause!`](crate::pause):
+    /// the paused task fails with this, and it propagates like any error
+    /// (no further post-mortem REPL opens for it up the tree).
+    #[error(
+        "the debugger REPL in actor {actor} was quit; the paused task ends with this error (use `continue` to resume it instead)"
+    )]
+    DebuggerQuit {
+        /// The actor whose REPL was quit.
+        actor: Aid,
+    },
     /// A cleanup could not be put on the actor's lifetime stack.
     #[error(transparent)]
     Lifetime(#[from] crate::runtime::lifetime::LifetimeError),

@@ -28,6 +28,8 @@ pub mod boxed_types {
     pub const MSG_TYPE_ERROR: &str = "tractor::MsgTypeError";
     /// The remote task was cancelled.
     pub const CONTEXT_CANCELLED: &str = "tractor::ContextCancelled";
+    /// A debugger REPL was quit ([`Error::DebuggerQuit`](crate::Error::DebuggerQuit)).
+    pub const DEBUGGER_QUIT: &str = "tractor::Error::DebuggerQuit";
     /// A runtime misuse (a second root, ...).
     pub const RUNTIME_FAILURE: &str = "tractor::RuntimeFailure";
     /// Several errors from one nursery.

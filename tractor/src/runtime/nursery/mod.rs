@@ -440,7 +440,13 @@ impl ActorNursery {
             registry_addrs: rt.p.registry_addrs.clone(),
             loglevel,
             debug_mode: opts.debug_mode || rt.p.debug_mode,
-            heartbeat_ms: rt.p.heartbeat.map(crate::ipc::Heartbeat::to_millis),
+            // A child in debug mode may sit in a REPL or under gdb: its
+            // subtree does not take silence for death.
+            heartbeat_ms: rt
+                .p
+                .heartbeat
+                .filter(|_| !opts.debug_mode)
+                .map(crate::ipc::Heartbeat::to_millis),
             limits: rt.p.limits,
         };
         let proc = ChildProc::supervise(rt, aid.clone(), conn.clone(), child);
