@@ -155,7 +155,7 @@ fn pause_in_a_subactor_then_in_the_root() {
     let banner = s.prompt("pauser");
     assert!(
         banner.contains("Opening a REPL in paused actor `pauser`")
-            && banner.contains("pause_in_subactor.rs:17"),
+            && banner.contains("at examples/debugging/pause_in_subactor.rs:17"),
         "{banner}"
     );
     s.send_line("values");

@@ -27,7 +27,7 @@ pub fn debug_mode_on() -> bool {
 
 /// What `pause!()` expands to.
 pub async fn pause(site: PauseSite, values: Vec<(&'static str, String)>) -> Result<(), Error> {
-    let at = format!("{}:{} (in {})", site.file, site.line, site.module);
+    let at = format!("{}:{} (in {})", tidy(site.file), site.line, site.module);
     let Some(rt) = current::try_current().filter(|rt| rt.p.debug_mode) else {
         tracing::warn!(target: "tractor::devx", "pause!() at {at} ignored: debug mode is off (set `RootConfig::debug_mode` or TRACTOR_DEBUG_MODE=1)");
         return Ok(());
@@ -46,6 +46,22 @@ pub async fn pause(site: PauseSite, values: Vec<(&'static str, String)>) -> Resu
     }
 }
 
+/// `file!()` without the `dir/..` detours a workspace member's paths
+/// take (`tractor/../examples/x.rs` is `examples/x.rs`).
+fn tidy(file: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in file.split('/') {
+        match p {
+            ".." if parts.last().is_some_and(|l| *l != "..") => {
+                parts.pop();
+            }
+            "." => {}
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
 /// Who holds the lock, for the root's log.
 pub(super) fn holder(rt: &ActorRuntime) -> String {
     format!("{}@{}", rt.aid().name, rt.aid().pid)
@@ -58,4 +74,14 @@ pub(super) async fn session(
     stop: &Stop,
 ) -> Result<Leave, Error> {
     with_tty_lock(rt, holder, async || Ok(repl::run(rt, stop).await)).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tidy_drops_detours_only() {
+        assert_eq!(super::tidy("tractor/../examples/a.rs"), "examples/a.rs");
+        assert_eq!(super::tidy("src/main.rs"), "src/main.rs");
+        assert_eq!(super::tidy("../x/./y.rs"), "../x/y.rs");
+    }
 }

@@ -18,7 +18,7 @@ pub(crate) async fn task_failed(rt: &Arc<ActorRuntime>, path: &str, error: &Erro
         return;
     }
     let stop = Stop::Crashed {
-        path: path.to_string(),
+        what: format!("`{path}`"),
         error: RemoteActorError::from_data(error.clone()).to_string(),
         backtrace: first_backtrace(error),
     };
@@ -38,7 +38,7 @@ pub(crate) async fn root_failed(rt: &Arc<ActorRuntime>, error: &Error) {
         return;
     }
     let stop = Stop::Crashed {
-        path: format!("the root body of `{}`", rt.aid().name),
+        what: "its root body".to_string(),
         error: error.to_string(),
         backtrace: first_backtrace(&data),
     };

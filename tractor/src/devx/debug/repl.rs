@@ -23,10 +23,10 @@ pub(crate) enum Stop {
         values: Vec<(&'static str, String)>,
         backtrace: std::backtrace::Backtrace,
     },
-    /// The task `path` failed with `error` (rendered), and its backtrace
-    /// when one was captured.
+    /// `what` (an endpoint's task, the root's body) failed with `error`
+    /// (rendered), and its backtrace when one was captured.
     Crashed {
-        path: String,
+        what: String,
         error: String,
         backtrace: Option<String>,
     },
@@ -71,8 +71,8 @@ pub(crate) async fn run(rt: &Arc<ActorRuntime>, stop: &Stop) -> Leave {
                 me.name, me.pid
             )
         }
-        Stop::Crashed { path, error, .. } => format!(
-            "\nOpening a post-mortem REPL in crashed actor `{}` (pid {}): `{path}` failed\n{error}\n",
+        Stop::Crashed { what, error, .. } => format!(
+            "\nOpening a post-mortem REPL in crashed actor `{}` (pid {}): {what} failed\n{error}\n",
             me.name, me.pid
         ),
     };
