@@ -66,6 +66,7 @@ fn start(cid: u64, func: &str, args: Vec<u8>, kind: FuncType) -> Msg {
         kind,
         sig: None,
         flow: FlowSpec::default(),
+        trace: None,
     })
 }
 
@@ -119,6 +120,7 @@ async fn still_serves(t: &mut MsgTransport, cid: u64) {
         kind: FuncType::AsyncFunc,
         sig: None,
         flow: FlowSpec::default(),
+        trace: None,
     });
     t.send(&call).await.expect("send Start");
     let Msg::Return { pld, .. } = expect_msg(
@@ -410,6 +412,7 @@ async fn start_sleeper(t: &mut MsgTransport, cid: u64) -> Result<(), Box<ErrorDa
         kind: FuncType::AsyncFunc,
         sig: None,
         flow: FlowSpec::default(),
+        trace: None,
     });
     t.send(&call).await.expect("send Start");
     match expect_msg(t, "StartAck or Error", |m| {

@@ -214,6 +214,7 @@ impl Portal {
             kind,
             sig,
             flow,
+            trace: super::trace::capture(),
         });
         if self.conn.chan.send(&start).await.is_err() {
             d.finish();
