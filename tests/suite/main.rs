@@ -26,3 +26,4 @@ mod resources;
 mod rpc;
 mod spawning;
 mod supervision;
+mod trace;
