@@ -317,6 +317,10 @@ mod tests {
         assert_eq!(back, p);
         let same: TraceParent = codec::decode(&raw(pairs(2, 3, 4))).unwrap();
         assert_eq!(same.carrier.len(), 2);
+        // A key repeated replaces its value: it never grows the carrier.
+        let repeated = vec![("k".to_string(), "v".to_string()); 10_000];
+        let one: TraceParent = codec::decode(&raw(repeated)).unwrap();
+        assert_eq!(one.carrier.len(), 1);
     }
 
     /// Too many pairs, a key or a value too long: the message does not
