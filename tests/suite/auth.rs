@@ -33,6 +33,7 @@ fn start(cid: u64, ns: &str, func: &str, args: Vec<u8>) -> Msg {
         kind: FuncType::AsyncFunc,
         sig: None,
         flow: FlowSpec::default(),
+        trace: None,
     })
 }
 

@@ -448,6 +448,7 @@ fn start_msg(cid: u64, ep: Ep, args: Vec<u8>, flow: FlowSpec) -> Msg {
         kind,
         sig: None,
         flow,
+        trace: None,
     })
 }
 

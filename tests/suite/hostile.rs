@@ -22,6 +22,7 @@ both_transports!(
     a_silent_unhandshaken_connection_is_dropped,
     large_frames_are_refused_before_the_handshake,
     tasks_past_the_limits_are_refused,
+    an_oversized_trace_carrier_drops_only_its_connection,
 );
 
 /// Says `started`, opens its stream, and waits.
@@ -66,6 +67,7 @@ fn start(cid: u64, func: &str, args: Vec<u8>, kind: FuncType) -> Msg {
         kind,
         sig: None,
         flow: FlowSpec::default(),
+        trace: None,
     })
 }
 
@@ -119,6 +121,7 @@ async fn still_serves(t: &mut MsgTransport, cid: u64) {
         kind: FuncType::AsyncFunc,
         sig: None,
         flow: FlowSpec::default(),
+        trace: None,
     });
     t.send(&call).await.expect("send Start");
     let Msg::Return { pld, .. } = expect_msg(
@@ -410,6 +413,7 @@ async fn start_sleeper(t: &mut MsgTransport, cid: u64) -> Result<(), Box<ErrorDa
         kind: FuncType::AsyncFunc,
         sig: None,
         flow: FlowSpec::default(),
+        trace: None,
     });
     t.send(&call).await.expect("send Start");
     match expect_msg(t, "StartAck or Error", |m| {
@@ -531,6 +535,82 @@ async fn many_dialogs_share_one_connection_budget(t: TransportKind) {
         .await;
         assert!(error.message.contains("65536 bytes"), "{}", error.message);
         still_serves(&mut peer, 10).await;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A `Start` of `add` whose trace context carries `pairs` (what a hostile
+/// peer may write: more pairs or longer strings than a carrier holds),
+/// framed.
+fn start_with_carrier(cid: u64, pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut body = tractor::wire::encode(&start(cid, "add", Vec::new(), FuncType::AsyncFunc))
+        .expect("encode")
+        .bytes()[4..]
+        .to_vec();
+    // `trace: None` is the last byte; write `Some` by hand instead.
+    assert_eq!(body.pop(), Some(0), "a Start ends with its trace context");
+    let varint = |mut n: usize, out: &mut Vec<u8>| loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    };
+    body.extend([1, 7, 9]); // Some, trace_id 7, span_id 9
+    varint(pairs.len(), &mut body);
+    for (k, v) in pairs {
+        for s in [k, v] {
+            varint(s.len(), &mut body);
+            body.extend_from_slice(s.as_bytes());
+        }
+    }
+    let mut f = (body.len() as u32).to_le_bytes().to_vec();
+    f.extend(body);
+    f
+}
+
+/// A trace carrier past its limits (too many pairs, a value too long)
+/// is a decode error: that connection is dropped, nothing is allocated
+/// for what the peer claims, and the actor serves on.
+async fn an_oversized_trace_carrier_drops_only_its_connection(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let (p, addr) = daemon(an).await?;
+        let long = "v".repeat(tractor::trace::Carrier::MAX_VALUE_LEN + 1);
+        let keys: Vec<String> = (0..=tractor::trace::Carrier::MAX_ENTRIES)
+            .map(|i| format!("k{i}"))
+            .collect();
+        let many: Vec<_> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+        for pairs in [many, vec![("tracestate", long.as_str())]] {
+            use tokio::io::AsyncWriteExt;
+            let mut io = dial(&addr).await;
+            let secret = tractor::wire::tree_secret().expect("inside the test's root");
+            tractor::wire::dial_handshake_raw(&mut io, &Aid::new("hostile"), &secret)
+                .await
+                .expect("handshake");
+            io.write_all(&start_with_carrier(2, &pairs))
+                .await
+                .expect("send");
+            expect_dropped(&mut io, "an oversized trace carrier").await;
+        }
+        // Within the limits, the same bytes are a call like any other.
+        let mut peer = raw_peer(&addr).await;
+        let fine = start_with_carrier(4, &[("traceparent", "00-ab-cd-01")]);
+        let call: Msg = tractor::wire::codec::decode(&fine[4..]).expect("a carrier within limits");
+        peer.send(&call).await.expect("send Start");
+        expect_msg(&mut peer, "its Return or Error", |m| {
+            matches!(
+                m,
+                Msg::Return { cid: 4, .. } | Msg::Error { cid: Some(4), .. }
+            )
+        })
+        .await;
+        still_serves(&mut peer, 6).await;
+        assert_eq!(p.run(common::add::call(2, 2)).await?, 4);
         p.cancel_actor().await?;
         Ok(())
     })

@@ -27,3 +27,4 @@ mod resources;
 mod rpc;
 mod spawning;
 mod supervision;
+mod trace;

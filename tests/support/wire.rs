@@ -5,7 +5,8 @@
 #![allow(dead_code)]
 
 use proptest::prelude::*;
-use tractor::wire::{ErrorData, FlowSpec, FuncType, Msg, SpawnSpec, Start, codec};
+use tractor::trace::Carrier;
+use tractor::wire::{ErrorData, FlowSpec, FuncType, Msg, SpawnSpec, Start, TraceParent, codec};
 use tractor::{Addr, Aid, TransportKind};
 
 /// The frame limit of the runtime.
@@ -69,6 +70,26 @@ pub(super) fn flow() -> impl Strategy<Value = FlowSpec> {
         any::<bool>(),
     )
         .prop_map(|(window, overrun)| FlowSpec { window, overrun })
+}
+
+/// A caller's trace context, its carrier within the limits.
+pub(super) fn trace_parent() -> impl Strategy<Value = TraceParent> {
+    (
+        any::<u128>(),
+        any::<u64>(),
+        proptest::collection::vec((text(), text()), 0..4),
+    )
+        .prop_map(|(trace_id, span_id, pairs)| {
+            let mut carrier = Carrier::new();
+            for (k, v) in pairs {
+                let _ = carrier.insert(k, v);
+            }
+            TraceParent {
+                trace_id,
+                span_id,
+                carrier,
+            }
+        })
 }
 
 pub(super) fn error_data() -> impl Strategy<Value = ErrorData> {
@@ -154,17 +175,21 @@ pub(super) fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
             bytes(32),
             functype(),
             proptest::option::of(any::<u64>()),
-            flow()
+            flow(),
+            proptest::option::of(trace_parent()),
         )
-            .prop_map(|(cid, ns, func, args, kind, sig, flow)| Msg::Start(Start {
-                cid,
-                ns,
-                func,
-                args,
-                kind,
-                sig,
-                flow,
-            })),
+            .prop_map(
+                |(cid, ns, func, args, kind, sig, flow, trace)| Msg::Start(Start {
+                    cid,
+                    ns,
+                    func,
+                    args,
+                    kind,
+                    sig,
+                    flow,
+                    trace,
+                })
+            ),
         (cid.clone(), functype()).prop_map(|(cid, functype)| Msg::StartAck { cid, functype }),
         (cid.clone(), bytes(32)).prop_map(|(cid, pld)| Msg::Started { cid, pld }),
         (cid.clone(), bytes(32)).prop_map(|(cid, pld)| Msg::Yield { cid, pld }),

@@ -37,13 +37,13 @@
 //!
 //! Everything a program writes is at the crate root: [`open_nursery`],
 //! [`ActorNursery`], [`Portal`], [`Context`], [`MsgStream`], the endpoint
-//! macros and traits, [`RootConfig`] and [`Error`]. Four topical modules
+//! macros and traits, [`RootConfig`] and [`Error`]. Five topical modules
 //! group the rest: [`discovery`] (the registrar and lookups, whose common
 //! calls are also at the root), [`error`] (every error type one can match
-//! on), [`introspect`] (what a live actor or tree is doing) and
-//! [`testing`] (what a test of a tree needs). The wire protocol
-//! is internal; the `wire` cargo feature exposes it, unstable, to tests
-//! that speak it by hand.
+//! on), [`introspect`] (what a live actor or tree is doing), [`testing`]
+//! (what a test of a tree needs) and [`trace`] (one trace across the
+//! processes of a tree). The wire protocol is internal; the `wire` cargo
+//! feature exposes it, unstable, to tests that speak it by hand.
 //!
 //! # Layers
 //!
@@ -225,6 +225,146 @@ pub mod introspect {
         StreamInfo,
     };
     pub use crate::devx::introspect::tree::{Subtree, TreeSnapshot};
+}
+
+/// Tracing across processes: the caller's trace context travels with
+/// every call, so the callee's task span is a child of the caller's span
+/// and one trace spans the tree.
+///
+/// # tractor's own ids
+///
+/// Each RPC task runs in an `rpc` span (level `DEBUG`, target
+/// `tractor::runtime::rpc`) with the fields `endpoint`, `caller`,
+/// `trace_id`, `span_id` and `parent_span_id`. The trace id is the
+/// caller's: a call made inside a span carries that span's
+/// [`TraceContext`] (see [`current`]), and the callee's `rpc` span gets
+/// the same `trace_id` and the caller's span as its `parent_span_id`;
+/// calls made inside the task carry the task's ids on to the next actor.
+/// So a plain subscriber (`tracing_subscriber::fmt`, JSON logs shipped
+/// to one place) stitches the processes of a trace by its `trace_id`:
+///
+/// ```text
+/// TRACTOR_LOGLEVEL=info,tractor::runtime::rpc=debug ./my-app
+/// ... actor{name=worker pid=4242}:rpc{endpoint=app::work caller=root@4240
+///     trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7
+///     parent_span_id=2c1f04e5d3a4b1e0}: app: working
+/// ```
+///
+/// Ids are kept in spans by a subscriber built on `tracing_subscriber`'s
+/// `Registry` (tractor's default one is); with another subscriber, or
+/// where spans are filtered out, a trace still crosses every actor
+/// through its RPC tasks, and a call made outside any span or task
+/// starts a new trace in the callee.
+///
+/// ```no_run
+/// use tracing::Instrument;
+///
+/// #[tractor::endpoint]
+/// async fn work(n: u32) -> u32 {
+///     tracing::info!("working"); // inside the callee's `rpc` span
+///     n * 2
+/// }
+///
+/// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
+///     let job = tracing::info_span!("job", trace_id = tracing::field::Empty);
+///     async {
+///         if let Some(cx) = tractor::trace::current() {
+///             // So this process's lines carry the trace id too.
+///             tracing::Span::current().record("trace_id", tracing::field::display(cx.trace_id));
+///         }
+///         portal.run(work::call(21)).await
+///     }
+///     .instrument(job)
+///     .await?;
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # OpenTelemetry
+///
+/// For a real distributed trace, install a [`Propagator`] that carries
+/// the OpenTelemetry context (W3C `traceparent`/`tracestate`) in the
+/// call's [`Carrier`] and makes it the OpenTelemetry parent of the
+/// callee's span. tractor does not depend on OpenTelemetry; with
+/// `opentelemetry`, `opentelemetry_sdk` and `tracing-opentelemetry` in
+/// your program it takes a few lines. Every process of the tree needs
+/// the subscriber and the propagator, and children re-run your binary
+/// from `main`: so install both in `main`, before [`tractor::init()`](crate::init)
+/// (which turns a child into an actor and never returns there), rather
+/// than in a `#[tractor::main]` body, which runs in the root only. A
+/// child exits without returning from `main`: flush the exporter in
+/// [`Propagator::flush`].
+///
+/// ```ignore
+/// use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+/// use opentelemetry::trace::TracerProvider as _;
+/// use opentelemetry_sdk::propagation::TraceContextPropagator;
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use tracing_opentelemetry::OpenTelemetrySpanExt;
+/// use tracing_subscriber::layer::SubscriberExt;
+/// use tracing_subscriber::util::SubscriberInitExt;
+/// use tractor::trace::{Carrier, Propagator};
+///
+/// #[derive(Debug)]
+/// struct Otel {
+///     w3c: TraceContextPropagator,
+///     provider: SdkTracerProvider,
+/// }
+///
+/// // `Carrier` is tractor's, the traits OpenTelemetry's: wrap it.
+/// struct Inject<'a>(&'a mut Carrier);
+/// impl Injector for Inject<'_> {
+///     fn set(&mut self, key: &str, value: String) {
+///         let _ = self.0.insert(key, value); // over the carrier's limits: dropped
+///     }
+/// }
+/// struct Extract<'a>(&'a Carrier);
+/// impl Extractor for Extract<'_> {
+///     fn get(&self, key: &str) -> Option<&str> { self.0.get(key) }
+///     fn keys(&self) -> Vec<&str> { self.0.iter().map(|(k, _)| k).collect() }
+/// }
+///
+/// impl Propagator for Otel {
+///     fn inject(&self, span: &tracing::Span, carrier: &mut Carrier) {
+///         self.w3c.inject_context(&span.context(), &mut Inject(carrier));
+///     }
+///     fn extract(&self, carrier: &Carrier, span: &tracing::Span) {
+///         let _ = span.set_parent(self.w3c.extract(&Extract(carrier)));
+///     }
+///     fn flush(&self) {
+///         let _ = self.provider.force_flush();
+///     }
+/// }
+///
+/// fn main() -> Result<(), tractor::Error> {
+///     // In every process of the tree (children re-run main up to `init`).
+///     let provider = SdkTracerProvider::builder()
+///         .with_batch_exporter(opentelemetry_otlp::SpanExporter::builder().with_tonic().build().unwrap())
+///         .build();
+///     tracing_subscriber::registry()
+///         .with(tracing_subscriber::EnvFilter::new("info,tractor::runtime::rpc=debug"))
+///         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("my-app")))
+///         .init();
+///     tractor::trace::set_propagator(Otel { w3c: TraceContextPropagator::new(), provider: provider.clone() });
+///     tractor::init(); // a child serves from here on, and exits
+///
+///     // The root only.
+///     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+///     let result = rt.block_on(root_main());
+///     let _ = provider.shutdown();
+///     result
+/// }
+/// ```
+///
+/// The callee's `rpc` span, enabled by the filter above, then has the
+/// caller's span as its OpenTelemetry parent, and the exporter shows one
+/// trace across the processes.
+pub mod trace {
+    pub use crate::ipc::{Carrier, CarrierError};
+    pub use crate::runtime::trace::{
+        Propagator, SpanId, TraceContext, TraceId, current, set_propagator,
+    };
 }
 
 /// The wire protocol, for tests and tools that speak it by hand (a fuzzer,

@@ -12,6 +12,7 @@ pub use crate::ipc::frame::{DEFAULT_MAX_FRAME, Frame};
 pub use crate::ipc::limits::HANDSHAKE_MAX_FRAME;
 pub use crate::ipc::msg::MAX_ERROR_NESTING;
 pub use crate::ipc::msg::{Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start};
+pub use crate::ipc::trace::TraceParent;
 pub use crate::ipc::transport::{MsgListener, MsgReader, MsgTransport, PeerCred};
 pub use crate::ipc::transport::{default_bind_addr, encode};
 

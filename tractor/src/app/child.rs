@@ -39,6 +39,7 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
     let code = runtime.block_on(local.run_until(child_main(env, exec_args)));
     drop(local);
     runtime.shutdown_timeout(Duration::from_millis(100));
+    crate::runtime::trace::flush();
     std::process::exit(code)
 }
 

@@ -89,6 +89,7 @@ async fn probe(me: &Aid, secret: &Secret, addr: &Addr) -> Probe {
             kind: FuncType::AsyncFunc,
             sig: None,
             flow: FlowSpec::default(),
+            trace: None,
         });
         if chan.send(&start).await.is_err() {
             return Probe::Occupied("it closed the connection after the handshake".into());

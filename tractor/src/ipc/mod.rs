@@ -15,6 +15,7 @@ pub(crate) mod heartbeat;
 pub(crate) mod limits;
 pub(crate) mod msg;
 pub(crate) mod schema;
+pub(crate) mod trace;
 pub(crate) mod transport;
 pub(crate) mod uds;
 
@@ -26,8 +27,10 @@ pub use heartbeat::Heartbeat;
 pub use limits::Limits;
 pub(crate) use msg::stable_hash;
 pub use msg::{Aid, FuncType};
+pub use trace::{Carrier, CarrierError};
 
 pub(crate) use channel::{Channel, Role};
 pub(crate) use frame::DEFAULT_MAX_FRAME;
 pub(crate) use msg::{Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start};
+pub(crate) use trace::TraceParent;
 pub(crate) use transport::{MsgListener, MsgReader, MsgTransport};

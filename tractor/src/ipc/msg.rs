@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::addr::{Addr, TransportKind};
+use super::trace::TraceParent;
 
 /// Dialog id, unique on one channel. The low bit says which side allocated
 /// it (set by the side that accepted the connection), so both peers can open
@@ -126,6 +127,9 @@ pub struct Start {
     pub sig: Option<u64>,
     /// Stream flow settings of the dialog.
     pub flow: FlowSpec,
+    /// The caller's trace context; `None` when the caller is in no
+    /// trace, so the callee's task starts one.
+    pub trace: Option<TraceParent>,
 }
 
 /// How stream traffic of one dialog is paced, chosen by the caller.

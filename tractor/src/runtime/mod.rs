@@ -30,3 +30,4 @@ pub(crate) mod root;
 pub(crate) mod rpc;
 pub(crate) mod share;
 pub(crate) mod supervisor;
+pub(crate) mod trace;

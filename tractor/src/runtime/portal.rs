@@ -219,6 +219,7 @@ impl Portal {
             kind,
             sig,
             flow,
+            trace: super::trace::capture(),
         });
         if self.conn.chan.send(&start).await.is_err() {
             d.finish();

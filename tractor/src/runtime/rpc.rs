@@ -19,6 +19,7 @@ use super::context::{CtxCore, CtxSeed, with_current};
 use super::endpoint::{EndpointEntry, Invocation, LocalError, Lookup, Reply, box_panic};
 use super::error::boxed_types;
 use super::nursery::Orphans;
+use super::trace::SpanIds;
 use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, Start};
 
 /// The error a cancelled task answers with.
@@ -51,6 +52,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         kind,
         sig,
         flow,
+        trace,
     } = start;
     let me = rt.aid().clone();
     let refuse = |data: ErrorData| {
@@ -151,7 +153,17 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     let rt2 = rt.clone();
     let orphans = Orphans::default();
     let orphans_scope = orphans.clone();
-    let span = tracing::debug_span!(parent: &rt.span, "rpc", endpoint = entry.path, caller = %conn.chan.peer());
+    let ids = SpanIds::for_task(trace.as_ref());
+    let span = tracing::debug_span!(
+        parent: &rt.span,
+        "rpc",
+        endpoint = entry.path,
+        caller = %conn.chan.peer(),
+        trace_id = %ids.trace(),
+        span_id = %ids.span(),
+        parent_span_id = ids.parent_field(),
+    );
+    super::trace::attach(&span, ids, trace.as_ref());
     let task = async move {
         let _running = running;
         let _ = conn
@@ -226,19 +238,30 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     };
     let key = super::conn::conn_key(&conn_for_key);
     rt.work.spawn_local(
-        CALLER
-            .scope(
-                (key, entry.path),
-                orphans_scope.scope(super::current::scope(rt.clone(), task)),
-            )
-            .instrument(span),
+        TASK.scope(
+            TaskScope {
+                caller: key,
+                path: entry.path,
+                trace: ids,
+            },
+            orphans_scope.scope(super::current::scope(rt.clone(), task)),
+        )
+        .instrument(span),
     );
 }
 
+/// What an RPC task knows of itself, for code running in it.
+struct TaskScope {
+    /// The channel it was called over (its identity).
+    caller: usize,
+    /// The endpoint it runs.
+    path: &'static str,
+    /// Its place in the caller's trace.
+    trace: SpanIds,
+}
+
 tokio::task_local! {
-    /// The channel the task was called over (its identity) and the
-    /// endpoint it runs.
-    static CALLER: (usize, &'static str);
+    static TASK: TaskScope;
 }
 
 /// Why one more task from `conn` would break this actor's task limits.
@@ -279,12 +302,17 @@ impl Drop for Running {
 
 /// The channel the current RPC task was called over (its identity).
 pub(crate) fn current_caller_key() -> Option<usize> {
-    CALLER.try_with(|k| k.0).ok()
+    TASK.try_with(|t| t.caller).ok()
 }
 
 /// The endpoint the current RPC task runs, if it is one.
 pub(crate) fn current_task_path() -> Option<&'static str> {
-    CALLER.try_with(|k| k.1).ok()
+    TASK.try_with(|t| t.path).ok()
+}
+
+/// The trace ids of the current RPC task.
+pub(crate) fn current_task_trace() -> Option<SpanIds> {
+    TASK.try_with(|t| t.trace).ok()
 }
 
 /// Why a `Start` does not fit the endpoint it names, if it does not: the
