@@ -385,3 +385,63 @@ fn gdb_attaches_to_the_paused_actor() {
     let (rest, status) = s.finish();
     assert_eq!(exited(&status), Some(130), "{status:?}\n{rest}");
 }
+
+#[test]
+fn a_worker_waiting_for_its_repl_is_not_cancelled_out_of_it() {
+    let mut s = Session::start("crash_beside_a_pause", &[]);
+    s.expect("Opening a ");
+    let first = s.expect("REPL in ");
+    let mut seen = Vec::new();
+    if first.contains("post-mortem") {
+        // The crash first (the usual order: the crasher starts first).
+        let banner = s.prompt("crasher");
+        assert!(banner.contains("the disk is on fire"), "{banner}");
+        // Until the inspector's pause is queued behind this REPL (its lock
+        // request shows in the tree, relayed by the supervisor) ...
+        let deadline = std::time::Instant::now() + STEP;
+        loop {
+            s.send_line("tree");
+            let tree = s.prompt("crasher");
+            if tree.contains("lock_tty") && tree.contains("from inspector@") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the inspector never asked for the terminal:\n{tree}"
+            );
+        }
+        seen.push("crasher".to_string());
+        // ... then the crash goes on up: the supervisor's nursery cancels
+        // the inspector, but not before its REPL has been and gone.
+        s.send_line("c");
+        let banner = s.prompt("inspector");
+        assert!(banner.contains("paused actor `inspector`"), "{banner}");
+        seen.push("inspector".to_string());
+        s.send_line("c");
+    } else {
+        // The pause first: the crash's post-mortem waits for it.
+        s.prompt("inspector");
+        seen.push("inspector".to_string());
+        s.send_line("c");
+        s.prompt("crasher");
+        seen.push("crasher".to_string());
+        s.send_line("c");
+    }
+    for actor in ["supervisor", "root"] {
+        let banner = s.prompt(actor);
+        assert!(
+            banner.contains(&format!("post-mortem REPL in crashed actor `{actor}`")),
+            "{banner}"
+        );
+        seen.push(actor.to_string());
+        s.send_line("c");
+    }
+    let (rest, status) = s.finish();
+    assert!(
+        !s.seen.contains("its task was cancelled"),
+        "a REPL was cancelled ({seen:?}):\n{}",
+        s.seen
+    );
+    assert!(rest.contains("the disk is on fire"), "{rest}");
+    assert_eq!(exited(&status), Some(1), "{status:?}\n{rest}");
+}

@@ -130,6 +130,57 @@ impl Drop for TtyGuard {
     }
 }
 
+/// In an actor other than the root: how many REPL sessions (its own or
+/// its descendants') ask for or hold the lock through it. Its own
+/// supervisors wait on this, as the root's wait on the lock itself: a
+/// child of this actor may be the one queued for, or in, a REPL.
+#[derive(Debug)]
+pub(crate) struct Relays {
+    count: Arc<std::sync::Mutex<usize>>,
+    busy: watch::Sender<bool>,
+}
+
+impl Relays {
+    pub(crate) fn new() -> Self {
+        Relays {
+            count: Arc::default(),
+            busy: watch::channel(false).0,
+        }
+    }
+
+    /// `true` while any session asks for or holds the lock through here.
+    pub(crate) fn busy(&self) -> watch::Receiver<bool> {
+        self.busy.subscribe()
+    }
+
+    fn enter(&self) -> Relaying {
+        adjust(&self.count, &self.busy, 1);
+        Relaying {
+            count: self.count.clone(),
+            busy: self.busy.clone(),
+        }
+    }
+}
+
+fn adjust(count: &std::sync::Mutex<usize>, busy: &watch::Sender<bool>, n: isize) {
+    let mut c = count.lock().unwrap_or_else(|p| p.into_inner());
+    *c = c.saturating_add_signed(n);
+    let now = *c > 0;
+    busy.send_if_modified(|b| std::mem::replace(b, now) != now);
+}
+
+/// One session relayed, counted while it lives.
+struct Relaying {
+    count: Arc<std::sync::Mutex<usize>>,
+    busy: watch::Sender<bool>,
+}
+
+impl Drop for Relaying {
+    fn drop(&mut self) {
+        adjust(&self.count, &self.busy, -1);
+    }
+}
+
 /// Runs `body` holding the tree's TTY lock for `holder`: taken here in
 /// the root, asked of the parent anywhere else.
 pub(crate) async fn with_tty_lock<T: Send + 'static>(
@@ -137,10 +188,12 @@ pub(crate) async fn with_tty_lock<T: Send + 'static>(
     holder: String,
     body: impl AsyncFnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
-    if let Some(lock) = rt.plugin::<super::Debugger>().and_then(|d| d.lock.clone()) {
+    let debugger = rt.plugin::<super::Debugger>();
+    if let Some(lock) = debugger.as_ref().and_then(|d| d.lock.clone()) {
         let _guard = lock.acquire(holder).await;
         return body().await;
     }
+    let _relaying = debugger.as_ref().map(|d| d.relays.enter());
     let Some(parent) = rt.parent.get().cloned() else {
         // Neither the root nor a child (a root booted without the
         // debugger): nothing to serialise with.

@@ -19,9 +19,10 @@
 //!   the post-mortem through the [`Debugger`] plugin's `task_failed`
 //!   hook; the root's own body is wrapped in `app`.
 //! * A child's supervisor waits, before a graceful cancel and before each
-//!   escalation, until nobody holds or waits for the lock ([`Debugger`]'s
-//!   `busy`): a child queued for, or in, a REPL is not cancelled or killed
-//!   out of it.
+//!   escalation, until no REPL is up or wanted ([`Debugger`]'s `busy`: in
+//!   the root, anywhere in the tree; elsewhere, in the actor's subtree,
+//!   whose lock requests it relays): a child queued for, or in, a REPL is
+//!   not cancelled or killed out of it.
 
 mod backtrace;
 mod endpoints;
@@ -49,10 +50,12 @@ pub use pause::{PauseSite, debug_mode_on, pause};
 pub(crate) const TREE_RELAY: &str = concat!(module_path!(), "::endpoints::whole_tree");
 pub(crate) use post_mortem::root_failed;
 
-/// The debugger's part of an actor: the TTY lock in the root.
+/// The debugger's part of an actor: the TTY lock in the root; elsewhere,
+/// the count of REPL sessions relayed through the actor.
 #[derive(Debug)]
 pub(crate) struct Debugger {
     lock: Option<Arc<lock::TtyLock>>,
+    relays: lock::Relays,
 }
 
 /// Makes `rt` a debuggable actor: exposes the debugger's endpoints (every
@@ -61,7 +64,10 @@ pub(crate) struct Debugger {
 pub(crate) fn install(rt: &Arc<ActorRuntime>) {
     rt.expose_module(endpoints::MODULE);
     let lock = rt.p.is_root.then(|| Arc::new(lock::TtyLock::new()));
-    rt.add_plugin(Arc::new(Debugger { lock }));
+    rt.add_plugin(Arc::new(Debugger {
+        lock,
+        relays: lock::Relays::new(),
+    }));
 }
 
 impl Plugin for Debugger {
@@ -75,6 +81,9 @@ impl Plugin for Debugger {
     }
 
     fn busy(&self) -> Option<watch::Receiver<bool>> {
-        self.lock.as_ref().map(|l| l.busy())
+        Some(match &self.lock {
+            Some(lock) => lock.busy(),
+            None => self.relays.busy(),
+        })
     }
 }
