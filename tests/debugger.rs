@@ -114,6 +114,24 @@ impl Session {
         );
     }
 
+    /// At `actor`'s prompt, asks for the `tree` until `waiter`'s request
+    /// for the terminal shows in it (relayed by its parent): `waiter` is
+    /// then queued behind this REPL, whatever the scheduling.
+    fn until_queued(&mut self, actor: &str, waiter: &str) {
+        let deadline = std::time::Instant::now() + STEP;
+        loop {
+            self.send_line("tree");
+            let tree = self.prompt(actor);
+            if tree.contains("lock_tty") && tree.contains(&format!("from {waiter}@")) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{waiter} never asked for the terminal:\n{tree}"
+            );
+        }
+    }
+
     /// The pid a banner printed for actor `actor`.
     fn banner_pid(before: &str, actor: &str) -> i32 {
         let marker = format!("actor `{actor}` (pid ");
@@ -267,6 +285,13 @@ fn post_mortems_climb_the_tree() {
             banner.contains("doggypants"),
             "{name}'s post-mortem lacks the error:\n{banner}"
         );
+        // A failing leaf not seen yet must be queued behind this REPL
+        // before the error goes on: else a cancel might beat its failure.
+        for leaf in ["name_error", "name_error_1"] {
+            if leaf != name && !order.iter().any(|o| o == leaf) {
+                s.until_queued(&name, leaf);
+            }
+        }
         order.push(name);
         s.send_line("c");
     }
@@ -326,6 +351,9 @@ fn the_lock_is_released_when_its_holders_actor_is_killed() {
         &format!("Opening a REPL in paused actor `{first}`{banner}"),
         &first,
     );
+    // The other child queued behind this REPL before its holder dies
+    // (else the root's nursery may cancel it before it ever pauses).
+    s.until_queued(&first, second);
     // SAFETY: kill has no memory-safety preconditions.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     // The root sees the holder's channel drop and passes the lock on.
@@ -398,18 +426,7 @@ fn a_worker_waiting_for_its_repl_is_not_cancelled_out_of_it() {
         assert!(banner.contains("the disk is on fire"), "{banner}");
         // Until the inspector's pause is queued behind this REPL (its lock
         // request shows in the tree, relayed by the supervisor) ...
-        let deadline = std::time::Instant::now() + STEP;
-        loop {
-            s.send_line("tree");
-            let tree = s.prompt("crasher");
-            if tree.contains("lock_tty") && tree.contains("from inspector@") {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the inspector never asked for the terminal:\n{tree}"
-            );
-        }
+        s.until_queued("crasher", "inspector");
         seen.push("crasher".to_string());
         // ... then the crash goes on up: the supervisor's nursery cancels
         // the inspector, but not before its REPL has been and gone.
