@@ -6,7 +6,10 @@
 //!   kept);
 //! - [`CancelScope`], [`move_on_after`], [`fail_after`]: cancel scopes and
 //!   deadlines;
-//! - [`broadcast_receiver`]: fan one stream out to many local consumers.
+//! - [`broadcast_receiver`]: fan one stream out to many local consumers;
+//! - [`ContextCache::maybe_open_context`]: many tasks share one async
+//!   resource per key, the last user closes it; [`gather_contexts`] opens
+//!   many at once.
 //!
 //! ```
 //! use std::time::Duration;
@@ -37,10 +40,12 @@
 
 mod broadcast;
 mod cancel;
+mod context;
 mod error;
 mod nursery;
 
 pub use broadcast::{BroadcastError, BroadcastReceiver, Lagged, Subscriber, broadcast_receiver};
 pub use cancel::{CancelScope, fail_after, move_on_after};
+pub use context::{ContextCache, GatherError, SharedContext, gather_contexts};
 pub use error::{BoxError, Elapsed, TaskError};
 pub use nursery::{TaskNursery, TaskStatus, open_task_nursery};
