@@ -16,6 +16,10 @@
 //! runtime then awaits them, so no task runs past the drop and none is
 //! left un-joined. (Rust has no async drop: the reaper is how a drop still
 //! joins.)
+//!
+//! The body gets `&TaskNursery`, so the handle cannot outlive the nursery;
+//! tasks are `'static` and cannot spawn siblings through it (give them a
+//! channel to the body instead).
 
 mod start;
 mod state;
@@ -149,6 +153,11 @@ impl TaskNursery {
     /// Spawns a `Send` task on the current tokio runtime; the nursery joins it.
     ///
     /// The task's error or panic fails the nursery and cancels its siblings.
+    /// Once the nursery is cancelled, a task spawned is dropped unrun.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (as `tokio::spawn` does).
     ///
     /// ```
     /// # #[tokio::main]
