@@ -180,3 +180,24 @@ async fn a_subscriber_sees_only_items_after_it_subscribed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn dropping_a_backpressuring_subscriber_frees_the_others() {
+    within(async {
+        let b = broadcast_receiver(futures::stream::iter(0..6u32), 2);
+        let mut fast = b.subscribe().unwrap();
+        let slow = b.subscribe_backpressure().unwrap();
+        assert_eq!(fast.recv().await, Ok(Some(0)));
+        assert_eq!(fast.recv().await, Ok(Some(1)));
+        let (polled_tx, polled_rx) = tokio::sync::oneshot::channel::<()>();
+        let blocked = tokio::spawn(async move {
+            let _ = polled_tx.send(());
+            (&mut fast).map(Result::unwrap).collect::<Vec<_>>().await
+        });
+        polled_rx.await.unwrap();
+        tokio::task::yield_now().await;
+        drop(slow);
+        assert_eq!(blocked.await.unwrap(), vec![2, 3, 4, 5]);
+    })
+    .await;
+}
