@@ -12,6 +12,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("devx", &["runtime", "spawn", "ipc"]),
     ("discovery", &["runtime", "ipc"]),
     ("runtime", &["spawn", "ipc"]),
+    ("trionics", &[]),
     ("spawn", &["ipc"]),
     ("ipc", &[]),
 ];

@@ -58,7 +58,8 @@
 //! discovery  the registrar (a runtime plugin), election, lookups
 //! runtime    actor, nursery, portal, context, stream, RPC serving,
 //!            supervision, errors, logging, plugins (hooks for the above)
-//! trionics   (next) structured-concurrency helpers with no actor inside
+//! trionics   structured-concurrency helpers with no actor inside: task
+//!            nursery, cancel scopes, broadcast, shared contexts
 //! spawn      how a child process comes to exist; next: more backends
 //! ipc        addresses, frames, the wire protocol and its schema,
 //!            transports, the unix-socket bindspace, auth, channels
@@ -73,6 +74,7 @@
 //! | `devx` | `runtime`, `spawn`, `ipc` |
 //! | `discovery` | `runtime`, `ipc` |
 //! | `runtime` | `spawn`, `ipc` |
+//! | `trionics` | nothing |
 //! | `spawn` | `ipc` |
 //! | `ipc` | nothing |
 //!
@@ -92,6 +94,7 @@ pub mod discovery;
 mod ipc;
 mod runtime;
 mod spawn;
+pub mod trionics;
 
 pub use app::{RootConfig, init, open_nursery, open_nursery_with, open_root_actor, run_daemon};
 pub use discovery::election::RegistrarRole;

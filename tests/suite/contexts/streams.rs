@@ -1,7 +1,8 @@
 //! One-way streams (`open_stream_from`): consumers cancelled and
 //! restarted lose nothing, a dropped consumer cancels the remote task,
 //! and a 4-actor streaming pipeline cancelled at any moment tears down
-//! cleanly (scenarios 32, 33).
+//! cleanly, and one stream fans out to 22 local subscribers through
+//! `trionics::broadcast_receiver` (scenarios 31, 32, 33).
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ both_transports!(
     one_way_stream_survives_consumer_restarts,
     dropping_a_one_way_stream_cancels_it,
     pipeline_dedups_and_cancels_cleanly timeout = 60,
+    local_fanout_from_one_stream,
 );
 
 #[tractor::endpoint]
@@ -174,4 +176,67 @@ async fn pipeline_dedups_and_cancels_cleanly(t: TransportKind) {
             tractor::testing::describe(&left)
         );
     }
+}
+
+#[tractor::endpoint]
+async fn ticks(every_ms: u64) -> impl futures::Stream<Item = u64> {
+    futures::stream::unfold(0u64, move |i| async move {
+        tokio::time::sleep(Duration::from_millis(every_ms)).await;
+        Some((i, i + 1))
+    })
+}
+
+/// Scenario 31: 22 local tasks share one remote stream through
+/// `broadcast_receiver`; after 0.5 s the parent is done and closes it
+/// (which cancels the stream in the child), and every subscriber ends
+/// having seen the same items.
+async fn local_fanout_from_one_stream(t: TransportKind) {
+    use std::sync::{Arc, Mutex};
+    use tractor::trionics::{TaskError, broadcast_receiver, open_task_nursery};
+
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "fanout").await?;
+        let stream = p.open_stream_from(ticks::call(5)).await?;
+        // `tractor::Error` is not `Clone`: share it behind an `Arc`.
+        let b = broadcast_receiver(stream.map(|r| r.map_err(Arc::new)), 10_000);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        open_task_nursery(async |tn| {
+            for _ in 0..22 {
+                let mut sub = b.subscribe().expect("the stream is live");
+                let seen = seen.clone();
+                tn.spawn(async move {
+                    let mut got = Vec::new();
+                    while let Some(item) = sub.next().await {
+                        let tick = item.map_err(TaskError::failed)?;
+                        got.push(tick.map_err(TaskError::failed)?);
+                    }
+                    seen.lock().expect("not poisoned").push(got);
+                    Ok::<(), TaskError>(())
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Done: drop the stream (the child's stream task is cancelled);
+            // subscribers read what is buffered, then end.
+            b.close();
+            Ok::<(), TaskError>(())
+        })
+        .await
+        .expect("every subscriber ends cleanly");
+        let seen = std::mem::take(&mut *seen.lock().expect("not poisoned"));
+        assert_eq!(seen.len(), 22);
+        assert!(!seen[0].is_empty(), "the stream sent something in 0.5 s");
+        assert_eq!(seen[0], (0..seen[0].len() as u64).collect::<Vec<_>>());
+        assert!(
+            seen.iter().all(|got| *got == seen[0]),
+            "identical items for all"
+        );
+        assert!(
+            b.subscribe().is_err(),
+            "a closed broadcast refuses subscribers"
+        );
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
 }
