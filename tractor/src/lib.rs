@@ -37,12 +37,13 @@
 //!
 //! Everything a program writes is at the crate root: [`open_nursery`],
 //! [`ActorNursery`], [`Portal`], [`Context`], [`MsgStream`], the endpoint
-//! macros and traits, [`RootConfig`] and [`Error`]. Five topical modules
+//! macros and traits, [`RootConfig`] and [`Error`]. Six topical modules
 //! group the rest: [`discovery`] (the registrar and lookups, whose common
 //! calls are also at the root), [`error`] (every error type one can match
 //! on), [`introspect`] (what a live actor or tree is doing), [`testing`]
-//! (what a test of a tree needs) and [`trace`] (one trace across the
-//! processes of a tree). The wire protocol is internal; the `wire` cargo
+//! (what a test of a tree needs), [`trace`] (one trace across the
+//! processes of a tree) and [`trionics`] (structured concurrency among
+//! the tasks of one process, with no actor needed). The wire protocol is internal; the `wire` cargo
 //! feature exposes it, unstable, to tests that speak it by hand.
 //!
 //! # Layers
