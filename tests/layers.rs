@@ -14,6 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("runtime", &["spawn", "ipc"]),
     ("spawn", &["ipc"]),
     ("ipc", &[]),
+    ("foreign", &[]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

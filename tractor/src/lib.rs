@@ -59,6 +59,8 @@
 //! runtime    actor, nursery, portal, context, stream, RPC serving,
 //!            supervision, errors, logging, plugins (hooks for the above)
 //! trionics   (next) structured-concurrency helpers with no actor inside
+//! foreign    links from an actor task to a foreign thread or loop
+//!            (open_channel_from, run_task); needs no actor
 //! spawn      how a child process comes to exist; next: more backends
 //! ipc        addresses, frames, the wire protocol and its schema,
 //!            transports, the unix-socket bindspace, auth, channels
@@ -75,6 +77,7 @@
 //! | `runtime` | `spawn`, `ipc` |
 //! | `spawn` | `ipc` |
 //! | `ipc` | nothing |
+//! | `foreign` | nothing |
 //!
 //! The runtime never calls discovery: the registrar's table and an
 //! actor's link to its registrar are plugins that the boot code in `app`
@@ -89,6 +92,7 @@ extern crate self as tractor;
 mod app;
 mod devx;
 pub mod discovery;
+pub mod foreign;
 mod ipc;
 mod runtime;
 mod spawn;
