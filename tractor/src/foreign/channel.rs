@@ -146,7 +146,7 @@ impl<In, Out, R, E> LinkedChannel<In, Out, R, E> {
     /// # async fn main() {
     /// use tractor::foreign::{ForeignSide, LinkError, open_channel_from};
     ///
-    /// let (chan, ()) = open_channel_from(|mut side: ForeignSide<u32, ()>| {
+    /// let (mut chan, ()) = open_channel_from(|mut side: ForeignSide<u32, ()>| {
     ///     side.started_nowait(())?;
     ///     let mut sum = 0;
     ///     loop {

@@ -142,7 +142,7 @@ impl<In, Out> ForeignSide<In, Out> {
     /// # async fn main() {
     /// use tractor::foreign::{ForeignSide, open_channel_from};
     ///
-    /// let (chan, _) = open_channel_from(|mut side: ForeignSide<u8, ()>| {
+    /// let (mut chan, _) = open_channel_from(|mut side: ForeignSide<u8, ()>| {
     ///     side.started_nowait(())?;
     ///     futures::executor::block_on(async { side.recv().await })
     /// })
