@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tractor::foreign::{self, ForeignError, ForeignSide, LinkError};
-use tractor::{Error, RemoteErrorKind, TransportKind};
+use tractor::{Context, Error, RemoteErrorKind, TransportKind};
 
 use crate::both_transports;
 use crate::common::in_nursery;
@@ -17,6 +17,8 @@ both_transports!(
     foreign_error_is_boxed_with_its_type,
     foreign_task_error_and_panic_are_boxed,
     cancelling_the_child_cancels_and_joins_its_foreign_loop,
+    foreign_self_cancel_is_boxed,
+    echo_server_through_a_foreign_loop,
 );
 
 /// The foreign code's own error type.
@@ -149,11 +151,20 @@ async fn cancelling_the_child_cancels_and_joins_its_foreign_loop(t: TransportKin
     })
     .await
     .unwrap();
-    // The nursery has reaped the child: its foreign loop had seen the
-    // cancel and ended before the child's process did.
-    let ended = std::fs::read_to_string(dir.join("ended")).unwrap_or_default();
+    // The foreign loop saw the cancel (its `get` failed with `Cancelled`)
+    // and ended: it wrote why on its way out, before its process exited.
+    let ended = dir.join("ended");
+    let seen = crate::wait::until_async(
+        "the foreign loop to end",
+        Duration::from_secs(10),
+        || async {
+            let got = std::fs::read_to_string(&ended).unwrap_or_default();
+            Ok::<_, Error>(crate::wait::holds(got == "Cancelled", got))
+        },
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(ended, "Cancelled");
+    seen.unwrap();
 }
 
 /// A name part no other run of this test shares.
@@ -162,4 +173,106 @@ fn uuid_ish() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default()
+}
+
+/// Links to a foreign loop that cancels the link itself.
+#[tractor::endpoint]
+pub(crate) async fn foreign_cancels_itself() -> Result<(), ForeignError<LinkError>> {
+    let (mut chan, ()) = foreign::open_channel_from(|mut side: ForeignSide<(), ()>| {
+        side.started_nowait(())?;
+        side.cancel();
+        Ok::<_, LinkError>(())
+    })
+    .await?;
+    chan.recv().await
+}
+
+/// Scenario 40: a foreign side that cancels itself reaches the parent as
+/// a boxed `ForeignError::Cancelled`.
+async fn foreign_self_cancel_is_boxed(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = an.start_actor("quitter").enable_modules([MODULE]).await?;
+        let e = p.run(foreign_cancels_itself::call()).await.unwrap_err();
+        let r = e.as_remote().expect("remote");
+        assert!(r.boxed_type().contains("ForeignError"), "{r}");
+        assert!(r.message().contains("cancelled the link"), "{r}");
+        an.cancel().await;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// An echo server: each value from the parent's stream goes through a
+/// blocking foreign loop and back; the loop fails on `fail_at`.
+#[tractor::context]
+pub(crate) async fn foreign_echo(
+    ctx: Context<(), u32, u32>,
+    fail_at: Option<u32>,
+) -> Result<u32, Error> {
+    let (mut chan, ()) = foreign::open_channel_from(move |mut side: ForeignSide<u32, u32, ()>| {
+        side.started_nowait(())
+            .map_err(|_| ValveStuck { valve: 0 })?;
+        while let Ok(v) = side.get() {
+            if Some(v) == fail_at {
+                return Err(ValveStuck { valve: v });
+            }
+            if side.send(v).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(Error::custom)?;
+    ctx.started(()).await?;
+    let stream = ctx.open_stream()?;
+    let mut count = 0;
+    while let Some(v) = stream.recv().await? {
+        chan.send(v).await.map_err(Error::custom)?;
+        let back = chan.recv().await.map_err(Error::custom)?;
+        stream.send(back).await?;
+        count += 1;
+    }
+    chan.wait_for_result().await.map_err(Error::custom)?;
+    Ok(count)
+}
+
+/// Scenario 40: an echo server over a context, its stream and a foreign
+/// channel does 100 round trips; an error of the foreign loop mid-stream
+/// reaches the parent with its message.
+async fn echo_server_through_a_foreign_loop(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = an.start_actor("echo").enable_modules([MODULE]).await?;
+        let count = p
+            .open_context(foreign_echo::call(None), async |ctx, ()| {
+                let stream = ctx.open_stream()?;
+                for i in 0..100 {
+                    stream.send(i).await?;
+                    assert_eq!(stream.recv().await?, Some(i));
+                }
+                stream.close();
+                ctx.wait_for_result().await
+            })
+            .await?;
+        assert_eq!(count, 100);
+        let e = p
+            .open_context(foreign_echo::call(Some(50)), async |ctx, ()| {
+                let stream = ctx.open_stream()?;
+                for i in 0..100 {
+                    stream.send(i).await?;
+                    stream.recv().await?;
+                }
+                stream.close();
+                ctx.wait_for_result().await
+            })
+            .await
+            .unwrap_err();
+        let r = e.as_remote().expect("remote");
+        assert!(r.message().contains("valve 50 stuck"), "{r}");
+        an.cancel().await;
+        Ok(())
+    })
+    .await
+    .unwrap();
 }

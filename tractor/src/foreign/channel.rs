@@ -33,15 +33,16 @@ pub const BUFFER: usize = 256;
 /// assert!(matches!(got, Err(ForeignError::Failed(Offline))));
 /// # }
 /// ```
-pub async fn open_channel_from<In, Out, R, E, F>(
+pub async fn open_channel_from<In, Out, First, R, E, F>(
     f: F,
-) -> Result<(LinkedChannel<In, Out, R, E>, Out), ForeignError<E>>
+) -> Result<(LinkedChannel<In, Out, R, E>, First), ForeignError<E>>
 where
     In: Send + 'static,
     Out: Send + 'static,
+    First: Send + 'static,
     R: Send + 'static,
     E: Send + 'static,
-    F: FnOnce(ForeignSide<In, Out>) -> Result<R, E> + Send + 'static,
+    F: FnOnce(ForeignSide<In, Out, First>) -> Result<R, E> + Send + 'static,
 {
     let (to_foreign, from_actor) = mpsc::channel(BUFFER);
     let (to_actor, from_foreign) = mpsc::channel(BUFFER);
@@ -104,6 +105,14 @@ pub struct LinkedChannel<In, Out, R, E> {
     to_foreign: Option<mpsc::Sender<In>>,
     from_foreign: mpsc::Receiver<Out>,
     link: Link<R, E>,
+}
+
+impl<In, Out, R, E> Drop for LinkedChannel<In, Out, R, E> {
+    fn drop(&mut self) {
+        // Before the sender goes: the foreign side must see `Cancelled`,
+        // never a `Closed` that only means "done sending".
+        self.link.token.cancel();
+    }
 }
 
 impl<In, Out, R, E> LinkedChannel<In, Out, R, E> {

@@ -13,6 +13,9 @@ use super::error::{LinkError, TrySendError};
 /// [`cancelled_token`](Self::cancelled_token) to stop when the actor side
 /// cancels or goes away.
 ///
+/// `First`, the type of the value handed over by `started_nowait`, is
+/// `Out` unless given: `ForeignSide<In, Out, First>`.
+///
 /// The blocking calls park the calling thread; call them from the foreign
 /// thread, never from inside an async task.
 ///
@@ -40,29 +43,30 @@ use super::error::{LinkError, TrySendError};
 /// # }
 /// ```
 #[derive(Debug)]
-pub struct ForeignSide<In, Out> {
+pub struct ForeignSide<In, Out, First = Out> {
     pub(super) from_actor: mpsc::Receiver<In>,
     pub(super) to_actor: mpsc::Sender<Out>,
-    pub(super) started: Option<oneshot::Sender<Out>>,
+    pub(super) started: Option<oneshot::Sender<First>>,
     pub(super) token: CancellationToken,
 }
 
-impl<In, Out> ForeignSide<In, Out> {
+impl<In, Out, First> ForeignSide<In, Out, First> {
     /// Hands the actor side its first value; `open_channel_from` returns
     /// once this is called. Call it once.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
+    /// // Receives u8s, sends u32s, starts with a &str.
     /// let (_chan, first) = tractor::foreign::open_channel_from(
-    ///     |mut side: tractor::foreign::ForeignSide<(), &str>| side.started_nowait("ready"),
+    ///     |mut side: tractor::foreign::ForeignSide<u8, u32, &str>| side.started_nowait("ready"),
     /// )
     /// .await
     /// .unwrap();
     /// assert_eq!(first, "ready");
     /// # }
     /// ```
-    pub fn started_nowait(&mut self, first: Out) -> Result<(), LinkError> {
+    pub fn started_nowait(&mut self, first: First) -> Result<(), LinkError> {
         let tx = self.started.take().ok_or(LinkError::AlreadyStarted)?;
         tx.send(first).map_err(|_| LinkError::Cancelled)
     }

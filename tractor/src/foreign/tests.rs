@@ -193,6 +193,20 @@ async fn dropping_the_channel_cancels_and_ends_the_foreign_loop() {
     assert_eq!(within(ended).await.unwrap(), LinkError::Cancelled);
 }
 
+/// Dropping the channel cancels the token before its sender goes, so the
+/// foreign side never mistakes a cancel for `Closed` (repeated: a race).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_channel_is_always_cancelled_never_closed() {
+    for _ in 0..50 {
+        let (tx, ended) = oneshot::channel();
+        let (chan, _) = within(open_channel_from(move |s| echo(s, tx)))
+            .await
+            .unwrap();
+        drop(chan);
+        assert_eq!(within(ended).await.unwrap(), LinkError::Cancelled);
+    }
+}
+
 #[tokio::test]
 async fn explicit_cancel_fires_the_token_and_fails_get() {
     let (tx, ended) = oneshot::channel();
