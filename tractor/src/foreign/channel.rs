@@ -1,5 +1,6 @@
 //! The actor side of a link: `open_channel_from` and `LinkedChannel`.
 
+use futures::Stream;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::ForeignError;
@@ -144,6 +145,40 @@ impl<In, Out, R, E> LinkedChannel<In, Out, R, E> {
             Some(v) => Ok(v),
             None => Err(self.closing_error().await),
         }
+    }
+
+    /// The values from the foreign side as a `Stream`: each value, then
+    /// the end once the foreign side returned `Ok` (its result stays for
+    /// [`wait_for_result`](Self::wait_for_result)), or its error as the
+    /// last item.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use futures::StreamExt;
+    /// use tractor::foreign::{ForeignSide, LinkError, open_channel_from};
+    ///
+    /// let (mut chan, ()) = open_channel_from(|mut side: ForeignSide<(), u32, ()>| {
+    ///     side.started_nowait(())?;
+    ///     for i in 0..5 { side.send(i)?; }
+    ///     Ok::<_, LinkError>(5)
+    /// })
+    /// .await
+    /// .unwrap();
+    /// let got: Vec<u32> = chan.stream().map(|v| v.unwrap()).collect().await;
+    /// assert_eq!(got, [0, 1, 2, 3, 4]);
+    /// assert_eq!(chan.wait_for_result().await.unwrap(), 5);
+    /// # }
+    /// ```
+    pub fn stream(&mut self) -> impl Stream<Item = Result<Out, ForeignError<E>>> + '_ {
+        futures::stream::unfold(Some(self), |chan| async move {
+            let chan = chan?;
+            match chan.recv().await {
+                Ok(v) => Some((Ok(v), Some(chan))),
+                Err(ForeignError::Exited) => None,
+                Err(e) => Some((Err(e), None)),
+            }
+        })
     }
 
     /// Tells the foreign side that nothing more will be sent (its `get`

@@ -417,3 +417,20 @@ fn error_type_serializes_with_the_foreign_value() {
     assert_eq!(e.to_string(), "the foreign side failed: valve 3 stuck");
     assert!(std::error::Error::source(&e).is_some());
 }
+
+#[tokio::test]
+async fn stream_ends_on_exit_and_yields_an_error_last() {
+    use futures::StreamExt;
+    let (mut chan, ()) = within(open_channel_from(|mut s: ForeignSide<(), u8, ()>| {
+        s.started_nowait(()).map_err(|_| Stuck(0))?;
+        s.send(1).map_err(|_| Stuck(0))?;
+        Err::<(), _>(Stuck(9))
+    }))
+    .await
+    .unwrap();
+    let got: Vec<_> = within(chan.stream().collect()).await;
+    assert!(
+        matches!(got.as_slice(), [Ok(1), Err(ForeignError::Failed(Stuck(9)))]),
+        "{got:?}"
+    );
+}
