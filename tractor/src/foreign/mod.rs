@@ -7,6 +7,13 @@
 //!   over with [`ForeignSide::started_nowait`]; both directions buffer
 //!   [`BUFFER`] values.
 //! - [`run_task`] is the one-shot form: the function's result, awaited.
+//! - The actor side sends with [`LinkedChannel::send`], receives with
+//!   [`LinkedChannel::recv`] or [`LinkedChannel::stream`], and ends with
+//!   [`LinkedChannel::wait_for_result`] or [`LinkedChannel::cancel`] (or a
+//!   drop). The foreign side blocks in [`ForeignSide::get`] and
+//!   [`ForeignSide::send`], or, when it runs another executor on its thread
+//!   (a multi-thread tokio runtime's `block_on`, smol), awaits
+//!   [`ForeignSide::recv`] and [`ForeignSide::send_async`].
 //!
 //! The two sides are linked, as in tractor:
 //!
@@ -24,7 +31,8 @@
 //! blocking call on a tokio worker. A dropped link hands the thread's
 //! handle to tokio's blocking pool (or, outside a runtime, to a small
 //! reaper thread), which joins it once the foreign code has reacted to
-//! its cancelled token; the runtime's shutdown waits for that join.
+//! its cancelled token; the runtime's shutdown waits for that join (up to
+//! its shutdown timeout: a foreign loop must react to its token promptly).
 //!
 //! An endpoint that returns the [`ForeignError`] shows its caller a
 //! `RemoteActorError` whose boxed type names the foreign error's type
