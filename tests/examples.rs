@@ -75,6 +75,18 @@ fn single_func() {
 }
 
 #[test]
+fn foreign_loop() {
+    let out = stdout_of("foreign_loop");
+    assert!(
+        out.contains("sensor 1: calibration 101, 10 readings summing to 10045; its loop served 10 and was joined"),
+        "{out}"
+    );
+    assert!(out.contains("sensor 2 faulted on sample 3"), "{out}");
+    assert!(out.contains("SensorFault"), "{out}");
+    assert!(out.contains("downcast: sensor 2 sample 3"), "{out}");
+}
+
+#[test]
 fn we_are_processes() {
     let out = stdout_of("we_are_processes");
     assert!(out.contains("worker processes are up"), "{out}");

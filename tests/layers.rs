@@ -15,6 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("trionics", &[]),
     ("spawn", &["ipc"]),
     ("ipc", &[]),
+    ("foreign", &[]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

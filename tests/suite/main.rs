@@ -16,6 +16,7 @@ mod debug_mode;
 mod discovery;
 mod errors;
 mod exhaustion;
+mod foreign;
 mod fuzz;
 mod hostile;
 mod introspect;

@@ -37,10 +37,11 @@
 //!
 //! Everything a program writes is at the crate root: [`open_nursery`],
 //! [`ActorNursery`], [`Portal`], [`Context`], [`MsgStream`], the endpoint
-//! macros and traits, [`RootConfig`] and [`Error`]. Six topical modules
+//! macros and traits, [`RootConfig`] and [`Error`]. Seven topical modules
 //! group the rest: [`discovery`] (the registrar and lookups, whose common
 //! calls are also at the root), [`error`] (every error type one can match
-//! on), [`introspect`] (what a live actor or tree is doing), [`testing`]
+//! on), [`foreign`] (links from a task to a foreign thread or loop),
+//! [`introspect`] (what a live actor or tree is doing), [`testing`]
 //! (what a test of a tree needs), [`trace`] (one trace across the
 //! processes of a tree) and [`trionics`] (structured concurrency among
 //! the tasks of one process, with no actor needed). The wire protocol is internal; the `wire` cargo
@@ -61,6 +62,8 @@
 //!            supervision, errors, logging, plugins (hooks for the above)
 //! trionics   structured-concurrency helpers with no actor inside: task
 //!            nursery, cancel scopes, broadcast, shared contexts
+//! foreign    links from an actor task to a foreign thread or loop
+//!            (open_channel_from, run_task); needs no actor
 //! spawn      how a child process comes to exist; next: more backends
 //! ipc        addresses, frames, the wire protocol and its schema,
 //!            transports, the unix-socket bindspace, auth, channels
@@ -78,6 +81,7 @@
 //! | `trionics` | nothing |
 //! | `spawn` | `ipc` |
 //! | `ipc` | nothing |
+//! | `foreign` | nothing |
 //!
 //! The runtime never calls discovery: the registrar's table and an
 //! actor's link to its registrar are plugins that the boot code in `app`
@@ -92,6 +96,7 @@ extern crate self as tractor;
 mod app;
 mod devx;
 pub mod discovery;
+pub mod foreign;
 mod ipc;
 mod runtime;
 mod spawn;
