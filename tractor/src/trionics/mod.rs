@@ -23,8 +23,13 @@
 //!             status.started(8080);
 //!             Ok::<(), TaskError>(())
 //!         }).await?;
-//!         for _ in 0..4 {
-//!             let mut sub = b.subscribe().map_err(TaskError::failed)?;
+//!         // Subscribed before any consumer runs: a source that has ended
+//!         // takes no new subscribers.
+//!         let subs = (0..4)
+//!             .map(|_| b.subscribe())
+//!             .collect::<Result<Vec<_>, _>>()
+//!             .map_err(TaskError::failed)?;
+//!         for mut sub in subs {
 //!             tn.spawn(async move {
 //!                 while let Some(tick) = sub.recv().await? { let _ = (port, tick); }
 //!                 Ok::<(), tractor::trionics::Lagged>(())
