@@ -200,21 +200,30 @@ async fn local_fanout_from_one_stream(t: TransportKind) {
         // `tractor::Error` is not `Clone`: share it behind an `Arc`.
         let b = broadcast_receiver(stream.map(|r| r.map_err(Arc::new)), 10_000);
         let seen = Arc::new(Mutex::new(Vec::new()));
+        // Every subscriber and the body meet once each has an item: the
+        // run lasts 0.5 s, and on a slow machine at least until then.
+        let first_items = Arc::new(tokio::sync::Barrier::new(23));
         open_task_nursery(async |tn| {
             for _ in 0..22 {
                 let mut sub = b.subscribe().expect("the stream is live");
                 let seen = seen.clone();
+                let first_items = first_items.clone();
                 tn.spawn(async move {
                     let mut got = Vec::new();
                     while let Some(item) = sub.next().await {
                         let tick = item.map_err(TaskError::failed)?;
                         got.push(tick.map_err(TaskError::failed)?);
+                        if got.len() == 1 {
+                            first_items.wait().await;
+                        }
                     }
                     seen.lock().expect("not poisoned").push(got);
                     Ok::<(), TaskError>(())
                 });
             }
+            // The scenario's workload: the parent is done after 0.5 s.
             tokio::time::sleep(Duration::from_millis(500)).await;
+            first_items.wait().await;
             // Done: drop the stream (the child's stream task is cancelled);
             // subscribers read what is buffered, then end.
             b.close();
@@ -224,7 +233,7 @@ async fn local_fanout_from_one_stream(t: TransportKind) {
         .expect("every subscriber ends cleanly");
         let seen = std::mem::take(&mut *seen.lock().expect("not poisoned"));
         assert_eq!(seen.len(), 22);
-        assert!(!seen[0].is_empty(), "the stream sent something in 0.5 s");
+        assert!(!seen[0].is_empty(), "every subscriber saw an item");
         assert_eq!(seen[0], (0..seen[0].len() as u64).collect::<Vec<_>>());
         assert!(
             seen.iter().all(|got| *got == seen[0]),

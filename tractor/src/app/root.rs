@@ -192,13 +192,6 @@ fn tree_secret(cfg: &RootConfig, isolated: bool) -> Result<Secret, Error> {
 /// Debug mode as `TRACTOR_DEBUG_MODE` sets it, if it is set (it wins over
 /// [`RootConfig::debug_mode`]).
 fn debug_mode_from_env() -> Result<Option<bool>, Error> {
-    let Ok(v) = std::env::var(crate::spawn::env::DEBUG_MODE) else {
-        return Ok(None);
-    };
-    match v.trim().to_ascii_lowercase().as_str() {
-        "" => Ok(None),
-        "1" | "true" | "on" | "yes" => Ok(Some(true)),
-        "0" | "false" | "off" | "no" => Ok(Some(false)),
-        _ => Err(crate::runtime::error::ConfigError::DebugModeEnv { value: v }.into()),
-    }
+    crate::spawn::env::switch(crate::spawn::env::DEBUG_MODE)
+        .map_err(|value| crate::runtime::error::ConfigError::DebugModeEnv { value }.into())
 }

@@ -41,4 +41,19 @@ pub(crate) mod env {
     /// from (the secret itself is never in the environment or on the
     /// command line, where `ps` and `/proc` would show it).
     pub(crate) const SECRET_FD: &str = "TRACTOR_SECRET_FD";
+
+    /// An on/off switch read from variable `name`: `None` when unset or
+    /// empty; `Err` with the value when it is no switch (`1`/`true`/`on`/
+    /// `yes` or `0`/`false`/`off`/`no`, any case).
+    pub(crate) fn switch(name: &str) -> Result<Option<bool>, String> {
+        let Ok(v) = std::env::var(name) else {
+            return Ok(None);
+        };
+        match v.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "1" | "true" | "on" | "yes" => Ok(Some(true)),
+            "0" | "false" | "off" | "no" => Ok(Some(false)),
+            _ => Err(v),
+        }
+    }
 }

@@ -16,7 +16,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use tokio::sync::mpsc;
 
@@ -63,8 +63,8 @@ impl Terminal {
                 (OwnedFd::from(tty), out)
             }
             Err(_) => {
-                let input = std::io::stdin().as_fd_owned()?;
-                let out = File::from(std::io::stderr().as_fd_owned()?);
+                let input = std::io::stdin().as_fd().try_clone_to_owned()?;
+                let out = File::from(std::io::stderr().as_fd().try_clone_to_owned()?);
                 (input, out)
             }
         };
@@ -128,17 +128,6 @@ fn pipe() -> std::io::Result<(OwnedFd, File)> {
     // SAFETY: pipe2 succeeded, so both are open descriptors we now own.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
     Ok((r, w))
-}
-
-/// A duplicate of a standard stream's descriptor.
-trait AsFdOwned {
-    fn as_fd_owned(&self) -> std::io::Result<OwnedFd>;
-}
-
-impl<T: std::os::fd::AsFd> AsFdOwned for T {
-    fn as_fd_owned(&self) -> std::io::Result<OwnedFd> {
-        self.as_fd().try_clone_to_owned()
-    }
 }
 
 /// The reader thread: lines from `input` until input ends, the REPL

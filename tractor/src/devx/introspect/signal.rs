@@ -23,15 +23,8 @@ impl DumpSwitch {
     /// The switch as `TRACTOR_ENABLE_STACKSCOPE` sets it; a value that is
     /// no switch is an error.
     pub(crate) fn from_env() -> Result<DumpSwitch, ConfigError> {
-        let Ok(v) = std::env::var(STACKSCOPE_ENV) else {
-            return Ok(DumpSwitch { env: None });
-        };
-        let env = match v.trim().to_ascii_lowercase().as_str() {
-            "" => None,
-            "1" | "true" | "on" | "yes" => Some(true),
-            "0" | "false" | "off" | "no" => Some(false),
-            _ => return Err(ConfigError::StackscopeEnv { value: v }),
-        };
+        let env = crate::spawn::env::switch(STACKSCOPE_ENV)
+            .map_err(|value| ConfigError::StackscopeEnv { value })?;
         Ok(DumpSwitch { env })
     }
 

@@ -84,12 +84,17 @@ async fn first_error_cancels_siblings_and_body() {
 async fn several_errors_are_all_kept() {
     within(async {
         let barrier = Arc::new(tokio::sync::Barrier::new(3));
+        // Counts the tasks that reached their error: the count is taken
+        // with no await before the return, so an abort cannot fall between.
+        let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let res: Result<(), TaskError> = open_task_nursery(async |tn| {
             for i in 0..3 {
                 let barrier = barrier.clone();
+                let failed = failed.clone();
                 // All three fail in the same instant (no await after the barrier).
                 tn.spawn(async move {
                     barrier.wait().await;
+                    failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     Err::<(), _>(format!("task {i}"))
                 });
             }
@@ -97,9 +102,13 @@ async fn several_errors_are_all_kept() {
         })
         .await;
         let errors = res.unwrap_err().into_errors();
-        // The first failure aborts the others, but any that already ended
-        // with an error are kept: at least one, never a silent drop.
-        assert!(!errors.is_empty());
+        // The first failure aborts the others, but every one that already
+        // ended with an error is kept: none is dropped.
+        assert_eq!(
+            errors.len(),
+            failed.load(std::sync::atomic::Ordering::SeqCst),
+            "{errors:?}"
+        );
         for e in &errors {
             assert!(e.to_string().contains("task "), "{e}");
         }
