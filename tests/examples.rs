@@ -87,6 +87,21 @@ fn foreign_loop() {
 }
 
 #[test]
+fn inside_your_runtime() {
+    let out = stdout_of("inside_your_runtime");
+    for line in [
+        "ACME = 278",
+        "no price: \"acme\" is not a ticker symbol",
+        "ACME ticks [278, 279, 280, 281]",
+        "quotes is quotes@",
+        "handlers ran on {\"tokio-rt-worker\"}; the root on main's thread",
+        "the tree is down; the program's runtime goes on",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}
+
+#[test]
 fn we_are_processes() {
     let out = stdout_of("we_are_processes");
     assert!(out.contains("worker processes are up"), "{out}");

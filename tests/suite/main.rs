@@ -24,6 +24,7 @@ mod ipc_robustness;
 mod isolated;
 mod kill9;
 mod lifetime;
+mod own_runtime;
 mod resources;
 mod rpc;
 mod spawning;

@@ -47,6 +47,16 @@
 //! the tasks of one process, with no actor needed). The wire protocol is internal; the `wire` cargo
 //! feature exposes it, unstable, to tests that speak it by hand.
 //!
+//! # Threads and runtimes
+//!
+//! Each actor's own tasks run on one thread: the one that awaits
+//! [`open_root_actor`] (or runs a `#[tractor::main]` body), or a child
+//! process's. That runtime may be the program's own multi-thread one (an
+//! axum or tonic server's): its tasks on any thread call into actors
+//! through [`Portal`]s, contexts and streams, which are `Send`, and use
+//! discovery inside [`Actor::scope`]. Nurseries open only on the actor's
+//! thread ([`Error::AwayFromHome`] elsewhere).
+//!
 //! # Layers
 //!
 //! The crate is built in layers, one folder each; a folder imports only

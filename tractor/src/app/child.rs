@@ -13,8 +13,10 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
     // before the process title overwrites them.
     let exec_args: Vec<String> = std::env::args().skip(1).collect();
     let pid = std::process::id();
-    // SAFETY: the child has started no thread yet (no runtime is built),
-    // and the arguments were copied above.
+    // SAFETY: the arguments were copied above, and no thread of ours reads
+    // them: either none has started (the usual case, `init()` first thing
+    // in `main`), or they are the idle workers of a runtime the program
+    // built before calling `init()`.
     unsafe { proctitle::set_title(&proctitle::subactor_title(&env.name, pid)) };
     // Ctrl-C at a terminal reaches the whole process group; the root turns
     // it into a graceful cancel of the tree, so children leave it to the root.
@@ -22,6 +24,33 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
+    // A program whose `#[tokio::main]` built its runtime before calling
+    // `init()` is inside that runtime here, where another cannot be
+    // driven: the actor gets a thread of its own, and the program's
+    // runtime stays idle.
+    let code = if tokio::runtime::Handle::try_current().is_ok() {
+        let name = env.name.clone();
+        match std::thread::Builder::new()
+            .name(format!("actor {name}"))
+            .spawn(move || run_actor(env, exec_args))
+        {
+            // A panic that escaped the actor: the status Rust gives one on `main`'s thread.
+            Ok(thread) => thread.join().unwrap_or(101),
+            Err(e) => {
+                eprintln!("tractor child {name}: cannot start the actor's thread: {e}");
+                BootExit::NoRuntime.for_error(&e).exit();
+            }
+        }
+    } else {
+        run_actor(env, exec_args)
+    };
+    crate::runtime::trace::flush();
+    std::process::exit(code)
+}
+
+/// Runs the actor on a current-thread runtime of its own until it ends;
+/// its exit status.
+fn run_actor(env: ChildEnv, exec_args: Vec<String>) -> i32 {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -36,11 +65,12 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
         }
     };
     let local = tokio::task::LocalSet::new();
-    let code = runtime.block_on(local.run_until(child_main(env, exec_args)));
+    let code = runtime.block_on(crate::runtime::home::at_home(
+        local.run_until(child_main(env, exec_args)),
+    ));
     drop(local);
     runtime.shutdown_timeout(Duration::from_millis(100));
-    crate::runtime::trace::flush();
-    std::process::exit(code)
+    code
 }
 
 async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {

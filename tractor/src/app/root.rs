@@ -83,66 +83,67 @@ where
             secret: secret.clone(),
         }
     };
+    // The root's tasks run on the thread that awaits this, whatever
+    // runtime drives it (see `runtime::home`).
     let local = tokio::task::LocalSet::new();
-    local
-        .run_until(async {
-            // Listening from the start: a ctrl-c while the tree boots
-            // still tears down what was spawned.
-            let interrupts = Interrupts::listen();
-            // Two roots may elect themselves at once: the loser of the
-            // bind finds the winner answering on the next round.
-            let mut attempt = 0;
-            let (rt, is_registrar) = loop {
-                let election = if isolated {
-                    // Tests run many roots in one process: each is its own
-                    // registrar on its own port (its listen address).
-                    discovery::Election {
-                        bind: cfg.bind_addr.clone(),
-                        registry_addrs: Vec::new(),
-                        is_registrar: true,
-                    }
-                } else {
-                    discovery::elect(ballot(&cfg, &aid, &secret)?).await?
-                };
-                let is_registrar = election.is_registrar;
-                let contested = is_registrar && election.bind.is_some();
-                match ActorRuntime::boot(params(election)).await {
-                    Err(Error::Ipc(IpcError::Bind { source, .. }))
-                        if contested
-                            && source.kind() == std::io::ErrorKind::AddrInUse
-                            && attempt < 20 =>
-                    {
-                        attempt += 1;
-                        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-                    }
-                    other => break (other?, is_registrar),
+    crate::runtime::home::at_home(local.run_until(async {
+        // Listening from the start: a ctrl-c while the tree boots
+        // still tears down what was spawned.
+        let interrupts = Interrupts::listen();
+        // Two roots may elect themselves at once: the loser of the
+        // bind finds the winner answering on the next round.
+        let mut attempt = 0;
+        let (rt, is_registrar) = loop {
+            let election = if isolated {
+                // Tests run many roots in one process: each is its own
+                // registrar on its own port (its listen address).
+                discovery::Election {
+                    bind: cfg.bind_addr.clone(),
+                    registry_addrs: Vec::new(),
+                    is_registrar: true,
                 }
+            } else {
+                discovery::elect(ballot(&cfg, &aid, &secret)?).await?
             };
-            // Before the actor first yields: no peer may find the
-            // registrar's module without its table.
-            if is_registrar {
-                discovery::become_registrar(&rt);
-            }
-            task_dumps.install(&rt);
-            crate::devx::debug::install(&rt);
-            let _thread = ThreadActorGuard::set(rt.clone());
-            if cfg.discoverable {
-                current::scope(rt.clone(), discovery::register_self(&rt, None)).await;
-            }
-            let this = rt.clone();
-            let body = async move || {
-                let res = body().await;
-                // The error has climbed the whole tree: its last post-mortem.
-                if let Err(e) = &res
-                    && this.p.debug_mode
+            let is_registrar = election.is_registrar;
+            let contested = is_registrar && election.bind.is_some();
+            match ActorRuntime::boot(params(election)).await {
+                Err(Error::Ipc(IpcError::Bind { source, .. }))
+                    if contested
+                        && source.kind() == std::io::ErrorKind::AddrInUse
+                        && attempt < 20 =>
                 {
-                    crate::devx::debug::root_failed(&this, e).await;
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
                 }
-                res
-            };
-            crate::runtime::root::serve_root(rt, interrupts, body).await
-        })
-        .await
+                other => break (other?, is_registrar),
+            }
+        };
+        // Before the actor first yields: no peer may find the
+        // registrar's module without its table.
+        if is_registrar {
+            discovery::become_registrar(&rt);
+        }
+        task_dumps.install(&rt);
+        crate::devx::debug::install(&rt);
+        let _thread = ThreadActorGuard::set(rt.clone());
+        if cfg.discoverable {
+            current::scope(rt.clone(), discovery::register_self(&rt, None)).await;
+        }
+        let this = rt.clone();
+        let body = async move || {
+            let res = body().await;
+            // The error has climbed the whole tree: its last post-mortem.
+            if let Err(e) = &res
+                && this.p.debug_mode
+            {
+                crate::devx::debug::root_failed(&this, e).await;
+            }
+            res
+        };
+        crate::runtime::root::serve_root(rt, interrupts, body).await
+    }))
+    .await
 }
 
 /// The rendezvous a root asks for: its role, and the registry addresses

@@ -62,6 +62,8 @@ pub(crate) struct ActorRuntime {
     pub aux: TaskTracker,
     /// Accept loop and per-channel message loops.
     pub(super) io: TaskTracker,
+    /// The thread and `LocalSet` the actor's tasks run on.
+    pub(crate) home: super::home::Home,
     conns: Mutex<Vec<Arc<Conn>>>,
     /// Shareable channels by an address their actor answers at (we dialed
     /// it there, or dialed it and found an actor we already had a channel to).
@@ -135,6 +137,7 @@ impl ActorRuntime {
             work: TaskTracker::new(),
             aux: TaskTracker::new(),
             io: TaskTracker::new(),
+            home: super::home::Home::here(),
             conns: Mutex::new(Vec::new()),
             by_addr: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashMap::new()),
@@ -337,12 +340,18 @@ impl ActorRuntime {
             conn.chan.close();
         }
         let span = tracing::debug_span!(parent: &self.span, "chan", peer = %conn.chan.peer());
+        // A portal used from another thread may dial: its channel is
+        // still served at home, with the actor's other channels.
         if let Some(hb) = self.p.heartbeat {
-            self.io
-                .spawn_local(super::liveness::watch(conn.clone(), hb).instrument(span.clone()));
+            let (watched, span) = (conn.clone(), span.clone());
+            self.home.spawn(&self.io, move || {
+                super::liveness::watch(watched, hb).instrument(span)
+            });
         }
-        self.io
-            .spawn_local(super::conn::serve(self.clone(), conn.clone(), reader).instrument(span));
+        let (rt, served) = (self.clone(), conn.clone());
+        self.home.spawn(&self.io, move || {
+            super::conn::serve(rt, served, reader).instrument(span)
+        });
         conn
     }
 

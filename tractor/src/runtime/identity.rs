@@ -126,6 +126,31 @@ impl Actor {
         self.rt.lifetime.push(Cleanup::Async(Box::pin(cleanup)))
     }
 
+    /// Runs `fut` with this actor as its own, on whatever thread or task
+    /// polls it: what a task of a program's multi-thread runtime wraps
+    /// its calls in to use discovery ([`find_actor`](crate::find_actor),
+    /// [`wait_for_actor`](crate::wait_for_actor), [`connect_portal`](crate::connect_portal))
+    /// or [`current_actor`](crate::current_actor). Portals, contexts and
+    /// streams need no scope: they work from any thread as they are.
+    ///
+    /// The actor's own tasks stay on its thread (a channel dialed from
+    /// here is served there); nurseries still open only on that thread
+    /// ([`Error::AwayFromHome`](crate::Error::AwayFromHome) elsewhere).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), tractor::Error> {
+    /// let me = tractor::current_actor()?;
+    /// // A task on a worker thread of the program's runtime:
+    /// let found = tokio::spawn(me.scope(async {
+    ///     Ok::<_, tractor::Error>(tractor::find_actor("quotes").await?.is_some())
+    /// }));
+    /// let _ = found.await;
+    /// # Ok(()) }
+    /// ```
+    pub fn scope<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> + use<F> {
+        super::current::scope(self.rt.clone(), fut)
+    }
+
     /// The runtime variables of the tree as this actor sees them.
     pub fn runtime_vars(&self) -> RuntimeVars {
         RuntimeVars {

@@ -17,6 +17,7 @@ pub(crate) mod current;
 pub(crate) mod dialog;
 pub(crate) mod endpoint;
 pub(crate) mod error;
+pub(crate) mod home;
 pub(crate) mod identity;
 pub(crate) mod interrupt;
 pub(crate) mod lifetime;

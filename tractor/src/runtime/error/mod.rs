@@ -187,6 +187,15 @@ pub enum Error {
     /// A cleanup could not be put on the actor's lifetime stack.
     #[error(transparent)]
     Lifetime(#[from] crate::runtime::lifetime::LifetimeError),
+    /// An actor nursery was opened, or a child spawned, away from the
+    /// actor's own thread (see [`Actor::scope`](crate::Actor::scope)).
+    #[error(
+        "actor nurseries open and spawn only on actor {actor}'s own thread: the task that awaits `open_root_actor` (or a `#[tractor::main]` body) and tasks it spawns with `spawn_local`. From other threads, call into actors through portals, contexts and streams, or ask that task to spawn"
+    )]
+    AwayFromHome {
+        /// The actor whose thread it was not.
+        actor: Aid,
+    },
 }
 
 impl Error {

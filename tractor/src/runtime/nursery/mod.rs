@@ -378,6 +378,11 @@ impl ActorNursery {
 
     async fn spawn(&self, opts: SpawnOptions) -> Result<(ChildRecord, Portal), Error> {
         let rt = &self.inner.rt;
+        if !rt.home.is_here() {
+            return Err(Error::AwayFromHome {
+                actor: rt.aid().clone(),
+            });
+        }
         if self.inner.closed.load(Ordering::SeqCst) || self.cancel_called() {
             return Err(Error::Cancelled(format!(
                 "cannot spawn `{}`: the nursery is cancelled or closed",

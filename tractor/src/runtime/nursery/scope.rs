@@ -48,6 +48,13 @@ where
     F: AsyncFnOnce(&ActorNursery) -> Result<T, Error>,
     T: Send + 'static,
 {
+    // Children are forked from the actor's own thread: a child's
+    // parent-death signal follows the thread that forked it.
+    if !rt.home.is_here() {
+        return Err(Error::AwayFromHome {
+            actor: rt.aid().clone(),
+        });
+    }
     let an = ActorNursery {
         inner: Arc::new(NurseryInner::new(rt.clone(), supervision)),
     };

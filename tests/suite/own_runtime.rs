@@ -1,0 +1,166 @@
+//! Calling into a tree from threads and tasks that are not the actor's
+//! own (a program's multi-thread runtime): portals, contexts and streams
+//! work as they are, discovery inside `Actor::scope`; a channel dialed
+//! from there is served at the actor's home; nurseries refuse with a
+//! typed error. (The root itself inside a user's `#[tokio::main]`
+//! multi-thread runtime is the `inside_your_runtime` example.)
+
+use std::time::Duration;
+
+use tractor::{Context, Error, TransportKind};
+
+use crate::both_transports;
+use crate::common::{self, in_nursery};
+
+/// This module's path: the allowlist entry for its endpoints.
+const MODULE: &str = module_path!();
+
+both_transports!(
+    calls_from_another_runtime,
+    a_plain_task_on_the_home_thread_dials,
+    nurseries_refuse_away_from_home,
+);
+
+/// Starts a leaf actor, reports its address, and keeps it (and its
+/// nursery) until the caller closes the stream.
+#[tractor::context]
+async fn hold_leaf(ctx: Context<String, (), ()>) -> Result<(), Error> {
+    tractor::open_nursery(async |an| {
+        let leaf = an
+            .start_actor("leaf")
+            .enable_modules([common::MODULE])
+            .await?;
+        let addr = leaf.run(common::accept_addr::call()).await?;
+        ctx.started(addr).await?;
+        let stream = ctx.open_stream()?;
+        while stream.recv().await?.is_some() {}
+        an.cancel().await;
+        Ok(())
+    })
+    .await
+}
+
+/// Runs `work` on a thread of its own, under a multi-thread runtime of
+/// its own (a program's other runtime), without blocking the actor's.
+async fn on_other_runtime<T, F>(work: F) -> T
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let joined = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        // On a worker thread, not the one that calls `block_on`.
+        rt.block_on(async move { tokio::spawn(work).await })
+    });
+    match tokio::time::timeout(Duration::from_secs(20), joined).await {
+        Ok(Ok(Ok(v))) => v,
+        Ok(Ok(Err(e))) | Ok(Err(e)) => panic!("the other runtime's task failed: {e}"),
+        Err(_) => panic!("the other runtime's task passed its 20 s deadline"),
+    }
+}
+
+async fn calls_from_another_runtime(t: TransportKind) {
+    let res = in_nursery(t, async |an| {
+        let mid = an
+            .start_actor("mid")
+            .enable_modules([MODULE, common::MODULE])
+            .await?;
+        let me = tractor::current_actor()?;
+        let held = mid.clone();
+        mid.open_context(hold_leaf::call(), async |ctx, leaf_addr| {
+            let stream = ctx.open_stream()?;
+            let addr: tractor::Addr = leaf_addr.parse()?;
+            let (sum, echoed, found) = on_other_runtime(async move {
+                // A portal made at home, used here.
+                let sum = held.run(common::add::call(2, 3)).await?;
+                // A channel the actor has no channel for yet, dialed from
+                // here: its message loop runs at the actor's home.
+                let leaf = me.scope(tractor::connect_portal(&addr)).await?;
+                let echoed = leaf.run(common::echo::call("hi".into())).await?;
+                let found = me
+                    .scope(tractor::find_actor("leaf"))
+                    .await?
+                    .map(|p| p.aid().name.clone());
+                Ok::<_, Error>((sum, echoed, found))
+            })
+            .await?;
+            assert_eq!(sum, 5);
+            assert_eq!(echoed, "hi");
+            assert_eq!(found.as_deref(), Some("leaf"));
+            stream.close();
+            ctx.wait_for_result().await
+        })
+        .await?;
+        mid.cancel_actor().await?;
+        Ok(())
+    })
+    .await;
+    assert!(res.is_ok(), "{res:?}");
+}
+
+async fn a_plain_task_on_the_home_thread_dials(t: TransportKind) {
+    let res = in_nursery(t, async |an| {
+        let mid = an
+            .start_actor("mid")
+            .enable_modules([MODULE, common::MODULE])
+            .await?;
+        let me = tractor::current_actor()?;
+        mid.open_context(hold_leaf::call(), async |ctx, leaf_addr| {
+            let stream = ctx.open_stream()?;
+            let addr: tractor::Addr = leaf_addr.parse()?;
+            // `tokio::spawn` on the actor's current-thread runtime: the
+            // actor's thread, but outside its `LocalSet`.
+            let task = tokio::spawn(me.scope(async move {
+                let leaf = tractor::connect_portal(&addr).await?;
+                leaf.run(common::add::call(40, 2)).await
+            }));
+            let sum = tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .map_err(Error::custom)?
+                .map_err(Error::custom)??;
+            assert_eq!(sum, 42);
+            stream.close();
+            ctx.wait_for_result().await
+        })
+        .await?;
+        mid.cancel_actor().await?;
+        Ok(())
+    })
+    .await;
+    assert!(res.is_ok(), "{res:?}");
+}
+
+async fn nurseries_refuse_away_from_home(t: TransportKind) {
+    let res = in_nursery(t, async |_an| {
+        let me = tractor::current_actor()?;
+        let here = me.aid().clone();
+        let refused = on_other_runtime(async move {
+            // Not `Send` (a nursery's scope stays at home): driven on this
+            // worker thread by a runtime of its own.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap_or_else(|e| panic!("runtime: {e}"));
+                rt.block_on(me.scope(tractor::open_nursery(async |an| {
+                    an.start_actor("never").await?;
+                    Ok(())
+                })))
+            })
+            .join()
+            .unwrap_or_else(|_| panic!("the nursery thread panicked"))
+        })
+        .await;
+        match refused {
+            Err(Error::AwayFromHome { actor }) => assert_eq!(actor, here),
+            other => panic!("expected AwayFromHome, got {other:?}"),
+        }
+        Ok(())
+    })
+    .await;
+    assert!(res.is_ok(), "{res:?}");
+}
