@@ -102,6 +102,38 @@ fn inside_your_runtime() {
 }
 
 #[test]
+fn cluster_worker_pool() {
+    let out = stdout_of("cluster_worker_pool");
+    assert!(out.contains("40 jobs over "), "{out}");
+    assert!(out.contains("17984 primes below 200000"), "{out}");
+    assert!(out.contains("matches the sieve"), "{out}");
+    // One daemon per core, each fed from the queue.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(out.contains(&format!("over {cores} workers")), "{out}");
+}
+
+#[test]
+fn broadcast_fanout() {
+    let out = stdout_of("broadcast_fanout");
+    // What each consumer must have seen: every quote of the walk.
+    let quotes: Vec<u64> = (0..1000u64).map(|i| 1_000 + (i * 7919) % 101).collect();
+    let mean = quotes.iter().sum::<u64>() / 1000;
+    let top = quotes.iter().max().copied().unwrap_or(0);
+    let big = quotes
+        .windows(2)
+        .filter(|w| w[0].abs_diff(w[1]) > 50)
+        .count();
+    for line in [
+        format!("averager: 1000 quotes, mean {mean}"),
+        format!("high-water: 1000 quotes, top {top}"),
+        format!("big moves: 1000 quotes, {big} moves over 50"),
+        "every consumer ended with it".to_string(),
+    ] {
+        assert!(out.contains(&line), "missing {line:?} in:\n{out}");
+    }
+}
+
+#[test]
 fn we_are_processes() {
     let out = stdout_of("we_are_processes");
     assert!(out.contains("worker processes are up"), "{out}");

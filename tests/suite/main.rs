@@ -9,6 +9,7 @@ mod wait;
 
 mod auth;
 mod cancellation;
+mod cluster;
 mod connections;
 mod contexts;
 mod cross_binary;

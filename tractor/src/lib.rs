@@ -36,7 +36,7 @@
 //! # What is where
 //!
 //! Everything a program writes is at the crate root: [`open_nursery`],
-//! [`ActorNursery`], [`Portal`], [`Context`], [`MsgStream`], the endpoint
+//! [`ActorNursery`], [`open_actor_cluster`], [`Portal`], [`Context`], [`MsgStream`], the endpoint
 //! macros and traits, [`RootConfig`] and [`Error`]. Seven topical modules
 //! group the rest: [`discovery`] (the registrar and lookups, whose common
 //! calls are also at the root), [`error`] (every error type one can match
@@ -64,7 +64,8 @@
 //!
 //! ```text
 //! app        entry points (init, #[main], #[test], open_root_actor,
-//!            open_nursery, run_daemon), RootConfig; boot composition
+//!            open_nursery, open_actor_cluster, run_daemon), RootConfig;
+//!            boot composition
 //! devx       the debugger (pause!, post-mortems, the TTY lock), task
 //!            dumps, survivor checks for tests
 //! discovery  the registrar (a runtime plugin), election, lookups
@@ -112,7 +113,10 @@ mod runtime;
 mod spawn;
 pub mod trionics;
 
-pub use app::{RootConfig, init, open_nursery, open_nursery_with, open_root_actor, run_daemon};
+pub use app::{
+    ActorCluster, Cluster, RootConfig, init, open_actor_cluster, open_nursery, open_nursery_with,
+    open_root_actor, run_daemon,
+};
 pub use discovery::election::RegistrarRole;
 pub use discovery::lookup::{find_actor, list_actors, query_actor, registrar, wait_for_actor};
 pub use discovery::registry::Registration;

@@ -5,12 +5,14 @@
 //! and never calls back up.
 
 mod child;
+mod cluster;
 mod config;
 mod daemon;
 mod entry;
 mod nursery;
 mod root;
 
+pub use cluster::{ActorCluster, Cluster, open_actor_cluster};
 pub use config::RootConfig;
 pub use daemon::run_daemon;
 pub use entry::{run_main, run_test};

@@ -116,6 +116,29 @@ pub enum ConfigError {
         "this actor knows no registrar (no registry addresses); set RootConfig::registry_addrs or TRACTOR_REGISTRY_ADDR"
     )]
     NoRegistryAddrs,
+    /// An actor cluster of no actors.
+    #[error(
+        "an actor cluster needs at least one actor; give a count of 1 or more (the default is one per core)"
+    )]
+    EmptyCluster,
+    /// An actor cluster's names do not match its count.
+    #[error(
+        "an actor cluster of {count} actors was given {names} names; give one name per actor, or none (worker_0, worker_1, ...)"
+    )]
+    ClusterNames {
+        /// The actors asked for.
+        count: usize,
+        /// The names given.
+        names: usize,
+    },
+    /// A name given twice to one actor cluster.
+    #[error(
+        "the name `{name}` is given twice to one actor cluster; a cluster maps each name to one actor"
+    )]
+    ClusterNameTwice {
+        /// The repeated name.
+        name: String,
+    },
 }
 
 /// The registrar could not be joined or become: [`Error::Registrar`](super::Error::Registrar).

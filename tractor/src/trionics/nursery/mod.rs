@@ -126,6 +126,11 @@ where
 /// The handle a [`open_task_nursery`] body gets: spawns tasks that the
 /// nursery joins before it returns.
 ///
+/// Clones share the nursery: clone it into a task to spawn siblings from
+/// there (trio hands its nursery to tasks the same way). A task spawned
+/// through a clone once the nursery has returned, or been cancelled, is
+/// dropped unrun.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -144,7 +149,7 @@ where
 /// assert_eq!(seen, vec![Some(0), Some(1), Some(2)]);
 /// # }
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TaskNursery {
     shared: Arc<Shared>,
 }

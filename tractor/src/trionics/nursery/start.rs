@@ -88,29 +88,101 @@ impl TaskNursery {
         E: Into<BoxError> + 'static,
         V: Send + 'static,
     {
-        let (value_tx, value_rx) = oneshot::channel();
-        let (early_tx, early_rx) = oneshot::channel();
-        let slot = Arc::new(Mutex::new(Some(value_tx)));
-        let fut = catching(task(TaskStatus { slot: slot.clone() }));
-        self.shared.spawn(async move {
-            let outcome = fut.await;
-            let never_started = slot.lock().ok().and_then(|mut s| s.take()).is_some();
-            if never_started {
-                // Reported by `start`, not by the nursery.
-                let _ = early_tx.send(outcome);
-                Ok(())
-            } else {
-                outcome
-            }
-        });
-        if let Ok(value) = value_rx.await {
+        let (status, slot, early, reported) = linked();
+        self.shared
+            .spawn(run_linked(catching(task(status)), slot, early));
+        reported.wait().await
+    }
+
+    /// [`start`](Self::start) for a `!Send` task, spawned on the current
+    /// [`tokio::task::LocalSet`].
+    ///
+    /// # Panics
+    ///
+    /// If called outside a `LocalSet` (as `tokio::task::spawn_local` does).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let local = tokio::task::LocalSet::new();
+    /// local.run_until(async {
+    ///     tractor::trionics::open_task_nursery(async |tn| {
+    ///         let shared = std::rc::Rc::new(7);
+    ///         let seven = tn
+    ///             .start_local(|status| async move {
+    ///                 status.started(*shared);
+    ///                 Ok::<(), std::io::Error>(())
+    ///             })
+    ///             .await?;
+    ///         assert_eq!(seven, 7);
+    ///         Ok::<(), tractor::trionics::TaskError>(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// }).await;
+    /// # }
+    /// ```
+    pub async fn start_local<V, F, Fut, E>(&self, task: F) -> Result<V, TaskError>
+    where
+        F: FnOnce(TaskStatus<V>) -> Fut,
+        Fut: Future<Output = Result<(), E>> + 'static,
+        E: Into<BoxError> + 'static,
+        V: 'static,
+    {
+        let (status, slot, early, reported) = linked();
+        self.shared
+            .spawn_local(run_linked(catching(task(status)), slot, early));
+        reported.wait().await
+    }
+}
+
+/// What `start` waits on: the value the task reports, or how it ended
+/// before reporting one.
+struct Reported<V> {
+    value: oneshot::Receiver<V>,
+    early: oneshot::Receiver<Result<(), TaskError>>,
+}
+
+impl<V> Reported<V> {
+    async fn wait(self) -> Result<V, TaskError> {
+        if let Ok(value) = self.value.await {
             return Ok(value);
         }
-        match early_rx.await {
+        match self.early.await {
             Ok(Ok(())) => Err(TaskError::NeverStarted),
             Ok(Err(e)) => Err(e),
             // Aborted (or never spawned: the nursery was cancelled).
             Err(_) => Err(TaskError::Cancelled),
         }
+    }
+}
+
+type Slot<V> = Arc<Mutex<Option<oneshot::Sender<V>>>>;
+
+/// The two ends of a `start`: the status the task reports through, and
+/// what `start` waits on.
+fn linked<V>() -> (TaskStatus<V>, Slot<V>, Early, Reported<V>) {
+    let (value_tx, value) = oneshot::channel();
+    let (early_tx, early) = oneshot::channel();
+    let slot = Arc::new(Mutex::new(Some(value_tx)));
+    let status = TaskStatus { slot: slot.clone() };
+    (status, slot, early_tx, Reported { value, early })
+}
+
+type Early = oneshot::Sender<Result<(), TaskError>>;
+
+/// Runs a started task: an outcome before `started` is `start`'s to
+/// report, not the nursery's.
+async fn run_linked<V, T>(task: T, slot: Slot<V>, early: Early) -> Result<(), TaskError>
+where
+    T: Future<Output = Result<(), TaskError>>,
+{
+    let outcome = task.await;
+    let never_started = slot.lock().ok().and_then(|mut s| s.take()).is_some();
+    if never_started {
+        let _ = early.send(outcome);
+        Ok(())
+    } else {
+        outcome
     }
 }

@@ -389,3 +389,94 @@ async fn deadlines_cancel_work() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_spawns_siblings_that_are_joined_too() {
+    within(async {
+        let count = Arc::new(AtomicUsize::new(0));
+        let kept = Arc::new(std::sync::Mutex::new(None));
+        open_task_nursery(async |tn| {
+            let (siblings, count, kept) = (tn.clone(), count.clone(), kept.clone());
+            tn.spawn(async move {
+                // The body has returned by now, or soon: the nursery still
+                // joins what this task spawns, after a yield.
+                for _ in 0..5 {
+                    let count = count.clone();
+                    siblings.spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        count.fetch_add(1, Ordering::SeqCst);
+                        Ok::<(), TaskError>(())
+                    });
+                }
+                *kept.lock().unwrap() = Some(siblings);
+                Ok::<(), TaskError>(())
+            });
+            Ok::<(), TaskError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), 5, "every sibling was joined");
+        // A clone kept past the nursery's end spawns nothing.
+        let late = kept.lock().unwrap().take().expect("the clone was kept");
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        late.spawn(async move {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok::<(), TaskError>(())
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_sibling_spawned_by_a_task_fails_the_nursery() {
+    within(async {
+        let res = open_task_nursery(async |tn| {
+            let siblings = tn.clone();
+            tn.spawn(async move {
+                siblings.spawn(async { Err::<(), _>("sibling broke") });
+                std::future::pending::<()>().await;
+                Ok::<(), TaskError>(())
+            });
+            Ok::<(), TaskError>(())
+        })
+        .await;
+        assert!(
+            matches!(&res, Err(TaskError::Failed(e)) if e.to_string() == "sibling broke"),
+            "{res:?}"
+        );
+    })
+    .await;
+}
+
+#[test]
+fn start_local_reports_a_not_send_value() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
+        within(async {
+            let res = open_task_nursery(async |tn| {
+                let rc = tn
+                    .start_local(|status| async move {
+                        status.started(std::rc::Rc::new(3));
+                        Ok::<(), TaskError>(())
+                    })
+                    .await?;
+                assert_eq!(*rc, 3);
+                let early = tn
+                    .start_local(|_status: TaskStatus<()>| async { Err::<(), _>("no port") })
+                    .await;
+                assert!(matches!(early, Err(TaskError::Failed(_))), "{early:?}");
+                Ok::<(), TaskError>(())
+            })
+            .await;
+            assert!(res.is_ok(), "{res:?}");
+        })
+        .await;
+    });
+}
