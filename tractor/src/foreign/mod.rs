@@ -11,9 +11,11 @@
 //!   [`LinkedChannel::recv`] or [`LinkedChannel::stream`], and ends with
 //!   [`LinkedChannel::wait_for_result`] or [`LinkedChannel::cancel`] (or a
 //!   drop). The foreign side blocks in [`ForeignSide::get`] and
-//!   [`ForeignSide::send`], or, when it runs another executor on its thread
-//!   (a multi-thread tokio runtime's `block_on`, smol), awaits
-//!   [`ForeignSide::recv`] and [`ForeignSide::send_async`].
+//!   [`ForeignSide::send`], or, when it runs another executor on its thread,
+//!   awaits [`ForeignSide::recv`] and [`ForeignSide::send_async`]: smol, or
+//!   the program's own multi-thread tokio runtime through its `Handle`
+//!   (`handle.block_on(..)` on the foreign thread; what that `tokio::spawn`s
+//!   runs on the runtime's workers).
 //!
 //! The two sides are linked, as in tractor:
 //!

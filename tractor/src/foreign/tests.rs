@@ -434,3 +434,52 @@ async fn stream_ends_on_exit_and_yields_an_error_last() {
         "{got:?}"
     );
 }
+
+/// Another executor: a user's own multi-thread runtime drives the foreign
+/// side through its `Handle` (its tasks run on that runtime's workers);
+/// cancelling the actor side ends the async loop there.
+#[test]
+fn a_users_multi_thread_runtime_drives_the_foreign_side() {
+    let theirs = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("user-rt")
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = theirs.handle().clone();
+    let (ended_tx, ended_rx) = oneshot::channel();
+    let actor = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    actor.block_on(within(async {
+        let (mut chan, first) = open_channel_from(move |mut side: ForeignSide<u32, String>| {
+            handle.clone().block_on(async move {
+                let _ended = Ended(Some(ended_tx), LinkError::Cancelled);
+                side.started_nowait("ready".into())?;
+                loop {
+                    let token = side.cancelled_token();
+                    let v = tokio::select! {
+                        _ = token.cancelled() => return Ok::<(), LinkError>(()),
+                        v = side.recv() => v?,
+                    };
+                    // Work on the user's runtime, then answer.
+                    let worker = tokio::spawn(async move {
+                        format!("{v} on {}", std::thread::current().name().unwrap_or("?"))
+                    });
+                    let answer = worker.await.map_err(|_| LinkError::Closed)?;
+                    side.send_async(answer).await?;
+                }
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(first, "ready");
+        chan.send(7).await.unwrap();
+        assert_eq!(chan.recv().await.unwrap(), "7 on user-rt");
+        chan.cancel();
+        drop(chan);
+        assert_eq!(ended_rx.await, Ok(LinkError::Cancelled));
+    }));
+    theirs.shutdown_timeout(DEADLINE);
+}
