@@ -164,3 +164,23 @@ async fn nurseries_refuse_away_from_home(t: TransportKind) {
     .await;
     assert!(res.is_ok(), "{res:?}");
 }
+
+/// A root whose future is dropped mid-body (no teardown ran): a portal
+/// kept on another thread fails its calls instead of waiting forever.
+#[tractor::test]
+async fn a_dropped_root_fails_calls_from_other_threads() {
+    let (portal_tx, portal_rx) = tokio::sync::oneshot::channel();
+    let root = common::in_nursery(TransportKind::Tcp, async |an| {
+        let p = an.start_actor("kept").enable_modules([common::MODULE]).await?;
+        let _ = portal_tx.send(p);
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    let kept = tokio::select! {
+        _ = root => panic!("the root returned"),
+        p = portal_rx => p.expect("the portal"),
+    };
+    // The root's future is dropped here, its home with it.
+    let res = on_other_runtime(async move { kept.run(common::add::call(1, 2)).await }).await;
+    assert!(res.is_err(), "{res:?}");
+}

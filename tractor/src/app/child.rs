@@ -13,10 +13,11 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
     // before the process title overwrites them.
     let exec_args: Vec<String> = std::env::args().skip(1).collect();
     let pid = std::process::id();
-    // SAFETY: the arguments were copied above, and no thread of ours reads
-    // them: either none has started (the usual case, `init()` first thing
-    // in `main`), or they are the idle workers of a runtime the program
-    // built before calling `init()`.
+    // SAFETY: the arguments were copied above, and no other thread reads
+    // them now: either none has started (the usual case, `init()` first
+    // thing in `main`), or they are the idle workers of a runtime the
+    // program built before calling `init()` (`init`'s docs ask that
+    // nothing else run before it).
     unsafe { proctitle::set_title(&proctitle::subactor_title(&env.name, pid)) };
     // Ctrl-C at a terminal reaches the whole process group; the root turns
     // it into a graceful cancel of the tree, so children leave it to the root.

@@ -26,9 +26,10 @@ use crate::spawn::ChildEnv;
 /// (and then never returns); otherwise returns at once.
 ///
 /// `#[tractor::main]` and `#[tractor::test]` call it for you; call it
-/// first thing in any other `main` that opens actor nurseries. Inside a
-/// `#[tokio::main]` it works too: the child actor then runs on a thread
-/// of its own, and the program's runtime stays idle.
+/// first thing in any other `main` that opens actor nurseries, before
+/// the program starts threads of its own. Inside a `#[tokio::main]` it
+/// works too: the child actor then runs on a thread of its own, and the
+/// program's (not yet used) runtime stays idle.
 ///
 /// ```no_run
 /// // First thing in `main`:

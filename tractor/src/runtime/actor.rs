@@ -270,6 +270,31 @@ impl ActorRuntime {
         if let Some(c) = self.claim_at(addr, claim) {
             return Ok(c);
         }
+        if !self.home.is_here() {
+            // A portal used on another thread (or runtime): the channel is
+            // dialed at home, so its socket, writer and message loop are
+            // the actor's, shared by every user, and outlive the caller's
+            // runtime.
+            let (rt, to) = (self.clone(), addr.clone());
+            return self
+                .home
+                .run(move || async move { rt.connect_at_home(&to, claim).await })
+                .await
+                .unwrap_or_else(|| {
+                    Err(crate::Error::ActorEnded {
+                        actor: self.aid().clone(),
+                    })
+                });
+        }
+        self.connect_at_home(addr, claim).await
+    }
+
+    /// [`connect_shared`](Self::connect_shared), on the actor's home.
+    async fn connect_at_home(
+        self: &Arc<Self>,
+        addr: &Addr,
+        claim: Claim,
+    ) -> Result<(Arc<Conn>, Option<Lease>), crate::Error> {
         let turn = lock(&self.dialing).entry(addr.clone()).or_default().clone();
         let res = {
             let _turn = turn.lock().await;
@@ -340,18 +365,12 @@ impl ActorRuntime {
             conn.chan.close();
         }
         let span = tracing::debug_span!(parent: &self.span, "chan", peer = %conn.chan.peer());
-        // A portal used from another thread may dial: its channel is
-        // still served at home, with the actor's other channels.
         if let Some(hb) = self.p.heartbeat {
-            let (watched, span) = (conn.clone(), span.clone());
-            self.home.spawn(&self.io, move || {
-                super::liveness::watch(watched, hb).instrument(span)
-            });
+            self.io
+                .spawn_local(super::liveness::watch(conn.clone(), hb).instrument(span.clone()));
         }
-        let (rt, served) = (self.clone(), conn.clone());
-        self.home.spawn(&self.io, move || {
-            super::conn::serve(rt, served, reader).instrument(span)
-        });
+        self.io
+            .spawn_local(super::conn::serve(self.clone(), conn.clone(), reader).instrument(span));
         conn
     }
 

@@ -410,6 +410,7 @@ impl Drop for Dialog {
 
 /// The message loop of one channel.
 pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: MsgReader) {
+    let _unserved = Unserved(conn.clone());
     // One close future for the whole loop, not one per message.
     let closed = conn.chan.closed();
     tokio::pin!(closed);
@@ -445,6 +446,19 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
     if lost_parent && !rt.cancel.is_cancelled() {
         tracing::warn!(target: "tractor::cancel", "lost the channel to our parent; cancelling self");
         rt.request_cancel(Some(conn.chan.peer().clone()));
+    }
+}
+
+/// Closes a channel whose loop is dropped before it ends (its actor's
+/// home went away under it, with no teardown) and fails its dialogs, so
+/// no caller on another thread waits for a reply forever. After a
+/// normal end it finds both done.
+struct Unserved(Arc<Conn>);
+
+impl Drop for Unserved {
+    fn drop(&mut self) {
+        self.0.chan.close();
+        self.0.fail_all();
     }
 }
 

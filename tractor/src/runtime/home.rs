@@ -1,14 +1,16 @@
 //! An actor's home: the thread, and the `LocalSet` on it, where its
 //! runtime's tasks run.
 //!
-//! The runtime spawns its tasks with `spawn_local`, so one actor's tasks
-//! share one thread and need no locks between them. Handles to the actor
-//! (portals, streams, contexts) are `Send` and work from any thread:
-//! a program that owns a multi-thread runtime calls into actors from its
-//! worker tasks. The few runtime chores such a call may start (a dialed
-//! channel's message loop) are queued here and spawned at home. What
-//! forks a child process stays at home: a child's parent-death signal
-//! follows the thread that forked it, and a worker thread may exit.
+//! The runtime spawns its tasks with `spawn_local`: an actor's message
+//! loops and RPC tasks share one thread, wherever the program's other
+//! tasks run. Handles to the actor (portals, streams, contexts) are
+//! `Send` and work from any thread: a program that owns a multi-thread
+//! runtime calls into actors from its worker tasks. What such a call
+//! must do at home (dial a channel, whose socket, writer and message
+//! loop then belong to the actor's runtime rather than the caller's) is
+//! queued here and run there. What forks a child process stays at home:
+//! a child's parent-death signal follows the thread that forked it, and
+//! a worker thread may exit.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -16,8 +18,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread::ThreadId;
 
-use tokio::sync::mpsc;
-use tokio_util::task::TaskTracker;
+use tokio::sync::{mpsc, oneshot};
 
 thread_local! {
     /// Whether this thread is polling an actor's home `LocalSet` now.
@@ -97,33 +98,43 @@ impl Home {
         AT_HOME.get() && std::thread::current().id() == self.thread
     }
 
-    /// Spawns the future `make` builds onto `tracker`, at home, from any
-    /// thread. The tracker counts it from this call on; if the home is
-    /// gone (the actor has ended) it is dropped unrun, as the home's
-    /// `LocalSet` would have dropped it.
-    pub(crate) fn spawn<M, F>(&self, tracker: &TaskTracker, make: M)
+    /// Runs the future `make` builds at home, from any thread, and
+    /// returns its output; `None` if the home is gone (the actor ended).
+    /// Dropping the returned future drops the work at home too.
+    pub(crate) async fn run<M, F, T>(&self, make: M) -> Option<T>
     where
         M: FnOnce() -> F + Send + 'static,
-        F: Future<Output = ()> + 'static,
+        F: Future<Output = T> + 'static,
+        T: Send + 'static,
     {
         if self.is_here() {
-            tracker.spawn_local(make());
-            return;
+            return Some(make().await);
         }
-        let token = tracker.token();
-        let _ = self.jobs.send(Box::new(move || {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
             tokio::task::spawn_local(async move {
-                let _token = token;
-                make().await;
+                let mut tx = tx;
+                let work = make();
+                tokio::pin!(work);
+                let out = tokio::select! {
+                    out = &mut work => Some(out),
+                    // The caller gave up: so does the work.
+                    () = tx.closed() => None,
+                };
+                if let Some(out) = out {
+                    let _ = tx.send(out);
+                }
             });
-        }));
+        });
+        // Refused, or dropped unrun with the home's queue: `rx` fails.
+        let _ = self.jobs.send(job);
+        rx.await.ok()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
     use super::*;
@@ -142,32 +153,26 @@ mod tests {
     }
 
     #[test]
-    fn spawns_at_home_from_another_thread() {
+    fn runs_at_home_for_another_thread() {
         current_thread().block_on(run_home(async {
             let home = Arc::new(Home::here());
             assert!(home.is_here());
-            let tracker = TaskTracker::new();
-            let (tx, rx) = tokio::sync::oneshot::channel();
             let home_thread = std::thread::current().id();
             let from = {
                 let home = home.clone();
-                let tracker = tracker.clone();
                 std::thread::spawn(move || {
                     assert!(!home.is_here());
-                    home.spawn(&tracker, move || async move {
-                        let _ = tx.send(std::thread::current().id());
-                    });
+                    current_thread().block_on(home.run(|| async {
+                        // `!Send` work is fine: it is built at home.
+                        let here = std::rc::Rc::new(std::thread::current().id());
+                        tokio::task::yield_now().await;
+                        *here
+                    }))
                 })
             };
-            let ran_on = tokio::time::timeout(Duration::from_secs(5), rx).await;
-            assert!(from.join().is_ok());
-            assert_eq!(ran_on.ok().and_then(Result::ok), Some(home_thread));
-            tracker.close();
-            assert!(
-                tokio::time::timeout(Duration::from_secs(5), tracker.wait())
-                    .await
-                    .is_ok()
-            );
+            let ran_on = tokio::task::spawn_blocking(move || from.join());
+            let ran_on = tokio::time::timeout(Duration::from_secs(5), ran_on).await;
+            assert!(matches!(ran_on, Ok(Ok(Ok(Some(t)))) if t == home_thread));
         }));
     }
 
@@ -178,23 +183,48 @@ mod tests {
             let h = home.clone();
             // `tokio::spawn` runs outside the LocalSet, where `spawn_local`
             // would panic: the home must be reached through its queue.
-            let seen = tokio::spawn(async move { h.is_here() }).await;
-            assert_eq!(seen.ok(), Some(false));
+            let seen = tokio::spawn(async move { (h.is_here(), h.run(|| async { 7 }).await) });
+            let seen = tokio::time::timeout(Duration::from_secs(5), seen).await;
+            assert!(matches!(seen, Ok(Ok((false, Some(7))))));
         }));
     }
 
     #[test]
-    fn a_job_queued_after_the_home_is_gone_is_dropped_unrun() {
-        let ran = Arc::new(AtomicBool::new(false));
+    fn work_sent_to_a_home_that_is_gone_gets_none() {
         let home = current_thread().block_on(run_home(async { Home::here() }));
-        let tracker = TaskTracker::new();
-        let flag = ran.clone();
-        home.spawn(&tracker, move || async move {
-            flag.store(true, Ordering::SeqCst)
+        let got = current_thread().block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), home.run(|| async { 1 })).await
         });
-        tracker.close();
-        // The dropped job released its tracker token.
-        assert!(tracker.is_empty());
-        assert!(!ran.load(Ordering::SeqCst));
+        assert_eq!(got.ok(), Some(None));
+    }
+
+    #[test]
+    fn a_caller_that_gives_up_drops_the_work_at_home() {
+        current_thread().block_on(run_home(async {
+            let home = Arc::new(Home::here());
+            let (dropped_tx, dropped) = oneshot::channel::<()>();
+            let h = home.clone();
+            let caller = tokio::spawn(async move {
+                h.run(move || async move {
+                    let _signal = DropSignal(Some(dropped_tx));
+                    std::future::pending::<()>().await;
+                })
+                .await
+            });
+            tokio::task::yield_now().await;
+            caller.abort();
+            // The work's future is dropped once the caller's end is.
+            let seen = tokio::time::timeout(Duration::from_secs(5), dropped).await;
+            assert!(matches!(seen, Ok(Err(_))));
+        }));
+    }
+
+    /// Drops its sender when dropped: the receiver sees the work gone.
+    struct DropSignal(Option<oneshot::Sender<()>>);
+
+    impl Drop for DropSignal {
+        fn drop(&mut self) {
+            drop(self.0.take());
+        }
     }
 }

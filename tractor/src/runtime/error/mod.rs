@@ -190,10 +190,19 @@ pub enum Error {
     /// An actor nursery was opened, or a child spawned, away from the
     /// actor's own thread (see [`Actor::scope`](crate::Actor::scope)).
     #[error(
-        "actor nurseries open and spawn only on actor {actor}'s own thread: the task that awaits `open_root_actor` (or a `#[tractor::main]` body) and tasks it spawns with `spawn_local`. From other threads, call into actors through portals, contexts and streams, or ask that task to spawn"
+        "actor nurseries open and spawn only on actor {actor}'s own thread: in a root, the task that awaits `open_root_actor` (or a `#[tractor::main]` body); in any actor, its endpoints' tasks and tasks they spawn with `spawn_local`. From other threads, call into actors through portals, contexts and streams, or ask such a task to spawn"
     )]
     AwayFromHome {
         /// The actor whose thread it was not.
+        actor: Aid,
+    },
+    /// A call from another thread reached an actor whose runtime has
+    /// ended (its `open_root_actor` returned or was dropped).
+    #[error(
+        "actor {actor} has ended: its runtime no longer runs, so calls through its handles cannot be served; open a new root actor"
+    )]
+    ActorEnded {
+        /// The actor that ended.
         actor: Aid,
     },
 }

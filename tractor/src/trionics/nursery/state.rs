@@ -81,8 +81,10 @@ impl Shared {
     }
 
     /// The next task to end: `Some(outcome)` (an aborted task counts as
-    /// `Ok`), or `None` once the set is empty. With `wait_when_empty`, an
-    /// empty set waits for a task to be spawned instead.
+    /// `Ok`), or `None` once the set is empty, which closes the nursery
+    /// under the same lock (so no task a clone spawns slips in between
+    /// and runs unjoined). With `wait_when_empty`, an empty set waits for
+    /// a task to be spawned instead.
     pub(super) async fn next_outcome(&self, wait_when_empty: bool) -> Option<Outcome> {
         poll_fn(|cx| {
             let mut inner = self.lock();
@@ -99,7 +101,10 @@ impl Shared {
                     inner.waker = Some(cx.waker().clone());
                     Poll::Pending
                 }
-                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Ready(None) => {
+                    inner.closed = true;
+                    Poll::Ready(None)
+                }
                 Poll::Pending => Poll::Pending,
             }
         })
