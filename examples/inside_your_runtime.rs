@@ -14,9 +14,10 @@
 //!   children are spawned from there.
 //! - The server's handlers run on the runtime's worker threads. They
 //!   call into actors through `Portal`s (`Send + Clone`), streams and
-//!   contexts as they are, and use discovery inside `Actor::scope`.
-//!   Whatever runtime chores such a call needs run back on the root's
-//!   thread.
+//!   contexts as they are, use discovery inside `Actor::scope`, and start
+//!   children of the root's nursery through its `NurseryHandle`. What
+//!   those calls need done at home (dial a channel, fork a child) runs
+//!   back on the root's thread.
 //!
 //! `cargo run --example inside_your_runtime`
 
@@ -25,7 +26,7 @@ use std::collections::BTreeSet;
 use futures::TryStreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tractor::{Actor, Error, Portal};
+use tractor::{Actor, Error, NurseryHandle, Portal};
 
 /// Runs in the `quotes` actor: a price for a symbol.
 #[tractor::endpoint]
@@ -43,9 +44,23 @@ async fn ticks(symbol: String, n: u32) -> impl futures::Stream<Item = u64> {
     futures::stream::iter((0..u64::from(n)).map(move |i| base + i))
 }
 
-/// One request line, answered with one line: `quote SYM`, `ticks SYM N`
-/// or `where`.
-async fn answer(line: &str, quotes: &Portal, me: &Actor) -> Result<String, Error> {
+/// What a handler calls into: the quotes actor, the root actor (for
+/// discovery), and the root's nursery (to start actors).
+#[derive(Clone)]
+struct Tree {
+    quotes: Portal,
+    me: Actor,
+    nursery: NurseryHandle,
+}
+
+/// One request line, answered with one line: `quote SYM`, `ticks SYM N`,
+/// `where` or `fresh NAME`.
+async fn answer(line: &str, tree: &Tree) -> Result<String, Error> {
+    let Tree {
+        quotes,
+        me,
+        nursery,
+    } = tree;
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
         ["quote", sym] => match quotes.run(quote::call(sym.to_string())).await {
@@ -71,17 +86,28 @@ async fn answer(line: &str, quotes: &Portal, me: &Actor) -> Result<String, Error
                 None => "quotes is not registered".into(),
             })
         }
+        // An actor of its own for this request: a child of the root's
+        // nursery, forked on the root's thread, cancelled when done.
+        ["fresh", name] => {
+            let fresh = nursery
+                .start_actor(name.to_string())
+                .enable_modules([module_path!()])
+                .await?;
+            let price = fresh.run(quote::call("ACME".into())).await?;
+            fresh.cancel_actor().await?;
+            Ok(format!("a fresh actor {name} quoted ACME = {price}"))
+        }
         _ => Ok(format!("unknown request {line:?}")),
     }
 }
 
 /// One connection's handler: a plain `tokio::spawn`ed task on a worker.
-async fn handle(conn: TcpStream, quotes: Portal, me: Actor) -> Result<String, Error> {
+async fn handle(conn: TcpStream, tree: Tree) -> Result<String, Error> {
     let thread = std::thread::current().name().unwrap_or("?").to_string();
     let (read, mut write) = conn.into_split();
     let mut lines = BufReader::new(read).lines();
     while let Some(line) = lines.next_line().await.map_err(Error::custom)? {
-        let reply = answer(&line, &quotes, &me).await?;
+        let reply = answer(&line, &tree).await?;
         write
             .write_all(format!("{reply}\n").as_bytes())
             .await
@@ -130,27 +156,34 @@ async fn main() -> Result<(), Error> {
                 .start_actor("quotes")
                 .enable_modules([module_path!()])
                 .await?;
-            let me = tractor::current_actor()?;
+            let tree = Tree {
+                quotes: quotes.clone(),
+                me: tractor::current_actor()?,
+                nursery: an.handle(),
+            };
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
                 .map_err(Error::custom)?;
             let addr = listener.local_addr().map_err(Error::custom)?;
-            let requests = ["quote ACME", "quote acme", "ticks ACME 4", "where"];
+            let requests = [
+                "quote ACME",
+                "quote acme",
+                "ticks ACME 4",
+                "where",
+                "fresh pricer",
+            ];
             // The server: one handler task per connection, on the workers.
-            let server = tokio::spawn({
-                let (quotes, me) = (quotes.clone(), me.clone());
-                async move {
-                    let mut handlers = tokio::task::JoinSet::new();
-                    for _ in 0..requests.len() {
-                        let (conn, _) = listener.accept().await.map_err(Error::custom)?;
-                        handlers.spawn(handle(conn, quotes.clone(), me.clone()));
-                    }
-                    let mut threads = BTreeSet::new();
-                    while let Some(t) = handlers.join_next().await {
-                        threads.insert(t.map_err(Error::custom)??);
-                    }
-                    Ok::<_, Error>(threads)
+            let server = tokio::spawn(async move {
+                let mut handlers = tokio::task::JoinSet::new();
+                for _ in 0..requests.len() {
+                    let (conn, _) = listener.accept().await.map_err(Error::custom)?;
+                    handlers.spawn(handle(conn, tree.clone()));
                 }
+                let mut threads = BTreeSet::new();
+                while let Some(t) = handlers.join_next().await {
+                    threads.insert(t.map_err(Error::custom)??);
+                }
+                Ok::<_, Error>(threads)
             });
             for reply in clients(addr, &requests).await? {
                 println!("{reply}");

@@ -94,6 +94,7 @@ fn inside_your_runtime() {
         "no price: \"acme\" is not a ticker symbol",
         "ACME ticks [278, 279, 280, 281]",
         "quotes is quotes@",
+        "a fresh actor pricer quoted ACME = 278",
         "handlers ran on {\"tokio-rt-worker\"}; the root on main's thread",
         "the tree is down; the program's runtime goes on",
     ] {

@@ -19,6 +19,8 @@ both_transports!(
     calls_from_another_runtime,
     a_plain_task_on_the_home_thread_dials,
     nurseries_refuse_away_from_home,
+    a_handle_starts_children_from_another_runtime,
+    a_handle_outliving_its_nursery_is_refused,
 );
 
 /// Starts a leaf actor, reports its address, and keeps it (and its
@@ -171,7 +173,10 @@ async fn nurseries_refuse_away_from_home(t: TransportKind) {
 async fn a_dropped_root_fails_calls_from_other_threads() {
     let (portal_tx, portal_rx) = tokio::sync::oneshot::channel();
     let root = common::in_nursery(TransportKind::Tcp, async |an| {
-        let p = an.start_actor("kept").enable_modules([common::MODULE]).await?;
+        let p = an
+            .start_actor("kept")
+            .enable_modules([common::MODULE])
+            .await?;
         let _ = portal_tx.send(p);
         std::future::pending::<()>().await;
         Ok(())
@@ -183,4 +188,56 @@ async fn a_dropped_root_fails_calls_from_other_threads() {
     // The root's future is dropped here, its home with it.
     let res = on_other_runtime(async move { kept.run(common::add::call(1, 2)).await }).await;
     assert!(res.is_err(), "{res:?}");
+}
+
+async fn a_handle_starts_children_from_another_runtime(t: TransportKind) {
+    let res = in_nursery(t, async |an| {
+        let handle = an.handle();
+        let started = on_other_runtime(async move {
+            let mut aids = Vec::new();
+            for i in 0..2 {
+                let p = handle
+                    .start_actor(format!("remote_{i}"))
+                    .enable_modules([common::MODULE])
+                    .await?;
+                assert_eq!(p.run(common::add::call(i, 1)).await?, i + 1);
+                aids.push(p.aid().clone());
+            }
+            Ok::<_, Error>(aids)
+        })
+        .await?;
+        // They are this nursery's children, reaped when it ends.
+        let children = an.children();
+        for aid in &started {
+            assert!(children.contains(aid), "{aid} not in {children:?}");
+        }
+        // Daemons keep a nursery open until cancelled, wherever started.
+        an.cancel().await;
+        Ok(())
+    })
+    .await;
+    assert!(res.is_ok(), "{res:?}");
+    common::assert_tree_gone(Duration::from_secs(3)).await;
+}
+
+async fn a_handle_outliving_its_nursery_is_refused(t: TransportKind) {
+    let kept = common::in_root(t, async || {
+        let handle = tractor::open_nursery(async |an| Ok(an.handle())).await?;
+        assert!(handle.cancel_called());
+        let late = on_other_runtime({
+            let handle = handle.clone();
+            async move { handle.start_actor("late").await }
+        })
+        .await;
+        assert!(matches!(late, Err(Error::Cancelled(_))), "{late:?}");
+        Ok(handle)
+    })
+    .await;
+    let handle = match kept {
+        Ok(h) => h,
+        Err(e) => panic!("the root failed: {e}"),
+    };
+    // The root itself has ended now.
+    let ended = on_other_runtime(async move { handle.start_actor("later").await }).await;
+    assert!(matches!(ended, Err(Error::ActorEnded { .. })), "{ended:?}");
 }

@@ -54,8 +54,9 @@
 //! process's. That runtime may be the program's own multi-thread one (an
 //! axum or tonic server's): its tasks on any thread call into actors
 //! through [`Portal`]s, contexts and streams, which are `Send`, and use
-//! discovery inside [`Actor::scope`]. Nurseries open only on the actor's
-//! thread ([`Error::AwayFromHome`] elsewhere).
+//! discovery inside [`Actor::scope`], and start children through a
+//! [`NurseryHandle`]. Nurseries open only on the actor's thread
+//! ([`Error::AwayFromHome`] elsewhere), and children are forked there.
 //!
 //! # Layers
 //!
@@ -129,7 +130,8 @@ pub use runtime::error::{Error, MultiError, RemoteActorError, RemoteErrorKind};
 pub use runtime::identity::{Actor, RuntimeVars, current_actor, is_root_process, runtime_vars};
 pub use runtime::nursery::RunInActor;
 pub use runtime::nursery::{
-    ActorNursery, CancelNursery, RunInActorBuilder, StartActor, Supervision,
+    ActorNursery, CancelNursery, NurseryHandle, RunInActorBuilder, StartActor, StartActorFrom,
+    Supervision,
 };
 pub use runtime::portal::{CancelActor, Portal, connect_portal};
 pub use spawn::SpawnMethod;

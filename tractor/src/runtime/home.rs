@@ -98,37 +98,58 @@ impl Home {
         AT_HOME.get() && std::thread::current().id() == self.thread
     }
 
-    /// Runs the future `make` builds at home, from any thread, and
-    /// returns its output; `None` if the home is gone (the actor ended).
-    /// Dropping the returned future drops the work at home too.
-    pub(crate) async fn run<M, F, T>(&self, make: M) -> Option<T>
+    /// Starts the future `make` builds at home (at once when called
+    /// there, else through the queue, from any thread) and returns what
+    /// waits for its output: `None` if the home is gone (the actor ended).
+    /// Dropping that drops the work at home too.
+    pub(crate) fn run<M, F, T>(&self, make: M) -> AtHomeResult<T>
     where
         M: FnOnce() -> F + Send + 'static,
         F: Future<Output = T> + 'static,
         T: Send + 'static,
     {
-        if self.is_here() {
-            return Some(make().await);
-        }
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move || {
-            tokio::task::spawn_local(async move {
-                let mut tx = tx;
-                let work = make();
-                tokio::pin!(work);
-                let out = tokio::select! {
-                    out = &mut work => Some(out),
-                    // The caller gave up: so does the work.
-                    () = tx.closed() => None,
-                };
-                if let Some(out) = out {
-                    let _ = tx.send(out);
-                }
-            });
-        });
-        // Refused, or dropped unrun with the home's queue: `rx` fails.
-        let _ = self.jobs.send(job);
-        rx.await.ok()
+        let job = move || {
+            tokio::task::spawn_local(work(make, tx));
+        };
+        if self.is_here() {
+            job();
+        } else {
+            // Refused, or dropped unrun with the home's queue: `rx` fails.
+            let _ = self.jobs.send(Box::new(job));
+        }
+        AtHomeResult(rx)
+    }
+}
+
+/// Runs `make`'s future, and sends its output unless the caller gave up.
+async fn work<M, F, T>(make: M, mut tx: oneshot::Sender<T>)
+where
+    M: FnOnce() -> F,
+    F: Future<Output = T>,
+{
+    let work = make();
+    tokio::pin!(work);
+    let out = tokio::select! {
+        out = &mut work => Some(out),
+        // The caller gave up: so does the work.
+        () = tx.closed() => None,
+    };
+    if let Some(out) = out {
+        let _ = tx.send(out);
+    }
+}
+
+/// The output of work [`Home::run`] started at home, once it is done
+/// (`None` if the home went away first). `Send`, whatever the work is.
+#[derive(Debug)]
+pub(crate) struct AtHomeResult<T>(oneshot::Receiver<T>);
+
+impl<T> Future for AtHomeResult<T> {
+    type Output = Option<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        Pin::new(&mut self.0).poll(cx).map(Result::ok)
     }
 }
 

@@ -20,12 +20,15 @@
 //! Children are supervised by runtime-owned tasks, so dropping the scope's
 //! future mid-way still gets every child cancelled and reaped.
 
+#[macro_use]
 mod builders;
+mod handle;
 mod one_shot;
 mod scope;
 
 use builders::SpawnOptions;
 pub use builders::{CancelNursery, RunInActorBuilder, StartActor};
+pub use handle::{NurseryHandle, StartActorFrom};
 pub use one_shot::RunInActor;
 pub(crate) use one_shot::{MainOutcome, MainSlot};
 pub use scope::Supervision;
