@@ -21,6 +21,7 @@ both_transports!(
     nurseries_refuse_away_from_home,
     a_handle_starts_children_from_another_runtime,
     a_handle_outliving_its_nursery_is_refused,
+    a_handle_spawn_racing_the_scopes_end_is_waited_for,
 );
 
 /// Starts a leaf actor, reports its address, and keeps it (and its
@@ -240,4 +241,63 @@ async fn a_handle_outliving_its_nursery_is_refused(t: TransportKind) {
     // The root itself has ended now.
     let ended = on_other_runtime(async move { handle.start_actor("later").await }).await;
     assert!(matches!(ended, Err(Error::ActorEnded { .. })), "{ended:?}");
+}
+
+async fn a_handle_spawn_racing_the_scopes_end_is_waited_for(t: TransportKind) {
+    let res = common::in_root(t, async || {
+        let (go_tx, go) = tokio::sync::oneshot::channel::<()>();
+        let mut spawner = None;
+        tractor::open_nursery(async |an| {
+            let handle = an.handle();
+            // Another runtime's thread starts a child as the body ends.
+            spawner = Some(std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap_or_else(|e| panic!("runtime: {e}"));
+                rt.block_on(async move {
+                    let _ = go_tx.send(());
+                    let p = handle.start_actor("racer").await?;
+                    p.cancel_actor().await?;
+                    Ok::<_, Error>(p.aid().pid)
+                })
+            }));
+            let _ = go.await;
+            // Return while the child is booting: its process exists, its
+            // spawn has not finished (the scope must wait for it).
+            let tree = common::tree_id();
+            let booting = async {
+                while tractor::testing::wait_gone_async(&tree, Duration::ZERO)
+                    .await
+                    .is_empty()
+                {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(5), booting).await;
+            Ok(())
+        })
+        .await?;
+        // The scope returned (the root still runs): a child it admitted
+        // is reaped by now.
+        let left = tractor::testing::wait_gone_async(&common::tree_id(), Duration::ZERO).await;
+        let spawner = spawner.ok_or_else(|| Error::custom("the body did not run"))?;
+        let started = tokio::task::spawn_blocking(move || spawner.join())
+            .await
+            .map_err(Error::custom)?
+            .map_err(|_| Error::custom("the spawning thread panicked"))?;
+        match started {
+            Ok(pid) => assert!(
+                left.is_empty(),
+                "child {pid} outlived its nursery's scope: {}",
+                tractor::testing::describe(&left)
+            ),
+            // Too late: the scope had closed.
+            Err(Error::Cancelled(_)) => {}
+            Err(e) => panic!("unexpected: {e}"),
+        }
+        Ok(())
+    })
+    .await;
+    assert!(res.is_ok(), "{res:?}");
 }

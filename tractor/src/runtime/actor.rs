@@ -280,11 +280,7 @@ impl ActorRuntime {
                 .home
                 .run(move || async move { rt.connect_at_home(&to, claim).await })
                 .await
-                .unwrap_or_else(|| {
-                    Err(crate::Error::ActorEnded {
-                        actor: self.aid().clone(),
-                    })
-                });
+                .unwrap_or_else(|not_run| Err(not_run.into_error(self.aid())));
         }
         self.connect_at_home(addr, claim).await
     }

@@ -175,11 +175,17 @@ impl Conn {
         let cid = self.chan.next_cid();
         let (inbox, rx) = Inbox::new(flow, &self.limits, self.budget.clone(), tag);
         // A closed channel never routes again: leave the sender out so the
-        // receiver sees the end at once.
-        if !self.chan.is_closed() {
-            lock(&self.calls).insert(cid, inbox.clone());
-        } else {
-            inbox.shared.finish(Terminal::Lost);
+        // receiver sees the end at once. Checked under the table's lock:
+        // the channel is closed before its dialogs are failed, so a dialog
+        // opened on another thread meanwhile is either failed with them
+        // or sees the close.
+        {
+            let mut calls = lock(&self.calls);
+            if !self.chan.is_closed() {
+                calls.insert(cid, inbox.clone());
+            } else {
+                inbox.shared.finish(Terminal::Lost);
+            }
         }
         Dialog {
             conn: self.clone(),

@@ -79,8 +79,9 @@ impl Home {
     /// starts the task that runs what other threads queue here. It lives
     /// as long as the `LocalSet`; what is queued after is dropped unrun.
     pub(crate) fn here() -> Home {
-        // Unbounded: only this process's own code queues, one job per
-        // channel it dials, never a peer.
+        // Unbounded: only this process's own code queues (a channel to
+        // dial, a child to fork, one per call from another thread), never
+        // a peer, and each job is taken at once.
         let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
         tokio::task::spawn_local(async move {
             while let Some(job) = queue.recv().await {
@@ -100,17 +101,39 @@ impl Home {
 
     /// Starts the future `make` builds at home (at once when called
     /// there, else through the queue, from any thread) and returns what
-    /// waits for its output: `None` if the home is gone (the actor ended).
-    /// Dropping that drops the work at home too.
+    /// waits for its output. Dropping that drops the work at home too.
     pub(crate) fn run<M, F, T>(&self, make: M) -> AtHomeResult<T>
     where
         M: FnOnce() -> F + Send + 'static,
         F: Future<Output = T> + 'static,
         T: Send + 'static,
     {
+        self.start(make, None::<fn(T)>)
+    }
+
+    /// [`run`](Self::run) for work that must not stop half-way (a child
+    /// being forked): it runs to its end even if the caller gives up, and
+    /// then hands its output to `unclaimed` instead.
+    pub(crate) fn run_to_end<M, F, T, U>(&self, make: M, unclaimed: U) -> AtHomeResult<T>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future<Output = T> + 'static,
+        T: Send + 'static,
+        U: FnOnce(T) + Send + 'static,
+    {
+        self.start(make, Some(unclaimed))
+    }
+
+    fn start<M, F, T, U>(&self, make: M, unclaimed: Option<U>) -> AtHomeResult<T>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future<Output = T> + 'static,
+        T: Send + 'static,
+        U: FnOnce(T) + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let job = move || {
-            tokio::task::spawn_local(work(make, tx));
+            tokio::task::spawn_local(work(make, tx, unclaimed));
         };
         if self.is_here() {
             job();
@@ -122,34 +145,82 @@ impl Home {
     }
 }
 
-/// Runs `make`'s future, and sends its output unless the caller gave up.
-async fn work<M, F, T>(make: M, mut tx: oneshot::Sender<T>)
+/// Why work sent home produced no output.
+#[derive(Debug)]
+pub(crate) enum NotRun {
+    /// The home is gone: the actor ended.
+    Gone,
+    /// The work panicked, with this message.
+    Panicked(String),
+}
+
+/// Runs `make`'s future and sends its output: unless the caller gave up,
+/// which drops the work, or (with `unclaimed`) hands the output there
+/// once the work has run to its end.
+async fn work<M, F, T, U>(make: M, mut tx: oneshot::Sender<Result<T, NotRun>>, unclaimed: Option<U>)
 where
     M: FnOnce() -> F,
     F: Future<Output = T>,
+    U: FnOnce(T),
 {
-    let work = make();
+    use futures::FutureExt;
+    let work = std::panic::AssertUnwindSafe(make()).catch_unwind();
     tokio::pin!(work);
-    let out = tokio::select! {
-        out = &mut work => Some(out),
-        // The caller gave up: so does the work.
-        () = tx.closed() => None,
+    let out = if unclaimed.is_some() {
+        Some(work.await)
+    } else {
+        tokio::select! {
+            out = &mut work => Some(out),
+            // The caller gave up: so does the work.
+            () = tx.closed() => None,
+        }
     };
-    if let Some(out) = out {
-        let _ = tx.send(out);
+    let out = match out {
+        None => return,
+        Some(Ok(out)) => Ok(out),
+        Some(Err(panic)) => Err(NotRun::Panicked(panic_message(panic.as_ref()))),
+    };
+    if let Err(Ok(out)) = tx.send(out)
+        && let Some(unclaimed) = unclaimed
+    {
+        unclaimed(out);
     }
 }
 
-/// The output of work [`Home::run`] started at home, once it is done
-/// (`None` if the home went away first). `Send`, whatever the work is.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-string payload".into())
+}
+
+/// The output of work [`Home::run`] started at home, once it is done.
+/// `Send`, whatever the work is.
 #[derive(Debug)]
-pub(crate) struct AtHomeResult<T>(oneshot::Receiver<T>);
+pub(crate) struct AtHomeResult<T>(oneshot::Receiver<Result<T, NotRun>>);
 
 impl<T> Future for AtHomeResult<T> {
-    type Output = Option<T>;
+    type Output = Result<T, NotRun>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        Pin::new(&mut self.0).poll(cx).map(Result::ok)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(NotRun::Gone)))
+    }
+}
+
+impl NotRun {
+    /// As the error a caller of `actor`'s runtime gets.
+    pub(crate) fn into_error(self, actor: &crate::ipc::Aid) -> crate::Error {
+        match self {
+            NotRun::Gone => crate::Error::ActorEnded {
+                actor: actor.clone(),
+            },
+            NotRun::Panicked(message) => crate::Error::RuntimeFailure(format!(
+                "work sent to actor {actor}'s thread panicked: {message}"
+            )),
+        }
     }
 }
 
@@ -193,7 +264,7 @@ mod tests {
             };
             let ran_on = tokio::task::spawn_blocking(move || from.join());
             let ran_on = tokio::time::timeout(Duration::from_secs(5), ran_on).await;
-            assert!(matches!(ran_on, Ok(Ok(Ok(Some(t)))) if t == home_thread));
+            assert!(matches!(ran_on, Ok(Ok(Ok(Ok(t)))) if t == home_thread));
         }));
     }
 
@@ -206,17 +277,61 @@ mod tests {
             // would panic: the home must be reached through its queue.
             let seen = tokio::spawn(async move { (h.is_here(), h.run(|| async { 7 }).await) });
             let seen = tokio::time::timeout(Duration::from_secs(5), seen).await;
-            assert!(matches!(seen, Ok(Ok((false, Some(7))))));
+            assert!(matches!(seen, Ok(Ok((false, Ok(7))))));
         }));
     }
 
     #[test]
-    fn work_sent_to_a_home_that_is_gone_gets_none() {
+    fn work_sent_to_a_home_that_is_gone_is_not_run() {
         let home = current_thread().block_on(run_home(async { Home::here() }));
         let got = current_thread().block_on(async {
             tokio::time::timeout(Duration::from_secs(5), home.run(|| async { 1 })).await
         });
-        assert_eq!(got.ok(), Some(None));
+        assert!(matches!(got, Ok(Err(NotRun::Gone))), "{got:?}");
+    }
+
+    #[test]
+    fn a_panic_at_home_reaches_the_caller_as_one() {
+        current_thread().block_on(run_home(async {
+            let home = Home::here();
+            let got: Result<(), NotRun> = home.run(|| async { panic!("forked badly") }).await;
+            assert!(
+                matches!(&got, Err(NotRun::Panicked(m)) if m == "forked badly"),
+                "{got:?}"
+            );
+        }));
+    }
+
+    #[test]
+    fn work_run_to_its_end_hands_an_unclaimed_output_over() {
+        current_thread().block_on(run_home(async {
+            let home = Arc::new(Home::here());
+            let (started_tx, started) = oneshot::channel::<()>();
+            let (finish_tx, finish) = oneshot::channel::<()>();
+            let (unclaimed_tx, unclaimed) = oneshot::channel::<u32>();
+            let h = home.clone();
+            let caller = tokio::spawn(async move {
+                h.run_to_end(
+                    move || async move {
+                        let _ = started_tx.send(());
+                        let _ = finish.await;
+                        42
+                    },
+                    move |out| {
+                        let _ = unclaimed_tx.send(out);
+                    },
+                )
+                .await
+            });
+            // The work is under way; its caller gives up; it still ends.
+            let within = Duration::from_secs(5);
+            assert!(tokio::time::timeout(within, started).await.is_ok());
+            caller.abort();
+            let _ = caller.await;
+            let _ = finish_tx.send(());
+            let got = tokio::time::timeout(within, unclaimed).await;
+            assert!(matches!(got, Ok(Ok(42))), "{got:?}");
+        }));
     }
 
     #[test]
@@ -224,15 +339,19 @@ mod tests {
         current_thread().block_on(run_home(async {
             let home = Arc::new(Home::here());
             let (dropped_tx, dropped) = oneshot::channel::<()>();
+            let (started_tx, started) = oneshot::channel::<()>();
             let h = home.clone();
             let caller = tokio::spawn(async move {
                 h.run(move || async move {
                     let _signal = DropSignal(Some(dropped_tx));
+                    let _ = started_tx.send(());
                     std::future::pending::<()>().await;
                 })
                 .await
             });
-            tokio::task::yield_now().await;
+            // Under way at home before the caller gives up.
+            let started = tokio::time::timeout(Duration::from_secs(5), started).await;
+            assert!(matches!(started, Ok(Ok(()))));
             caller.abort();
             // The work's future is dropped once the caller's end is.
             let seen = tokio::time::timeout(Duration::from_secs(5), dropped).await;

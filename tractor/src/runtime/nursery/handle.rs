@@ -119,15 +119,21 @@ impl StartActorFrom {
     pub async fn spawn(self) -> Result<Portal, Error> {
         let StartActorFrom { inner, opts } = self;
         let rt = inner.rt.clone();
-        let spawned = rt.home.run(move || async move {
-            let an = ActorNursery { inner };
-            an.spawn(opts).await.map(|(_record, portal)| portal)
-        });
-        spawned.await.unwrap_or_else(|| {
-            Err(Error::ActorEnded {
-                actor: rt.aid().clone(),
-            })
-        })
+        // A fork is never dropped half-way (an axum handler's future is
+        // dropped when its client goes): the spawn runs to its end, and a
+        // child nobody is left to take is torn down again.
+        let spawned = rt.home.run_to_end(
+            move || async move { ActorNursery { inner }.spawn(opts).await },
+            |unclaimed: Result<(ChildRecord, Portal), Error>| {
+                if let Ok((record, _portal)) = unclaimed {
+                    record.proc.request_teardown(Teardown::Graceful);
+                }
+            },
+        );
+        match spawned.await {
+            Ok(res) => res.map(|(_record, portal)| portal),
+            Err(not_run) => Err(not_run.into_error(rt.aid())),
+        }
     }
 }
 

@@ -99,6 +99,9 @@ pub(crate) struct NurseryInner {
     children: Mutex<Vec<ChildRecord>>,
     cancel_called: AtomicBool,
     closed: AtomicBool,
+    /// Spawns under way (a handle's may come from any thread): the scope
+    /// closes only once none is, with the `children` lock held by both.
+    spawning: watch::Sender<usize>,
     failures: Mutex<Vec<Failure>>,
     /// Raised with the first failure: wakes the scope to interrupt its body.
     failed: watch::Sender<bool>,
@@ -114,6 +117,7 @@ impl NurseryInner {
             children: Mutex::new(Vec::new()),
             cancel_called: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            spawning: watch::channel(0).0,
             failures: Mutex::new(Vec::new()),
             failed: watch::channel(false).0,
         }
@@ -121,6 +125,36 @@ impl NurseryInner {
 
     fn snapshot(&self) -> Vec<ChildRecord> {
         lock(&self.children).clone()
+    }
+
+    /// Admits a spawn unless the nursery has closed; it does not close
+    /// while the returned ticket lives.
+    fn begin_spawn(self: &Arc<Self>) -> Option<SpawnTicket> {
+        let _children = lock(&self.children);
+        if self.closed.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.spawning.send_modify(|n| *n += 1);
+        Some(SpawnTicket(self.clone()))
+    }
+
+    /// Waits until every child has settled and no spawn is under way,
+    /// then closes the nursery (to spawns through a handle too): a child
+    /// whose spawn began before the close is waited for like the rest.
+    async fn settle_and_close(&self) {
+        let mut spawning = self.spawning.subscribe();
+        loop {
+            let _ = spawning.wait_for(|n| *n == 0).await;
+            let seen = self.snapshot();
+            for c in &seen {
+                c.wait_settled().await;
+            }
+            let children = lock(&self.children);
+            if *self.spawning.borrow() == 0 && children.len() == seen.len() {
+                self.closed.store(true, Ordering::SeqCst);
+                return;
+            }
+        }
     }
 
     /// When the nursery opened.
@@ -210,6 +244,26 @@ fn exit_error(proc: &ChildProc, exit: &ExitInfo, what: &str) -> Error {
             Some(why) => why.clone(),
             None => format!("{what} ({})", exit.status),
         },
+    }
+}
+
+/// A spawn under way (see [`NurseryInner::begin_spawn`]).
+struct SpawnTicket(Arc<NurseryInner>);
+
+impl Drop for SpawnTicket {
+    fn drop(&mut self) {
+        let _children = lock(&self.0.children);
+        self.0.spawning.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Withdraws the wait for a child connecting back, however the spawn
+/// ends (also when its future is dropped mid-way).
+struct AwaitedChild<'a>(&'a ActorRuntime, uuid::Uuid);
+
+impl Drop for AwaitedChild<'_> {
+    fn drop(&mut self) {
+        self.0.forget_child(&self.1);
     }
 }
 
@@ -386,11 +440,17 @@ impl ActorNursery {
                 actor: rt.aid().clone(),
             });
         }
-        if self.inner.closed.load(Ordering::SeqCst) || self.cancel_called() {
-            return Err(Error::Cancelled(format!(
+        let closed = || {
+            Error::Cancelled(format!(
                 "cannot spawn `{}`: the nursery is cancelled or closed",
                 opts.name
-            )));
+            ))
+        };
+        let Some(_ticket) = self.inner.begin_spawn() else {
+            return Err(closed());
+        };
+        if self.cancel_called() {
+            return Err(closed());
         }
         if rt.cancel.is_cancelled() {
             return Err(Error::Cancelled(format!(
@@ -413,13 +473,8 @@ impl ActorNursery {
             .or_else(|| rt.p.loglevel.clone());
         let started = std::time::Instant::now();
         let connected = rt.expect_child(uuid);
-        let mut child = match spawn_exec(&env, &rt.p.exec_args, loglevel.as_deref()) {
-            Ok(c) => c,
-            Err(e) => {
-                rt.forget_child(&uuid);
-                return Err(e.into());
-            }
-        };
+        let awaited = AwaitedChild(rt, uuid);
+        let mut child = spawn_exec(&env, &rt.p.exec_args, loglevel.as_deref())?;
         let conn = tokio::select! {
             c = connected => c.map_err(|_| Error::Cancelled("actor is shutting down".into())),
             st = child.wait() => Err(boot_death(rt, &opts.name, started, st).into()),
@@ -428,7 +483,7 @@ impl ActorNursery {
                 secs: BOOT_TIMEOUT.as_secs(),
             }.into()),
         };
-        rt.forget_child(&uuid);
+        drop(awaited);
         let conn = match conn {
             Ok(c) => c,
             Err(e) => {

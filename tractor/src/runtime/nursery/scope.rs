@@ -123,10 +123,7 @@ where
     // Every child, for as long as it lives (a daemon until cancelled); a
     // failure meanwhile cancels the rest. Then every one-shot outcome, so
     // errors from the cancel's aftermath are counted.
-    for c in inner.snapshot() {
-        c.wait_settled().await;
-    }
-    inner.closed.store(true, Ordering::SeqCst);
+    inner.settle_and_close().await;
     drop(guard);
     let mut errors = inner.take_failures();
     if let Some(e) = body_error {
