@@ -60,7 +60,8 @@ pub(crate) struct Election {
 enum Probe {
     Absent,
     Registrar,
-    /// A registrar that is shutting down: wait for its address to free up.
+    /// A registrar that is shutting down (it answers "cancelled", or
+    /// hangs up after the handshake): wait for its address to free up.
     Leaving,
     Occupied(String),
 }
@@ -91,8 +92,11 @@ async fn probe(me: &Aid, secret: &Secret, addr: &Addr) -> Probe {
             flow: FlowSpec::default(),
             trace: None,
         });
+        // A tractor actor (it proved our secret) that hangs up instead of
+        // answering is one in its teardown, which closes every channel:
+        // a registrar on its way out, like one that answers "cancelled".
         if chan.send(&start).await.is_err() {
-            return Probe::Occupied("it closed the connection after the handshake".into());
+            return Probe::Leaving;
         }
         let verdict = loop {
             match reader.recv().await {
@@ -107,7 +111,7 @@ async fn probe(me: &Aid, secret: &Secret, addr: &Addr) -> Probe {
                     ));
                 }
                 Ok(Some(_)) => continue,
-                _ => break Probe::Occupied("it closed the connection".into()),
+                _ => break Probe::Leaving,
             }
         };
         chan.close_flushed(Duration::from_millis(100)).await;
