@@ -51,7 +51,14 @@ async fn fds_per_child_body() {
         let live = isolated::open_fds();
         an.cancel().await;
         drop(portals);
-        let after = isolated::open_fds();
+        // The children are reaped; their channels' sockets close as each
+        // message loop sees its peer gone, a moment later.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let mut after = isolated::open_fds();
+        while after > before + 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            after = isolated::open_fds();
+        }
         println!("FDS_BEFORE {before}\nFDS_LIVE {live}\nFDS_AFTER {after}");
         Ok(())
     })
