@@ -66,7 +66,12 @@ where
     }
 }
 
-async fn calls_from_another_runtime(t: TransportKind) {
+/// Runs `body(me, mid, leaf_addr)` in a root whose child `mid` holds a
+/// `leaf` actor the root has no channel to, then tears both down.
+async fn with_leaf(
+    t: TransportKind,
+    body: impl AsyncFnOnce(tractor::Actor, tractor::Portal, tractor::Addr) -> Result<(), Error>,
+) {
     let res = in_nursery(t, async |an| {
         let mid = an
             .start_actor("mid")
@@ -76,24 +81,7 @@ async fn calls_from_another_runtime(t: TransportKind) {
         let held = mid.clone();
         mid.open_context(hold_leaf::call(), async |ctx, leaf_addr| {
             let stream = ctx.open_stream()?;
-            let addr: tractor::Addr = leaf_addr.parse()?;
-            let (sum, echoed, found) = on_other_runtime(async move {
-                // A portal made at home, used here.
-                let sum = held.run(common::add::call(2, 3)).await?;
-                // A channel the actor has no channel for yet, dialed from
-                // here: its message loop runs at the actor's home.
-                let leaf = me.scope(tractor::connect_portal(&addr)).await?;
-                let echoed = leaf.run(common::echo::call("hi".into())).await?;
-                let found = me
-                    .scope(tractor::find_actor("leaf"))
-                    .await?
-                    .map(|p| p.aid().name.clone());
-                Ok::<_, Error>((sum, echoed, found))
-            })
-            .await?;
-            assert_eq!(sum, 5);
-            assert_eq!(echoed, "hi");
-            assert_eq!(found.as_deref(), Some("leaf"));
+            body(me, held, leaf_addr.parse()?).await?;
             stream.close();
             ctx.wait_for_result().await
         })
@@ -105,36 +93,46 @@ async fn calls_from_another_runtime(t: TransportKind) {
     assert!(res.is_ok(), "{res:?}");
 }
 
-async fn a_plain_task_on_the_home_thread_dials(t: TransportKind) {
-    let res = in_nursery(t, async |an| {
-        let mid = an
-            .start_actor("mid")
-            .enable_modules([MODULE, common::MODULE])
-            .await?;
-        let me = tractor::current_actor()?;
-        mid.open_context(hold_leaf::call(), async |ctx, leaf_addr| {
-            let stream = ctx.open_stream()?;
-            let addr: tractor::Addr = leaf_addr.parse()?;
-            // `tokio::spawn` on the actor's current-thread runtime: the
-            // actor's thread, but outside its `LocalSet`.
-            let task = tokio::spawn(me.scope(async move {
-                let leaf = tractor::connect_portal(&addr).await?;
-                leaf.run(common::add::call(40, 2)).await
-            }));
-            let sum = tokio::time::timeout(Duration::from_secs(20), task)
-                .await
-                .map_err(Error::custom)?
-                .map_err(Error::custom)??;
-            assert_eq!(sum, 42);
-            stream.close();
-            ctx.wait_for_result().await
+async fn calls_from_another_runtime(t: TransportKind) {
+    with_leaf(t, async |me, mid, addr| {
+        let (sum, echoed, found) = on_other_runtime(async move {
+            // A portal made at home, used here.
+            let sum = mid.run(common::add::call(2, 3)).await?;
+            // A channel the actor has no channel for yet, dialed from
+            // here: its message loop runs at the actor's home.
+            let leaf = me.scope(tractor::connect_portal(&addr)).await?;
+            let echoed = leaf.run(common::echo::call("hi".into())).await?;
+            let found = me
+                .scope(tractor::find_actor("leaf"))
+                .await?
+                .map(|p| p.aid().name.clone());
+            Ok::<_, Error>((sum, echoed, found))
         })
         .await?;
-        mid.cancel_actor().await?;
+        assert_eq!(sum, 5);
+        assert_eq!(echoed, "hi");
+        assert_eq!(found.as_deref(), Some("leaf"));
         Ok(())
     })
     .await;
-    assert!(res.is_ok(), "{res:?}");
+}
+
+async fn a_plain_task_on_the_home_thread_dials(t: TransportKind) {
+    with_leaf(t, async |me, _mid, addr| {
+        // `tokio::spawn` on the actor's current-thread runtime: the
+        // actor's thread, but outside its `LocalSet`.
+        let task = tokio::spawn(me.scope(async move {
+            let leaf = tractor::connect_portal(&addr).await?;
+            leaf.run(common::add::call(40, 2)).await
+        }));
+        let sum = tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .map_err(Error::custom)?
+            .map_err(Error::custom)??;
+        assert_eq!(sum, 42);
+        Ok(())
+    })
+    .await;
 }
 
 async fn nurseries_refuse_away_from_home(t: TransportKind) {

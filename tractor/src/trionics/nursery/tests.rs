@@ -24,6 +24,15 @@ fn drop_signal() -> (DropSignal, oneshot::Receiver<()>) {
     (DropSignal(Some(tx)), rx)
 }
 
+/// Runs `fut` on a `LocalSet` of a fresh current-thread runtime.
+fn on_a_local_set<F: Future>(fut: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, fut)
+}
+
 async fn within<F: Future>(fut: F) -> F::Output {
     tokio::time::timeout(DEADLINE, fut)
         .await
@@ -308,12 +317,7 @@ async fn cancel_aborts_tasks_and_returns_cancelled() {
 
 #[test]
 fn works_with_local_tasks_on_a_current_thread_runtime() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async {
+    on_a_local_set(async {
         within(async {
             let shared = std::rc::Rc::new(std::cell::Cell::new(0));
             open_task_nursery(async |tn| {
@@ -452,12 +456,7 @@ async fn a_sibling_spawned_by_a_task_fails_the_nursery() {
 
 #[test]
 fn start_local_reports_a_not_send_value() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async {
+    on_a_local_set(async {
         within(async {
             let res = open_task_nursery(async |tn| {
                 let rc = tn
