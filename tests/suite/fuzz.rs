@@ -849,6 +849,7 @@ fn every_message() -> Vec<Msg> {
             debug_mode: true,
             heartbeat_ms: Some((1, 1)),
             limits: tractor::Limits::default(),
+            spawn_method: "forkserver".into(),
         }),
         Msg::Ready,
         start_msg(DIALOG, Ep::EchoCtx, Vec::new(), FlowSpec::default()),

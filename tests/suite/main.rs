@@ -8,6 +8,7 @@ mod common;
 mod wait;
 
 mod auth;
+mod backends;
 mod cancellation;
 mod cluster;
 mod connections;

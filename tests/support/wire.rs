@@ -164,6 +164,7 @@ pub(super) fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
                         debug_mode,
                         heartbeat_ms: hb,
                         limits: tractor::Limits::default(),
+                        spawn_method: "exec".into(),
                     })
                 }
             ),

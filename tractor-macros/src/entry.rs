@@ -88,20 +88,67 @@ pub(crate) fn expand_main(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-const TEST_OPTIONS: &str = "#[tractor::test] takes one option, `timeout = <seconds>`";
+const TEST_OPTIONS: &str = "#[tractor::test] takes `timeout = <seconds>` and `spawn_method = \"exec\" | \"forkserver\" | \"thread\"`";
 
-/// `timeout = <seconds>`, the only option; every problem is collected.
-fn parse_test_args(attr: TokenStream, errs: &mut Errors) -> u64 {
+/// The spawn backends `spawn_method` names, as `tractor::SpawnMethod` variants.
+const SPAWN_METHODS: [(&str, &str); 3] = [
+    ("exec", "Exec"),
+    ("forkserver", "Forkserver"),
+    ("thread", "Thread"),
+];
+
+/// A test's options.
+struct TestArgs {
+    timeout: u64,
+    /// The `tractor::SpawnMethod` variant the test's root uses.
+    spawn_method: Option<syn::Ident>,
+}
+
+/// `spawn_method = "<backend>"`; `None` (with the error collected) when it is no backend.
+fn parse_spawn_method(opt: &MetaNameValue, errs: &mut Errors) -> Option<syn::Ident> {
+    let expected = "`spawn_method` is one of \"exec\", \"forkserver\", \"thread\" (a string)";
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(s), ..
+    }) = &opt.value
+    else {
+        errs.push(&opt.value, expected);
+        return None;
+    };
+    match SPAWN_METHODS.iter().find(|(name, _)| *name == s.value()) {
+        Some((_, variant)) => Some(syn::Ident::new(variant, s.span())),
+        None => {
+            errs.push(s, format!("unknown spawn method: {expected}"));
+            None
+        }
+    }
+}
+
+/// `timeout = <seconds>` and `spawn_method = "<backend>"`; every problem is collected.
+fn parse_test_args(attr: TokenStream, errs: &mut Errors) -> TestArgs {
     let mut timeout: Option<u64> = None;
+    let mut spawn_method: Option<syn::Ident> = None;
+    let mut method_seen = false;
     let parser = Punctuated::<MetaNameValue, Token![,]>::parse_terminated;
     let options = match syn::parse::Parser::parse2(parser, attr) {
         Ok(options) => options,
         Err(e) => {
             errs.push_error(syn::Error::new(e.span(), format!("{TEST_OPTIONS}: {e}")));
-            return 60;
+            return TestArgs {
+                timeout: 60,
+                spawn_method: None,
+            };
         }
     };
     for opt in &options {
+        if opt.path.is_ident("spawn_method") {
+            if method_seen {
+                errs.push(opt, "`spawn_method` is given twice");
+                continue;
+            }
+            method_seen = true;
+            spawn_method = parse_spawn_method(opt, errs);
+            continue;
+        }
         if !opt.path.is_ident("timeout") {
             errs.push(&opt.path, format!("unknown option: {TEST_OPTIONS}"));
             continue;
@@ -137,12 +184,18 @@ fn parse_test_args(attr: TokenStream, errs: &mut Errors) -> u64 {
         };
         timeout = Some(secs);
     }
-    timeout.unwrap_or(60)
+    TestArgs {
+        timeout: timeout.unwrap_or(60),
+        spawn_method,
+    }
 }
 
 pub(crate) fn expand_test(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errs = Errors::default();
-    let secs = parse_test_args(attr, &mut errs);
+    let TestArgs {
+        timeout: secs,
+        spawn_method,
+    } = parse_test_args(attr, &mut errs);
     let func = match diag::parse_fn(item, "test") {
         Ok(f) => f,
         Err(e) => return errs.and(e).into_compile_error(),
@@ -160,6 +213,10 @@ pub(crate) fn expand_test(attr: TokenStream, item: TokenStream) -> TokenStream {
     let ident = &sig.ident;
     let name = ident.to_string();
     let output = &sig.output;
+    let spawn_method = match spawn_method {
+        Some(m) => quote!(::core::option::Option::Some(::tractor::SpawnMethod::#m)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #[::core::prelude::v1::test]
         #(#attrs)*
@@ -167,6 +224,7 @@ pub(crate) fn expand_test(attr: TokenStream, item: TokenStream) -> TokenStream {
             ::tractor::__private::run_test(
                 ::core::concat!(::core::module_path!(), "::", #name),
                 ::core::time::Duration::from_secs(#secs),
+                #spawn_method,
                 async move #block,
             )
         }

@@ -57,6 +57,9 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// Wraps an async test: children re-run the test binary on just this test;
 /// the test fails past its deadline (`#[tractor::test(timeout = 30)]`,
 /// seconds, default 60) or if any process of its tree survives it.
+/// `spawn_method = "forkserver"` (or `"thread"`, `"exec"`) runs the test's
+/// tree on that backend, unless its `RootConfig` or `TRACTOR_SPAWN_METHOD`
+/// says otherwise.
 #[proc_macro_attribute]
 pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand_test(attr.into(), item.into()).into()

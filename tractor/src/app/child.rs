@@ -4,14 +4,16 @@
 
 use std::time::Duration;
 
+use crate::runtime::child::{CancelSource, ParentLink};
 use crate::runtime::current::{self, ThreadActorGuard};
+use crate::spawn::thread::ThreadLink;
 use crate::spawn::{BootExit, ChildEnv, proctitle};
 
 /// Runs this process as the child actor described by `env` and exits.
 pub(crate) fn run_child(env: ChildEnv) -> ! {
     // Grandchildren re-run this binary the way we were run; read the args
     // before the process title overwrites them.
-    let exec_args: Vec<String> = std::env::args().skip(1).collect();
+    let exec_args = crate::spawn::process_args();
     let pid = std::process::id();
     // SAFETY: the arguments were copied above, and no other thread reads
     // them now: either none has started (the usual case, `init()` first
@@ -33,7 +35,7 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
         let name = env.name.clone();
         match std::thread::Builder::new()
             .name(format!("actor {name}"))
-            .spawn(move || run_actor(env, exec_args))
+            .spawn(move || run_actor(env, exec_args, ParentLink::Dial, CancelSource::Sigterm))
         {
             // A panic that escaped the actor: the status Rust gives one on `main`'s thread.
             Ok(thread) => thread.join().unwrap_or(101),
@@ -43,15 +45,28 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
             }
         }
     } else {
-        run_actor(env, exec_args)
+        run_actor(env, exec_args, ParentLink::Dial, CancelSource::Sigterm)
     };
     crate::runtime::trace::flush();
     std::process::exit(code)
 }
 
+/// Runs a thread actor (the `thread` backend's entry point) on the
+/// calling thread until it ends; its exit code. Nothing process-wide is
+/// touched: no title, no signal handlers, no `exit`.
+pub(crate) fn run_thread_actor(env: ChildEnv, link: ThreadLink) -> i32 {
+    let exec_args = crate::spawn::process_args();
+    run_actor(
+        env,
+        exec_args,
+        ParentLink::InProcess(Box::new(link.transport)),
+        CancelSource::Watch(link.cancel),
+    )
+}
+
 /// Runs the actor on a current-thread runtime of its own until it ends;
 /// its exit status.
-fn run_actor(env: ChildEnv, exec_args: Vec<String>) -> i32 {
+fn run_actor(env: ChildEnv, exec_args: Vec<String>, link: ParentLink, cancel: CancelSource) -> i32 {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -67,22 +82,30 @@ fn run_actor(env: ChildEnv, exec_args: Vec<String>) -> i32 {
     };
     let local = tokio::task::LocalSet::new();
     let code = runtime.block_on(crate::runtime::home::at_home(
-        local.run_until(child_main(env, exec_args)),
+        local.run_until(child_main(env, exec_args, link, cancel)),
     ));
     drop(local);
     runtime.shutdown_timeout(Duration::from_millis(100));
     code
 }
 
-async fn child_main(env: ChildEnv, exec_args: Vec<String>) -> i32 {
-    let (rt, parent) = match crate::runtime::child::boot(&env, exec_args).await {
+async fn child_main(
+    env: ChildEnv,
+    exec_args: Vec<String>,
+    link: ParentLink,
+    cancel: CancelSource,
+) -> i32 {
+    let (rt, parent) = match crate::runtime::child::boot(&env, exec_args, link).await {
         Ok(booted) => booted,
         Err(code) => return code,
     };
-    crate::devx::introspect::DumpSwitch::from_env_or_warn().install(&rt);
+    if matches!(cancel, CancelSource::Sigterm) {
+        // A signal reaches a process, not a thread actor of it.
+        crate::devx::introspect::DumpSwitch::from_env_or_warn().install(&rt);
+    }
     crate::devx::debug::install(&rt);
     let _thread = ThreadActorGuard::set(rt.clone());
     let register = crate::discovery::register_self(&rt, Some((&env.parent_addr, &parent)));
     current::scope(rt.clone(), register).await;
-    crate::runtime::child::serve(rt).await
+    crate::runtime::child::serve(rt, cancel).await
 }

@@ -37,8 +37,8 @@ pub struct RootConfig {
     pub(crate) limits: Limits,
     /// How long a cancel request waits for its ack.
     pub(crate) cancel_timeout: Duration,
-    /// Spawn backend (`TRACTOR_SPAWN_METHOD` wins).
-    pub(crate) spawn_method: SpawnMethod,
+    /// Spawn backend, when chosen here (`TRACTOR_SPAWN_METHOD` wins).
+    pub(crate) spawn_method: Option<SpawnMethod>,
     /// Join the registrar, become it, or either.
     pub(crate) registrar: RegistrarRole,
     /// Whether the root registers itself with the registrar (default
@@ -71,7 +71,7 @@ impl RootConfig {
             enable_modules: Vec::new(),
             limits: Limits::default(),
             cancel_timeout: Duration::from_millis(500),
-            spawn_method: SpawnMethod::Exec,
+            spawn_method: None,
             registrar: RegistrarRole::Elect,
             discoverable: true,
             heartbeat: Some(Heartbeat::default()),
@@ -260,14 +260,16 @@ impl RootConfig {
         self
     }
 
-    /// Sets the spawn method (`TRACTOR_SPAWN_METHOD` wins).
+    /// Sets the tree's spawn backend (default `exec`): the root's children
+    /// use it, and their children too unless they choose.
+    /// `TRACTOR_SPAWN_METHOD` wins.
     ///
     /// ```
-    /// let cfg = tractor::RootConfig::new("app").spawn_method(tractor::SpawnMethod::Exec);
+    /// let cfg = tractor::RootConfig::new("app").spawn_method(tractor::SpawnMethod::Forkserver);
     /// # let _ = cfg;
     /// ```
     pub fn spawn_method(mut self, m: SpawnMethod) -> Self {
-        self.spawn_method = m;
+        self.spawn_method = Some(m);
         self
     }
 

@@ -14,6 +14,8 @@ use super::init;
 pub(crate) struct TestEnv {
     pub tree_id: String,
     pub exec_args: Vec<String>,
+    /// The backend the test asked for (`#[tractor::test(spawn_method = ..)]`).
+    pub spawn_method: Option<crate::SpawnMethod>,
 }
 
 thread_local! {
@@ -64,7 +66,12 @@ where
 /// deadline, then fails the test if any process of its tree survived it.
 /// In a child (the test binary re-run with `--exact <this test>`): serves
 /// as the child actor instead.
-pub fn run_test<F: Future>(test_path: &str, deadline: Duration, fut: F) -> F::Output {
+pub fn run_test<F: Future>(
+    test_path: &str,
+    deadline: Duration,
+    spawn_method: Option<crate::SpawnMethod>,
+    fut: F,
+) -> F::Output {
     init();
     let name = test_path
         .split_once("::")
@@ -78,6 +85,7 @@ pub fn run_test<F: Future>(test_path: &str, deadline: Duration, fut: F) -> F::Ou
             "--nocapture".into(),
             "--test-threads=1".into(),
         ],
+        spawn_method,
     };
     let prev = TEST_ENV.with(|t| t.replace(Some(env)));
     let rt = build_runtime();

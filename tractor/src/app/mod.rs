@@ -38,6 +38,9 @@ use crate::spawn::ChildEnv;
 /// ```
 pub fn init() {
     raise_fd_limit();
+    crate::spawn::thread::set_main(child::run_thread_actor);
+    // A forkserver forks children from here on, before anything else ran.
+    crate::spawn::forkserver::serve_if_asked(child::run_child);
     match ChildEnv::from_env() {
         None => {}
         Some(Ok(env)) => child::run_child(env),

@@ -36,13 +36,18 @@ where
             actor: rt.aid().clone(),
         });
     }
-    // Only `exec` exists yet; the choice is checked here so that a typo in
-    // TRACTOR_SPAWN_METHOD fails at once rather than at the first spawn.
-    SpawnMethod::effective(cfg.spawn_method)?;
+    // Checked here, so that a typo in TRACTOR_SPAWN_METHOD fails at once
+    // rather than at the first spawn.
+    let test = super::entry::test_env();
+    let spawn_method = SpawnMethod::effective(
+        cfg.spawn_method
+            .or(test.as_ref().and_then(|t| t.spawn_method))
+            .unwrap_or_default(),
+    )?;
+    crate::spawn::thread::set_main(super::child::run_thread_actor);
     let loglevel = crate::runtime::log::init(cfg.loglevel.as_deref());
     let debug_mode = debug_mode_from_env()?.unwrap_or(cfg.debug_mode);
     let task_dumps = crate::devx::introspect::DumpSwitch::from_env()?;
-    let test = super::entry::test_env();
     let aid = Aid::new(cfg.name.clone());
     let tree_id = test
         .as_ref()
@@ -81,6 +86,7 @@ where
             // debug mode silence does not get an actor killed.
             heartbeat: crate::ipc::Heartbeat::effective(cfg.heartbeat).filter(|_| !debug_mode),
             secret: secret.clone(),
+            spawn_method,
         }
     };
     // The root's tasks run on the thread that awaits this, whatever

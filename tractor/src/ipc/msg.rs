@@ -89,6 +89,9 @@ pub struct SpawnSpec {
     pub heartbeat_ms: Option<(u64, u64)>,
     /// What one peer may cost each actor of the tree.
     pub limits: super::limits::Limits,
+    /// The spawn backend the child uses for its own children unless it
+    /// chooses (`exec`, `forkserver`, `thread`).
+    pub spawn_method: String,
 }
 
 /// FNV-1a, for signature hashes that must agree across binaries.

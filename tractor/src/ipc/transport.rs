@@ -97,6 +97,27 @@ impl MsgTransport {
         )
     }
 
+    /// Two connected in-process ends (a thread actor's link to its
+    /// parent): the same frames as a socket, through memory. Each side's
+    /// writes wait while the other's unread bytes fill the pipe, as with a
+    /// socket's buffer.
+    pub fn in_process_pair(max_frame: usize) -> (MsgTransport, MsgTransport) {
+        /// Unread bytes either direction holds, like a socket buffer.
+        const PIPE: usize = 256 * 1024;
+        let (a, b) = tokio::io::duplex(PIPE);
+        let end = |s: tokio::io::DuplexStream| {
+            let (r, w) = tokio::io::split(s);
+            let (reader, writer) = Self::from_parts(Box::pin(r), Box::pin(w), max_frame);
+            MsgTransport {
+                reader,
+                writer,
+                peer_addr: None,
+                peer_cred: None,
+            }
+        };
+        (end(a), end(b))
+    }
+
     /// Connects to a listening actor.
     pub async fn connect(addr: &Addr, max_frame: usize) -> Result<Self, IpcError> {
         let io = |source| IpcError::Connect {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 use super::actor::ActorRuntime;
-use crate::ipc::{Channel, MsgListener, Role};
+use crate::ipc::{Channel, MsgListener, MsgTransport, Role};
 use crate::spawn::Resource;
 
 /// First pause after a failed accept; doubles up to [`MAX_BACKOFF`].
@@ -70,28 +70,33 @@ pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
         rt.io.spawn_local(
             async move {
                 let _handshaking = handshaking;
-                let hs = Channel::handshake(
-                    t,
-                    rt2.aid(),
-                    &rt2.p.secret,
-                    Role::Acceptor,
-                    &rt2.p.limits,
-                );
-                match hs.await {
-                    Ok((chan, reader)) => {
-                        tracing::debug!(target: "tractor::ipc", peer = %chan.peer(), "peer connected");
-                        let conn = rt2.adopt(chan, reader);
-                        rt2.hand_to_spawner(&conn);
-                    }
-                    Err(e) => {
-                        tracing::error!(target: "tractor::ipc", "dropping connection that failed the handshake: {e}");
-                    }
-                }
+                admit(rt2, t).await;
             }
             .in_current_span(),
         );
     }
     drop(listener);
+}
+
+/// Admits the parent's end of a thread actor's in-process transport, the
+/// way a connection from the listener is admitted.
+pub(crate) fn accept_in_process(rt: &Arc<ActorRuntime>, t: MsgTransport) {
+    rt.io.spawn_local(admit(rt.clone(), t).in_current_span());
+}
+
+/// Handshakes with a new peer and adopts its channel.
+async fn admit(rt: Arc<ActorRuntime>, t: MsgTransport) {
+    let hs = Channel::handshake(t, rt.aid(), &rt.p.secret, Role::Acceptor, &rt.p.limits);
+    match hs.await {
+        Ok((chan, reader)) => {
+            tracing::debug!(target: "tractor::ipc", peer = %chan.peer(), "peer connected");
+            let conn = rt.adopt(chan, reader);
+            rt.hand_to_spawner(&conn);
+        }
+        Err(e) => {
+            tracing::error!(target: "tractor::ipc", "dropping connection that failed the handshake: {e}");
+        }
+    }
 }
 
 /// One connection mid-handshake, counted while it lives.

@@ -44,6 +44,9 @@ pub(crate) struct RuntimeParams {
     pub heartbeat: Option<crate::ipc::Heartbeat>,
     /// The secret every peer must prove it holds (and we prove to them).
     pub secret: Secret,
+    /// The backend this actor's children are spawned with unless a spawn
+    /// chooses (`TRACTOR_SPAWN_METHOD` still wins).
+    pub spawn_method: crate::spawn::SpawnMethod,
 }
 
 pub(crate) struct ActorRuntime {
@@ -91,6 +94,8 @@ pub(crate) struct ActorRuntime {
     /// When the runtime booted.
     pub born: Instant,
     pub span: tracing::Span,
+    /// The link to this actor's forkserver, once it spawned with one.
+    pub(crate) forkserver: crate::spawn::ForkserverSlot,
 }
 
 impl std::fmt::Debug for ActorRuntime {
@@ -151,6 +156,7 @@ impl ActorRuntime {
             nurseries: Mutex::new(Vec::new()),
             born: Instant::now(),
             span: span.clone(),
+            forkserver: Default::default(),
             p,
         });
         tracing::debug!(target: "tractor::runtime", parent: &span, addr = %rt.listen_addr, "actor listening");
@@ -489,6 +495,9 @@ impl ActorRuntime {
         {
             tracing::error!(target: "tractor::cancel", parent: &self.span, "tasks still running 30 s after cancellation; closing anyway");
         }
+        // Every child is reaped: a forkserver we started has nothing left
+        // to serve.
+        self.forkserver.close().await;
         for p in self.plugin_hooks() {
             p.before_close(self.clone()).await;
         }

@@ -7,28 +7,43 @@ use std::time::Duration;
 
 use super::actor::{ActorRuntime, RuntimeParams};
 use super::conn::Conn;
-use crate::ipc::{Aid, Channel, Limits, Msg};
-use crate::spawn::{BootExit, ChildEnv};
+use crate::ipc::{Aid, Channel, Limits, Msg, MsgTransport, Role};
+use crate::spawn::{BootExit, ChildEnv, SpawnMethod};
 
-/// Dials the parent and boots the actor `env` describes; on failure, the
-/// exit status that tells the parent which boot stage failed.
+/// How a child reaches its parent.
+pub(crate) enum ParentLink {
+    /// Dial the parent's listener (a child process).
+    Dial,
+    /// This end of an in-process transport (a thread actor).
+    InProcess(Box<MsgTransport>),
+}
+
+/// Reaches the parent and boots the actor `env` describes; on failure,
+/// the exit status that tells the parent which boot stage failed.
 pub(crate) async fn boot(
     env: &ChildEnv,
     exec_args: Vec<String>,
+    link: ParentLink,
 ) -> Result<(Arc<ActorRuntime>, Arc<Conn>), i32> {
     let aid = Aid {
         name: env.name.clone(),
         uuid: env.uuid,
         pid: std::process::id(),
     };
-    let (chan, mut reader) =
-        match Channel::connect(&env.parent_addr, &aid, &env.secret, &Limits::default()).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("tractor child {aid}: cannot reach parent: {e}");
-                return Err(BootExit::NoParent.for_error(&e) as i32);
-            }
-        };
+    let limits = Limits::default();
+    let connected = match link {
+        ParentLink::Dial => Channel::connect(&env.parent_addr, &aid, &env.secret, &limits).await,
+        ParentLink::InProcess(t) => {
+            Channel::handshake(*t, &aid, &env.secret, Role::Dialer, &limits).await
+        }
+    };
+    let (chan, mut reader) = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tractor child {aid}: cannot reach parent: {e}");
+            return Err(BootExit::NoParent.for_error(&e) as i32);
+        }
+    };
     let spec = match reader.recv().await {
         Ok(Some(Msg::SpawnSpec(s))) => s,
         other => {
@@ -37,6 +52,11 @@ pub(crate) async fn boot(
         }
     };
     let loglevel = super::log::init(spec.loglevel.as_deref());
+    // Children of ours use the backend ours came from, unless they choose.
+    let spawn_method = spec.spawn_method.parse().unwrap_or_else(|e| {
+        tracing::warn!(target: "tractor::spawn", "{e}; this actor's children use `exec`");
+        SpawnMethod::Exec
+    });
     let params = RuntimeParams {
         aid,
         is_root: false,
@@ -55,6 +75,7 @@ pub(crate) async fn boot(
             spec.heartbeat_ms.map(crate::ipc::Heartbeat::from_millis),
         ),
         secret: env.secret.clone(),
+        spawn_method,
     };
     let rt = match ActorRuntime::boot(params).await {
         Ok(rt) => rt,
@@ -72,15 +93,43 @@ pub(crate) async fn boot(
     Ok((rt, parent))
 }
 
+/// What asks a child to cancel itself, besides its parent's cancel request.
+pub(crate) enum CancelSource {
+    /// SIGTERM (a child process).
+    Sigterm,
+    /// Its parent's supervisor (a thread actor's SIGTERM).
+    Watch(tokio::sync::watch::Receiver<bool>),
+}
+
 /// Tells the parent the child is ready, serves until the actor is
 /// cancelled, and tears it down; the process's exit status.
-pub(crate) async fn serve(rt: Arc<ActorRuntime>) -> i32 {
+pub(crate) async fn serve(rt: Arc<ActorRuntime>, cancel: CancelSource) -> i32 {
     // SIGTERM becomes a graceful self-cancel (so the teardown, and with it
     // the lifetime stack, runs). The handler is installed before `Ready`:
     // from then on the parent may send SIGTERM, and the default action
     // would kill us without cleaning up.
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
+    if let CancelSource::Watch(mut asked) = cancel {
+        let rt2 = rt.clone();
+        tokio::task::spawn_local(async move {
+            if asked.wait_for(|a| *a).await.is_ok() {
+                tracing::info!(target: "tractor::cancel", "asked to cancel by the parent's supervisor");
+                rt2.request_cancel(None);
+            }
+        });
+    } else {
+        install_sigterm(&rt, signal(SignalKind::terminate()));
+    }
+    if let Some(parent) = rt.parent.get() {
+        let _ = parent.chan.send(&Msg::Ready).await;
+    }
+    rt.cancel.cancelled().await;
+    rt.teardown().await;
+    0
+}
+
+fn install_sigterm(rt: &Arc<ActorRuntime>, term: std::io::Result<tokio::signal::unix::Signal>) {
+    match term {
         Ok(mut term) => {
             let rt2 = rt.clone();
             tokio::task::spawn_local(async move {
@@ -94,10 +143,4 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>) -> i32 {
             tracing::warn!(target: "tractor::cancel", "cannot handle SIGTERM ({e}); it will kill this actor without its exit cleanups");
         }
     }
-    if let Some(parent) = rt.parent.get() {
-        let _ = parent.chan.send(&Msg::Ready).await;
-    }
-    rt.cancel.cancelled().await;
-    rt.teardown().await;
-    0
 }

@@ -170,6 +170,9 @@ impl ChildProc {
         if let Some(pid) = pid {
             crate::spawn::note_reaped(pid);
         }
+        if let Some(why) = child.abandoned() {
+            failure.get_or_insert(why);
+        }
         // A child that did not exit on its own terms could not unlink its
         // socket file, nor could the grandchildren it took down with it.
         if !matches!(&status, Ok(st) if st.success()) {
@@ -253,7 +256,7 @@ impl ChildProc {
             }
             tracing::warn!(target: "tractor::cancel", child = %self.aid, "child did not exit after a cancel request; sending SIGTERM");
         }
-        signal(child, libc::SIGTERM);
+        child.signal(libc::SIGTERM);
         if let Some(st) = debugger.timeout(TERMINATE_AFTER, child.wait()).await {
             return st;
         }
@@ -296,16 +299,6 @@ impl DebugClock {
                 out = &mut fut => return Some(out),
                 () = self.idle() => {}
             }
-        }
-    }
-}
-
-fn signal(child: &Child, sig: libc::c_int) {
-    if let Some(pid) = child.id() {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our
-        // own unreaped child, so it cannot have been recycled.
-        unsafe {
-            libc::kill(pid as libc::pid_t, sig);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 use super::env;
-use super::process::ChildProcess;
+use super::process::ExecChild;
 use super::resource::{BootExit, Resource};
 use crate::ipc::{Addr, Secret};
 
@@ -165,8 +165,11 @@ pub enum SpawnError {
     #[error("malformed child environment: {0}")]
     BadEnv(String),
     /// The requested spawn method does not exist here.
-    #[error("unknown spawn method `{0}`: this build supports `exec`")]
+    #[error("unknown spawn method `{0}`: this build supports `exec`, `forkserver` and `thread`")]
     UnknownMethod(String),
+    /// The forkserver could not be started or reached.
+    #[error("the forkserver failed: {0}")]
+    Forkserver(String),
 }
 
 /// What a child learns from its environment before any IPC.
@@ -294,7 +297,7 @@ pub(crate) fn spawn_exec(
     child: &ChildEnv,
     args: &[String],
     loglevel: Option<&str>,
-) -> Result<ChildProcess, SpawnError> {
+) -> Result<ExecChild, SpawnError> {
     use std::os::fd::AsRawFd;
     let exe = std::env::current_exe().map_err(SpawnError::CurrentExe)?;
     let spawn_err = |source: std::io::Error| match Resource::of_spawn_error(&source) {
@@ -319,6 +322,7 @@ pub(crate) fn spawn_exec(
         .env(env::ACTOR_UUID, child.uuid.to_string())
         .env(env::TREE, &child.tree_id)
         .env(env::SECRET_FD, secret_raw.to_string())
+        .env_remove(env::FORKSERVER_FD)
         // Dropping the handle kills it; that is a backstop only: the
         // supervisor normally reaps through the cancel ladder.
         .stdin(Stdio::null());
@@ -354,7 +358,7 @@ pub(crate) fn spawn_exec(
             Ok(())
         });
     }
-    let spawned = ChildProcess::spawn(&mut cmd).map_err(spawn_err);
+    let spawned = ExecChild::spawn(&mut cmd).map_err(spawn_err);
     drop(secret_fd);
     let spawned = spawned?;
     if let Some(pid) = spawned.id() {
@@ -362,6 +366,16 @@ pub(crate) fn spawn_exec(
     }
     Ok(spawned)
 }
+
+/// This process's arguments as it was started (without the program
+/// name): how a child re-runs this binary. Read before a process title
+/// overwrites them (`remember_args`).
+pub(crate) fn process_args() -> Vec<String> {
+    ARGS.get_or_init(|| std::env::args().skip(1).collect())
+        .clone()
+}
+
+static ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 /// Children of this process not reaped yet, with their tree: a zombie
 /// has no readable environment, so this is how a survivor check tells

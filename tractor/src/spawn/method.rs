@@ -5,12 +5,22 @@ use std::str::FromStr;
 
 use super::exec::SpawnError;
 
-/// How a child actor process comes to exist (tractor's `start_method`).
-/// `TRACTOR_SPAWN_METHOD` wins over configuration.
+/// How a child actor comes to exist (tractor's `start_method`): chosen
+/// for a tree by [`RootConfig::spawn_method`](crate::RootConfig::spawn_method),
+/// per child by `start_actor(..).spawn_method(..)`, inherited by children
+/// for their own children unless they choose; `TRACTOR_SPAWN_METHOD` wins
+/// over all of these.
+///
+/// | backend | a child is | spawn | isolation |
+/// |---|---|---|---|
+/// | `exec` | a process: this binary re-run | ~2-6 ms | full |
+/// | `forkserver` | a process: a fork of the program's pre-tokio image | ~1 ms | full |
+/// | `thread` | a thread of this process | ~0.1 ms | none against crashes and `exit` |
 ///
 /// ```
 /// use tractor::SpawnMethod;
 /// assert_eq!("exec".parse::<SpawnMethod>().unwrap(), SpawnMethod::Exec);
+/// assert_eq!("forkserver".parse::<SpawnMethod>().unwrap(), SpawnMethod::Forkserver);
 /// assert!("trio".parse::<SpawnMethod>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -21,6 +31,16 @@ pub enum SpawnMethod {
     /// environment.
     #[default]
     Exec,
+    /// Fork from a single-threaded server started from this binary before
+    /// tokio (see the `forkserver` section of the crate docs): a process
+    /// with the guarantees of `exec`, spawned faster and sharing the
+    /// program's image copy-on-write.
+    Forkserver,
+    /// An actor per OS thread of this process, with a runtime of its own
+    /// and an in-process transport carrying the same encoded messages.
+    /// For tests and very light actors: a crash or `process::exit` in one
+    /// takes the whole process, and a stuck one can only be abandoned.
+    Thread,
 }
 
 impl SpawnMethod {
@@ -28,15 +48,22 @@ impl SpawnMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             SpawnMethod::Exec => "exec",
+            SpawnMethod::Forkserver => "forkserver",
+            SpawnMethod::Thread => "thread",
         }
     }
 
     /// The method `TRACTOR_SPAWN_METHOD` names, if set: it wins over
     /// `configured`.
     pub(crate) fn effective(configured: SpawnMethod) -> Result<SpawnMethod, SpawnError> {
+        Ok(SpawnMethod::from_env()?.unwrap_or(configured))
+    }
+
+    /// The method `TRACTOR_SPAWN_METHOD` names, if it is set.
+    pub(crate) fn from_env() -> Result<Option<SpawnMethod>, SpawnError> {
         match std::env::var(super::env::SPAWN_METHOD) {
-            Ok(v) if !v.is_empty() => v.parse(),
-            _ => Ok(configured),
+            Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some),
+            _ => Ok(None),
         }
     }
 }
@@ -47,6 +74,8 @@ impl FromStr for SpawnMethod {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "exec" => Ok(SpawnMethod::Exec),
+            "forkserver" => Ok(SpawnMethod::Forkserver),
+            "thread" => Ok(SpawnMethod::Thread),
             other => Err(SpawnError::UnknownMethod(other.to_string())),
         }
     }

@@ -1,21 +1,34 @@
 //! Spawn backends: how a child actor process comes to exist, learns who it
 //! is, and is made to die with its parent.
 //!
-//! The `exec` backend re-runs the current executable in child mode: the
-//! child finds [`ChildEnv`] in its environment, dials its parent and is
-//! bootstrapped by a `SpawnSpec` over that first IPC exchange.
+//! Three backends ([`SpawnMethod`]), behind one seam ([`backend::start`]):
+//!
+//! * `exec` re-runs the current executable in child mode: the child finds
+//!   [`ChildEnv`] in its environment, dials its parent and is
+//!   bootstrapped by a `SpawnSpec` over that first IPC exchange.
+//! * `forkserver` forks the child from a single-threaded server holding
+//!   the program's pre-tokio image ([`forkserver`]); the child gets its
+//!   [`ChildEnv`] over the server's link, and then boots the same way.
+//! * `thread` runs the child on a thread of this process, over an
+//!   in-process transport ([`thread`]).
+//!
+//! Whatever the backend, a child is one [`ChildProcess`] to its supervisor.
 
+mod backend;
 mod exec;
+pub(crate) mod forkserver;
 mod method;
 mod process;
 pub(crate) mod proctitle;
 mod resource;
+pub(crate) mod thread;
 
 pub use exec::{SpawnError, SpawnStage};
 pub use method::SpawnMethod;
 pub use resource::{BootExit, Resource};
 
-pub(crate) use exec::{ChildEnv, note_reaped, spawn_exec, unreaped};
+pub(crate) use backend::{ForkserverSlot, SpawnContext, start};
+pub(crate) use exec::{ChildEnv, note_reaped, process_args, spawn_exec, unreaped};
 pub(crate) use process::ChildProcess;
 
 /// Environment variables of the exec handshake.
@@ -33,6 +46,9 @@ pub(crate) mod env {
     pub(crate) const LOGLEVEL: &str = "TRACTOR_LOGLEVEL";
     /// Spawn backend; wins over configuration.
     pub(crate) const SPAWN_METHOD: &str = "TRACTOR_SPAWN_METHOD";
+    /// The number of an inherited socket: this process is a forkserver,
+    /// and that is its lifeline to the actor that started it.
+    pub(crate) const FORKSERVER_FD: &str = "TRACTOR_FORKSERVER_FD";
     /// Debug mode for the whole tree (`1`/`true`/`on` or `0`/`false`/
     /// `off`); wins over configuration, so it turns debugging on without
     /// recompiling.

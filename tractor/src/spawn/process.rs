@@ -1,38 +1,113 @@
-//! A child process handle that holds no fd of its own.
+//! A child actor, however it was started: the one handle the supervisor
+//! waits on, signals and kills, whatever the backend.
 //!
-//! `tokio::process::Child` keeps a pidfd open per child on Linux: one more
-//! fd per actor in every parent, on top of the channel to it. Here a child
-//! is waited on through SIGCHLD instead, whose one signal pipe all children
-//! share.
+//! * An exec'd child is this process's own child. `tokio::process::Child`
+//!   would keep a pidfd open per child on Linux: one more fd per actor in
+//!   every parent, on top of the channel to it. Here it is waited on
+//!   through SIGCHLD instead, whose one signal pipe all children share.
+//! * A forked child is the forkserver's child: the forkserver reaps it and
+//!   reports its exit status, and signals it on our behalf (only it can
+//!   do so without racing a recycled pid).
+//! * A thread actor is a thread of this process: it "exits" when its
+//!   thread returns, a SIGTERM becomes a graceful cancel request, and a
+//!   kill abandons it, since a thread cannot be killed.
 
 use std::process::ExitStatus;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use super::forkserver::ForkedChild;
+use super::thread::ThreadChild;
+
 /// A spawned child: killed (and reaped in the background) if dropped
 /// before it was reaped.
 #[derive(Debug)]
-pub(crate) struct ChildProcess {
+pub(crate) enum ChildProcess {
+    /// Started by fork + exec from this process.
+    Exec(ExecChild),
+    /// Forked by the forkserver.
+    Forked(ForkedChild),
+    /// A thread of this process.
+    Thread(ThreadChild),
+}
+
+impl ChildProcess {
+    /// The OS pid, until the child is reaped (`None` for a thread actor).
+    pub(crate) fn id(&self) -> Option<u32> {
+        match self {
+            ChildProcess::Exec(c) => c.id(),
+            ChildProcess::Forked(c) => c.id(),
+            ChildProcess::Thread(_) => None,
+        }
+    }
+
+    /// Sends `sig` (SIGTERM to a thread actor: a cancel request), unless
+    /// the child was reaped already.
+    pub(crate) fn signal(&self, sig: libc::c_int) {
+        match self {
+            ChildProcess::Exec(c) => c.signal(sig),
+            ChildProcess::Forked(c) => c.signal(sig),
+            ChildProcess::Thread(c) => c.signal(sig),
+        }
+    }
+
+    /// Sends SIGKILL (abandons a thread actor), unless the child was
+    /// reaped already.
+    pub(crate) fn start_kill(&mut self) -> std::io::Result<()> {
+        match self {
+            ChildProcess::Exec(c) => c.start_kill(),
+            ChildProcess::Forked(c) => {
+                c.signal(libc::SIGKILL);
+                Ok(())
+            }
+            ChildProcess::Thread(c) => {
+                c.abandon();
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits for the child to exit and reaps it. Cancel-safe.
+    pub(crate) async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        match self {
+            ChildProcess::Exec(c) => c.wait().await,
+            ChildProcess::Forked(c) => c.wait().await,
+            ChildProcess::Thread(c) => c.wait().await,
+        }
+    }
+
+    /// Why the child's end was not an exit of its own, when it was not:
+    /// a thread actor that was abandoned still running.
+    pub(crate) fn abandoned(&self) -> Option<String> {
+        match self {
+            ChildProcess::Thread(c) => c.abandoned(),
+            _ => None,
+        }
+    }
+}
+
+/// An exec'd child of this process.
+#[derive(Debug)]
+pub(crate) struct ExecChild {
     /// The handle; taken only by `drop`.
     child: Option<std::process::Child>,
     sigchld: Signal,
     status: Option<ExitStatus>,
 }
 
-impl ChildProcess {
+impl ExecChild {
     /// Spawns `cmd`; must run inside a tokio runtime with signals enabled.
-    pub(crate) fn spawn(cmd: &mut std::process::Command) -> std::io::Result<ChildProcess> {
+    pub(crate) fn spawn(cmd: &mut std::process::Command) -> std::io::Result<ExecChild> {
         // Listening before the fork means no SIGCHLD of this child is missed.
         let sigchld = signal(SignalKind::child())?;
         let child = cmd.spawn()?;
-        Ok(ChildProcess {
+        Ok(ExecChild {
             child: Some(child),
             sigchld,
             status: None,
         })
     }
 
-    /// The OS pid, until the child is reaped.
     pub(crate) fn id(&self) -> Option<u32> {
         self.child
             .as_ref()
@@ -40,7 +115,16 @@ impl ChildProcess {
             .map(|c| c.id())
     }
 
-    /// Sends SIGKILL, unless the child was reaped already.
+    fn signal(&self, sig: libc::c_int) {
+        if let Some(pid) = self.id() {
+            // SAFETY: kill has no memory-safety preconditions; the pid is our
+            // own unreaped child, so it cannot have been recycled.
+            unsafe {
+                libc::kill(pid as libc::pid_t, sig);
+            }
+        }
+    }
+
     pub(crate) fn start_kill(&mut self) -> std::io::Result<()> {
         match &mut self.child {
             Some(c) if self.status.is_none() => c.kill(),
@@ -70,7 +154,7 @@ impl ChildProcess {
     }
 }
 
-impl Drop for ChildProcess {
+impl Drop for ExecChild {
     fn drop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;

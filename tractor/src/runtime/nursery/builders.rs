@@ -14,6 +14,8 @@ pub(super) struct SpawnOptions {
     pub(super) loglevel: Option<String>,
     pub(super) debug_mode: bool,
     pub(super) transport: Option<TransportKind>,
+    pub(super) spawn_method: Option<SpawnMethod>,
+    pub(super) child_spawn_method: Option<SpawnMethod>,
 }
 
 impl SpawnOptions {
@@ -24,6 +26,8 @@ impl SpawnOptions {
             loglevel: None,
             debug_mode: false,
             transport: None,
+            spawn_method: None,
+            child_spawn_method: None,
         }
     }
 }
@@ -57,6 +61,23 @@ macro_rules! spawn_option_setters {
         /// The transport the child listens on (default: the parent's).
         pub fn transport(mut self, kind: TransportKind) -> Self {
             self.opts.transport = Some(kind);
+            self
+        }
+
+        /// The backend this child is spawned with (default: this actor's,
+        /// which it inherited from its parent or the root's config);
+        /// `TRACTOR_SPAWN_METHOD` wins. The child's own children use it
+        /// too unless [`children_spawn_method`](Self::children_spawn_method)
+        /// says otherwise.
+        pub fn spawn_method(mut self, method: crate::SpawnMethod) -> Self {
+            self.opts.spawn_method = Some(method);
+            self
+        }
+
+        /// The backend the child spawns its own children with (default:
+        /// the one it was spawned with).
+        pub fn children_spawn_method(mut self, method: crate::SpawnMethod) -> Self {
+            self.opts.child_spawn_method = Some(method);
             self
         }
     };

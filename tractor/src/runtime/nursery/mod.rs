@@ -47,7 +47,7 @@ use super::error::{Error, RemoteErrorKind};
 use super::portal::Portal;
 use super::supervisor::{ChildProc, ExitInfo, Teardown};
 use crate::ipc::{Aid, FuncType, Msg, SpawnSpec, TransportKind};
-use crate::spawn::{BootExit, ChildEnv, SpawnError, spawn_exec};
+use crate::spawn::{BootExit, ChildEnv, SpawnError, SpawnMethod};
 
 /// How long a spawned child may take to connect back.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -471,10 +471,22 @@ impl ActorNursery {
             .ok()
             .or_else(|| opts.loglevel.clone())
             .or_else(|| rt.p.loglevel.clone());
+        // The environment wins, then this spawn's choice, then the actor's.
+        let method = SpawnMethod::effective(opts.spawn_method.unwrap_or(rt.p.spawn_method))?;
         let started = std::time::Instant::now();
         let connected = rt.expect_child(uuid);
         let awaited = AwaitedChild(rt, uuid);
-        let mut child = spawn_exec(&env, &rt.p.exec_args, loglevel.as_deref())?;
+        let cx = crate::spawn::SpawnContext {
+            exec_args: &rt.p.exec_args,
+            loglevel: loglevel.as_deref(),
+            forkserver: &rt.forkserver,
+            max_frame: rt.p.limits.max_frame,
+        };
+        let spawned = crate::spawn::start(method, &env, &cx).await?;
+        if let Some(t) = spawned.in_process {
+            super::accept::accept_in_process(rt, t);
+        }
+        let mut child = spawned.child;
         let conn = tokio::select! {
             c = connected => c.map_err(|_| Error::Cancelled("actor is shutting down".into())),
             st = child.wait() => Err(boot_death(rt, &opts.name, started, st).into()),
@@ -511,6 +523,11 @@ impl ActorNursery {
                 .filter(|_| !opts.debug_mode)
                 .map(crate::ipc::Heartbeat::to_millis),
             limits: rt.p.limits,
+            spawn_method: opts
+                .child_spawn_method
+                .unwrap_or(method)
+                .as_str()
+                .to_string(),
         };
         let proc = ChildProc::supervise(rt, aid.clone(), conn.clone(), child);
         let record = self.record(proc.clone());

@@ -1,0 +1,80 @@
+//! The seam between the nursery and the spawn backends: one call starts a
+//! child with whichever backend was chosen, and returns the one handle
+//! the supervisor drives ([`ChildProcess`]).
+
+use std::sync::Arc;
+
+use super::forkserver::ForkClient;
+use super::process::ChildProcess;
+use super::{ChildEnv, SpawnError, SpawnMethod, spawn_exec, thread};
+use crate::ipc::MsgTransport;
+
+/// An actor's forkserver link, opened on its first forkserver spawn and
+/// closed (the server reaped) at its teardown.
+#[derive(Default)]
+pub(crate) struct ForkserverSlot(tokio::sync::OnceCell<Arc<ForkClient>>);
+
+impl ForkserverSlot {
+    /// Closes the link, if one was opened; a server this actor started
+    /// exits and is reaped.
+    pub(crate) async fn close(&self) {
+        if let Some(c) = self.0.get() {
+            c.close().await;
+        }
+    }
+}
+
+/// What the spawning actor contributes to a spawn.
+pub(crate) struct SpawnContext<'a> {
+    /// How this binary is re-run to reach child mode (a test's filter).
+    pub exec_args: &'a [String],
+    /// The child's log filter, handed down in its environment (`exec`).
+    pub loglevel: Option<&'a str>,
+    /// The spawning actor's forkserver link.
+    pub forkserver: &'a ForkserverSlot,
+    /// The largest frame the in-process transport takes (`thread`).
+    pub max_frame: usize,
+}
+
+/// A started child.
+pub(crate) struct Started {
+    /// The handle the supervisor drives.
+    pub child: ChildProcess,
+    /// The parent's end of a thread actor's in-process transport: the
+    /// caller accepts it like a connection from a socket.
+    pub in_process: Option<MsgTransport>,
+}
+
+/// Starts child `env` with backend `method`. Runs on the spawning actor's
+/// home thread (a process's parent-death signal follows the thread that
+/// forked it).
+pub(crate) async fn start(
+    method: SpawnMethod,
+    env: &ChildEnv,
+    cx: &SpawnContext<'_>,
+) -> Result<Started, SpawnError> {
+    let child = match method {
+        SpawnMethod::Exec => ChildProcess::Exec(spawn_exec(env, cx.exec_args, cx.loglevel)?),
+        SpawnMethod::Forkserver => {
+            let tree_id = env.tree_id.as_str();
+            let client = cx
+                .forkserver
+                .0
+                .get_or_try_init(|| ForkClient::open(cx.exec_args, tree_id))
+                .await?;
+            ChildProcess::Forked(client.fork(env).await?)
+        }
+        SpawnMethod::Thread => {
+            let (ours, theirs) = MsgTransport::in_process_pair(cx.max_frame);
+            let child = thread::spawn_thread(env.clone(), theirs)?;
+            return Ok(Started {
+                child: ChildProcess::Thread(child),
+                in_process: Some(ours),
+            });
+        }
+    };
+    Ok(Started {
+        child,
+        in_process: None,
+    })
+}

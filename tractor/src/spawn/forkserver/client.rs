@@ -1,0 +1,387 @@
+//! An actor's side of its link to a forkserver: fork requests, signals,
+//! and the exits the server reports.
+
+use std::collections::HashMap;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::proto::{self, Reply, Request};
+use crate::spawn::process::ExecChild;
+use crate::spawn::{ChildEnv, SpawnError, env};
+
+/// How long a new server may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server whose lifeline closed may take to exit.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The raw wait status of a process killed by SIGKILL: what a child
+/// reports once its server is gone (it died with the server).
+const KILLED: i32 = libc::SIGKILL;
+
+type Forked = Result<(i32, watch::Receiver<Option<ExitStatus>>), i32>;
+
+#[derive(Default)]
+struct State {
+    forks: HashMap<u64, oneshot::Sender<Forked>>,
+    exits: HashMap<i32, watch::Sender<Option<ExitStatus>>>,
+    hello: Option<oneshot::Sender<i32>>,
+    closed: bool,
+}
+
+/// A link to a forkserver.
+pub(crate) struct ForkClient {
+    /// Frames to the server, written by a task; requests are ours (one per
+    /// spawn, a few per teardown), so the queue is bounded by our children.
+    tx: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    state: Arc<Mutex<State>>,
+    next_id: AtomicU64,
+    /// The server process, when this actor started it.
+    server: tokio::sync::Mutex<Option<ExecChild>>,
+}
+
+impl std::fmt::Debug for ForkClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForkClient").finish_non_exhaustive()
+    }
+}
+
+fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn fs_err(what: String) -> SpawnError {
+    SpawnError::Forkserver(what)
+}
+
+impl ForkClient {
+    /// The link this process was forked with, or a new server started from
+    /// this binary (run the way `exec_args` say, in tree `tree_id`).
+    /// Runs inside the actor's tokio runtime.
+    pub(crate) async fn open(
+        exec_args: &[String],
+        tree_id: &str,
+    ) -> Result<Arc<ForkClient>, SpawnError> {
+        if let Some(link) = super::INHERITED_LINK.take() {
+            return ForkClient::over(link, None);
+        }
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| fs_err(format!("cannot make its link: {e}")))?;
+        let server = start_server(theirs, exec_args, tree_id)?;
+        let (hello_tx, hello_rx) = oneshot::channel();
+        let client = ForkClient::over(ours, Some(hello_tx))?;
+        let mut server = server;
+        let said_hello = tokio::select! {
+            h = hello_rx => h.ok(),
+            st = server.wait() => {
+                let st = st.map_or_else(|e| e.to_string(), |s| s.to_string());
+                return Err(fs_err(format!("it exited at start ({st}); is this binary's main wrapped in #[tractor::main] or does it call tractor::init() first?")));
+            }
+            _ = tokio::time::sleep(HELLO_TIMEOUT) => None,
+        };
+        if said_hello.is_none() {
+            let _ = server.start_kill();
+            let _ = server.wait().await;
+            return Err(fs_err(format!("it did not start within {HELLO_TIMEOUT:?}")));
+        }
+        *client.server.lock().await = Some(server);
+        Ok(client)
+    }
+
+    fn over(
+        link: std::os::unix::net::UnixStream,
+        hello: Option<oneshot::Sender<i32>>,
+    ) -> Result<Arc<ForkClient>, SpawnError> {
+        let io = |e: std::io::Error| fs_err(format!("cannot use its link: {e}"));
+        link.set_nonblocking(true).map_err(io)?;
+        let link = tokio::net::UnixStream::from_std(link).map_err(io)?;
+        let (read, write) = link.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = Arc::new(Mutex::new(State {
+            hello,
+            ..State::default()
+        }));
+        tokio::spawn(read_loop(read, state.clone(), tx.downgrade()));
+        tokio::spawn(write_loop(write, rx));
+        Ok(Arc::new(ForkClient {
+            tx: Mutex::new(Some(tx)),
+            state,
+            next_id: AtomicU64::new(1),
+            server: tokio::sync::Mutex::new(None),
+        }))
+    }
+
+    fn send(&self, req: &Request) -> bool {
+        let mut frame = Vec::new();
+        if proto::encode(req, &mut frame).is_err() {
+            return false;
+        }
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        tx.as_ref().is_some_and(|tx| tx.send(frame).is_ok())
+    }
+
+    /// Forks the child `child` describes.
+    pub(crate) async fn fork(
+        self: &Arc<Self>,
+        child: &ChildEnv,
+    ) -> Result<ForkedChild, SpawnError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (done, forked) = oneshot::channel();
+        {
+            let mut st = lock(&self.state);
+            if st.closed {
+                return Err(fs_err("its link is closed (the server died)".into()));
+            }
+            st.forks.insert(id, done);
+        }
+        let req = Request::Fork {
+            id,
+            name: child.name.clone(),
+            uuid: child.uuid.into_bytes(),
+            tree_id: child.tree_id.clone(),
+            parent_addr: child.parent_addr.to_string(),
+            secret: child.secret.expose().to_vec(),
+        };
+        if !self.send(&req) {
+            lock(&self.state).forks.remove(&id);
+            return Err(fs_err("its link is closed".into()));
+        }
+        match forked.await {
+            Ok(Ok((pid, exit))) => Ok(ForkedChild {
+                pid,
+                client: self.clone(),
+                exit,
+            }),
+            Ok(Err(errno)) => {
+                let source = std::io::Error::from_raw_os_error(errno);
+                Err(match crate::spawn::Resource::of_spawn_error(&source) {
+                    Some(resource) => SpawnError::ResourceExhausted {
+                        name: child.name.clone(),
+                        resource,
+                        stage: crate::spawn::SpawnStage::Exec,
+                        source,
+                    },
+                    None => SpawnError::Exec {
+                        name: child.name.clone(),
+                        source,
+                    },
+                })
+            }
+            Err(_) => Err(fs_err("it died while forking".into())),
+        }
+    }
+
+    fn signal(&self, pid: i32, sig: i32) {
+        self.send(&Request::Signal { pid, sig });
+    }
+
+    /// Closes the link; a server this actor started then kills whatever
+    /// children are left and exits, and is reaped here.
+    pub(crate) async fn close(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(mut server) = self.server.lock().await.take() else {
+            return;
+        };
+        if tokio::time::timeout(EXIT_TIMEOUT, server.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(target: "tractor::spawn", "the forkserver did not exit {EXIT_TIMEOUT:?} after its lifeline closed; killing it");
+            let _ = server.start_kill();
+            let _ = server.wait().await;
+        }
+    }
+}
+
+/// Execs this binary as a forkserver whose lifeline is `theirs`.
+fn start_server(
+    theirs: std::os::unix::net::UnixStream,
+    exec_args: &[String],
+    tree_id: &str,
+) -> Result<ExecChild, SpawnError> {
+    use std::os::fd::AsRawFd;
+    let exe = std::env::current_exe().map_err(SpawnError::CurrentExe)?;
+    let fd = theirs.as_raw_fd();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(exec_args)
+        .env(env::FORKSERVER_FD, fd.to_string())
+        .env(env::TREE, tree_id)
+        .env_remove(env::PARENT_ADDR)
+        .env_remove(env::ACTOR_NAME)
+        .env_remove(env::ACTOR_UUID)
+        .env_remove(env::SECRET_FD)
+        .stdin(Stdio::null());
+    // SAFETY: getpid is async-signal-safe and called before the fork.
+    let parent_pid = unsafe { libc::getpid() };
+    // SAFETY: the closure runs between fork and exec and only calls
+    // async-signal-safe functions (prctl, getppid, fcntl, _exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent_pid {
+                libc::_exit(1);
+            }
+            // The lifeline is the one fd the server inherits.
+            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let server = ExecChild::spawn(&mut cmd).map_err(|e| fs_err(format!("cannot start it: {e}")));
+    drop(theirs);
+    server
+}
+
+async fn write_loop(
+    mut w: tokio::net::unix::OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    while let Some(frame) = rx.recv().await {
+        if w.write_all(&frame).await.is_err() {
+            return;
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+/// Reads the server's replies; `tx` (weak: the link closes when the
+/// client lets go) kills a child whose spawn was given up meanwhile.
+async fn read_loop(
+    mut r: tokio::net::unix::OwnedReadHalf,
+    state: Arc<Mutex<State>>,
+    tx: mpsc::WeakUnboundedSender<Vec<u8>>,
+) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    'read: loop {
+        match r.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        loop {
+            match proto::decode::<Reply>(&mut buf) {
+                Ok(Some(reply)) => on_reply(&state, reply, &tx),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(target: "tractor::spawn", "the forkserver sent a bad frame ({e}); dropping its link");
+                    break 'read;
+                }
+            }
+        }
+    }
+    // The server is gone, and every child it forked for us died with it.
+    let mut st = lock(&state);
+    st.closed = true;
+    st.forks.clear();
+    st.hello = None;
+    for (_, exit) in st.exits.drain() {
+        exit.send_replace(Some(ExitStatus::from_raw(KILLED)));
+    }
+}
+
+fn on_reply(state: &Mutex<State>, reply: Reply, tx: &mpsc::WeakUnboundedSender<Vec<u8>>) {
+    let mut st = lock(state);
+    match reply {
+        Reply::Hello { .. } => {
+            if let Some(h) = st.hello.take() {
+                let _ = h.send(0);
+            }
+        }
+        Reply::Forked { id, pid } => {
+            let (exit_tx, exit_rx) = watch::channel(None);
+            st.exits.insert(pid, exit_tx);
+            match st.forks.remove(&id) {
+                Some(done) => {
+                    if done.send(Ok((pid, exit_rx))).is_err() {
+                        // Nobody waits for it any more: it is not wanted.
+                        tracing::debug!(target: "tractor::spawn", pid, "forked child unclaimed; killing it");
+                        let mut frame = Vec::new();
+                        let kill = Request::Signal {
+                            pid,
+                            sig: libc::SIGKILL,
+                        };
+                        if proto::encode(&kill, &mut frame).is_ok()
+                            && let Some(tx) = tx.upgrade()
+                        {
+                            let _ = tx.send(frame);
+                        }
+                    }
+                }
+                None => {
+                    tracing::warn!(target: "tractor::spawn", id, "the forkserver answered a request nobody made")
+                }
+            }
+        }
+        Reply::Failed { id, errno } => {
+            if let Some(done) = st.forks.remove(&id) {
+                let _ = done.send(Err(errno));
+            }
+        }
+        Reply::Exited { pid, status } => {
+            if let Some(exit) = st.exits.remove(&pid) {
+                exit.send_replace(Some(ExitStatus::from_raw(status)));
+            }
+        }
+    }
+}
+
+/// A child forked by a forkserver for this actor.
+pub(crate) struct ForkedChild {
+    pid: i32,
+    client: Arc<ForkClient>,
+    exit: watch::Receiver<Option<ExitStatus>>,
+}
+
+impl std::fmt::Debug for ForkedChild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForkedChild")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ForkedChild {
+    fn exited(&self) -> bool {
+        self.exit.borrow().is_some()
+    }
+
+    pub(crate) fn id(&self) -> Option<u32> {
+        (!self.exited()).then_some(self.pid as u32)
+    }
+
+    pub(crate) fn signal(&self, sig: libc::c_int) {
+        if !self.exited() {
+            self.client.signal(self.pid, sig);
+        }
+    }
+
+    /// Waits until the server reports the child's exit. Cancel-safe.
+    pub(crate) async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        match self.exit.wait_for(Option::is_some).await {
+            Ok(st) => (*st).ok_or_else(|| std::io::Error::other("no exit status")),
+            // The sender is dropped only after sending; treat as killed.
+            Err(_) => Ok(ExitStatus::from_raw(KILLED)),
+        }
+    }
+}
+
+impl Drop for ForkedChild {
+    fn drop(&mut self) {
+        // A spawn abandoned mid-boot: the server reaps it.
+        self.signal(libc::SIGKILL);
+    }
+}

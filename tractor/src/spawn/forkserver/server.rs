@@ -1,0 +1,416 @@
+//! The forkserver's loop: one thread, blocking `poll`, raw syscalls.
+//!
+//! It serves links: the one it was started with (to the actor that
+//! started it, its lifeline) and one per child it forked (the child's own,
+//! for the grandchildren it asks for). Each child belongs to the link
+//! that asked for it: only that link may signal it and hears of its exit,
+//! and when that link closes (its actor died or left) its children are
+//! killed. That is the parent-death rule of the exec backend, kept by the
+//! one process that is every forked actor's parent, and it applies down
+//! the tree: a killed child's link closes in turn.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+use uuid::Uuid;
+
+use super::proto::{self, Reply, Request};
+use crate::ipc::{Addr, Secret};
+use crate::spawn::ChildEnv;
+
+/// Bytes a link may have queued towards it before it is taken for
+/// wedged and dropped (its children are killed): replies are a few bytes
+/// each, so only a link that stopped reading gets near this.
+const MAX_OUT: usize = 1 << 20;
+
+/// The write end of the SIGCHLD self-pipe, for the signal handler.
+static SIGCHLD_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_sigchld(_: libc::c_int) {
+    let fd = SIGCHLD_PIPE.load(std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: write is async-signal-safe; a full pipe already holds a wakeup.
+        unsafe {
+            libc::write(fd, [0u8].as_ptr().cast(), 1);
+        }
+    }
+}
+
+struct Link {
+    stream: UnixStream,
+    inbuf: Vec<u8>,
+    outbuf: Vec<u8>,
+    dead: bool,
+}
+
+struct Server {
+    /// Links by key; key 0 is the lifeline.
+    links: HashMap<u64, Link>,
+    next_key: u64,
+    /// Live children and the key of the link that owns each.
+    children: HashMap<i32, u64>,
+    /// The SIGCHLD self-pipe (never closed in the server: it lives as
+    /// long as the process).
+    pipe_r: RawFd,
+    pipe_w: RawFd,
+    on_child: fn(ChildEnv) -> !,
+    me: i32,
+}
+
+/// Serves `lifeline` until it closes, then kills whatever children are
+/// left, reaps them and exits.
+pub(super) fn serve(lifeline: UnixStream, on_child: fn(ChildEnv) -> !) -> ! {
+    match Server::new(lifeline, on_child) {
+        Ok(mut s) => s.run(),
+        Err(e) => {
+            eprintln!("tractor forkserver: cannot start: {e}");
+            std::process::exit(70);
+        }
+    }
+}
+
+impl Server {
+    fn new(lifeline: UnixStream, on_child: fn(ChildEnv) -> !) -> std::io::Result<Server> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two fds into the array on success.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let (pipe_r, pipe_w) = (fds[0], fds[1]);
+        SIGCHLD_PIPE.store(pipe_w, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: installs an async-signal-safe handler; SA_RESTART keeps
+        // blocking calls going, and SA_NOCLDSTOP ignores stopped children.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigchld as extern "C" fn(libc::c_int) as usize;
+            sa.sa_flags = libc::SA_RESTART | libc::SA_NOCLDSTOP;
+            if libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Ctrl-C reaches the whole process group; the root turns it
+            // into a graceful cancel, which needs us alive till the end.
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+        }
+        lifeline.set_nonblocking(true)?;
+        let mut s = Server {
+            links: HashMap::new(),
+            next_key: 1,
+            children: HashMap::new(),
+            pipe_r,
+            pipe_w,
+            on_child,
+            me: std::process::id() as i32,
+        };
+        s.links.insert(0, Link::new(lifeline));
+        let hello = Reply::Hello { pid: s.me };
+        s.send(0, &hello);
+        Ok(s)
+    }
+
+    fn run(&mut self) -> ! {
+        loop {
+            self.poll_once();
+            self.reap();
+            if self.links.get(&0).is_none_or(|l| l.dead) {
+                self.exit();
+            }
+            let dead: Vec<u64> = self
+                .links
+                .iter()
+                .filter(|(_, l)| l.dead)
+                .map(|(k, _)| *k)
+                .collect();
+            for key in dead {
+                self.drop_link(key);
+            }
+        }
+    }
+
+    fn poll_once(&mut self) {
+        let keys: Vec<u64> = self.links.keys().copied().collect();
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(keys.len() + 1);
+        fds.push(pollfd(self.pipe_r, libc::POLLIN));
+        for k in &keys {
+            let l = &self.links[k];
+            let mut ev = libc::POLLIN;
+            if !l.outbuf.is_empty() {
+                ev |= libc::POLLOUT;
+            }
+            fds.push(pollfd(l.stream.as_raw_fd(), ev));
+        }
+        // SAFETY: `fds` is a live array of `fds.len()` pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            return; // EINTR (SIGCHLD): reap, then poll again.
+        }
+        if fds[0].revents != 0 {
+            let mut sink = [0u8; 64];
+            // SAFETY: reads into a local buffer from our nonblocking pipe.
+            while unsafe { libc::read(self.pipe_r, sink.as_mut_ptr().cast(), 64) } > 0 {}
+        }
+        for (k, p) in keys.iter().zip(&fds[1..]) {
+            if p.revents & libc::POLLOUT != 0 {
+                self.flush(*k);
+            }
+            if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                self.read(*k);
+            }
+        }
+    }
+
+    fn read(&mut self, key: u64) {
+        let Some(link) = self.links.get_mut(&key) else {
+            return;
+        };
+        let mut chunk = [0u8; 4096];
+        loop {
+            match link.stream.read(&mut chunk) {
+                Ok(0) => {
+                    link.dead = true;
+                    break;
+                }
+                Ok(n) => {
+                    link.inbuf.extend_from_slice(&chunk[..n]);
+                    if link.inbuf.len() > proto::MAX_FRAME + 4 {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    link.dead = true;
+                    break;
+                }
+            }
+        }
+        loop {
+            let Some(link) = self.links.get_mut(&key) else {
+                return;
+            };
+            match proto::decode::<Request>(&mut link.inbuf) {
+                Ok(Some(req)) => self.handle(key, req),
+                Ok(None) => return,
+                Err(e) => {
+                    eprintln!("tractor forkserver: dropping a link that sent a bad frame: {e}");
+                    link.dead = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, key: u64, req: Request) {
+        match req {
+            Request::Signal { pid, sig } => {
+                if self.children.get(&pid) == Some(&key) {
+                    // SAFETY: `pid` is our unreaped child: it cannot be recycled.
+                    unsafe {
+                        libc::kill(pid, sig);
+                    }
+                }
+            }
+            Request::Fork {
+                id,
+                name,
+                uuid,
+                tree_id,
+                parent_addr,
+                secret,
+            } => {
+                let env = match child_env(name, uuid, tree_id, &parent_addr, secret) {
+                    Ok(env) => env,
+                    Err(()) => {
+                        return self.send(
+                            key,
+                            &Reply::Failed {
+                                id,
+                                errno: libc::EINVAL,
+                            },
+                        );
+                    }
+                };
+                match self.fork(key, env) {
+                    Ok(pid) => self.send(key, &Reply::Forked { id, pid }),
+                    Err(e) => {
+                        let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                        self.send(key, &Reply::Failed { id, errno })
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forks the child `env` describes for link `owner`; in the child,
+    /// never returns.
+    fn fork(&mut self, owner: u64, env: ChildEnv) -> std::io::Result<i32> {
+        let (ours, theirs) = UnixStream::pair()?;
+        // SAFETY: this process runs this one thread of ours (a test
+        // harness may have an idle thread blocked in its own wait), and the
+        // child only runs code that is fine after fork: it resets the
+        // state above and becomes an actor.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if pid == 0 {
+            self.become_child(theirs, env);
+        }
+        drop(theirs);
+        ours.set_nonblocking(true)?;
+        let key = self.next_key;
+        self.next_key += 1;
+        self.links.insert(key, Link::new(ours));
+        self.children.insert(pid, owner);
+        Ok(pid)
+    }
+
+    fn become_child(&mut self, link: UnixStream, env: ChildEnv) -> ! {
+        // SAFETY: resets the signal state this loop set up; async-signal-safe calls.
+        unsafe {
+            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+                || libc::getppid() != self.me
+            {
+                libc::_exit(1);
+            }
+        }
+        SIGCHLD_PIPE.store(-1, std::sync::atomic::Ordering::Relaxed);
+        // Every other link is the server's, not this child's.
+        for (_, l) in self.links.drain() {
+            drop(l);
+        }
+        // SAFETY: the self-pipe's fds are ours and nothing uses them after this.
+        unsafe {
+            libc::close(self.pipe_r);
+            libc::close(self.pipe_w);
+        }
+        super::INHERITED_LINK.with_link(link);
+        (self.on_child)(env)
+    }
+
+    /// Reaps every exited child and tells its owner.
+    fn reap(&mut self) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes the status into a local.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                return;
+            }
+            if let Some(owner) = self.children.remove(&pid) {
+                self.send(owner, &Reply::Exited { pid, status });
+            }
+        }
+    }
+
+    /// Link `key` closed: kill its children (they die with their parent).
+    fn drop_link(&mut self, key: u64) {
+        self.links.remove(&key);
+        for (pid, owner) in &self.children {
+            if *owner == key {
+                // SAFETY: an unreaped child of ours.
+                unsafe {
+                    libc::kill(*pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+
+    /// The lifeline closed: the actor that started us is gone or done.
+    fn exit(&mut self) -> ! {
+        for pid in self.children.keys() {
+            // SAFETY: an unreaped child of ours.
+            unsafe {
+                libc::kill(*pid, libc::SIGKILL);
+            }
+        }
+        for pid in self.children.keys() {
+            let mut status = 0;
+            // SAFETY: waits for our own SIGKILLed child.
+            unsafe {
+                libc::waitpid(*pid, &mut status, 0);
+            }
+        }
+        std::process::exit(0)
+    }
+
+    fn send(&mut self, key: u64, reply: &Reply) {
+        let Some(link) = self.links.get_mut(&key) else {
+            return;
+        };
+        if proto::encode(reply, &mut link.outbuf).is_err() || link.outbuf.len() > MAX_OUT {
+            link.dead = true;
+            return;
+        }
+        self.flush(key);
+    }
+
+    fn flush(&mut self, key: u64) {
+        let Some(link) = self.links.get_mut(&key) else {
+            return;
+        };
+        while !link.outbuf.is_empty() {
+            match link.stream.write(&link.outbuf) {
+                Ok(0) => {
+                    link.dead = true;
+                    return;
+                }
+                Ok(n) => {
+                    link.outbuf.drain(..n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    link.dead = true;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Link {
+    fn new(stream: UnixStream) -> Link {
+        Link {
+            stream,
+            inbuf: Vec::new(),
+            outbuf: Vec::new(),
+            dead: false,
+        }
+    }
+}
+
+fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+fn child_env(
+    name: String,
+    uuid: [u8; 16],
+    tree_id: String,
+    parent_addr: &str,
+    secret: Vec<u8>,
+) -> Result<ChildEnv, ()> {
+    let parent_addr: Addr = parent_addr.parse().map_err(|_| ())?;
+    let secret = Secret::from_origin(secret, "the forkserver").map_err(|_| ())?;
+    Ok(ChildEnv {
+        parent_addr,
+        name,
+        uuid: Uuid::from_bytes(uuid),
+        tree_id,
+        secret,
+    })
+}

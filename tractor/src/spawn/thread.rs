@@ -1,0 +1,146 @@
+//! The `thread` backend: an actor per OS thread of this process.
+//!
+//! Each thread actor runs its own current-thread runtime and talks to its
+//! parent over an in-process transport that carries the same encoded
+//! frames as a socket, through the same handshake, so its calls, errors
+//! and type checks are exactly those of a process actor. It costs a
+//! thread and a runtime: spawned in well under a millisecond, for tests
+//! and very light actors.
+//!
+//! # Isolation: what a thread cannot give
+//! * A hard crash (a segfault, an abort, a `panic = "abort"` build) or a
+//!   `std::process::exit` anywhere takes the whole process, every actor
+//!   of it with it. A panic in an endpoint is caught, as in any actor.
+//! * A thread cannot be killed. A stuck thread actor (blocking code that
+//!   never yields) is asked to cancel; if it does not end by the last step
+//!   of the teardown ladder, it is *abandoned*: reported as such, its
+//!   channel closed, and left running until the process exits.
+//! * Process-wide state is shared: the environment, the current
+//!   directory, signal dispositions, statics. Thread actors do not set a
+//!   process title (the thread is named after the actor instead) and leave
+//!   signals to the process's root.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::watch;
+
+use super::{ChildEnv, SpawnError};
+use crate::ipc::MsgTransport;
+
+/// What a thread actor is started with.
+pub(crate) struct ThreadLink {
+    /// Its end of the in-process transport to its parent.
+    pub transport: MsgTransport,
+    /// Raised when the parent asks it to cancel (its SIGTERM).
+    pub cancel: watch::Receiver<bool>,
+}
+
+/// Runs a thread actor to its end; its exit code. Set from above (the app
+/// layer composes the actor's boot), like the child-mode entry point.
+pub(crate) type ThreadMain = fn(ChildEnv, ThreadLink) -> i32;
+
+static MAIN: OnceLock<ThreadMain> = OnceLock::new();
+
+/// Sets the entry point of thread actors (once; later calls are no-ops).
+pub(crate) fn set_main(main: ThreadMain) {
+    let _ = MAIN.set(main);
+}
+
+/// A thread actor, as its parent's supervisor sees it.
+#[derive(Debug)]
+pub(crate) struct ThreadChild {
+    name: String,
+    exit: watch::Receiver<Option<ExitStatus>>,
+    cancel: watch::Sender<bool>,
+    abandoned: AtomicBool,
+}
+
+/// Starts thread actor `env` on the end `transport` of an in-process pair.
+pub(crate) fn spawn_thread(
+    env: ChildEnv,
+    transport: MsgTransport,
+) -> Result<ThreadChild, SpawnError> {
+    let Some(main) = MAIN.get().copied() else {
+        return Err(SpawnError::BadEnv(
+            "the thread backend's entry point is not set (open a root actor first)".into(),
+        ));
+    };
+    let name = env.name.clone();
+    let (exit_tx, exit) = watch::channel(None);
+    let (cancel, cancel_rx) = watch::channel(false);
+    let link = ThreadLink {
+        transport,
+        cancel: cancel_rx,
+    };
+    let spawned = std::thread::Builder::new()
+        // The OS keeps 15 bytes of it: what `top -H` and `pstree -t` show.
+        .name(name.clone())
+        .spawn(move || {
+            let run = std::panic::AssertUnwindSafe(move || main(env, link));
+            // A panic that escaped the actor: the status Rust gives one on `main`'s thread.
+            let code = std::panic::catch_unwind(run).unwrap_or(101);
+            exit_tx.send_replace(Some(ExitStatus::from_raw((code & 0xff) << 8)));
+        });
+    match spawned {
+        Ok(_detached) => Ok(ThreadChild {
+            name,
+            exit,
+            cancel,
+            abandoned: AtomicBool::new(false),
+        }),
+        Err(source) => Err(match super::Resource::of_spawn_error(&source) {
+            Some(resource) => SpawnError::ResourceExhausted {
+                name,
+                resource,
+                stage: super::SpawnStage::Exec,
+                source,
+            },
+            None => SpawnError::Exec { name, source },
+        }),
+    }
+}
+
+impl ThreadChild {
+    /// SIGTERM and SIGINT become a cancel request; SIGKILL abandons it.
+    pub(crate) fn signal(&self, sig: libc::c_int) {
+        if sig == libc::SIGKILL {
+            self.abandon();
+        } else {
+            self.cancel.send_replace(true);
+        }
+    }
+
+    /// Gives up on the thread: its wait ends now, reported as abandoned.
+    pub(crate) fn abandon(&self) {
+        if self.exit.borrow().is_none() && !self.abandoned.swap(true, Ordering::SeqCst) {
+            self.cancel.send_replace(true);
+            tracing::warn!(target: "tractor::spawn", child = %self.name, "thread actor did not end when told to; abandoning its thread (a thread cannot be killed)");
+        }
+    }
+
+    pub(crate) fn abandoned(&self) -> Option<String> {
+        self.abandoned.load(Ordering::SeqCst).then(|| {
+            "it was a thread actor that did not end when killed (a thread cannot be killed); its thread was abandoned, still running".to_string()
+        })
+    }
+
+    /// Waits for the thread's end (or its abandonment). Cancel-safe.
+    pub(crate) async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        loop {
+            if let Some(st) = *self.exit.borrow() {
+                return Ok(st);
+            }
+            if self.abandoned.load(Ordering::SeqCst) {
+                return Ok(ExitStatus::from_raw(libc::SIGKILL));
+            }
+            // Abandonment comes from this same handle (its supervisor), so
+            // it is seen at the next check; the thread's end wakes us here.
+            if self.exit.changed().await.is_err() {
+                return Ok(ExitStatus::from_raw(libc::SIGKILL));
+            }
+        }
+    }
+}
