@@ -1,38 +1,270 @@
-//! Every spawn backend: the core scenarios on `forkserver` and `thread`
-//! (the rest of the suite runs on `exec`, the default).
+//! What is particular to each spawn backend. The core scenarios of the
+//! other modules run on every backend through `on_backend!`; this module
+//! checks what only one backend does, and how the choice is made.
+
+use std::time::{Duration, Instant};
 
 use tractor::{RootConfig, SpawnMethod, TransportKind};
 
-use crate::common::{self, MODULE};
+use crate::common::{self, MODULE, in_nursery, in_root};
 
-async fn spawn_and_call(method: SpawnMethod, t: TransportKind) {
-    let cfg = RootConfig::new("root").transport(t).spawn_method(method);
-    let (child_pid, sum) = tractor::open_root_actor(cfg, async || {
+/// This module's path: its endpoints' allowlist entry.
+const HERE: &str = module_path!();
+
+/// The name of the thread an endpoint runs on.
+#[tractor::endpoint]
+async fn thread_name() -> String {
+    std::thread::current().name().unwrap_or("").to_string()
+}
+
+/// Starts a daemon grandchild, reports its pid as `started`, then holds
+/// the tree open until cancelled.
+#[tractor::context]
+async fn hold_grandchild(ctx: tractor::Context<u32, (), ()>) -> Result<(), tractor::Error> {
+    tractor::open_nursery(async |an| {
+        let gc = an
+            .start_actor("grandchild")
+            .enable_modules([MODULE, HERE])
+            .await?;
+        ctx.started(gc.run(common::pid::call()).await?).await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+    .await
+}
+
+/// Starts a daemon grandchild; its pid and parent pid, read while it runs.
+#[tractor::endpoint]
+async fn spawn_grandchild_here() -> Result<(u32, u32), tractor::Error> {
+    tractor::open_nursery(async |an| {
+        let gc = an
+            .start_actor("grandchild")
+            .enable_modules([MODULE, HERE])
+            .await?;
+        let pid = gc.run(common::pid::call()).await?;
+        let ppid = ppid_of(pid);
+        an.cancel().await;
+        Ok((pid, ppid))
+    })
+    .await
+}
+
+/// Whether process `pid` is gone (or a zombie: dead, not yet reaped).
+fn is_gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+}
+
+/// `(state, ppid)` of process `pid`, from `/proc/<pid>/stat`.
+fn ppid_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn cmdline(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&raw)
+        .trim_end_matches('\0')
+        .replace('\0', " ")
+}
+
+/// A forked child is a child of the forkserver (itself a child of the
+/// root), titled like an exec'd one; the forkserver says what it is.
+#[tractor::test(spawn_method = "forkserver")]
+async fn forkserver_children_are_forks_with_titles() {
+    in_nursery(TransportKind::Tcp, async |an| {
+        let p = an
+            .start_actor("forked")
+            .enable_modules([MODULE, HERE])
+            .await?;
+        let pid = p.run(common::pid::call()).await?;
+        assert_eq!(cmdline(pid), format!("_subactor[forked@{pid}]"));
+        let server = ppid_of(pid);
+        assert_ne!(server, std::process::id());
+        assert_eq!(ppid_of(server), std::process::id());
+        assert_eq!(cmdline(server), format!("_forkserver[{server}]"));
+        // A second child comes from the same server.
+        let q = an
+            .start_actor("forked2")
+            .enable_modules([MODULE, HERE])
+            .await?;
+        let pid2 = q.run(common::pid::call()).await?;
+        assert_eq!(ppid_of(pid2), server);
+        an.cancel().await;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A forked actor's own children come from the same forkserver, and die
+/// when it is SIGKILLed (the server kills a dead link's children).
+#[tractor::test(spawn_method = "forkserver")]
+async fn forkserver_grandchild_dies_with_its_forked_parent() {
+    let res = in_nursery(TransportKind::Uds, async |an| {
+        let child = an
+            .start_actor("middle")
+            .enable_modules([MODULE, HERE])
+            .await?;
+        let child_pid = child.run(common::pid::call()).await?;
+        child
+            .open_context(hold_grandchild::call(), async |_ctx, gc_pid| {
+                assert_eq!(
+                    ppid_of(gc_pid),
+                    ppid_of(child_pid),
+                    "both forked by one server"
+                );
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(child_pid as i32, libc::SIGKILL) };
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while !is_gone(gc_pid) {
+                    assert!(
+                        Instant::now() < deadline,
+                        "grandchild {gc_pid} outlived its forked parent by 2 s"
+                    );
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Ok(())
+            })
+            .await
+    })
+    .await;
+    // The killed daemon fails the nursery (and its context).
+    assert!(res.is_err(), "{res:?}");
+}
+
+/// The grandchildren of a forked actor are spawned the way it was,
+/// unless it is told otherwise.
+#[tractor::test(spawn_method = "forkserver")]
+async fn forkserver_is_inherited_unless_children_choose() {
+    in_nursery(TransportKind::Tcp, async |an| {
+        let a = an.start_actor("a").enable_modules([MODULE, HERE]).await?;
+        let a_pid = a.run(common::pid::call()).await?;
+        let (_, gc_parent) = a.run(spawn_grandchild_here::call()).await?;
+        assert_eq!(gc_parent, ppid_of(a_pid), "forked by the same server");
+        let b = an
+            .start_actor("b")
+            .enable_modules([MODULE, HERE])
+            .children_spawn_method(SpawnMethod::Thread)
+            .await?;
+        let b_pid = b.run(common::pid::call()).await?;
+        let (gc, _) = b.run(spawn_grandchild_here::call()).await?;
+        assert_eq!(gc, b_pid, "a thread of b");
+        an.cancel().await;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A spawn's own choice beats the tree's.
+#[tractor::test]
+async fn per_spawn_choice_beats_the_tree() {
+    let cfg = RootConfig::new("root").spawn_method(SpawnMethod::Exec);
+    tractor::open_root_actor(cfg, async || {
         tractor::open_nursery(async |an| {
-            let p = an.start_actor("worker").enable_modules([MODULE]).await?;
-            let pid = p.run(common::pid::call()).await?;
-            let one = an.run_in_actor(common::add::call(40, 2)).await?;
-            let sum = one.wait_for_result().await?;
+            let t = an
+                .start_actor("threaded")
+                .enable_modules([MODULE, HERE])
+                .spawn_method(SpawnMethod::Thread)
+                .await?;
+            assert_eq!(t.run(common::pid::call()).await?, std::process::id());
+            let e = an
+                .start_actor("execd")
+                .enable_modules([MODULE, HERE])
+                .await?;
+            assert_ne!(e.run(common::pid::call()).await?, std::process::id());
             an.cancel().await;
-            Ok((pid, sum))
+            Ok(())
         })
         .await
     })
     .await
-    .expect("tree ran");
-    assert_eq!(sum, 42);
-    match method {
-        SpawnMethod::Thread => assert_eq!(child_pid, std::process::id()),
-        _ => assert_ne!(child_pid, std::process::id()),
-    }
+    .unwrap();
 }
 
-#[tractor::test]
-async fn forkserver_smoke() {
-    spawn_and_call(SpawnMethod::Forkserver, TransportKind::Tcp).await
+/// A thread actor's endpoints run on a thread named after it (what
+/// `top -H` and `ps -L` show), and its identity is its own.
+#[tractor::test(spawn_method = "thread")]
+async fn thread_actors_are_named_threads() {
+    in_nursery(TransportKind::Tcp, async |an| {
+        let p = an
+            .start_actor("worker_7")
+            .enable_modules([MODULE, HERE])
+            .await?;
+        assert_eq!(p.run(thread_name::call()).await?, "worker_7");
+        assert_eq!(p.aid().name, "worker_7");
+        assert_ne!(p.aid().uuid, tractor::current_actor()?.aid().uuid);
+        let comms: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+            .map(|c| c.trim().to_string())
+            .collect();
+        assert!(comms.iter().any(|c| c == "worker_7"), "{comms:?}");
+        an.cancel().await;
+        Ok(())
+    })
+    .await
+    .unwrap();
 }
 
+/// A thread actor stuck in blocking code cannot be killed: a hard kill
+/// abandons it within the ladder's bound, and the tree goes on.
+#[tractor::test(spawn_method = "thread", timeout = 30)]
+async fn thread_stuck_actor_is_abandoned() {
+    let marker = common::marker_path("stuck");
+    let m = marker.clone();
+    let took = in_nursery(TransportKind::Tcp, async move |an| {
+        let p = an
+            .start_actor("stuck")
+            .enable_modules([MODULE, HERE])
+            .await?;
+        let call = {
+            let p = p.clone();
+            let m = m.clone();
+            tokio::task::spawn_local(
+                async move { p.run(common::touch_then_block::call(m, 4000)).await },
+            )
+        };
+        common::wait_exists(&m).await?;
+        let t0 = Instant::now();
+        an.cancel().hard_kill().await;
+        let took = t0.elapsed();
+        call.abort();
+        Ok(took)
+    })
+    .await
+    .unwrap();
+    assert!(took < Duration::from_millis(3000), "abandoned in {took:?}");
+    let _ = std::fs::remove_file(&marker);
+}
+
+/// Each backend, from one root: same calls, same errors.
 #[tractor::test]
-async fn thread_smoke() {
-    spawn_and_call(SpawnMethod::Thread, TransportKind::Tcp).await
+async fn every_backend_in_one_tree() {
+    in_root(TransportKind::Uds, async || {
+        tractor::open_nursery(async |an| {
+            for m in [
+                SpawnMethod::Exec,
+                SpawnMethod::Forkserver,
+                SpawnMethod::Thread,
+            ] {
+                let p = an
+                    .start_actor(format!("on_{m}"))
+                    .enable_modules([MODULE, HERE])
+                    .spawn_method(m)
+                    .await?;
+                assert_eq!(p.run(common::add::call(1, 2)).await?, 3);
+                let e = p.run(common::need_coffee::call(1)).await.unwrap_err();
+                let r = e.as_remote().expect("a remote error");
+                assert_eq!(r.origin().name, format!("on_{m}"));
+            }
+            an.cancel().await;
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
 }

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use tractor::{Error, RemoteErrorKind, TransportKind};
 
-use crate::both_transports;
 use crate::common::{self, MODULE, in_nursery, in_root};
+use crate::{both_transports, on_backend};
 
 both_transports!(
     nursery_cancel_returns_cleanly,
@@ -16,6 +16,23 @@ both_transports!(
     hard_kill_skips_the_request,
     cancelled_call_reports_context_cancelled,
     relayed_error_records_its_path,
+);
+
+on_backend!(forkserver = "forkserver":
+    nursery_cancel_returns_cleanly,
+    body_error_propagates_bare,
+    cancel_actor_is_acked,
+    unresponsive_actor_is_too_slow_then_killed,
+    hard_kill_skips_the_request,
+    cancelled_call_reports_context_cancelled,
+);
+on_backend!(thread = "thread":
+    nursery_cancel_returns_cleanly,
+    body_error_propagates_bare,
+    cancel_actor_is_acked,
+    cancelled_call_reports_context_cancelled;
+    skip "a thread cannot be killed: a stuck thread actor is abandoned (backends::thread_stuck_actor_is_abandoned)":
+        unresponsive_actor_is_too_slow_then_killed, hard_kill_skips_the_request,
 );
 
 /// Scenario 7a: `an.cancel()` on an idle daemon returns cleanly.

@@ -47,6 +47,48 @@ macro_rules! both_transports {
     };
 }
 
+/// Generates, in `mod $backend`, one `#[tractor::test]` per transport
+/// around each `scenario(TransportKind)`, whose tree spawns with
+/// `$method` (`#[tractor::test(spawn_method = ..)]`): how the core
+/// scenarios of the suite run on every backend. `skip "why": names` makes
+/// tests that say why the backend cannot run them.
+#[macro_export]
+macro_rules! on_backend {
+    (
+        $backend:ident = $method:literal:
+        $($name:ident $(timeout = $secs:literal)?),* $(,)?
+        $(; skip $why:literal: $($skipped:ident),* $(,)?)?
+    ) => {
+        mod $backend {
+            mod tcp {
+                $(
+                    #[tractor::test(spawn_method = $method $(, timeout = $secs)?)]
+                    async fn $name() {
+                        super::super::$name(tractor::TransportKind::Tcp).await
+                    }
+                )*
+            }
+            mod uds {
+                $(
+                    #[tractor::test(spawn_method = $method $(, timeout = $secs)?)]
+                    async fn $name() {
+                        super::super::$name(tractor::TransportKind::Uds).await
+                    }
+                )*
+            }
+            $($(
+                #[test]
+                fn $skipped() {
+                    eprintln!(
+                        "skipped on the `{}` backend: {}",
+                        $method, $why
+                    );
+                }
+            )*)?
+        }
+    };
+}
+
 #[tractor::endpoint]
 pub(crate) async fn pid() -> u32 {
     std::process::id()
@@ -256,12 +298,37 @@ pub(crate) fn tree_id() -> String {
         .unwrap_or_default()
 }
 
-/// Asserts every other process of this test's tree is gone within `within`.
+/// Asserts every other actor process of this test's tree is gone within
+/// `within`. This root's own forkserver (the `forkserver` backend's, a
+/// child of ours that lives as long as the root) is not an actor.
 pub(crate) async fn assert_tree_gone(within: Duration) {
-    let left = tractor::testing::wait_gone_async(&tree_id(), within).await;
+    let tree = tree_id();
+    let actors = || {
+        tractor::testing::survivors(&tree)
+            .into_iter()
+            .filter(|p| !is_our_forkserver(*p))
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + within;
+    let mut left = actors();
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        left = actors();
+    }
     assert!(
         left.is_empty(),
         "processes survived: {}",
         tractor::testing::describe(&left)
     );
+}
+
+/// Whether `pid` is a forkserver this process started.
+fn is_our_forkserver(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let ppid = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
+        .and_then(|p| p.parse::<u32>().ok());
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    ppid == Some(std::process::id()) && cmdline.starts_with(b"_forkserver[")
 }

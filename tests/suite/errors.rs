@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use tractor::{Error, RemoteErrorKind, TransportKind};
 
-use crate::both_transports;
 use crate::common::{self, MODULE, NotEnoughCoffee, in_nursery, in_root};
+use crate::{both_transports, on_backend};
 
 both_transports!(
     wrong_arguments_is_a_single_msg_type_error,
@@ -16,6 +16,23 @@ both_transports!(
     nested_multierrors timeout = 60,
     allowlist_and_missing_endpoint,
     second_root_is_a_runtime_failure,
+    typed_error_downcasts,
+    panic_is_boxed_and_actor_keeps_serving,
+);
+
+on_backend!(forkserver = "forkserver":
+    wrong_arguments_is_a_single_msg_type_error,
+    one_shot_fails_while_daemons_idle,
+    two_failures_aggregate,
+    nested_multierrors timeout = 60,
+    typed_error_downcasts,
+    panic_is_boxed_and_actor_keeps_serving,
+);
+on_backend!(thread = "thread":
+    wrong_arguments_is_a_single_msg_type_error,
+    one_shot_fails_while_daemons_idle,
+    two_failures_aggregate,
+    nested_multierrors timeout = 60,
     typed_error_downcasts,
     panic_is_boxed_and_actor_keeps_serving,
 );

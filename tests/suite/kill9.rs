@@ -50,6 +50,27 @@ async fn tree_root() {
 
 #[tractor::test]
 async fn kill9_root_kills_the_tree() {
+    // The root itself is not marked; its child and grandchild are.
+    kill9_root_on("exec", 2).await
+}
+
+/// A forked child and grandchild, and the forkserver that forked both.
+#[tractor::test]
+async fn kill9_root_kills_the_forkserver_tree() {
+    kill9_root_on("forkserver", 3).await
+}
+
+#[test]
+fn kill9_root_kills_the_thread_tree() {
+    eprintln!(
+        "skipped on the `thread` backend: a thread tree is one process, killed whole with its root"
+    );
+}
+
+/// Holds a 3-level tree spawned with backend `method` in a root process,
+/// SIGKILLs the root, and checks that the `marked` processes of its tree
+/// it found up before are gone within 2 s.
+async fn kill9_root_on(method: &str, marked: usize) {
     let exe = std::env::current_exe().unwrap();
     let mut root = tokio::process::Command::new(exe)
         .args([
@@ -59,6 +80,7 @@ async fn kill9_root_kills_the_tree() {
             "--test-threads=1",
         ])
         .env(HOLD_ENV, "1")
+        .env("TRACTOR_SPAWN_METHOD", method)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -80,8 +102,12 @@ async fn kill9_root_kills_the_tree() {
     }
     let tree = tree.unwrap();
     let before = tractor::testing::survivors(&tree);
-    // The root itself is not marked; its child and grandchild are.
-    assert_eq!(before.len(), 2, "child and grandchild are up: {before:?}");
+    assert_eq!(
+        before.len(),
+        marked,
+        "the tree's processes are up ({method}): {}",
+        tractor::testing::describe(&before)
+    );
     assert!(before.contains(&grandchild.unwrap()));
     root.start_kill().unwrap();
     root.wait().await.unwrap();

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use tractor::{Error, TransportKind};
 
-use crate::both_transports;
 use crate::common::{self, MODULE, in_nursery, in_root};
+use crate::{both_transports, on_backend};
 
 both_transports!(
     run_in_actor_and_daemon,
@@ -16,6 +16,23 @@ both_transports!(
     nested_three_level_tree,
     dropped_nursery_scope_reaps_children,
     implicit_root_and_current_actor,
+);
+
+on_backend!(forkserver = "forkserver":
+    run_in_actor_and_daemon,
+    result_readable_inside_and_after_nursery,
+    subactor_process_title,
+    loglevel_is_inherited,
+    nested_three_level_tree,
+    dropped_nursery_scope_reaps_children,
+    implicit_root_and_current_actor,
+);
+on_backend!(thread = "thread":
+    result_readable_inside_and_after_nursery,
+    dropped_nursery_scope_reaps_children,
+    implicit_root_and_current_actor;
+    skip "thread actors share their root's pid and process title (their threads carry the names)":
+        run_in_actor_and_daemon, subactor_process_title, nested_three_level_tree,
 );
 
 /// The opening example: a one-shot child and a daemon.

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use tractor::{Context, Error, Heartbeat, RemoteErrorKind, RootConfig, TransportKind};
 
-use crate::both_transports;
 use crate::common::{self, MODULE, in_nursery};
+use crate::{both_transports, on_backend};
 
 both_transports!(
     failure_cancels_healthy_siblings_at_once,
@@ -21,6 +21,17 @@ both_transports!(
     nursery_value_kept_when_daemon_dies_after_body,
     cancelled_task_reports_its_children_failures,
     failing_callee_error_is_not_masked_by_its_stream_end,
+);
+
+on_backend!(forkserver = "forkserver":
+    failure_cancels_healthy_siblings_at_once,
+    daemon_killed_by_a_signal_cancels_siblings,
+    stopped_child_is_detected_and_killed,
+);
+on_backend!(thread = "thread":
+    failure_cancels_healthy_siblings_at_once;
+    skip "signals reach a process, not a thread actor of it":
+        daemon_killed_by_a_signal_cancels_siblings, stopped_child_is_detected_and_killed,
 );
 
 /// A root whose channels give a silent peer `timeout_ms`.

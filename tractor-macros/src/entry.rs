@@ -109,7 +109,7 @@ fn parse_spawn_method(opt: &MetaNameValue, errs: &mut Errors) -> Option<syn::Ide
     let expected = "`spawn_method` is one of \"exec\", \"forkserver\", \"thread\" (a string)";
     let Expr::Lit(ExprLit {
         lit: Lit::Str(s), ..
-    }) = &opt.value
+    }) = ungroup(&opt.value)
     else {
         errs.push(&opt.value, expected);
         return None;
@@ -121,6 +121,15 @@ fn parse_spawn_method(opt: &MetaNameValue, errs: &mut Errors) -> Option<syn::Ide
             None
         }
     }
+}
+
+/// `e` without the invisible groups a `macro_rules!` fragment (`$x:literal`)
+/// wraps it in.
+fn ungroup(mut e: &Expr) -> &Expr {
+    while let Expr::Group(g) = e {
+        e = &g.expr;
+    }
+    e
 }
 
 /// `timeout = <seconds>` and `spawn_method = "<backend>"`; every problem is collected.
@@ -157,7 +166,7 @@ fn parse_test_args(attr: TokenStream, errs: &mut Errors) -> TestArgs {
             errs.push(opt, "`timeout` is given twice");
             continue;
         }
-        let secs = match &opt.value {
+        let secs = match ungroup(&opt.value) {
             Expr::Lit(ExprLit {
                 lit: Lit::Int(lit), ..
             }) if lit.suffix().is_empty() => match lit.base10_parse::<u64>() {

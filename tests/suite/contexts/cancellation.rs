@@ -5,8 +5,8 @@
 use tractor::{Context, Error, RemoteErrorKind, TransportKind};
 
 use super::{sleep_after_started, spawn_ctx_actor};
-use crate::both_transports;
 use crate::common::in_nursery;
+use crate::{both_transports, on_backend};
 
 /// This module's path: the allowlist entry for its endpoints.
 pub(super) const HERE: &str = module_path!();
@@ -18,6 +18,9 @@ both_transports!(
     third_party_cancel_is_raised,
     body_error_cancels_the_callee,
 );
+
+on_backend!(forkserver = "forkserver": parent_cancel_is_absorbed, actor_cancel_is_raised);
+on_backend!(thread = "thread": parent_cancel_is_absorbed, actor_cancel_is_raised);
 
 /// Scenario 18a: the parent cancels the blocked child task through the
 /// context: acked, absorbed at scope exit; the result is a

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use tractor::{Context, Error, RemoteErrorKind, TransportKind};
 
 use super::{simple_rpc, sleep_after_started, spawn_ctx_actor};
-use crate::both_transports;
 use crate::common::in_nursery;
+use crate::{both_transports, on_backend};
 
 /// This module's path: the allowlist entry for its endpoints.
 pub(super) const HERE: &str = module_path!();
@@ -21,6 +21,9 @@ both_transports!(
     error_before_started_is_not_masked,
     grandchild_error_is_an_inception,
 );
+
+on_backend!(forkserver = "forkserver": remote_error_interrupts_the_caller, grandchild_error_is_an_inception);
+on_backend!(thread = "thread": remote_error_interrupts_the_caller, grandchild_error_is_an_inception);
 
 #[tractor::context]
 async fn fail_mid_stream(ctx: Context<(), u32, u32>) -> Result<(), Error> {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use tractor::{Context, Error, RemoteErrorKind, TransportKind};
 
 use super::{simple_rpc, spawn_ctx_actor};
-use crate::both_transports;
 use crate::common::in_nursery;
+use crate::{both_transports, on_backend};
 
 /// This module's path: the allowlist entry for its endpoints.
 pub(super) const HERE: &str = module_path!();
@@ -18,6 +18,13 @@ both_transports!(
     overrun_mode_with_allow_overruns_completes,
     backpressure_bounds_a_flooder,
     stalled_context_does_not_slow_a_sibling,
+);
+
+on_backend!(forkserver = "forkserver": backpressure_bounds_a_flooder, stalled_context_does_not_slow_a_sibling);
+on_backend!(thread = "thread":
+    stalled_context_does_not_slow_a_sibling;
+    skip "it counts in statics, which thread actors share with every other actor of the process":
+        backpressure_bounds_a_flooder,
 );
 
 #[tractor::context]

@@ -8,8 +8,8 @@ use futures::StreamExt;
 use tractor::{Context, Error, TransportKind};
 
 use super::{simple_rpc, spawn_ctx_actor};
-use crate::both_transports;
 use crate::common::in_nursery;
+use crate::{both_transports, on_backend};
 
 /// This module's path: the allowlist entry for its endpoints.
 pub(super) const HERE: &str = module_path!();
@@ -21,6 +21,9 @@ both_transports!(
     context_with_self_is_refused,
     current_ipc_ctx_is_bound,
 );
+
+on_backend!(forkserver = "forkserver": ping_pong, started_misuse_is_relayed);
+on_backend!(thread = "thread": ping_pong, started_misuse_is_relayed);
 
 /// Scenario 16: started(data + 1), 10 pings and pongs, the child's loop
 /// ends with exactly 10 when the parent closes its stream.

@@ -10,8 +10,8 @@ use futures::StreamExt;
 use tractor::{Context, Error, TransportKind};
 
 use super::spawn_ctx_actor;
-use crate::both_transports;
 use crate::common::in_nursery;
+use crate::{both_transports, on_backend};
 
 /// This module's path: the allowlist entry for its endpoints.
 pub(super) const HERE: &str = module_path!();
@@ -21,6 +21,16 @@ both_transports!(
     dropping_a_one_way_stream_cancels_it,
     pipeline_dedups_and_cancels_cleanly timeout = 60,
     local_fanout_from_one_stream,
+);
+
+on_backend!(forkserver = "forkserver":
+    one_way_stream_survives_consumer_restarts,
+    dropping_a_one_way_stream_cancels_it,
+);
+on_backend!(thread = "thread":
+    one_way_stream_survives_consumer_restarts;
+    skip "it counts drops in statics, which thread actors share with every other actor of the process":
+        dropping_a_one_way_stream_cancels_it,
 );
 
 #[tractor::endpoint]
