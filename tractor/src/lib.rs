@@ -76,7 +76,8 @@
 //!            nursery, cancel scopes, broadcast, shared contexts
 //! foreign    links from an actor task to a foreign thread or loop
 //!            (open_channel_from, run_task); needs no actor
-//! spawn      how a child process comes to exist; next: more backends
+//! spawn      how a child comes to exist: the exec, forkserver and thread
+//!            backends behind one seam; process titles
 //! ipc        addresses, frames, the wire protocol and its schema,
 //!            transports, the unix-socket bindspace, auth, channels
 //! ```

@@ -35,8 +35,14 @@
 //! `cargo bench --bench tractor_bench` (`TRACTOR_BENCH_QUICK=1` for a short
 //! smoke run).
 //!
+//! Last, [`scale`] spawns a thousand daemons at once on every spawn
+//! backend (`TRACTOR_BENCH_SCALE_N` sets how many), each answering one
+//! call, and tears them down, with the memory per idle actor and the
+//! root's fds (`TRACTOR_BENCH_SCALE_ONLY=1` runs that table alone).
+//!
 //! Layout: [`raw`] measures the baselines, [`measure`] (with [`relay`])
-//! measures tractor, [`report`] prints the table; [`stats`] and
+//! measures tractor, [`scale`] the many-actor figures, [`report`] prints
+//! the table; [`stats`] and
 //! [`placement`] serve them; [`internal`] holds the only uses of tractor
 //! internals.
 
@@ -46,6 +52,7 @@ mod placement;
 mod raw;
 mod relay;
 mod report;
+mod scale;
 mod stats;
 
 use std::time::{Duration, Instant};
@@ -90,13 +97,25 @@ fn main() {
     unsafe {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
-    watchdog(if quick { 120 } else { 300 });
+    watchdog(if quick { 180 } else { 420 });
     let t0 = Instant::now();
     eprintln!(
         "tractor_bench: {} run, {} CPUs; raw and tractor samples alternate",
         if quick { "quick" } else { "full" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    if std::env::var_os("TRACTOR_BENCH_SCALE_ONLY").is_some() {
+        // The scale table alone (with its own raw exec baseline).
+        let raw_one = runtime().block_on(measure::raw_spawn_median(it.spawn1));
+        match runtime().block_on(scale::scale_all(scale::actors(quick), it.spawn1)) {
+            Ok(rows) => scale::report(&rows, raw_one),
+            Err(e) => {
+                eprintln!("tractor_bench: scale run failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let (raw, tr, rtt, tp) = match runtime().block_on(measure::measure(&it)) {
         Ok(r) => r,
         Err(e) => {
@@ -106,7 +125,16 @@ fn main() {
     };
     eprintln!("tractor_bench: error relay with backtrace capture (sub-run)...");
     let bt = relay::relay_with_backtraces();
+    let n = scale::actors(quick);
+    let scaled = match runtime().block_on(scale::scale_all(n, it.spawn1)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tractor_bench: scale run failed: {e}");
+            std::process::exit(1);
+        }
+    };
     report::report(&raw, &tr, &rtt, &tp, bt.as_ref(), t0.elapsed());
+    scale::report(&scaled, raw.spawn1.median());
 }
 
 fn runtime() -> tokio::runtime::Runtime {

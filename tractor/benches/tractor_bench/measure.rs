@@ -22,9 +22,12 @@ use crate::{CHUNK, Iters, ROUNDS, WINDOWS, internal};
 // ---------------------------------------------------------------------------
 // endpoints served by the tractor children
 
+/// This module's path: the allowlist entry of the endpoints below.
+pub(crate) const ENDPOINTS: &str = module_path!();
+
 /// Trivial endpoint for the `portal.run` round trip.
 #[tractor::endpoint]
-async fn ping(x: u32) -> u32 {
+pub(crate) async fn ping(x: u32) -> u32 {
     x
 }
 
@@ -352,6 +355,16 @@ async fn connects(
 
 /// Spawn + teardown, raw and tractor alternating (the raw parts block the
 /// runtime thread, which has nothing else to do meanwhile).
+/// The median raw exec + handshake + exit of one child, over `n` rounds.
+pub(crate) async fn raw_spawn_median(n: usize) -> u64 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut s = Samples::default();
+    for _ in 0..n.max(1) {
+        s.push(raw_spawn(&l, 1).1);
+    }
+    s.median()
+}
+
 async fn spawns(it: &Iters, raw: &mut Raw, tr: &mut Tractor) -> Result<(), tractor::Error> {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     for i in 0..it.spawn1 + 2 {
