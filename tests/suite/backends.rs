@@ -224,7 +224,7 @@ async fn thread_stuck_actor_is_abandoned() {
             let p = p.clone();
             let m = m.clone();
             tokio::task::spawn_local(
-                async move { p.run(common::touch_then_block::call(m, 4000)).await },
+                async move { p.run(common::touch_then_block::call(m, 2500)).await },
             )
         };
         common::wait_exists(&m).await?;

@@ -77,6 +77,7 @@ async fn scale(method: SpawnMethod, n: usize, one_rounds: usize) -> Result<Scale
         let (rss0, pss0) = memory_of(std::process::id());
         let (spawn, calls, teardown, rss, pss, fds) = tractor::open_nursery(async |an| {
             let t = Instant::now();
+            let cpu0 = thread_cpu();
             let portals = futures::future::join_all((0..n).map(|k| {
                 an.start_actor(format!("d{k}"))
                     .enable_modules([ENDPOINTS])
@@ -84,6 +85,12 @@ async fn scale(method: SpawnMethod, n: usize, one_rounds: usize) -> Result<Scale
             }))
             .await;
             let spawn = t.elapsed();
+            if std::env::var_os("TRACTOR_BENCH_SCALE_CPU").is_some() {
+                eprintln!(
+                    "  {method}: the root's thread spent {:?} of CPU in the {spawn:?} spawn",
+                    thread_cpu() - cpu0
+                );
+            }
             let portals = portals.into_iter().collect::<Result<Vec<_>, _>>()?;
             let t = Instant::now();
             let answers = futures::future::join_all(
@@ -143,6 +150,17 @@ fn memory_of(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("Rss:"), field("Pss:"))
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into a local timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn count_fds() -> usize {

@@ -101,6 +101,10 @@ pub fn run_test<F: Future>(
         kill_all(&left);
         panic!("actor processes survived test `{name}`: {what}");
     }
+    let threads = survivors::wait_threads_gone(&tree_id, Duration::from_secs(3));
+    if threads > 0 {
+        panic!("{threads} thread actor(s) of test `{name}` were still running 3 s after it");
+    }
     match out {
         Ok(v) => v,
         Err(_) => panic!("test `{name}` passed its {deadline:?} deadline"),

@@ -139,3 +139,17 @@ pub fn describe(pids: &[u32]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Waits up to `within` for every thread actor of `tree_id` to end;
+/// how many still run then (a thread is no process: [`survivors`] cannot
+/// see it).
+pub(crate) fn wait_threads_gone(tree_id: &str, within: Duration) -> usize {
+    let deadline = Instant::now() + within;
+    loop {
+        let n = crate::spawn::thread::live(tree_id);
+        if n == 0 || Instant::now() >= deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

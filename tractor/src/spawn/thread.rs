@@ -44,6 +44,49 @@ pub(crate) type ThreadMain = fn(ChildEnv, ThreadLink) -> i32;
 
 static MAIN: OnceLock<ThreadMain> = OnceLock::new();
 
+/// Thread actors running, per tree: what a test's survivor check counts
+/// (a thread is no process for `/proc` to show).
+static LIVE: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn count_live(tree_id: &str, delta: isize) {
+    let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+    match live.iter_mut().position(|(t, _)| t == tree_id) {
+        Some(i) => {
+            live[i].1 = live[i].1.saturating_add_signed(delta);
+            if live[i].1 == 0 {
+                live.swap_remove(i);
+            }
+        }
+        None if delta > 0 => live.push((tree_id.to_string(), delta as usize)),
+        None => {}
+    }
+}
+
+/// How many thread actors of tree `tree_id` are still running (an
+/// abandoned one counts until its thread ends).
+pub(crate) fn live(tree_id: &str) -> usize {
+    let live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+    live.iter()
+        .find(|(t, _)| t == tree_id)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// Counts a thread actor while its thread runs.
+struct Running(String);
+
+impl Running {
+    fn start(tree_id: &str) -> Running {
+        count_live(tree_id, 1);
+        Running(tree_id.to_string())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        count_live(&self.0, -1);
+    }
+}
+
 /// Sets the entry point of thread actors (once; later calls are no-ops).
 pub(crate) fn set_main(main: ThreadMain) {
     let _ = MAIN.set(main);
@@ -75,10 +118,12 @@ pub(crate) fn spawn_thread(
         transport,
         cancel: cancel_rx,
     };
+    let running = Running::start(&env.tree_id);
     let spawned = std::thread::Builder::new()
         // The OS keeps 15 bytes of it: what `top -H` and `pstree -t` show.
         .name(name.clone())
         .spawn(move || {
+            let _running = running;
             let run = std::panic::AssertUnwindSafe(move || main(env, link));
             // A panic that escaped the actor: the status Rust gives one on `main`'s thread.
             let code = std::panic::catch_unwind(run).unwrap_or(101);

@@ -284,17 +284,47 @@ impl Server {
             }
         }
         SIGCHLD_PIPE.store(-1, std::sync::atomic::Ordering::Relaxed);
-        // Every other link is the server's, not this child's.
-        for (_, l) in self.links.drain() {
-            drop(l);
-        }
-        // SAFETY: the self-pipe's fds are ours and nothing uses them after this.
-        unsafe {
-            libc::close(self.pipe_r);
-            libc::close(self.pipe_w);
-        }
+        let link = self.keep_only(link);
         super::INHERITED_LINK.with_link(link);
         (self.on_child)(env)
+    }
+
+    /// In a child: closes every fd but stdio and `link`, which becomes
+    /// fd 3. Every other fd is the server's (its links, its self-pipe).
+    /// One `close_range` rather than a close per link: with a thousand
+    /// children, closing each one's thousand links by hand costs more
+    /// than the forks.
+    fn keep_only(&mut self, link: UnixStream) -> UnixStream {
+        use std::os::fd::{FromRawFd, IntoRawFd};
+        const LINK_FD: RawFd = 3;
+        let fd = link.into_raw_fd();
+        // SAFETY: raw fd juggling in a fresh single-threaded child: `fd`
+        // is ours, fd 3 is the server's (or `fd` itself); the result is
+        // close-on-exec, so exec'd grandchildren do not inherit it.
+        unsafe {
+            if fd != LINK_FD && libc::dup3(fd, LINK_FD, libc::O_CLOEXEC) < 0 {
+                libc::_exit(1);
+            }
+            let closed = libc::syscall(libc::SYS_close_range, LINK_FD as u32 + 1, u32::MAX, 0);
+            if closed != 0 {
+                // Before Linux 5.9: one by one.
+                for l in self.links.values() {
+                    if l.stream.as_raw_fd() != LINK_FD {
+                        libc::close(l.stream.as_raw_fd());
+                    }
+                }
+                for p in [self.pipe_r, self.pipe_w, fd] {
+                    if p != LINK_FD {
+                        libc::close(p);
+                    }
+                }
+            }
+            // The server's structures stay behind, untouched (copy-on-write
+            // pages nobody writes cost nothing): dropping them would close
+            // fds that are now someone else's.
+            std::mem::forget(std::mem::take(&mut self.links));
+            UnixStream::from_raw_fd(LINK_FD)
+        }
     }
 
     /// Reaps every exited child and tells its owner.
