@@ -51,8 +51,13 @@ fn run_example(name: &str, env: &[(&str, &str)]) -> Output {
 }
 
 fn stdout_of(name: &str) -> String {
+    stdout_with(name, &[])
+}
+
+/// [`stdout_of`], with `env` set for the example.
+fn stdout_with(name: &str, env: &[(&str, &str)]) -> String {
     let started = Instant::now();
-    let out = run_example(name, &[]);
+    let out = run_example(name, env);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -139,6 +144,31 @@ fn we_are_processes() {
     let out = stdout_of("we_are_processes");
     assert!(out.contains("worker processes are up"), "{out}");
     assert!(out.contains("Zombies contained"), "{out}");
+}
+
+/// The same programs on the other backends, chosen from the environment
+/// alone: a three-level tree of forked processes...
+#[test]
+fn nested_actor_tree_on_the_forkserver() {
+    let out = stdout_with(
+        "nested_actor_tree",
+        &[("TRACTOR_SPAWN_METHOD", "forkserver")],
+    );
+    assert!(out.contains("8^2 = 64"), "{out}");
+    assert!(
+        out.contains("done: 8 squares from 2 leaf processes"),
+        "{out}"
+    );
+}
+
+/// ... and a root failing with children up, on each backend.
+#[test]
+fn we_are_processes_on_every_backend() {
+    for method in ["forkserver", "thread"] {
+        let out = stdout_with("we_are_processes", &[("TRACTOR_SPAWN_METHOD", method)]);
+        assert!(out.contains("worker processes are up"), "{method}: {out}");
+        assert!(out.contains("Zombies contained"), "{method}: {out}");
+    }
 }
 
 #[test]

@@ -268,3 +268,56 @@ async fn every_backend_in_one_tree() {
     .await
     .unwrap();
 }
+
+/// Writes a frame longer than the forkserver accepts on this forked
+/// actor's link to it (fd 3, where every forked child has it).
+#[tractor::endpoint]
+async fn send_bad_frame_to_forkserver() -> Result<(), tractor::Error> {
+    let frame = (1u32 << 30).to_le_bytes();
+    // SAFETY: writes 4 bytes from a local buffer to our own fd 3.
+    let n = unsafe { libc::write(3, frame.as_ptr().cast(), frame.len()) };
+    if n == 4 {
+        Ok(())
+    } else {
+        Err(tractor::Error::custom(
+            "cannot write to the forkserver link",
+        ))
+    }
+}
+
+/// A forked actor that sends its forkserver garbage loses its link, and
+/// with it its own children (they die with the link); the server keeps
+/// forking for everyone else.
+#[tractor::test(spawn_method = "forkserver")]
+async fn forkserver_drops_only_a_link_that_sends_garbage() {
+    let res = in_nursery(TransportKind::Tcp, async |an| {
+        let a = an.start_actor("a").enable_modules([MODULE, HERE]).await?;
+        a.open_context(hold_grandchild::call(), async |_ctx, gc_pid| {
+            a.run(send_bad_frame_to_forkserver::call()).await?;
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !is_gone(gc_pid) {
+                assert!(
+                    Instant::now() < deadline,
+                    "grandchild {gc_pid} outlived its parent's link by 2 s"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            // `a` itself lives on; the server still forks for others.
+            assert_eq!(a.run(common::add::call(1, 1)).await?, 2);
+            let b = an.start_actor("b").enable_modules([MODULE]).await?;
+            assert_eq!(b.run(common::add::call(2, 2)).await?, 4);
+            Ok(())
+        })
+        .await
+    })
+    .await;
+    // The grandchild's death fails `a`'s nursery, and with it the context,
+    // unless the context's own end (after the checks above) got there
+    // first: either way is right, the checks are what count.
+    if let Err(e) = res {
+        assert!(
+            e.to_string().contains("grandchild"),
+            "only the grandchild's death may fail the tree: {e}"
+        );
+    }
+}

@@ -55,6 +55,8 @@ async fn kill9_root_kills_the_tree() {
 }
 
 /// A forked child and grandchild, and the forkserver that forked both.
+/// The grandchild's pid comes from the child's `println!`: a forked
+/// child's stdout is the program's.
 #[tractor::test]
 async fn kill9_root_kills_the_forkserver_tree() {
     kill9_root_on("forkserver", 3).await

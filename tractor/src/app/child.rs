@@ -77,7 +77,8 @@ fn run_actor(env: ChildEnv, exec_args: Vec<String>, link: ParentLink, cancel: Ca
                 "tractor child {}: cannot build a tokio runtime: {e}",
                 env.name
             );
-            BootExit::NoRuntime.for_error(&e).exit();
+            // Returned, not exited: a thread actor must not end the process.
+            return BootExit::NoRuntime.for_error(&e) as i32;
         }
     };
     let local = tokio::task::LocalSet::new();
@@ -95,7 +96,20 @@ async fn child_main(
     link: ParentLink,
     cancel: CancelSource,
 ) -> i32 {
-    let (rt, parent) = match crate::runtime::child::boot(&env, exec_args, link).await {
+    let boot = crate::runtime::child::boot(&env, exec_args, link);
+    let booted = match &cancel {
+        // A thread actor told to go before it booted (its spawn was given
+        // up) leaves at once.
+        CancelSource::Watch(asked) => {
+            let mut asked = asked.clone();
+            tokio::select! {
+                booted = boot => booted,
+                _ = asked.wait_for(|a| *a) => Err(BootExit::NoSpawnSpec as i32),
+            }
+        }
+        CancelSource::Sigterm => boot.await,
+    };
+    let (rt, parent) = match booted {
         Ok(booted) => booted,
         Err(code) => return code,
     };

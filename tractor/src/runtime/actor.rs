@@ -461,6 +461,8 @@ impl ActorRuntime {
         // SIGKILLed children are reaped at once; the bound is for a
         // supervisor that cannot be (a zombie's parent is us, so never).
         let _ = tokio::time::timeout(Duration::from_secs(2), self.work.wait()).await;
+        // Whatever it forked that is left dies with it.
+        self.forkserver.close().await;
         self.shutdown.cancel();
         for c in lock(&self.conns).iter() {
             c.chan.close();

@@ -10,6 +10,9 @@ use super::conn::Conn;
 use crate::ipc::{Aid, Channel, Limits, Msg, MsgTransport, Role};
 use crate::spawn::{BootExit, ChildEnv, SpawnMethod};
 
+/// How long a child waits for its `SpawnSpec` once connected.
+const SPAWN_SPEC_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How a child reaches its parent.
 pub(crate) enum ParentLink {
     /// Dial the parent's listener (a child process).
@@ -44,9 +47,17 @@ pub(crate) async fn boot(
             return Err(BootExit::NoParent.for_error(&e) as i32);
         }
     };
-    let spec = match reader.recv().await {
-        Ok(Some(Msg::SpawnSpec(s))) => s,
-        other => {
+    // A parent that connected us but never sends the spec (its spawn was
+    // given up) does not keep us waiting forever.
+    let spec = match tokio::time::timeout(SPAWN_SPEC_TIMEOUT, reader.recv()).await {
+        Ok(Ok(Some(Msg::SpawnSpec(s)))) => s,
+        Err(_) => {
+            eprintln!(
+                "tractor child {aid}: no SpawnSpec from the parent within {SPAWN_SPEC_TIMEOUT:?}"
+            );
+            return Err(BootExit::NoSpawnSpec as i32);
+        }
+        Ok(other) => {
             eprintln!("tractor child {aid}: expected a SpawnSpec from the parent, got {other:?}");
             return Err(BootExit::NoSpawnSpec as i32);
         }

@@ -171,6 +171,8 @@ impl ChildProc {
             crate::spawn::note_reaped(pid);
         }
         if let Some(why) = child.abandoned() {
+            // Still running, but no longer ours: nobody talks to it again.
+            self.conn.chan.close();
             failure.get_or_insert(why);
         }
         // A child that did not exit on its own terms could not unlink its

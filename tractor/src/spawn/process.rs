@@ -43,7 +43,7 @@ impl ChildProcess {
 
     /// Sends `sig` (SIGTERM to a thread actor: a cancel request), unless
     /// the child was reaped already.
-    pub(crate) fn signal(&self, sig: libc::c_int) {
+    pub(crate) fn signal(&mut self, sig: libc::c_int) {
         match self {
             ChildProcess::Exec(c) => c.signal(sig),
             ChildProcess::Forked(c) => c.signal(sig),
@@ -51,8 +51,8 @@ impl ChildProcess {
         }
     }
 
-    /// Sends SIGKILL (abandons a thread actor), unless the child was
-    /// reaped already.
+    /// Sends SIGKILL (a thread actor is told to cancel, and abandoned if
+    /// it does not), unless the child was reaped already.
     pub(crate) fn start_kill(&mut self) -> std::io::Result<()> {
         match self {
             ChildProcess::Exec(c) => c.start_kill(),
@@ -61,7 +61,7 @@ impl ChildProcess {
                 Ok(())
             }
             ChildProcess::Thread(c) => {
-                c.abandon();
+                c.kill();
                 Ok(())
             }
         }

@@ -24,6 +24,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -92,13 +93,27 @@ pub(crate) fn set_main(main: ThreadMain) {
     let _ = MAIN.set(main);
 }
 
-/// A thread actor, as its parent's supervisor sees it.
+/// How long a killed thread actor gets to end (it is told to cancel)
+/// before it is abandoned: a kill is immediate for a process, but a thread
+/// can only be asked.
+const KILL_GRACE: Duration = Duration::from_millis(300);
+
+/// A thread actor, as its parent's supervisor sees it. Dropping it asks
+/// the actor to cancel.
 #[derive(Debug)]
 pub(crate) struct ThreadChild {
     name: String,
     exit: watch::Receiver<Option<ExitStatus>>,
     cancel: watch::Sender<bool>,
+    /// When it was killed: abandoned if still running [`KILL_GRACE`] later.
+    killed: Option<Instant>,
     abandoned: AtomicBool,
+}
+
+impl Drop for ThreadChild {
+    fn drop(&mut self) {
+        self.cancel.send_replace(true);
+    }
 }
 
 /// Starts thread actor `env` on the end `transport` of an in-process pair.
@@ -134,6 +149,7 @@ pub(crate) fn spawn_thread(
             name,
             exit,
             cancel,
+            killed: None,
             abandoned: AtomicBool::new(false),
         }),
         Err(source) => Err(match super::Resource::of_spawn_error(&source) {
@@ -149,21 +165,20 @@ pub(crate) fn spawn_thread(
 }
 
 impl ThreadChild {
-    /// SIGTERM and SIGINT become a cancel request; SIGKILL abandons it.
-    pub(crate) fn signal(&self, sig: libc::c_int) {
+    /// SIGTERM and SIGINT become a cancel request; SIGKILL a kill.
+    pub(crate) fn signal(&mut self, sig: libc::c_int) {
         if sig == libc::SIGKILL {
-            self.abandon();
+            self.kill();
         } else {
             self.cancel.send_replace(true);
         }
     }
 
-    /// Gives up on the thread: its wait ends now, reported as abandoned.
-    pub(crate) fn abandon(&self) {
-        if self.exit.borrow().is_none() && !self.abandoned.swap(true, Ordering::SeqCst) {
-            self.cancel.send_replace(true);
-            tracing::warn!(target: "tractor::spawn", child = %self.name, "thread actor did not end when told to; abandoning its thread (a thread cannot be killed)");
-        }
+    /// Tells the thread to cancel; if it has not ended [`KILL_GRACE`]
+    /// later, its wait ends anyway and it is reported abandoned.
+    pub(crate) fn kill(&mut self) {
+        self.cancel.send_replace(true);
+        self.killed.get_or_insert_with(Instant::now);
     }
 
     pub(crate) fn abandoned(&self) -> Option<String> {
@@ -172,19 +187,28 @@ impl ThreadChild {
         })
     }
 
-    /// Waits for the thread's end (or its abandonment). Cancel-safe.
+    /// Waits for the thread's end (or, once killed, its abandonment).
+    /// Cancel-safe.
     pub(crate) async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        loop {
-            if let Some(st) = *self.exit.borrow() {
-                return Ok(st);
+        let gone = ExitStatus::from_raw(libc::SIGKILL);
+        let ended = async {
+            match self.exit.wait_for(Option::is_some).await {
+                Ok(st) => (*st).unwrap_or(gone),
+                // The thread ended without a word (it could not start).
+                Err(_) => gone,
             }
-            if self.abandoned.load(Ordering::SeqCst) {
-                return Ok(ExitStatus::from_raw(libc::SIGKILL));
-            }
-            // Abandonment comes from this same handle (its supervisor), so
-            // it is seen at the next check; the thread's end wakes us here.
-            if self.exit.changed().await.is_err() {
-                return Ok(ExitStatus::from_raw(libc::SIGKILL));
+        };
+        let Some(killed) = self.killed else {
+            return Ok(ended.await);
+        };
+        let deadline = tokio::time::Instant::from_std(killed + KILL_GRACE);
+        match tokio::time::timeout_at(deadline, ended).await {
+            Ok(st) => Ok(st),
+            Err(_) => {
+                if !self.abandoned.swap(true, Ordering::SeqCst) {
+                    tracing::warn!(target: "tractor::spawn", child = %self.name, "thread actor did not end {KILL_GRACE:?} after it was killed; abandoning its thread (a thread cannot be killed)");
+                }
+                Ok(gone)
             }
         }
     }

@@ -23,7 +23,34 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 /// reports once its server is gone (it died with the server).
 const KILLED: i32 = libc::SIGKILL;
 
-type Forked = Result<(i32, watch::Receiver<Option<ExitStatus>>), i32>;
+type Forked = Result<(i32, watch::Receiver<Option<ExitStatus>>, KillGuard), i32>;
+
+/// Kills a forked child when dropped armed: made as soon as the server
+/// reports the fork, so a child whose spawn is given up at any point
+/// (before or after the reply reached its caller) is never left running.
+struct KillGuard {
+    pid: i32,
+    tx: mpsc::WeakUnboundedSender<Vec<u8>>,
+    armed: bool,
+}
+
+impl Drop for KillGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut frame = Vec::new();
+        let kill = Request::Signal {
+            pid: self.pid,
+            sig: libc::SIGKILL,
+        };
+        if proto::encode(&kill, &mut frame).is_ok()
+            && let Some(tx) = self.tx.upgrade()
+        {
+            let _ = tx.send(frame);
+        }
+    }
+}
 
 #[derive(Default)]
 struct State {
@@ -151,10 +178,11 @@ impl ForkClient {
             return Err(fs_err("its link is closed".into()));
         }
         match forked.await {
-            Ok(Ok((pid, exit))) => Ok(ForkedChild {
+            Ok(Ok((pid, exit, guard))) => Ok(ForkedChild {
                 pid,
                 client: self.clone(),
                 exit,
+                guard,
             }),
             Ok(Err(errno)) => {
                 let source = std::io::Error::from_raw_os_error(errno);
@@ -267,20 +295,31 @@ async fn read_loop(
 ) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
-    'read: loop {
+    loop {
         match r.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
-        loop {
-            match proto::decode::<Reply>(&mut buf) {
-                Ok(Some(reply)) => on_reply(&state, reply, &tx),
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::error!(target: "tractor::spawn", "the forkserver sent a bad frame ({e}); dropping its link");
-                    break 'read;
+        match proto::decode_all::<Reply>(&mut buf) {
+            Ok(replies) => {
+                for reply in replies {
+                    on_reply(&state, reply, &tx);
                 }
             }
+            Err(e) => {
+                tracing::error!(target: "tractor::spawn", "the forkserver sent a bad frame ({e}); dropping its link");
+                break;
+            }
+        }
+    }
+    // Both ways: the server then kills this link's children, which are
+    // reported dead below.
+    {
+        use std::os::fd::AsRawFd;
+        let sock: &tokio::net::UnixStream = r.as_ref();
+        // SAFETY: shutdown on our own socket's fd, which stays open here.
+        unsafe {
+            libc::shutdown(sock.as_raw_fd(), libc::SHUT_RDWR);
         }
     }
     // The server is gone, and every child it forked for us died with it.
@@ -304,23 +343,14 @@ fn on_reply(state: &Mutex<State>, reply: Reply, tx: &mpsc::WeakUnboundedSender<V
         Reply::Forked { id, pid } => {
             let (exit_tx, exit_rx) = watch::channel(None);
             st.exits.insert(pid, exit_tx);
+            let guard = KillGuard {
+                pid,
+                tx: tx.clone(),
+                armed: true,
+            };
             match st.forks.remove(&id) {
-                Some(done) => {
-                    if done.send(Ok((pid, exit_rx))).is_err() {
-                        // Nobody waits for it any more: it is not wanted.
-                        tracing::debug!(target: "tractor::spawn", pid, "forked child unclaimed; killing it");
-                        let mut frame = Vec::new();
-                        let kill = Request::Signal {
-                            pid,
-                            sig: libc::SIGKILL,
-                        };
-                        if proto::encode(&kill, &mut frame).is_ok()
-                            && let Some(tx) = tx.upgrade()
-                        {
-                            let _ = tx.send(frame);
-                        }
-                    }
-                }
+                // Unclaimed (its caller gave up), the guard kills it.
+                Some(done) => drop(done.send(Ok((pid, exit_rx, guard)))),
                 None => {
                     tracing::warn!(target: "tractor::spawn", id, "the forkserver answered a request nobody made")
                 }
@@ -344,6 +374,8 @@ pub(crate) struct ForkedChild {
     pid: i32,
     client: Arc<ForkClient>,
     exit: watch::Receiver<Option<ExitStatus>>,
+    /// Kills the child if this handle is dropped before it exited.
+    guard: KillGuard,
 }
 
 impl std::fmt::Debug for ForkedChild {
@@ -381,7 +413,8 @@ impl ForkedChild {
 
 impl Drop for ForkedChild {
     fn drop(&mut self) {
-        // A spawn abandoned mid-boot: the server reaps it.
-        self.signal(libc::SIGKILL);
+        // Exited: nothing to kill (and the pid may be another's by now).
+        // Else the guard kills it (a spawn abandoned mid-boot); the server reaps it.
+        self.guard.armed = !self.exited();
     }
 }

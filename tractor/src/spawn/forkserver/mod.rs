@@ -87,6 +87,11 @@ pub(crate) fn serve_if_asked(on_child: fn(ChildEnv) -> !) {
     // SAFETY: our parent made `fd` for us alone (a socket, checked above);
     // we own it from here.
     let lifeline = unsafe { UnixStream::from_raw_fd(fd) };
+    // Forked children inherit this environment: none of them is a server,
+    // nor is anything they start.
+    // SAFETY: no thread of ours reads the environment now (this is
+    // `init`, first thing; a test harness's own thread only waits).
+    unsafe { std::env::remove_var(env::FORKSERVER_FD) };
     // Children re-run this binary the way we were run: keep the arguments
     // before the title overwrites them.
     let _ = super::process_args();

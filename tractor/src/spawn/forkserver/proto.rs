@@ -57,24 +57,26 @@ pub(super) fn encode<T: Serialize>(msg: &T, out: &mut Vec<u8>) -> Result<(), Pro
     Ok(())
 }
 
-/// The first complete frame in `buf`, removed from it; `None` while
-/// the frame is incomplete.
-pub(super) fn decode<T: for<'de> Deserialize<'de>>(
+/// Every complete frame in `buf`, removed from it (at once: a burst of
+/// small frames costs one move of what is left, not one per frame).
+pub(super) fn decode_all<T: for<'de> Deserialize<'de>>(
     buf: &mut Vec<u8>,
-) -> Result<Option<T>, ProtoError> {
-    let Some(head) = buf.first_chunk::<4>() else {
-        return Ok(None);
-    };
-    let len = u32::from_le_bytes(*head) as usize;
-    if len > MAX_FRAME {
-        return Err(ProtoError::TooLarge(len));
+) -> Result<Vec<T>, ProtoError> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(head) = buf[at..].first_chunk::<4>() {
+        let len = u32::from_le_bytes(*head) as usize;
+        if len > MAX_FRAME {
+            return Err(ProtoError::TooLarge(len));
+        }
+        if buf.len() - at < 4 + len {
+            break;
+        }
+        out.push(postcard::from_bytes(&buf[at + 4..at + 4 + len])?);
+        at += 4 + len;
     }
-    if buf.len() < 4 + len {
-        return Ok(None);
-    }
-    let msg = postcard::from_bytes(&buf[4..4 + len])?;
-    buf.drain(..4 + len);
-    Ok(Some(msg))
+    buf.drain(..at);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -88,14 +90,9 @@ mod tests {
         encode(&Reply::Exited { pid: 42, status: 9 }, &mut wire).unwrap();
         for cut in 0..wire.len() {
             let mut buf = wire[..cut].to_vec();
-            let mut got = Vec::new();
-            while let Some(r) = decode::<Reply>(&mut buf).unwrap() {
-                got.push(r);
-            }
+            let mut got = decode_all::<Reply>(&mut buf).unwrap();
             buf.extend_from_slice(&wire[cut..]);
-            while let Some(r) = decode::<Reply>(&mut buf).unwrap() {
-                got.push(r);
-            }
+            got.extend(decode_all::<Reply>(&mut buf).unwrap());
             assert_eq!(got.len(), 2, "cut at {cut}");
             assert!(buf.is_empty());
         }
@@ -105,12 +102,12 @@ mod tests {
     fn oversized_and_malformed_frames_are_refused() {
         let mut buf = ((MAX_FRAME + 1) as u32).to_le_bytes().to_vec();
         assert!(matches!(
-            decode::<Reply>(&mut buf),
+            decode_all::<Reply>(&mut buf),
             Err(ProtoError::TooLarge(_))
         ));
         let mut buf = vec![1, 0, 0, 0, 0xff];
         assert!(matches!(
-            decode::<Reply>(&mut buf),
+            decode_all::<Reply>(&mut buf),
             Err(ProtoError::Malformed(_))
         ));
     }

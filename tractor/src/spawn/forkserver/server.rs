@@ -31,12 +31,22 @@ static SIGCHLD_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32
 extern "C" fn on_sigchld(_: libc::c_int) {
     let fd = SIGCHLD_PIPE.load(std::sync::atomic::Ordering::Relaxed);
     if fd >= 0 {
-        // SAFETY: write is async-signal-safe; a full pipe already holds a wakeup.
+        // SAFETY: write is async-signal-safe; a full pipe already holds a
+        // wakeup. errno is restored for the code the signal interrupted.
         unsafe {
+            let errno = *libc::__errno_location();
             libc::write(fd, [0u8].as_ptr().cast(), 1);
+            *libc::__errno_location() = errno;
         }
     }
 }
+
+/// Signals whose default would kill the server, ignored in it: a signal
+/// to the whole process group (ctrl-c, a terminal hangup, `kill -TERM
+/// -pgid`) is for the root, which turns it into a graceful cancel that
+/// needs the server until the end. The lifeline and the parent-death
+/// signal bound its life instead. A forked child gets the defaults back.
+const IGNORED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 struct Link {
     stream: UnixStream,
@@ -89,9 +99,9 @@ impl Server {
             if libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut()) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            // Ctrl-C reaches the whole process group; the root turns it
-            // into a graceful cancel, which needs us alive till the end.
-            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            for sig in IGNORED {
+                libc::signal(sig, libc::SIG_IGN);
+            }
         }
         lifeline.set_nonblocking(true)?;
         let mut s = Server {
@@ -185,18 +195,18 @@ impl Server {
                 }
             }
         }
-        loop {
-            let Some(link) = self.links.get_mut(&key) else {
-                return;
-            };
-            match proto::decode::<Request>(&mut link.inbuf) {
-                Ok(Some(req)) => self.handle(key, req),
-                Ok(None) => return,
-                Err(e) => {
-                    eprintln!("tractor forkserver: dropping a link that sent a bad frame: {e}");
-                    link.dead = true;
-                    return;
+        let Some(link) = self.links.get_mut(&key) else {
+            return;
+        };
+        match proto::decode_all::<Request>(&mut link.inbuf) {
+            Ok(requests) => {
+                for req in requests {
+                    self.handle(key, req);
                 }
+            }
+            Err(e) => {
+                eprintln!("tractor forkserver: dropping a link that sent a bad frame: {e}");
+                link.dead = true;
             }
         }
     }
@@ -246,6 +256,8 @@ impl Server {
     /// never returns.
     fn fork(&mut self, owner: u64, env: ChildEnv) -> std::io::Result<i32> {
         let (ours, theirs) = UnixStream::pair()?;
+        // Before the fork: once forked, a child must be recorded.
+        ours.set_nonblocking(true)?;
         // SAFETY: this process runs this one thread of ours (a test
         // harness may have an idle thread blocked in its own wait), and the
         // child only runs code that is fine after fork: it resets the
@@ -255,10 +267,9 @@ impl Server {
             return Err(std::io::Error::last_os_error());
         }
         if pid == 0 {
-            self.become_child(theirs, env);
+            self.become_child(theirs, ours.as_raw_fd(), env);
         }
         drop(theirs);
-        ours.set_nonblocking(true)?;
         let key = self.next_key;
         self.next_key += 1;
         self.links.insert(key, Link::new(ours));
@@ -266,11 +277,15 @@ impl Server {
         Ok(pid)
     }
 
-    fn become_child(&mut self, link: UnixStream, env: ChildEnv) -> ! {
+    /// In a fresh child: `link` is its end of its link, `server_end` the
+    /// server's (not recorded yet, so closed here explicitly).
+    fn become_child(&mut self, link: UnixStream, server_end: RawFd, env: ChildEnv) -> ! {
         // SAFETY: resets the signal state this loop set up; async-signal-safe calls.
         unsafe {
             libc::signal(libc::SIGCHLD, libc::SIG_DFL);
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            for sig in IGNORED {
+                libc::signal(sig, libc::SIG_DFL);
+            }
             if libc::prctl(
                 libc::PR_SET_PDEATHSIG,
                 libc::SIGKILL as libc::c_ulong,
@@ -284,7 +299,7 @@ impl Server {
             }
         }
         SIGCHLD_PIPE.store(-1, std::sync::atomic::Ordering::Relaxed);
-        let link = self.keep_only(link);
+        let link = self.keep_only(link, server_end);
         super::INHERITED_LINK.with_link(link);
         (self.on_child)(env)
     }
@@ -294,7 +309,7 @@ impl Server {
     /// One `close_range` rather than a close per link: with a thousand
     /// children, closing each one's thousand links by hand costs more
     /// than the forks.
-    fn keep_only(&mut self, link: UnixStream) -> UnixStream {
+    fn keep_only(&mut self, link: UnixStream, server_end: RawFd) -> UnixStream {
         use std::os::fd::{FromRawFd, IntoRawFd};
         const LINK_FD: RawFd = 3;
         let fd = link.into_raw_fd();
@@ -313,7 +328,7 @@ impl Server {
                         libc::close(l.stream.as_raw_fd());
                     }
                 }
-                for p in [self.pipe_r, self.pipe_w, fd] {
+                for p in [self.pipe_r, self.pipe_w, fd, server_end] {
                     if p != LINK_FD {
                         libc::close(p);
                     }
