@@ -38,28 +38,41 @@ pub(crate) fn actors(quick: bool) -> usize {
         .unwrap_or(if quick { 100 } else { DEFAULT_N })
 }
 
-/// Runs the scale figures for every backend.
+/// Runs the scale figures for every backend: first one actor's spawn and
+/// teardown on each (before any thousand-actor run, whose thousand exits
+/// would weigh on them), then the thousand.
 pub(crate) async fn scale_all(n: usize, one_rounds: usize) -> Result<Vec<Scale>, tractor::Error> {
+    // `TRACTOR_BENCH_SCALE_METHODS=thread,forkserver` narrows the run (to profile one).
+    let only = std::env::var("TRACTOR_BENCH_SCALE_METHODS").unwrap_or_default();
+    let methods: Vec<SpawnMethod> = [SpawnMethod::Exec, SpawnMethod::Forkserver, SpawnMethod::Thread]
+        .into_iter()
+        .filter(|m| only.is_empty() || only.split(',').any(|o| o.trim() == m.as_str()))
+        .collect();
+    eprintln!("tractor_bench: one actor's spawn + teardown per backend...");
+    let mut ones = Vec::new();
+    for m in &methods {
+        ones.push(one_actor(*m, one_rounds).await?);
+    }
     let mut out = Vec::new();
-    for method in [
-        SpawnMethod::Exec,
-        SpawnMethod::Forkserver,
-        SpawnMethod::Thread,
-    ] {
+    for (method, (one_up, one)) in methods.into_iter().zip(ones) {
         eprintln!("tractor_bench: {n} daemons on `{method}`...");
-        out.push(scale(method, n, one_rounds).await?);
+        out.push(Scale {
+            one,
+            one_up,
+            ..many(method, n).await?
+        });
     }
     Ok(out)
 }
 
-async fn scale(method: SpawnMethod, n: usize, one_rounds: usize) -> Result<Scale, tractor::Error> {
+/// One daemon at a time spawned and torn down, `rounds` times (after two
+/// warm-up rounds: a forkserver starts on its root's first spawn), in one
+/// root on `method`: (start_actor returned, all done) samples.
+async fn one_actor(method: SpawnMethod, rounds: usize) -> Result<(Samples, Samples), tractor::Error> {
     let cfg = RootConfig::new("scale").spawn_method(method);
-    let mut tree = String::new();
-    let tree_ref = &mut tree;
-    let row = tractor::open_root_actor(cfg, async move || {
-        *tree_ref = tractor::runtime_vars()?.tree_id;
-        let (mut one, mut one_up) = (Samples::default(), Samples::default());
-        for i in 0..one_rounds + 2 {
+    tractor::open_root_actor(cfg, async || {
+        let (mut ups, mut alls) = (Samples::default(), Samples::default());
+        for i in 0..rounds + 2 {
             let t = Instant::now();
             let up = tractor::open_nursery(async |an| {
                 let p = an.start_actor("one").spawn().await?;
@@ -69,10 +82,22 @@ async fn scale(method: SpawnMethod, n: usize, one_rounds: usize) -> Result<Scale
             })
             .await?;
             if i >= 2 {
-                one.push(t.elapsed());
-                one_up.push(up);
+                ups.push(up);
+                alls.push(t.elapsed());
             }
         }
+        Ok((ups, alls))
+    })
+    .await
+}
+
+/// `n` daemons spawned at once on `method`, one call each, torn down.
+async fn many(method: SpawnMethod, n: usize) -> Result<Scale, tractor::Error> {
+    let cfg = RootConfig::new("scale").spawn_method(method);
+    let mut tree = String::new();
+    let tree_ref = &mut tree;
+    let row = tractor::open_root_actor(cfg, async move || {
+        *tree_ref = tractor::runtime_vars()?.tree_id;
         let fds_before = count_fds();
         let (rss0, pss0) = memory_of(std::process::id());
         let (spawn, calls, teardown, rss, pss, fds) = tractor::open_nursery(async |an| {
@@ -130,8 +155,8 @@ async fn scale(method: SpawnMethod, n: usize, one_rounds: usize) -> Result<Scale
             pss_kib: pss as f64 / n as f64,
             root_fds: (fds, fds_before),
             survivors: 0,
-            one,
-            one_up,
+            one: Samples::default(),
+            one_up: Samples::default(),
         })
     })
     .await?;
