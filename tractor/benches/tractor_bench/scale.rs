@@ -44,10 +44,14 @@ pub(crate) fn actors(quick: bool) -> usize {
 pub(crate) async fn scale_all(n: usize, one_rounds: usize) -> Result<Vec<Scale>, tractor::Error> {
     // `TRACTOR_BENCH_SCALE_METHODS=thread,forkserver` narrows the run (to profile one).
     let only = std::env::var("TRACTOR_BENCH_SCALE_METHODS").unwrap_or_default();
-    let methods: Vec<SpawnMethod> = [SpawnMethod::Exec, SpawnMethod::Forkserver, SpawnMethod::Thread]
-        .into_iter()
-        .filter(|m| only.is_empty() || only.split(',').any(|o| o.trim() == m.as_str()))
-        .collect();
+    let methods: Vec<SpawnMethod> = [
+        SpawnMethod::Exec,
+        SpawnMethod::Forkserver,
+        SpawnMethod::Thread,
+    ]
+    .into_iter()
+    .filter(|m| only.is_empty() || only.split(',').any(|o| o.trim() == m.as_str()))
+    .collect();
     eprintln!("tractor_bench: one actor's spawn + teardown per backend...");
     let mut ones = Vec::new();
     for m in &methods {
@@ -68,7 +72,10 @@ pub(crate) async fn scale_all(n: usize, one_rounds: usize) -> Result<Vec<Scale>,
 /// One daemon at a time spawned and torn down, `rounds` times (after two
 /// warm-up rounds: a forkserver starts on its root's first spawn), in one
 /// root on `method`: (start_actor returned, all done) samples.
-async fn one_actor(method: SpawnMethod, rounds: usize) -> Result<(Samples, Samples), tractor::Error> {
+async fn one_actor(
+    method: SpawnMethod,
+    rounds: usize,
+) -> Result<(Samples, Samples), tractor::Error> {
     let cfg = RootConfig::new("scale").spawn_method(method);
     tractor::open_root_actor(cfg, async || {
         let (mut ups, mut alls) = (Samples::default(), Samples::default());
