@@ -82,17 +82,35 @@ impl std::fmt::Debug for MsgTransport {
     }
 }
 
+/// The read and write buffers of a socket transport: a read takes in
+/// many frames per syscall, a flush writes many frames in one.
+const SOCKET_BUFFER: usize = 64 * 1024;
+
+/// The buffers of an in-process transport, whose pipe already batches
+/// (and a buffer here is one more copy): small, because a thread actor's
+/// two ends are made (and a read buffer zeroed) by its parent at spawn.
+const IN_PROCESS_BUFFER: usize = 8 * 1024;
+
 impl MsgTransport {
     fn from_parts(r: BoxRead, w: BoxWrite, max_frame: usize) -> (MsgReader, MsgWriter) {
+        Self::from_parts_buffered(r, w, max_frame, SOCKET_BUFFER)
+    }
+
+    fn from_parts_buffered(
+        r: BoxRead,
+        w: BoxWrite,
+        max_frame: usize,
+        buffer: usize,
+    ) -> (MsgReader, MsgWriter) {
         (
             MsgReader {
-                inner: BufReader::with_capacity(64 * 1024, r),
+                inner: BufReader::with_capacity(buffer, r),
                 buf: Vec::new(),
                 max_frame,
                 frame_timeout: Limits::default().frame_timeout,
             },
             MsgWriter {
-                inner: BufWriter::with_capacity(64 * 1024, w),
+                inner: BufWriter::with_capacity(buffer, w),
             },
         )
     }
@@ -107,7 +125,8 @@ impl MsgTransport {
         let (a, b) = tokio::io::duplex(PIPE);
         let end = |s: tokio::io::DuplexStream| {
             let (r, w) = tokio::io::split(s);
-            let (reader, writer) = Self::from_parts(Box::pin(r), Box::pin(w), max_frame);
+            let (reader, writer) =
+                Self::from_parts_buffered(Box::pin(r), Box::pin(w), max_frame, IN_PROCESS_BUFFER);
             MsgTransport {
                 reader,
                 writer,

@@ -417,7 +417,12 @@ impl ActorRuntime {
     /// Records a child process this actor supervises.
     pub(crate) fn adopt_child(&self, proc: &Arc<super::supervisor::ChildProc>) {
         let mut children = lock(&self.children);
-        children.retain(|c| c.strong_count() > 0);
+        // Reaped children are dropped when the list would grow: amortised
+        // O(1) per spawn, not a sweep of every child each time (a
+        // thousand spawns at once would cost a million checks).
+        if children.len() == children.capacity() {
+            children.retain(|c| c.strong_count() > 0);
+        }
         children.push(Arc::downgrade(proc));
     }
 
