@@ -28,13 +28,9 @@ on_backend!(forkserver = "forkserver":
     lookups_find_wait_and_miss,
 );
 on_backend!(thread = "thread":
-    actors_register_and_deregister;
+    actors_register_and_deregister, lookups_find_wait_and_miss;
     skip "signals reach a process, not a thread actor of it":
         sigkill_is_pruned_within_a_second, sigterm_deregisters_gracefully,
-);
-on_backend!(thread_lookups = "thread":;
-    skip "a thread actor's end can be seen before its registrar has pruned it (a known race, issue 12's note)":
-        lookups_find_wait_and_miss,
 );
 
 #[path = "../support/registrar.rs"]

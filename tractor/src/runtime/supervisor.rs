@@ -171,10 +171,13 @@ impl ChildProc {
             crate::spawn::note_reaped(pid);
         }
         if let Some(why) = child.abandoned() {
-            // Still running, but no longer ours: nobody talks to it again.
-            self.conn.chan.close();
             failure.get_or_insert(why);
         }
+        // The child is gone (or, a thread actor, abandoned): nobody finds
+        // or calls it through this channel again, whether or not its
+        // end has reached the channel yet (a thread's in-process pipe may
+        // be read after its exit is).
+        self.conn.chan.close();
         // A child that did not exit on its own terms could not unlink its
         // socket file, nor could the grandchildren it took down with it.
         if !matches!(&status, Ok(st) if st.success()) {
