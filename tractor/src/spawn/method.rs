@@ -11,11 +11,11 @@ use super::exec::SpawnError;
 /// for their own children unless they choose; `TRACTOR_SPAWN_METHOD` wins
 /// over all of these.
 ///
-/// | backend | a child is | spawn | isolation |
+/// | backend | a child is | spawn (2-core machine) | isolation |
 /// |---|---|---|---|
-/// | `exec` | a process: this binary re-run | ~2-6 ms | full |
-/// | `forkserver` | a process: a fork of the program's pre-tokio image | ~1 ms | full |
-/// | `thread` | a thread of this process | ~0.1 ms | none against crashes and `exit` |
+/// | `exec` | a process: this binary re-run | ~3-6 ms | full |
+/// | `forkserver` | a process: a fork of the program's pre-tokio image | ~1-2 ms | full |
+/// | `thread` | a thread of this process | ~0.3 ms | none against crashes and `exit` |
 ///
 /// ```
 /// use tractor::SpawnMethod;
