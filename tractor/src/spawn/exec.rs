@@ -56,6 +56,23 @@ fn cause_text(cause: Option<BootExit>) -> String {
 }
 
 impl SpawnError {
+    /// Child `name` could not be started (fork, exec or thread creation
+    /// failed with `source`): a resource that ran out says which.
+    pub(crate) fn starting(name: &str, source: std::io::Error) -> SpawnError {
+        match Resource::of_spawn_error(&source) {
+            Some(resource) => SpawnError::ResourceExhausted {
+                name: name.to_string(),
+                resource,
+                stage: SpawnStage::Exec,
+                source,
+            },
+            None => SpawnError::Exec {
+                name: name.to_string(),
+                source,
+            },
+        }
+    }
+
     /// A failed boot of child `name` that exited with `status`.
     pub(crate) fn died_during_boot(
         name: &str,
@@ -300,18 +317,7 @@ pub(crate) fn spawn_exec(
 ) -> Result<ExecChild, SpawnError> {
     use std::os::fd::AsRawFd;
     let exe = std::env::current_exe().map_err(SpawnError::CurrentExe)?;
-    let spawn_err = |source: std::io::Error| match Resource::of_spawn_error(&source) {
-        Some(resource) => SpawnError::ResourceExhausted {
-            name: child.name.clone(),
-            resource,
-            stage: SpawnStage::Exec,
-            source,
-        },
-        None => SpawnError::Exec {
-            name: child.name.clone(),
-            source,
-        },
-    };
+    let spawn_err = |source| SpawnError::starting(&child.name, source);
     // Closed in this process once the child is started.
     let secret_fd = secret_pipe(&child.secret).map_err(spawn_err)?;
     let secret_raw = secret_fd.as_raw_fd();
@@ -330,34 +336,8 @@ pub(crate) fn spawn_exec(
         Some(l) => cmd.env(env::LOGLEVEL, l),
         None => cmd.env_remove(env::LOGLEVEL),
     };
-    // SAFETY: getpid is async-signal-safe and called before the fork.
-    let parent_pid = unsafe { libc::getpid() };
-    // SAFETY: the closure runs between fork and exec and only calls
-    // async-signal-safe functions (prctl, getppid, _exit).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl: then no
-            // signal will ever come, so leave now.
-            if libc::getppid() != parent_pid {
-                libc::_exit(1);
-            }
-            // The secret's pipe is the one fd this child inherits.
-            if libc::fcntl(secret_raw, libc::F_SETFD, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The secret's pipe is the one fd this child inherits.
+    die_with_this_thread(&mut cmd, secret_raw);
     let spawned = ExecChild::spawn(&mut cmd).map_err(spawn_err);
     drop(secret_fd);
     let spawned = spawned?;
@@ -376,6 +356,40 @@ pub(crate) fn process_args() -> Vec<String> {
 }
 
 static ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Arms `cmd`'s process to die with the calling thread
+/// (`PR_SET_PDEATHSIG`), leaving at once if this process died before the
+/// signal was armed, and to inherit `keep_fd` (its only inherited fd
+/// besides stdio; every fd here is close-on-exec).
+pub(crate) fn die_with_this_thread(cmd: &mut std::process::Command, keep_fd: std::os::fd::RawFd) {
+    // SAFETY: getpid is async-signal-safe and called before the fork.
+    let parent_pid = unsafe { libc::getpid() };
+    // SAFETY: the closure runs between fork and exec and only calls
+    // async-signal-safe functions (prctl, getppid, fcntl, _exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl: then no
+            // signal will ever come, so leave now.
+            if libc::getppid() != parent_pid {
+                libc::_exit(1);
+            }
+            if libc::fcntl(keep_fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
 
 /// Children of this process not reaped yet, with their tree: a zombie
 /// has no readable environment, so this is how a survivor check tells

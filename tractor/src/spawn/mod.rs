@@ -28,7 +28,9 @@ pub use method::SpawnMethod;
 pub use resource::{BootExit, Resource};
 
 pub(crate) use backend::{ForkserverSlot, SpawnContext, start};
-pub(crate) use exec::{ChildEnv, note_reaped, process_args, spawn_exec, unreaped};
+pub(crate) use exec::{
+    ChildEnv, die_with_this_thread, note_reaped, process_args, spawn_exec, unreaped,
+};
 pub(crate) use process::ChildProcess;
 
 /// Environment variables of the exec handshake.

@@ -152,15 +152,7 @@ pub(crate) fn spawn_thread(
             killed: None,
             abandoned: AtomicBool::new(false),
         }),
-        Err(source) => Err(match super::Resource::of_spawn_error(&source) {
-            Some(resource) => SpawnError::ResourceExhausted {
-                name,
-                resource,
-                stage: super::SpawnStage::Exec,
-                source,
-            },
-            None => SpawnError::Exec { name, source },
-        }),
+        Err(source) => Err(SpawnError::starting(&name, source)),
     }
 }
 

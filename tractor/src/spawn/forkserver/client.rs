@@ -2,7 +2,7 @@
 //! and the exits the server reports.
 
 use std::collections::HashMap;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -184,21 +184,10 @@ impl ForkClient {
                 exit,
                 guard,
             }),
-            Ok(Err(errno)) => {
-                let source = std::io::Error::from_raw_os_error(errno);
-                Err(match crate::spawn::Resource::of_spawn_error(&source) {
-                    Some(resource) => SpawnError::ResourceExhausted {
-                        name: child.name.clone(),
-                        resource,
-                        stage: crate::spawn::SpawnStage::Exec,
-                        source,
-                    },
-                    None => SpawnError::Exec {
-                        name: child.name.clone(),
-                        source,
-                    },
-                })
-            }
+            Ok(Err(errno)) => Err(SpawnError::starting(
+                &child.name,
+                std::io::Error::from_raw_os_error(errno),
+            )),
             Err(_) => Err(fs_err("it died while forking".into())),
         }
     }
@@ -243,32 +232,8 @@ fn start_server(
         .env_remove(env::ACTOR_UUID)
         .env_remove(env::SECRET_FD)
         .stdin(Stdio::null());
-    // SAFETY: getpid is async-signal-safe and called before the fork.
-    let parent_pid = unsafe { libc::getpid() };
-    // SAFETY: the closure runs between fork and exec and only calls
-    // async-signal-safe functions (prctl, getppid, fcntl, _exit).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() != parent_pid {
-                libc::_exit(1);
-            }
-            // The lifeline is the one fd the server inherits.
-            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The lifeline is the one fd the server inherits.
+    crate::spawn::die_with_this_thread(&mut cmd, fd);
     let server = ExecChild::spawn(&mut cmd).map_err(|e| fs_err(format!("cannot start it: {e}")));
     drop(theirs);
     server
