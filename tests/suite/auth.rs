@@ -204,16 +204,16 @@ async fn a_reflected_proof_is_refused(t: TransportKind) {
     .unwrap();
 }
 
-/// Whether this actor holds `expected` as its tree secret, and whether
-/// the secret shows in its environment or command line.
+/// Whether this actor holds `expected` as its tree secret, whether the
+/// secret shows in its environment or command line, and what its stdin is.
 #[tractor::endpoint]
-async fn check_secret(expected: Vec<u8>) -> (u32, bool, bool) {
+async fn check_secret(expected: Vec<u8>) -> (u32, bool, bool, String) {
     check_secret_here(expected)
 }
 
 /// A child's and a grandchild's answer to [`check_secret`].
 #[tractor::endpoint]
-async fn check_secret_below(expected: Vec<u8>) -> Result<Vec<(u32, bool, bool)>, Error> {
+async fn check_secret_below(expected: Vec<u8>) -> Result<Vec<(u32, bool, bool, String)>, Error> {
     let mine = check_secret_here(expected.clone());
     let below = tractor::open_nursery(async |an| {
         let p = an
@@ -228,7 +228,7 @@ async fn check_secret_below(expected: Vec<u8>) -> Result<Vec<(u32, bool, bool)>,
     Ok(vec![mine, below])
 }
 
-fn check_secret_here(expected: Vec<u8>) -> (u32, bool, bool) {
+fn check_secret_here(expected: Vec<u8>) -> (u32, bool, bool, String) {
     let holds = tractor::wire::tree_secret() == Secret::from_bytes(expected.clone()).ok();
     let leaked = ["environ", "cmdline"].iter().any(|f| {
         std::fs::read(format!("/proc/self/{f}"))
@@ -236,7 +236,10 @@ fn check_secret_here(expected: Vec<u8>) -> (u32, bool, bool) {
             .windows(expected.len())
             .any(|w| w == expected.as_slice())
     });
-    (std::process::id(), holds, leaked)
+    let stdin = std::fs::read_link("/proc/self/fd/0")
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|e| format!("unreadable: {e}"));
+    (std::process::id(), holds, leaked, stdin)
 }
 
 /// Children and grandchildren authenticate to their parents with the
@@ -254,9 +257,12 @@ async fn children_hold_the_tree_secret_and_nothing_shows_it(t: TransportKind) {
                 .await?;
             let seen = p.run(check_secret_below::call(bytes.clone())).await?;
             assert_eq!(seen.len(), 2);
-            for (pid, holds, leaked) in seen {
+            for (pid, holds, leaked, stdin) in seen {
                 assert!(holds, "actor {pid} does not hold the tree's secret");
                 assert!(!leaked, "actor {pid} shows the secret in /proc");
+                // The secret came through a pipe as its stdin, which it
+                // replaced with /dev/null once read.
+                assert_eq!(stdin, "/dev/null", "actor {pid}'s stdin");
             }
             p.cancel_actor().await?;
             Ok(())

@@ -321,3 +321,104 @@ async fn forkserver_drops_only_a_link_that_sends_garbage() {
         );
     }
 }
+
+/// An exec'd child arms its parent-death signal itself, first thing in
+/// `init()` (its parent starts it with `posix_spawn`, running nothing
+/// between fork and exec). One whose parent is gone by then (here: named
+/// by a pid that is not its parent's) leaves at once, saying so, rather
+/// than live on where no signal will ever reach it. Named by its real
+/// parent, it goes on, to read its secret (here: none, so it exits for a
+/// bad environment).
+#[tractor::test]
+async fn an_exec_child_whose_parent_is_gone_leaves_at_once() {
+    let run = |parent_pid: u32| async move {
+        let mut cmd = tokio::process::Command::new(std::env::current_exe().expect("exe"));
+        cmd.args([
+            "backends::an_exec_child_whose_parent_is_gone_leaves_at_once",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("TRACTOR_PARENT_ADDR", "tcp://127.0.0.1:9")
+        .env("TRACTOR_PARENT_PID", parent_pid.to_string())
+        .env("TRACTOR_ACTOR_NAME", "orphan")
+        .env("TRACTOR_ACTOR_UUID", uuid::Uuid::new_v4().to_string())
+        .env("TRACTOR_SECRET_FD", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+        let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
+            .await
+            .expect("the child exits within 20 s")
+            .expect("run the child");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // pid 1 is never this test's child's parent.
+    let (code, stderr) = run(1).await;
+    assert_eq!(
+        code,
+        Some(tractor::error::BootExit::NoParent as i32),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(pid 1) is gone"), "{stderr}");
+    let (code, stderr) = run(std::process::id()).await;
+    assert_eq!(
+        code,
+        Some(tractor::error::BootExit::BadEnv as i32),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not an inherited pipe"), "{stderr}");
+}
+
+/// The signals the actor's thread blocks (`SigBlk` of its status: in a
+/// test binary, the harness's own threads are not the actor's).
+#[tractor::endpoint]
+async fn blocked_signals() -> String {
+    std::fs::read_to_string("/proc/thread-self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .map(|m| m.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The blocked signals of a grandchild this actor starts.
+#[tractor::endpoint]
+async fn grandchild_blocked_signals() -> Result<String, tractor::Error> {
+    tractor::open_nursery(async |an| {
+        let gc = an
+            .start_actor("grandchild")
+            .enable_modules([MODULE, HERE])
+            .await?;
+        let mask = gc.run(blocked_signals::call()).await?;
+        an.cancel().await;
+        Ok(mask)
+    })
+    .await
+}
+
+/// An exec'd child blocks no signal, though the thread its parent starts
+/// it from blocks them all: a blocked SIGTERM would stall the cancel
+/// ladder. Checked on a child's child too, which a child's spawner starts.
+#[tractor::test]
+async fn exec_children_block_no_signal() {
+    in_nursery(TransportKind::Tcp, async |an| {
+        let p = an
+            .start_actor("child")
+            .spawn_method(SpawnMethod::Exec)
+            .enable_modules([MODULE, HERE])
+            .await?;
+        assert_eq!(p.run(blocked_signals::call()).await?, "0000000000000000");
+        assert_eq!(
+            p.run(grandchild_blocked_signals::call()).await?,
+            "0000000000000000"
+        );
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}

@@ -96,6 +96,8 @@ pub(crate) struct ActorRuntime {
     pub span: tracing::Span,
     /// The link to this actor's forkserver, once it spawned with one.
     pub(crate) forkserver: crate::spawn::ForkserverSlot,
+    /// The thread its exec'd children are started from (and die with).
+    pub(crate) spawner: crate::spawn::SpawnerSlot,
 }
 
 impl std::fmt::Debug for ActorRuntime {
@@ -157,6 +159,7 @@ impl ActorRuntime {
             born: Instant::now(),
             span: span.clone(),
             forkserver: Default::default(),
+            spawner: Default::default(),
             p,
         });
         tracing::debug!(target: "tractor::runtime", parent: &span, addr = %rt.listen_addr, "actor listening");
@@ -466,8 +469,9 @@ impl ActorRuntime {
         // SIGKILLed children are reaped at once; the bound is for a
         // supervisor that cannot be (a zombie's parent is us, so never).
         let _ = tokio::time::timeout(Duration::from_secs(2), self.work.wait()).await;
-        // Whatever it forked that is left dies with it.
+        // Whatever it forked or exec'd that is left dies with it.
         self.forkserver.close().await;
+        self.spawner.close();
         self.shutdown.cancel();
         for c in lock(&self.conns).iter() {
             c.chan.close();
@@ -503,8 +507,10 @@ impl ActorRuntime {
             tracing::error!(target: "tractor::cancel", parent: &self.span, "tasks still running 30 s after cancellation; closing anyway");
         }
         // Every child is reaped: a forkserver we started has nothing left
-        // to serve.
+        // to serve, nor the spawner thread (a child still alive past the
+        // bound above dies with it).
         self.forkserver.close().await;
+        self.spawner.close();
         for p in self.plugin_hooks() {
             p.before_close(self.clone()).await;
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::forkserver::ForkClient;
 use super::process::ChildProcess;
+use super::spawner::SpawnerSlot;
 use super::{ChildEnv, SpawnError, SpawnMethod, spawn_exec, thread};
 use crate::ipc::MsgTransport;
 
@@ -32,6 +33,8 @@ pub(crate) struct SpawnContext<'a> {
     pub loglevel: Option<&'a str>,
     /// The spawning actor's forkserver link.
     pub forkserver: &'a ForkserverSlot,
+    /// The spawning actor's spawner thread (`exec`).
+    pub spawner: &'a SpawnerSlot,
     /// The largest frame the in-process transport takes (`thread`).
     pub max_frame: usize,
 }
@@ -54,7 +57,9 @@ pub(crate) async fn start(
     cx: &SpawnContext<'_>,
 ) -> Result<Started, SpawnError> {
     let child = match method {
-        SpawnMethod::Exec => ChildProcess::Exec(spawn_exec(env, cx.exec_args, cx.loglevel)?),
+        SpawnMethod::Exec => {
+            ChildProcess::Exec(spawn_exec(env, cx.exec_args, cx.loglevel, cx.spawner).await?)
+        }
         SpawnMethod::Forkserver => {
             let tree_id = env.tree_id.as_str();
             let client = cx

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::env;
 use super::process::ExecChild;
 use super::resource::{BootExit, Resource};
+use super::spawner::SpawnerSlot;
 use crate::ipc::{Addr, Secret};
 
 /// The step of a spawn that ran out of a resource:
@@ -222,6 +223,8 @@ impl ChildEnv {
             .and_then(|u| Uuid::parse_str(&u).ok())
             .ok_or_else(|| bad(env::ACTOR_UUID))?;
         let tree_id = std::env::var(env::TREE).unwrap_or_default();
+        unblock_signals()?;
+        die_with_parent()?;
         let secret = read_secret()?;
         Ok(ChildEnv {
             parent_addr,
@@ -233,8 +236,82 @@ impl ChildEnv {
     }
 }
 
-/// Reads the tree's secret from the pipe our parent left us
-/// ([`env::SECRET_FD`]), and closes it.
+/// Unblocks every signal: a child starts with the signal mask of the
+/// thread that spawned it, and the parent's spawner thread blocks them
+/// all (see `spawn::spawner`), which would leave SIGTERM, the cancel
+/// ladder's second step, pending forever.
+fn unblock_signals() -> Result<(), SpawnError> {
+    let mut none = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set; sigprocmask only changes
+    // this (still single-threaded) process's mask.
+    let ok = unsafe {
+        libc::sigemptyset(none.as_mut_ptr()) == 0
+            && libc::sigprocmask(libc::SIG_SETMASK, none.as_ptr(), std::ptr::null_mut()) == 0
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(SpawnError::BadEnv(format!(
+            "cannot unblock the signals this child inherited: {}",
+            std::io::Error::last_os_error()
+        )))
+    }
+}
+
+/// Arms this child to die with the parent thread that spawned it
+/// (`PR_SET_PDEATHSIG`), and leaves at once if that parent is gone
+/// already ([`env::PARENT_PID`] names it).
+///
+/// The child arms this itself, first thing in `init()`, rather than
+/// between fork and exec in the parent: a spawn with nothing to run
+/// between the two is a `posix_spawn` (a `vfork`), which copies none of
+/// the parent's page tables and does not leave the parent's memory
+/// copy-on-write behind it, so a parent with many children spawns fast.
+/// The signal follows the thread that spawned this process either way.
+fn die_with_parent() -> Result<(), SpawnError> {
+    let bad = |what: String| SpawnError::BadEnv(format!("{}: {what}", env::PARENT_PID));
+    let parent: libc::pid_t = std::env::var(env::PARENT_PID)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|pid| *pid > 0)
+        .ok_or_else(|| {
+            bad(
+                "missing; a child actor must be started by a tractor parent (of this version)"
+                    .into(),
+            )
+        })?;
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and no
+    // pointers.
+    let armed = unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    if armed != 0 {
+        return Err(bad(format!(
+            "cannot arm the parent-death signal: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // The parent may have died before the signal was armed: then none
+    // will ever come, so leave now, as the signal would have made us.
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } != parent {
+        eprintln!(
+            "tractor: the parent that spawned this child actor (pid {parent}) is gone; exiting"
+        );
+        BootExit::NoParent.exit();
+    }
+    Ok(())
+}
+
+/// Reads the tree's secret from the pipe our parent left as our stdin
+/// ([`env::SECRET_FD`] is `0`), then puts `/dev/null` in its place (a
+/// child actor's stdin was always empty).
 fn read_secret() -> Result<Secret, SpawnError> {
     use std::io::Read;
     use std::os::fd::FromRawFd;
@@ -242,14 +319,15 @@ fn read_secret() -> Result<Secret, SpawnError> {
     let fd: i32 = std::env::var(env::SECRET_FD)
         .ok()
         .and_then(|v| v.parse().ok())
-        .filter(|fd| *fd > 2)
+        .filter(|fd| *fd == 0)
         .ok_or_else(|| {
             bad(
                 "missing; a child actor must be started by a tractor parent (of this version)"
                     .into(),
             )
         })?;
-    // Only a pipe is ours to take: never close an fd we did not inherit for this.
+    // Only a pipe is ours to take: never read a terminal or a file that
+    // happens to be our stdin.
     let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
     // SAFETY: fstat writes into `st`, a properly sized buffer.
     let is_pipe = unsafe { libc::fstat(fd, st.as_mut_ptr()) } == 0 && {
@@ -260,20 +338,34 @@ fn read_secret() -> Result<Secret, SpawnError> {
     if !is_pipe {
         return Err(bad(format!("fd {fd} is not an inherited pipe")));
     }
-    // SAFETY: the parent made `fd` for us alone (a pipe, checked above);
-    // we own it from here and close it once read.
-    let f = unsafe { std::fs::File::from_raw_fd(fd) };
+    // SAFETY: the parent made this pipe for us alone (checked above). It
+    // is read through a borrowed handle: fd 0 is replaced below, never
+    // closed, so no later open takes its number.
+    let f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
     let mut bytes = Vec::new();
-    f.take(crate::ipc::auth::MAX_SECRET_LEN as u64 + 1)
+    (&*f)
+        .take(crate::ipc::auth::MAX_SECRET_LEN as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| bad(format!("cannot read the secret: {e}")))?;
+    stdin_from_dev_null().map_err(|e| bad(format!("cannot reopen stdin on /dev/null: {e}")))?;
     Secret::from_origin(bytes, "the parent").map_err(|e| bad(e.to_string()))
 }
 
-/// A pipe holding `secret`, for one child: its read end, to be inherited;
-/// its write end is written and closed here. Both ends are close-on-exec
-/// (only the child's `pre_exec` clears it on the read end), so no other
-/// child spawned meanwhile inherits either.
+/// Replaces fd 0 with `/dev/null` (closing the pipe that was there).
+fn stdin_from_dev_null() -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let null = std::fs::File::open("/dev/null")?;
+    // SAFETY: dup2 onto fd 0 atomically replaces (and closes) what was
+    // there; `null` stays ours and is closed on drop.
+    if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A pipe holding `secret`, for one child: its read end, to become the
+/// child's stdin; its write end is written and closed here. Both ends
+/// are close-on-exec, so no other child spawned meanwhile inherits either.
 fn secret_pipe(secret: &Secret) -> std::io::Result<std::os::fd::OwnedFd> {
     use std::io::Write;
     use std::os::fd::FromRawFd;
@@ -292,59 +384,79 @@ fn secret_pipe(secret: &Secret) -> std::io::Result<std::os::fd::OwnedFd> {
     // At most MAX_SECRET_LEN bytes: far below a pipe's buffer, so this
     // never blocks.
     std::fs::File::from(w).write_all(secret.expose())?;
-    if fds[0] <= 2 {
-        // Stdio is set up in the child over fds 0-2: keep clear of them.
-        // SAFETY: F_DUPFD_CLOEXEC makes a new fd >= 3, owned by us.
-        let moved = unsafe { libc::fcntl(fds[0], libc::F_DUPFD_CLOEXEC, 3) };
-        if moved < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: a fresh fd from fcntl, owned by nobody else.
-        return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(moved) });
-    }
     Ok(r)
 }
 
 /// Starts a child actor process: the current executable with `args`, in
-/// child mode, armed to die with the spawning thread (`PR_SET_PDEATHSIG`).
+/// child mode, from the actor's spawner thread (`spawner`), which lives
+/// as long as the actor's runtime: the child arms itself to die with that
+/// thread (`die_with_parent`).
 ///
-/// The death signal follows the *thread* that forked, so callers spawn from
-/// the actor's long-lived runtime thread.
-pub(crate) fn spawn_exec(
+/// Nothing runs between fork and exec here, so the standard library
+/// starts the child with `posix_spawn` (a `vfork`): its cost does not
+/// grow with this process's memory, which matters to a parent of many.
+pub(crate) async fn spawn_exec(
     child: &ChildEnv,
     args: &[String],
     loglevel: Option<&str>,
+    spawner: &SpawnerSlot,
 ) -> Result<ExecChild, SpawnError> {
-    use std::os::fd::AsRawFd;
     let exe = std::env::current_exe().map_err(SpawnError::CurrentExe)?;
     let spawn_err = |source| SpawnError::starting(&child.name, source);
-    // Closed in this process once the child is started.
-    let secret_fd = secret_pipe(&child.secret).map_err(spawn_err)?;
-    let secret_raw = secret_fd.as_raw_fd();
+    // The child is started from the spawner thread's own fd table, so
+    // nothing in starting it needs an fd of ours; accepting its dial
+    // does. Out of fds, fail now, not once the child gave up dialing.
+    fd_to_spare().map_err(spawn_err)?;
+    // SAFETY: getpid has no preconditions.
+    let parent_pid = unsafe { libc::getpid() };
     let mut cmd = std::process::Command::new(exe);
     cmd.args(args)
         .env(env::PARENT_ADDR, child.parent_addr.to_string())
+        .env(env::PARENT_PID, parent_pid.to_string())
         .env(env::ACTOR_NAME, &child.name)
         .env(env::ACTOR_UUID, child.uuid.to_string())
         .env(env::TREE, &child.tree_id)
-        .env(env::SECRET_FD, secret_raw.to_string())
-        .env_remove(env::FORKSERVER_FD)
-        // Dropping the handle kills it; that is a backstop only: the
-        // supervisor normally reaps through the cancel ladder.
-        .stdin(Stdio::null());
+        .env(env::SECRET_FD, "0")
+        .env_remove(env::FORKSERVER_FD);
     match loglevel {
         Some(l) => cmd.env(env::LOGLEVEL, l),
         None => cmd.env_remove(env::LOGLEVEL),
     };
-    // The secret's pipe is the one fd this child inherits.
-    die_with_this_thread(&mut cmd, secret_raw);
-    let spawned = ExecChild::spawn(&mut cmd).map_err(spawn_err);
-    drop(secret_fd);
-    let spawned = spawned?;
+    let secret = child.secret.clone();
+    // Runs on the spawner thread, whose fd table is its own: the pipe is
+    // made there, becomes the child's stdin (its only inherited fd
+    // besides stdout and stderr), and its read end is closed there when
+    // the command drops, once the child is started.
+    let start = move || {
+        let pipe = secret_pipe(&secret)?;
+        cmd.stdin(Stdio::from(pipe)).spawn()
+    };
+    let spawned = ExecChild::spawn_on(spawner, Box::new(start))
+        .await
+        .map_err(spawn_err)?;
     if let Some(pid) = spawned.id() {
         lock_unreaped().push((pid, child.tree_id.clone()));
     }
     Ok(spawned)
+}
+
+/// Whether this process can open one more fd (`EMFILE`/`ENFILE` if not).
+fn fd_to_spare() -> std::io::Result<()> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: F_DUPFD_CLOEXEC makes a new fd (>= 3) or fails; it is owned
+    // here and closed at once.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+    if fd >= 0 {
+        // SAFETY: a fresh fd from fcntl, owned by nobody else.
+        drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => Err(e),
+        // No stderr to copy: the probe says nothing, the accept will.
+        _ => Ok(()),
+    }
 }
 
 /// This process's arguments as it was started (without the program

@@ -26,9 +26,11 @@ use super::exec::SpawnError;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SpawnMethod {
-    /// Re-run the current executable in child mode (fork + exec): the
-    /// child starts from a clean process image and finds its role in its
-    /// environment.
+    /// Re-run the current executable in child mode: the child starts from
+    /// a clean process image and finds its role in its environment. The
+    /// parent starts it with `posix_spawn` (a `vfork` + exec, whose cost
+    /// does not grow with the parent's memory) from a thread of its own,
+    /// so its runtime keeps serving while many children start.
     #[default]
     Exec,
     /// Fork from a single-threaded server started from this binary before

@@ -4,8 +4,11 @@
 //! Three backends ([`SpawnMethod`]), behind one seam ([`backend::start`]):
 //!
 //! * `exec` re-runs the current executable in child mode: the child finds
-//!   [`ChildEnv`] in its environment, dials its parent and is
-//!   bootstrapped by a `SpawnSpec` over that first IPC exchange.
+//!   [`ChildEnv`] in its environment (and the tree's secret on its stdin),
+//!   dials its parent and is bootstrapped by a `SpawnSpec` over that first
+//!   IPC exchange. The parent runs nothing between fork and exec (a
+//!   `posix_spawn`, from the actor's spawner thread); the child arms its
+//!   own parent-death signal first thing in `init()`.
 //! * `forkserver` forks the child from a single-threaded server holding
 //!   the program's pre-tokio image ([`forkserver`]); the child gets its
 //!   [`ChildEnv`] over the server's link, and then boots the same way.
@@ -21,6 +24,7 @@ mod method;
 mod process;
 pub(crate) mod proctitle;
 mod resource;
+mod spawner;
 pub(crate) mod thread;
 
 pub use exec::{SpawnError, SpawnStage};
@@ -32,11 +36,15 @@ pub(crate) use exec::{
     ChildEnv, die_with_this_thread, note_reaped, process_args, spawn_exec, unreaped,
 };
 pub(crate) use process::ChildProcess;
+pub(crate) use spawner::SpawnerSlot;
 
 /// Environment variables of the exec handshake.
 pub(crate) mod env {
     /// The parent's listener address.
     pub(crate) const PARENT_ADDR: &str = "TRACTOR_PARENT_ADDR";
+    /// The pid of the process that spawned this child: the child arms its
+    /// parent-death signal itself and checks that parent is still there.
+    pub(crate) const PARENT_PID: &str = "TRACTOR_PARENT_PID";
     /// The child's name.
     pub(crate) const ACTOR_NAME: &str = "TRACTOR_ACTOR_NAME";
     /// The child's uuid (the parent matches the handshake against it).
@@ -55,8 +63,8 @@ pub(crate) mod env {
     /// `off`); wins over configuration, so it turns debugging on without
     /// recompiling.
     pub(crate) const DEBUG_MODE: &str = "TRACTOR_DEBUG_MODE";
-    /// The number of an inherited pipe the child reads the tree's secret
-    /// from (the secret itself is never in the environment or on the
+    /// The fd of the inherited pipe the child reads the tree's secret from:
+    /// `0`, its stdin (the secret itself is never in the environment or on the
     /// command line, where `ps` and `/proc` would show it).
     pub(crate) const SECRET_FD: &str = "TRACTOR_SECRET_FD";
 

@@ -96,7 +96,24 @@ pub(crate) struct ExecChild {
 }
 
 impl ExecChild {
-    /// Spawns `cmd`; must run inside a tokio runtime with signals enabled.
+    /// Starts a child on the actor's spawner thread (`start` spawns it);
+    /// must run inside a tokio runtime with signals enabled.
+    pub(crate) async fn spawn_on(
+        spawner: &super::spawner::SpawnerSlot,
+        start: super::spawner::Start,
+    ) -> std::io::Result<ExecChild> {
+        // Listening before the fork means no SIGCHLD of this child is missed.
+        let sigchld = signal(SignalKind::child())?;
+        let child = spawner.spawn(start).await?;
+        Ok(ExecChild {
+            child: Some(child),
+            sigchld,
+            status: None,
+        })
+    }
+
+    /// Spawns `cmd` from this thread; must run inside a tokio runtime with
+    /// signals enabled.
     pub(crate) fn spawn(cmd: &mut std::process::Command) -> std::io::Result<ExecChild> {
         // Listening before the fork means no SIGCHLD of this child is missed.
         let sigchld = signal(SignalKind::child())?;

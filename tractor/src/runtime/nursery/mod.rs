@@ -480,6 +480,7 @@ impl ActorNursery {
             exec_args: &rt.p.exec_args,
             loglevel: loglevel.as_deref(),
             forkserver: &rt.forkserver,
+            spawner: &rt.spawner,
             max_frame: rt.p.limits.max_frame,
         };
         let spawned = crate::spawn::start(method, &env, &cx).await?;

@@ -231,6 +231,7 @@ fn start_server(
         .env_remove(env::ACTOR_NAME)
         .env_remove(env::ACTOR_UUID)
         .env_remove(env::SECRET_FD)
+        .env_remove(env::PARENT_PID)
         .stdin(Stdio::null());
     // The lifeline is the one fd the server inherits.
     crate::spawn::die_with_this_thread(&mut cmd, fd);
