@@ -16,6 +16,7 @@ both_transports!(
     nested_three_level_tree,
     dropped_nursery_scope_reaps_children,
     implicit_root_and_current_actor,
+    spawns_given_up_at_any_moment_leave_nothing,
 );
 
 on_backend!(forkserver = "forkserver":
@@ -26,11 +27,13 @@ on_backend!(forkserver = "forkserver":
     nested_three_level_tree,
     dropped_nursery_scope_reaps_children,
     implicit_root_and_current_actor,
+    spawns_given_up_at_any_moment_leave_nothing,
 );
 on_backend!(thread = "thread":
     result_readable_inside_and_after_nursery,
     dropped_nursery_scope_reaps_children,
-    implicit_root_and_current_actor;
+    implicit_root_and_current_actor,
+    spawns_given_up_at_any_moment_leave_nothing;
     skip "thread actors share their root's pid and process title (their threads carry the names)":
         run_in_actor_and_daemon, subactor_process_title, nested_three_level_tree,
 );
@@ -184,6 +187,40 @@ async fn dropped_nursery_scope_reaps_children(t: TransportKind) {
         }
         drop(scope);
         common::assert_tree_gone(Duration::from_secs(5)).await;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Spawns given up at every moment of their start (a local timeout from
+/// nothing to several milliseconds: before the child exists, while it is
+/// started, once it is handed over, while it boots) leave no process
+/// behind, and the nursery goes on spawning.
+async fn spawns_given_up_at_any_moment_leave_nothing(t: TransportKind) {
+    in_nursery(t, async |an| {
+        // The timeouts spread over one whole spawn's time, as measured here.
+        let t0 = std::time::Instant::now();
+        an.start_actor("measured").enable_modules([MODULE]).await?;
+        let whole = t0.elapsed();
+        let mut finished = 0;
+        for k in 0..40u32 {
+            let spawn = an
+                .start_actor(format!("given-up-{k}"))
+                .enable_modules([MODULE])
+                .spawn();
+            if tokio::time::timeout(whole * k / 32, spawn)
+                .await
+                .is_ok_and(|r| r.is_ok())
+            {
+                finished += 1;
+            }
+        }
+        let p = an.start_actor("after").enable_modules([MODULE]).await?;
+        p.run(common::pid::call()).await?;
+        an.cancel().await;
+        common::assert_tree_gone(Duration::from_secs(5)).await;
+        println!("{finished} of 40 spawns finished within their timeout ({whole:?} for one)");
         Ok(())
     })
     .await

@@ -236,24 +236,28 @@ impl ChildEnv {
     }
 }
 
-/// Unblocks every signal: a child starts with the signal mask of the
-/// thread that spawned it, and the parent's spawner thread blocks them
-/// all (see `spawn::spawner`), which would leave SIGTERM, the cancel
-/// ladder's second step, pending forever.
+/// Unblocks every signal on the thread that calls `init()`: a child
+/// starts with the signal mask of the thread that spawned it, and the
+/// parent's spawner thread blocks them all (see `spawn::spawner`), which
+/// would leave SIGTERM, the cancel ladder's second step, pending forever.
+/// The actor runs on this thread or on threads it starts, which inherit
+/// the cleared mask. A thread started before `init()` (a test harness's,
+/// or a `#[tokio::main]` runtime's workers) keeps every signal blocked;
+/// signals sent to the process reach the threads that do not block them.
 fn unblock_signals() -> Result<(), SpawnError> {
     let mut none = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigemptyset initialises the set; sigprocmask only changes
-    // this (still single-threaded) process's mask.
-    let ok = unsafe {
-        libc::sigemptyset(none.as_mut_ptr()) == 0
-            && libc::sigprocmask(libc::SIG_SETMASK, none.as_ptr(), std::ptr::null_mut()) == 0
+    // SAFETY: sigemptyset initialises the set; pthread_sigmask only
+    // changes this thread's mask.
+    let rc = unsafe {
+        libc::sigemptyset(none.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_SETMASK, none.as_ptr(), std::ptr::null_mut())
     };
-    if ok {
+    if rc == 0 {
         Ok(())
     } else {
         Err(SpawnError::BadEnv(format!(
             "cannot unblock the signals this child inherited: {}",
-            std::io::Error::last_os_error()
+            std::io::Error::from_raw_os_error(rc)
         )))
     }
 }

@@ -173,29 +173,34 @@ impl ExecChild {
 
 impl Drop for ExecChild {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             return;
         };
         if self.status.is_some() {
             return;
         }
-        let _ = child.kill();
-        if let Ok(None) = child.try_wait() {
-            // Killed, not dead yet: a zombie until someone waits on it, and
-            // nobody else will. A thread of its own reaps it (a rare path:
-            // a spawn abandoned mid-boot), without blocking this one.
-            let pid = child.id();
-            let reaper = std::thread::Builder::new()
-                .name(format!("tractor-reap-{pid}"))
-                .spawn(move || {
-                    let _ = child.wait();
-                    super::note_reaped(pid);
-                });
-            if let Err(e) = reaper {
-                tracing::warn!(target: "tractor::spawn", "cannot start a thread to reap killed child {pid} ({e}); it stays a zombie until this process exits");
-            }
-        } else {
-            super::note_reaped(child.id());
+        kill_and_reap(child);
+    }
+}
+
+/// Kills a child nobody will supervise and reaps it, without blocking:
+/// a killed child not dead yet is a zombie until someone waits on it, and
+/// nobody else will, so a thread of its own does (a rare path: a spawn
+/// abandoned mid-boot).
+pub(crate) fn kill_and_reap(mut child: std::process::Child) {
+    let _ = child.kill();
+    if let Ok(None) = child.try_wait() {
+        let pid = child.id();
+        let reaper = std::thread::Builder::new()
+            .name(format!("tractor-reap-{pid}"))
+            .spawn(move || {
+                let _ = child.wait();
+                super::note_reaped(pid);
+            });
+        if let Err(e) = reaper {
+            tracing::warn!(target: "tractor::spawn", "cannot start a thread to reap killed child {pid} ({e}); it stays a zombie until this process exits");
         }
+    } else {
+        super::note_reaped(child.id());
     }
 }

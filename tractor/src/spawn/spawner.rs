@@ -30,6 +30,7 @@
 
 use std::collections::HashMap;
 use std::process::Child;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use tokio::sync::oneshot;
@@ -61,6 +62,21 @@ struct Running {
     jobs: mpsc::Sender<(u64, Start)>,
     waiting: Waiting,
     next: u64,
+    /// Set by `close`: the spawner drops what is left in its queue.
+    closed: Arc<AtomicBool>,
+}
+
+/// A spawn's answer, still to come: a child delivered but never taken
+/// (the spawn given up in between) is killed and reaped.
+struct Unclaimed(oneshot::Receiver<Started>);
+
+impl Drop for Unclaimed {
+    fn drop(&mut self) {
+        self.0.close();
+        if let Ok(Ok(child)) = self.0.try_recv() {
+            super::process::kill_and_reap(child);
+        }
+    }
 }
 
 impl SpawnerSlot {
@@ -70,15 +86,17 @@ impl SpawnerSlot {
     /// given up (this future dropped) before it is handed over is killed
     /// and reaped.
     pub(crate) async fn spawn(&self, start: Start) -> std::io::Result<Child> {
-        let child = self.submit(start)?;
-        child.await.map_err(|_| gone())?
+        let mut child = Unclaimed(self.submit(start)?);
+        (&mut child.0).await.map_err(|_| ended())?
     }
 
-    /// Ends the spawner threads once the spawns already asked for are
-    /// done: a child they started that is still alive is killed by its
-    /// parent-death signal. Later spawns fail.
+    /// Ends the spawner threads: spawns asked for and not started yet are
+    /// dropped (they fail), and a child they started that is still alive
+    /// is killed by its parent-death signal. Later spawns fail.
     pub(crate) fn close(&self) {
-        *lock(&self.0) = Slot::Closed;
+        if let Slot::Running(running) = std::mem::replace(&mut *lock(&self.0), Slot::Closed) {
+            running.closed.store(true, Ordering::Relaxed);
+        }
     }
 
     fn submit(&self, start: Start) -> std::io::Result<oneshot::Receiver<Started>> {
@@ -94,8 +112,10 @@ impl SpawnerSlot {
         running.next += 1;
         lock(&running.waiting).insert(id, reply);
         if running.jobs.send((id, start)).is_err() {
-            lock(&running.waiting).remove(&id);
-            return Err(gone());
+            // The spawner thread is gone (it cannot end any other way
+            // while the slot holds its queue): the next spawn starts anew.
+            *slot = Slot::Unstarted;
+            return Err(ended());
         }
         Ok(child)
     }
@@ -108,32 +128,55 @@ fn start_threads() -> std::io::Result<Running> {
     let (jobs, to_spawn) = mpsc::channel::<(u64, Start)>();
     let (done, to_relay) = mpsc::channel::<(u64, Started)>();
     let waiting = Waiting::default();
+    let closed = Arc::new(AtomicBool::new(false));
     let relaying = waiting.clone();
     std::thread::Builder::new()
         .name("tractor-spawn-relay".into())
         .spawn(move || relay(to_relay, relaying))?;
     // If this fails, `done` is dropped with the closure and the relay ends.
+    let closing = closed.clone();
+    let asked = waiting.clone();
     std::thread::Builder::new()
         .name("tractor-spawner".into())
-        .spawn(move || spawner(to_spawn, done))?;
+        .spawn(move || spawner(to_spawn, done, closing, asked))?;
     Ok(Running {
         jobs,
         waiting,
         next: 0,
+        closed,
     })
 }
 
 /// The spawner thread: starts each child asked for and hands the result
 /// to the relay. Ends once the slot's sender is dropped (and the queue
 /// is empty), or the relay is gone.
-fn spawner(jobs: mpsc::Receiver<(u64, Start)>, done: mpsc::Sender<(u64, Started)>) {
+fn spawner(
+    jobs: mpsc::Receiver<(u64, Start)>,
+    done: mpsc::Sender<(u64, Started)>,
+    closed: Arc<AtomicBool>,
+    waiting: Waiting,
+) {
     // A private fd table only with every signal blocked here: a handler
     // running on this thread would write to fds that table lacks.
     if block_signals() {
         own_fd_table();
     }
     while let Ok((id, start)) = jobs.recv() {
-        if done.send((id, start())).is_err() {
+        // Nothing left to start for an actor that closed its slot, or for
+        // a spawn given up already (looking at its reply touches no fd;
+        // the relay drops the reply).
+        if closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let given_up = lock(&waiting)
+            .get(&id)
+            .is_none_or(|reply| reply.is_closed());
+        let started = if given_up {
+            Err(std::io::Error::other("the spawn was given up"))
+        } else {
+            start()
+        };
+        if done.send((id, started)).is_err() {
             // No relay to hand it to: this thread ends, and with it the
             // child (its parent-death signal).
             return;
@@ -144,6 +187,10 @@ fn spawner(jobs: mpsc::Receiver<(u64, Start)>, done: mpsc::Sender<(u64, Started)
 /// The relay thread: answers each spawn with its child. A child nobody
 /// waits for any more is killed and reaped here.
 fn relay(results: mpsc::Receiver<(u64, Started)>, waiting: Waiting) {
+    // However the relay ends (the spawner gone, or a panic), the spawns
+    // still waiting are answered, with an error: their senders dropped
+    // here, on a thread of the process's fd table.
+    let _answer_the_rest = AnswerTheRest(waiting.clone());
     while let Ok((id, started)) = results.recv() {
         let unclaimed = match lock(&waiting).remove(&id) {
             Some(reply) => reply.send(started).err(),
@@ -153,6 +200,14 @@ fn relay(results: mpsc::Receiver<(u64, Started)>, waiting: Waiting) {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+struct AnswerTheRest(Waiting);
+
+impl Drop for AnswerTheRest {
+    fn drop(&mut self) {
+        lock(&self.0).clear();
     }
 }
 
@@ -174,24 +229,90 @@ fn block_signals() -> bool {
     }
 }
 
-/// Gives this thread a file-descriptor table of its own, with stdio only.
-/// Where that fails, it keeps the process's fds (shared, or a full
-/// private copy): spawns stay correct (every fd of ours is close-on-exec),
-/// only slower. Nothing is logged: once fds are closed here, a log file's
-/// fd number could name the next secret's pipe.
+/// Gives this thread a file-descriptor table of its own, with stdio only,
+/// in one step (before Linux 5.9, none: the table stays shared, and
+/// spawns stay correct, every fd of ours being close-on-exec, only
+/// slower). Nothing is logged: in the private table, a log file's fd
+/// number could name the next secret's pipe.
 fn own_fd_table() {
-    // SAFETY: unshare(CLONE_FILES) makes this thread's fd table a private
-    // copy; no other thread's fds change.
-    if unsafe { libc::unshare(libc::CLONE_FILES) } != 0 {
-        return;
-    }
-    // SAFETY: closes fds >= 3 of this thread's private copy only, which
-    // nothing here uses (the copies of other threads' fds).
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    // SAFETY: with CLOSE_RANGE_UNSHARE, the kernel gives this thread a
+    // private table holding only fds 0-2 (the others are "closed" in that
+    // copy alone), or fails and leaves the shared table as it was; no
+    // other thread's fds change either way.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_UNSHARE,
+        )
+    };
 }
 
 fn gone() -> std::io::Error {
     std::io::Error::other(
         "this actor is tearing down: its spawner thread has ended, so it starts no more children",
     )
+}
+
+fn ended() -> std::io::Error {
+    std::io::Error::other(
+        "the actor's spawner thread ended before starting this child (the actor is tearing down, or the thread failed; a later spawn starts a new one)",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn gone_within(pid: u32, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn spawns_run_on_a_thread_holding_stdio_only() {
+        let slot = SpawnerSlot::default();
+        let seen = Arc::new(Mutex::new(None));
+        let seen2 = seen.clone();
+        let start: Start = Box::new(move || {
+            // The listing's own fd is one of those counted.
+            let fds: Vec<String> = std::fs::read_dir("/proc/thread-self/fd")?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            *lock(&seen2) = Some(fds);
+            Command::new("true").spawn()
+        });
+        let mut child = slot.spawn(start).await.expect("spawned");
+        assert!(child.wait().expect("reaped").success());
+        let fds = lock(&seen).clone().expect("the start ran");
+        assert!(fds.len() <= 4, "the spawner thread holds fds {fds:?}");
+        slot.close();
+        let late: Start = Box::new(|| Command::new("true").spawn());
+        assert!(slot.spawn(late).await.is_err(), "a spawn after close");
+    }
+
+    #[test]
+    fn a_child_handed_over_but_never_taken_is_killed_and_reaped() {
+        let (reply, answer) = oneshot::channel::<Started>();
+        let child = Command::new("sleep").arg("30").spawn().expect("sleep");
+        let pid = child.id();
+        reply.send(Ok(child)).expect("the receiver is there");
+        // The spawn's future is dropped with its answer unread.
+        drop(Unclaimed(answer));
+        assert!(
+            gone_within(pid, Duration::from_secs(5)),
+            "child {pid} was left running"
+        );
+    }
 }
