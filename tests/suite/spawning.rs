@@ -193,10 +193,11 @@ async fn dropped_nursery_scope_reaps_children(t: TransportKind) {
     .unwrap();
 }
 
-/// Spawns given up at every moment of their start (a local timeout from
-/// nothing to several milliseconds: before the child exists, while it is
-/// started, once it is handed over, while it boots) leave no process
-/// behind, and the nursery goes on spawning.
+/// Spawns given up at moments spread over their start (local timeouts
+/// from nothing to a whole spawn's time: before the child exists, while
+/// it is started, while it boots) leave no process behind, and the
+/// nursery goes on spawning. The narrow moment right after an exec'd
+/// child is handed over is pinned by the spawner's unit test.
 async fn spawns_given_up_at_any_moment_leave_nothing(t: TransportKind) {
     in_nursery(t, async |an| {
         // The timeouts spread over one whole spawn's time, as measured here.

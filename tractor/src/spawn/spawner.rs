@@ -15,7 +15,8 @@
 //! own thread started it.
 //!
 //! The spawner thread keeps a file-descriptor table of its own
-//! (`unshare(CLONE_FILES)`), holding stdio and nothing else. A child
+//! (`close_range` with `CLOSE_RANGE_UNSHARE`), holding stdio and nothing
+//! else. A child
 //! starts with a copy of its spawner's table and closes every
 //! close-on-exec fd in it at exec: from the actor's table, which holds a
 //! socket per child, that is a thousand copies and closes per child at a
@@ -196,9 +197,8 @@ fn relay(results: mpsc::Receiver<(u64, Started)>, waiting: Waiting) {
             Some(reply) => reply.send(started).err(),
             None => Some(started),
         };
-        if let Some(Ok(mut child)) = unclaimed {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(Ok(child)) = unclaimed {
+            super::process::kill_and_reap(child);
         }
     }
 }
