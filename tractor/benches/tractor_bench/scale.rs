@@ -109,7 +109,7 @@ async fn many(method: SpawnMethod, n: usize) -> Result<Scale, tractor::Error> {
         let (rss0, pss0) = memory_of(std::process::id());
         let (spawn, calls, teardown, rss, pss, fds) = tractor::open_nursery(async |an| {
             let t = Instant::now();
-            let cpu0 = thread_cpu();
+            let cpu0 = (cpu(libc::CLOCK_THREAD_CPUTIME_ID), cpu(libc::CLOCK_PROCESS_CPUTIME_ID));
             let portals = futures::future::join_all((0..n).map(|k| {
                 an.start_actor(format!("d{k}"))
                     .enable_modules([ENDPOINTS])
@@ -119,8 +119,9 @@ async fn many(method: SpawnMethod, n: usize) -> Result<Scale, tractor::Error> {
             let spawn = t.elapsed();
             if std::env::var_os("TRACTOR_BENCH_SCALE_CPU").is_some() {
                 eprintln!(
-                    "  {method}: the root's thread spent {:?} of CPU in the {spawn:?} spawn",
-                    thread_cpu() - cpu0
+                    "  {method}: the root's thread spent {:?} of CPU in the {spawn:?} spawn, its process {:?}",
+                    cpu(libc::CLOCK_THREAD_CPUTIME_ID) - cpu0.0,
+                    cpu(libc::CLOCK_PROCESS_CPUTIME_ID) - cpu0.1,
                 );
             }
             let portals = portals.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -184,14 +185,14 @@ fn memory_of(pid: u32) -> (u64, u64) {
     (field("Rss:"), field("Pss:"))
 }
 
-/// CPU time of the calling thread.
-fn thread_cpu() -> Duration {
+/// CPU time of `clock` (this thread's or this process's).
+fn cpu(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes into a local timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 

@@ -10,12 +10,13 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, BufWriter};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use super::addr::{Addr, TransportKind};
 use super::error::IpcError;
-use super::frame::{self, Frame, FrameError};
+use super::frame::{Frame, FrameError};
+use super::frame_reader::FrameReader;
 use super::limits::Limits;
 use super::msg::Msg;
 use super::uds::{
@@ -27,8 +28,7 @@ type BoxWrite = Pin<Box<dyn AsyncWrite + Send>>;
 
 /// Reading half: yields decoded envelopes.
 pub struct MsgReader {
-    inner: BufReader<BoxRead>,
-    buf: Vec<u8>,
+    frames: FrameReader<BoxRead>,
     max_frame: usize,
     frame_timeout: Duration,
 }
@@ -82,13 +82,14 @@ impl std::fmt::Debug for MsgTransport {
     }
 }
 
-/// The read and write buffers of a socket transport: a read takes in
-/// many frames per syscall, a flush writes many frames in one.
+/// The write buffer of a socket transport: a flush writes many frames in
+/// one syscall. (The read side sizes its buffer to the traffic: see
+/// [`FrameReader`].)
 const SOCKET_BUFFER: usize = 64 * 1024;
 
-/// The buffers of an in-process transport, whose pipe already batches
-/// (and a buffer here is one more copy): small, because a thread actor's
-/// two ends are made (and a read buffer zeroed) by its parent at spawn.
+/// The write buffer of an in-process transport, whose pipe already
+/// batches (and a buffer here is one more copy): small, because a thread
+/// actor's two ends are made by its parent at spawn.
 const IN_PROCESS_BUFFER: usize = 8 * 1024;
 
 impl MsgTransport {
@@ -104,8 +105,7 @@ impl MsgTransport {
     ) -> (MsgReader, MsgWriter) {
         (
             MsgReader {
-                inner: BufReader::with_capacity(buffer, r),
-                buf: Vec::new(),
+                frames: FrameReader::new(r),
                 max_frame,
                 frame_timeout: Limits::default().frame_timeout,
             },
@@ -233,31 +233,19 @@ impl MsgTransport {
     }
 }
 
-/// A frame buffer larger than this is released after its frame, so one
-/// large message does not pin its size for the connection's lifetime.
-const KEEP_BUFFER: usize = 1024 * 1024;
-
 impl MsgReader {
     /// Receives one message; `Ok(None)` on a clean EOF between frames.
+    /// Cancel-safe: a message is never half-read.
     pub async fn recv(&mut self) -> Result<Option<Msg>, IpcError> {
-        let read = frame::read_frame(
-            &mut self.inner,
-            &mut self.buf,
-            self.max_frame,
-            self.frame_timeout,
-        )
-        .await;
-        if !read? {
+        let Some(body) = self.frames.next(self.max_frame, self.frame_timeout).await? else {
             return Ok(None);
-        }
-        let msg = super::codec::decode(&self.buf).map_err(|reason| IpcError::Decode {
-            len: self.buf.len(),
-            reason,
-        });
-        if self.buf.capacity() > KEEP_BUFFER {
-            self.buf = Vec::new();
-        }
-        msg.map(Some)
+        };
+        super::codec::decode(body)
+            .map(Some)
+            .map_err(|reason| IpcError::Decode {
+                len: body.len(),
+                reason,
+            })
     }
 
     /// The largest frame this reader accepts.
