@@ -305,8 +305,7 @@ impl MsgWriter {
 
 /// Encodes a message into a frame.
 pub fn encode(msg: &Msg) -> Result<Frame, IpcError> {
-    Frame::build(|buf| postcard::to_extend(msg, buf).map_err(|e| e.to_string()))
-        .map_err(IpcError::Encode)
+    Frame::build(|buf| super::frame::append(msg, buf)).map_err(IpcError::Encode)
 }
 
 /// An IPC listener. A unix socket file is unlinked when the listener drops.
