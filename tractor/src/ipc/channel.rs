@@ -1,9 +1,10 @@
 //! `Channel`: one connection to one peer actor.
 //!
-//! Sending never touches the socket directly: messages are encoded by the
-//! sender and queued (bounded) for a runtime-owned writer task that drains
-//! the queue and flushes once per batch, so many small messages cost one
-//! syscall and a dropped sender future never leaves half a frame behind.
+//! Sending encodes the message into the connection's one write buffer,
+//! which the connection's writer task drains, everything queued at once
+//! (see [`outbox`](super::outbox)). A send waits only for room in that
+//! bounded buffer, and a dropped send future never leaves half a frame
+//! behind.
 //! Receiving is done by whoever owns the [`MsgReader`] returned by the
 //! handshake (the actor's message loop).
 
@@ -15,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -25,10 +25,8 @@ use super::error::IpcError;
 use super::frame::Frame;
 use super::limits::{HANDSHAKE_MAX_FRAME, Limits};
 use super::msg::{Aid, Cid, Msg};
-use super::transport::{self, MsgReader, MsgTransport, MsgWriter, PeerCred};
-
-/// Frames queued for the writer before `send` waits.
-const WRITE_QUEUE: usize = 1024;
+use super::outbox::{Outbox, PushError};
+use super::transport::{MsgReader, MsgTransport, PeerCred};
 
 /// A handshaken connection to a peer actor. Cheap to clone.
 #[derive(Clone)]
@@ -38,15 +36,12 @@ pub struct Channel {
 
 struct ChannelInner {
     peer: Aid,
-    tx: mpsc::Sender<Frame>,
+    out: Arc<Outbox>,
     closed: CancellationToken,
     /// Set when the writer has flushed and shut the socket down.
     writer_done: CancellationToken,
     acceptor: bool,
     next_cid: AtomicU64,
-    /// Batches the writer put on the wire: how the liveness watchdog
-    /// tells an idle channel (which needs a heartbeat) from a busy one.
-    written: Arc<AtomicU64>,
     peer_addr: Option<Addr>,
     peer_cred: Option<PeerCred>,
 }
@@ -100,25 +95,33 @@ impl Channel {
         let peer_addr = t.peer_addr.clone();
         let peer_cred = t.peer_cred;
         let (reader, writer) = t.split();
-        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let (io, unflushed) = writer.into_parts();
+        let out = Arc::new(Outbox::new(io, unflushed));
         let closed = CancellationToken::new();
         let writer_done = CancellationToken::new();
-        let written = Arc::new(AtomicU64::new(0));
         let chan = Channel {
             inner: Arc::new(ChannelInner {
                 peer,
-                tx,
+                out: out.clone(),
                 closed: closed.clone(),
                 writer_done: writer_done.clone(),
                 acceptor: role == Role::Acceptor,
                 next_cid: AtomicU64::new(1),
-                written: written.clone(),
                 peer_addr,
                 peer_cred,
             }),
         };
         let span = tracing::debug_span!(target: "tractor::ipc", "writer", peer = %chan.inner.peer);
-        tokio::spawn(write_loop(writer, rx, closed, writer_done, written).instrument(span));
+        tokio::spawn(
+            async move {
+                if let Err(e) = out.run_writer(&closed).await {
+                    tracing::debug!(target: "tractor::ipc", "writer stopped: {e}");
+                }
+                closed.cancel();
+                writer_done.cancel();
+            }
+            .instrument(span),
+        );
         Ok((chan, reader))
     }
 
@@ -161,61 +164,74 @@ impl Channel {
         (cid & 1 == 1) == self.inner.acceptor
     }
 
-    /// Queues a message for the writer.
+    /// Queues a message, waiting while the connection's write buffer is
+    /// full.
     pub async fn send(&self, msg: &Msg) -> Result<(), IpcError> {
-        let frame = transport::encode(msg)?;
-        self.send_frame(frame).await
+        self.wait_room().await?;
+        self.inner.out.push_msg(msg).map_err(|e| self.push_error(e))
     }
 
-    /// Queues an encoded frame.
+    /// Queues an encoded frame, waiting while the write buffer is full.
     pub async fn send_frame(&self, frame: Frame) -> Result<(), IpcError> {
-        if self.inner.closed.is_cancelled() {
-            return Err(self.closed_error());
-        }
+        self.wait_room().await?;
         self.inner
-            .tx
-            .send(frame)
-            .await
-            .map_err(|_| self.closed_error())
+            .out
+            .push_frame(frame)
+            .map_err(|e| self.push_error(e))
     }
 
-    /// Queues a message without waiting; fails if the queue is full or closed.
-    pub fn try_send(&self, msg: &Msg) -> Result<(), IpcError> {
-        let frame = transport::encode(msg)?;
+    async fn wait_room(&self) -> Result<(), IpcError> {
         if self.inner.closed.is_cancelled() {
             return Err(self.closed_error());
         }
-        self.inner
-            .tx
-            .try_send(frame)
-            .map_err(|_| self.closed_error())
+        if !self.inner.out.has_room() {
+            tokio::select! {
+                _ = self.inner.out.room() => {}
+                _ = self.inner.closed.cancelled() => return Err(self.closed_error()),
+            }
+        }
+        Ok(())
+    }
+
+    fn push_error(&self, e: PushError) -> IpcError {
+        match e {
+            PushError::Closed => self.closed_error(),
+            PushError::Encode(e) => IpcError::Encode(e),
+        }
+    }
+
+    /// Queues a message without waiting; fails if the write buffer is
+    /// full or the channel closed.
+    pub fn try_send(&self, msg: &Msg) -> Result<(), IpcError> {
+        if self.inner.closed.is_cancelled() || !self.inner.out.has_room() {
+            return Err(self.closed_error());
+        }
+        self.inner.out.push_msg(msg).map_err(|e| self.push_error(e))
     }
 
     /// Queues a message from code that cannot wait (a `Drop`, the message
-    /// loop): at once if the queue has room, else from a spawned task, so
+    /// loop): at once if the buffer has room, else from a spawned task, so
     /// it is delivered even when the writer is backed up.
     pub fn send_soon(&self, msg: Msg) {
-        let frame = match transport::encode(&msg) {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::error!(target: "tractor::ipc", "could not encode a {}: {e}", msg.kind());
-                return;
-            }
-        };
         if self.inner.closed.is_cancelled() {
             return;
         }
-        match self.inner.tx.try_send(frame) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(frame)) => {
-                let chan = self.clone();
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    rt.spawn(async move {
-                        let _ = chan.send_frame(frame).await;
-                    });
+        if self.inner.out.has_room() {
+            match self.inner.out.push_msg(&msg) {
+                Ok(()) | Err(PushError::Closed) => {}
+                Err(PushError::Encode(e)) => {
+                    tracing::error!(target: "tractor::ipc", "could not encode a {}: {e}", msg.kind());
                 }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            return;
+        }
+        let chan = self.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(IpcError::Encode(e)) = chan.send(&msg).await {
+                    tracing::error!(target: "tractor::ipc", "could not encode a {}: {e}", msg.kind());
+                }
+            });
         }
     }
 
@@ -249,49 +265,11 @@ impl Channel {
 
     /// How many write batches reached the socket so far (monotonic).
     pub fn batches_written(&self) -> u64 {
-        self.inner.written.load(Ordering::Relaxed)
+        self.inner.out.batches()
     }
 
     /// Whether two handles are the same channel.
     pub fn same(&self, other: &Channel) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
-}
-
-async fn write_loop(
-    mut w: MsgWriter,
-    mut rx: mpsc::Receiver<Frame>,
-    closed: CancellationToken,
-    done: CancellationToken,
-    written: Arc<AtomicU64>,
-) {
-    let res: Result<(), IpcError> = async {
-        loop {
-            let first = tokio::select! {
-                biased;
-                m = rx.recv() => m,
-                _ = closed.cancelled() => None,
-            };
-            let Some(first) = first else { break };
-            w.write_frame(&first).await?;
-            // Batch whatever else is already queued into the same flush.
-            while let Ok(more) = rx.try_recv() {
-                w.write_frame(&more).await?;
-            }
-            w.flush().await?;
-            written.fetch_add(1, Ordering::Relaxed);
-        }
-        // Closing: what was queued before the close still goes out.
-        while let Ok(more) = rx.try_recv() {
-            w.write_frame(&more).await?;
-        }
-        w.flush().await
-    }
-    .await;
-    if let Err(e) = res {
-        tracing::debug!(target: "tractor::ipc", "writer stopped: {e}");
-    }
-    closed.cancel();
-    w.shutdown().await;
-    done.cancel();
 }

@@ -149,6 +149,11 @@ impl Frame {
         &self.buf[self.start..]
     }
 
+    /// Its buffer and where the frame starts in it.
+    pub(crate) fn into_parts(self) -> (Vec<u8>, usize) {
+        (self.buf, self.start)
+    }
+
     /// Frames a message body produced by `body`, which appends to the
     /// buffer it is given (4 bytes of prefix already reserved).
     pub fn build(body: impl FnOnce(Vec<u8>) -> Result<Vec<u8>, String>) -> Result<Frame, String> {
@@ -169,7 +174,8 @@ impl Frame {
         value: &T,
     ) -> Result<Frame, String> {
         debug_assert!(variant < 0x80, "a one-byte varint tag");
-        let buf = append(value, vec![0u8; HEADROOM])?;
+        let mut buf = vec![0u8; HEADROOM];
+        append(value, &mut buf)?;
         let pld_len = buf.len() - HEADROOM;
         let mut header = [0u8; HEADROOM - 4];
         let mut n = 0;
@@ -186,22 +192,23 @@ impl Frame {
     }
 }
 
-/// Appends the postcard encoding of `value` to `buf`.
+/// Appends the postcard encoding of `value` to `buf`. On an error, `buf`
+/// may hold part of the encoding: truncate it back.
 ///
 /// `postcard::to_extend` pushes a byte slice through `Extend` one byte at
 /// a time (a 64 KiB payload cost 60 µs); this copies it in one `memcpy`.
 pub(crate) fn append<T: serde::Serialize + ?Sized>(
     value: &T,
-    buf: Vec<u8>,
-) -> Result<Vec<u8>, String> {
+    buf: &mut Vec<u8>,
+) -> Result<(), String> {
     postcard::serialize_with_flavor(value, AppendVec(buf)).map_err(|e| e.to_string())
 }
 
-/// A postcard output that appends to a `Vec` it was given.
-struct AppendVec(Vec<u8>);
+/// A postcard output that appends to a `Vec` it borrows.
+struct AppendVec<'a>(&'a mut Vec<u8>);
 
-impl postcard::ser_flavors::Flavor for AppendVec {
-    type Output = Vec<u8>;
+impl postcard::ser_flavors::Flavor for AppendVec<'_> {
+    type Output = ();
 
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
         self.0.extend_from_slice(data);
@@ -213,12 +220,13 @@ impl postcard::ser_flavors::Flavor for AppendVec {
         Ok(())
     }
 
-    fn finalize(self) -> postcard::Result<Vec<u8>> {
-        Ok(self.0)
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }
 
-fn prefix_len(body: usize) -> Result<[u8; 4], String> {
+/// The length prefix of a `body`-byte frame.
+pub(crate) fn prefix_len(body: usize) -> Result<[u8; 4], String> {
     u32::try_from(body)
         .map(u32::to_le_bytes)
         .map_err(|_| format!("a {body}-byte frame is above the 4 GiB frame limit"))

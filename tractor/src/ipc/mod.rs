@@ -15,6 +15,7 @@ mod frame_reader;
 pub(crate) mod heartbeat;
 pub(crate) mod limits;
 pub(crate) mod msg;
+mod outbox;
 pub(crate) mod schema;
 pub(crate) mod trace;
 pub(crate) mod transport;

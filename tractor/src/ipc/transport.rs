@@ -24,7 +24,7 @@ use super::uds::{
 };
 
 type BoxRead = Pin<Box<dyn AsyncRead + Send>>;
-type BoxWrite = Pin<Box<dyn AsyncWrite + Send>>;
+pub(crate) type BoxWrite = Pin<Box<dyn AsyncWrite + Send>>;
 
 /// Reading half: yields decoded envelopes.
 pub struct MsgReader {
@@ -296,6 +296,13 @@ impl MsgWriter {
         self.inner.buffer().len()
     }
 
+    /// The socket's write half, and the bytes buffered for it and not
+    /// yet flushed (to be written first).
+    pub(crate) fn into_parts(self) -> (BoxWrite, Vec<u8>) {
+        let unflushed = self.inner.buffer().to_vec();
+        (self.inner.into_inner(), unflushed)
+    }
+
     /// Shuts the write side down so the peer reads EOF.
     pub async fn shutdown(&mut self) {
         use tokio::io::AsyncWriteExt;
@@ -305,7 +312,8 @@ impl MsgWriter {
 
 /// Encodes a message into a frame.
 pub fn encode(msg: &Msg) -> Result<Frame, IpcError> {
-    Frame::build(|buf| super::frame::append(msg, buf)).map_err(IpcError::Encode)
+    Frame::build(|mut buf| super::frame::append(msg, &mut buf).map(|()| buf))
+        .map_err(IpcError::Encode)
 }
 
 /// An IPC listener. A unix socket file is unlinked when the listener drops.
