@@ -184,7 +184,6 @@ impl Frame {
         n += varint(cid, &mut header[n..]);
         n += varint(pld_len as u64, &mut header[n..]);
         let start = HEADROOM - n - 4;
-        let mut buf = buf;
         buf[start + 4..HEADROOM].copy_from_slice(&header[..n]);
         let len = prefix_len(n + pld_len)?;
         buf[start..start + 4].copy_from_slice(&len);
