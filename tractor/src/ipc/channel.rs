@@ -46,6 +46,29 @@ struct ChannelInner {
     peer_cred: Option<PeerCred>,
 }
 
+/// Marks a channel's writer as ended when its task ends, however it does.
+struct WriterEnded {
+    out: Arc<Outbox>,
+    closed: CancellationToken,
+    done: CancellationToken,
+}
+
+impl Drop for WriterEnded {
+    fn drop(&mut self) {
+        self.out.abandon();
+        self.closed.cancel();
+        self.done.cancel();
+    }
+}
+
+impl Drop for ChannelInner {
+    /// The last handle gone: the writer flushes what was queued and shuts
+    /// the socket down, as on [`Channel::close`].
+    fn drop(&mut self) {
+        self.closed.cancel();
+    }
+}
+
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Channel")
@@ -114,11 +137,16 @@ impl Channel {
         let span = tracing::debug_span!(target: "tractor::ipc", "writer", peer = %chan.inner.peer);
         tokio::spawn(
             async move {
+                // However the writer ends (even dropped with its runtime,
+                // or by a panic), senders and waiters learn of it.
+                let _ended = WriterEnded {
+                    out: out.clone(),
+                    closed: closed.clone(),
+                    done: writer_done,
+                };
                 if let Err(e) = out.run_writer(&closed).await {
                     tracing::debug!(target: "tractor::ipc", "writer stopped: {e}");
                 }
-                closed.cancel();
-                writer_done.cancel();
             }
             .instrument(span),
         );
@@ -195,43 +223,43 @@ impl Channel {
 
     fn push_error(&self, e: PushError) -> IpcError {
         match e {
-            PushError::Closed => self.closed_error(),
+            PushError::Closed | PushError::Full => self.closed_error(),
             PushError::Encode(e) => IpcError::Encode(e),
         }
     }
 
-    /// Queues a message without waiting; fails if the write buffer is
-    /// full or the channel closed.
+    /// Queues a small control message without waiting for room (see
+    /// [`outbox`](super::outbox)); fails if the channel is closed or the
+    /// peer has stopped reading.
     pub fn try_send(&self, msg: &Msg) -> Result<(), IpcError> {
-        if self.inner.closed.is_cancelled() || !self.inner.out.has_room() {
+        if self.inner.closed.is_cancelled() {
             return Err(self.closed_error());
         }
-        self.inner.out.push_msg(msg).map_err(|e| self.push_error(e))
+        self.inner
+            .out
+            .push_urgent(msg)
+            .map_err(|e| self.push_error(e))
     }
 
-    /// Queues a message from code that cannot wait (a `Drop`, the message
-    /// loop): at once if the buffer has room, else from a spawned task, so
-    /// it is delivered even when the writer is backed up.
+    /// Queues a control message from code that cannot wait (a `Drop`,
+    /// the message loop), in order with everything sent before it. A
+    /// peer that stopped reading while we still owe it control messages
+    /// has its channel closed: nothing would reach it, and what we hold
+    /// for it stays bounded.
     pub fn send_soon(&self, msg: Msg) {
         if self.inner.closed.is_cancelled() {
             return;
         }
-        if self.inner.out.has_room() {
-            match self.inner.out.push_msg(&msg) {
-                Ok(()) | Err(PushError::Closed) => {}
-                Err(PushError::Encode(e)) => {
-                    tracing::error!(target: "tractor::ipc", "could not encode a {}: {e}", msg.kind());
-                }
+        match self.inner.out.push_urgent(&msg) {
+            Ok(()) | Err(PushError::Closed) => {}
+            Err(PushError::Full) => {
+                tracing::warn!(target: "tractor::ipc", peer = %self.inner.peer, "the peer has not read what we sent it ({} queued); closing the channel", msg.kind());
+                self.inner.out.abandon();
+                self.close();
             }
-            return;
-        }
-        let chan = self.clone();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                if let Err(IpcError::Encode(e)) = chan.send(&msg).await {
-                    tracing::error!(target: "tractor::ipc", "could not encode a {}: {e}", msg.kind());
-                }
-            });
+            Err(PushError::Encode(e)) => {
+                tracing::error!(target: "tractor::ipc", "could not encode a {}: {e}", msg.kind());
+            }
         }
     }
 
@@ -271,5 +299,71 @@ impl Channel {
     /// Whether two handles are the same channel.
     pub fn same(&self, other: &Channel) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipc::msg::PayloadMsg;
+
+    const SOON: Duration = Duration::from_secs(10);
+
+    /// Two handshaken ends of an in-process pair: (ours, the peer's).
+    async fn pair() -> ((Channel, MsgReader), (Channel, MsgReader)) {
+        let limits = Limits::default();
+        let secret = Secret::generate().expect("secret");
+        let (a, b) = MsgTransport::in_process_pair(limits.max_frame);
+        let s2 = secret.clone();
+        let peer = tokio::spawn(async move {
+            Channel::handshake(b, &Aid::new("peer"), &s2, Role::Acceptor, &limits).await
+        });
+        let ours = Channel::handshake(a, &Aid::new("me"), &secret, Role::Dialer, &limits)
+            .await
+            .expect("our handshake");
+        (ours, peer.await.expect("join").expect("peer handshake"))
+    }
+
+    #[tokio::test]
+    async fn dropping_the_last_handle_ends_the_connection() {
+        let ((chan, _reader), (_peer, mut peer_reader)) = pair().await;
+        chan.send(&Msg::Heartbeat).await.unwrap();
+        drop(chan);
+        let first = tokio::time::timeout(SOON, peer_reader.recv())
+            .await
+            .unwrap();
+        assert!(matches!(first, Ok(Some(Msg::Heartbeat))), "{first:?}");
+        let end = tokio::time::timeout(SOON, peer_reader.recv())
+            .await
+            .unwrap();
+        assert!(matches!(end, Ok(None)), "the peer reads EOF: {end:?}");
+    }
+
+    #[tokio::test]
+    async fn control_messages_pass_a_full_buffer_until_the_peer_plainly_stopped_reading() {
+        let ((chan, _reader), (_peer, _peer_reader)) = pair().await;
+        // Nobody reads: fill the buffer to the mark.
+        let chunk = vec![1u8; 64 * 1024];
+        while chan.inner.out.has_room() {
+            let f = Msg::payload_frame(PayloadMsg::Yield, 3, &chunk).unwrap();
+            chan.send_frame(f).await.unwrap();
+        }
+        // A credit still goes in, in order, without waiting...
+        chan.try_send(&Msg::Credit { cid: 3, n: 128 }).unwrap();
+        // ...until the control bytes past the mark show nobody reads.
+        let mut sent = 1usize;
+        while chan.try_send(&Msg::Credit { cid: 3, n: 128 }).is_ok() {
+            sent += 1;
+            assert!(sent < 1_000_000, "control messages queued without bound");
+        }
+        assert!(
+            !chan.is_closed(),
+            "a refused try_send leaves the channel to its owner"
+        );
+        // A message that cannot wait closes the channel instead.
+        chan.send_soon(Msg::Pong { cid: 1 });
+        assert!(chan.is_closed());
+        let late = chan.send(&Msg::Heartbeat).await;
+        assert!(matches!(late, Err(IpcError::Closed { .. })), "{late:?}");
     }
 }

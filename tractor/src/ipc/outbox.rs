@@ -38,6 +38,17 @@ const COALESCE_MAX: usize = 64 * 1024;
 /// Bytes pending past which senders wait for the writer.
 const HIGH_WATER: usize = 512 * 1024;
 
+/// Bytes control messages (credit, stop, cancel, pong, heartbeat) may add
+/// past [`HIGH_WATER`]: they do not wait for room, so that a full buffer
+/// cannot hold back the credit that would drain it, nor reorder them
+/// behind later sends; past this the peer has stopped reading and the
+/// push fails.
+const URGENT_MAX: usize = 256 * 1024;
+
+/// How long what was queued before a close may take to go out before the
+/// socket is dropped anyway (a peer that stopped reading).
+const CLOSE_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A drained coalescing buffer larger than this is released rather than
 /// kept for the next frames (it grew for one large message).
 const SPARE_MAX: usize = 256 * 1024;
@@ -47,6 +58,9 @@ const SPARE_MAX: usize = 256 * 1024;
 pub(crate) enum PushError {
     /// The channel is closed or its socket failed.
     Closed,
+    /// An urgent message found [`URGENT_MAX`] bytes already added past
+    /// the high-water mark: the peer is not reading.
+    Full,
     /// The message could not be encoded.
     Encode(String),
 }
@@ -76,6 +90,9 @@ struct OutState {
     spare: Vec<u8>,
     /// False once the channel closed or its socket failed.
     accepting: bool,
+    /// Bytes urgent messages added while [`HIGH_WATER`] was reached;
+    /// reset when the pending bytes fall below it.
+    urgent: usize,
 }
 
 struct Chunk {
@@ -107,6 +124,7 @@ impl Outbox {
                 pending,
                 spare: Vec::new(),
                 accepting: true,
+                urgent: 0,
             }),
             wake_writer: Notify::new(),
             room: Notify::new(),
@@ -115,10 +133,27 @@ impl Outbox {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, OutState> {
-        self.st.lock().unwrap_or_else(|p| p.into_inner())
+        match self.st.lock() {
+            Ok(st) => st,
+            Err(poisoned) => {
+                // A sender panicked mid-encode: the buffer may hold part
+                // of a frame. Nothing more goes out on this connection.
+                let mut st = poisoned.into_inner();
+                st.abandon();
+                st
+            }
+        }
     }
 
-    /// Batches put on the wire so far (monotonic).
+    /// Stops taking frames and drops what is pending (the writer is gone
+    /// or the socket failed), waking senders waiting for room so they
+    /// fail instead of waiting forever.
+    pub(crate) fn abandon(&self) {
+        self.lock().abandon();
+        self.room.notify_waiters();
+    }
+
+    /// Writes that put bytes on the wire so far (monotonic).
     pub(crate) fn batches(&self) -> u64 {
         self.batches.load(Ordering::Relaxed)
     }
@@ -143,34 +178,53 @@ impl Outbox {
         }
     }
 
-    /// Encodes `msg` into the buffer and writes it if the socket is idle.
+    /// Encodes `msg` into the buffer for the writer. The caller waited
+    /// for [`room`](Self::room).
     pub(crate) fn push_msg(&self, msg: &Msg) -> Result<(), PushError> {
+        self.push_encoded(msg, false)
+    }
+
+    /// Encodes a control message into the buffer without waiting for
+    /// room (see [`URGENT_MAX`]).
+    pub(crate) fn push_urgent(&self, msg: &Msg) -> Result<(), PushError> {
+        self.push_encoded(msg, true)
+    }
+
+    fn push_encoded(&self, msg: &Msg, urgent: bool) -> Result<(), PushError> {
         let mut st = self.lock();
         if !st.accepting {
             return Err(PushError::Closed);
+        }
+        let over = urgent && st.pending >= HIGH_WATER;
+        if over && st.urgent >= URGENT_MAX {
+            return Err(PushError::Full);
         }
         let tail = st.tail();
         let at = tail.len();
         tail.extend_from_slice(&[0; 4]);
         let encoded =
             frame::append(msg, tail).and_then(|()| frame::prefix_len(tail.len() - at - 4));
-        match encoded {
+        let n = match encoded {
             Ok(len) => {
                 tail[at..at + 4].copy_from_slice(&len);
-                let n = tail.len() - at;
-                st.pending += n;
+                tail.len() - at
             }
             Err(e) => {
                 tail.truncate(at);
                 return Err(PushError::Encode(e));
             }
+        };
+        st.pending += n;
+        if over {
+            st.urgent += n;
         }
         drop(st);
         self.after_push();
         Ok(())
     }
 
-    /// Queues an encoded frame and writes it if the socket is idle.
+    /// Queues an encoded frame for the writer. The caller waited for
+    /// [`room`](Self::room).
     pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), PushError> {
         let mut st = self.lock();
         if !st.accepting {
@@ -204,25 +258,33 @@ impl Outbox {
     /// fails; then shuts the socket's write side down.
     pub(crate) async fn run_writer(&self, closed: &CancellationToken) -> io::Result<()> {
         let res = self.write_until_closed(closed).await;
-        {
-            let mut st = self.lock();
-            st.accepting = false;
-            if res.is_err() {
-                st.chunks.clear();
-                st.pending = 0;
-            }
+        self.lock().accepting = false;
+        if res.is_err() {
+            self.abandon();
         }
         self.room.notify_waiters();
         let res = match res {
-            // Closing: what was queued before the close still goes out.
-            Ok(()) => self.drained().await,
+            // Closing: what was queued before the close still goes out,
+            // unless the peer stopped reading.
+            Ok(()) => match tokio::time::timeout(CLOSE_DRAIN, self.drained()).await {
+                Ok(drained) => drained,
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the peer read nothing of our last messages for {CLOSE_DRAIN:?} after the close"
+                    ),
+                )),
+            },
             Err(e) => Err(e),
         };
-        let _ = std::future::poll_fn(|cx| match self.lock().io.as_mut() {
-            Some(io) => io.as_mut().poll_shutdown(cx),
-            None => Poll::Ready(Ok(())),
-        })
-        .await;
+        if res.is_ok() {
+            let shutdown = std::future::poll_fn(|cx| match self.lock().io.as_mut() {
+                Some(io) => io.as_mut().poll_shutdown(cx),
+                None => Poll::Ready(Ok(())),
+            });
+            let _ = tokio::time::timeout(CLOSE_DRAIN, shutdown).await;
+        }
+        self.abandon();
         let io = self.lock().io.take();
         drop(io);
         res
@@ -246,23 +308,39 @@ impl Outbox {
         }
     }
 
-    /// Writes until nothing is pending.
+    /// Writes until nothing is pending, then flushes.
     async fn drained(&self) -> io::Result<()> {
         std::future::poll_fn(|cx| {
             let mut st = self.lock();
+            let before = st.pending;
             let done = st.drain(cx);
+            if st.pending < before {
+                self.batches.fetch_add(1, Ordering::Relaxed);
+            }
             if st.pending < HIGH_WATER {
+                st.urgent = 0;
                 self.room.notify_waiters();
             }
-            done
+            match done {
+                Poll::Ready(Ok(())) => match st.io.as_mut() {
+                    Some(io) => io.as_mut().poll_flush(cx),
+                    None => Poll::Ready(Ok(())),
+                },
+                other => other,
+            }
         })
-        .await?;
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        .await
     }
 }
 
 impl OutState {
+    fn abandon(&mut self) {
+        self.accepting = false;
+        self.chunks.clear();
+        self.pending = 0;
+        self.urgent = 0;
+    }
+
     /// The buffer small frames are appended to.
     fn tail(&mut self) -> &mut Vec<u8> {
         let open = self
@@ -298,7 +376,7 @@ impl OutState {
                     }
                     Poll::Ready(Ok(n)) => {
                         front.start += n;
-                        self.pending -= n;
+                        self.pending = self.pending.saturating_sub(n);
                         continue;
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
