@@ -5,6 +5,7 @@
 //! registered over: when that channel drops (the actor died, even by
 //! SIGKILL), its entries are pruned. That is the liveness tractor lacks.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -42,18 +43,68 @@ struct Entry {
     seq: u64,
 }
 
+/// The entries, indexed so that registering, deregistering, pruning a
+/// channel's entries and finding a name each cost the same with ten
+/// actors or ten thousand (a Vec scanned per change made a thousand
+/// registrations a million comparisons).
+#[derive(Default)]
+struct Table {
+    by_uuid: HashMap<Uuid, Entry>,
+    /// Per name, its actors in registration order: the latest is last.
+    by_name: HashMap<String, BTreeMap<u64, Uuid>>,
+    /// Per channel, the actors registered over it.
+    by_conn: HashMap<usize, HashSet<Uuid>>,
+    /// Every actor in registration order.
+    order: BTreeMap<u64, Uuid>,
+    seq: u64,
+}
+
+impl Table {
+    fn insert(&mut self, reg: Registration, conn: usize) {
+        let uuid = reg.aid.uuid;
+        self.remove(uuid);
+        self.seq += 1;
+        let seq = self.seq;
+        self.by_name
+            .entry(reg.aid.name.clone())
+            .or_default()
+            .insert(seq, uuid);
+        self.by_conn.entry(conn).or_default().insert(uuid);
+        self.order.insert(seq, uuid);
+        self.by_uuid.insert(uuid, Entry { reg, conn, seq });
+    }
+
+    fn remove(&mut self, uuid: Uuid) -> bool {
+        let Some(e) = self.by_uuid.remove(&uuid) else {
+            return false;
+        };
+        if let Some(named) = self.by_name.get_mut(&e.reg.aid.name) {
+            named.remove(&e.seq);
+            if named.is_empty() {
+                self.by_name.remove(&e.reg.aid.name);
+            }
+        }
+        if let Some(over) = self.by_conn.get_mut(&e.conn) {
+            over.remove(&uuid);
+            if over.is_empty() {
+                self.by_conn.remove(&e.conn);
+            }
+        }
+        self.order.remove(&e.seq);
+        true
+    }
+}
+
 /// The registrar's table.
 pub(crate) struct Registry {
-    entries: Mutex<Vec<Entry>>,
-    seq: Mutex<u64>,
+    table: Mutex<Table>,
     changed: watch::Sender<u64>,
 }
 
 impl Registry {
     pub(super) fn new() -> Self {
         Registry {
-            entries: Mutex::new(Vec::new()),
-            seq: Mutex::new(0),
+            table: Mutex::new(Table::default()),
             changed: watch::channel(0).0,
         }
     }
@@ -63,26 +114,12 @@ impl Registry {
     }
 
     pub(super) fn register(&self, reg: Registration, conn: usize) {
-        let seq = {
-            let mut s = lock(&self.seq);
-            *s += 1;
-            *s
-        };
-        {
-            let mut e = lock(&self.entries);
-            e.retain(|x| x.reg.aid.uuid != reg.aid.uuid);
-            e.push(Entry { reg, conn, seq });
-        }
+        lock(&self.table).insert(reg, conn);
         self.bump();
     }
 
     pub(super) fn deregister(&self, uuid: Uuid) -> bool {
-        let removed = {
-            let mut e = lock(&self.entries);
-            let before = e.len();
-            e.retain(|x| x.reg.aid.uuid != uuid);
-            before != e.len()
-        };
+        let removed = lock(&self.table).remove(uuid);
         if removed {
             self.bump();
         }
@@ -92,12 +129,11 @@ impl Registry {
     /// Drops every entry registered over channel `conn` (it closed).
     pub(super) fn prune_conn(&self, conn: usize) {
         let removed = {
-            let mut e = lock(&self.entries);
-            let before = e.len();
-            e.retain(|x| x.conn != conn);
-            before != e.len()
+            let mut t = lock(&self.table);
+            let over = t.by_conn.get(&conn).cloned().unwrap_or_default();
+            over.into_iter().filter(|u| t.remove(*u)).count()
         };
-        if removed {
+        if removed > 0 {
             tracing::info!(target: "tractor::discovery", "pruned registrations of a closed channel");
             self.bump();
         }
@@ -105,21 +141,19 @@ impl Registry {
 
     /// The latest registration under `name`.
     pub(super) fn find(&self, name: &str) -> Option<Registration> {
-        lock(&self.entries)
-            .iter()
-            .filter(|x| x.reg.aid.name == name)
-            .max_by_key(|x| x.seq)
-            .map(|x| x.reg.clone())
+        let t = lock(&self.table);
+        let (_, uuid) = t.by_name.get(name)?.last_key_value()?;
+        t.by_uuid.get(uuid).map(|e| e.reg.clone())
     }
 
     /// Every registration, oldest first.
     pub(super) fn list(&self) -> Vec<Registration> {
-        let mut all: Vec<_> = lock(&self.entries)
-            .iter()
-            .map(|x| (x.seq, x.reg.clone()))
-            .collect();
-        all.sort_by_key(|(s, _)| *s);
-        all.into_iter().map(|(_, r)| r).collect()
+        let t = lock(&self.table);
+        t.order
+            .values()
+            .filter_map(|u| t.by_uuid.get(u))
+            .map(|e| e.reg.clone())
+            .collect()
     }
 
     /// Waits until `name` is registered.
@@ -134,5 +168,72 @@ impl Registry {
                 std::future::pending::<()>().await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(name: &str) -> Registration {
+        Registration {
+            aid: Aid::new(name),
+            addrs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_latest_of_a_name_wins_and_its_removal_uncovers_the_one_before() {
+        let r = Registry::new();
+        let (a, b) = (reg("w"), reg("w"));
+        r.register(a.clone(), 1);
+        r.register(b.clone(), 2);
+        assert_eq!(r.find("w"), Some(b.clone()));
+        assert!(r.deregister(b.aid.uuid));
+        assert!(!r.deregister(b.aid.uuid), "gone already");
+        assert_eq!(r.find("w"), Some(a.clone()));
+        assert!(r.deregister(a.aid.uuid));
+        assert_eq!(r.find("w"), None);
+        assert!(r.list().is_empty());
+        let t = lock(&r.table);
+        assert!(t.by_name.is_empty() && t.by_conn.is_empty() && t.order.is_empty());
+    }
+
+    #[test]
+    fn re_registering_replaces_and_moves_to_the_end() {
+        let r = Registry::new();
+        let (a, b) = (reg("a"), reg("b"));
+        r.register(a.clone(), 1);
+        r.register(b.clone(), 1);
+        let mut a2 = a.clone();
+        a2.addrs = vec!["127.0.0.1:9".parse().expect("addr")];
+        r.register(a2.clone(), 2);
+        assert_eq!(r.list(), vec![b.clone(), a2.clone()]);
+        // It now belongs to channel 2: channel 1 closing leaves it.
+        r.prune_conn(1);
+        assert_eq!(r.list(), vec![a2]);
+    }
+
+    #[test]
+    fn a_closed_channel_takes_exactly_its_entries() {
+        let r = Registry::new();
+        let regs: Vec<_> = (0..1000).map(|i| reg(&format!("n{}", i % 10))).collect();
+        for (i, g) in regs.iter().enumerate() {
+            r.register(g.clone(), i % 3);
+        }
+        r.prune_conn(0);
+        let left = r.list();
+        assert_eq!(left.len(), 1000 - 334);
+        assert!(left.iter().all(|g| {
+            let i = regs.iter().position(|x| x == g).expect("one of ours");
+            i % 3 != 0
+        }));
+        // The latest of each name among those left.
+        let n1 = regs
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(i, g)| i % 3 != 0 && g.aid.name == "n1");
+        assert_eq!(r.find("n1").as_ref(), n1.map(|(_, g)| g));
     }
 }

@@ -67,7 +67,7 @@ pub(crate) struct ActorRuntime {
     pub(super) io: TaskTracker,
     /// The thread and `LocalSet` the actor's tasks run on.
     pub(crate) home: super::home::Home,
-    conns: Mutex<Vec<Arc<Conn>>>,
+    conns: Mutex<super::conn_set::ConnSet>,
     /// Shareable channels by an address their actor answers at (we dialed
     /// it there, or dialed it and found an actor we already had a channel to).
     by_addr: Mutex<HashMap<Addr, Arc<Conn>>>,
@@ -145,7 +145,7 @@ impl ActorRuntime {
             aux: TaskTracker::new(),
             io: TaskTracker::new(),
             home: super::home::Home::here(),
-            conns: Mutex::new(Vec::new()),
+            conns: Mutex::new(Default::default()),
             by_addr: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashMap::new()),
             parent: OnceLock::new(),
@@ -190,7 +190,7 @@ impl ActorRuntime {
 
     /// Every channel the actor serves now.
     pub(crate) fn conns(&self) -> Vec<Arc<Conn>> {
-        lock(&self.conns).clone()
+        lock(&self.conns).to_vec()
     }
 
     /// Adds a plugin (see [`super::plugin`]); its hooks run from now on.
@@ -365,7 +365,7 @@ impl ActorRuntime {
     /// Starts serving a handshaken channel.
     pub(crate) fn adopt(self: &Arc<Self>, chan: Channel, reader: MsgReader) -> Arc<Conn> {
         let conn = Arc::new(Conn::new(chan, self.p.limits));
-        lock(&self.conns).push(conn.clone());
+        lock(&self.conns).insert(conn.clone());
         if self.shutdown.is_cancelled() {
             conn.chan.close();
         }
@@ -380,7 +380,7 @@ impl ActorRuntime {
     }
 
     pub(crate) fn forget_conn(&self, conn: &Arc<Conn>) {
-        lock(&self.conns).retain(|c| !Arc::ptr_eq(c, conn));
+        lock(&self.conns).remove(conn);
         lock(&self.by_addr).retain(|_, c| !Arc::ptr_eq(c, conn));
     }
 
@@ -515,7 +515,7 @@ impl ActorRuntime {
             p.before_close(self.clone()).await;
         }
         self.shutdown.cancel();
-        let conns: Vec<_> = lock(&self.conns).clone();
+        let conns = lock(&self.conns).to_vec();
         futures::future::join_all(
             conns
                 .iter()

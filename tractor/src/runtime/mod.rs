@@ -12,6 +12,7 @@ pub(crate) mod actor;
 pub(crate) mod census;
 pub(crate) mod child;
 pub(crate) mod conn;
+mod conn_set;
 pub(crate) mod context;
 pub(crate) mod current;
 pub(crate) mod dialog;
