@@ -28,7 +28,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::frame::{self, Frame};
 use super::msg::Msg;
-
 use super::transport::BoxWrite;
 
 /// A frame this large is queued as a chunk of its own, not copied into
