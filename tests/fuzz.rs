@@ -19,8 +19,8 @@ use std::cell::Cell;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use tractor::error::FrameError;
+use tractor::wire::FrameReader;
 use tractor::wire::MAX_ERROR_NESTING;
-use tractor::wire::read_frame;
 use tractor::wire::{ErrorData, Msg, codec};
 
 #[path = "support/wire.rs"]
@@ -162,15 +162,14 @@ enum End {
 /// `MsgReader` does, formatting each decoded error as the message loop's
 /// log line does. Returns the messages decoded and how it ended.
 fn read_stream(bytes: &[u8]) -> (usize, End) {
-    let mut r = bytes;
-    let mut buf = Vec::new();
+    let mut r = FrameReader::new(bytes);
     let mut n = 0;
     loop {
-        let read = read_frame(&mut r, &mut buf, MAX_FRAME, FRAME_TIMEOUT);
+        let read = r.next(MAX_FRAME, FRAME_TIMEOUT);
         match RUNTIME.with(|rt| rt.block_on(read)) {
-            Ok(false) => return (n, End::Eof),
+            Ok(None) => return (n, End::Eof),
             Err(e) => return (n, End::Frame(e)),
-            Ok(true) => match codec::decode::<Msg>(&buf) {
+            Ok(Some(body)) => match codec::decode::<Msg>(body) {
                 Ok(m) => {
                     display(&m);
                     n += 1;

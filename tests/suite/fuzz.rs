@@ -24,8 +24,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tractor::Aid;
+use tractor::wire::FrameReader;
 use tractor::wire::MAX_ERROR_NESTING;
-use tractor::wire::read_frame;
 use tractor::wire::{FlowSpec, FuncType, Msg, Start, codec};
 use tractor::{Addr, Context, Error, TransportKind};
 
@@ -319,10 +319,10 @@ impl Raw {
     }
 }
 
-async fn read_all(mut r: ReadHalf<Box<dyn Io>>, tx: mpsc::UnboundedSender<Msg>) {
-    let mut buf = Vec::new();
-    while let Ok(true) = read_frame(&mut r, &mut buf, wire::MAX_FRAME, ANSWER_DEADLINE).await {
-        match codec::decode::<Msg>(&buf) {
+async fn read_all(r: ReadHalf<Box<dyn Io>>, tx: mpsc::UnboundedSender<Msg>) {
+    let mut frames = FrameReader::new(r);
+    while let Ok(Some(body)) = frames.next(wire::MAX_FRAME, ANSWER_DEADLINE).await {
+        match codec::decode::<Msg>(body) {
             Ok(m) => {
                 if tx.send(m).is_err() {
                     return;

@@ -130,7 +130,7 @@ impl Registry {
     pub(super) fn prune_conn(&self, conn: usize) {
         let removed = {
             let mut t = lock(&self.table);
-            let over = t.by_conn.get(&conn).cloned().unwrap_or_default();
+            let over = t.by_conn.remove(&conn).unwrap_or_default();
             over.into_iter().filter(|u| t.remove(*u)).count()
         };
         if removed > 0 {

@@ -1,19 +1,12 @@
-//! Length-prefixed framing: a little-endian `u32` byte count, then the body.
-//!
-//! The reader checks the announced length against the maximum *before*
-//! allocating, so a peer that claims a 4 GiB frame costs us four bytes of
-//! reading and a clear error, never a 4 GiB allocation. Below the maximum
-//! the buffer still grows only as bytes arrive, and a frame must arrive
-//! within a deadline once started, so a peer that announces a large frame
-//! and dribbles it costs what it sent, for a bounded time.
+//! Length-prefixed framing: a little-endian `u32` byte count, then the
+//! body. Frames are built here and read by
+//! [`FrameReader`](super::frame_reader::FrameReader).
 
 // `tractor::wire` (the `wire` feature) exposes parts of this module
 // to tests that speak the protocol by hand; without it they are internal.
 #![cfg_attr(not(feature = "wire"), allow(unreachable_pub, dead_code))]
 
 use std::time::Duration;
-
-use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Default largest frame an actor accepts: 64 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -69,65 +62,6 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
-/// What a frame's buffer starts with: the rest grows as bytes arrive,
-/// so a peer pays in bytes sent for every byte it makes us hold.
-const INITIAL_RESERVE: usize = 64 * 1024;
-
-/// Reads one frame into `buf` (cleared first). `Ok(false)` is a clean EOF
-/// between frames.
-///
-/// Between frames the peer may be silent indefinitely; once the first
-/// byte of a frame arrived, the whole frame must arrive `within` that
-/// time, or the read fails with [`FrameError::Stalled`].
-pub async fn read_frame<R: AsyncRead + Unpin>(
-    r: &mut R,
-    buf: &mut Vec<u8>,
-    max: usize,
-    within: Duration,
-) -> Result<bool, FrameError> {
-    let mut prefix = [0u8; 4];
-    let first = r.read(&mut prefix).await?;
-    if first == 0 {
-        return Ok(false);
-    }
-    buf.clear();
-    let mut want = 4;
-    let rest = async {
-        let mut got = first;
-        while got < 4 {
-            let n = r.read(&mut prefix[got..]).await?;
-            if n == 0 {
-                return Err(FrameError::Truncated { got, want: 4 });
-            }
-            got += n;
-        }
-        let len = u32::from_le_bytes(prefix) as usize;
-        if len > max {
-            return Err(FrameError::Oversized {
-                len: len as u64,
-                max,
-            });
-        }
-        want = len;
-        buf.reserve(len.min(INITIAL_RESERVE));
-        // Reads into spare capacity (no zero-filling), growing it only as
-        // bytes arrive.
-        let got = r.take(len as u64).read_to_end(buf).await?;
-        if got < len {
-            return Err(FrameError::Truncated { got, want: len });
-        }
-        Ok(true)
-    };
-    match tokio::time::timeout(within, rest).await {
-        Ok(done) => done,
-        Err(_) => Err(FrameError::Stalled {
-            got: buf.len(),
-            want,
-            within,
-        }),
-    }
-}
-
 /// An encoded frame, length prefix included, ready for one write.
 ///
 /// Payload-carrying messages are encoded in one pass: the payload is
@@ -154,12 +88,11 @@ impl Frame {
         (self.buf, self.start)
     }
 
-    /// Frames a message body produced by `body`, which appends to the
-    /// buffer it is given (4 bytes of prefix already reserved).
-    pub fn build(body: impl FnOnce(Vec<u8>) -> Result<Vec<u8>, String>) -> Result<Frame, String> {
+    /// Frames the postcard encoding of `value`.
+    pub fn build<T: serde::Serialize + ?Sized>(value: &T) -> Result<Frame, String> {
         let mut buf = Vec::with_capacity(64);
         buf.extend_from_slice(&[0; 4]);
-        let mut buf = body(buf)?;
+        append(value, &mut buf)?;
         let len = prefix_len(buf.len() - 4)?;
         buf[..4].copy_from_slice(&len);
         Ok(Frame { buf, start: 0 })
@@ -243,106 +176,5 @@ fn varint(mut v: u64, out: &mut [u8]) -> usize {
         }
         out[i] = byte | 0x80;
         i += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio::io::{AsyncWrite, AsyncWriteExt};
-
-    use super::*;
-
-    /// One frame as the channel's writer lays it out.
-    async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> std::io::Result<()> {
-        let len = u32::try_from(body.len()).map_err(std::io::Error::other)?;
-        w.write_all(&len.to_le_bytes()).await?;
-        w.write_all(body).await
-    }
-
-    const SOON: Duration = Duration::from_secs(5);
-
-    #[tokio::test]
-    async fn a_large_announced_frame_costs_only_what_arrived() {
-        let (mut peer, mut us) = tokio::io::duplex(1024);
-        let mut head = (60u32 << 20).to_le_bytes().to_vec();
-        head.extend_from_slice(b"just a few bytes");
-        peer.write_all(&head).await.unwrap();
-        let mut buf = Vec::new();
-        let within = Duration::from_millis(100);
-        let err = read_frame(&mut us, &mut buf, 64 << 20, within)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, FrameError::Stalled { got: 16, want, .. } if want == 60 << 20),
-            "{err}"
-        );
-        assert!(buf.capacity() <= INITIAL_RESERVE, "{}", buf.capacity());
-    }
-
-    #[tokio::test]
-    async fn a_stalled_length_prefix_is_dropped() {
-        let (mut peer, mut us) = tokio::io::duplex(1024);
-        peer.write_all(&[1, 0]).await.unwrap();
-        let mut buf = Vec::new();
-        let err = read_frame(&mut us, &mut buf, 1024, Duration::from_millis(50))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                FrameError::Stalled {
-                    got: 0,
-                    want: 4,
-                    ..
-                }
-            ),
-            "{err}"
-        );
-    }
-
-    #[tokio::test]
-    async fn silence_between_frames_is_not_a_stall() {
-        let (_peer, mut us) = tokio::io::duplex(1024);
-        let mut buf = Vec::new();
-        let read = read_frame(&mut us, &mut buf, 1024, Duration::from_millis(20));
-        let waited = tokio::time::timeout(Duration::from_millis(200), read).await;
-        assert!(waited.is_err(), "an idle peer was treated as stalled");
-    }
-
-    #[tokio::test]
-    async fn oversized_is_refused_without_allocating() {
-        let bytes = u32::MAX.to_le_bytes();
-        let mut buf = Vec::new();
-        let err = read_frame(&mut &bytes[..], &mut buf, 1024, SOON)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, FrameError::Oversized { .. }), "{err}");
-        assert!(buf.capacity() < 1024);
-    }
-
-    #[tokio::test]
-    async fn truncated_and_clean_eof() {
-        let mut buf = Vec::new();
-        assert!(
-            !read_frame(&mut &[][..], &mut buf, 1024, SOON)
-                .await
-                .unwrap()
-        );
-        let bytes = [5u8, 0, 0, 0, 1, 2];
-        let err = read_frame(&mut &bytes[..], &mut buf, 1024, SOON)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, FrameError::Truncated { got: 2, want: 5 }),
-            "{err}"
-        );
-        let mut out = Vec::new();
-        write_frame(&mut out, b"hey").await.unwrap();
-        assert!(
-            read_frame(&mut &out[..], &mut buf, 1024, SOON)
-                .await
-                .unwrap()
-        );
-        assert_eq!(buf, b"hey");
     }
 }

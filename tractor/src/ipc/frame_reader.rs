@@ -8,10 +8,16 @@
 //! reads fill it, and a frame larger than it grows it only as that
 //! frame's bytes arrive.
 //!
-//! The rules of [`read_frame`](super::frame::read_frame) hold here too: an
-//! announced length above the maximum is refused before anything is
-//! allocated for it, the peer may be silent between frames, and a started
-//! frame must be complete within a deadline.
+//! An announced length is checked against the maximum *before* anything
+//! is allocated for it, so a peer that claims a 4 GiB frame costs us four
+//! bytes of reading and a clear error. The peer may be silent between
+//! frames, but a started frame must be complete within a deadline, so a
+//! peer that announces a large frame and dribbles it costs what it sent,
+//! for a bounded time.
+
+// `tractor::wire` (the `wire` feature) exposes the reader to tests that
+// speak the protocol by hand; without it it is internal.
+#![cfg_attr(not(feature = "wire"), allow(unreachable_pub))]
 
 use std::time::Duration;
 
@@ -35,7 +41,7 @@ const KEEP: usize = 1024 * 1024;
 
 /// Reads length-prefixed frames (a little-endian `u32` byte count, then
 /// the body) from `R`.
-pub(crate) struct FrameReader<R> {
+pub struct FrameReader<R> {
     io: R,
     /// `buf[start..]` are bytes read and not yet handed out.
     buf: Vec<u8>,
@@ -47,8 +53,18 @@ pub(crate) struct FrameReader<R> {
     read_size: usize,
 }
 
+impl<R> std::fmt::Debug for FrameReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameReader")
+            .field("buffered", &(self.buf.len() - self.start))
+            .field("capacity", &self.buf.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<R: AsyncRead + Unpin> FrameReader<R> {
-    pub(crate) fn new(io: R) -> Self {
+    /// A reader of the frames `io` carries.
+    pub fn new(io: R) -> Self {
         FrameReader {
             io,
             buf: Vec::new(),
@@ -69,7 +85,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// first byte is here, the whole frame must arrive `within` that time,
     /// or the read fails with [`FrameError::Stalled`]. Cancel-safe: bytes
     /// read by a cancelled call stay buffered for the next.
-    pub(crate) async fn next(
+    pub async fn next(
         &mut self,
         max: usize,
         within: Duration,
@@ -321,7 +337,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stalled_prefix_is_dropped_and_silence_is_not_a_stall() {
+    async fn a_stalled_prefix_fails_and_silence_is_not_a_stall() {
         let (mut peer, us) = tokio::io::duplex(1024);
         let mut r = FrameReader::new(us);
         let idle = tokio::time::timeout(

@@ -11,7 +11,7 @@ pub mod codec;
 mod cookie;
 pub(crate) mod error;
 pub(crate) mod frame;
-mod frame_reader;
+pub(crate) mod frame_reader;
 pub(crate) mod heartbeat;
 pub(crate) mod limits;
 pub(crate) mod msg;

@@ -218,7 +218,8 @@ impl Outbox {
             st.urgent += n;
         }
         drop(st);
-        self.after_push();
+        // The writer takes it, with whatever else is queued by the time it runs.
+        self.wake_writer.notify_one();
         Ok(())
     }
 
@@ -242,14 +243,9 @@ impl Outbox {
         }
         st.pending += len;
         drop(st);
-        self.after_push();
-        Ok(())
-    }
-
-    /// After a frame was queued: the writer takes it, with whatever else
-    /// is queued by the time it runs.
-    fn after_push(&self) {
+        // The writer takes it, with whatever else is queued by the time it runs.
         self.wake_writer.notify_one();
+        Ok(())
     }
 
     /// Drains the buffer to the socket until the channel closes (then

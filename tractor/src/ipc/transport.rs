@@ -82,27 +82,14 @@ impl std::fmt::Debug for MsgTransport {
     }
 }
 
-/// The write buffer of a socket transport: a flush writes many frames in
-/// one syscall. (The read side sizes its buffer to the traffic: see
-/// [`FrameReader`].)
-const SOCKET_BUFFER: usize = 64 * 1024;
-
-/// The write buffer of an in-process transport, whose pipe already
-/// batches (and a buffer here is one more copy): small, because a thread
-/// actor's two ends are made by its parent at spawn.
-const IN_PROCESS_BUFFER: usize = 8 * 1024;
+/// The write buffer of a transport before it becomes a channel: the
+/// handshake's few small frames (and a raw `tractor::wire` transport's).
+/// A channel writes through its [`Outbox`](super::outbox) instead, and
+/// the read side sizes its buffer to the traffic ([`FrameReader`]).
+const HANDSHAKE_WRITE_BUFFER: usize = 4 * 1024;
 
 impl MsgTransport {
     fn from_parts(r: BoxRead, w: BoxWrite, max_frame: usize) -> (MsgReader, MsgWriter) {
-        Self::from_parts_buffered(r, w, max_frame, SOCKET_BUFFER)
-    }
-
-    fn from_parts_buffered(
-        r: BoxRead,
-        w: BoxWrite,
-        max_frame: usize,
-        buffer: usize,
-    ) -> (MsgReader, MsgWriter) {
         (
             MsgReader {
                 frames: FrameReader::new(r),
@@ -110,7 +97,7 @@ impl MsgTransport {
                 frame_timeout: Limits::default().frame_timeout,
             },
             MsgWriter {
-                inner: BufWriter::with_capacity(buffer, w),
+                inner: BufWriter::with_capacity(HANDSHAKE_WRITE_BUFFER, w),
             },
         )
     }
@@ -125,8 +112,7 @@ impl MsgTransport {
         let (a, b) = tokio::io::duplex(PIPE);
         let end = |s: tokio::io::DuplexStream| {
             let (r, w) = tokio::io::split(s);
-            let (reader, writer) =
-                Self::from_parts_buffered(Box::pin(r), Box::pin(w), max_frame, IN_PROCESS_BUFFER);
+            let (reader, writer) = Self::from_parts(Box::pin(r), Box::pin(w), max_frame);
             MsgTransport {
                 reader,
                 writer,
@@ -312,8 +298,7 @@ impl MsgWriter {
 
 /// Encodes a message into a frame.
 pub fn encode(msg: &Msg) -> Result<Frame, IpcError> {
-    Frame::build(|mut buf| super::frame::append(msg, &mut buf).map(|()| buf))
-        .map_err(IpcError::Encode)
+    Frame::build(msg).map_err(IpcError::Encode)
 }
 
 /// An IPC listener. A unix socket file is unlinked when the listener drops.
