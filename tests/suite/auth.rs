@@ -25,7 +25,7 @@ both_transports!(
 );
 
 fn start(cid: u64, ns: &str, func: &str, args: Vec<u8>) -> Msg {
-    Msg::Start(Start {
+    Msg::Start(Box::new(Start {
         cid,
         ns: ns.into(),
         func: func.into(),
@@ -34,7 +34,7 @@ fn start(cid: u64, ns: &str, func: &str, args: Vec<u8>) -> Msg {
         sig: None,
         flow: FlowSpec::default(),
         trace: None,
-    })
+    }))
 }
 
 async fn target(an: &tractor::ActorNursery) -> Result<(tractor::Portal, Addr), Error> {
@@ -55,7 +55,9 @@ async fn a_peer_without_the_secret_reaches_nothing(t: TransportKind) {
         let (p, addr) = target(an).await?;
         // An isolated test root is its tree's registrar.
         let registrar = tractor::current_actor()?.accept_addr().clone();
-        let hello = |name: &str| tractor::wire::encode(&Msg::Aid(Aid::new(name))).expect("encode");
+        let hello = |name: &str| {
+            tractor::wire::encode(&Msg::Aid(Box::new(Aid::new(name)))).expect("encode")
+        };
 
         let mut io = dial(&addr).await;
         let mut burst = hello("intruder").bytes().to_vec();
@@ -177,7 +179,7 @@ async fn a_reflected_proof_is_refused(t: TransportKind) {
                 };
                 // Whatever follows (its identity) is ignored.
                 let _ = peer.send(&Msg::Proof { mac }).await;
-                let _ = peer.send(&Msg::Aid(Aid::new("mirror"))).await;
+                let _ = peer.send(&Msg::Aid(Box::new(Aid::new("mirror")))).await;
                 let _ = tokio::time::timeout(Duration::from_secs(5), async {
                     while let Ok(Some(_)) = peer.recv().await {}
                 })

@@ -440,7 +440,7 @@ fn setups() -> Vec<Setup> {
 
 fn start_msg(cid: u64, ep: Ep, args: Vec<u8>, flow: FlowSpec) -> Msg {
     let (ns, func, kind) = ep.path();
-    Msg::Start(Start {
+    Msg::Start(Box::new(Start {
         cid,
         ns,
         func: func.into(),
@@ -449,7 +449,7 @@ fn start_msg(cid: u64, ep: Ep, args: Vec<u8>, flow: FlowSpec) -> Msg {
         sig: None,
         flow,
         trace: None,
-    })
+    }))
 }
 
 fn is_for(m: &Msg, cid: u64, kind: &str) -> bool {
@@ -840,8 +840,8 @@ fn every_message() -> Vec<Msg> {
     let err = tractor::RemoteActorError::new_local("x", "fuzz", &aid).into_data();
     let pld = codec::encode(&7u64).unwrap_or_default();
     vec![
-        Msg::Aid(aid),
-        Msg::SpawnSpec(tractor::wire::SpawnSpec {
+        Msg::Aid(Box::new(aid)),
+        Msg::SpawnSpec(Box::new(tractor::wire::SpawnSpec {
             enable_modules: vec!["std".into()],
             transport: TransportKind::Tcp,
             registry_addrs: Vec::new(),
@@ -850,7 +850,7 @@ fn every_message() -> Vec<Msg> {
             heartbeat_ms: Some((1, 1)),
             limits: tractor::Limits::default(),
             spawn_method: "forkserver".into(),
-        }),
+        })),
         Msg::Ready,
         start_msg(DIALOG, Ep::EchoCtx, Vec::new(), FlowSpec::default()),
         Msg::StartAck {

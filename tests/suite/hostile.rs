@@ -59,7 +59,7 @@ async fn expect_msg(t: &mut MsgTransport, what: &str, want: impl Fn(&Msg) -> boo
 }
 
 fn start(cid: u64, func: &str, args: Vec<u8>, kind: FuncType) -> Msg {
-    Msg::Start(Start {
+    Msg::Start(Box::new(Start {
         cid,
         ns: module_path!().to_string(),
         func: func.into(),
@@ -68,7 +68,7 @@ fn start(cid: u64, func: &str, args: Vec<u8>, kind: FuncType) -> Msg {
         sig: None,
         flow: FlowSpec::default(),
         trace: None,
-    })
+    }))
 }
 
 /// Starts `idle_ctx` as `cid` and waits for its `Started`.
@@ -113,7 +113,7 @@ async fn expect_violation(t: &mut MsgTransport, what: &str, want: impl Fn(&Msg) 
 
 /// The daemon still answers a plain call on this very connection.
 async fn still_serves(t: &mut MsgTransport, cid: u64) {
-    let call = Msg::Start(Start {
+    let call = Msg::Start(Box::new(Start {
         cid,
         ns: MODULE.to_string(),
         func: "add".into(),
@@ -122,7 +122,7 @@ async fn still_serves(t: &mut MsgTransport, cid: u64) {
         sig: None,
         flow: FlowSpec::default(),
         trace: None,
-    });
+    }));
     t.send(&call).await.expect("send Start");
     let Msg::Return { pld, .. } = expect_msg(
         t,
@@ -405,7 +405,7 @@ async fn large_frames_are_refused_before_the_handshake(t: TransportKind) {
 /// Starts `sleep_forever` as `cid`; returns whether it was accepted (its
 /// `StartAck`) or the refusal's error.
 async fn start_sleeper(t: &mut MsgTransport, cid: u64) -> Result<(), Box<ErrorData>> {
-    let call = Msg::Start(Start {
+    let call = Msg::Start(Box::new(Start {
         cid,
         ns: MODULE.to_string(),
         func: "sleep_forever".into(),
@@ -414,7 +414,7 @@ async fn start_sleeper(t: &mut MsgTransport, cid: u64) -> Result<(), Box<ErrorDa
         sig: None,
         flow: FlowSpec::default(),
         trace: None,
-    });
+    }));
     t.send(&call).await.expect("send Start");
     match expect_msg(t, "StartAck or Error", |m| {
         matches!(m, Msg::StartAck { cid: c, .. } | Msg::Error { cid: Some(c), .. } if *c == cid)

@@ -141,7 +141,7 @@ pub(super) fn msg() -> impl Strategy<Value = Msg> {
 /// Every variant of [`Msg`], its dialog ids drawn from `cid`.
 pub(super) fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
     prop_oneof![
-        aid().prop_map(Msg::Aid),
+        aid().prop_map(|a| Msg::Aid(Box::new(a))),
         (
             proptest::collection::vec(text(), 0..3),
             any::<bool>(),
@@ -152,7 +152,7 @@ pub(super) fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
         )
             .prop_map(
                 |(enable_modules, uds, registry_addrs, loglevel, debug_mode, hb)| {
-                    Msg::SpawnSpec(SpawnSpec {
+                    Msg::SpawnSpec(Box::new(SpawnSpec {
                         enable_modules,
                         transport: if uds {
                             TransportKind::Uds
@@ -165,7 +165,7 @@ pub(super) fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
                         heartbeat_ms: hb,
                         limits: tractor::Limits::default(),
                         spawn_method: "exec".into(),
-                    })
+                    }))
                 }
             ),
         Just(Msg::Ready),
@@ -179,8 +179,8 @@ pub(super) fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
             flow(),
             proptest::option::of(trace_parent()),
         )
-            .prop_map(
-                |(cid, ns, func, args, kind, sig, flow, trace)| Msg::Start(Start {
+            .prop_map(|(cid, ns, func, args, kind, sig, flow, trace)| Msg::Start(
+                Box::new(Start {
                     cid,
                     ns,
                     func,
@@ -190,7 +190,7 @@ pub(super) fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
                     flow,
                     trace,
                 })
-            ),
+            )),
         (cid.clone(), functype()).prop_map(|(cid, functype)| Msg::StartAck { cid, functype }),
         (cid.clone(), bytes(32)).prop_map(|(cid, pld)| Msg::Started { cid, pld }),
         (cid.clone(), bytes(32)).prop_map(|(cid, pld)| Msg::Yield { cid, pld }),

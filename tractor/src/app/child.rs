@@ -64,11 +64,18 @@ pub(crate) fn run_thread_actor(env: ChildEnv, link: ThreadLink) -> i32 {
     )
 }
 
+/// Readiness events one turn of an actor's I/O driver takes; more wait
+/// for the next turn, a few microseconds later.
+const IO_EVENTS_PER_TICK: usize = 128;
+
 /// Runs the actor on a current-thread runtime of its own until it ends;
 /// its exit status.
 fn run_actor(env: ChildEnv, exec_args: Vec<String>, link: ParentLink, cancel: CancelSource) -> i32 {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // An actor waits on a handful of sockets: tokio's default event
+        // buffer (1,024 slots, 12 KiB) is most of an idle actor's runtime.
+        .max_io_events_per_tick(IO_EVENTS_PER_TICK)
         .build()
     {
         Ok(r) => r,

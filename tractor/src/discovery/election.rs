@@ -82,7 +82,7 @@ async fn probe(me: &Aid, secret: &Secret, addr: &Addr) -> Probe {
             }
         };
         // Ask for the registrar's hello on a throwaway channel.
-        let start = Msg::Start(Start {
+        let start = Msg::Start(Box::new(Start {
             cid: chan.next_cid(),
             ns: REGISTRAR_MODULE.into(),
             func: "hello".into(),
@@ -91,7 +91,7 @@ async fn probe(me: &Aid, secret: &Secret, addr: &Addr) -> Probe {
             sig: None,
             flow: FlowSpec::default(),
             trace: None,
-        });
+        }));
         // A tractor actor (it proved our secret) that hangs up instead of
         // answering is one in its teardown, which closes every channel:
         // a registrar on its way out, like one that answers "cancelled".

@@ -26,8 +26,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use super::frame::FrameError;
 
 /// What a reader's buffer starts with: enough for the frames of a quiet
-/// connection (a handshake, a call and its answer) in one read.
-const INITIAL: usize = 8 * 1024;
+/// connection (a handshake, a call and its answer) in one read. A busy
+/// one doubles it within a few reads; an idle actor of a thousand-actor
+/// tree holds only this, once per channel.
+const INITIAL: usize = 2 * 1024;
 
 /// The most a busy connection's buffer grows to for reading runs of
 /// frames: the reads that fill it are large enough that syscalls no

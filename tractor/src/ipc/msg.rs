@@ -244,16 +244,20 @@ mod bounded {
 }
 
 /// One protocol message.
+///
+/// The rare large variants are boxed, so a `Msg` is five words: it is
+/// what every dialog's queue holds slots of, and what a stream moves per
+/// item. A box changes nothing on the wire.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Msg {
     /// Handshake: each side's identity, once it is authenticated.
-    Aid(Aid),
+    Aid(Box<Aid>),
     /// Parent → child bootstrap, right after the handshake.
-    SpawnSpec(SpawnSpec),
+    SpawnSpec(Box<SpawnSpec>),
     /// Child → parent: booted (listening, registered); spawning is done.
     Ready,
     /// Schedule a remote task.
-    Start(Start),
+    Start(Box<Start>),
     /// The task was scheduled.
     StartAck {
         /// Dialog.
@@ -414,6 +418,17 @@ impl Msg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every dialog queue holds slots of `Msg`: a large variant inline
+    /// would make each of them as big as a `SpawnSpec`.
+    #[test]
+    fn a_message_stays_five_words() {
+        assert!(
+            std::mem::size_of::<Msg>() <= 40,
+            "{}",
+            std::mem::size_of::<Msg>()
+        );
+    }
 
     /// The one-pass encoding is byte-identical to the generic one, for
     /// every payload message and for small and large cids and payloads.

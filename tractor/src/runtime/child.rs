@@ -50,7 +50,7 @@ pub(crate) async fn boot(
     // A parent that connected us but never sends the spec (its spawn was
     // given up) does not keep us waiting forever.
     let spec = match tokio::time::timeout(SPAWN_SPEC_TIMEOUT, reader.recv()).await {
-        Ok(Ok(Some(Msg::SpawnSpec(s)))) => s,
+        Ok(Ok(Some(Msg::SpawnSpec(s)))) => *s,
         Err(_) => {
             eprintln!(
                 "tractor child {aid}: no SpawnSpec from the parent within {SPAWN_SPEC_TIMEOUT:?}"

@@ -470,7 +470,7 @@ impl Drop for Unserved {
 
 fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
     match msg {
-        Msg::Start(start) => super::rpc::schedule(rt, conn, start),
+        Msg::Start(start) => super::rpc::schedule(rt, conn, *start),
         Msg::Ready => {
             conn.ready.send_replace(true);
         }

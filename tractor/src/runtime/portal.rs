@@ -211,7 +211,7 @@ impl Portal {
         let mut d = self.conn.open_dialog_with(flow, Some(tag));
         let flow = d.shared.flow;
         d.lease = self.lease.clone();
-        let start = Msg::Start(Start {
+        let start = Msg::Start(Box::new(Start {
             cid: d.cid,
             ns: module.to_string(),
             func: func.to_string(),
@@ -220,7 +220,7 @@ impl Portal {
             sig,
             flow,
             trace: super::trace::capture(),
-        });
+        }));
         if self.conn.chan.send(&start).await.is_err() {
             d.finish();
             return Err(self.conn.lost_error());

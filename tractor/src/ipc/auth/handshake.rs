@@ -142,9 +142,9 @@ pub(super) async fn handshake_on<W: Wire>(
     role: Role,
     peer: &str,
 ) -> Result<Aid, IpcError> {
-    authenticate(w, secret, role, &Msg::Aid(me.clone()), peer).await?;
+    authenticate(w, secret, role, &Msg::Aid(Box::new(me.clone())), peer).await?;
     match w.recv().await? {
-        Some(Msg::Aid(aid)) => Ok(aid),
+        Some(Msg::Aid(aid)) => Ok(*aid),
         Some(other) => Err(IpcError::Handshake(format!(
             "{peer} authenticated but sent `{}` instead of its identity",
             other.kind()

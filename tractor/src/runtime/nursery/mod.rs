@@ -532,7 +532,7 @@ impl ActorNursery {
         };
         let proc = ChildProc::supervise(rt, aid.clone(), conn.clone(), child);
         let record = self.record(proc.clone());
-        if let Err(e) = conn.chan.send(&Msg::SpawnSpec(spec)).await {
+        if let Err(e) = conn.chan.send(&Msg::SpawnSpec(Box::new(spec))).await {
             proc.request_teardown(Teardown::Hard);
             return Err(e.into());
         }
