@@ -38,7 +38,8 @@
 //! Last, [`scale`] spawns a thousand daemons at once on every spawn
 //! backend (`TRACTOR_BENCH_SCALE_N` sets how many), each answering one
 //! call, and tears them down, with the memory per idle actor and the
-//! root's fds (`TRACTOR_BENCH_SCALE_ONLY=1` runs that table alone).
+//! root's fds (`TRACTOR_BENCH_SCALE_ONLY=1` runs that table alone;
+//! `TRACTOR_BENCH_STREAM_ONLY=1` runs only the stream throughput).
 //!
 //! Layout: [`raw`] measures the baselines, [`measure`] (with [`relay`])
 //! measures tractor, [`scale`] the many-actor figures, [`report`] prints
@@ -111,6 +112,17 @@ fn main() {
             Ok(rows) => scale::report(&rows, raw_one),
             Err(e) => {
                 eprintln!("tractor_bench: scale run failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    if std::env::var_os("TRACTOR_BENCH_STREAM_ONLY").is_some() {
+        // The stream throughput figures alone.
+        match runtime().block_on(measure::streams(&it)) {
+            Ok(tp) => report::stream_details(&tp),
+            Err(e) => {
+                eprintln!("tractor_bench: stream run failed: {e}");
                 std::process::exit(1);
             }
         }

@@ -208,6 +208,24 @@ pub(crate) async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet, TpSet),
     Ok((raw, tr, rtt, tp))
 }
 
+/// Stream throughput alone, over TCP and then UDS (to profile streams).
+pub(crate) async fn streams(it: &Iters) -> Result<TpSet, tractor::Error> {
+    let mut tp = TpSet::default();
+    for (uds, kind) in [
+        (false, tractor::TransportKind::Tcp),
+        (true, tractor::TransportKind::Uds),
+    ] {
+        let cfg = tractor::RootConfig::new("bench").transport(kind);
+        let rates = tractor::open_root_actor(cfg, async || throughput(it, uds).await).await?;
+        if uds {
+            tp.uds = Some(rates);
+        } else {
+            tp.tcp = Some(rates);
+        }
+    }
+    Ok(tp)
+}
+
 /// One-way stream throughput against a raw peer over the same transport,
 /// unpinned, in alternating rounds (round 0, a tenth of the size, is the
 /// warm-up).
@@ -222,6 +240,7 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
         let (mut raw_s, mut raw_child) = raw_peer_of("blast", uds);
         let raw_pid = raw_child.id();
         let mut out = Tp::default();
+        let small_only = std::env::var("TRACTOR_BENCH_STREAM_ONLY").is_ok_and(|v| v == "small");
         for round in 0..=it.tp_rounds {
             let keep = round > 0;
             let div = if keep { 1 } else { 10 };
@@ -257,28 +276,31 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
                 }
             }
 
-            let n = it.tp_bulk_raw / div as u32;
-            let c = Cpu::start(raw_pid);
-            let d = raw_bulk(&mut *raw_s, n);
-            if keep {
-                out.raw_bulk.push(u64::from(n) * CHUNK as u64, d);
-                out.raw_bulk.cpu.stop(c, raw_pid, n as usize);
-            }
+            // `TRACTOR_BENCH_STREAM_ONLY=small` leaves the bulk streams out (to profile the small one).
+            if !small_only {
+                let n = it.tp_bulk_raw / div as u32;
+                let c = Cpu::start(raw_pid);
+                let d = raw_bulk(&mut *raw_s, n);
+                if keep {
+                    out.raw_bulk.push(u64::from(n) * CHUNK as u64, d);
+                    out.raw_bulk.cpu.stop(c, raw_pid, n as usize);
+                }
 
-            let n = it.tp_bulk / div as u32;
-            let c = Cpu::start(pid);
-            let t = Instant::now();
-            let mut s = p.open_stream_from(chunks::call(n)).await?;
-            let mut got = 0u32;
-            while let Some(chunk) = s.recv().await? {
-                assert_eq!(chunk.0.len(), CHUNK, "chunk size");
-                got += 1;
-            }
-            let d = t.elapsed();
-            assert_eq!(got, n, "chunk stream");
-            if keep {
-                out.bulk.push(u64::from(n) * CHUNK as u64, d);
-                out.bulk.cpu.stop(c, pid, n as usize);
+                let n = it.tp_bulk / div as u32;
+                let c = Cpu::start(pid);
+                let t = Instant::now();
+                let mut s = p.open_stream_from(chunks::call(n)).await?;
+                let mut got = 0u32;
+                while let Some(chunk) = s.recv().await? {
+                    assert_eq!(chunk.0.len(), CHUNK, "chunk size");
+                    got += 1;
+                }
+                let d = t.elapsed();
+                assert_eq!(got, n, "chunk stream");
+                if keep {
+                    out.bulk.push(u64::from(n) * CHUNK as u64, d);
+                    out.bulk.cpu.stop(c, pid, n as usize);
+                }
             }
         }
         drop(raw_s);

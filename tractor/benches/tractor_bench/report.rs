@@ -289,50 +289,7 @@ pub(crate) fn report(
             f(&r.cpu[3])
         );
     }
-    println!(
-        "  stream throughput, unpinned (median [min-max] of rounds; CPU per item: this process + peer):"
-    );
-    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
-        let Some(t) = tp.get(uds) else { continue };
-        let line = |what: &str, r: &Rates, unit: Unit| {
-            let (me, peer) = r.cpu.per_call();
-            println!(
-                "    {what:<50} {:>10} [{}-{}]  cpu {} + {}  n={}",
-                unit.fmt(r.median() as u64),
-                unit.fmt(r.min() as u64),
-                unit.fmt(r.max() as u64),
-                fmt_ns(me),
-                fmt_ns(peer),
-                r.per_s.len()
-            );
-        };
-        line(
-            &format!("raw {name} framed 12-byte messages (BufWriter)"),
-            &t.raw_frames,
-            Unit::Msgs,
-        );
-        for (k, w) in WINDOWS.into_iter().enumerate() {
-            line(
-                &format!(
-                    "tractor {name} 1-way u64 stream, {}{}",
-                    window_label(w),
-                    if w.is_none() { " (default)" } else { "" }
-                ),
-                &t.small[k],
-                Unit::Msgs,
-            );
-        }
-        line(
-            &format!("raw {name} 64 KiB writes"),
-            &t.raw_bulk,
-            Unit::Bytes,
-        );
-        line(
-            &format!("tractor {name} 1-way stream of 64 KiB chunks"),
-            &t.bulk,
-            Unit::Bytes,
-        );
-    }
+    stream_details(tp);
     d("raw exec -> handshake byte received", &raw.spawn1_up);
     d("raw exec + handshake + exit + wait", &raw.spawn1);
     d("tractor start_actor returned (spawn)", &tr.spawn1_up);
@@ -412,4 +369,57 @@ pub(crate) fn report(
     println!(
         "  error relay is measured with RUST_LIB_BACKTRACE=0 in the actors; the sub-run shows the cost of capturing backtraces"
     );
+}
+
+/// The stream throughput lines of the details (also all that
+/// `TRACTOR_BENCH_STREAM_ONLY=1` prints).
+pub(crate) fn stream_details(tp: &TpSet) {
+    println!(
+        "  stream throughput, unpinned (median [min-max] of rounds; CPU per item: this process + peer):"
+    );
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        let Some(t) = tp.get(uds) else { continue };
+        let line = |what: &str, r: &Rates, unit: Unit| {
+            if r.per_s.is_empty() {
+                // Not measured (`TRACTOR_BENCH_STREAM_ONLY=small`).
+                return;
+            }
+            let (me, peer) = r.cpu.per_call();
+            println!(
+                "    {what:<50} {:>10} [{}-{}]  cpu {} + {}  n={}",
+                unit.fmt(r.median() as u64),
+                unit.fmt(r.min() as u64),
+                unit.fmt(r.max() as u64),
+                fmt_ns(me),
+                fmt_ns(peer),
+                r.per_s.len()
+            );
+        };
+        line(
+            &format!("raw {name} framed 12-byte messages (BufWriter)"),
+            &t.raw_frames,
+            Unit::Msgs,
+        );
+        for (k, w) in WINDOWS.into_iter().enumerate() {
+            line(
+                &format!(
+                    "tractor {name} 1-way u64 stream, {}{}",
+                    window_label(w),
+                    if w.is_none() { " (default)" } else { "" }
+                ),
+                &t.small[k],
+                Unit::Msgs,
+            );
+        }
+        line(
+            &format!("raw {name} 64 KiB writes"),
+            &t.raw_bulk,
+            Unit::Bytes,
+        );
+        line(
+            &format!("tractor {name} 1-way stream of 64 KiB chunks"),
+            &t.bulk,
+            Unit::Bytes,
+        );
+    }
 }

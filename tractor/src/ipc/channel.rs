@@ -24,7 +24,7 @@ use super::auth::{self, Secret};
 use super::error::IpcError;
 use super::frame::Frame;
 use super::limits::{HANDSHAKE_MAX_FRAME, Limits};
-use super::msg::{Aid, Cid, Msg};
+use super::msg::{Aid, Cid, Msg, PayloadMsg};
 use super::outbox::{Outbox, PushError};
 use super::transport::{MsgReader, MsgTransport, PeerCred};
 
@@ -205,6 +205,22 @@ impl Channel {
         self.inner
             .out
             .push_frame(frame)
+            .map_err(|e| self.push_error(e))
+    }
+
+    /// Queues the frame of `kind { cid, pld: value }`, encoding `value`
+    /// straight into the frame (no intermediate payload, no allocation
+    /// for a small one), waiting while the write buffer is full.
+    pub async fn send_payload<T: serde::Serialize + ?Sized>(
+        &self,
+        kind: PayloadMsg,
+        cid: Cid,
+        value: &T,
+    ) -> Result<(), IpcError> {
+        self.wait_room().await?;
+        self.inner
+            .out
+            .push_payload(kind.tag(), cid, value)
             .map_err(|e| self.push_error(e))
     }
 

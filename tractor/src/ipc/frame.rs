@@ -106,21 +106,97 @@ impl Frame {
         cid: u64,
         value: &T,
     ) -> Result<Frame, String> {
-        debug_assert!(variant < 0x80, "a one-byte varint tag");
-        let mut buf = vec![0u8; HEADROOM];
-        append(value, &mut buf)?;
-        let pld_len = buf.len() - HEADROOM;
-        let mut header = [0u8; HEADROOM - 4];
-        let mut n = 0;
-        header[n] = variant;
-        n += 1;
-        n += varint(cid, &mut header[n..]);
-        n += varint(pld_len as u64, &mut header[n..]);
-        let start = HEADROOM - n - 4;
-        buf[start + 4..HEADROOM].copy_from_slice(&header[..n]);
-        let len = prefix_len(n + pld_len)?;
-        buf[start..start + 4].copy_from_slice(&len);
+        let mut buf = Vec::new();
+        let start = payload_into(&mut buf, variant, cid, value)?;
         Ok(Frame { buf, start })
+    }
+}
+
+/// Encodes the frame of `variant { cid, pld: value }` into `buf`
+/// (replacing what it held), header right before the payload; where in
+/// `buf` the frame starts.
+fn payload_into<T: serde::Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    variant: u8,
+    cid: u64,
+    value: &T,
+) -> Result<usize, String> {
+    debug_assert!(variant < 0x80, "a one-byte varint tag");
+    buf.clear();
+    buf.resize(HEADROOM, 0);
+    append(value, buf)?;
+    let pld_len = buf.len() - HEADROOM;
+    let mut header = [0u8; HEADROOM - 4];
+    let mut n = 0;
+    header[n] = variant;
+    n += 1;
+    n += varint(cid, &mut header[n..]);
+    n += varint(pld_len as u64, &mut header[n..]);
+    let start = HEADROOM - n - 4;
+    buf[start + 4..HEADROOM].copy_from_slice(&header[..n]);
+    let len = prefix_len(n + pld_len)?;
+    buf[start..start + 4].copy_from_slice(&len);
+    Ok(start)
+}
+
+/// A payload frame built by [`with_payload_frame`]: small ones borrowed
+/// from the thread's scratch buffer (to be copied where they go), large
+/// ones owned (to be moved, never copied).
+pub(crate) enum Built<'a> {
+    /// The frame's bytes, valid for the call.
+    Borrowed(&'a [u8]),
+    /// A frame of at least the caller's `own_from` bytes.
+    Owned(Frame),
+}
+
+/// Most capacity the scratch buffer keeps between frames.
+const SCRATCH_KEEP: usize = 256 * 1024;
+
+thread_local! {
+    /// Where small payload frames are built: a stream item costs no
+    /// allocation of its own.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Builds the frame of `variant { cid, pld: value }` (the bytes of
+/// [`Frame::with_payload`]) in this thread's scratch buffer and hands it
+/// to `deliver`: borrowed when smaller than `own_from` bytes, else as an
+/// owned [`Frame`] (the scratch buffer itself, so a large payload is
+/// encoded once and never copied). When the scratch buffer went out with
+/// a large frame, `fresh` gives the buffer to use instead (a recycled
+/// one, or an empty `Vec`).
+pub(crate) fn with_payload_frame<T: serde::Serialize + ?Sized, R>(
+    variant: u8,
+    cid: u64,
+    value: &T,
+    own_from: usize,
+    fresh: impl FnOnce() -> Vec<u8>,
+    deliver: impl FnOnce(Built<'_>) -> R,
+) -> Result<R, String> {
+    // Taken out of the cell, not borrowed: a `Serialize` impl that builds
+    // a frame itself gets a fresh buffer instead of a panic.
+    let mut buf = SCRATCH.take();
+    if buf.capacity() == 0 {
+        buf = fresh();
+    }
+    let start = match payload_into(&mut buf, variant, cid, value) {
+        Ok(start) => start,
+        Err(e) => {
+            keep_scratch(buf);
+            return Err(e);
+        }
+    };
+    if buf.len() - start >= own_from {
+        return Ok(deliver(Built::Owned(Frame { buf, start })));
+    }
+    let r = deliver(Built::Borrowed(&buf[start..]));
+    keep_scratch(buf);
+    Ok(r)
+}
+
+fn keep_scratch(buf: Vec<u8>) {
+    if buf.capacity() <= SCRATCH_KEEP {
+        SCRATCH.set(buf);
     }
 }
 

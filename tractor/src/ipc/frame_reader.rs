@@ -64,6 +64,26 @@ impl<R> std::fmt::Debug for FrameReader<R> {
     }
 }
 
+/// Complete frames back to back, as [`FrameReader::next_run`] hands
+/// them out; iterates over their bodies.
+#[derive(Debug)]
+pub struct Frames<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (prefix, rest) = self.bytes.split_first_chunk::<4>()?;
+        let len = u32::from_le_bytes(*prefix) as usize;
+        // Checked complete when the run was cut; an empty run otherwise.
+        let body = rest.get(..len)?;
+        self.bytes = &rest[len..];
+        Some(body)
+    }
+}
+
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// A reader of the frames `io` carries.
     pub fn new(io: R) -> Self {
@@ -110,6 +130,35 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         let body = self.start + 4;
         self.handed_out = 4 + len;
         Ok(Some(&self.buf[body..body + len]))
+    }
+
+    /// The next frame and every complete frame buffered after it, at
+    /// once: what one read brought in, for a loop that handles them
+    /// without a call per frame. Reads, waits and fails as
+    /// [`next`](Self::next) does for the first frame; a later one
+    /// announcing more than `max` is left for the next call to refuse.
+    pub async fn next_run(
+        &mut self,
+        max: usize,
+        within: Duration,
+    ) -> Result<Option<Frames<'_>>, FrameError> {
+        let Some(first) = self.next(max, within).await?.map(<[u8]>::len) else {
+            return Ok(None);
+        };
+        let mut end = self.start + 4 + first;
+        while let Some(prefix) = self.buf.get(end..end + 4) {
+            let mut le = [0u8; 4];
+            le.copy_from_slice(prefix);
+            let len = u32::from_le_bytes(le) as usize;
+            if len > max || self.buf.len() - end - 4 < len {
+                break;
+            }
+            end += 4 + len;
+        }
+        self.handed_out = end - self.start;
+        Ok(Some(Frames {
+            bytes: &self.buf[self.start..end],
+        }))
     }
 
     /// The body length of the frame at `start` if it is all buffered.
@@ -256,6 +305,70 @@ mod tests {
             assert_eq!(body, &vec![i; i as usize][..]);
         }
         assert!(r.next(1024, SOON).await.unwrap().is_none());
+    }
+
+    /// A run is every complete frame buffered, in order; a partial frame
+    /// or one above the maximum is left for the next call (which reads
+    /// the rest, or refuses it).
+    #[tokio::test]
+    async fn a_run_hands_out_the_complete_frames_buffered_and_stops_short_of_the_rest() {
+        let mut bytes = Vec::new();
+        for i in 0..5u8 {
+            bytes.extend(frame(&[i; 3]));
+        }
+        bytes.extend(frame(&[9; 100]));
+        bytes.extend(frame(b"tail"));
+        let (mut peer, us) = tokio::io::duplex(1 << 16);
+        peer.write_all(&bytes[..bytes.len() - 2]).await.unwrap();
+        let mut r = FrameReader::new(us);
+        let run: Vec<Vec<u8>> = r
+            .next_run(50, SOON)
+            .await
+            .unwrap()
+            .unwrap()
+            .map(<[u8]>::to_vec)
+            .collect();
+        assert_eq!(
+            run,
+            (0..5u8).map(|i| vec![i; 3]).collect::<Vec<_>>(),
+            "stops before the oversized frame"
+        );
+        assert!(matches!(
+            r.next_run(50, SOON).await,
+            Err(FrameError::Oversized { len: 100, max: 50 })
+        ));
+        let mut r = FrameReader::new(&bytes[..]);
+        let all: Vec<usize> = r
+            .next_run(1000, SOON)
+            .await
+            .unwrap()
+            .unwrap()
+            .map(<[u8]>::len)
+            .collect();
+        assert_eq!(all, [3, 3, 3, 3, 3, 100, 4]);
+        assert!(r.next_run(1000, SOON).await.unwrap().is_none());
+
+        // The partial last frame comes in the next run, once complete.
+        let (mut peer, us) = tokio::io::duplex(1 << 16);
+        let mut r = FrameReader::new(us);
+        peer.write_all(&bytes[..bytes.len() - 2]).await.unwrap();
+        let first: Vec<usize> = r
+            .next_run(1000, SOON)
+            .await
+            .unwrap()
+            .unwrap()
+            .map(<[u8]>::len)
+            .collect();
+        assert_eq!(first, [3, 3, 3, 3, 3, 100]);
+        peer.write_all(&bytes[bytes.len() - 2..]).await.unwrap();
+        let rest: Vec<Vec<u8>> = r
+            .next_run(1000, SOON)
+            .await
+            .unwrap()
+            .unwrap()
+            .map(<[u8]>::to_vec)
+            .collect();
+        assert_eq!(rest, [b"tail".to_vec()]);
     }
 
     #[tokio::test]

@@ -369,7 +369,7 @@ pub enum PayloadMsg {
 
 impl PayloadMsg {
     /// The variant's index in [`Msg`], which postcard writes as its tag.
-    fn tag(self) -> u8 {
+    pub(crate) fn tag(self) -> u8 {
         match self {
             PayloadMsg::Started => 5,
             PayloadMsg::Yield => 6,
@@ -415,9 +415,87 @@ impl Msg {
     }
 }
 
+/// The dialog and payload of a `Yield` frame body, read in place; `None`
+/// for any other message, and for anything unusual about a `Yield`
+/// (which the generic decoder then judges). Accepts only bodies the
+/// generic decoder decodes to the same `Msg::Yield { cid, pld }`.
+pub(crate) fn split_yield(body: &[u8]) -> Option<(Cid, &[u8])> {
+    let (&tag, rest) = body.split_first()?;
+    if tag != PayloadMsg::Yield.tag() {
+        return None;
+    }
+    let (cid, rest) = take_varint(rest)?;
+    let (len, pld) = take_varint(rest)?;
+    (u64::try_from(pld.len()).ok()? == len).then_some((cid, pld))
+}
+
+/// A LEB128 `u64` as postcard writes it (at most 10 bytes, no bits
+/// beyond 64), and what follows it.
+fn take_varint(b: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v = 0u64;
+    for (i, &byte) in b.iter().enumerate().take(10) {
+        if i == 9 && byte > 1 {
+            return None;
+        }
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, &b[i + 1..]));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The in-place read of a `Yield` takes every `Yield` the encoder
+    /// writes, agrees with the generic decoder on every frame it takes,
+    /// and leaves anything else (other messages, malformed or unusual
+    /// frames) to the decoder.
+    #[test]
+    fn split_yield_agrees_with_the_decoder() {
+        let mut bodies: Vec<Vec<u8>> = Vec::new();
+        for cid in [0, 1, 127, 128, 1 << 40, u64::MAX] {
+            for len in [0usize, 1, 127, 128, 20_000] {
+                let body = postcard::to_stdvec(&Msg::Yield {
+                    cid,
+                    pld: vec![5; len],
+                })
+                .unwrap();
+                let (c, pld) = split_yield(&body).expect("an encoded Yield is taken");
+                assert_eq!((c, pld.len()), (cid, len));
+                bodies.push(body);
+            }
+        }
+        let y = postcard::to_stdvec(&Msg::Yield {
+            cid: 300,
+            pld: vec![1, 2, 3],
+        })
+        .unwrap();
+        let odd = [
+            postcard::to_stdvec(&Msg::Stop { cid: 3 }).unwrap(),
+            y[..y.len() - 1].to_vec(),
+            [&y[..], &[0]].concat(),
+            // An 11-byte varint; a 10th byte beyond 64 bits.
+            [&[6u8][..], &[0xff; 10], &[1, 0]].concat(),
+            [&[6u8][..], &[0xff; 9], &[2, 0]].concat(),
+            // The tag as a two-byte varint, which postcard also reads.
+            [&[0x86u8, 0][..], &y[1..]].concat(),
+            // A length beyond the body.
+            vec![6, 1, 0x80, 0x80, 0x80, 0x80, 0x10],
+            vec![],
+        ];
+        for body in bodies.iter().chain(&odd) {
+            if let Some((cid, pld)) = split_yield(body) {
+                match crate::ipc::codec::decode::<Msg>(body) {
+                    Ok(Msg::Yield { cid: c, pld: p }) => assert_eq!((cid, pld), (c, &p[..])),
+                    other => panic!("took {body:?}, which decodes to {other:?}"),
+                }
+            }
+        }
+        assert!(odd.iter().all(|b| split_yield(b).is_none()));
+    }
 
     /// Every dialog queue holds slots of `Msg`: a large variant inline
     /// would make each of them as big as a `SpawnSpec`.

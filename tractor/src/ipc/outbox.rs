@@ -48,8 +48,9 @@ const URGENT_MAX: usize = 256 * 1024;
 /// socket is dropped anyway (a peer that stopped reading).
 const CLOSE_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A drained coalescing buffer larger than this is released rather than
-/// kept for the next frames (it grew for one large message).
+/// A written buffer larger than this is released rather than kept for
+/// the next frames (a coalescing one grew for one large message; a large
+/// frame's is kept for the next large payload only up to this size).
 const SPARE_MAX: usize = 256 * 1024;
 
 /// Why a frame was not queued.
@@ -87,6 +88,10 @@ struct OutState {
     pending: usize,
     /// A drained coalescing buffer, kept for the next frames.
     spare: Vec<u8>,
+    /// A written large frame's buffer, for the next large payload to be
+    /// encoded into: a stream of large items allocates (and faults in) no
+    /// fresh buffer per item.
+    recycled: Vec<u8>,
     /// False once the channel closed or its socket failed.
     accepting: bool,
     /// Bytes urgent messages added while [`HIGH_WATER`] was reached;
@@ -122,6 +127,7 @@ impl Outbox {
                 chunks,
                 pending,
                 spare: Vec::new(),
+                recycled: Vec::new(),
                 accepting: true,
                 urgent: 0,
             }),
@@ -226,26 +232,63 @@ impl Outbox {
     /// Queues an encoded frame for the writer. The caller waited for
     /// [`room`](Self::room).
     pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), PushError> {
+        if frame.bytes().len() < COALESCE_MAX {
+            return self.push_bytes(frame.bytes());
+        }
         let mut st = self.lock();
         if !st.accepting {
             return Err(PushError::Closed);
         }
         let len = frame.bytes().len();
-        if len >= COALESCE_MAX {
-            let (buf, start) = frame.into_parts();
-            st.chunks.push_back(Chunk {
-                buf,
-                start,
-                coalesce: false,
-            });
-        } else {
-            st.tail().extend_from_slice(frame.bytes());
-        }
+        let (buf, start) = frame.into_parts();
+        st.chunks.push_back(Chunk {
+            buf,
+            start,
+            coalesce: false,
+        });
         st.pending += len;
+        drop(st);
+        self.wake_writer.notify_one();
+        Ok(())
+    }
+
+    /// Queues a copy of a small encoded frame (below [`COALESCE_MAX`]).
+    /// The caller waited for [`room`](Self::room).
+    pub(crate) fn push_bytes(&self, frame: &[u8]) -> Result<(), PushError> {
+        let mut st = self.lock();
+        if !st.accepting {
+            return Err(PushError::Closed);
+        }
+        st.tail().extend_from_slice(frame);
+        st.pending += frame.len();
         drop(st);
         // The writer takes it, with whatever else is queued by the time it runs.
         self.wake_writer.notify_one();
         Ok(())
+    }
+
+    /// Queues the frame of `variant { cid, pld: value }`, built without
+    /// an allocation of its own (see [`frame::with_payload_frame`]). The
+    /// caller waited for [`room`](Self::room).
+    pub(crate) fn push_payload<T: serde::Serialize + ?Sized>(
+        &self,
+        variant: u8,
+        cid: u64,
+        value: &T,
+    ) -> Result<(), PushError> {
+        let fresh = || std::mem::take(&mut self.lock().recycled);
+        frame::with_payload_frame(
+            variant,
+            cid,
+            value,
+            COALESCE_MAX,
+            fresh,
+            |built| match built {
+                frame::Built::Borrowed(bytes) => self.push_bytes(bytes),
+                frame::Built::Owned(f) => self.push_frame(f),
+            },
+        )
+        .map_err(PushError::Encode)?
     }
 
     /// Drains the buffer to the socket until the channel closes (then
@@ -378,14 +421,18 @@ impl OutState {
                     Poll::Pending => return Poll::Pending,
                 }
             }
-            if let Some(done) = self.chunks.pop_front()
-                && done.coalesce
-                && done.buf.capacity() <= SPARE_MAX
-                && self.spare.capacity() == 0
-            {
+            let Some(done) = self.chunks.pop_front() else {
+                break;
+            };
+            let slot = if done.coalesce {
+                &mut self.spare
+            } else {
+                &mut self.recycled
+            };
+            if done.buf.capacity() <= SPARE_MAX && slot.capacity() == 0 {
                 let mut buf = done.buf;
                 buf.clear();
-                self.spare = buf;
+                *slot = buf;
             }
         }
         Poll::Ready(Ok(()))

@@ -11,34 +11,39 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::actor::{ActorRuntime, lock};
 use super::dialog::{Budget, DialogShared, DialogTag, Refused, Terminal};
+use super::dialog_queue::{Next, QueueRx, QueueTx, dialog_queue};
 use super::endpoint::LocalError;
 use super::error::{Clipped, boxed_types};
 
 /// Most bytes of a peer's error shown in a log line from the loop.
 const LOGGED_ERROR_BYTES: usize = 4096;
-use crate::ipc::{Aid, Channel, Cid, ErrorData, FlowSpec, FuncType, Limits, Msg, MsgReader};
+use crate::ipc::frame_reader::Frames;
+use crate::ipc::msg::split_yield;
+use crate::ipc::{
+    Aid, Channel, Cid, ErrorData, FlowSpec, FuncType, IpcError, Limits, Msg, MsgReader, codec,
+};
 
 /// The stream side of a dialog: its queue and shared state.
 #[derive(Clone)]
 pub(crate) struct Inbox {
-    pub tx: mpsc::UnboundedSender<Msg>,
+    pub tx: QueueTx,
     pub shared: Arc<DialogShared>,
 }
 
 impl Inbox {
-    /// The queue of a dialog with `flow`, bounded by our own `limits`.
+    /// The queue of dialog `cid` with `flow`, bounded by our own `limits`.
     pub(crate) fn new(
+        cid: Cid,
         flow: FlowSpec,
         limits: &Limits,
         budget: Arc<Budget>,
         tag: Option<DialogTag>,
-    ) -> (Inbox, mpsc::UnboundedReceiver<Msg>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    ) -> (Inbox, QueueRx) {
+        let (tx, rx) = dialog_queue(cid);
         (
             Inbox {
                 tx,
@@ -173,7 +178,7 @@ impl Conn {
     ) -> Dialog {
         flow.window = flow.window.clamp(1, self.limits.stream_buffer.max(1));
         let cid = self.chan.next_cid();
-        let (inbox, rx) = Inbox::new(flow, &self.limits, self.budget.clone(), tag);
+        let (inbox, rx) = Inbox::new(cid, flow, &self.limits, self.budget.clone(), tag);
         // A closed channel never routes again: leave the sender out so the
         // receiver sees the end at once. Checked under the table's lock:
         // the channel is closed before its dialogs are failed, so a dialog
@@ -265,6 +270,60 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Routes a run of stream items of dialog `cid` (`Yield` payloads,
+    /// in place in the read buffer): `first`, then what `more` gives.
+    /// The dialog is one we opened or a task the peer opened here; its
+    /// table and queue are locked once for the run. What follows an
+    /// overrun in the run is dropped with it.
+    fn route_items<'a>(
+        &self,
+        me: &Aid,
+        cid: Cid,
+        first: &'a [u8],
+        mut more: impl FnMut() -> Option<&'a [u8]>,
+    ) {
+        if self.chan.owns_cid(cid) {
+            let calls = lock(&self.calls);
+            match calls.get(&cid) {
+                None => {
+                    tracing::debug!(target: "tractor::ipc", cid, kind = "Yield", "message for a dialog that is no longer open");
+                }
+                Some(inbox) => {
+                    if let Err(Refused::Overrun) =
+                        inbox.shared.enqueue_items(&inbox.tx, first, &mut more)
+                    {
+                        let peer = self.chan.peer();
+                        tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {peer}");
+                        let err = overrun_error(me, peer, cid, &inbox.shared);
+                        self.fail_call(cid, inbox, err);
+                    }
+                }
+            }
+        } else {
+            let tasks = lock(&self.tasks);
+            match tasks.get(&cid).map(|slot| (slot, &slot.inbox)) {
+                None => {
+                    tracing::debug!(target: "tractor::ipc", cid, kind = "Yield", "message for a task that is no longer running");
+                }
+                Some((_, None)) => {
+                    tracing::warn!(target: "tractor::ipc", cid, kind = "Yield", "stream message for a task that has no stream; ignored");
+                }
+                Some((slot, Some(inbox))) => {
+                    if let Err(Refused::Overrun) =
+                        inbox.shared.enqueue_items(&inbox.tx, first, &mut more)
+                    {
+                        let peer = self.chan.peer();
+                        tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {peer}");
+                        let err = overrun_error(me, peer, cid, &inbox.shared);
+                        fail_task(slot, inbox, err);
+                    }
+                }
+            }
+        }
+        // Whatever of the run was not queued goes with it.
+        while more().is_some() {}
     }
 
     /// Fails a dialog we opened (the peer broke its flow): the error here,
@@ -369,7 +428,7 @@ fn overrun_error(me: &Aid, sender: &Aid, cid: Cid, shared: &DialogShared) -> Err
 pub(crate) struct Dialog {
     pub conn: Arc<Conn>,
     pub cid: Cid,
-    rx: mpsc::UnboundedReceiver<Msg>,
+    rx: QueueRx,
     pub shared: Arc<DialogShared>,
     done: bool,
     /// The share of the portal that started it: a stream or context
@@ -380,19 +439,29 @@ pub(crate) struct Dialog {
 impl Dialog {
     /// The next message; `None` when the channel closed.
     pub(crate) async fn recv(&mut self) -> Option<Msg> {
-        let m = self.rx.recv().await;
+        let m = self.rx.recv_msg().await;
         if let Some(m) = &m {
             self.shared.dequeued(m);
         }
         m
     }
 
-    /// Polls the next message without window accounting (the caller does it).
-    pub(crate) fn poll_recv(
+    /// Polls the next message without window accounting (the caller does
+    /// it).
+    pub(crate) fn poll_msg(
         &mut self,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Msg>> {
-        self.rx.poll_recv(cx)
+        self.rx.poll_msg(cx)
+    }
+
+    /// Polls the next message or item without window accounting (the
+    /// caller does it).
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Next<'_>>> {
+        self.rx.poll_next(cx)
     }
 
     /// Marks the dialog finished: dropping it will not cancel anything.
@@ -421,13 +490,13 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
     let closed = conn.chan.closed();
     tokio::pin!(closed);
     loop {
-        let msg = tokio::select! {
+        let run = tokio::select! {
             biased;
             _ = &mut closed => break,
-            m = reader.recv() => m,
+            r = reader.recv_run() => r,
         };
-        let msg = match msg {
-            Ok(Some(m)) => m,
+        let frames = match run {
+            Ok(Some(frames)) => frames,
             Ok(None) => {
                 tracing::debug!(target: "tractor::ipc", "peer closed the channel");
                 break;
@@ -441,8 +510,10 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
                 break;
             }
         };
-        conn.heard.fetch_add(1, Ordering::Relaxed);
-        dispatch(&rt, &conn, msg);
+        if let Err(e) = dispatch_run(&rt, &conn, frames) {
+            tracing::error!(target: "tractor::ipc", peer = %conn.chan.peer(), "dropping connection: {e}");
+            break;
+        }
     }
     conn.chan.close();
     conn.fail_all();
@@ -466,6 +537,40 @@ impl Drop for Unserved {
         self.0.chan.close();
         self.0.fail_all();
     }
+}
+
+/// Handles the frames one read brought in, in order. Stream items are
+/// routed from the read buffer without being decoded into messages, a
+/// run of them for one dialog at once; an undecodable frame ends the
+/// connection.
+fn dispatch_run(
+    rt: &Arc<ActorRuntime>,
+    conn: &Arc<Conn>,
+    frames: Frames<'_>,
+) -> Result<(), IpcError> {
+    let mut frames = frames.peekable();
+    let mut heard = 0u64;
+    while let Some(body) = frames.next() {
+        heard += 1;
+        if let Some((cid, pld)) = split_yield(body) {
+            let same_dialog = |b: &&[u8]| split_yield(b).is_some_and(|(c, _)| c == cid);
+            conn.route_items(rt.aid(), cid, pld, || {
+                let next = frames.next_if(same_dialog)?;
+                heard += 1;
+                split_yield(next).map(|(_, pld)| pld)
+            });
+            continue;
+        }
+        let msg = codec::decode(body).map_err(|reason| IpcError::Decode {
+            len: body.len(),
+            reason,
+        });
+        conn.heard
+            .fetch_add(std::mem::take(&mut heard), Ordering::Relaxed);
+        dispatch(rt, conn, msg?);
+    }
+    conn.heard.fetch_add(heard, Ordering::Relaxed);
+    Ok(())
 }
 
 fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {

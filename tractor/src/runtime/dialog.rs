@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, watch};
+
+use super::dialog_queue::QueueTx;
 
 use crate::ipc::{ErrorData, FlowSpec, FuncType, Limits, Msg};
 
@@ -219,38 +221,76 @@ impl DialogShared {
 
     /// Queues a message for the handle: stream messages within the
     /// window, control messages within a small fixed bound.
-    pub(crate) fn enqueue(&self, tx: &mpsc::UnboundedSender<Msg>, msg: Msg) -> Result<(), Refused> {
-        let (count, cap) = if matches!(msg, Msg::Yield { .. }) {
-            (&self.queued, self.cap())
-        } else {
-            (&self.control, CONTROL_CAP)
-        };
-        if count.load(Ordering::Relaxed) >= cap {
+    pub(crate) fn enqueue(&self, tx: &QueueTx, msg: Msg) -> Result<(), Refused> {
+        if let Msg::Yield { pld, .. } = &msg {
+            return self.enqueue_item(tx, pld);
+        }
+        if self.control.load(Ordering::Relaxed) >= CONTROL_CAP {
             return Err(Refused::Overrun);
         }
-        if let Msg::Yield { pld, .. } = &msg {
-            let cost = charge(pld);
-            if !self.budget.take(cost) {
-                return Err(Refused::Overrun);
-            }
-            self.queued_bytes.fetch_add(cost, Ordering::Relaxed);
-        }
-        count.fetch_add(1, Ordering::Relaxed);
+        self.control.fetch_add(1, Ordering::Relaxed);
         tx.send(msg).map_err(|_| Refused::Gone)
+    }
+
+    /// Queues a stream item's encoded payload, within the window and the
+    /// connection's budget.
+    pub(crate) fn enqueue_item(&self, tx: &QueueTx, pld: &[u8]) -> Result<(), Refused> {
+        self.enqueue_items(tx, pld, || None)
+    }
+
+    /// Queues a run of stream items, `first` and what `more` gives, each
+    /// within the window and the budget; stops at the first that is not.
+    pub(crate) fn enqueue_items<'a>(
+        &self,
+        tx: &QueueTx,
+        first: &'a [u8],
+        more: impl FnMut() -> Option<&'a [u8]>,
+    ) -> Result<(), Refused> {
+        let mut refused = Ok(());
+        let admitted = std::iter::once(first)
+            .chain(std::iter::from_fn(more))
+            .map_while(|pld| match self.admit(pld) {
+                Ok(()) => Some(pld),
+                Err(r) => {
+                    refused = Err(r);
+                    None
+                }
+            });
+        tx.push_items(admitted).map_err(|_| Refused::Gone)?;
+        refused
+    }
+
+    /// Counts an item in, if the window and the budget have room for it.
+    fn admit(&self, pld: &[u8]) -> Result<(), Refused> {
+        if self.queued.load(Ordering::Relaxed) >= self.cap() {
+            return Err(Refused::Overrun);
+        }
+        let cost = charge(pld);
+        if !self.budget.take(cost) {
+            return Err(Refused::Overrun);
+        }
+        self.queued_bytes.fetch_add(cost, Ordering::Relaxed);
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The handle took `msg` off its queue.
     pub(crate) fn dequeued(&self, msg: &Msg) {
         match msg {
-            Msg::Yield { pld, .. } => {
-                let cost = charge(pld);
-                self.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
-                self.budget.give_back(cost);
-                self.queued.fetch_sub(1, Ordering::Relaxed)
+            Msg::Yield { pld, .. } => self.item_dequeued(pld.len()),
+            m if m.is_queued_kind() => {
+                self.control.fetch_sub(1, Ordering::Relaxed);
             }
-            m if m.is_queued_kind() => self.control.fetch_sub(1, Ordering::Relaxed),
-            _ => return,
-        };
+            _ => {}
+        }
+    }
+
+    /// The handle took an item of `len` payload bytes off its queue.
+    pub(crate) fn item_dequeued(&self, len: usize) {
+        let cost = len.saturating_add(MSG_OVERHEAD);
+        self.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
+        self.budget.give_back(cost);
+        self.queued.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Records the end of the dialog (first one wins).
@@ -286,6 +326,7 @@ impl Drop for DialogShared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::dialog_queue::dialog_queue;
 
     fn yield_of(bytes: usize) -> Msg {
         Msg::Yield {
@@ -312,7 +353,7 @@ mod tests {
         let limits = Limits::default().stream_buffer(8);
         let d = dialog(u32::MAX, limits, &budget);
         assert_eq!(d.recv_window(), 8);
-        let (tx, _rx) = mpsc::unbounded_channel();
+        let (tx, _rx) = dialog_queue(2);
         for _ in 0..8 {
             assert!(d.enqueue(&tx, yield_of(1)).is_ok());
         }
@@ -325,11 +366,16 @@ mod tests {
     fn reading_frees_window_and_budget() {
         let budget = Budget::new(usize::MAX);
         let d = dialog(2, Limits::default(), &budget);
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = dialog_queue(2);
         assert!(d.enqueue(&tx, yield_of(10)).is_ok());
         assert!(d.enqueue(&tx, yield_of(10)).is_ok());
         assert!(d.enqueue(&tx, yield_of(10)).is_err());
-        let m = rx.try_recv().unwrap();
+        let waker = futures::task::noop_waker();
+        let std::task::Poll::Ready(Some(m)) =
+            rx.poll_msg(&mut std::task::Context::from_waker(&waker))
+        else {
+            panic!("an item was queued");
+        };
         d.dequeued(&m);
         assert_eq!(used(&budget), charge(&[0; 10]));
         assert!(d.enqueue(&tx, yield_of(10)).is_ok());
@@ -363,7 +409,7 @@ mod tests {
         let budget = Budget::new(1000);
         let a = dialog(256, Limits::default(), &budget);
         let b = dialog(256, Limits::default(), &budget);
-        let (tx, _rx) = mpsc::unbounded_channel();
+        let (tx, _rx) = dialog_queue(2);
         assert!(a.enqueue(&tx, yield_of(400)).is_ok());
         assert!(matches!(
             b.enqueue(&tx, yield_of(400)),
@@ -378,7 +424,7 @@ mod tests {
     fn one_message_always_fits_an_empty_budget() {
         let budget = Budget::new(10);
         let d = dialog(256, Limits::default(), &budget);
-        let (tx, _rx) = mpsc::unbounded_channel();
+        let (tx, _rx) = dialog_queue(2);
         assert!(d.enqueue(&tx, yield_of(1000)).is_ok());
         assert!(d.enqueue(&tx, yield_of(0)).is_err());
     }
@@ -386,7 +432,7 @@ mod tests {
     #[test]
     fn control_messages_have_a_small_fixed_cap() {
         let d = dialog(256, Limits::default(), &Budget::new(usize::MAX));
-        let (tx, _rx) = mpsc::unbounded_channel();
+        let (tx, _rx) = dialog_queue(2);
         for _ in 0..CONTROL_CAP {
             assert!(d.enqueue(&tx, Msg::Stop { cid: 2 }).is_ok());
         }

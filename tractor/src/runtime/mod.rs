@@ -16,6 +16,7 @@ mod conn_set;
 pub(crate) mod context;
 pub(crate) mod current;
 pub(crate) mod dialog;
+pub(crate) mod dialog_queue;
 pub(crate) mod endpoint;
 pub(crate) mod error;
 pub(crate) mod home;

@@ -119,7 +119,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     let (inbox, ctx) = if entry.kind == FuncType::AsyncFunc {
         (None, None)
     } else {
-        let (inbox, rx) = Inbox::new(flow, &conn.limits, conn.budget.clone(), None);
+        let (inbox, rx) = Inbox::new(cid, flow, &conn.limits, conn.budget.clone(), None);
         let seed = CtxSeed {
             rt: rt.clone(),
             conn: conn.clone(),

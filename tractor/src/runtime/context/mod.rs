@@ -11,10 +11,10 @@ mod caller;
 mod oneway;
 mod stream;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskCx, Poll};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use callee::Context;
@@ -26,6 +26,7 @@ pub use stream::MsgStream;
 use super::actor::{ActorRuntime, lock};
 use super::conn::{Conn, Dialog};
 use super::dialog::{DialogShared, Terminal};
+use super::dialog_queue::{Next, QueueRx};
 use super::error::{Error, Misuse, RemoteActorError};
 use crate::ipc::{Aid, Cid, Msg};
 
@@ -52,8 +53,6 @@ pub enum Side {
 struct CtxState {
     started: bool,
     stream_opened: bool,
-    stop_sent: bool,
-    peer_stopped: bool,
     cancel_called: bool,
     cancel_acked: bool,
 }
@@ -62,7 +61,13 @@ struct CtxState {
 /// callee a receiver fed by its task slot.
 enum Source {
     Caller(Dialog),
-    Callee(mpsc::UnboundedReceiver<Msg>),
+    Callee(QueueRx),
+}
+
+/// A stream item (decoded by the poller) or another message.
+enum Polled<R> {
+    Item(R),
+    Msg(Msg),
 }
 
 /// What the runtime builds a callee's [`CtxCore`] from.
@@ -70,7 +75,7 @@ pub(crate) struct CtxSeed {
     pub rt: Arc<ActorRuntime>,
     pub conn: Arc<Conn>,
     pub cid: Cid,
-    pub rx: mpsc::UnboundedReceiver<Msg>,
+    pub rx: QueueRx,
     pub shared: Arc<DialogShared>,
     pub token: CancellationToken,
     pub canceller: Arc<Mutex<Option<Aid>>>,
@@ -86,6 +91,12 @@ pub(crate) struct CtxCore {
     pub shared: Arc<DialogShared>,
     source: Mutex<Source>,
     state: Mutex<CtxState>,
+    /// We sent `Stop`: our side of the stream is closed. Read per item
+    /// sent, so not in `state`.
+    stop_sent: AtomicBool,
+    /// The peer's side of the stream ended (`Stop`, its result or error,
+    /// or the channel). Read per item received.
+    peer_stopped: AtomicBool,
     /// Stream messages consumed and not yet returned to the sender as credit.
     owed_credit: std::sync::atomic::AtomicU32,
     /// Callee only: cancels this task.
@@ -107,6 +118,8 @@ impl CtxCore {
                 started: true,
                 ..CtxState::default()
             }),
+            stop_sent: AtomicBool::new(false),
+            peer_stopped: AtomicBool::new(false),
             owed_credit: Default::default(),
             token: None,
             canceller: Arc::new(Mutex::new(None)),
@@ -123,6 +136,8 @@ impl CtxCore {
             shared: seed.shared,
             source: Mutex::new(Source::Callee(seed.rx)),
             state: Mutex::new(CtxState::default()),
+            stop_sent: AtomicBool::new(false),
+            peer_stopped: AtomicBool::new(false),
             owed_credit: Default::default(),
             token: Some(seed.token),
             canceller: seed.canceller,
@@ -141,13 +156,39 @@ impl CtxCore {
     fn poll_msg(&self, cx: &mut TaskCx<'_>) -> Poll<Option<Msg>> {
         let mut src = lock(&self.source);
         let polled = match &mut *src {
-            Source::Caller(d) => d.poll_recv(cx),
-            Source::Callee(rx) => rx.poll_recv(cx),
+            Source::Caller(d) => d.poll_msg(cx),
+            Source::Callee(rx) => rx.poll_msg(cx),
         };
         if let Poll::Ready(Some(m)) = &polled {
             self.shared.dequeued(m);
         }
         polled
+    }
+
+    /// Polls the next stream item (handed to `item` as its encoded
+    /// payload, in place) or other message of the dialog.
+    fn poll_next<R>(
+        &self,
+        cx: &mut TaskCx<'_>,
+        item: impl FnOnce(&[u8]) -> R,
+    ) -> Poll<Option<Polled<R>>> {
+        let mut src = lock(&self.source);
+        let polled = match &mut *src {
+            Source::Caller(d) => d.poll_next(cx),
+            Source::Callee(rx) => rx.poll_next(cx),
+        };
+        polled.map(|next| {
+            next.map(|n| match n {
+                Next::Item(pld) => {
+                    self.shared.item_dequeued(pld.len());
+                    Polled::Item(item(pld))
+                }
+                Next::Msg(m) => {
+                    self.shared.dequeued(&m);
+                    Polled::Msg(m)
+                }
+            })
+        })
     }
 
     /// Marks the caller's dialog finished (its end was seen), so dropping

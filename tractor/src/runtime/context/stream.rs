@@ -3,14 +3,14 @@
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context as TaskCx, Poll};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CtxCore, Side};
+use super::{CtxCore, Polled, Side};
 use crate::ipc::{Msg, PayloadMsg, codec};
-use crate::runtime::actor::lock;
 use crate::runtime::dialog::phase;
 use crate::runtime::error::{Error, Misuse, RemoteActorError};
 
@@ -123,12 +123,9 @@ impl<Tx: Serialize, Rx: DeserializeOwned> futures::Stream for MsgStream<Tx, Rx> 
 }
 
 pub(crate) fn send_stop(core: &CtxCore) {
-    let mut st = lock(&core.state);
-    if st.stop_sent || core.shared.terminal().is_some() {
+    if core.shared.has_terminal() || core.stop_sent.swap(true, Ordering::AcqRel) {
         return;
     }
-    st.stop_sent = true;
-    drop(st);
     core.shared.mark(phase::STOP_SENT);
     core.conn.chan.send_soon(Msg::Stop { cid: core.cid });
 }
@@ -139,7 +136,7 @@ pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) ->
             .terminal_error()
             .unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)));
     }
-    if lock(&core.state).stop_sent {
+    if core.stop_sent.load(Ordering::Acquire) {
         return Err(core.misuse(Misuse::StreamClosed));
     }
     if !core.shared.flow.overrun {
@@ -163,17 +160,20 @@ pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) ->
             }
         }
     }
-    let frame =
-        Msg::payload_frame(PayloadMsg::Yield, core.cid, msg).map_err(|reason| Error::MsgType {
+    match core
+        .conn
+        .chan
+        .send_payload(PayloadMsg::Yield, core.cid, msg)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(crate::ipc::IpcError::Encode(reason)) => Err(Error::MsgType {
             endpoint: core.path.to_string(),
             expected: std::any::type_name::<T>(),
             reason: format!("a stream message could not be encoded: {reason}"),
-        })?;
-    core.conn
-        .chan
-        .send_frame(frame)
-        .await
-        .map_err(|_| core.conn.lost_error())
+        }),
+        Err(_) => Err(core.conn.lost_error()),
+    }
 }
 
 /// The next stream item. Never awaits after taking a message off the
@@ -183,29 +183,28 @@ pub(crate) fn poll_item<Rx: DeserializeOwned>(
     cx: &mut TaskCx<'_>,
 ) -> Poll<Result<Option<Rx>, Error>> {
     loop {
-        if lock(&core.state).peer_stopped {
+        if core.peer_stopped.load(Ordering::Acquire) {
             return Poll::Ready(Ok(None));
         }
-        let msg = match core.poll_msg(cx) {
+        let msg = match core.poll_next(cx, codec::decode::<Rx>) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(m) => m,
-        };
-        match msg {
-            Some(Msg::Yield { pld, .. }) => {
+            Poll::Ready(Some(Polled::Item(decoded))) => {
                 core.consumed_one();
-                return Poll::Ready(codec::decode::<Rx>(&pld).map(Some).map_err(|reason| {
-                    Error::MsgType {
-                        endpoint: core.path.to_string(),
-                        expected: std::any::type_name::<Rx>(),
-                        reason: format!(
-                            "a stream message from {} does not decode: {reason}",
-                            core.peer()
-                        ),
-                    }
+                return Poll::Ready(decoded.map(Some).map_err(|reason| Error::MsgType {
+                    endpoint: core.path.to_string(),
+                    expected: std::any::type_name::<Rx>(),
+                    reason: format!(
+                        "a stream message from {} does not decode: {reason}",
+                        core.peer()
+                    ),
                 }));
             }
+            Poll::Ready(Some(Polled::Msg(m))) => Some(m),
+            Poll::Ready(None) => None,
+        };
+        match msg {
             Some(Msg::Stop { .. }) => {
-                lock(&core.state).peer_stopped = true;
+                core.peer_stopped.store(true, Ordering::Release);
                 core.shared.mark(phase::PEER_STOPPED);
                 // A remote task that failed right after stopping its
                 // stream: its error, not a clean end.
@@ -216,17 +215,17 @@ pub(crate) fn poll_item<Rx: DeserializeOwned>(
             }
             Some(Msg::Return { .. }) => {
                 core.finish_dialog();
-                lock(&core.state).peer_stopped = true;
+                core.peer_stopped.store(true, Ordering::Release);
                 return Poll::Ready(Ok(None));
             }
             Some(Msg::Error { error, .. }) => {
                 core.finish_dialog();
-                lock(&core.state).peer_stopped = true;
+                core.peer_stopped.store(true, Ordering::Release);
                 return Poll::Ready(Err(Error::Remote(RemoteActorError::from_data(*error))));
             }
             Some(_) => continue,
             None => {
-                lock(&core.state).peer_stopped = true;
+                core.peer_stopped.store(true, Ordering::Release);
                 return Poll::Ready(match core.side {
                     // The task slot went away: our own task is ending.
                     Side::Callee => Ok(None),

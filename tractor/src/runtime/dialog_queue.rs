@@ -1,0 +1,371 @@
+//! A dialog's queue: what the message loop hands the dialog's handle, in
+//! the order it arrived.
+//!
+//! Stream items are the bulk of it, so they are not queued as messages:
+//! the loop copies each item's payload from the socket's read buffer into
+//! one byte buffer, and the handle decodes it from there. A run of items
+//! costs no allocation, no message and no queue slot of its own; the
+//! handle takes every queued item in one swap of buffers and decodes them
+//! without the lock. Control messages (`Started`, `Stop`, `Return`, ...)
+//! queue as messages between the items, and a count of items before each
+//! keeps the order exact.
+//!
+//! The queue itself is unbounded: what it may hold is bounded before a
+//! push, by the dialog's window and the connection's byte budget
+//! ([`DialogShared`](super::dialog::DialogShared)).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use futures::task::AtomicWaker;
+
+use crate::ipc::{Cid, Msg};
+
+/// An item buffer larger than this once drained is released rather than
+/// kept (it grew for a burst of large items).
+const KEEP: usize = 1024 * 1024;
+
+/// Creates the queue of dialog `cid`.
+pub(crate) fn dialog_queue(cid: Cid) -> (QueueTx, QueueRx) {
+    let shared = Arc::new(Shared {
+        st: Mutex::new(State {
+            entries: VecDeque::new(),
+            items: Items::default(),
+            senders: 1,
+            receiver: true,
+        }),
+        waker: AtomicWaker::new(),
+    });
+    (
+        QueueTx(shared.clone()),
+        QueueRx {
+            shared,
+            cid,
+            local: Items::default(),
+            takeable: 0,
+        },
+    )
+}
+
+struct Shared {
+    st: Mutex<State>,
+    waker: AtomicWaker,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing user-supplied runs under this lock; a poisoned one still
+        // holds a consistent queue.
+        self.st.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct State {
+    entries: VecDeque<Entry>,
+    /// Payloads of the items counted by `Entry::Items`, oldest first.
+    items: Items,
+    /// Live [`QueueTx`] handles: none left and nothing queued is the end.
+    senders: usize,
+    /// Whether the [`QueueRx`] still exists.
+    receiver: bool,
+}
+
+enum Entry {
+    Msg(Msg),
+    /// This many items come next.
+    Items(u32),
+}
+
+/// Item payloads back to back, and their lengths.
+#[derive(Default)]
+struct Items {
+    bytes: Vec<u8>,
+    lens: VecDeque<u32>,
+    /// Where the oldest unread payload starts in `bytes`.
+    read: usize,
+}
+
+impl Items {
+    fn push(&mut self, pld: &[u8]) {
+        self.bytes.extend_from_slice(pld);
+        // A payload is part of one frame, whose length is a `u32`.
+        self.lens.push_back(pld.len() as u32);
+    }
+
+    fn pop(&mut self) -> Option<&[u8]> {
+        let len = self.lens.pop_front()? as usize;
+        let at = self.read;
+        self.read += len;
+        self.bytes.get(at..self.read)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+
+    /// Empties it, keeping its buffers for reuse unless they grew large.
+    fn recycle(&mut self) {
+        self.read = 0;
+        if self.bytes.capacity() > KEEP {
+            self.bytes = Vec::new();
+        } else {
+            self.bytes.clear();
+        }
+        if self.lens.capacity() > KEEP / 4 {
+            self.lens = VecDeque::new();
+        } else {
+            self.lens.clear();
+        }
+    }
+}
+
+/// The receiver is gone: the message or item was not queued.
+#[derive(Debug)]
+pub(crate) struct Gone;
+
+/// The message loop's end of a dialog queue.
+pub(crate) struct QueueTx(Arc<Shared>);
+
+impl QueueTx {
+    /// Queues a message.
+    pub(crate) fn send(&self, msg: Msg) -> Result<(), Gone> {
+        let mut st = self.0.lock();
+        if !st.receiver {
+            return Err(Gone);
+        }
+        st.entries.push_back(Entry::Msg(msg));
+        drop(st);
+        self.0.waker.wake();
+        Ok(())
+    }
+
+    /// Queues a stream item's encoded payload (copied).
+    #[cfg(test)]
+    pub(crate) fn push_item(&self, pld: &[u8]) -> Result<(), Gone> {
+        self.push_items(std::iter::once(pld))
+    }
+
+    /// Queues a run of stream items (copied) under one lock and one
+    /// wake; `items` is not polled at all if the receiver is gone.
+    pub(crate) fn push_items<'a>(&self, items: impl Iterator<Item = &'a [u8]>) -> Result<(), Gone> {
+        let mut st = self.0.lock();
+        if !st.receiver {
+            return Err(Gone);
+        }
+        for pld in items {
+            st.items.push(pld);
+            match st.entries.back_mut() {
+                Some(Entry::Items(n)) if *n < u32::MAX => *n += 1,
+                _ => st.entries.push_back(Entry::Items(1)),
+            }
+        }
+        drop(st);
+        self.0.waker.wake();
+        Ok(())
+    }
+}
+
+impl Clone for QueueTx {
+    fn clone(&self) -> Self {
+        self.0.lock().senders += 1;
+        QueueTx(self.0.clone())
+    }
+}
+
+impl Drop for QueueTx {
+    fn drop(&mut self) {
+        let last = {
+            let mut st = self.0.lock();
+            st.senders -= 1;
+            st.senders == 0
+        };
+        if last {
+            self.0.waker.wake();
+        }
+    }
+}
+
+/// What the queue gives next.
+pub(crate) enum Next<'a> {
+    /// A stream item's encoded payload.
+    Item(&'a [u8]),
+    /// Any other message.
+    Msg(Msg),
+}
+
+/// The dialog handle's end of the queue.
+pub(crate) struct QueueRx {
+    shared: Arc<Shared>,
+    cid: Cid,
+    /// Items taken from the shared buffer in one swap, read without the lock.
+    local: Items,
+    /// Items the entries read so far say come before the next message.
+    takeable: u32,
+}
+
+impl QueueRx {
+    /// The next message or item; `None` once every sender is gone and
+    /// nothing is left.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next<'_>>> {
+        if self.takeable == 0 {
+            let mut st = self.shared.lock();
+            loop {
+                match st.entries.pop_front() {
+                    Some(Entry::Msg(m)) => return Poll::Ready(Some(Next::Msg(m))),
+                    Some(Entry::Items(n)) => {
+                        self.takeable = n;
+                        break;
+                    }
+                    None if st.senders == 0 => return Poll::Ready(None),
+                    None => {
+                        // Registered under the lock: a sender's push comes
+                        // before (and is seen above) or after, and wakes us.
+                        self.shared.waker.register(cx.waker());
+                        if st.entries.is_empty() && st.senders > 0 {
+                            return Poll::Pending;
+                        }
+                    }
+                }
+            }
+        }
+        if self.local.is_empty() {
+            self.local.recycle();
+            // The items counted are queued already: their bytes went in
+            // before their count.
+            std::mem::swap(&mut self.local, &mut self.shared.lock().items);
+        }
+        self.takeable -= 1;
+        match self.local.pop() {
+            Some(pld) => Poll::Ready(Some(Next::Item(pld))),
+            // Unreachable: each count stands for a pushed item.
+            None => Poll::Ready(None),
+        }
+    }
+
+    /// The next entry as a message (an item as the `Yield` it arrived
+    /// as), for handles that do not read streams.
+    pub(crate) fn poll_msg(&mut self, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
+        let cid = self.cid;
+        self.poll_next(cx).map(|next| {
+            next.map(|n| match n {
+                Next::Msg(m) => m,
+                Next::Item(pld) => Msg::Yield {
+                    cid,
+                    pld: pld.to_vec(),
+                },
+            })
+        })
+    }
+
+    /// Waits for [`poll_msg`](Self::poll_msg).
+    pub(crate) async fn recv_msg(&mut self) -> Option<Msg> {
+        std::future::poll_fn(|cx| self.poll_msg(cx)).await
+    }
+}
+
+impl Drop for QueueRx {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.receiver = false;
+        st.entries.clear();
+        st.items = Items::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::task::noop_waker;
+
+    fn next(rx: &mut QueueRx) -> Option<Option<String>> {
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        match rx.poll_next(&mut cx) {
+            Poll::Pending => None,
+            Poll::Ready(None) => Some(None),
+            Poll::Ready(Some(Next::Item(b))) => {
+                Some(Some(format!("item {}", String::from_utf8_lossy(b))))
+            }
+            Poll::Ready(Some(Next::Msg(m))) => Some(Some(m.kind().to_string())),
+        }
+    }
+
+    #[test]
+    fn items_and_messages_keep_their_order() {
+        let (tx, mut rx) = dialog_queue(7);
+        tx.send(Msg::Started {
+            cid: 7,
+            pld: vec![],
+        })
+        .unwrap();
+        tx.push_item(b"a").unwrap();
+        tx.push_item(b"bb").unwrap();
+        tx.send(Msg::Stop { cid: 7 }).unwrap();
+        tx.push_item(b"c").unwrap();
+        assert_eq!(next(&mut rx), Some(Some("Started".into())));
+        assert_eq!(next(&mut rx), Some(Some("item a".into())));
+        // Pushed while the handle holds a swapped-out batch.
+        tx.push_item(b"d").unwrap();
+        assert_eq!(next(&mut rx), Some(Some("item bb".into())));
+        assert_eq!(next(&mut rx), Some(Some("Stop".into())));
+        assert_eq!(next(&mut rx), Some(Some("item c".into())));
+        assert_eq!(next(&mut rx), Some(Some("item d".into())));
+        assert_eq!(next(&mut rx), None, "empty and open: pending");
+        drop(tx);
+        assert_eq!(next(&mut rx), Some(None), "every sender gone: the end");
+    }
+
+    #[test]
+    fn the_end_comes_after_what_was_queued_and_clones_keep_it_open() {
+        let (tx, mut rx) = dialog_queue(1);
+        let tx2 = tx.clone();
+        tx.push_item(b"x").unwrap();
+        drop(tx);
+        assert_eq!(next(&mut rx), Some(Some("item x".into())));
+        assert_eq!(next(&mut rx), None);
+        tx2.send(Msg::Stop { cid: 1 }).unwrap();
+        drop(tx2);
+        assert_eq!(next(&mut rx), Some(Some("Stop".into())));
+        assert_eq!(next(&mut rx), Some(None));
+    }
+
+    #[test]
+    fn a_gone_receiver_refuses_and_frees() {
+        let (tx, rx) = dialog_queue(1);
+        tx.push_item(&[0; 1000]).unwrap();
+        drop(rx);
+        assert!(tx.push_item(b"x").is_err());
+        assert!(tx.send(Msg::Stop { cid: 1 }).is_err());
+        assert!(tx.0.lock().items.bytes.capacity() == 0);
+    }
+
+    #[test]
+    fn items_read_as_messages_are_the_yields_they_arrived_as() {
+        let (tx, mut rx) = dialog_queue(9);
+        tx.push_item(&[1, 2, 3]).unwrap();
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        match rx.poll_msg(&mut cx) {
+            Poll::Ready(Some(Msg::Yield { cid: 9, pld })) => assert_eq!(pld, [1, 2, 3]),
+            other => panic!(
+                "expected the Yield, got {:?}",
+                other.map(|m| m.map(|m| m.kind()))
+            ),
+        }
+    }
+
+    #[test]
+    fn a_waiting_handle_is_woken_by_a_push() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (tx, mut rx) = dialog_queue(1);
+            let t = tokio::spawn(async move { rx.recv_msg().await.map(|m| m.kind()) });
+            tokio::task::yield_now().await;
+            tx.push_item(b"late").unwrap();
+            assert_eq!(t.await.unwrap(), Some("Yield"));
+        });
+    }
+}
