@@ -17,6 +17,7 @@ both_transports!(
     overrun_mode_fails_the_flooder,
     overrun_mode_with_allow_overruns_completes,
     backpressure_bounds_a_flooder,
+    large_items_are_held_by_bytes_not_the_message_window,
     stalled_context_does_not_slow_a_sibling,
 );
 
@@ -24,7 +25,7 @@ on_backend!(forkserver = "forkserver": backpressure_bounds_a_flooder, stalled_co
 on_backend!(thread = "thread":
     stalled_context_does_not_slow_a_sibling;
     skip "it counts in statics, which thread actors share with every other actor of the process":
-        backpressure_bounds_a_flooder,
+        backpressure_bounds_a_flooder, large_items_are_held_by_bytes_not_the_message_window,
 );
 
 #[tractor::context]
@@ -171,6 +172,69 @@ async fn backpressure_bounds_a_flooder(t: TransportKind) {
             )
             .await?;
             assert!(p.run(sent_so_far::call()).await? <= 32);
+            ctx.cancel().await;
+            Ok(())
+        })
+        .await?;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+static SENT_BIG: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Bytes of each item [`flood_big`] sends.
+const BIG: usize = 512 * 1024;
+
+#[tractor::context]
+async fn flood_big(ctx: Context<(), Vec<u8>, ()>) -> Result<(), Error> {
+    ctx.started(()).await?;
+    let stream = ctx.open_stream()?;
+    loop {
+        stream.send(vec![7; BIG]).await?;
+        SENT_BIG.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tractor::endpoint]
+async fn big_sent_so_far() -> u64 {
+    SENT_BIG.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// With a window of 1,024 messages, a sender of 512 KiB items still
+/// parks once 4 MiB of them are unread (8 items), and reading half of
+/// that returns enough credit to move it on by as much: what a slow
+/// reader holds is bounded in bytes, not by the message window times
+/// the item size.
+async fn large_items_are_held_by_bytes_not_the_message_window(t: TransportKind) {
+    const PARKED: u64 = 8;
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "big-flooder").await?;
+        p.open_context(flood_big::call().buffer(1024), async |ctx, ()| {
+            let stream = ctx.open_stream()?;
+            let sent = || async { p.run(big_sent_so_far::call()).await };
+            crate::wait::until_async("the flooder to park", Duration::from_secs(10), || async {
+                let n = sent().await?;
+                Ok::<_, Error>(crate::wait::holds(n >= PARKED, format!("sent {n}")))
+            })
+            .await?;
+            for _ in 0..20 {
+                assert_eq!(sent().await?, PARKED, "parked on bytes, not on the window");
+            }
+            for _ in 0..PARKED / 2 {
+                assert_eq!(stream.recv().await?.map(|v| v.len()), Some(BIG));
+            }
+            crate::wait::until_async("credit to move it on", Duration::from_secs(10), || async {
+                let n = sent().await?;
+                Ok::<_, Error>(crate::wait::holds(
+                    n >= PARKED + PARKED / 2,
+                    format!("sent {n}"),
+                ))
+            })
+            .await?;
+            assert!(sent().await? <= PARKED + PARKED / 2);
             ctx.cancel().await;
             Ok(())
         })

@@ -17,6 +17,7 @@ use crate::{both_transports, on_backend};
 pub(super) const HERE: &str = module_path!();
 
 both_transports!(
+    items_of_every_size_arrive_whole_and_in_order,
     one_way_stream_survives_consumer_restarts,
     dropping_a_one_way_stream_cancels_it,
     pipeline_dedups_and_cancels_cleanly timeout = 60,
@@ -28,10 +29,58 @@ on_backend!(forkserver = "forkserver":
     dropping_a_one_way_stream_cancels_it,
 );
 on_backend!(thread = "thread":
-    one_way_stream_survives_consumer_restarts;
+    one_way_stream_survives_consumer_restarts, items_of_every_size_arrive_whole_and_in_order;
     skip "it counts drops in statics, which thread actors share with every other actor of the process":
         dropping_a_one_way_stream_cancels_it,
 );
+
+/// Item sizes around every threshold of the path: empty, tiny, a read
+/// buffer's worth, a frame handed over whole (1 MiB and up), 16 MiB; small
+/// ones between large ones.
+const SIZES: [usize; 12] = [
+    0,
+    1,
+    100,
+    64 * 1024,
+    1024 * 1024 - 1,
+    7,
+    1024 * 1024,
+    1024 * 1024 + 1,
+    3,
+    16 * 1024 * 1024,
+    5,
+    200_000,
+];
+
+fn item(i: usize) -> Vec<u8> {
+    (0..SIZES[i]).map(|b| (b * 31 + i) as u8).collect()
+}
+
+#[tractor::endpoint]
+async fn sized_items() -> impl futures::Stream<Item = serde_bytes::ByteBuf> {
+    futures::stream::iter((0..SIZES.len()).map(|i| serde_bytes::ByteBuf::from(item(i))))
+}
+
+/// Every item, whatever its size, arrives whole and in order, twice over
+/// (the second time after the buffers the first left behind).
+async fn items_of_every_size_arrive_whole_and_in_order(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "sizes").await?;
+        for _ in 0..2 {
+            let mut s = p.open_stream_from(sized_items::call()).await?;
+            for (i, size) in SIZES.iter().enumerate() {
+                let got = s.recv().await?.expect("an item");
+                assert_eq!(got.len(), *size, "item {i}");
+                assert!(got.into_vec() == item(i), "item {i} arrived altered");
+            }
+            assert!(s.recv().await?.is_none());
+        }
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
 
 #[tractor::endpoint]
 async fn count_to(n: u32) -> impl futures::Stream<Item = u32> {

@@ -240,7 +240,9 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
         let (mut raw_s, mut raw_child) = raw_peer_of("blast", uds);
         let raw_pid = raw_child.id();
         let mut out = Tp::default();
-        let small_only = std::env::var("TRACTOR_BENCH_STREAM_ONLY").is_ok_and(|v| v == "small");
+        // `TRACTOR_BENCH_STREAM_ONLY=small` or `=bulk` measures one kind (to profile it).
+        let only = std::env::var("TRACTOR_BENCH_STREAM_ONLY").unwrap_or_default();
+        let (small_only, bulk_only) = (only == "small", only == "bulk");
         for round in 0..=it.tp_rounds {
             let keep = round > 0;
             let div = if keep { 1 } else { 10 };
@@ -253,7 +255,7 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
                 out.raw_frames.cpu.stop(c, raw_pid, n as usize);
             }
 
-            for (k, w) in WINDOWS.into_iter().enumerate() {
+            for (k, w) in WINDOWS.into_iter().enumerate().filter(|_| !bulk_only) {
                 let n = it.tp_small / div;
                 let c = Cpu::start(pid);
                 let t = Instant::now();
@@ -276,7 +278,6 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
                 }
             }
 
-            // `TRACTOR_BENCH_STREAM_ONLY=small` leaves the bulk streams out (to profile the small one).
             if !small_only {
                 let n = it.tp_bulk_raw / div as u32;
                 let c = Cpu::start(raw_pid);

@@ -211,16 +211,19 @@ impl Channel {
     /// Queues the frame of `kind { cid, pld: value }`, encoding `value`
     /// straight into the frame (no intermediate payload, no allocation
     /// for a small one), waiting while the write buffer is full.
-    pub async fn send_payload<T: serde::Serialize + ?Sized>(
+    /// `encoded` learns the payload's length before the frame is queued
+    /// (so no answer to it can come first).
+    pub(crate) async fn send_payload<T: serde::Serialize + ?Sized>(
         &self,
         kind: PayloadMsg,
         cid: Cid,
         value: &T,
+        encoded: impl FnOnce(usize),
     ) -> Result<(), IpcError> {
         self.wait_room().await?;
         self.inner
             .out
-            .push_payload(kind.tag(), cid, value)
+            .push_payload(kind.tag(), cid, value, encoded)
             .map_err(|e| self.push_error(e))
     }
 

@@ -125,7 +125,7 @@ fn payload_into<T: serde::Serialize + ?Sized>(
     buf.clear();
     buf.resize(HEADROOM, 0);
     append(value, buf)?;
-    let pld_len = buf.len() - HEADROOM;
+    let pld_len = payload_len(buf);
     let mut header = [0u8; HEADROOM - 4];
     let mut n = 0;
     header[n] = variant;
@@ -137,6 +137,11 @@ fn payload_into<T: serde::Serialize + ?Sized>(
     let len = prefix_len(n + pld_len)?;
     buf[start..start + 4].copy_from_slice(&len);
     Ok(start)
+}
+
+/// The payload bytes of a frame `payload_into` built in `buf`.
+fn payload_len(buf: &[u8]) -> usize {
+    buf.len() - HEADROOM
 }
 
 /// A payload frame built by [`with_payload_frame`]: small ones borrowed
@@ -160,7 +165,8 @@ thread_local! {
 
 /// Builds the frame of `variant { cid, pld: value }` (the bytes of
 /// [`Frame::with_payload`]) in this thread's scratch buffer and hands it
-/// to `deliver`: borrowed when smaller than `own_from` bytes, else as an
+/// to `deliver`, with its payload's length: borrowed when smaller than
+/// `own_from` bytes, else as an
 /// owned [`Frame`] (the scratch buffer itself, so a large payload is
 /// encoded once and never copied). When the scratch buffer went out with
 /// a large frame, `fresh` gives the buffer to use instead (a recycled
@@ -171,7 +177,7 @@ pub(crate) fn with_payload_frame<T: serde::Serialize + ?Sized, R>(
     value: &T,
     own_from: usize,
     fresh: impl FnOnce() -> Vec<u8>,
-    deliver: impl FnOnce(Built<'_>) -> R,
+    deliver: impl FnOnce(Built<'_>, usize) -> R,
 ) -> Result<R, String> {
     // Taken out of the cell, not borrowed: a `Serialize` impl that builds
     // a frame itself gets a fresh buffer instead of a panic.
@@ -186,10 +192,11 @@ pub(crate) fn with_payload_frame<T: serde::Serialize + ?Sized, R>(
             return Err(e);
         }
     };
+    let pld_len = payload_len(&buf);
     if buf.len() - start >= own_from {
-        return Ok(deliver(Built::Owned(Frame { buf, start })));
+        return Ok(deliver(Built::Owned(Frame { buf, start }), pld_len));
     }
-    let r = deliver(Built::Borrowed(&buf[start..]));
+    let r = deliver(Built::Borrowed(&buf[start..]), pld_len);
     keep_scratch(buf);
     Ok(r)
 }

@@ -64,6 +64,43 @@ impl<R> std::fmt::Debug for FrameReader<R> {
     }
 }
 
+/// What [`FrameReader::next_run`] hands out.
+#[derive(Debug)]
+pub enum Run<'a> {
+    /// Complete frames, in place in the reader's buffer.
+    Frames(Frames<'a>),
+    /// One large frame, with the buffer it was read into.
+    Owned(OwnedFrame),
+}
+
+/// A large frame in the buffer it was read into, handed over whole.
+#[derive(Debug)]
+pub struct OwnedFrame {
+    buf: Vec<u8>,
+    body: std::ops::Range<usize>,
+}
+
+impl OwnedFrame {
+    /// The frame's body.
+    pub fn body(&self) -> &[u8] {
+        &self.buf[self.body.clone()]
+    }
+
+    /// Where in the buffer `part` (a slice of [`body`](Self::body))
+    /// lies; `None` if it is not part of the body.
+    pub fn range_of(&self, part: &[u8]) -> Option<std::ops::Range<usize>> {
+        let body = self.body();
+        let at = (part.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+        let end = at.checked_add(part.len())?;
+        (end <= body.len()).then(|| self.body.start + at..self.body.start + end)
+    }
+
+    /// The buffer the frame was read into.
+    pub fn into_buf(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
 /// Complete frames back to back, as [`FrameReader::next_run`] hands
 /// them out; iterates over their bodies.
 #[derive(Debug)]
@@ -137,15 +174,32 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// without a call per frame. Reads, waits and fails as
     /// [`next`](Self::next) does for the first frame; a later one
     /// announcing more than `max` is left for the next call to refuse.
+    ///
+    /// A frame of [`KEEP`] bytes or more comes alone, as its own buffer
+    /// ([`Run::Owned`]): it is never copied out of the buffer it was read
+    /// into (what was read past it moves to a fresh buffer instead).
     pub async fn next_run(
         &mut self,
         max: usize,
         within: Duration,
-    ) -> Result<Option<Frames<'_>>, FrameError> {
+    ) -> Result<Option<Run<'_>>, FrameError> {
         let Some(first) = self.next(max, within).await?.map(<[u8]>::len) else {
             return Ok(None);
         };
-        let mut end = self.start + 4 + first;
+        let body = self.start + 4;
+        if first >= KEEP {
+            let rest = &self.buf[body + first..];
+            let mut fresh = Vec::with_capacity(self.read_size.max(rest.len()));
+            fresh.extend_from_slice(rest);
+            let buf = std::mem::replace(&mut self.buf, fresh);
+            self.start = 0;
+            self.handed_out = 0;
+            return Ok(Some(Run::Owned(OwnedFrame {
+                buf,
+                body: body..body + first,
+            })));
+        }
+        let mut end = body + first;
         while let Some(prefix) = self.buf.get(end..end + 4) {
             let mut le = [0u8; 4];
             le.copy_from_slice(prefix);
@@ -156,9 +210,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             end += 4 + len;
         }
         self.handed_out = end - self.start;
-        Ok(Some(Frames {
+        Ok(Some(Run::Frames(Frames {
             bytes: &self.buf[self.start..end],
-        }))
+        })))
     }
 
     /// The body length of the frame at `start` if it is all buffered.
@@ -287,6 +341,13 @@ mod tests {
 
     const SOON: Duration = Duration::from_secs(5);
 
+    fn frames(run: Run<'_>) -> Frames<'_> {
+        match run {
+            Run::Frames(f) => f,
+            Run::Owned(o) => panic!("a small frame came owned: {o:?}"),
+        }
+    }
+
     fn frame(body: &[u8]) -> Vec<u8> {
         let mut f = (body.len() as u32).to_le_bytes().to_vec();
         f.extend_from_slice(body);
@@ -321,11 +382,7 @@ mod tests {
         let (mut peer, us) = tokio::io::duplex(1 << 16);
         peer.write_all(&bytes[..bytes.len() - 2]).await.unwrap();
         let mut r = FrameReader::new(us);
-        let run: Vec<Vec<u8>> = r
-            .next_run(50, SOON)
-            .await
-            .unwrap()
-            .unwrap()
+        let run: Vec<Vec<u8>> = frames(r.next_run(50, SOON).await.unwrap().unwrap())
             .map(<[u8]>::to_vec)
             .collect();
         assert_eq!(
@@ -338,11 +395,7 @@ mod tests {
             Err(FrameError::Oversized { len: 100, max: 50 })
         ));
         let mut r = FrameReader::new(&bytes[..]);
-        let all: Vec<usize> = r
-            .next_run(1000, SOON)
-            .await
-            .unwrap()
-            .unwrap()
+        let all: Vec<usize> = frames(r.next_run(1000, SOON).await.unwrap().unwrap())
             .map(<[u8]>::len)
             .collect();
         assert_eq!(all, [3, 3, 3, 3, 3, 100, 4]);
@@ -352,23 +405,45 @@ mod tests {
         let (mut peer, us) = tokio::io::duplex(1 << 16);
         let mut r = FrameReader::new(us);
         peer.write_all(&bytes[..bytes.len() - 2]).await.unwrap();
-        let first: Vec<usize> = r
-            .next_run(1000, SOON)
-            .await
-            .unwrap()
-            .unwrap()
+        let first: Vec<usize> = frames(r.next_run(1000, SOON).await.unwrap().unwrap())
             .map(<[u8]>::len)
             .collect();
         assert_eq!(first, [3, 3, 3, 3, 3, 100]);
         peer.write_all(&bytes[bytes.len() - 2..]).await.unwrap();
-        let rest: Vec<Vec<u8>> = r
-            .next_run(1000, SOON)
-            .await
-            .unwrap()
-            .unwrap()
+        let rest: Vec<Vec<u8>> = frames(r.next_run(1000, SOON).await.unwrap().unwrap())
             .map(<[u8]>::to_vec)
             .collect();
         assert_eq!(rest, [b"tail".to_vec()]);
+    }
+
+    /// A large frame is handed over in the buffer it was read into, and
+    /// what was read past it is the next run.
+    #[tokio::test]
+    async fn a_large_frame_comes_alone_and_owned() {
+        let big = vec![3u8; KEEP + 10];
+        let mut bytes = frame(&big);
+        bytes.extend(frame(b"next"));
+        let mut r = FrameReader::new(&bytes[..]);
+        let Run::Owned(owned) = r.next_run(4 * KEEP, SOON).await.unwrap().unwrap() else {
+            panic!("a large frame comes owned");
+        };
+        assert_eq!(owned.body(), &big[..]);
+        let part = &owned.body()[5..9];
+        let part_ptr = part.as_ptr();
+        let range = owned.range_of(part).unwrap();
+        assert!(owned.range_of(b"elsewhere").is_none());
+        let buf = owned.into_buf();
+        assert_eq!(
+            buf[range.clone()].as_ptr(),
+            part_ptr,
+            "the same bytes, not a copy"
+        );
+        assert_eq!(range.len(), 4);
+        let rest: Vec<Vec<u8>> = frames(r.next_run(4 * KEEP, SOON).await.unwrap().unwrap())
+            .map(<[u8]>::to_vec)
+            .collect();
+        assert_eq!(rest, [b"next".to_vec()]);
+        assert!(r.next_run(4 * KEEP, SOON).await.unwrap().is_none());
     }
 
     #[tokio::test]

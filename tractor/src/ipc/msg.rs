@@ -139,6 +139,9 @@ pub struct Start {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowSpec {
     /// Messages either side may have in flight unread (the receive buffer).
+    /// With backpressure a sender also keeps its unacknowledged payload
+    /// bytes under 4 MiB (one larger message may always go), so a large
+    /// window of large items does not mean as large a buffer.
     pub window: u32,
     /// `false`: credit-based backpressure (a sender waits for window).
     /// `true`: tractor's mode, no waiting; a receiver whose buffer
@@ -146,10 +149,22 @@ pub struct FlowSpec {
     pub overrun: bool,
 }
 
+/// Messages a dialog's window holds unless its caller chooses: enough
+/// that a stream of small items is not held up by credit round trips;
+/// large items are held by [`WINDOW_BYTES`] first.
+pub(crate) const DEFAULT_WINDOW: u32 = 1024;
+
+/// Payload bytes a sender may have unacknowledged in a dialog with
+/// backpressure, however many messages its window allows (one larger
+/// message may always go). Both ends know it: a receiver returns credit
+/// once it has read half of it, so a sender held by bytes is never left
+/// waiting for credit that a count of messages would not yet send.
+pub(crate) const WINDOW_BYTES: usize = 4 * 1024 * 1024;
+
 impl Default for FlowSpec {
     fn default() -> Self {
         FlowSpec {
-            window: 256,
+            window: DEFAULT_WINDOW,
             overrun: false,
         }
     }
@@ -424,16 +439,18 @@ pub(crate) fn split_yield(body: &[u8]) -> Option<(Cid, &[u8])> {
     if tag != PayloadMsg::Yield.tag() {
         return None;
     }
-    let (cid, rest) = take_varint(rest)?;
-    let (len, pld) = take_varint(rest)?;
+    let (cid, rest) = take_varint(rest, 10)?;
+    // Postcard reads the length as a `usize`: at most 5 bytes where that
+    // is 32 bits. Longer ones (never written) are left to it everywhere.
+    let (len, pld) = take_varint(rest, 5)?;
     (u64::try_from(pld.len()).ok()? == len).then_some((cid, pld))
 }
 
-/// A LEB128 `u64` as postcard writes it (at most 10 bytes, no bits
-/// beyond 64), and what follows it.
-fn take_varint(b: &[u8]) -> Option<(u64, &[u8])> {
+/// A LEB128 `u64` of at most `max_bytes` (up to 10) bytes, as postcard
+/// reads one (no bits beyond 64), and what follows it.
+fn take_varint(b: &[u8], max_bytes: usize) -> Option<(u64, &[u8])> {
     let mut v = 0u64;
-    for (i, &byte) in b.iter().enumerate().take(10) {
+    for (i, &byte) in b.iter().enumerate().take(max_bytes) {
         if i == 9 && byte > 1 {
             return None;
         }

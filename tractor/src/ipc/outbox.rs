@@ -268,27 +268,26 @@ impl Outbox {
     }
 
     /// Queues the frame of `variant { cid, pld: value }`, built without
-    /// an allocation of its own (see [`frame::with_payload_frame`]). The
-    /// caller waited for [`room`](Self::room).
+    /// an allocation of its own (see [`frame::with_payload_frame`]);
+    /// `encoded` learns the payload's length before the frame is queued.
+    /// The caller waited for [`room`](Self::room).
     pub(crate) fn push_payload<T: serde::Serialize + ?Sized>(
         &self,
         variant: u8,
         cid: u64,
         value: &T,
+        encoded: impl FnOnce(usize),
     ) -> Result<(), PushError> {
         let fresh = || std::mem::take(&mut self.lock().recycled);
-        frame::with_payload_frame(
-            variant,
-            cid,
-            value,
-            COALESCE_MAX,
-            fresh,
-            |built| match built {
+        let deliver = |built: frame::Built<'_>, pld_len| {
+            encoded(pld_len);
+            match built {
                 frame::Built::Borrowed(bytes) => self.push_bytes(bytes),
                 frame::Built::Owned(f) => self.push_frame(f),
-            },
-        )
-        .map_err(PushError::Encode)?
+            }
+        };
+        frame::with_payload_frame(variant, cid, value, COALESCE_MAX, fresh, deliver)
+            .map_err(PushError::Encode)?
     }
 
     /// Drains the buffer to the socket until the channel closes (then

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use super::addr::{Addr, TransportKind};
 use super::error::IpcError;
 use super::frame::{Frame, FrameError};
-use super::frame_reader::{FrameReader, Frames};
+use super::frame_reader::{FrameReader, Run};
 use super::limits::Limits;
 use super::msg::Msg;
 use super::uds::{
@@ -238,7 +238,7 @@ impl MsgReader {
     /// it (see [`FrameReader::next_run`]); `Ok(None)` on a clean EOF
     /// between frames. Cancel-safe. The caller decodes them: in place,
     /// for stream items ([`split_yield`](super::msg::split_yield)).
-    pub(crate) async fn recv_run(&mut self) -> Result<Option<Frames<'_>>, IpcError> {
+    pub(crate) async fn recv_run(&mut self) -> Result<Option<Run<'_>>, IpcError> {
         Ok(self
             .frames
             .next_run(self.max_frame, self.frame_timeout)

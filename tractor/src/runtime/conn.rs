@@ -21,7 +21,7 @@ use super::error::{Clipped, boxed_types};
 
 /// Most bytes of a peer's error shown in a log line from the loop.
 const LOGGED_ERROR_BYTES: usize = 4096;
-use crate::ipc::frame_reader::Frames;
+use crate::ipc::frame_reader::{Frames, OwnedFrame, Run};
 use crate::ipc::msg::split_yield;
 use crate::ipc::{
     Aid, Channel, Cid, ErrorData, FlowSpec, FuncType, IpcError, Limits, Msg, MsgReader, codec,
@@ -274,9 +274,8 @@ impl Conn {
 
     /// Routes a run of stream items of dialog `cid` (`Yield` payloads,
     /// in place in the read buffer): `first`, then what `more` gives.
-    /// The dialog is one we opened or a task the peer opened here; its
-    /// table and queue are locked once for the run. What follows an
-    /// overrun in the run is dropped with it.
+    /// The dialog's table and queue are locked once for the run. What
+    /// follows an overrun in the run is dropped with it.
     fn route_items<'a>(
         &self,
         me: &Aid,
@@ -284,46 +283,59 @@ impl Conn {
         first: &'a [u8],
         mut more: impl FnMut() -> Option<&'a [u8]>,
     ) {
-        if self.chan.owns_cid(cid) {
-            let calls = lock(&self.calls);
-            match calls.get(&cid) {
-                None => {
-                    tracing::debug!(target: "tractor::ipc", cid, kind = "Yield", "message for a dialog that is no longer open");
-                }
-                Some(inbox) => {
-                    if let Err(Refused::Overrun) =
-                        inbox.shared.enqueue_items(&inbox.tx, first, &mut more)
-                    {
-                        let peer = self.chan.peer();
-                        tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {peer}");
-                        let err = overrun_error(me, peer, cid, &inbox.shared);
-                        self.fail_call(cid, inbox, err);
-                    }
-                }
-            }
-        } else {
-            let tasks = lock(&self.tasks);
-            match tasks.get(&cid).map(|slot| (slot, &slot.inbox)) {
-                None => {
-                    tracing::debug!(target: "tractor::ipc", cid, kind = "Yield", "message for a task that is no longer running");
-                }
-                Some((_, None)) => {
-                    tracing::warn!(target: "tractor::ipc", cid, kind = "Yield", "stream message for a task that has no stream; ignored");
-                }
-                Some((slot, Some(inbox))) => {
-                    if let Err(Refused::Overrun) =
-                        inbox.shared.enqueue_items(&inbox.tx, first, &mut more)
-                    {
-                        let peer = self.chan.peer();
-                        tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {peer}");
-                        let err = overrun_error(me, peer, cid, &inbox.shared);
-                        fail_task(slot, inbox, err);
-                    }
-                }
-            }
-        }
+        self.route_stream(me, cid, |inbox| {
+            inbox.shared.enqueue_items(&inbox.tx, first, &mut more)
+        });
         // Whatever of the run was not queued goes with it.
         while more().is_some() {}
+    }
+
+    /// Routes one large stream item of dialog `cid` in the buffer it was
+    /// read into (`buf[pld]`), without copying it.
+    fn route_owned(&self, me: &Aid, cid: Cid, buf: Vec<u8>, pld: std::ops::Range<usize>) {
+        self.route_stream(me, cid, |inbox| {
+            inbox.shared.enqueue_owned(&inbox.tx, buf, pld)
+        });
+    }
+
+    /// Hands stream items of dialog `cid` to `enqueue` with the dialog's
+    /// queue (one we opened, or a task the peer opened here), under its
+    /// table's lock; fails the dialog if they overran it.
+    fn route_stream(
+        &self,
+        me: &Aid,
+        cid: Cid,
+        enqueue: impl FnOnce(&Inbox) -> Result<(), Refused>,
+    ) {
+        if self.chan.owns_cid(cid) {
+            let calls = lock(&self.calls);
+            let Some(inbox) = calls.get(&cid) else {
+                tracing::debug!(target: "tractor::ipc", cid, kind = "Yield", "message for a dialog that is no longer open");
+                return;
+            };
+            if let Err(Refused::Overrun) = enqueue(inbox) {
+                let peer = self.chan.peer();
+                tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {peer}");
+                let err = overrun_error(me, peer, cid, &inbox.shared);
+                self.fail_call(cid, inbox, err);
+            }
+            return;
+        }
+        let tasks = lock(&self.tasks);
+        let Some(slot) = tasks.get(&cid) else {
+            tracing::debug!(target: "tractor::ipc", cid, kind = "Yield", "message for a task that is no longer running");
+            return;
+        };
+        let Some(inbox) = &slot.inbox else {
+            tracing::warn!(target: "tractor::ipc", cid, kind = "Yield", "stream message for a task that has no stream; ignored");
+            return;
+        };
+        if let Err(Refused::Overrun) = enqueue(inbox) {
+            let peer = self.chan.peer();
+            tracing::warn!(target: "tractor::ipc", cid, "stream overrun from {peer}");
+            let err = overrun_error(me, peer, cid, &inbox.shared);
+            fail_task(slot, inbox, err);
+        }
     }
 
     /// Fails a dialog we opened (the peer broke its flow): the error here,
@@ -495,8 +507,8 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
             _ = &mut closed => break,
             r = reader.recv_run() => r,
         };
-        let frames = match run {
-            Ok(Some(frames)) => frames,
+        let run = match run {
+            Ok(Some(run)) => run,
             Ok(None) => {
                 tracing::debug!(target: "tractor::ipc", "peer closed the channel");
                 break;
@@ -510,7 +522,11 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
                 break;
             }
         };
-        if let Err(e) = dispatch_run(&rt, &conn, frames) {
+        let handled = match run {
+            Run::Frames(frames) => dispatch_run(&rt, &conn, frames),
+            Run::Owned(frame) => dispatch_owned(&rt, &conn, frame),
+        };
+        if let Err(e) = handled {
             tracing::error!(target: "tractor::ipc", peer = %conn.chan.peer(), "dropping connection: {e}");
             break;
         }
@@ -570,6 +586,28 @@ fn dispatch_run(
         dispatch(rt, conn, msg?);
     }
     conn.heard.fetch_add(heard, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Handles one large frame, handed over in the buffer it was read into:
+/// a stream item is queued in it, never copied.
+fn dispatch_owned(
+    rt: &Arc<ActorRuntime>,
+    conn: &Arc<Conn>,
+    frame: OwnedFrame,
+) -> Result<(), IpcError> {
+    conn.heard.fetch_add(1, Ordering::Relaxed);
+    let item = split_yield(frame.body()).and_then(|(cid, pld)| Some((cid, frame.range_of(pld)?)));
+    if let Some((cid, pld)) = item {
+        conn.route_owned(rt.aid(), cid, frame.into_buf(), pld);
+        return Ok(());
+    }
+    let body = frame.body();
+    let msg = codec::decode(body).map_err(|reason| IpcError::Decode {
+        len: body.len(),
+        reason,
+    })?;
+    dispatch(rt, conn, msg);
     Ok(())
 }
 

@@ -14,10 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use tokio::sync::{Semaphore, watch};
+use std::collections::VecDeque;
+
+use tokio::sync::{Notify, Semaphore, watch};
 
 use super::dialog_queue::QueueTx;
 
+use crate::ipc::msg::WINDOW_BYTES;
 use crate::ipc::{ErrorData, FlowSpec, FuncType, Limits, Msg};
 
 /// Control messages (acks, `Started`, `Stop`) a dialog may have queued:
@@ -125,6 +128,15 @@ pub(crate) struct DialogShared {
     allow_overruns: AtomicBool,
     /// Messages we may still send before the peer returns window.
     pub credits: Semaphore,
+    /// Payload sizes of the messages we sent that the peer has not yet
+    /// returned credit for, oldest first (it reads in order, so a credit
+    /// of `n` frees exactly the first `n`), and their sum: a sender with
+    /// backpressure keeps it under [`WINDOW_BYTES`].
+    unacked: std::sync::Mutex<(VecDeque<u32>, usize)>,
+    /// The sum, readable without the lock (written under it).
+    unacked_bytes: AtomicUsize,
+    /// Woken when credit frees unacknowledged bytes.
+    bytes_freed: Notify,
     pub terminal: watch::Sender<Option<Terminal>>,
     /// Set for dialogs this actor opened to call an endpoint.
     pub tag: Option<DialogTag>,
@@ -157,6 +169,9 @@ impl DialogShared {
             control: AtomicUsize::new(0),
             allow_overruns: AtomicBool::new(false),
             credits: Semaphore::new(flow.window.max(1) as usize),
+            unacked: std::sync::Mutex::new((VecDeque::new(), 0)),
+            unacked_bytes: AtomicUsize::new(0),
+            bytes_freed: Notify::new(),
             terminal: watch::channel(None).0,
             tag,
             phase: AtomicU8::new(0),
@@ -211,8 +226,54 @@ impl DialogShared {
         if self.credits.available_permits().saturating_add(n as usize) > window {
             return Err(());
         }
+        {
+            let mut unacked = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
+            let (sizes, bytes) = &mut *unacked;
+            for _ in 0..n {
+                let Some(size) = sizes.pop_front() else { break };
+                *bytes -= size as usize;
+            }
+            self.unacked_bytes.store(*bytes, Ordering::Release);
+        }
+        self.bytes_freed.notify_waiters();
         self.credits.add_permits(n as usize);
         Ok(())
+    }
+
+    /// Whether a sender must wait for credit to free bytes.
+    pub(crate) fn over_byte_window(&self) -> bool {
+        !self.flow.overrun && self.unacked_bytes.load(Ordering::Acquire) >= WINDOW_BYTES
+    }
+
+    /// Records a message of `pld_len` payload bytes sent (before it is
+    /// queued: its credit cannot come first).
+    pub(crate) fn sent(&self, pld_len: usize) {
+        if self.flow.overrun {
+            return;
+        }
+        let mut unacked = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
+        let (sizes, bytes) = &mut *unacked;
+        // A frame's length is a `u32`, and its payload is within it.
+        sizes.push_back(u32::try_from(pld_len).unwrap_or(u32::MAX));
+        *bytes += pld_len;
+        self.unacked_bytes.store(*bytes, Ordering::Release);
+    }
+
+    /// Waits while the payload bytes sent and not yet acknowledged reach
+    /// [`WINDOW_BYTES`] (with nothing unacknowledged, any message may go).
+    pub(crate) async fn byte_room(&self) {
+        if !self.over_byte_window() {
+            return;
+        }
+        loop {
+            let freed = self.bytes_freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if !self.over_byte_window() {
+                return;
+            }
+            freed.await;
+        }
     }
 
     pub(crate) fn allow_overruns(&self) {
@@ -240,12 +301,17 @@ impl DialogShared {
 
     /// Queues a run of stream items, `first` and what `more` gives, each
     /// within the window and the budget; stops at the first that is not.
+    /// A dialog that ended (an overrun failed it) takes none: what a peer
+    /// keeps sending it is dropped, not answered again.
     pub(crate) fn enqueue_items<'a>(
         &self,
         tx: &QueueTx,
         first: &'a [u8],
         more: impl FnMut() -> Option<&'a [u8]>,
     ) -> Result<(), Refused> {
+        if self.has_terminal() {
+            return Ok(());
+        }
         let mut refused = Ok(());
         let admitted = std::iter::once(first)
             .chain(std::iter::from_fn(more))
@@ -258,6 +324,21 @@ impl DialogShared {
             });
         tx.push_items(admitted).map_err(|_| Refused::Gone)?;
         refused
+    }
+
+    /// Queues a large stream item in the buffer it was read into, within
+    /// the window and the budget (see [`enqueue_items`](Self::enqueue_items)).
+    pub(crate) fn enqueue_owned(
+        &self,
+        tx: &QueueTx,
+        buf: Vec<u8>,
+        pld: std::ops::Range<usize>,
+    ) -> Result<(), Refused> {
+        if self.has_terminal() {
+            return Ok(());
+        }
+        self.admit(buf.get(pld.clone()).unwrap_or_default())?;
+        tx.push_owned(buf, pld).map_err(|_| Refused::Gone)
     }
 
     /// Counts an item in, if the window and the budget have room for it.
@@ -391,6 +472,34 @@ mod tests {
         assert!(d.add_credit(1).is_err());
         assert!(d.add_credit(u32::MAX).is_err());
         assert_eq!(d.credits.available_permits(), 4);
+    }
+
+    /// A sender's unacknowledged bytes stay under the byte window
+    /// whatever its message window, and credit frees the oldest first.
+    #[test]
+    fn the_byte_window_holds_a_sender_of_large_items() {
+        let d = dialog(4096, Limits::default(), &Budget::new(usize::MAX));
+        let item = WINDOW_BYTES * 3 / 10;
+        assert!(!d.over_byte_window(), "nothing sent: any message may go");
+        for _ in 0..4 {
+            d.credits.try_acquire().unwrap().forget();
+            d.sent(item);
+        }
+        assert!(d.over_byte_window(), "1.2 windows unacknowledged");
+        d.add_credit(1).unwrap();
+        assert!(!d.over_byte_window(), "0.9 windows");
+        d.credits.try_acquire().unwrap().forget();
+        d.sent(10);
+        d.add_credit(3).unwrap();
+        assert_eq!(d.unacked_bytes.load(Ordering::Relaxed), 10);
+        // In overrun mode nothing is counted.
+        let flow = FlowSpec {
+            window: 4,
+            overrun: true,
+        };
+        let o = DialogShared::new(flow, &Limits::default(), Budget::new(usize::MAX), None);
+        o.sent(WINDOW_BYTES * 2);
+        assert!(!o.over_byte_window());
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub(crate) fn dialog_queue(cid: Cid) -> (QueueTx, QueueRx) {
             cid,
             local: Items::default(),
             takeable: 0,
+            held: Vec::new(),
         },
     )
 }
@@ -75,6 +76,8 @@ enum Entry {
     Msg(Msg),
     /// This many items come next.
     Items(u32),
+    /// One large item, in the buffer its frame was read into.
+    Owned(Vec<u8>, std::ops::Range<usize>),
 }
 
 /// Item payloads back to back, and their lengths.
@@ -95,6 +98,13 @@ impl Items {
 
     fn pop(&mut self) -> Option<&[u8]> {
         let len = self.lens.pop_front()? as usize;
+        if self.read >= KEEP && self.read >= self.bytes.len() / 2 {
+            // Read bytes are given back to the connection's budget as
+            // they are read: do not keep holding them behind unread ones.
+            self.bytes.drain(..self.read);
+            self.bytes.shrink_to(KEEP.max(self.bytes.len() * 2));
+            self.read = 0;
+        }
         let at = self.read;
         self.read += len;
         self.bytes.get(at..self.read)
@@ -166,6 +176,21 @@ impl QueueTx {
     }
 }
 
+impl QueueTx {
+    /// Queues a large stream item without copying it: `buf[pld]` is its
+    /// encoded payload.
+    pub(crate) fn push_owned(&self, buf: Vec<u8>, pld: std::ops::Range<usize>) -> Result<(), Gone> {
+        let mut st = self.0.lock();
+        if !st.receiver {
+            return Err(Gone);
+        }
+        st.entries.push_back(Entry::Owned(buf, pld));
+        drop(st);
+        self.0.waker.wake();
+        Ok(())
+    }
+}
+
 impl Clone for QueueTx {
     fn clone(&self) -> Self {
         self.0.lock().senders += 1;
@@ -202,17 +227,31 @@ pub(crate) struct QueueRx {
     local: Items,
     /// Items the entries read so far say come before the next message.
     takeable: u32,
+    /// The large item handed out last (kept until the next poll).
+    held: Vec<u8>,
 }
 
 impl QueueRx {
     /// The next message or item; `None` once every sender is gone and
     /// nothing is left.
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next<'_>>> {
+        if self.local.is_empty() {
+            // Nothing held between batches but small buffers.
+            self.local.recycle();
+        }
+        self.held = Vec::new();
         if self.takeable == 0 {
             let mut st = self.shared.lock();
             loop {
                 match st.entries.pop_front() {
                     Some(Entry::Msg(m)) => return Poll::Ready(Some(Next::Msg(m))),
+                    Some(Entry::Owned(buf, pld)) => {
+                        drop(st);
+                        self.held = buf;
+                        return Poll::Ready(Some(Next::Item(
+                            self.held.get(pld).unwrap_or_default(),
+                        )));
+                    }
                     Some(Entry::Items(n)) => {
                         self.takeable = n;
                         break;
@@ -230,7 +269,6 @@ impl QueueRx {
             }
         }
         if self.local.is_empty() {
-            self.local.recycle();
             // The items counted are queued already: their bytes went in
             // before their count.
             std::mem::swap(&mut self.local, &mut self.shared.lock().items);
@@ -328,6 +366,31 @@ mod tests {
         drop(tx2);
         assert_eq!(next(&mut rx), Some(Some("Stop".into())));
         assert_eq!(next(&mut rx), Some(None));
+    }
+
+    /// Read bytes are not held behind unread ones, and a drained queue
+    /// keeps only small buffers while it waits.
+    #[test]
+    fn read_items_do_not_pin_memory() {
+        let (tx, mut rx) = dialog_queue(1);
+        let item = vec![7u8; 64 * 1024];
+        for _ in 0..64 {
+            tx.push_item(&item).unwrap();
+        }
+        for _ in 0..63 {
+            assert!(next(&mut rx).is_some_and(|i| i.is_some()));
+        }
+        // 63 read, 1 unread: what is held is near what is unread.
+        assert!(rx.local.bytes.len() - rx.local.read <= 64 * 1024);
+        assert!(
+            rx.local.bytes.capacity() <= 2 * KEEP,
+            "{}",
+            rx.local.bytes.capacity()
+        );
+        assert!(next(&mut rx).is_some_and(|i| i.is_some()));
+        assert_eq!(next(&mut rx), None, "drained: pending");
+        assert!(rx.local.bytes.capacity() <= KEEP);
+        assert!(tx.0.lock().items.bytes.capacity() <= KEEP);
     }
 
     #[test]

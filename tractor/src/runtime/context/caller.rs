@@ -198,7 +198,7 @@ async fn drain_until_end(core: &CtxCore) -> Terminal {
         tokio::select! {
             _ = ended.changed() => {}
             m = std::future::poll_fn(|cx| core.poll_msg(cx)) => match m {
-                Some(Msg::Yield { .. }) => core.consumed_one(),
+                Some(Msg::Yield { pld, .. }) => core.consumed_one(pld.len()),
                 Some(_) => {}
                 None => {
                     core.finish_dialog();

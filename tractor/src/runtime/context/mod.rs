@@ -28,6 +28,7 @@ use super::conn::{Conn, Dialog};
 use super::dialog::{DialogShared, Terminal};
 use super::dialog_queue::{Next, QueueRx};
 use super::error::{Error, Misuse, RemoteActorError};
+use crate::ipc::msg::WINDOW_BYTES;
 use crate::ipc::{Aid, Cid, Msg};
 
 /// Which half of a dialog a handle is.
@@ -99,6 +100,8 @@ pub(crate) struct CtxCore {
     peer_stopped: AtomicBool,
     /// Stream messages consumed and not yet returned to the sender as credit.
     owed_credit: std::sync::atomic::AtomicU32,
+    /// Their payload bytes.
+    owed_bytes: std::sync::atomic::AtomicUsize,
     /// Callee only: cancels this task.
     token: Option<CancellationToken>,
     canceller: Arc<Mutex<Option<Aid>>>,
@@ -121,6 +124,7 @@ impl CtxCore {
             stop_sent: AtomicBool::new(false),
             peer_stopped: AtomicBool::new(false),
             owed_credit: Default::default(),
+            owed_bytes: Default::default(),
             token: None,
             canceller: Arc::new(Mutex::new(None)),
         })
@@ -139,6 +143,7 @@ impl CtxCore {
             stop_sent: AtomicBool::new(false),
             peer_stopped: AtomicBool::new(false),
             owed_credit: Default::default(),
+            owed_bytes: Default::default(),
             token: Some(seed.token),
             canceller: seed.canceller,
         })
@@ -199,17 +204,21 @@ impl CtxCore {
         }
     }
 
-    /// Counts one consumed stream message and returns window to the sender
-    /// in batches of half the window. Never awaits: `recv` stays
-    /// cancel-safe; credit that cannot be queued now is sent next time.
-    fn consumed_one(&self) {
+    /// Counts one consumed stream message of `len` payload bytes and
+    /// returns window to the sender in batches: half the window of
+    /// messages, or half of [`WINDOW_BYTES`] (a sender held by bytes gets
+    /// its credit as surely as one held by messages). Never awaits: `recv`
+    /// stays cancel-safe; credit that cannot be queued now is sent next time.
+    fn consumed_one(&self, len: usize) {
         if self.shared.flow.overrun {
             return;
         }
         use std::sync::atomic::Ordering;
-        // Only the one consumer of the dialog updates this.
+        // Only the one consumer of the dialog updates these.
         let n = self.owed_credit.fetch_add(1, Ordering::Relaxed) + 1;
-        if n >= (self.shared.recv_window() / 2).max(1)
+        let bytes = self.owed_bytes.fetch_add(len, Ordering::Relaxed) + len;
+        let due = n >= (self.shared.recv_window() / 2).max(1) || bytes >= WINDOW_BYTES / 2;
+        if due
             && self
                 .conn
                 .chan
@@ -217,6 +226,7 @@ impl CtxCore {
                 .is_ok()
         {
             self.owed_credit.fetch_sub(n, Ordering::Relaxed);
+            self.owed_bytes.fetch_sub(bytes, Ordering::Relaxed);
         }
     }
 

@@ -159,11 +159,21 @@ pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) ->
                 }
             }
         }
+        if core.shared.over_byte_window() {
+            let mut ended = core.shared.terminal.subscribe();
+            tokio::select! {
+                () = core.shared.byte_room() => {}
+                _ = ended.wait_for(Option::is_some) => {
+                    return Err(core.terminal_error().unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)));
+                }
+            }
+        }
     }
+    let sent = |pld_len| core.shared.sent(pld_len);
     match core
         .conn
         .chan
-        .send_payload(PayloadMsg::Yield, core.cid, msg)
+        .send_payload(PayloadMsg::Yield, core.cid, msg, sent)
         .await
     {
         Ok(()) => Ok(()),
@@ -186,10 +196,10 @@ pub(crate) fn poll_item<Rx: DeserializeOwned>(
         if core.peer_stopped.load(Ordering::Acquire) {
             return Poll::Ready(Ok(None));
         }
-        let msg = match core.poll_next(cx, codec::decode::<Rx>) {
+        let msg = match core.poll_next(cx, |pld| (codec::decode::<Rx>(pld), pld.len())) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Some(Polled::Item(decoded))) => {
-                core.consumed_one();
+            Poll::Ready(Some(Polled::Item((decoded, len)))) => {
+                core.consumed_one(len);
                 return Poll::Ready(decoded.map(Some).map_err(|reason| Error::MsgType {
                     endpoint: core.path.to_string(),
                     expected: std::any::type_name::<Rx>(),
