@@ -33,6 +33,9 @@ pub use trace::{Carrier, CarrierError};
 
 pub(crate) use channel::{Channel, Role};
 pub(crate) use frame::DEFAULT_MAX_FRAME;
-pub(crate) use msg::{Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start};
+pub(crate) use frame_reader::{Frames, OwnedFrame, Run};
+pub(crate) use msg::{
+    Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start, WINDOW_BYTES, split_yield,
+};
 pub(crate) use trace::TraceParent;
 pub(crate) use transport::{MsgListener, MsgReader, MsgTransport};

@@ -21,10 +21,9 @@ use super::error::{Clipped, boxed_types};
 
 /// Most bytes of a peer's error shown in a log line from the loop.
 const LOGGED_ERROR_BYTES: usize = 4096;
-use crate::ipc::frame_reader::{Frames, OwnedFrame, Run};
-use crate::ipc::msg::split_yield;
 use crate::ipc::{
-    Aid, Channel, Cid, ErrorData, FlowSpec, FuncType, IpcError, Limits, Msg, MsgReader, codec,
+    Aid, Channel, Cid, ErrorData, FlowSpec, Frames, FuncType, IpcError, Limits, Msg, MsgReader,
+    OwnedFrame, Run, codec, split_yield,
 };
 
 /// The stream side of a dialog: its queue and shared state.

@@ -20,8 +20,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use super::dialog_queue::QueueTx;
 
-use crate::ipc::msg::WINDOW_BYTES;
-use crate::ipc::{ErrorData, FlowSpec, FuncType, Limits, Msg};
+use crate::ipc::{ErrorData, FlowSpec, FuncType, Limits, Msg, WINDOW_BYTES};
 
 /// Control messages (acks, `Started`, `Stop`) a dialog may have queued:
 /// a legitimate peer sends a handful per dialog.

@@ -28,8 +28,7 @@ use super::conn::{Conn, Dialog};
 use super::dialog::{DialogShared, Terminal};
 use super::dialog_queue::{Next, QueueRx};
 use super::error::{Error, Misuse, RemoteActorError};
-use crate::ipc::msg::WINDOW_BYTES;
-use crate::ipc::{Aid, Cid, Msg};
+use crate::ipc::{Aid, Cid, Msg, WINDOW_BYTES};
 
 /// Which half of a dialog a handle is.
 ///
