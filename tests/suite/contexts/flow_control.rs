@@ -204,12 +204,12 @@ async fn big_sent_so_far() -> u64 {
 }
 
 /// With a window of 1,024 messages, a sender of 512 KiB items still
-/// parks once 4 MiB of them are unread (8 items), and reading half of
+/// parks once 1 MiB of them is unread (2 items), and reading half of
 /// that returns enough credit to move it on by as much: what a slow
 /// reader holds is bounded in bytes, not by the message window times
 /// the item size.
 async fn large_items_are_held_by_bytes_not_the_message_window(t: TransportKind) {
-    const PARKED: u64 = 8;
+    const PARKED: u64 = 2;
     in_nursery(t, async |an| {
         let p = spawn_ctx_actor(an, "big-flooder").await?;
         p.open_context(flood_big::call().buffer(1024), async |ctx, ()| {

@@ -117,6 +117,10 @@ pub(crate) struct Tp {
     pub(crate) raw_bulk: Rates,
     /// One-way stream of 64 KiB chunks, bytes/s.
     pub(crate) bulk: Rates,
+    /// `portal.run` round trips to the streaming actor while it streams
+    /// 64 KiB chunks to us on the same channel: how long a small message
+    /// waits behind large payloads.
+    pub(crate) behind_bulk: Samples,
 }
 
 #[derive(Default)]
@@ -304,12 +308,45 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
                 }
             }
         }
+        if !small_only {
+            out.behind_bulk = behind_bulk(&p).await?;
+        }
         drop(raw_s);
         let _ = raw_child.wait();
         p.cancel_actor().await?;
         Ok(out)
     })
     .await
+}
+
+/// Round trips of `portal.run` to `p` while `p` streams 64 KiB chunks to
+/// us as fast as we read them, on the same channel: each answer queues
+/// behind the chunks sent before it.
+async fn behind_bulk(p: &tractor::Portal) -> Result<Samples, tractor::Error> {
+    const PROBES: usize = 200;
+    let mut s = p.open_stream_from(chunks::call(u32::MAX)).await?;
+    // Let the stream reach full speed (its window full) first.
+    for _ in 0..64 {
+        s.recv().await?;
+    }
+    let consume = async {
+        while s.recv().await?.is_some() {}
+        Ok::<_, tractor::Error>(())
+    };
+    let probe = async {
+        let mut lat = Samples::default();
+        for _ in 0..PROBES {
+            let t = Instant::now();
+            p.run(my_addr::call()).await?;
+            lat.push(t.elapsed());
+        }
+        Ok::<_, tractor::Error>(lat)
+    };
+    // The probes end first; dropping the stream then cancels the producer.
+    tokio::select! {
+        lat = probe => lat,
+        r = consume => r.map(|()| Samples::default()),
+    }
 }
 
 /// This actor's listening address.

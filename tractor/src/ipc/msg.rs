@@ -140,7 +140,7 @@ pub struct Start {
 pub struct FlowSpec {
     /// Messages either side may have in flight unread (the receive buffer).
     /// With backpressure a sender also keeps its unacknowledged payload
-    /// bytes under 4 MiB (one larger message may always go), so a large
+    /// bytes under 1 MiB (one larger message may always go), so a large
     /// window of large items does not mean as large a buffer.
     pub window: u32,
     /// `false`: credit-based backpressure (a sender waits for window).
@@ -159,7 +159,7 @@ pub(crate) const DEFAULT_WINDOW: u32 = 1024;
 /// message may always go). Both ends know it: a receiver returns credit
 /// once it has read half of it, so a sender held by bytes is never left
 /// waiting for credit that a count of messages would not yet send.
-pub(crate) const WINDOW_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const WINDOW_BYTES: usize = 1024 * 1024;
 
 impl Default for FlowSpec {
     fn default() -> Self {

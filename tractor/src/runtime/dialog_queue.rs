@@ -234,7 +234,22 @@ pub(crate) struct QueueRx {
 impl QueueRx {
     /// The next message or item; `None` once every sender is gone and
     /// nothing is left.
+    ///
+    /// Takes from the task's tokio budget, as tokio's own channels do: a
+    /// loop reading a busy stream yields now and then, so what shares its
+    /// task (a `select!`, a `join!`) and its thread still runs.
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next<'_>>> {
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+        // Whatever this poll returns below is progress, except `Pending`
+        // (which gives the budget back when `coop` drops).
+        let polled = self.poll_entry(cx);
+        if polled.is_ready() {
+            coop.made_progress();
+        }
+        polled
+    }
+
+    fn poll_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next<'_>>> {
         if self.local.is_empty() {
             // Nothing held between batches but small buffers.
             self.local.recycle();
