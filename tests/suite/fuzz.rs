@@ -627,7 +627,11 @@ async fn act(raw: &mut Raw, a: &Action) {
             raw.send(&start_msg(*cid, *ep, args, *flow)).await
         }
         Action::CreditFlood { cid, n, count } => {
-            let one = wire::frame(&wire::encode(&Msg::Credit { cid: *cid, n: *n }));
+            let one = wire::frame(&wire::encode(&Msg::Credit {
+                cid: *cid,
+                n: *n,
+                bytes: 0,
+            }));
             raw.send_bytes(&one.repeat(usize::from(*count))).await
         }
         Action::YieldFlood { cid, count } => {
@@ -879,7 +883,11 @@ fn every_message() -> Vec<Msg> {
             cid: 100,
             target: DIALOG,
         },
-        Msg::Credit { cid: DIALOG, n: 1 },
+        Msg::Credit {
+            cid: DIALOG,
+            n: 1,
+            bytes: 0,
+        },
         Msg::CancelAck {
             cid: DIALOG,
             acked: true,

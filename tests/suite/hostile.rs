@@ -228,11 +228,26 @@ async fn credit_beyond_the_window_fails_only_its_dialog(t: TransportKind) {
         peer.send(&Msg::Credit {
             cid: 2,
             n: u32::MAX,
+            bytes: 0,
         })
         .await
         .expect("send Credit");
         expect_violation(&mut peer, "the dialog's Error", |m| {
             matches!(m, Msg::Error { cid: Some(2), .. })
+        })
+        .await;
+        // Credit for bytes that were never sent: the byte window cannot
+        // be inflated either.
+        start_idle(&mut peer, 6).await;
+        peer.send(&Msg::Credit {
+            cid: 6,
+            n: 0,
+            bytes: u64::MAX,
+        })
+        .await
+        .expect("send Credit");
+        expect_violation(&mut peer, "the dialog's Error", |m| {
+            matches!(m, Msg::Error { cid: Some(6), .. })
         })
         .await;
         still_serves(&mut peer, 4).await;

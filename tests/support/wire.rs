@@ -202,7 +202,11 @@ pub(super) fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
         }),
         cid.clone().prop_map(|cid| Msg::CancelActor { cid }),
         (cid.clone(), cid.clone()).prop_map(|(cid, target)| Msg::CancelTask { cid, target }),
-        (cid.clone(), any::<u32>()).prop_map(|(cid, n)| Msg::Credit { cid, n }),
+        (cid.clone(), any::<u32>(), any::<u64>()).prop_map(|(cid, n, bytes)| Msg::Credit {
+            cid,
+            n,
+            bytes
+        }),
         (cid.clone(), any::<bool>()).prop_map(|(cid, acked)| Msg::CancelAck { cid, acked }),
         Just(Msg::Heartbeat),
         cid.clone().prop_map(|cid| Msg::Ping { cid }),

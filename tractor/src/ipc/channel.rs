@@ -227,6 +227,22 @@ impl Channel {
             .map_err(|e| self.push_error(e))
     }
 
+    /// Queues whole encoded frames, back to back (a batch of stream
+    /// items), in one copy, waiting while the write buffer is full.
+    pub(crate) async fn send_frames(&self, frames: &[u8]) -> Result<(), IpcError> {
+        self.wait_room().await?;
+        self.inner
+            .out
+            .push_bytes(frames)
+            .map_err(|e| self.push_error(e))
+    }
+
+    /// A buffer to encode the next frames into: the one a large frame
+    /// just went out in, when the outbox kept it, else an empty one.
+    pub(crate) fn spare_buffer(&self) -> Vec<u8> {
+        self.inner.out.take_recycled()
+    }
+
     async fn wait_room(&self) -> Result<(), IpcError> {
         if self.inner.closed.is_cancelled() {
             return Err(self.closed_error());
@@ -368,10 +384,22 @@ mod tests {
             chan.send_frame(f).await.unwrap();
         }
         // A credit still goes in, in order, without waiting...
-        chan.try_send(&Msg::Credit { cid: 3, n: 128 }).unwrap();
+        chan.try_send(&Msg::Credit {
+            cid: 3,
+            n: 128,
+            bytes: 0,
+        })
+        .unwrap();
         // ...until the control bytes past the mark show nobody reads.
         let mut sent = 1usize;
-        while chan.try_send(&Msg::Credit { cid: 3, n: 128 }).is_ok() {
+        while chan
+            .try_send(&Msg::Credit {
+                cid: 3,
+                n: 128,
+                bytes: 0,
+            })
+            .is_ok()
+        {
             sent += 1;
             assert!(sent < 1_000_000, "control messages queued without bound");
         }

@@ -88,6 +88,13 @@ impl Frame {
         (self.buf, self.start)
     }
 
+    /// The frame that starts at `start` in `buf` and fills the rest of it
+    /// (length prefix and body, as [`bytes`](Self::bytes) returns them).
+    pub(crate) fn from_parts(buf: Vec<u8>, start: usize) -> Frame {
+        debug_assert!(start <= buf.len());
+        Frame { buf, start }
+    }
+
     /// Frames the postcard encoding of `value`.
     pub fn build<T: serde::Serialize + ?Sized>(value: &T) -> Result<Frame, String> {
         let mut buf = Vec::with_capacity(64);
@@ -137,6 +144,50 @@ fn payload_into<T: serde::Serialize + ?Sized>(
     let len = prefix_len(n + pld_len)?;
     buf[start..start + 4].copy_from_slice(&len);
     Ok(start)
+}
+
+/// Appends the frame of `variant { cid, pld: value }` (the bytes of
+/// [`Frame::with_payload`]) to `buf`, after the frames it holds; returns
+/// the payload's length. On an error `buf` is as it was.
+pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    variant: u8,
+    cid: u64,
+    value: &T,
+) -> Result<usize, String> {
+    debug_assert!(variant < 0x80, "a one-byte varint tag");
+    let at = buf.len();
+    buf.resize(at + HEADROOM, 0);
+    let pld_len = match append(value, buf) {
+        Ok(()) => buf.len() - at - HEADROOM,
+        Err(e) => {
+            buf.truncate(at);
+            return Err(e);
+        }
+    };
+    let mut header = [0u8; HEADROOM - 4];
+    let mut n = 0;
+    header[n] = variant;
+    n += 1;
+    n += varint(cid, &mut header[n..]);
+    n += varint(pld_len as u64, &mut header[n..]);
+    let len = match prefix_len(n + pld_len) {
+        Ok(len) => len,
+        Err(e) => {
+            buf.truncate(at);
+            return Err(e);
+        }
+    };
+    buf[at..at + 4].copy_from_slice(&len);
+    buf[at + 4..at + 4 + n].copy_from_slice(&header[..n]);
+    // The payload moves up over the headroom the header did not use
+    // (a few bytes; only small payloads are appended to a batch).
+    let unused = HEADROOM - 4 - n;
+    if unused > 0 {
+        buf.copy_within(at + HEADROOM.., at + 4 + n);
+        buf.truncate(buf.len() - unused);
+    }
+    Ok(pld_len)
 }
 
 /// The payload bytes of a frame `payload_into` built in `buf`.
@@ -259,5 +310,51 @@ fn varint(mut v: u64, out: &mut [u8]) -> usize {
         }
         out[i] = byte | 0x80;
         i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames appended back to back are each byte-identical to the frame
+    /// built alone, whatever the payload's and the cid's varint lengths.
+    #[test]
+    fn appended_frames_match_frames_built_alone() {
+        let mut buf = Vec::new();
+        let mut want = Vec::new();
+        for (cid, len) in [
+            (0u64, 0usize),
+            (3, 1),
+            (1 << 40, 120),
+            (7, 128),
+            (9, 20_000),
+        ] {
+            let value = serde_bytes::ByteBuf::from(vec![0x5a; len]);
+            let pld = append_payload_frame(&mut buf, 3, cid, &value).unwrap();
+            let alone = Frame::with_payload(3, cid, &value).unwrap();
+            want.extend_from_slice(alone.bytes());
+            assert_eq!(pld, postcard::to_stdvec(&value).unwrap().len());
+            assert_eq!(buf, want, "cid {cid}, {len} bytes");
+        }
+    }
+
+    /// A value that fails to encode leaves the frames before it intact.
+    #[test]
+    fn a_failed_append_leaves_the_buffer_as_it_was() {
+        struct Refuses;
+        impl serde::Serialize for Refuses {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::{Error, SerializeSeq};
+                let mut seq = s.serialize_seq(Some(2))?;
+                seq.serialize_element(&1u8)?;
+                Err(S::Error::custom("no"))
+            }
+        }
+        let mut buf = Vec::new();
+        append_payload_frame(&mut buf, 3, 1, &7u64).unwrap();
+        let before = buf.clone();
+        assert!(append_payload_frame(&mut buf, 3, 1, &Refuses).is_err());
+        assert_eq!(buf, before);
     }
 }

@@ -37,5 +37,6 @@ pub(crate) use frame_reader::{Frames, OwnedFrame, Run};
 pub(crate) use msg::{
     Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start, WINDOW_BYTES, split_yield,
 };
+pub(crate) use outbox::COALESCE_MAX;
 pub(crate) use trace::TraceParent;
 pub(crate) use transport::{MsgListener, MsgReader, MsgTransport};

@@ -157,7 +157,7 @@ pub(crate) const DEFAULT_WINDOW: u32 = 1024;
 /// Payload bytes a sender may have unacknowledged in a dialog with
 /// backpressure, however many messages its window allows (one larger
 /// message may always go). Both ends know it: a receiver returns credit
-/// once it has read half of it, so a sender held by bytes is never left
+/// once it has read a quarter of it, so a sender held by bytes is never left
 /// waiting for credit that a count of messages would not yet send.
 pub(crate) const WINDOW_BYTES: usize = 1024 * 1024;
 
@@ -328,12 +328,15 @@ pub enum Msg {
         /// The task's own dialog id.
         target: Cid,
     },
-    /// The receiver consumed `n` stream messages: the sender may send `n` more.
+    /// The receiver consumed `n` stream messages of `bytes` payload bytes
+    /// in all: the sender may send `n` more, and that many more bytes.
     Credit {
         /// Dialog.
         cid: Cid,
         /// Messages of window returned.
         n: u32,
+        /// Payload bytes of those messages (the byte window returned).
+        bytes: u64,
     },
     /// Reply to a cancel request.
     CancelAck {

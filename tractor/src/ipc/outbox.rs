@@ -32,7 +32,7 @@ use super::transport::BoxWrite;
 
 /// A frame this large is queued as a chunk of its own, not copied into
 /// the coalescing buffer.
-const COALESCE_MAX: usize = 64 * 1024;
+pub(crate) const COALESCE_MAX: usize = 64 * 1024;
 
 /// Bytes pending past which senders wait for the writer.
 const HIGH_WATER: usize = 512 * 1024;
@@ -267,6 +267,12 @@ impl Outbox {
         Ok(())
     }
 
+    /// The buffer of the last large frame written, if it was kept (see
+    /// [`SPARE_MAX`]), for the next frames to be encoded into.
+    pub(crate) fn take_recycled(&self) -> Vec<u8> {
+        std::mem::take(&mut self.lock().recycled)
+    }
+
     /// Queues the frame of `variant { cid, pld: value }`, built without
     /// an allocation of its own (see [`frame::with_payload_frame`]);
     /// `encoded` learns the payload's length before the frame is queued.
@@ -278,7 +284,7 @@ impl Outbox {
         value: &T,
         encoded: impl FnOnce(usize),
     ) -> Result<(), PushError> {
-        let fresh = || std::mem::take(&mut self.lock().recycled);
+        let fresh = || self.take_recycled();
         let deliver = |built: frame::Built<'_>, pld_len| {
             encoded(pld_len);
             match built {

@@ -242,9 +242,9 @@ impl Conn {
         let shared = &inbox.shared;
         let peer = self.chan.peer();
         match msg {
-            Msg::Credit { n, .. } => {
-                if shared.add_credit(n).is_err() {
-                    let err = excess_credit(me, peer, cid, n, shared);
+            Msg::Credit { n, bytes, .. } => {
+                if shared.add_credit(n, bytes).is_err() {
+                    let err = excess_credit(me, peer, cid, n, bytes, shared);
                     self.fail_call(cid, inbox, err);
                 }
             }
@@ -364,9 +364,9 @@ impl Conn {
         };
         let peer = self.chan.peer();
         match msg {
-            Msg::Credit { n, .. } => {
-                if inbox.shared.add_credit(n).is_err() {
-                    let err = excess_credit(me, peer, cid, n, &inbox.shared);
+            Msg::Credit { n, bytes, .. } => {
+                if inbox.shared.add_credit(n, bytes).is_err() {
+                    let err = excess_credit(me, peer, cid, n, bytes, &inbox.shared);
                     fail_task(slot, inbox, err);
                 }
             }
@@ -411,13 +411,23 @@ pub(crate) fn violation(me: &Aid, peer: &Aid, cid: Cid, what: String) -> ErrorDa
     .into_data(me)
 }
 
-fn excess_credit(me: &Aid, peer: &Aid, cid: Cid, n: u32, shared: &DialogShared) -> ErrorData {
+fn excess_credit(
+    me: &Aid,
+    peer: &Aid,
+    cid: Cid,
+    n: u32,
+    bytes: u64,
+    shared: &DialogShared,
+) -> ErrorData {
     let window = shared.flow.window;
+    let unacked = shared.unacked_bytes();
     violation(
         me,
         peer,
         cid,
-        format!("returned {n} credits beyond the {window}-message window"),
+        format!(
+            "returned credit for {n} messages of {bytes} bytes, beyond the {window}-message window or the {unacked} bytes it had not acknowledged"
+        ),
     )
 }
 
@@ -473,6 +483,11 @@ impl Dialog {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Next<'_>>> {
         self.rx.poll_next(cx)
+    }
+
+    /// Whether items taken off the queue in one swap are still unread.
+    pub(crate) fn holds_items(&self) -> bool {
+        self.rx.holds_items()
     }
 
     /// Marks the dialog finished: dropping it will not cancel anything.

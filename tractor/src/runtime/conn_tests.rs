@@ -118,6 +118,7 @@ async fn credit_never_owed_fails_only_its_dialog_and_stops_the_peers_task() {
         Msg::Credit {
             cid: bad.cid,
             n: u32::MAX,
+            bytes: 0,
         },
     );
     match next(&mut bad).await {

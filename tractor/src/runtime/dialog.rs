@@ -14,8 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use std::collections::VecDeque;
-
 use tokio::sync::{Notify, Semaphore, watch};
 
 use super::dialog_queue::QueueTx;
@@ -127,16 +125,16 @@ pub(crate) struct DialogShared {
     allow_overruns: AtomicBool,
     /// Messages we may still send before the peer returns window.
     pub credits: Semaphore,
-    /// Payload sizes of the messages we sent that the peer has not yet
-    /// returned credit for, oldest first (it reads in order, so a credit
-    /// of `n` frees exactly the first `n`), and their sum: a sender with
+    /// Payload bytes we sent that the peer has not yet returned credit
+    /// for (each credit says how many bytes it frees): a sender with
     /// backpressure keeps it under [`WINDOW_BYTES`].
-    unacked: std::sync::Mutex<(VecDeque<u32>, usize)>,
-    /// The sum, readable without the lock (written under it).
     unacked_bytes: AtomicUsize,
     /// Woken when credit frees unacknowledged bytes.
     bytes_freed: Notify,
     pub terminal: watch::Sender<Option<Terminal>>,
+    /// Set once `terminal` is: the check every stream item makes, without
+    /// the watch's lock.
+    ended: AtomicBool,
     /// Set for dialogs this actor opened to call an endpoint.
     pub tag: Option<DialogTag>,
     /// The [`phase`] bits reached.
@@ -168,10 +166,10 @@ impl DialogShared {
             control: AtomicUsize::new(0),
             allow_overruns: AtomicBool::new(false),
             credits: Semaphore::new(flow.window.max(1) as usize),
-            unacked: std::sync::Mutex::new((VecDeque::new(), 0)),
             unacked_bytes: AtomicUsize::new(0),
             bytes_freed: Notify::new(),
             terminal: watch::channel(None).0,
+            ended: AtomicBool::new(false),
             tag,
             phase: AtomicU8::new(0),
         }
@@ -213,11 +211,13 @@ impl DialogShared {
         self.budget.cap
     }
 
-    /// Returns window to this side's sender. Credit beyond what was ever
-    /// granted (the window) is a protocol violation, refused: summed up it
-    /// would overflow the semaphore, and it would let us outrun the peer.
-    /// In overrun mode credit is not used at all, and ignored.
-    pub(crate) fn add_credit(&self, n: u32) -> Result<(), ()> {
+    /// Returns window to this side's sender: `n` messages and the `bytes`
+    /// of payload they carried. Credit beyond what was ever granted (more
+    /// messages than the window, more bytes than were sent) is a protocol
+    /// violation, refused: summed up it would overflow the semaphore, and
+    /// it would let us outrun the peer. In overrun mode credit is not used
+    /// at all, and ignored.
+    pub(crate) fn add_credit(&self, n: u32, bytes: u64) -> Result<(), ()> {
         if self.flow.overrun {
             return Ok(());
         }
@@ -225,16 +225,16 @@ impl DialogShared {
         if self.credits.available_permits().saturating_add(n as usize) > window {
             return Err(());
         }
-        {
-            let mut unacked = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
-            let (sizes, bytes) = &mut *unacked;
-            for _ in 0..n {
-                let Some(size) = sizes.pop_front() else { break };
-                *bytes -= size as usize;
-            }
-            self.unacked_bytes.store(*bytes, Ordering::Release);
+        let bytes = usize::try_from(bytes).map_err(|_| ())?;
+        // Only the message loop returns credit, so the check and the
+        // subtraction cannot race another credit; senders only add.
+        if self.unacked_bytes.load(Ordering::Acquire) < bytes {
+            return Err(());
         }
-        self.bytes_freed.notify_waiters();
+        self.unacked_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        if bytes > 0 {
+            self.bytes_freed.notify_waiters();
+        }
         self.credits.add_permits(n as usize);
         Ok(())
     }
@@ -244,18 +244,18 @@ impl DialogShared {
         !self.flow.overrun && self.unacked_bytes.load(Ordering::Acquire) >= WINDOW_BYTES
     }
 
-    /// Records a message of `pld_len` payload bytes sent (before it is
-    /// queued: its credit cannot come first).
-    pub(crate) fn sent(&self, pld_len: usize) {
+    /// Records messages of `pld_bytes` payload bytes in all as sent
+    /// (before they are queued: their credit cannot come first).
+    pub(crate) fn sent(&self, pld_bytes: usize) {
         if self.flow.overrun {
             return;
         }
-        let mut unacked = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
-        let (sizes, bytes) = &mut *unacked;
-        // A frame's length is a `u32`, and its payload is within it.
-        sizes.push_back(u32::try_from(pld_len).unwrap_or(u32::MAX));
-        *bytes += pld_len;
-        self.unacked_bytes.store(*bytes, Ordering::Release);
+        self.unacked_bytes.fetch_add(pld_bytes, Ordering::AcqRel);
+    }
+
+    /// Payload bytes sent and not yet acknowledged.
+    pub(crate) fn unacked_bytes(&self) -> usize {
+        self.unacked_bytes.load(Ordering::Acquire)
     }
 
     /// Waits while the payload bytes sent and not yet acknowledged reach
@@ -367,10 +367,16 @@ impl DialogShared {
 
     /// The handle took an item of `len` payload bytes off its queue.
     pub(crate) fn item_dequeued(&self, len: usize) {
-        let cost = len.saturating_add(MSG_OVERHEAD);
+        self.items_dequeued(1, len);
+    }
+
+    /// The handle took `n` items of `bytes` payload bytes in all off its
+    /// queue.
+    pub(crate) fn items_dequeued(&self, n: usize, bytes: usize) {
+        let cost = bytes.saturating_add(n.saturating_mul(MSG_OVERHEAD));
         self.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
         self.budget.give_back(cost);
-        self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.queued.fetch_sub(n, Ordering::Relaxed);
     }
 
     /// Records the end of the dialog (first one wins).
@@ -383,11 +389,12 @@ impl DialogShared {
                 false
             }
         });
+        self.ended.store(true, Ordering::Release);
     }
 
     /// Whether the dialog ended (cheaper than [`terminal`](Self::terminal)).
     pub(crate) fn has_terminal(&self) -> bool {
-        self.terminal.borrow().is_some()
+        self.ended.load(Ordering::Acquire)
     }
 
     pub(crate) fn terminal(&self) -> Option<Terminal> {
@@ -465,16 +472,17 @@ mod tests {
     fn credit_beyond_the_window_is_refused_and_never_overflows() {
         let d = dialog(4, Limits::default(), &Budget::new(usize::MAX));
         // Nothing was sent, so nothing may be returned.
-        assert!(d.add_credit(1).is_err());
+        assert!(d.add_credit(1, 0).is_err());
         d.credits.try_acquire_many(3).unwrap().forget();
-        assert!(d.add_credit(3).is_ok());
-        assert!(d.add_credit(1).is_err());
-        assert!(d.add_credit(u32::MAX).is_err());
+        assert!(d.add_credit(3, 0).is_ok());
+        assert!(d.add_credit(1, 0).is_err());
+        assert!(d.add_credit(u32::MAX, 0).is_err());
         assert_eq!(d.credits.available_permits(), 4);
     }
 
     /// A sender's unacknowledged bytes stay under the byte window
-    /// whatever its message window, and credit frees the oldest first.
+    /// whatever its message window; credit frees the bytes it names, and
+    /// no more than were sent.
     #[test]
     fn the_byte_window_holds_a_sender_of_large_items() {
         let d = dialog(4096, Limits::default(), &Budget::new(usize::MAX));
@@ -485,12 +493,16 @@ mod tests {
             d.sent(item);
         }
         assert!(d.over_byte_window(), "1.2 windows unacknowledged");
-        d.add_credit(1).unwrap();
+        d.add_credit(1, item as u64).unwrap();
         assert!(!d.over_byte_window(), "0.9 windows");
         d.credits.try_acquire().unwrap().forget();
         d.sent(10);
-        d.add_credit(3).unwrap();
-        assert_eq!(d.unacked_bytes.load(Ordering::Relaxed), 10);
+        assert!(
+            d.add_credit(1, (3 * item + 11) as u64).is_err(),
+            "more bytes than were sent"
+        );
+        d.add_credit(3, (3 * item) as u64).unwrap();
+        assert_eq!(d.unacked_bytes(), 10);
         // In overrun mode nothing is counted.
         let flow = FlowSpec {
             window: 4,
@@ -508,7 +520,7 @@ mod tests {
             overrun: true,
         };
         let d = DialogShared::new(flow, &Limits::default(), Budget::new(usize::MAX), None);
-        assert!(d.add_credit(u32::MAX).is_ok());
+        assert!(d.add_credit(u32::MAX, u64::MAX).is_ok());
         assert_eq!(d.credits.available_permits(), 4);
     }
 

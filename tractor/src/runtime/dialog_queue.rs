@@ -296,6 +296,12 @@ impl QueueRx {
         }
     }
 
+    /// Whether items taken off the shared queue in one swap are still
+    /// unread here.
+    pub(crate) fn holds_items(&self) -> bool {
+        !self.local.is_empty()
+    }
+
     /// The next entry as a message (an item as the `Yield` it arrived
     /// as), for handles that do not read streams.
     pub(crate) fn poll_msg(&mut self, cx: &mut Context<'_>) -> Poll<Option<Msg>> {

@@ -6,6 +6,7 @@
 //! Both share [`CtxCore`]: the dialog's queue, its flow state and its status.
 //! One-way stream endpoints reuse the same core ([`RemoteStream`]).
 
+mod batch;
 mod callee;
 mod caller;
 mod oneway;
@@ -64,6 +65,55 @@ enum Source {
     Callee(QueueRx),
 }
 
+impl Source {
+    /// Whether items taken off the shared queue in one swap are still
+    /// unread (their bytes still held).
+    fn holds_items(&self) -> bool {
+        match self {
+            Source::Caller(d) => d.holds_items(),
+            Source::Callee(rx) => rx.holds_items(),
+        }
+    }
+}
+
+/// The receiving half of a handle: its source, and the accounting of the
+/// stream items read from it, done in batches rather than per item.
+struct Reading {
+    source: Source,
+    /// Items read whose charge to the dialog's queue and the
+    /// connection's budget is not yet given back: given back when the
+    /// batch they were taken in is read through (until then their bytes
+    /// are still held), and before any credit goes out (so the window
+    /// the sender gets back is free here too).
+    unreleased: Tally,
+    /// Items read and not yet returned to the sender as credit.
+    owed: Tally,
+}
+
+impl Reading {
+    fn of(source: Source) -> Self {
+        Reading {
+            source,
+            unreleased: Tally::default(),
+            owed: Tally::default(),
+        }
+    }
+}
+
+/// A count of stream items and of their payload bytes.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    items: u32,
+    bytes: usize,
+}
+
+impl Tally {
+    fn add(&mut self, len: usize) {
+        self.items += 1;
+        self.bytes += len;
+    }
+}
+
 /// A stream item (decoded by the poller) or another message.
 enum Polled<R> {
     Item(R),
@@ -89,7 +139,7 @@ pub(crate) struct CtxCore {
     pub side: Side,
     pub path: &'static str,
     pub shared: Arc<DialogShared>,
-    source: Mutex<Source>,
+    reading: Mutex<Reading>,
     state: Mutex<CtxState>,
     /// We sent `Stop`: our side of the stream is closed. Read per item
     /// sent, so not in `state`.
@@ -97,13 +147,21 @@ pub(crate) struct CtxCore {
     /// The peer's side of the stream ended (`Stop`, its result or error,
     /// or the channel). Read per item received.
     peer_stopped: AtomicBool,
-    /// Stream messages consumed and not yet returned to the sender as credit.
-    owed_credit: std::sync::atomic::AtomicU32,
-    /// Their payload bytes.
-    owed_bytes: std::sync::atomic::AtomicUsize,
     /// Callee only: cancels this task.
     token: Option<CancellationToken>,
     canceller: Arc<Mutex<Option<Aid>>>,
+}
+
+impl Drop for CtxCore {
+    fn drop(&mut self) {
+        // The dialog's state may outlive the handle a moment (the loop
+        // holds it too): what was read is not charged meanwhile.
+        let mut rd = lock(&self.reading);
+        let read = std::mem::take(&mut rd.unreleased);
+        if read.items > 0 {
+            self.shared.items_dequeued(read.items as usize, read.bytes);
+        }
+    }
 }
 
 impl CtxCore {
@@ -115,15 +173,13 @@ impl CtxCore {
             side: Side::Caller,
             path,
             shared: dialog.shared.clone(),
-            source: Mutex::new(Source::Caller(dialog)),
+            reading: Mutex::new(Reading::of(Source::Caller(dialog))),
             state: Mutex::new(CtxState {
                 started: true,
                 ..CtxState::default()
             }),
             stop_sent: AtomicBool::new(false),
             peer_stopped: AtomicBool::new(false),
-            owed_credit: Default::default(),
-            owed_bytes: Default::default(),
             token: None,
             canceller: Arc::new(Mutex::new(None)),
         })
@@ -137,12 +193,10 @@ impl CtxCore {
             side: Side::Callee,
             path,
             shared: seed.shared,
-            source: Mutex::new(Source::Callee(seed.rx)),
+            reading: Mutex::new(Reading::of(Source::Callee(seed.rx))),
             state: Mutex::new(CtxState::default()),
             stop_sent: AtomicBool::new(false),
             peer_stopped: AtomicBool::new(false),
-            owed_credit: Default::default(),
-            owed_bytes: Default::default(),
             token: Some(seed.token),
             canceller: seed.canceller,
         })
@@ -158,8 +212,9 @@ impl CtxCore {
 
     /// Polls the next raw message of the dialog.
     fn poll_msg(&self, cx: &mut TaskCx<'_>) -> Poll<Option<Msg>> {
-        let mut src = lock(&self.source);
-        let polled = match &mut *src {
+        let mut rd = lock(&self.reading);
+        self.release(&mut rd);
+        let polled = match &mut rd.source {
             Source::Caller(d) => d.poll_msg(cx),
             Source::Callee(rx) => rx.poll_msg(cx),
         };
@@ -170,62 +225,99 @@ impl CtxCore {
     }
 
     /// Polls the next stream item (handed to `item` as its encoded
-    /// payload, in place) or other message of the dialog.
+    /// payload, in place) or other message of the dialog. An item is
+    /// counted as consumed: its window goes back to the sender in batches
+    /// (see [`consumed`](Self::consumed)).
     fn poll_next<R>(
         &self,
         cx: &mut TaskCx<'_>,
         item: impl FnOnce(&[u8]) -> R,
     ) -> Poll<Option<Polled<R>>> {
-        let mut src = lock(&self.source);
-        let polled = match &mut *src {
+        let mut rd = lock(&self.reading);
+        let polled = match &mut rd.source {
             Source::Caller(d) => d.poll_next(cx),
             Source::Callee(rx) => rx.poll_next(cx),
         };
-        polled.map(|next| {
-            next.map(|n| match n {
-                Next::Item(pld) => {
-                    self.shared.item_dequeued(pld.len());
-                    Polled::Item(item(pld))
+        let next = match polled {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(next) => next,
+        };
+        let polled = match next {
+            Some(Next::Item(pld)) => {
+                let len = pld.len();
+                let r = item(pld);
+                rd.unreleased.add(len);
+                if !rd.source.holds_items() {
+                    self.release(&mut rd);
                 }
-                Next::Msg(m) => {
-                    self.shared.dequeued(&m);
-                    Polled::Msg(m)
-                }
-            })
-        })
+                self.consumed(&mut rd, len);
+                Some(Polled::Item(r))
+            }
+            Some(Next::Msg(m)) => {
+                self.release(&mut rd);
+                self.shared.dequeued(&m);
+                Some(Polled::Msg(m))
+            }
+            None => {
+                self.release(&mut rd);
+                None
+            }
+        };
+        Poll::Ready(polled)
+    }
+
+    /// Gives back the queue charge of the items read so far.
+    fn release(&self, rd: &mut Reading) {
+        let read = std::mem::take(&mut rd.unreleased);
+        if read.items > 0 {
+            self.shared.items_dequeued(read.items as usize, read.bytes);
+        }
     }
 
     /// Marks the caller's dialog finished (its end was seen), so dropping
     /// it does not cancel the remote task.
     fn finish_dialog(&self) {
-        if let Source::Caller(d) = &mut *lock(&self.source) {
+        if let Source::Caller(d) = &mut lock(&self.reading).source {
             d.finish();
         }
     }
 
-    /// Counts one consumed stream message of `len` payload bytes and
-    /// returns window to the sender in batches: half the window of
-    /// messages, or half of [`WINDOW_BYTES`] (a sender held by bytes gets
-    /// its credit as surely as one held by messages). Never awaits: `recv`
-    /// stays cancel-safe; credit that cannot be queued now is sent next time.
+    /// Counts one stream message of `len` payload bytes read outside
+    /// [`poll_next`](Self::poll_next) (its queue charge already given back).
     fn consumed_one(&self, len: usize) {
+        let mut rd = lock(&self.reading);
+        self.consumed(&mut rd, len);
+    }
+
+    /// Counts one consumed stream message of `len` payload bytes and
+    /// returns window to the sender in batches: a quarter of the window
+    /// of messages, or a quarter of [`WINDOW_BYTES`] (a sender held by
+    /// bytes gets its credit as surely as one held by messages). A quarter,
+    /// not a half: the sender still has most of a window to send while the
+    /// credit travels, so a fast stream rarely waits for it (one-way `u64`
+    /// streams went from 4.3-6.4 to 5.0-8.7 M items/s). Never awaits:
+    /// `recv` stays cancel-safe; credit that cannot be queued now is sent
+    /// next time.
+    fn consumed(&self, rd: &mut Reading, len: usize) {
         if self.shared.flow.overrun {
             return;
         }
-        use std::sync::atomic::Ordering;
-        // Only the one consumer of the dialog updates these.
-        let n = self.owed_credit.fetch_add(1, Ordering::Relaxed) + 1;
-        let bytes = self.owed_bytes.fetch_add(len, Ordering::Relaxed) + len;
-        let due = n >= (self.shared.recv_window() / 2).max(1) || bytes >= WINDOW_BYTES / 2;
-        if due
-            && self
-                .conn
-                .chan
-                .try_send(&Msg::Credit { cid: self.cid, n })
-                .is_ok()
-        {
-            self.owed_credit.fetch_sub(n, Ordering::Relaxed);
-            self.owed_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        rd.owed.add(len);
+        let owed = rd.owed;
+        let due =
+            owed.items >= (self.shared.recv_window() / 4).max(1) || owed.bytes >= WINDOW_BYTES / 4;
+        if !due {
+            return;
+        }
+        // What the sender may send again must be free here first.
+        self.release(rd);
+        let credit = Msg::Credit {
+            cid: self.cid,
+            n: owed.items,
+            bytes: owed.bytes as u64,
+        };
+        if self.conn.chan.try_send(&credit).is_ok() {
+            rd.owed = Tally::default();
         }
     }
 

@@ -6,12 +6,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::CtxCore;
-use super::stream::{poll_item, send_item};
+use super::batch::Batch;
+use super::stream::poll_item;
 use crate::ipc::{FuncType, Msg};
 use crate::runtime::endpoint::{Call, Reply, StreamEndpoint, box_tractor_error};
 use crate::runtime::error::{Error, RemoteActorError};
@@ -96,17 +97,40 @@ impl Portal {
 }
 
 /// The callee side of a one-way stream: sends every item (waiting for
-/// window), then the endpoint returns `()`.
+/// window), then the endpoint returns `()`. The items the generator has
+/// ready at once go out as one [`Batch`].
 pub(crate) async fn pump<S>(core: Arc<CtxCore>, items: S) -> Reply
 where
     S: futures::Stream,
     S::Item: Serialize,
 {
     let mut items = std::pin::pin!(items);
-    while let Some(item) = items.next().await {
-        if let Err(e) = send_item(&core, &item).await {
+    let mut batch = Batch::default();
+    loop {
+        let next = match items.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                // Nothing ready: what was gathered goes out before we wait.
+                if let Err(e) = batch.flush(&core).await {
+                    return Reply::Err(box_tractor_error(&e));
+                }
+                items.next().await
+            }
+        };
+        let Some(item) = next else { break };
+        if let Err(e) = batch.push(&core, &item).await {
             return Reply::Err(box_tractor_error(&e));
         }
+        if batch.is_full() {
+            if let Err(e) = batch.flush(&core).await {
+                return Reply::Err(box_tractor_error(&e));
+            }
+            // The writer puts it on the wire while we gather the next.
+            tokio::task::yield_now().await;
+        }
     }
-    Reply::ok(&())
+    match batch.flush(&core).await {
+        Ok(()) => Reply::ok(&()),
+        Err(e) => Reply::Err(box_tractor_error(&e)),
+    }
 }

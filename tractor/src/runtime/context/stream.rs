@@ -131,42 +131,13 @@ pub(crate) fn send_stop(core: &CtxCore) {
 }
 
 pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) -> Result<(), Error> {
-    if core.shared.has_terminal() {
-        return Err(core
-            .terminal_error()
-            .unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)));
-    }
-    if core.stop_sent.load(Ordering::Acquire) {
-        return Err(core.misuse(Misuse::StreamClosed));
-    }
+    check_open(core)?;
     if !core.shared.flow.overrun {
-        // Fast path: window available. Otherwise wait for credit or the end.
-        match core.shared.credits.try_acquire() {
-            Ok(p) => p.forget(),
-            Err(tokio::sync::TryAcquireError::Closed) => {
-                return Err(core.misuse(Misuse::WindowClosed));
-            }
-            Err(tokio::sync::TryAcquireError::NoPermits) => {
-                let mut ended = core.shared.terminal.subscribe();
-                tokio::select! {
-                    permit = core.shared.credits.acquire() => match permit {
-                        Ok(p) => p.forget(),
-                        Err(_) => return Err(core.misuse(Misuse::WindowClosed)),
-                    },
-                    _ = ended.wait_for(Option::is_some) => {
-                        return Err(core.terminal_error().unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)));
-                    }
-                }
-            }
+        if !take_credit_now(core)? {
+            wait_credit(core).await?;
         }
         if core.shared.over_byte_window() {
-            let mut ended = core.shared.terminal.subscribe();
-            tokio::select! {
-                () = core.shared.byte_room() => {}
-                _ = ended.wait_for(Option::is_some) => {
-                    return Err(core.terminal_error().unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)));
-                }
-            }
+            wait_byte_room(core).await?;
         }
     }
     let sent = |pld_len| core.shared.sent(pld_len);
@@ -177,12 +148,73 @@ pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) ->
         .await
     {
         Ok(()) => Ok(()),
-        Err(crate::ipc::IpcError::Encode(reason)) => Err(Error::MsgType {
-            endpoint: core.path.to_string(),
-            expected: std::any::type_name::<T>(),
-            reason: format!("a stream message could not be encoded: {reason}"),
-        }),
+        Err(crate::ipc::IpcError::Encode(reason)) => Err(encode_error::<T>(core, reason)),
         Err(_) => Err(core.conn.lost_error()),
+    }
+}
+
+/// Whether a stream item may be sent at all: the dialog has not ended,
+/// and our side of the stream is not closed.
+pub(super) fn check_open(core: &CtxCore) -> Result<(), Error> {
+    if core.shared.has_terminal() {
+        return Err(core
+            .terminal_error()
+            .unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)));
+    }
+    if core.stop_sent.load(Ordering::Acquire) {
+        return Err(core.misuse(Misuse::StreamClosed));
+    }
+    Ok(())
+}
+
+/// Takes one message of window if there is one now; `false` when the
+/// sender must [`wait_credit`].
+pub(super) fn take_credit_now(core: &CtxCore) -> Result<bool, Error> {
+    match core.shared.credits.try_acquire() {
+        Ok(p) => {
+            p.forget();
+            Ok(true)
+        }
+        Err(tokio::sync::TryAcquireError::Closed) => Err(core.misuse(Misuse::WindowClosed)),
+        Err(tokio::sync::TryAcquireError::NoPermits) => Ok(false),
+    }
+}
+
+/// Waits for one message of window, or the dialog's end.
+pub(super) async fn wait_credit(core: &CtxCore) -> Result<(), Error> {
+    let mut ended = core.shared.terminal.subscribe();
+    tokio::select! {
+        permit = core.shared.credits.acquire() => match permit {
+            Ok(p) => {
+                p.forget();
+                Ok(())
+            }
+            Err(_) => Err(core.misuse(Misuse::WindowClosed)),
+        },
+        _ = ended.wait_for(Option::is_some) => {
+            Err(core.terminal_error().unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)))
+        }
+    }
+}
+
+/// Waits until the bytes sent and not acknowledged are under the byte
+/// window, or the dialog's end.
+pub(super) async fn wait_byte_room(core: &CtxCore) -> Result<(), Error> {
+    let mut ended = core.shared.terminal.subscribe();
+    tokio::select! {
+        () = core.shared.byte_room() => Ok(()),
+        _ = ended.wait_for(Option::is_some) => {
+            Err(core.terminal_error().unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)))
+        }
+    }
+}
+
+/// A stream item of type `T` that could not be encoded.
+pub(super) fn encode_error<T: ?Sized>(core: &CtxCore, reason: String) -> Error {
+    Error::MsgType {
+        endpoint: core.path.to_string(),
+        expected: std::any::type_name::<T>(),
+        reason: format!("a stream message could not be encoded: {reason}"),
     }
 }
 
@@ -196,10 +228,9 @@ pub(crate) fn poll_item<Rx: DeserializeOwned>(
         if core.peer_stopped.load(Ordering::Acquire) {
             return Poll::Ready(Ok(None));
         }
-        let msg = match core.poll_next(cx, |pld| (codec::decode::<Rx>(pld), pld.len())) {
+        let msg = match core.poll_next(cx, codec::decode::<Rx>) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Some(Polled::Item((decoded, len)))) => {
-                core.consumed_one(len);
+            Poll::Ready(Some(Polled::Item(decoded))) => {
                 return Poll::Ready(decoded.map(Some).map_err(|reason| Error::MsgType {
                     endpoint: core.path.to_string(),
                     expected: std::any::type_name::<Rx>(),

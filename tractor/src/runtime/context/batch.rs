@@ -1,0 +1,117 @@
+//! Stream items a generator has ready, sent as one batch.
+//!
+//! A one-way stream endpoint's items come from a `Stream` the runtime
+//! polls itself, so it can see which items are ready at once. Those are
+//! encoded back to back into one buffer and queued on the channel with
+//! one lock, one wake of the writer and one record of the bytes sent,
+//! instead of one of each per item: the window and byte-window checks
+//! stay per item (cheap atomics), the rest is per batch.
+//!
+//! A batch never waits with items in it: before waiting for window, byte
+//! window, room in the write buffer or the generator's next item, what it
+//! holds is queued. So batching delays no item behind one that is not
+//! ready yet, and the credit the receiver returns for queued items can
+//! always come back.
+
+use serde::Serialize;
+
+use super::CtxCore;
+use super::stream::{check_open, encode_error, take_credit_now, wait_byte_room, wait_credit};
+use crate::ipc::frame::{self, Frame};
+use crate::ipc::{COALESCE_MAX, PayloadMsg, WINDOW_BYTES};
+use crate::runtime::error::Error;
+
+/// Frame bytes past which a batch is queued without waiting for more
+/// items: large enough that the per-batch costs vanish per item, small
+/// enough that the writer starts early and the buffer stays in cache.
+const BATCH_BYTES: usize = 16 * 1024;
+
+/// Encoded stream items of one dialog, not yet queued.
+#[derive(Default)]
+pub(crate) struct Batch {
+    /// Whole frames, back to back.
+    buf: Vec<u8>,
+    /// Their payload bytes (what the byte window counts).
+    pld: usize,
+    /// How many.
+    items: usize,
+}
+
+impl Batch {
+    /// Whether the batch should be queued before more items are gathered.
+    pub(crate) fn is_full(&self) -> bool {
+        self.buf.len() >= BATCH_BYTES
+    }
+
+    /// Adds `item`, after taking its window: waits (with the batch queued
+    /// first) while the receiver has no window or byte window left for
+    /// it. An item of [`COALESCE_MAX`] bytes or more goes out at once, in
+    /// the buffer it was encoded into.
+    pub(crate) async fn push<T: Serialize + ?Sized>(
+        &mut self,
+        core: &CtxCore,
+        item: &T,
+    ) -> Result<(), Error> {
+        check_open(core)?;
+        if !core.shared.flow.overrun {
+            if !take_credit_now(core)? {
+                self.flush(core).await?;
+                wait_credit(core).await?;
+            }
+            if core.shared.unacked_bytes() + self.pld >= WINDOW_BYTES {
+                self.flush(core).await?;
+                wait_byte_room(core).await?;
+            }
+        }
+        if self.buf.capacity() == 0 {
+            self.buf = core.conn.chan.spare_buffer();
+        }
+        let at = self.buf.len();
+        let pld =
+            frame::append_payload_frame(&mut self.buf, PayloadMsg::Yield.tag(), core.cid, item)
+                .map_err(|reason| encode_error::<T>(core, reason))?;
+        if self.buf.len() - at < COALESCE_MAX {
+            self.pld += pld;
+            self.items += 1;
+            return Ok(());
+        }
+        // A large item: the items before it are queued (copied, they are
+        // small), then its frame is handed over where it was encoded.
+        let buf = std::mem::take(&mut self.buf);
+        if self.items > 0 {
+            self.queue(core, &buf[..at]).await?;
+        }
+        core.shared.sent(pld);
+        core.conn
+            .chan
+            .send_frame(Frame::from_parts(buf, at))
+            .await
+            .map_err(|_| core.conn.lost_error())
+    }
+
+    /// Queues what the batch holds on the channel (waiting for room in
+    /// its write buffer).
+    pub(crate) async fn flush(&mut self, core: &CtxCore) -> Result<(), Error> {
+        if self.items == 0 {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let queued = self.queue(core, &buf).await;
+        self.buf = buf;
+        self.buf.clear();
+        queued
+    }
+
+    /// Records the batch's items as sent (their credit cannot come first)
+    /// and queues `frames`, their bytes; the batch is then empty.
+    async fn queue(&mut self, core: &CtxCore, frames: &[u8]) -> Result<(), Error> {
+        core.shared.sent(self.pld);
+        self.pld = 0;
+        self.items = 0;
+        core.conn
+            .chan
+            .send_frames(frames)
+            .await
+            .map_err(|_| core.conn.lost_error())
+    }
+}
