@@ -39,7 +39,8 @@
 //! backend (`TRACTOR_BENCH_SCALE_N` sets how many), each answering one
 //! call, and tears them down, with the memory per idle actor and the
 //! root's fds (`TRACTOR_BENCH_SCALE_ONLY=1` runs that table alone;
-//! `TRACTOR_BENCH_STREAM_ONLY=1` runs only the stream throughput).
+//! `TRACTOR_BENCH_STREAM_ONLY=1` runs only the stream throughput,
+//! `TRACTOR_BENCH_RTT_ONLY=1` only the round trips on one CPU).
 //!
 //! Layout: [`raw`] measures the baselines, [`measure`] (with [`relay`])
 //! measures tractor, [`scale`] the many-actor figures, [`report`] prints
@@ -112,6 +113,17 @@ fn main() {
             Ok(rows) => scale::report(&rows, raw_one),
             Err(e) => {
                 eprintln!("tractor_bench: scale run failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    if std::env::var_os("TRACTOR_BENCH_RTT_ONLY").is_some() {
+        // Round trips on one CPU alone.
+        match runtime().block_on(measure::round_trips_one_cpu(&it)) {
+            Ok(rtt) => report::rtt_details(&rtt),
+            Err(e) => {
+                eprintln!("tractor_bench: round-trip run failed: {e}");
                 std::process::exit(1);
             }
         }

@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::placement::{Placement, affinity, cpu_set, cpus_of, set_affinity};
+use crate::placement::{Placement, affinity, cpu_set, cpus_of, pin_process, set_affinity};
 use crate::raw::{
     self, pingpong_std, pingpong_tokio, raw_bulk, raw_frames, raw_peer_of, raw_spawn, std_peer,
     tokio_peer,
@@ -210,6 +210,26 @@ pub(crate) async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet, TpSet),
     })
     .await?;
     Ok((raw, tr, rtt, tp))
+}
+
+/// Round trips alone, both ends on one CPU, over TCP and then UDS (to
+/// profile the software path of a call).
+pub(crate) async fn round_trips_one_cpu(it: &Iters) -> Result<RttSet, tractor::Error> {
+    let mut rtt = RttSet::default();
+    for (uds, kind) in [
+        (false, tractor::TransportKind::Tcp),
+        (true, tractor::TransportKind::Uds),
+    ] {
+        let cfg = tractor::RootConfig::new("bench").transport(kind);
+        let r =
+            tractor::open_root_actor(cfg, async || round_trips(it, uds, Placement::SameCpu).await)
+                .await?;
+        if let Some(r) = r {
+            let v = if uds { &mut rtt.uds } else { &mut rtt.tcp };
+            v.push((Placement::SameCpu, r));
+        }
+    }
+    Ok(rtt)
 }
 
 /// Stream throughput alone, over TCP and then UDS (to profile streams).
@@ -475,8 +495,9 @@ async fn spawns(it: &Iters, raw: &mut Raw, tr: &mut Tractor) -> Result<(), tract
 
 /// Round trips against a std echo peer, a tokio echo peer and a tractor
 /// daemon (`portal.run(ping)`), in alternating rounds, with the peers placed
-/// as `at` says (they inherit the spawning thread's CPU affinity). `None`
-/// when the placement is impossible here.
+/// as `at` says (the raw peers inherit the spawning thread's CPU affinity,
+/// the actor is pinned once spawned). `None` when the placement is
+/// impossible here.
 async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>, tractor::Error> {
     let Some(orig) = affinity() else {
         return Ok(None);
@@ -498,12 +519,15 @@ async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>
             .enable_modules([module_path!()])
             .spawn()
             .await?;
+        let pid = p.aid().pid;
+        if let Some((peers, _)) = pins {
+            pin_process(pid, &cpu_set(&[peers]));
+        }
         let (mut std_s, mut std_child) = std_peer(uds);
         let (mut tok_s, mut tok_child) = tokio_peer(uds).await;
         if let Some((_, me)) = pins {
             set_affinity(&cpu_set(&[me]));
         }
-        let pid = p.aid().pid;
         // The context stays open through all rounds; its stream idles
         // while the other variants run.
         let out = p

@@ -66,3 +66,28 @@ pub(crate) fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
         .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
         .collect()
 }
+
+/// Pins every thread of process `pid`. A tractor child is started by the
+/// runtime's spawner thread, which may predate this thread's pinning, so
+/// it does not inherit the measuring thread's affinity: it is pinned
+/// here, after the spawn.
+pub(crate) fn pin_process(pid: u32, set: &libc::cpu_set_t) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        eprintln!("tractor_bench: cannot list the threads of {pid} to pin them");
+        return;
+    };
+    for tid in tasks
+        .flatten()
+        .filter_map(|t| t.file_name().to_str()?.parse::<i32>().ok())
+    {
+        // SAFETY: `set` is a valid cpu_set_t of the size passed.
+        let rc =
+            unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), set) };
+        if rc != 0 {
+            eprintln!(
+                "tractor_bench: sched_setaffinity({tid}): {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}

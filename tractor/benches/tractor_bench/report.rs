@@ -251,44 +251,7 @@ pub(crate) fn report(
             s.0.len()
         );
     };
-    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
-        for at in Placement::ALL {
-            let Some(r) = rtt.get(uds, at) else { continue };
-            d(
-                &format!("raw {name} ping-pong, std blocking, {}", at.label()),
-                &r.raw,
-            );
-            d(
-                &format!("raw {name} ping-pong, tokio, {}", at.label()),
-                &r.tokio,
-            );
-            d(
-                &format!("tractor portal.run, {name}, {}", at.label()),
-                &r.tractor,
-            );
-            d(
-                &format!("tractor ctx stream send+recv, {name}, {}", at.label()),
-                &r.ctx,
-            );
-        }
-    }
-    println!("  mean CPU time per round trip (this process + peer process), both ends on 1 CPU:");
-    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
-        let Some(r) = rtt.get(uds, Placement::SameCpu) else {
-            continue;
-        };
-        let f = |c: &Cpu| {
-            let (me, peer) = c.per_call();
-            format!("{} + {}", fmt_ns(me), fmt_ns(peer))
-        };
-        println!(
-            "    {name}: raw std {}, raw tokio {}, portal.run {}, ctx stream {}",
-            f(&r.cpu[0]),
-            f(&r.cpu[1]),
-            f(&r.cpu[2]),
-            f(&r.cpu[3])
-        );
-    }
+    rtt_details(rtt);
     stream_details(tp);
     d("raw exec -> handshake byte received", &raw.spawn1_up);
     d("raw exec + handshake + exit + wait", &raw.spawn1);
@@ -369,6 +332,57 @@ pub(crate) fn report(
     println!(
         "  error relay is measured with RUST_LIB_BACKTRACE=0 in the actors; the sub-run shows the cost of capturing backtraces"
     );
+}
+
+/// The round-trip lines of the details (also all that
+/// `TRACTOR_BENCH_RTT_ONLY=1` prints).
+pub(crate) fn rtt_details(rtt: &RttSet) {
+    let d = |what: &str, s: &Samples| {
+        println!(
+            "  {what:<52} median {:>9}  p99 {:>9}  n={}",
+            fmt_ns(s.median()),
+            fmt_ns(s.p99()),
+            s.0.len()
+        );
+    };
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        for at in Placement::ALL {
+            let Some(r) = rtt.get(uds, at) else { continue };
+            d(
+                &format!("raw {name} ping-pong, std blocking, {}", at.label()),
+                &r.raw,
+            );
+            d(
+                &format!("raw {name} ping-pong, tokio, {}", at.label()),
+                &r.tokio,
+            );
+            d(
+                &format!("tractor portal.run, {name}, {}", at.label()),
+                &r.tractor,
+            );
+            d(
+                &format!("tractor ctx stream send+recv, {name}, {}", at.label()),
+                &r.ctx,
+            );
+        }
+    }
+    println!("  mean CPU time per round trip (this process + peer process), both ends on 1 CPU:");
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        let Some(r) = rtt.get(uds, Placement::SameCpu) else {
+            continue;
+        };
+        let f = |c: &Cpu| {
+            let (me, peer) = c.per_call();
+            format!("{} + {}", fmt_ns(me), fmt_ns(peer))
+        };
+        println!(
+            "    {name}: raw std {}, raw tokio {}, portal.run {}, ctx stream {}",
+            f(&r.cpu[0]),
+            f(&r.cpu[1]),
+            f(&r.cpu[2]),
+            f(&r.cpu[3])
+        );
+    }
 }
 
 /// The stream throughput lines of the details (also all that

@@ -153,12 +153,21 @@ impl QueueTx {
     /// Queues a stream item's encoded payload (copied).
     #[cfg(test)]
     pub(crate) fn push_item(&self, pld: &[u8]) -> Result<(), Gone> {
-        self.push_items(std::iter::once(pld))
+        self.push_items(std::iter::once(pld), || {})
     }
 
     /// Queues a run of stream items (copied) under one lock and one
     /// wake; `items` is not polled at all if the receiver is gone.
-    pub(crate) fn push_items<'a>(&self, items: impl Iterator<Item = &'a [u8]>) -> Result<(), Gone> {
+    /// `before_visible` runs once they are queued, before the receiver
+    /// can see them (the sender's accounting of the run).
+    pub(crate) fn push_items<'a, I>(
+        &self,
+        items: I,
+        before_visible: impl FnOnce(),
+    ) -> Result<(), Gone>
+    where
+        I: Iterator<Item = &'a [u8]>,
+    {
         let mut st = self.0.lock();
         if !st.receiver {
             return Err(Gone);
@@ -170,6 +179,7 @@ impl QueueTx {
                 _ => st.entries.push_back(Entry::Items(1)),
             }
         }
+        before_visible();
         drop(st);
         self.0.waker.wake();
         Ok(())
