@@ -1,8 +1,11 @@
 //! Flow control on context streams: tractor's overrun mode (with and
 //! without `allow_overruns`), credit-based backpressure (the default), and
-//! a stalled context that does not slow its siblings (scenarios 21, 22).
+//! a stalled context that does not slow its siblings (scenarios 21, 22);
+//! the same window and byte window hold a one-way stream's generator.
 
 use std::time::Duration;
+
+use futures::StreamExt;
 
 use tractor::{Context, Error, RemoteErrorKind, TransportKind};
 
@@ -19,6 +22,8 @@ both_transports!(
     backpressure_bounds_a_flooder,
     large_items_are_held_by_bytes_not_the_message_window,
     stalled_context_does_not_slow_a_sibling,
+    a_one_way_stream_waits_for_window,
+    a_one_way_stream_of_large_items_waits_for_byte_window,
 );
 
 on_backend!(forkserver = "forkserver": backpressure_bounds_a_flooder, stalled_context_does_not_slow_a_sibling);
@@ -26,6 +31,7 @@ on_backend!(thread = "thread":
     stalled_context_does_not_slow_a_sibling;
     skip "it counts in statics, which thread actors share with every other actor of the process":
         backpressure_bounds_a_flooder, large_items_are_held_by_bytes_not_the_message_window,
+        a_one_way_stream_waits_for_window, a_one_way_stream_of_large_items_waits_for_byte_window,
 );
 
 #[tractor::context]
@@ -269,6 +275,90 @@ async fn stalled_context_does_not_slow_a_sibling(t: TransportKind) {
             Ok(())
         })
         .await?;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A one-way stream of `size`-byte items, counting each it makes.
+#[tractor::endpoint]
+async fn made_on_demand(size: u32) -> impl futures::Stream<Item = serde_bytes::ByteBuf> {
+    futures::stream::iter(0..).map(move |_: u64| {
+        MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        serde_bytes::ByteBuf::from(vec![7; size as usize])
+    })
+}
+
+#[tractor::endpoint]
+async fn made_so_far() -> u64 {
+    MADE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Waits until the generator has made `at_least` items, then checks a
+/// few times over that it made no more than `at_most` (it is parked).
+async fn parks_between(p: &tractor::Portal, at_least: u64, at_most: u64) -> Result<(), Error> {
+    crate::wait::until_async(
+        "the generator to fill the window",
+        Duration::from_secs(5),
+        || async {
+            let made = p.run(made_so_far::call()).await?;
+            Ok::<_, Error>(crate::wait::holds(made >= at_least, format!("made {made}")))
+        },
+    )
+    .await?;
+    for _ in 0..20 {
+        let made = p.run(made_so_far::call()).await?;
+        assert!(
+            made <= at_most,
+            "the generator made {made} items, past the window ({at_most})"
+        );
+    }
+    Ok(())
+}
+
+/// A one-way stream's generator is pulled only while the window has
+/// room (its batches take window per item): unread, it stops at the
+/// window (plus the one item waiting for it), and each item read lets
+/// one more be made.
+async fn a_one_way_stream_waits_for_window(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "one-way").await?;
+        let mut s = p
+            .open_stream_from(made_on_demand::call(8).buffer(100))
+            .await?;
+        parks_between(&p, 100, 101).await?;
+        for _ in 0..50 {
+            assert!(s.next().await.transpose()?.is_some());
+        }
+        parks_between(&p, 150, 151).await?;
+        drop(s);
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// The byte window holds a one-way stream of large items whatever its
+/// message window: 256 KiB items stop at 1 MiB unacknowledged (the item
+/// that crosses it goes, the next waits).
+async fn a_one_way_stream_of_large_items_waits_for_byte_window(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "one-way-big").await?;
+        let mut s = p.open_stream_from(made_on_demand::call(256 * 1024)).await?;
+        parks_between(&p, 5, 6).await?;
+        for _ in 0..4 {
+            assert_eq!(
+                s.next().await.transpose()?.map(|b| b.len()),
+                Some(256 * 1024)
+            );
+        }
+        parks_between(&p, 9, 10).await?;
+        drop(s);
         p.cancel_actor().await?;
         Ok(())
     })

@@ -156,37 +156,36 @@ pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> Result<usize, String> {
     debug_assert!(variant < 0x80, "a one-byte varint tag");
+    // The header goes in first, its payload length guessed one byte (a
+    // small item's): the payload is encoded right after it and moved only
+    // when the guess was short. Fixed-size copies, no per-item memmove.
     let at = buf.len();
-    buf.resize(at + HEADROOM, 0);
-    let pld_len = match append(value, buf) {
-        Ok(()) => buf.len() - at - HEADROOM,
-        Err(e) => {
-            buf.truncate(at);
-            return Err(e);
-        }
-    };
-    let mut header = [0u8; HEADROOM - 4];
-    let mut n = 0;
-    header[n] = variant;
-    n += 1;
-    n += varint(cid, &mut header[n..]);
-    n += varint(pld_len as u64, &mut header[n..]);
-    let len = match prefix_len(n + pld_len) {
+    let mut head = [0u8; HEADROOM];
+    head[4] = variant;
+    let tag_cid = 5 + varint(cid, &mut head[5..]);
+    buf.extend_from_slice(&head);
+    buf.truncate(at + tag_cid + 1);
+    let pld_at = buf.len();
+    if let Err(e) = append(value, buf) {
+        buf.truncate(at);
+        return Err(e);
+    }
+    let pld_len = buf.len() - pld_at;
+    let mut len_varint = [0u8; 10];
+    let w = varint(pld_len as u64, &mut len_varint);
+    let len = match prefix_len(tag_cid - 4 + w + pld_len) {
         Ok(len) => len,
         Err(e) => {
             buf.truncate(at);
             return Err(e);
         }
     };
-    buf[at..at + 4].copy_from_slice(&len);
-    buf[at + 4..at + 4 + n].copy_from_slice(&header[..n]);
-    // The payload moves up over the headroom the header did not use
-    // (a few bytes; only small payloads are appended to a batch).
-    let unused = HEADROOM - 4 - n;
-    if unused > 0 {
-        buf.copy_within(at + HEADROOM.., at + 4 + n);
-        buf.truncate(buf.len() - unused);
+    if w > 1 {
+        buf.resize(buf.len() + w - 1, 0);
+        buf.copy_within(pld_at..pld_at + pld_len, pld_at + w - 1);
     }
+    buf[at + tag_cid..at + tag_cid + w].copy_from_slice(&len_varint[..w]);
+    buf[at..at + 4].copy_from_slice(&len);
     Ok(pld_len)
 }
 
@@ -329,6 +328,7 @@ mod tests {
             (1 << 40, 120),
             (7, 128),
             (9, 20_000),
+            (u64::MAX, 2_100_000),
         ] {
             let value = serde_bytes::ByteBuf::from(vec![0x5a; len]);
             let pld = append_payload_frame(&mut buf, 3, cid, &value).unwrap();

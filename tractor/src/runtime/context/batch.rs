@@ -16,7 +16,7 @@
 use serde::Serialize;
 
 use super::CtxCore;
-use super::stream::{check_open, encode_error, take_credit_now, wait_byte_room, wait_credit};
+use super::stream::{check_open, encode_error, take_credits_now, wait_byte_room, wait_credit};
 use crate::ipc::frame::{self, Frame};
 use crate::ipc::{COALESCE_MAX, PayloadMsg, WINDOW_BYTES};
 use crate::runtime::error::Error;
@@ -26,9 +26,16 @@ use crate::runtime::error::Error;
 /// enough that the writer starts early and the buffer stays in cache.
 const BATCH_BYTES: usize = 16 * 1024;
 
+/// How much window a batch takes at once when the receiver granted it:
+/// one atomic update of the window per this many items, not per item.
+const CREDIT_GRAB: usize = 64;
+
 /// Encoded stream items of one dialog, not yet queued.
-#[derive(Default)]
-pub(crate) struct Batch {
+pub(crate) struct Batch<'c> {
+    core: &'c CtxCore,
+    /// Messages of window taken from the dialog and not used yet (given
+    /// back when the batch is dropped).
+    credit: usize,
     /// Whole frames, back to back.
     buf: Vec<u8>,
     /// Their payload bytes (what the byte window counts).
@@ -37,7 +44,17 @@ pub(crate) struct Batch {
     items: usize,
 }
 
-impl Batch {
+impl<'c> Batch<'c> {
+    pub(crate) fn new(core: &'c CtxCore) -> Self {
+        Batch {
+            core,
+            credit: 0,
+            buf: Vec::new(),
+            pld: 0,
+            items: 0,
+        }
+    }
+
     /// Whether the batch should be queued before more items are gathered.
     pub(crate) fn is_full(&self) -> bool {
         self.buf.len() >= BATCH_BYTES
@@ -47,19 +64,21 @@ impl Batch {
     /// first) while the receiver has no window or byte window left for
     /// it. An item of [`COALESCE_MAX`] bytes or more goes out at once, in
     /// the buffer it was encoded into.
-    pub(crate) async fn push<T: Serialize + ?Sized>(
-        &mut self,
-        core: &CtxCore,
-        item: &T,
-    ) -> Result<(), Error> {
+    pub(crate) async fn push<T: Serialize + ?Sized>(&mut self, item: &T) -> Result<(), Error> {
+        let core = self.core;
         check_open(core)?;
         if !core.shared.flow.overrun {
-            if !take_credit_now(core)? {
-                self.flush(core).await?;
-                wait_credit(core).await?;
+            if self.credit == 0 {
+                self.credit = take_credits_now(core, CREDIT_GRAB)?;
             }
+            if self.credit == 0 {
+                self.flush().await?;
+                wait_credit(core).await?;
+                self.credit = 1;
+            }
+            self.credit -= 1;
             if core.shared.unacked_bytes() + self.pld >= WINDOW_BYTES {
-                self.flush(core).await?;
+                self.flush().await?;
                 wait_byte_room(core).await?;
             }
         }
@@ -79,7 +98,7 @@ impl Batch {
         // small), then its frame is handed over where it was encoded.
         let buf = std::mem::take(&mut self.buf);
         if self.items > 0 {
-            self.queue(core, &buf[..at]).await?;
+            self.queue(&buf[..at]).await?;
         }
         core.shared.sent(pld);
         core.conn
@@ -91,12 +110,12 @@ impl Batch {
 
     /// Queues what the batch holds on the channel (waiting for room in
     /// its write buffer).
-    pub(crate) async fn flush(&mut self, core: &CtxCore) -> Result<(), Error> {
+    pub(crate) async fn flush(&mut self) -> Result<(), Error> {
         if self.items == 0 {
             return Ok(());
         }
         let buf = std::mem::take(&mut self.buf);
-        let queued = self.queue(core, &buf).await;
+        let queued = self.queue(&buf).await;
         self.buf = buf;
         self.buf.clear();
         queued
@@ -104,7 +123,8 @@ impl Batch {
 
     /// Records the batch's items as sent (their credit cannot come first)
     /// and queues `frames`, their bytes; the batch is then empty.
-    async fn queue(&mut self, core: &CtxCore, frames: &[u8]) -> Result<(), Error> {
+    async fn queue(&mut self, frames: &[u8]) -> Result<(), Error> {
+        let core = self.core;
         core.shared.sent(self.pld);
         self.pld = 0;
         self.items = 0;
@@ -113,5 +133,15 @@ impl Batch {
             .send_frames(frames)
             .await
             .map_err(|_| core.conn.lost_error())
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        // Window taken and not used goes back: the dialog's count of it
+        // stays whole (a peer's over-credit is still seen as one).
+        if self.credit > 0 {
+            self.core.shared.credits.add_permits(self.credit);
+        }
     }
 }

@@ -105,31 +105,31 @@ where
     S::Item: Serialize,
 {
     let mut items = std::pin::pin!(items);
-    let mut batch = Batch::default();
+    let mut batch = Batch::new(&core);
     loop {
         let next = match items.next().now_or_never() {
             Some(next) => next,
             None => {
                 // Nothing ready: what was gathered goes out before we wait.
-                if let Err(e) = batch.flush(&core).await {
+                if let Err(e) = batch.flush().await {
                     return Reply::Err(box_tractor_error(&e));
                 }
                 items.next().await
             }
         };
         let Some(item) = next else { break };
-        if let Err(e) = batch.push(&core, &item).await {
+        if let Err(e) = batch.push(&item).await {
             return Reply::Err(box_tractor_error(&e));
         }
         if batch.is_full() {
-            if let Err(e) = batch.flush(&core).await {
+            if let Err(e) = batch.flush().await {
                 return Reply::Err(box_tractor_error(&e));
             }
             // The writer puts it on the wire while we gather the next.
             tokio::task::yield_now().await;
         }
     }
-    match batch.flush(&core).await {
+    match batch.flush().await {
         Ok(()) => Reply::ok(&()),
         Err(e) => Reply::Err(box_tractor_error(&e)),
     }

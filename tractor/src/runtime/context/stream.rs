@@ -180,6 +180,26 @@ pub(super) fn take_credit_now(core: &CtxCore) -> Result<bool, Error> {
     }
 }
 
+/// Takes up to `most` messages of window, as many as there are now
+/// (none when the sender must [`wait_credit`]).
+pub(super) fn take_credits_now(core: &CtxCore, most: usize) -> Result<usize, Error> {
+    let sem = &core.shared.credits;
+    // Only this sender takes from the window, so what is available now
+    // stays available until it takes it (credit only adds).
+    let n = sem.available_permits().min(most);
+    if n == 0 {
+        return Ok(usize::from(take_credit_now(core)?));
+    }
+    match sem.try_acquire_many(n as u32) {
+        Ok(p) => {
+            p.forget();
+            Ok(n)
+        }
+        Err(tokio::sync::TryAcquireError::Closed) => Err(core.misuse(Misuse::WindowClosed)),
+        Err(tokio::sync::TryAcquireError::NoPermits) => Ok(usize::from(take_credit_now(core)?)),
+    }
+}
+
 /// Waits for one message of window, or the dialog's end.
 pub(super) async fn wait_credit(core: &CtxCore) -> Result<(), Error> {
     let mut ended = core.shared.terminal.subscribe();
