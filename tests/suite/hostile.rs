@@ -529,7 +529,7 @@ async fn many_dialogs_share_one_connection_budget(t: TransportKind) {
             start_idle(&mut peer, cid).await;
         }
         // 80 KiB of payload in all, 20 KiB per dialog: each fits its own
-        // window (1,024 messages), together they do not fit the budget.
+        // window (4,096 messages), together they do not fit the budget.
         for _ in 0..20 {
             for cid in dialogs {
                 peer.send(&Msg::Yield {

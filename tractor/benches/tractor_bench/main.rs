@@ -28,7 +28,7 @@
 //!
 //! Streaming throughput is measured unpinned, again alternating with raw
 //! peers over the same transport: a one-way stream endpoint yielding
-//! `u64`s (with the default window and with `.buffer(4096)`) next to a raw
+//! `u64`s (with the default window and with `.buffer(256)`) next to a raw
 //! writer sending 4-byte-length-prefixed 8-byte frames through a
 //! `BufWriter` to a reader that parses every frame; and a one-way stream of
 //! 64 KiB byte chunks next to raw 64 KiB socket writes. Run it with
@@ -74,9 +74,9 @@ const ROUNDS: usize = 5;
 /// Payload of one bulk stream item / raw bulk write.
 const CHUNK: usize = 64 * 1024;
 
-/// Stream windows of the small-message throughput runs: the default (64)
-/// and a large one.
-const WINDOWS: [Option<u32>; 2] = [None, Some(4096)];
+/// Stream windows of the small-message throughput runs: the default and
+/// a small one (what credit round trips cost).
+const WINDOWS: [Option<u32>; 2] = [None, Some(256)];
 
 fn main() {
     // A tractor child re-executes this binary: serve as the actor and exit.

@@ -149,10 +149,13 @@ pub struct FlowSpec {
     pub overrun: bool,
 }
 
-/// Messages a dialog's window holds unless its caller chooses: enough
-/// that a stream of small items is not held up by credit round trips;
-/// large items are held by [`WINDOW_BYTES`] first.
-pub(crate) const DEFAULT_WINDOW: u32 = 1024;
+/// Messages a dialog's window holds unless its caller chooses: what a
+/// receiver with default [`Limits`](super::Limits) queues
+/// (`stream_buffer`), enough that a stream of small items is seldom held
+/// up by credit round trips (a one-way `u64` stream went from 5-10 to
+/// 10-16 M items/s with 4,096 over 1,024). Large items are held by
+/// [`WINDOW_BYTES`] first, so the window costs memory only as small items.
+pub(crate) const DEFAULT_WINDOW: u32 = 4 * 1024;
 
 /// Payload bytes a sender may have unacknowledged in a dialog with
 /// backpressure, however many messages its window allows (one larger

@@ -50,7 +50,7 @@ impl<E: RemoteFn> Call<E> {
 
     /// The stream buffer of the dialog: how many messages either side may
     /// have unread before the sender waits (or, in overrun mode, overruns).
-    /// Default 1,024. With backpressure a sender also waits while 1 MiB of
+    /// Default 4,096. With backpressure a sender also waits while 1 MiB of
     /// its payloads is unread (one larger message may always go), so a
     /// large window of large items is not as large a buffer. The
     /// receiving actor caps it at its `Limits::stream_buffer`.
@@ -62,8 +62,8 @@ impl<E: RemoteFn> Call<E> {
     /// }
     ///
     /// async fn demo(portal: tractor::Portal) -> Result<(), tractor::Error> {
-    ///     // Small items, fast producer: a larger window means fewer credit round trips.
-    ///     let _items = portal.open_stream_from(samples::call(1_000_000).buffer(4096)).await?;
+    ///     // A consumer that wants the producer at most 64 items ahead of it.
+    ///     let _items = portal.open_stream_from(samples::call(1_000_000).buffer(64)).await?;
     ///     Ok(())
     /// }
     /// # fn main() {}
