@@ -2,7 +2,9 @@
 //! restarted lose nothing, a dropped consumer cancels the remote task,
 //! and a 4-actor streaming pipeline cancelled at any moment tears down
 //! cleanly, and one stream fans out to 22 local subscribers through
-//! `trionics::broadcast_receiver` (scenarios 31, 32, 33).
+//! `trionics::broadcast_receiver` (scenarios 31, 32, 33). Batching keeps
+//! every item's order and promptness: what comes before a failure arrives
+//! before it, and a slow generator's items are not held back.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,9 @@ both_transports!(
     dropping_a_one_way_stream_cancels_it,
     pipeline_dedups_and_cancels_cleanly timeout = 60,
     local_fanout_from_one_stream,
+    items_before_a_generator_panic_arrive_first,
+    items_before_one_that_does_not_encode_arrive_first,
+    a_slow_generator_s_items_are_not_held_back,
 );
 
 on_backend!(forkserver = "forkserver":
@@ -302,6 +307,113 @@ async fn local_fanout_from_one_stream(t: TransportKind) {
             b.subscribe().is_err(),
             "a closed broadcast refuses subscribers"
         );
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// `0..`, panicking when it gets to `n`.
+#[tractor::endpoint]
+async fn panics_at(n: u32) -> impl futures::Stream<Item = u32> {
+    futures::stream::iter(0..).map(move |i| {
+        assert!(i != n, "the generator panics at {n}");
+        i
+    })
+}
+
+/// The items a generator made before it panicked reach the consumer,
+/// then the panic as a remote error (they were gathered in one batch).
+async fn items_before_a_generator_panic_arrive_first(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "panicky").await?;
+        let mut s = p.open_stream_from(panics_at::call(100)).await?;
+        for i in 0..100 {
+            assert_eq!(s.recv().await?, Some(i));
+        }
+        let err = s.recv().await.expect_err("the panic");
+        assert!(err.to_string().contains("panics at 100"), "{err}");
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// An item whose `Serialize` fails at `n`.
+#[derive(Debug)]
+struct Refuses(u32, u32);
+
+impl serde::Serialize for Refuses {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == self.1 {
+            return Err(serde::ser::Error::custom("this item refuses to encode"));
+        }
+        s.serialize_u32(self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Refuses {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        u32::deserialize(d).map(|i| Refuses(i, u32::MAX))
+    }
+}
+
+#[tractor::endpoint]
+async fn refuses_at(n: u32) -> impl futures::Stream<Item = Refuses> {
+    futures::stream::iter(0..).map(move |i| Refuses(i, n))
+}
+
+/// The items before one that does not encode reach the consumer, then
+/// the encoding error.
+async fn items_before_one_that_does_not_encode_arrive_first(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "refuser").await?;
+        let mut s = p.open_stream_from(refuses_at::call(50)).await?;
+        for i in 0..50 {
+            assert_eq!(s.recv().await?.map(|r| r.0), Some(i));
+        }
+        let err = s.recv().await.expect_err("the encoding error");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("could not be encoded") && msg.contains("Refuses"),
+            "{msg}"
+        );
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// An endless generator that takes a few milliseconds of blocking work
+/// per item (always ready when polled, never fast).
+#[tractor::endpoint]
+async fn slow_items() -> impl futures::Stream<Item = u64> {
+    futures::stream::iter(0..).map(|i| {
+        std::thread::sleep(Duration::from_millis(30));
+        i
+    })
+}
+
+/// A generator that is always ready but slow does not have its items
+/// gathered until a batch fills or the task's budget runs out (128 items,
+/// about 4 s here): each goes out within a few items' making.
+async fn a_slow_generator_s_items_are_not_held_back(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "slow").await?;
+        let mut s = p.open_stream_from(slow_items::call()).await?;
+        let first_three = async {
+            for i in 0..3 {
+                assert_eq!(s.recv().await?, Some(i));
+            }
+            Ok::<_, Error>(())
+        };
+        tokio::time::timeout(Duration::from_secs(2), first_three)
+            .await
+            .expect("the first items of a slow generator were held back")?;
+        drop(s);
         p.cancel_actor().await?;
         Ok(())
     })

@@ -13,6 +13,8 @@
 //! ready yet, and the credit the receiver returns for queued items can
 //! always come back.
 
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 
 use super::CtxCore;
@@ -25,6 +27,13 @@ use crate::runtime::error::Error;
 /// items: large enough that the per-batch costs vanish per item, small
 /// enough that the writer starts early and the buffer stays in cache.
 const BATCH_BYTES: usize = 16 * 1024;
+
+/// How long a batch gathers items that are always ready (a generator
+/// that computes each one as it is polled, however slowly) before it is
+/// queued anyway. Checked every [`AGE_EVERY`] items, so an item waits at
+/// most about this long or that many items' making.
+const MAX_AGE: Duration = Duration::from_millis(1);
+const AGE_EVERY: usize = 4;
 
 /// How much window a batch takes at once when the receiver granted it:
 /// one atomic update of the window per this many items, not per item.
@@ -42,6 +51,8 @@ pub(crate) struct Batch<'c> {
     pld: usize,
     /// How many.
     items: usize,
+    /// When the first of them was added.
+    since: Instant,
 }
 
 impl<'c> Batch<'c> {
@@ -52,12 +63,14 @@ impl<'c> Batch<'c> {
             buf: Vec::new(),
             pld: 0,
             items: 0,
+            since: Instant::now(),
         }
     }
 
     /// Whether the batch should be queued before more items are gathered.
     pub(crate) fn is_full(&self) -> bool {
         self.buf.len() >= BATCH_BYTES
+            || (self.items % AGE_EVERY == 0 && self.items > 0 && self.since.elapsed() >= MAX_AGE)
     }
 
     /// Adds `item`, after taking its window: waits (with the batch queued
@@ -90,6 +103,9 @@ impl<'c> Batch<'c> {
             frame::append_payload_frame(&mut self.buf, PayloadMsg::Yield.tag(), core.cid, item)
                 .map_err(|reason| encode_error::<T>(core, reason))?;
         if self.buf.len() - at < COALESCE_MAX {
+            if self.items == 0 {
+                self.since = Instant::now();
+            }
             self.pld += pld;
             self.items += 1;
             return Ok(());
@@ -138,10 +154,13 @@ impl<'c> Batch<'c> {
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        // Window taken and not used goes back: the dialog's count of it
-        // stays whole (a peer's over-credit is still seen as one).
+        // Window taken and not used goes back, never past the window
+        // (a peer that over-credited while we held it gains nothing).
         if self.credit > 0 {
-            self.core.shared.credits.add_permits(self.credit);
+            let shared = &self.core.shared;
+            let window = shared.flow.window.max(1) as usize;
+            let room = window.saturating_sub(shared.credits.available_permits());
+            shared.credits.add_permits(self.credit.min(room));
         }
     }
 }

@@ -109,8 +109,8 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, len: usize) {
-        self.items += 1;
-        self.bytes += len;
+        self.items = self.items.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(len);
     }
 }
 
@@ -233,7 +233,8 @@ impl CtxCore {
         cx: &mut TaskCx<'_>,
         item: impl FnOnce(&[u8]) -> R,
     ) -> Poll<Option<Polled<R>>> {
-        let mut rd = lock(&self.reading);
+        let mut guard = lock(&self.reading);
+        let rd = &mut *guard;
         let polled = match &mut rd.source {
             Source::Caller(d) => d.poll_next(cx),
             Source::Callee(rx) => rx.poll_next(cx),
@@ -245,21 +246,28 @@ impl CtxCore {
         let polled = match next {
             Some(Next::Item(pld)) => {
                 let len = pld.len();
-                let r = item(pld);
+                // Counted before `item` (the user's decode) runs: one that
+                // panics still gives its window back.
                 rd.unreleased.add(len);
-                if !rd.source.holds_items() {
-                    self.release(&mut rd);
+                if !self.shared.flow.overrun {
+                    rd.owed.add(len);
                 }
-                self.consumed(&mut rd, len);
+                let r = item(pld);
+                // In overrun mode no credit goes out to release before,
+                // and what was read must free the queue at once.
+                if self.shared.flow.overrun || !rd.source.holds_items() {
+                    self.release(rd);
+                }
+                self.credit_if_due(rd);
                 Some(Polled::Item(r))
             }
             Some(Next::Msg(m)) => {
-                self.release(&mut rd);
+                self.release(rd);
                 self.shared.dequeued(&m);
                 Some(Polled::Msg(m))
             }
             None => {
-                self.release(&mut rd);
+                self.release(rd);
                 None
             }
         };
@@ -289,20 +297,28 @@ impl CtxCore {
         self.consumed(&mut rd, len);
     }
 
-    /// Counts one consumed stream message of `len` payload bytes and
-    /// returns window to the sender in batches: a quarter of the window
-    /// of messages, or a quarter of [`WINDOW_BYTES`] (a sender held by
-    /// bytes gets its credit as surely as one held by messages). A quarter,
-    /// not a half: the sender still has most of a window to send while the
-    /// credit travels, so a fast stream rarely waits for it (one-way `u64`
-    /// streams went from 4.3-6.4 to 5.0-8.7 M items/s). Never awaits:
-    /// `recv` stays cancel-safe; credit that cannot be queued now is sent
-    /// next time.
+    /// Counts one consumed stream message of `len` payload bytes (see
+    /// [`credit_if_due`](Self::credit_if_due)).
     fn consumed(&self, rd: &mut Reading, len: usize) {
         if self.shared.flow.overrun {
             return;
         }
         rd.owed.add(len);
+        self.credit_if_due(rd);
+    }
+
+    /// Returns window to the sender in batches: once a quarter of the
+    /// window of messages, or a quarter of [`WINDOW_BYTES`], was read (a
+    /// sender held by bytes gets its credit as surely as one held by
+    /// messages). A quarter, not a half: the sender still has most of a
+    /// window to send while the credit travels, so a fast stream rarely
+    /// waits for it (one-way `u64` streams went from 4.3-6.4 to 5.0-8.7 M
+    /// items/s). Never awaits: `recv` stays cancel-safe; credit that
+    /// cannot be queued now is sent next time.
+    fn credit_if_due(&self, rd: &mut Reading) {
+        if self.shared.flow.overrun {
+            return;
+        }
         let owed = rd.owed;
         let due =
             owed.items >= (self.shared.recv_window() / 4).max(1) || owed.bytes >= WINDOW_BYTES / 4;

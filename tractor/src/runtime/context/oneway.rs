@@ -2,6 +2,7 @@
 //! consumed with [`Portal::open_stream_from`].
 
 use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
@@ -98,7 +99,9 @@ impl Portal {
 
 /// The callee side of a one-way stream: sends every item (waiting for
 /// window), then the endpoint returns `()`. The items the generator has
-/// ready at once go out as one [`Batch`].
+/// ready at once go out as one [`Batch`]. Whatever ends the stream early
+/// (an item that does not encode, a generator that panics) comes after
+/// every item gathered before it, as it would unbatched.
 pub(crate) async fn pump<S>(core: Arc<CtxCore>, items: S) -> Reply
 where
     S: futures::Stream,
@@ -106,24 +109,31 @@ where
 {
     let mut items = std::pin::pin!(items);
     let mut batch = Batch::new(&core);
+    let failed = |e: &Error| Reply::Err(box_tractor_error(e));
     loop {
-        let next = match items.next().now_or_never() {
-            Some(next) => next,
-            None => {
+        let ready = std::panic::catch_unwind(AssertUnwindSafe(|| items.next().now_or_never()));
+        let next = match ready {
+            Ok(Some(next)) => next,
+            Ok(None) => {
                 // Nothing ready: what was gathered goes out before we wait.
                 if let Err(e) = batch.flush().await {
-                    return Reply::Err(box_tractor_error(&e));
+                    return failed(&e);
                 }
                 items.next().await
+            }
+            Err(panic) => {
+                let _ = batch.flush().await;
+                std::panic::resume_unwind(panic)
             }
         };
         let Some(item) = next else { break };
         if let Err(e) = batch.push(&item).await {
-            return Reply::Err(box_tractor_error(&e));
+            let _ = batch.flush().await;
+            return failed(&e);
         }
         if batch.is_full() {
             if let Err(e) = batch.flush().await {
-                return Reply::Err(box_tractor_error(&e));
+                return failed(&e);
             }
             // The writer puts it on the wire while we gather the next.
             tokio::task::yield_now().await;
@@ -131,6 +141,6 @@ where
     }
     match batch.flush().await {
         Ok(()) => Reply::ok(&()),
-        Err(e) => Reply::Err(box_tractor_error(&e)),
+        Err(e) => failed(&e),
     }
 }
