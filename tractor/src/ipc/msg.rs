@@ -410,6 +410,26 @@ impl Msg {
         super::frame::Frame::with_payload(kind.tag(), cid, value)
     }
 
+    /// The dialog the message belongs to, if it belongs to one.
+    pub(crate) fn dialog(&self) -> Option<Cid> {
+        match self {
+            Msg::Start(s) => Some(s.cid),
+            Msg::StartAck { cid, .. }
+            | Msg::Started { cid, .. }
+            | Msg::Yield { cid, .. }
+            | Msg::Stop { cid, .. }
+            | Msg::Return { cid, .. }
+            | Msg::CancelActor { cid, .. }
+            | Msg::CancelTask { cid, .. }
+            | Msg::Credit { cid, .. }
+            | Msg::CancelAck { cid, .. }
+            | Msg::Ping { cid, .. }
+            | Msg::Pong { cid, .. } => Some(*cid),
+            Msg::Error { cid, .. } => *cid,
+            _ => None,
+        }
+    }
+
     /// The message's name, for logs and protocol errors.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -16,6 +16,12 @@
 //! [`COALESCE_MAX`] bytes or more is queued as its own chunk, moved
 //! rather than copied. Senders wait while [`HIGH_WATER`] bytes are
 //! pending, so a slow peer bounds what a connection holds.
+//!
+//! A small frame of one dialog is queued ahead of the large frames of
+//! other dialogs that are not yet on the wire: a reply, a credit or a
+//! cancel waits for the large frame being written, not for every large
+//! payload queued (up to [`HIGH_WATER`]). A dialog's own frames, and
+//! frames of no dialog, keep the order they were queued in.
 
 use std::collections::VecDeque;
 use std::io;
@@ -105,6 +111,11 @@ struct Chunk {
     start: usize,
     /// Small frames may be appended.
     coalesce: bool,
+    /// The dialog of a large frame's chunk, when known: small frames of
+    /// other dialogs may be queued ahead of it while it is unwritten.
+    dialog: Option<u64>,
+    /// Nothing of it was written yet.
+    unwritten: bool,
 }
 
 impl Outbox {
@@ -119,6 +130,8 @@ impl Outbox {
                 buf: leftover,
                 start: 0,
                 coalesce: true,
+                dialog: None,
+                unwritten: true,
             }])
         };
         Outbox {
@@ -204,7 +217,7 @@ impl Outbox {
         if over && st.urgent >= URGENT_MAX {
             return Err(PushError::Full);
         }
-        let tail = st.tail();
+        let tail = st.tail_for(msg.dialog());
         let at = tail.len();
         tail.extend_from_slice(&[0; 4]);
         let encoded =
@@ -232,8 +245,14 @@ impl Outbox {
     /// Queues an encoded frame for the writer. The caller waited for
     /// [`room`](Self::room).
     pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), PushError> {
+        self.push_frame_of(None, frame)
+    }
+
+    /// Queues an encoded frame of `dialog` (`None`: unknown) for the
+    /// writer. The caller waited for [`room`](Self::room).
+    pub(crate) fn push_frame_of(&self, dialog: Option<u64>, frame: Frame) -> Result<(), PushError> {
         if frame.bytes().len() < COALESCE_MAX {
-            return self.push_bytes(frame.bytes());
+            return self.push_bytes_of(dialog, frame.bytes());
         }
         let mut st = self.lock();
         if !st.accepting {
@@ -245,6 +264,8 @@ impl Outbox {
             buf,
             start,
             coalesce: false,
+            dialog,
+            unwritten: true,
         });
         st.pending += len;
         drop(st);
@@ -252,14 +273,14 @@ impl Outbox {
         Ok(())
     }
 
-    /// Queues a copy of a small encoded frame (below [`COALESCE_MAX`]).
-    /// The caller waited for [`room`](Self::room).
-    pub(crate) fn push_bytes(&self, frame: &[u8]) -> Result<(), PushError> {
+    /// Queues a copy of small encoded frames of `dialog` (`None`: of no
+    /// dialog, or unknown). The caller waited for [`room`](Self::room).
+    pub(crate) fn push_bytes_of(&self, dialog: Option<u64>, frame: &[u8]) -> Result<(), PushError> {
         let mut st = self.lock();
         if !st.accepting {
             return Err(PushError::Closed);
         }
-        st.tail().extend_from_slice(frame);
+        st.tail_for(dialog).extend_from_slice(frame);
         st.pending += frame.len();
         drop(st);
         // The writer takes it, with whatever else is queued by the time it runs.
@@ -288,8 +309,8 @@ impl Outbox {
         let deliver = |built: frame::Built<'_>, pld_len| {
             encoded(pld_len);
             match built {
-                frame::Built::Borrowed(bytes) => self.push_bytes(bytes),
-                frame::Built::Owned(f) => self.push_frame(f),
+                frame::Built::Borrowed(bytes) => self.push_bytes_of(Some(cid), bytes),
+                frame::Built::Owned(f) => self.push_frame_of(Some(cid), f),
             }
         };
         frame::with_payload_frame(variant, cid, value, COALESCE_MAX, fresh, deliver)
@@ -384,23 +405,42 @@ impl OutState {
         self.urgent = 0;
     }
 
-    /// The buffer small frames are appended to.
-    fn tail(&mut self) -> &mut Vec<u8> {
-        let open = self
-            .chunks
-            .back()
+    /// The buffer a small frame of `dialog` is appended to: the last
+    /// coalescing buffer, but ahead of the unwritten large frames of
+    /// other dialogs that end the queue (never ahead of one being
+    /// written, of one of its own dialog's, or of one whose dialog is not
+    /// known). A frame of no dialog goes last.
+    fn tail_for(&mut self, dialog: Option<u64>) -> &mut Vec<u8> {
+        let mut at = self.chunks.len();
+        if dialog.is_some() {
+            while let Some(c) = at.checked_sub(1).and_then(|i| self.chunks.get(i)) {
+                let other_dialogs_unwritten =
+                    !c.coalesce && c.unwritten && c.dialog.is_some() && c.dialog != dialog;
+                if !other_dialogs_unwritten {
+                    break;
+                }
+                at -= 1;
+            }
+        }
+        let open = at
+            .checked_sub(1)
+            .and_then(|i| self.chunks.get(i))
             .is_some_and(|c| c.coalesce && c.buf.len() < COALESCE_MAX);
         if !open {
             let buf = std::mem::take(&mut self.spare);
-            self.chunks.push_back(Chunk {
+            let chunk = Chunk {
                 buf,
                 start: 0,
                 coalesce: true,
-            });
+                dialog: None,
+                unwritten: true,
+            };
+            self.chunks.insert(at, chunk);
+            at += 1;
         }
-        match self.chunks.back_mut() {
+        match at.checked_sub(1).and_then(|i| self.chunks.get_mut(i)) {
             Some(c) => &mut c.buf,
-            // Pushed just above.
+            // Inserted just above.
             None => &mut self.spare,
         }
     }
@@ -419,6 +459,7 @@ impl OutState {
                     }
                     Poll::Ready(Ok(n)) => {
                         front.start += n;
+                        front.unwritten = false;
                         self.pending = self.pending.saturating_sub(n);
                         continue;
                     }
@@ -467,6 +508,83 @@ mod tests {
     async fn next(r: &mut FrameReader<tokio::io::DuplexStream>) -> Option<Msg> {
         let body = r.next(64 << 20, SOON).await.unwrap()?;
         Some(crate::ipc::codec::decode(body).unwrap())
+    }
+
+    /// What a reader gets: `(kind, cid)` per frame, big ones as "big".
+    async fn kinds(r: &mut FrameReader<tokio::io::DuplexStream>, n: usize) -> Vec<(String, u64)> {
+        let mut got = Vec::new();
+        for _ in 0..n {
+            let m = tokio::time::timeout(SOON, next(r)).await.unwrap().unwrap();
+            let kind = match &m {
+                Msg::Yield { pld, .. } if pld.len() > COALESCE_MAX => "big",
+                m => m.kind(),
+            };
+            got.push((kind.to_string(), m.dialog().unwrap_or(u64::MAX)));
+        }
+        got
+    }
+
+    fn big_of(dialog: u64) -> Frame {
+        Msg::payload_frame(PayloadMsg::Yield, dialog, &vec![7u8; 100 * 1024]).unwrap()
+    }
+
+    /// A small frame of one dialog goes ahead of other dialogs' large
+    /// frames not yet written, never ahead of its own dialog's, of one
+    /// being written, or of frames of no dialog.
+    #[tokio::test]
+    async fn small_frames_of_a_dialog_go_ahead_of_other_dialogs_large_ones() {
+        // Nothing written yet: all of dialog 1's large frames are passed.
+        let (out, theirs) = outbox(1 << 20);
+        out.push_frame_of(Some(1), big_of(1)).unwrap();
+        out.push_frame_of(Some(1), big_of(1)).unwrap();
+        out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
+        out.push_msg(&Msg::Stop { cid: 1 }).unwrap();
+        out.push_frame(big_of(3)).unwrap(); // its dialog not known
+        out.push_msg(&Msg::Stop { cid: 4 }).unwrap();
+        out.push_msg(&Msg::Heartbeat).unwrap();
+        let closed = CancellationToken::new();
+        let writer = {
+            let (out, closed) = (out.clone(), closed.clone());
+            tokio::spawn(async move { out.run_writer(&closed).await })
+        };
+        let mut r = FrameReader::new(theirs);
+        let want = [
+            ("Stop", 2),
+            ("big", 1),
+            ("big", 1),
+            ("Stop", 1),
+            ("big", 3),
+            ("Stop", 4),
+            ("Heartbeat", u64::MAX),
+        ];
+        let got = kinds(&mut r, want.len()).await;
+        let want: Vec<(String, u64)> = want.iter().map(|(k, c)| (k.to_string(), *c)).collect();
+        assert_eq!(got, want);
+        closed.cancel();
+        writer.await.unwrap().unwrap();
+
+        // A large frame partly written is not passed (frames never
+        // interleave); the unwritten one behind it is.
+        let (out, theirs) = outbox(1024);
+        out.push_frame_of(Some(1), big_of(1)).unwrap();
+        out.push_frame_of(Some(1), big_of(1)).unwrap();
+        let closed = CancellationToken::new();
+        let writer = {
+            let (out, closed) = (out.clone(), closed.clone());
+            tokio::spawn(async move { out.run_writer(&closed).await })
+        };
+        // The writer filled the pipe with part of the first frame.
+        while out.lock().chunks.front().is_none_or(|c| c.unwritten) {
+            tokio::task::yield_now().await;
+        }
+        out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
+        let mut r = FrameReader::new(theirs);
+        let got = kinds(&mut r, 3).await;
+        let want = [("big", 1), ("Stop", 2), ("big", 1)];
+        let want: Vec<(String, u64)> = want.iter().map(|(k, c)| (k.to_string(), *c)).collect();
+        assert_eq!(got, want);
+        closed.cancel();
+        writer.await.unwrap().unwrap();
     }
 
     #[tokio::test]

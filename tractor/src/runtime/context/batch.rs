@@ -119,7 +119,7 @@ impl<'c> Batch<'c> {
         core.shared.sent(pld);
         core.conn
             .chan
-            .send_frame(Frame::from_parts(buf, at))
+            .send_frame_of(core.cid, Frame::from_parts(buf, at))
             .await
             .map_err(|_| core.conn.lost_error())
     }
@@ -146,7 +146,7 @@ impl<'c> Batch<'c> {
         self.items = 0;
         core.conn
             .chan
-            .send_frames(frames)
+            .send_frames(core.cid, frames)
             .await
             .map_err(|_| core.conn.lost_error())
     }
