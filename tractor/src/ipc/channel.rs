@@ -209,8 +209,8 @@ impl Channel {
     }
 
     /// Queues an encoded frame of dialog `dialog`, waiting while the
-    /// write buffer is full (small frames of other dialogs may go first
-    /// while it waits to be written).
+    /// write buffer is full (other dialogs' control messages and replies
+    /// may go first while it waits to be written).
     pub(crate) async fn send_frame_of(&self, dialog: Cid, frame: Frame) -> Result<(), IpcError> {
         self.wait_room().await?;
         self.inner
@@ -240,11 +240,11 @@ impl Channel {
 
     /// Queues whole encoded frames, back to back (a batch of stream
     /// items), in one copy, waiting while the write buffer is full.
-    pub(crate) async fn send_frames(&self, dialog: Cid, frames: &[u8]) -> Result<(), IpcError> {
+    pub(crate) async fn send_frames(&self, frames: &[u8]) -> Result<(), IpcError> {
         self.wait_room().await?;
         self.inner
             .out
-            .push_bytes_of(Some(dialog), frames)
+            .push_bytes(frames)
             .map_err(|e| self.push_error(e))
     }
 

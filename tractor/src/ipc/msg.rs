@@ -420,11 +420,12 @@ impl Msg {
             | Msg::Stop { cid, .. }
             | Msg::Return { cid, .. }
             | Msg::CancelActor { cid, .. }
-            | Msg::CancelTask { cid, .. }
             | Msg::Credit { cid, .. }
             | Msg::CancelAck { cid, .. }
             | Msg::Ping { cid, .. }
             | Msg::Pong { cid, .. } => Some(*cid),
+            // Ordered with the task it cancels, not with its ack.
+            Msg::CancelTask { target, .. } => Some(*target),
             Msg::Error { cid, .. } => *cid,
             _ => None,
         }

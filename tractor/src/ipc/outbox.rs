@@ -17,11 +17,14 @@
 //! rather than copied. Senders wait while [`HIGH_WATER`] bytes are
 //! pending, so a slow peer bounds what a connection holds.
 //!
-//! A small frame of one dialog is queued ahead of the large frames of
-//! other dialogs that are not yet on the wire: a reply, a credit or a
-//! cancel waits for the large frame being written, not for every large
-//! payload queued (up to [`HIGH_WATER`]). A dialog's own frames, and
-//! frames of no dialog, keep the order they were queued in.
+//! A control message or reply of one dialog (any message but a stream
+//! item) is queued ahead of the large frames of other dialogs that are
+//! not yet on the wire: a reply, a credit or a cancel waits for the
+//! large frame being written, not for every large payload queued (up to
+//! [`HIGH_WATER`]). A large frame lets at most [`PASS_MAX`] bytes go
+//! ahead of it, so a busy stream of replies cannot hold it back for
+//! ever. A dialog's own frames, and frames of no dialog, keep the order
+//! they were queued in.
 
 use std::collections::VecDeque;
 use std::io;
@@ -39,6 +42,10 @@ use super::transport::BoxWrite;
 /// A frame this large is queued as a chunk of its own, not copied into
 /// the coalescing buffer.
 pub(crate) const COALESCE_MAX: usize = 64 * 1024;
+
+/// Bytes of control messages and replies that may be queued ahead of one
+/// large frame: what it may be delayed by, however busy the others are.
+const PASS_MAX: usize = 64 * 1024;
 
 /// Bytes pending past which senders wait for the writer.
 const HIGH_WATER: usize = 512 * 1024;
@@ -116,6 +123,8 @@ struct Chunk {
     dialog: Option<u64>,
     /// Nothing of it was written yet.
     unwritten: bool,
+    /// Bytes queued ahead of it after it was (at most [`PASS_MAX`]).
+    passed: usize,
 }
 
 impl Outbox {
@@ -132,6 +141,7 @@ impl Outbox {
                 coalesce: true,
                 dialog: None,
                 unwritten: true,
+                passed: 0,
             }])
         };
         Outbox {
@@ -217,7 +227,14 @@ impl Outbox {
         if over && st.urgent >= URGENT_MAX {
             return Err(PushError::Full);
         }
-        let tail = st.tail_for(msg.dialog());
+        // Control messages and replies go ahead of other dialogs' large
+        // frames; stream items, as many as the stream has, do not.
+        let ahead = match msg {
+            Msg::Yield { .. } => None,
+            m => m.dialog(),
+        };
+        let (idx, passes) = st.place(ahead);
+        let tail = st.buf_at(idx);
         let at = tail.len();
         tail.extend_from_slice(&[0; 4]);
         let encoded =
@@ -233,6 +250,7 @@ impl Outbox {
             }
         };
         st.pending += n;
+        st.went_ahead(idx, passes, n);
         if over {
             st.urgent += n;
         }
@@ -252,7 +270,7 @@ impl Outbox {
     /// writer. The caller waited for [`room`](Self::room).
     pub(crate) fn push_frame_of(&self, dialog: Option<u64>, frame: Frame) -> Result<(), PushError> {
         if frame.bytes().len() < COALESCE_MAX {
-            return self.push_bytes_of(dialog, frame.bytes());
+            return self.push_bytes(frame.bytes());
         }
         let mut st = self.lock();
         if !st.accepting {
@@ -266,6 +284,7 @@ impl Outbox {
             coalesce: false,
             dialog,
             unwritten: true,
+            passed: 0,
         });
         st.pending += len;
         drop(st);
@@ -273,14 +292,15 @@ impl Outbox {
         Ok(())
     }
 
-    /// Queues a copy of small encoded frames of `dialog` (`None`: of no
-    /// dialog, or unknown). The caller waited for [`room`](Self::room).
-    pub(crate) fn push_bytes_of(&self, dialog: Option<u64>, frame: &[u8]) -> Result<(), PushError> {
+    /// Queues a copy of small encoded frames (below [`COALESCE_MAX`]),
+    /// after everything queued. The caller waited for [`room`](Self::room).
+    pub(crate) fn push_bytes(&self, frame: &[u8]) -> Result<(), PushError> {
         let mut st = self.lock();
         if !st.accepting {
             return Err(PushError::Closed);
         }
-        st.tail_for(dialog).extend_from_slice(frame);
+        let (idx, _) = st.place(None);
+        st.buf_at(idx).extend_from_slice(frame);
         st.pending += frame.len();
         drop(st);
         // The writer takes it, with whatever else is queued by the time it runs.
@@ -309,7 +329,7 @@ impl Outbox {
         let deliver = |built: frame::Built<'_>, pld_len| {
             encoded(pld_len);
             match built {
-                frame::Built::Borrowed(bytes) => self.push_bytes_of(Some(cid), bytes),
+                frame::Built::Borrowed(bytes) => self.push_bytes(bytes),
                 frame::Built::Owned(f) => self.push_frame_of(Some(cid), f),
             }
         };
@@ -405,43 +425,71 @@ impl OutState {
         self.urgent = 0;
     }
 
-    /// The buffer a small frame of `dialog` is appended to: the last
-    /// coalescing buffer, but ahead of the unwritten large frames of
-    /// other dialogs that end the queue (never ahead of one being
-    /// written, of one of its own dialog's, or of one whose dialog is not
-    /// known). A frame of no dialog goes last.
-    fn tail_for(&mut self, dialog: Option<u64>) -> &mut Vec<u8> {
+    /// Where the next small frame goes: the index of the coalescing
+    /// buffer to append it to (the last one), and how many large frames
+    /// queued after that buffer it goes ahead of. A frame that may go
+    /// ahead of other dialogs' frames (`ahead_of_others`, its dialog)
+    /// goes before the unwritten large frames of other dialogs that end
+    /// the queue, each while it let less than [`PASS_MAX`] bytes by;
+    /// never before one being written, one of its own dialog's, or one
+    /// whose dialog is not known.
+    fn place(&mut self, ahead_of_others: Option<u64>) -> (usize, usize) {
         let mut at = self.chunks.len();
-        if dialog.is_some() {
+        if let Some(dialog) = ahead_of_others {
             while let Some(c) = at.checked_sub(1).and_then(|i| self.chunks.get(i)) {
-                let other_dialogs_unwritten =
-                    !c.coalesce && c.unwritten && c.dialog.is_some() && c.dialog != dialog;
-                if !other_dialogs_unwritten {
+                let passable = !c.coalesce
+                    && c.unwritten
+                    && c.dialog.is_some_and(|d| d != dialog)
+                    && c.passed < PASS_MAX;
+                if !passable {
                     break;
                 }
                 at -= 1;
             }
         }
+        let passes = self.chunks.len() - at;
         let open = at
             .checked_sub(1)
             .and_then(|i| self.chunks.get(i))
             .is_some_and(|c| c.coalesce && c.buf.len() < COALESCE_MAX);
-        if !open {
-            let buf = std::mem::take(&mut self.spare);
-            let chunk = Chunk {
-                buf,
+        if open {
+            return (at - 1, passes);
+        }
+        let chunk = Chunk {
+            buf: std::mem::take(&mut self.spare),
+            start: 0,
+            coalesce: true,
+            dialog: None,
+            unwritten: true,
+            passed: 0,
+        };
+        self.chunks.insert(at, chunk);
+        (at, passes)
+    }
+
+    /// The buffer of chunk `idx` (from [`place`](Self::place)).
+    fn buf_at(&mut self, idx: usize) -> &mut Vec<u8> {
+        if idx >= self.chunks.len() {
+            // Not reached: `place` returns a chunk it found or made.
+            self.chunks.push_back(Chunk {
+                buf: Vec::new(),
                 start: 0,
                 coalesce: true,
                 dialog: None,
                 unwritten: true,
-            };
-            self.chunks.insert(at, chunk);
-            at += 1;
+                passed: 0,
+            });
+            let last = self.chunks.len() - 1;
+            return &mut self.chunks[last].buf;
         }
-        match at.checked_sub(1).and_then(|i| self.chunks.get_mut(i)) {
-            Some(c) => &mut c.buf,
-            // Inserted just above.
-            None => &mut self.spare,
+        &mut self.chunks[idx].buf
+    }
+
+    /// Records that `n` bytes appended to chunk `idx` went ahead of the
+    /// `passes` large frames after it.
+    fn went_ahead(&mut self, idx: usize, passes: usize, n: usize) {
+        for c in self.chunks.range_mut(idx + 1..).take(passes) {
+            c.passed = c.passed.saturating_add(n);
         }
     }
 
@@ -528,17 +576,23 @@ mod tests {
         Msg::payload_frame(PayloadMsg::Yield, dialog, &vec![7u8; 100 * 1024]).unwrap()
     }
 
-    /// A small frame of one dialog goes ahead of other dialogs' large
-    /// frames not yet written, never ahead of its own dialog's, of one
-    /// being written, or of frames of no dialog.
+    /// A control message or reply of one dialog goes ahead of other
+    /// dialogs' large frames not yet written, up to PASS_MAX bytes per
+    /// frame; never ahead of its own dialog's, of one being written, or
+    /// of frames of no dialog; stream items never go ahead.
     #[tokio::test]
-    async fn small_frames_of_a_dialog_go_ahead_of_other_dialogs_large_ones() {
+    async fn replies_go_ahead_of_other_dialogs_large_frames_within_a_bound() {
         // Nothing written yet: all of dialog 1's large frames are passed.
         let (out, theirs) = outbox(1 << 20);
         out.push_frame_of(Some(1), big_of(1)).unwrap();
         out.push_frame_of(Some(1), big_of(1)).unwrap();
         out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
         out.push_msg(&Msg::Stop { cid: 1 }).unwrap();
+        let item = Msg::Yield {
+            cid: 5,
+            pld: vec![1],
+        };
+        out.push_msg(&item).unwrap(); // a stream item goes last
         out.push_frame(big_of(3)).unwrap(); // its dialog not known
         out.push_msg(&Msg::Stop { cid: 4 }).unwrap();
         out.push_msg(&Msg::Heartbeat).unwrap();
@@ -553,6 +607,7 @@ mod tests {
             ("big", 1),
             ("big", 1),
             ("Stop", 1),
+            ("Yield", 5),
             ("big", 3),
             ("Stop", 4),
             ("Heartbeat", u64::MAX),
@@ -560,6 +615,30 @@ mod tests {
         let got = kinds(&mut r, want.len()).await;
         let want: Vec<(String, u64)> = want.iter().map(|(k, c)| (k.to_string(), *c)).collect();
         assert_eq!(got, want);
+        closed.cancel();
+        writer.await.unwrap().unwrap();
+
+        // A large frame lets at most PASS_MAX bytes go ahead of it.
+        let (out, theirs) = outbox(1 << 20);
+        out.push_frame_of(Some(1), big_of(1)).unwrap();
+        let stop = Frame::build(&Msg::Stop { cid: 2 }).unwrap().bytes().len();
+        let n = 2 * PASS_MAX / stop;
+        for _ in 0..n {
+            out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
+        }
+        let closed = CancellationToken::new();
+        let writer = {
+            let (out, closed) = (out.clone(), closed.clone());
+            tokio::spawn(async move { out.run_writer(&closed).await })
+        };
+        let mut r = FrameReader::new(theirs);
+        let got = kinds(&mut r, n + 1).await;
+        let ahead = got.iter().take_while(|(k, _)| k == "Stop").count();
+        assert!(
+            ahead * stop >= PASS_MAX && ahead * stop < PASS_MAX + stop,
+            "{ahead} stops of {stop} bytes went ahead"
+        );
+        assert_eq!(got[ahead], ("big".to_string(), 1));
         closed.cancel();
         writer.await.unwrap().unwrap();
 

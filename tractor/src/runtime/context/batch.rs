@@ -146,7 +146,7 @@ impl<'c> Batch<'c> {
         self.items = 0;
         core.conn
             .chan
-            .send_frames(core.cid, frames)
+            .send_frames(frames)
             .await
             .map_err(|_| core.conn.lost_error())
     }
