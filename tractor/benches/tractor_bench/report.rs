@@ -243,14 +243,7 @@ pub(crate) fn report(
     );
     println!();
     println!("details (n = samples; raw and tractor samples alternate):");
-    let d = |what: &str, s: &Samples| {
-        println!(
-            "  {what:<52} median {:>9}  p99 {:>9}  n={}",
-            fmt_ns(s.median()),
-            fmt_ns(s.p99()),
-            s.0.len()
-        );
-    };
+    let d = detail;
     rtt_details(rtt);
     stream_details(tp);
     d("raw exec -> handshake byte received", &raw.spawn1_up);
@@ -334,17 +327,20 @@ pub(crate) fn report(
     );
 }
 
+/// One latency line of the details.
+fn detail(what: &str, s: &Samples) {
+    println!(
+        "  {what:<52} median {:>9}  p99 {:>9}  n={}",
+        fmt_ns(s.median()),
+        fmt_ns(s.p99()),
+        s.0.len()
+    );
+}
+
 /// The round-trip lines of the details (also all that
 /// `TRACTOR_BENCH_RTT_ONLY=1` prints).
 pub(crate) fn rtt_details(rtt: &RttSet) {
-    let d = |what: &str, s: &Samples| {
-        println!(
-            "  {what:<52} median {:>9}  p99 {:>9}  n={}",
-            fmt_ns(s.median()),
-            fmt_ns(s.p99()),
-            s.0.len()
-        );
-    };
+    let d = detail;
     for (uds, name) in [(false, "TCP"), (true, "UDS")] {
         for at in Placement::ALL {
             let Some(r) = rtt.get(uds, at) else { continue };
