@@ -71,6 +71,9 @@ pub struct MsgTransport {
     pub peer_addr: Option<Addr>,
     /// Peer credentials, for unix sockets.
     pub peer_cred: Option<PeerCred>,
+    /// Made by [`MsgTransport::in_process_pair`]: this process holds both
+    /// ends, so there is no peer to authenticate.
+    in_process: bool,
 }
 
 impl std::fmt::Debug for MsgTransport {
@@ -118,6 +121,7 @@ impl MsgTransport {
                 writer,
                 peer_addr: None,
                 peer_cred: None,
+                in_process: true,
             }
         };
         (end(a), end(b))
@@ -163,6 +167,7 @@ impl MsgTransport {
             writer,
             peer_addr,
             peer_cred: None,
+            in_process: false,
         }
     }
 
@@ -179,7 +184,13 @@ impl MsgTransport {
             writer,
             peer_addr: None,
             peer_cred,
+            in_process: false,
         }
+    }
+
+    /// Whether both ends are in this process ([`MsgTransport::in_process_pair`]).
+    pub(crate) fn is_in_process(&self) -> bool {
+        self.in_process
     }
 
     /// Holds the peer to `limits` from the next frame on.

@@ -2,8 +2,9 @@
 //!
 //! Each thread actor runs its own current-thread runtime and talks to its
 //! parent over an in-process transport that carries the same encoded
-//! frames as a socket, through the same handshake, so its calls, errors
-//! and type checks are exactly those of a process actor. It costs a
+//! frames as a socket, after the same identity exchange (without the
+//! secret's proofs, which would prove nothing inside one process), so its
+//! calls, errors and type checks are exactly those of a process actor. It costs a
 //! thread and a runtime: spawned in well under a millisecond, for tests
 //! and very light actors.
 //!

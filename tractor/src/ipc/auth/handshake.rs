@@ -107,6 +107,15 @@ pub(crate) async fn handshake(
     secret: &Secret,
     role: Role,
 ) -> Result<Aid, IpcError> {
+    if t.is_in_process() {
+        // A thread actor's link: this process made both ends of the pipe,
+        // so only this process can be at the other end. The proofs would
+        // cost a round trip and prove nothing; the identities are still
+        // exchanged, as on any channel.
+        t.write(&Msg::Aid(Box::new(me.clone()))).await?;
+        t.flush().await?;
+        return their_identity(t, "the in-process peer (a thread actor) connected").await;
+    }
     check_peer_uid(t.peer_cred)?;
     let peer = describe_peer(t);
     handshake_on(t, me, secret, role, &peer).await
@@ -143,14 +152,20 @@ pub(super) async fn handshake_on<W: Wire>(
     peer: &str,
 ) -> Result<Aid, IpcError> {
     authenticate(w, secret, role, &Msg::Aid(Box::new(me.clone())), peer).await?;
+    their_identity(w, &format!("{peer} authenticated")).await
+}
+
+/// The identity a peer sends once it is trusted; `peer` says who it is
+/// and how far it got ("x authenticated").
+async fn their_identity<W: Wire>(w: &mut W, peer: &str) -> Result<Aid, IpcError> {
     match w.recv().await? {
         Some(Msg::Aid(aid)) => Ok(*aid),
         Some(other) => Err(IpcError::Handshake(format!(
-            "{peer} authenticated but sent `{}` instead of its identity",
+            "{peer} but sent `{}` instead of its identity",
             other.kind()
         ))),
         None => Err(IpcError::Handshake(format!(
-            "{peer} authenticated, then closed the connection before identifying itself"
+            "{peer}, then closed the connection before identifying itself"
         ))),
     }
 }

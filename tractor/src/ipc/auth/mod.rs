@@ -19,7 +19,9 @@
 //!
 //! One round trip more than the bare identity exchange. On unix sockets,
 //! a peer that runs as another user is refused before the challenge
-//! (`check_peer_uid`).
+//! (`check_peer_uid`). A thread actor's in-process link to its parent
+//! skips the proofs and only exchanges identities: this process made both
+//! ends of that pipe, so no one else can be at the other end.
 //!
 //! Where a secret comes from (a root's configuration, `TRACTOR_COOKIE`,
 //! the cookie file) is decided by the runtime; this module only loads and
@@ -64,7 +66,7 @@ mod tests {
     use super::*;
     use crate::ipc::channel::Role;
     use crate::ipc::error::IpcError;
-    use crate::ipc::msg::Aid;
+    use crate::ipc::msg::{Aid, Msg};
 
     fn s(b: &[u8]) -> Secret {
         Secret::from_bytes(b.to_vec()).unwrap()
@@ -128,5 +130,26 @@ mod tests {
         let (d, a) = pair(s(b"one"), s(b"two")).await;
         assert!(matches!(d, Err(IpcError::AuthFailed { .. })), "{d:?}");
         assert!(matches!(a, Err(IpcError::AuthFailed { .. })), "{a:?}");
+    }
+
+    /// A thread actor's in-process link has no one to authenticate: its
+    /// ends exchange identities in one step, whatever secret each holds,
+    /// while the same exchange over a byte stream still needs the proofs.
+    #[tokio::test]
+    async fn an_in_process_link_exchanges_identities_without_proofs() {
+        use crate::ipc::transport::MsgTransport;
+        let (mut x, mut y) = MsgTransport::in_process_pair(64 * 1024);
+        let (dn, an, one, two) = (Aid::new("d"), Aid::new("a"), s(b"one"), s(b"two"));
+        let (d, a) = tokio::join!(
+            handshake::handshake(&mut x, &dn, &one, Role::Dialer),
+            handshake::handshake(&mut y, &an, &two, Role::Acceptor),
+        );
+        assert_eq!(d.unwrap().name, "a");
+        assert_eq!(a.unwrap().name, "d");
+        // Nothing else was sent: the next frame either end reads is the
+        // first one the other writes after the handshake.
+        x.write_msg(&Msg::Heartbeat).await.unwrap();
+        x.flush_msgs().await.unwrap();
+        assert!(matches!(y.recv().await, Ok(Some(Msg::Heartbeat))));
     }
 }
