@@ -120,7 +120,21 @@ pub(crate) struct Tp {
     /// `portal.run` round trips to the streaming actor while it streams
     /// 64 KiB chunks to us on the same channel: how long a small message
     /// waits behind large payloads.
-    pub(crate) behind_bulk: Samples,
+    pub(crate) behind_bulk: Behind,
+}
+
+/// Round trips behind a stream of large items, and what they are made of.
+#[derive(Default)]
+pub(crate) struct Behind {
+    /// The whole round trip.
+    pub(crate) rtt: Samples,
+    /// From the call's send to the endpoint's run (the quiet direction,
+    /// and the streaming actor's turn to read and answer it).
+    pub(crate) request: Samples,
+    /// From the endpoint's run to the reply's arrival (behind the chunks).
+    pub(crate) reply: Samples,
+    /// The same round trip to the same actor before it streams.
+    pub(crate) idle: Samples,
 }
 
 #[derive(Default)]
@@ -341,9 +355,16 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
 
 /// Round trips of `portal.run` to `p` while `p` streams 64 KiB chunks to
 /// us as fast as we read them, on the same channel: each answer queues
-/// behind the chunks sent before it.
-async fn behind_bulk(p: &tractor::Portal) -> Result<Samples, tractor::Error> {
+/// behind the chunks sent before it. Each is split at the endpoint's run
+/// (`CLOCK_MONOTONIC` is one clock for every process of the host).
+async fn behind_bulk(p: &tractor::Portal) -> Result<Behind, tractor::Error> {
     const PROBES: usize = 200;
+    let mut out = Behind::default();
+    for _ in 0..PROBES {
+        let t = Instant::now();
+        p.run(ran_at::call()).await?;
+        out.idle.push(t.elapsed());
+    }
     let mut s = p.open_stream_from(chunks::call(u32::MAX)).await?;
     // Let the stream reach full speed (its window full) first.
     for _ in 0..64 {
@@ -354,19 +375,40 @@ async fn behind_bulk(p: &tractor::Portal) -> Result<Samples, tractor::Error> {
         Ok::<_, tractor::Error>(())
     };
     let probe = async {
-        let mut lat = Samples::default();
         for _ in 0..PROBES {
             let t = Instant::now();
-            p.run(my_addr::call()).await?;
-            lat.push(t.elapsed());
+            let sent = clock_ns();
+            let ran = p.run(ran_at::call()).await?;
+            let back = clock_ns();
+            out.rtt.push(t.elapsed());
+            out.request.push_ns(ran.saturating_sub(sent));
+            out.reply.push_ns(back.saturating_sub(ran));
         }
-        Ok::<_, tractor::Error>(lat)
+        Ok::<_, tractor::Error>(())
     };
     // The probes end first; dropping the stream then cancels the producer.
     tokio::select! {
-        lat = probe => lat,
-        r = consume => r.map(|()| Samples::default()),
+        r = probe => r?,
+        r = consume => r?,
     }
+    Ok(out)
+}
+
+/// This host's `CLOCK_MONOTONIC`, in ns.
+fn clock_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into a local timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// When this endpoint ran, on the host's monotonic clock.
+#[tractor::endpoint]
+async fn ran_at() -> Result<u64, tractor::Error> {
+    Ok(clock_ns())
 }
 
 /// This actor's listening address.

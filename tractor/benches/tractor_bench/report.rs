@@ -431,15 +431,23 @@ pub(crate) fn stream_details(tp: &TpSet) {
             &t.bulk,
             Unit::Bytes,
         );
-        if !t.behind_bulk.0.is_empty() {
+        let b = &t.behind_bulk;
+        if !b.rtt.0.is_empty() {
             // One chunk's time at the stream's own rate, for scale.
             let chunk_ns = (crate::CHUNK as f64 / t.bulk.median().max(1.0) * 1e9) as u64;
             println!(
                 "    {:<50} median {:>9}  p99 {:>9}  (one 64 KiB chunk at the stream's rate: {})",
                 format!("tractor {name} portal.run behind a 64 KiB stream"),
-                fmt_ns(t.behind_bulk.median()),
-                fmt_ns(t.behind_bulk.p99()),
+                fmt_ns(b.rtt.median()),
+                fmt_ns(b.rtt.p99()),
                 fmt_ns(chunk_ns),
+            );
+            println!(
+                "    {:<50} legs (medians): request {} (to the endpoint's run), reply {} (behind the chunks); the same call with no stream: {}",
+                "",
+                fmt_ns(b.request.median()),
+                fmt_ns(b.reply.median()),
+                fmt_ns(b.idle.median()),
             );
         }
     }

@@ -47,6 +47,11 @@ pub(crate) const COALESCE_MAX: usize = 64 * 1024;
 /// large frame: what it may be delayed by, however busy the others are.
 const PASS_MAX: usize = 64 * 1024;
 
+/// Bytes the writer puts on the wire before it lets the event loop run:
+/// one large frame, so a reply or a credit waits at most about one large
+/// frame's write for its turn to be queued.
+const TURN_BYTES: usize = COALESCE_MAX;
+
 /// Bytes pending past which senders wait for the writer.
 const HIGH_WATER: usize = 512 * 1024;
 
@@ -392,29 +397,49 @@ impl Outbox {
         }
     }
 
-    /// Writes until nothing is pending, then flushes.
+    /// Writes until nothing is pending, then flushes. Yields to the
+    /// event loop after each [`TURN_BYTES`] written, so what arrives
+    /// meanwhile (a request to answer, a credit, a cancel) is read and
+    /// its reply queued ahead of the large frames still waiting.
     async fn drained(&self) -> io::Result<()> {
-        std::future::poll_fn(|cx| {
-            let mut st = self.lock();
-            let before = st.pending;
-            let done = st.drain(cx);
-            if st.pending < before {
-                self.batches.fetch_add(1, Ordering::Relaxed);
+        loop {
+            let all = std::future::poll_fn(|cx| {
+                let mut st = self.lock();
+                let before = st.pending;
+                let done = st.drain(cx, TURN_BYTES);
+                if st.pending < before {
+                    self.batches.fetch_add(1, Ordering::Relaxed);
+                }
+                if st.pending < HIGH_WATER {
+                    st.urgent = 0;
+                    self.room.notify_waiters();
+                }
+                match done {
+                    Poll::Ready(Ok(Drained::All)) => match st.io.as_mut() {
+                        Some(io) => io.as_mut().poll_flush(cx).map_ok(|()| true),
+                        None => Poll::Ready(Ok(true)),
+                    },
+                    Poll::Ready(Ok(Drained::Turn)) => Poll::Ready(Ok(false)),
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await?;
+            if all {
+                return Ok(());
             }
-            if st.pending < HIGH_WATER {
-                st.urgent = 0;
-                self.room.notify_waiters();
-            }
-            match done {
-                Poll::Ready(Ok(())) => match st.io.as_mut() {
-                    Some(io) => io.as_mut().poll_flush(cx),
-                    None => Poll::Ready(Ok(())),
-                },
-                other => other,
-            }
-        })
-        .await
+            // After the I/O driver ran: a yield in tokio waits for it.
+            tokio::task::yield_now().await;
+        }
     }
+}
+
+/// How far a drain got.
+enum Drained {
+    /// Nothing is pending.
+    All,
+    /// A turn's bytes were written and more are pending.
+    Turn,
 }
 
 impl OutState {
@@ -493,11 +518,15 @@ impl OutState {
         }
     }
 
-    /// Writes pending chunks until all are written or the socket would
-    /// block.
-    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Writes pending chunks until all are written, the socket would
+    /// block, or `turn` bytes were written and more wait.
+    fn drain(&mut self, cx: &mut Context<'_>, turn: usize) -> Poll<io::Result<Drained>> {
+        let mut written = 0;
         while let Some(front) = self.chunks.front_mut() {
             if front.start < front.buf.len() {
+                if written >= turn {
+                    return Poll::Ready(Ok(Drained::Turn));
+                }
                 let Some(io) = self.io.as_mut() else {
                     return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
                 };
@@ -509,6 +538,7 @@ impl OutState {
                         front.start += n;
                         front.unwritten = false;
                         self.pending = self.pending.saturating_sub(n);
+                        written += n;
                         continue;
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -529,7 +559,7 @@ impl OutState {
                 *slot = buf;
             }
         }
-        Poll::Ready(Ok(()))
+        Poll::Ready(Ok(Drained::All))
     }
 }
 
@@ -662,6 +692,39 @@ mod tests {
         let want = [("big", 1), ("Stop", 2), ("big", 1)];
         let want: Vec<(String, u64)> = want.iter().map(|(k, c)| (k.to_string(), *c)).collect();
         assert_eq!(got, want);
+        closed.cancel();
+        writer.await.unwrap().unwrap();
+    }
+
+    /// The writer lets the event loop run after each turn's bytes, even
+    /// when the socket would take everything: a reply queued then waits
+    /// for the large frames already written, not for all that was
+    /// pending when the writer woke.
+    #[tokio::test]
+    async fn a_reply_queued_while_the_writer_works_waits_for_one_turn() {
+        const BIG: usize = 6;
+        let (out, theirs) = outbox(8 << 20);
+        for _ in 0..BIG {
+            out.push_frame_of(Some(1), big_of(1)).unwrap();
+        }
+        let closed = CancellationToken::new();
+        let writer = {
+            let (out, closed) = (out.clone(), closed.clone());
+            tokio::spawn(async move { out.run_writer(&closed).await })
+        };
+        let written = loop {
+            let left = out.lock().chunks.len();
+            if left < BIG {
+                break BIG - left;
+            }
+            tokio::task::yield_now().await;
+        };
+        assert!(written < BIG, "the writer wrote everything in one turn");
+        out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
+        let mut r = FrameReader::new(theirs);
+        let got = kinds(&mut r, BIG + 1).await;
+        let at = got.iter().position(|(k, _)| k == "Stop").unwrap();
+        assert_eq!(at, written, "{got:?}");
         closed.cancel();
         writer.await.unwrap().unwrap();
     }

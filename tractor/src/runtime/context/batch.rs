@@ -76,8 +76,8 @@ impl<'c> Batch<'c> {
     /// Adds `item`, after taking its window: waits (with the batch queued
     /// first) while the receiver has no window or byte window left for
     /// it. An item of [`COALESCE_MAX`] bytes or more goes out at once, in
-    /// the buffer it was encoded into.
-    pub(crate) async fn push<T: Serialize + ?Sized>(&mut self, item: &T) -> Result<(), Error> {
+    /// the buffer it was encoded into: then `Ok(true)`.
+    pub(crate) async fn push<T: Serialize + ?Sized>(&mut self, item: &T) -> Result<bool, Error> {
         let core = self.core;
         check_open(core)?;
         if !core.shared.flow.overrun {
@@ -108,7 +108,7 @@ impl<'c> Batch<'c> {
             }
             self.pld += pld;
             self.items += 1;
-            return Ok(());
+            return Ok(false);
         }
         // A large item: the items before it are queued (copied, they are
         // small), then its frame is handed over where it was encoded.
@@ -121,6 +121,7 @@ impl<'c> Batch<'c> {
             .chan
             .send_frame_of(core.cid, Frame::from_parts(buf, at))
             .await
+            .map(|()| true)
             .map_err(|_| core.conn.lost_error())
     }
 

@@ -127,11 +127,19 @@ where
             }
         };
         let Some(item) = next else { break };
-        if let Err(e) = batch.push(&item).await {
-            let _ = batch.flush().await;
-            return failed(&e);
-        }
-        if batch.is_full() {
+        let large = match batch.push(&item).await {
+            Ok(large) => large,
+            Err(e) => {
+                let _ = batch.flush().await;
+                return failed(&e);
+            }
+        };
+        if large {
+            // One large item per turn of the event loop: a request that
+            // arrived meanwhile is read and answered between two, not
+            // after the write buffer was filled.
+            tokio::task::yield_now().await;
+        } else if batch.is_full() {
             if let Err(e) = batch.flush().await {
                 return failed(&e);
             }
