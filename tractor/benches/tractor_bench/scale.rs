@@ -118,10 +118,15 @@ async fn many(method: SpawnMethod, n: usize) -> Result<Scale, tractor::Error> {
             .await;
             let spawn = t.elapsed();
             if std::env::var_os("TRACTOR_BENCH_SCALE_CPU").is_some() {
+                // The window on the monotonic clock, to cut a profile
+                // (`perf record -k CLOCK_MONOTONIC`) to the spawn alone.
+                let now = cpu(libc::CLOCK_MONOTONIC);
                 eprintln!(
-                    "  {method}: the root's thread spent {:?} of CPU in the {spawn:?} spawn, its process {:?}",
+                    "  {method}: the root's thread spent {:?} of CPU in the {spawn:?} spawn, its process {:?}; spawn on CLOCK_MONOTONIC {:.6}..{:.6} s",
                     cpu(libc::CLOCK_THREAD_CPUTIME_ID) - cpu0.0,
                     cpu(libc::CLOCK_PROCESS_CPUTIME_ID) - cpu0.1,
+                    (now - spawn).as_secs_f64(),
+                    now.as_secs_f64(),
                 );
             }
             let portals = portals.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -185,7 +190,7 @@ fn memory_of(pid: u32) -> (u64, u64) {
     (field("Rss:"), field("Pss:"))
 }
 
-/// CPU time of `clock` (this thread's or this process's).
+/// The time of `clock` (this thread's or this process's CPU, or the monotonic clock).
 fn cpu(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,

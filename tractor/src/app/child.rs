@@ -76,12 +76,6 @@ fn run_actor(env: ChildEnv, exec_args: Vec<String>, link: ParentLink, cancel: Ca
         // An actor waits on a handful of sockets: tokio's default event
         // buffer (1,024 slots, 12 KiB) is most of an idle actor's runtime.
         .max_io_events_per_tick(IO_EVENTS_PER_TICK)
-        .event_interval(
-            std::env::var("EXP_EI")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(61),
-        )
         .build()
     {
         Ok(r) => r,

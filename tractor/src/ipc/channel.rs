@@ -90,8 +90,9 @@ pub enum Role {
 impl Channel {
     /// Authenticates a fresh transport (a unix-socket peer must be of our
     /// uid, and both sides prove they hold `secret`, see
-    /// [`auth`](super::auth)), exchanges identities and starts the writer
-    /// task.
+    /// [`auth`](super::auth); the two ends of an in-process pair, which
+    /// this process made, skip the proofs), exchanges identities and
+    /// starts the writer task.
     ///
     /// Until the peer has identified itself it may send only small frames
     /// ([`HANDSHAKE_MAX_FRAME`]) and has `limits.handshake_timeout` to do

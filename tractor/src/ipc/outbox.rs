@@ -47,9 +47,11 @@ pub(crate) const COALESCE_MAX: usize = 64 * 1024;
 /// large frame: what it may be delayed by, however busy the others are.
 const PASS_MAX: usize = 64 * 1024;
 
-/// Bytes the writer puts on the wire before it lets the event loop run:
-/// one large frame, so a reply or a credit waits at most about one large
-/// frame's write for its turn to be queued.
+/// Bytes the writer puts on the wire before it lets the event loop run
+/// (it stops at the first write that reaches them, and one write takes at
+/// most twice this): so a request that arrived meanwhile is read and its
+/// reply or a credit queued after about one large frame's write, however
+/// large the frames waiting or the socket's buffer.
 const TURN_BYTES: usize = COALESCE_MAX;
 
 /// Bytes pending past which senders wait for the writer.
@@ -519,7 +521,8 @@ impl OutState {
     }
 
     /// Writes pending chunks until all are written, the socket would
-    /// block, or `turn` bytes were written and more wait.
+    /// block, or `turn` bytes were written and more wait (at most `2 *
+    /// turn` per write).
     fn drain(&mut self, cx: &mut Context<'_>, turn: usize) -> Poll<io::Result<Drained>> {
         let mut written = 0;
         while let Some(front) = self.chunks.front_mut() {
@@ -530,7 +533,14 @@ impl OutState {
                 let Some(io) = self.io.as_mut() else {
                     return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
                 };
-                match io.as_mut().poll_write(cx, &front.buf[front.start..]) {
+                // One write takes at most two turns' worth, so a turn ends
+                // within three however large the frame (a frame of up to
+                // a turn plus its header still goes out in one write).
+                let end = front
+                    .buf
+                    .len()
+                    .min(front.start.saturating_add(turn.saturating_mul(2)));
+                match io.as_mut().poll_write(cx, &front.buf[front.start..end]) {
                     Poll::Ready(Ok(0)) => {
                         return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                     }
@@ -725,6 +735,42 @@ mod tests {
         let got = kinds(&mut r, BIG + 1).await;
         let at = got.iter().position(|(k, _)| k == "Stop").unwrap();
         assert_eq!(at, written, "{got:?}");
+        closed.cancel();
+        writer.await.unwrap().unwrap();
+    }
+
+    /// However large one frame and the socket's buffer, one turn of the
+    /// writer puts at most three turns' worth of it on the wire.
+    #[tokio::test]
+    async fn one_turn_writes_a_bounded_part_of_a_large_frame() {
+        const SIZE: usize = 2 << 20;
+        let (out, theirs) = outbox(8 << 20);
+        let frame = Msg::payload_frame(PayloadMsg::Yield, 1, &vec![7u8; SIZE]).unwrap();
+        out.push_frame_of(Some(1), frame).unwrap();
+        let queued = out.lock().pending;
+        let closed = CancellationToken::new();
+        let writer = {
+            let (out, closed) = (out.clone(), closed.clone());
+            tokio::spawn(async move { out.run_writer(&closed).await })
+        };
+        let mut turns = Vec::new();
+        let mut left = queued;
+        while left > 0 {
+            tokio::task::yield_now().await;
+            let now = out.lock().pending;
+            turns.push(left - now);
+            left = now;
+        }
+        let longest = turns.iter().copied().max().unwrap_or(0);
+        assert!(
+            longest <= 3 * TURN_BYTES,
+            "a turn wrote {longest} bytes: {turns:?}"
+        );
+        let mut r = FrameReader::new(theirs);
+        match next(&mut r).await {
+            Some(Msg::Yield { cid: 1, pld }) => assert_eq!(pld.len(), SIZE + 4),
+            other => panic!("{other:?}"),
+        }
         closed.cancel();
         writer.await.unwrap().unwrap();
     }

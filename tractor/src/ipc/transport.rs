@@ -355,7 +355,7 @@ impl MsgListener {
         };
         match addr {
             Addr::Tcp(sa) => {
-                let l = TcpListener::bind(sa).await.map_err(err)?;
+                let l = bind_tcp(*sa).map_err(err)?;
                 let local = l.local_addr().map_err(err)?;
                 if !sa.ip().is_loopback() {
                     tracing::warn!(target: "tractor::ipc", "listening on {local}, beyond loopback: whoever reaches it is kept out by the shared secret alone, and the traffic is not encrypted (across hosts, use a tunnel or VPN)");
@@ -426,6 +426,25 @@ impl Drop for MsgListener {
     }
 }
 
+/// Connections the kernel queues for a TCP listener before they are
+/// accepted; it caps this at `net.core.somaxconn` (4096 by default).
+/// tokio's default, std's 128, is too few for a nursery spawning hundreds
+/// of children at once: the handshakes that overflow it are dropped and
+/// only retried a second later.
+const TCP_BACKLOG: u32 = 4096;
+
+/// Binds a TCP listener as `TcpListener::bind` does (address reuse on),
+/// with a backlog of [`TCP_BACKLOG`].
+fn bind_tcp(sa: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match sa {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(sa)?;
+    socket.listen(TCP_BACKLOG)
+}
+
 /// A fresh bind address for `kind`: loopback port 0, or `<name>@<pid>-<n>.sock`
 /// in the bindspace (names are shortened to keep under the 108-byte limit).
 pub fn default_bind_addr(kind: TransportKind, name: &str) -> Addr {
@@ -446,5 +465,37 @@ pub fn default_bind_addr(kind: TransportKind, name: &str) -> Addr {
             let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
             Addr::Uds(uds_bindspace().join(format!("{safe}@{}-{tag}.sock", std::process::id())))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst of connections larger than std's backlog of 128, none
+    /// accepted yet, all complete at once: a nursery spawning hundreds of
+    /// children does not lose handshakes to a full accept queue (whose
+    /// dropped connections the kernel retries only a second later).
+    #[tokio::test]
+    async fn a_tcp_listener_queues_a_burst_of_connections() {
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(4096);
+        let burst = somaxconn.saturating_sub(1).min(400);
+        if burst <= 129 {
+            eprintln!("skipped: net.core.somaxconn is {somaxconn}, no more than std's backlog");
+            return;
+        }
+        let addr = Addr::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = MsgListener::bind(&addr, 1024).await.unwrap();
+        let Addr::Tcp(sa) = listener.local_addr().clone() else {
+            panic!("not a TCP listener")
+        };
+        let dialing = (0..burst)
+            .map(|_| tokio::time::timeout(Duration::from_millis(700), TcpStream::connect(sa)));
+        let dialed = futures::future::join_all(dialing).await;
+        let failed = dialed.iter().filter(|d| !matches!(d, Ok(Ok(_)))).count();
+        assert_eq!(failed, 0, "{failed} of {burst} connections were not queued");
     }
 }

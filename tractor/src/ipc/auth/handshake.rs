@@ -99,8 +99,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire for RawWire<'_, S> {
     }
 }
 
-/// The full handshake over a fresh transport: the peer-uid check, the
-/// mutual proof of the secret, then the identities. Returns the peer's.
+/// The handshake over a fresh transport: the peer-uid check, the mutual
+/// proof of the secret, then the identities (an in-process pair exchanges
+/// the identities alone). Returns the peer's.
 pub(crate) async fn handshake(
     t: &mut MsgTransport,
     me: &Aid,

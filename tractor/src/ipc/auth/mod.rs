@@ -133,8 +133,8 @@ mod tests {
     }
 
     /// A thread actor's in-process link has no one to authenticate: its
-    /// ends exchange identities in one step, whatever secret each holds,
-    /// while the same exchange over a byte stream still needs the proofs.
+    /// ends exchange identities in one step, whatever secret each holds
+    /// (over a byte stream, the test above shows, the same secrets fail).
     #[tokio::test]
     async fn an_in_process_link_exchanges_identities_without_proofs() {
         use crate::ipc::transport::MsgTransport;
