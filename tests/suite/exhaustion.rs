@@ -28,7 +28,7 @@ pub(crate) async fn dial(addr: String) -> bool {
     let Some(secret) = tractor::wire::tree_secret() else {
         return false;
     };
-    match tractor::wire::Channel::connect(&a, me.aid(), &secret, &limits).await {
+    match tractor::wire::Channel::connect(&a, me.aid(), &secret, None, &limits).await {
         Ok((chan, _reader)) => {
             chan.close();
             true

@@ -31,4 +31,5 @@ mod resources;
 mod rpc;
 mod spawning;
 mod supervision;
+mod tls;
 mod trace;

@@ -122,7 +122,7 @@ pub use app::{
 pub use discovery::election::RegistrarRole;
 pub use discovery::lookup::{find_actor, list_actors, query_actor, registrar, wait_for_actor};
 pub use discovery::registry::Registration;
-pub use ipc::{Addr, Aid, Heartbeat, Limits, Secret, TransportKind};
+pub use ipc::{Addr, Aid, Heartbeat, Limits, Secret, TransportKind, TreeTls};
 pub use runtime::context::{
     CallerContext, Context, IpcContext, MsgStream, RemoteStream, Side, current_ipc_ctx,
 };
@@ -193,7 +193,7 @@ macro_rules! pause {
 /// # let _ = is_config;
 /// ```
 pub mod error {
-    pub use crate::ipc::{AddrParseError, FrameError, IpcError, SecretError};
+    pub use crate::ipc::{AddrParseError, FrameError, IpcError, SecretError, TlsError};
     pub use crate::runtime::endpoint::EndpointError;
     pub use crate::runtime::error::{
         ConfigError, Misuse, RegistrarError, Signal, ValueKept, boxed_types,

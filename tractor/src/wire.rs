@@ -30,7 +30,7 @@ pub async fn dial_authenticated(
     me: &crate::Aid,
     secret: &crate::Secret,
 ) -> Result<(MsgTransport, crate::Aid), crate::error::IpcError> {
-    let mut t = MsgTransport::connect(addr, DEFAULT_MAX_FRAME).await?;
+    let mut t = MsgTransport::connect(addr, DEFAULT_MAX_FRAME, None).await?;
     let peer = crate::ipc::auth::handshake(&mut t, me, secret, Role::Dialer).await?;
     Ok((t, peer))
 }

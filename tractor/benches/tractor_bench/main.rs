@@ -40,7 +40,8 @@
 //! call, and tears them down, with the memory per idle actor and the
 //! root's fds (`TRACTOR_BENCH_SCALE_ONLY=1` runs that table alone;
 //! `TRACTOR_BENCH_STREAM_ONLY=1` runs only the stream throughput,
-//! `TRACTOR_BENCH_RTT_ONLY=1` only the round trips on one CPU).
+//! `TRACTOR_BENCH_RTT_ONLY=1` only the round trips on one CPU,
+//! `TRACTOR_BENCH_TLS_ONLY=1` only mutual TLS against plain TCP).
 //!
 //! Layout: [`raw`] measures the baselines, [`measure`] (with [`relay`])
 //! measures tractor, [`scale`] the many-actor figures, [`report`] prints
@@ -56,6 +57,7 @@ mod relay;
 mod report;
 mod scale;
 mod stats;
+mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -129,6 +131,17 @@ fn main() {
         }
         return;
     }
+    if std::env::var_os("TRACTOR_BENCH_TLS_ONLY").is_some() {
+        // The cost of mutual TLS alone.
+        match runtime().block_on(tls::tls_cost(&it)) {
+            Ok(c) => tls::report(&c),
+            Err(e) => {
+                eprintln!("tractor_bench: TLS run failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     if std::env::var_os("TRACTOR_BENCH_STREAM_ONLY").is_some() {
         // The stream throughput figures alone.
         match runtime().block_on(measure::streams(&it)) {
@@ -147,6 +160,14 @@ fn main() {
             std::process::exit(1);
         }
     };
+    eprintln!("tractor_bench: mutual TLS vs plain...");
+    let tls_cost = match runtime().block_on(tls::tls_cost(&it)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tractor_bench: TLS run failed: {e}");
+            std::process::exit(1);
+        }
+    };
     eprintln!("tractor_bench: error relay with backtrace capture (sub-run)...");
     let bt = relay::relay_with_backtraces();
     let n = scale::actors(quick);
@@ -158,6 +179,7 @@ fn main() {
         }
     };
     report::report(&raw, &tr, &rtt, &tp, bt.as_ref(), t0.elapsed());
+    tls::report(&tls_cost);
     scale::report(&scaled, raw.spawn1.median());
 }
 

@@ -53,7 +53,7 @@ async fn count_u64(n: u64) -> impl futures::Stream<Item = u64> {
 
 /// Bulk one-way stream: `n` chunks of [`CHUNK`] bytes.
 #[tractor::endpoint]
-async fn chunks(n: u32) -> impl futures::Stream<Item = Chunk> {
+pub(crate) async fn chunks(n: u32) -> impl futures::Stream<Item = Chunk> {
     let buf = Arc::new(vec![0xab_u8; CHUNK]);
     futures::stream::iter((0..n).map(move |_| Chunk(buf.clone())))
 }
@@ -62,7 +62,7 @@ async fn chunks(n: u32) -> impl futures::Stream<Item = Chunk> {
 /// `serde_bytes::ByteBuf`). The producer shares one buffer, as the raw
 /// writer reuses one, so no per-item copy is charged to the bench itself;
 /// the consumer gets owned bytes.
-struct Chunk(Arc<Vec<u8>>);
+pub(crate) struct Chunk(pub(crate) Arc<Vec<u8>>);
 
 impl serde::Serialize for Chunk {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -50,6 +50,9 @@ pub struct RootConfig {
     /// The secret every connection of the tree must prove it holds
     /// (`None`: the shared cookie, see [`secret`](Self::secret)).
     pub(crate) secret: Option<Secret>,
+    /// The tree's TLS (`None`: from the environment, else a fresh CA of
+    /// the tree's own; see [`tls`](Self::tls)).
+    pub(crate) tls: Option<std::sync::Arc<crate::ipc::TreeTls>>,
 }
 
 impl Default for RootConfig {
@@ -76,6 +79,7 @@ impl RootConfig {
             discoverable: true,
             heartbeat: Some(Heartbeat::default()),
             secret: None,
+            tls: None,
         }
     }
 
@@ -106,8 +110,9 @@ impl RootConfig {
     /// Sets the listen address. Without one a TCP actor listens on
     /// loopback (`127.0.0.1`, a free port) only, and its children always do.
     /// An address on another interface lets other hosts reach it: every
-    /// connection still has to prove it holds the tree's secret, but the
-    /// traffic is not encrypted; across hosts, use a tunnel or VPN.
+    /// link with an address beyond loopback is in mutual TLS, so a peer
+    /// must show a certificate of the tree's CA before anything it sends
+    /// is read (see [`tls`](Self::tls)), and the traffic is encrypted.
     ///
     /// ```
     /// // A fixed port, so that clients know where to find this root.
@@ -257,6 +262,30 @@ impl RootConfig {
     /// ```
     pub fn secret(mut self, s: Secret) -> Self {
         self.secret = Some(s);
+        self
+    }
+
+    /// Sets the TLS the tree's links beyond loopback use (mutual TLS: both
+    /// ends show a certificate of one CA). Children get it from their
+    /// parent.
+    ///
+    /// Without one (the default), in this order:
+    /// - `TRACTOR_TLS_CA`, `TRACTOR_TLS_CERT` and `TRACTOR_TLS_KEY` (PEM
+    ///   files: a CA to trust, this program's certificate and its key),
+    ///   so that separate programs on several hosts meet;
+    /// - else a CA of the tree's own, minted at boot
+    ///   ([`TreeTls::mint`](crate::TreeTls::mint)): the tree is secure across
+    ///   hosts with nothing to configure, and reaches no other program.
+    ///
+    /// `TRACTOR_TLS_LOOPBACK=1` puts loopback links in TLS too.
+    ///
+    /// ```
+    /// let tls = tractor::TreeTls::mint().unwrap().on_loopback(true);
+    /// let cfg = tractor::RootConfig::new("sealed").tls(tls);
+    /// # let _ = cfg;
+    /// ```
+    pub fn tls(mut self, tls: crate::ipc::TreeTls) -> Self {
+        self.tls = Some(std::sync::Arc::new(tls));
         self
     }
 

@@ -2,8 +2,10 @@
 //! (the registrar election, the registrar's table, self-registration).
 //! The runtime below knows none of this; it only serves what is booted.
 
+use std::sync::Arc;
+
 use crate::discovery::{self, Ballot, RegistrarRole};
-use crate::ipc::{Aid, IpcError, Secret};
+use crate::ipc::{Aid, IpcError, Secret, TreeTls};
 use crate::runtime::actor::{ActorRuntime, RuntimeParams};
 use crate::runtime::current::{self, ThreadActorGuard};
 use crate::runtime::error::Error;
@@ -62,6 +64,7 @@ where
         .unwrap_or_else(|| aid.uuid.to_string());
     let isolated = is_isolated(&cfg, test.is_some());
     let secret = tree_secret(&cfg, isolated)?;
+    let tls = tree_tls(&cfg)?;
     let exec_args = test.map(|t| t.exec_args).unwrap_or_default();
     let params = |election: discovery::Election| {
         let mut enable_modules = cfg.enable_modules.clone();
@@ -86,6 +89,7 @@ where
             // debug mode silence does not get an actor killed.
             heartbeat: crate::ipc::Heartbeat::effective(cfg.heartbeat).filter(|_| !debug_mode),
             secret: secret.clone(),
+            tls: Some(tls.clone()),
             spawn_method,
         }
     };
@@ -109,7 +113,7 @@ where
                     is_registrar: true,
                 }
             } else {
-                discovery::elect(ballot(&cfg, &aid, &secret)?).await?
+                discovery::elect(ballot(&cfg, &aid, &secret, &tls)?).await?
             };
             let is_registrar = election.is_registrar;
             let contested = is_registrar && election.bind.is_some();
@@ -154,7 +158,12 @@ where
 
 /// The rendezvous a root asks for: its role, and the registry addresses
 /// (`TRACTOR_REGISTRY_ADDR` wins over configuration, else the default).
-fn ballot<'a>(cfg: &RootConfig, me: &'a Aid, secret: &'a Secret) -> Result<Ballot<'a>, Error> {
+fn ballot<'a>(
+    cfg: &RootConfig,
+    me: &'a Aid,
+    secret: &'a Secret,
+    tls: &'a TreeTls,
+) -> Result<Ballot<'a>, Error> {
     let addrs = match discovery::registry_addrs_from_env()? {
         Some(env) => env,
         None if cfg.registry_addrs.is_empty() => {
@@ -169,6 +178,7 @@ fn ballot<'a>(cfg: &RootConfig, me: &'a Aid, secret: &'a Secret) -> Result<Ballo
         bind_addr: cfg.bind_addr.clone(),
         me,
         secret,
+        tls: Some(tls),
     })
 }
 
@@ -194,6 +204,24 @@ fn tree_secret(cfg: &RootConfig, isolated: bool) -> Result<Secret, Error> {
         None => Secret::from_cookie_file(&Secret::cookie_path()).map_err(IpcError::from)?,
     };
     Ok(secret)
+}
+
+/// The tree's TLS: configured, else from `TRACTOR_TLS_*`, else a CA of
+/// its own (see [`RootConfig::tls`]).
+fn tree_tls(cfg: &RootConfig) -> Result<Arc<TreeTls>, Error> {
+    if let Some(t) = &cfg.tls {
+        return Ok(t.clone());
+    }
+    let tls = match TreeTls::from_env().map_err(IpcError::from)? {
+        Some(t) => t,
+        None => TreeTls::mint().map_err(IpcError::from)?,
+    };
+    let on_loopback = crate::spawn::env::switch(crate::ipc::tls::LOOPBACK_ENV)
+        .map_err(|value| crate::runtime::error::ConfigError::TlsLoopbackEnv { value })?;
+    Ok(Arc::new(match on_loopback {
+        Some(on) => tls.on_loopback(on),
+        None => tls,
+    }))
 }
 
 /// Debug mode as `TRACTOR_DEBUG_MODE` sets it, if it is set (it wins over

@@ -47,6 +47,8 @@ pub(crate) struct Ballot<'a> {
     pub me: &'a Aid,
     /// What a registrar found must share.
     pub secret: &'a Secret,
+    /// The tree's TLS, for a registry address beyond loopback.
+    pub tls: Option<&'a crate::ipc::TreeTls>,
 }
 
 /// What a root decided at boot.
@@ -66,10 +68,15 @@ enum Probe {
     Occupied(String),
 }
 
-async fn probe(me: &Aid, secret: &Secret, addr: &Addr) -> Probe {
+async fn probe(me: &Aid, secret: &Secret, tls: Option<&crate::ipc::TreeTls>, addr: &Addr) -> Probe {
     let attempt = async {
-        let t = match crate::ipc::MsgTransport::connect(addr, crate::ipc::DEFAULT_MAX_FRAME).await {
+        let t = match crate::ipc::MsgTransport::connect(addr, crate::ipc::DEFAULT_MAX_FRAME, tls)
+            .await
+        {
             Ok(t) => t,
+            Err(e @ crate::ipc::IpcError::Tls(_)) => {
+                return Probe::Occupied(format!("it did not complete mutual TLS ({e})"));
+            }
             Err(_) => return Probe::Absent,
         };
         let limits = crate::ipc::Limits::default().handshake_timeout(PROBE_TIMEOUT);
@@ -135,14 +142,14 @@ pub(crate) async fn elect(b: Ballot<'_>) -> Result<Election, Error> {
     }
     let mut occupied = Vec::new();
     for a in &b.addrs {
-        let mut verdict = probe(b.me, b.secret, a).await;
+        let mut verdict = probe(b.me, b.secret, b.tls, a).await;
         // A registrar on its way out: its address frees up shortly.
         for _ in 0..50 {
             if !matches!(verdict, Probe::Leaving) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
-            verdict = probe(b.me, b.secret, a).await;
+            verdict = probe(b.me, b.secret, b.tls, a).await;
         }
         match verdict {
             Probe::Leaving => occupied.push((

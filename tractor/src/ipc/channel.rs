@@ -26,6 +26,7 @@ use super::frame::Frame;
 use super::limits::{HANDSHAKE_MAX_FRAME, Limits};
 use super::msg::{Aid, Cid, Msg, PayloadMsg};
 use super::outbox::{Outbox, PushError};
+use super::tls::TreeTls;
 use super::transport::{MsgReader, MsgTransport, PeerCred};
 
 /// A handshaken connection to a peer actor. Cheap to clone.
@@ -154,14 +155,15 @@ impl Channel {
         Ok((chan, reader))
     }
 
-    /// Dials `addr` and handshakes.
+    /// Dials `addr` (in TLS where `tls` wants it) and handshakes.
     pub async fn connect(
         addr: &Addr,
         me: &Aid,
         secret: &Secret,
+        tls: Option<&TreeTls>,
         limits: &Limits,
     ) -> Result<(Channel, MsgReader), IpcError> {
-        let t = MsgTransport::connect(addr, limits.max_frame).await?;
+        let t = MsgTransport::connect(addr, limits.max_frame, tls).await?;
         Self::handshake(t, me, secret, Role::Dialer, limits).await
     }
 

@@ -50,6 +50,9 @@ pub enum IpcError {
     /// A message could not be encoded.
     #[error("could not encode a message: {0}")]
     Encode(String),
+    /// Mutual TLS could not be set up or the peer failed it.
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
     /// The peer did not complete the handshake.
     #[error("handshake failed: {0}")]
     Handshake(String),

@@ -17,6 +17,7 @@ pub(crate) mod limits;
 pub(crate) mod msg;
 mod outbox;
 pub(crate) mod schema;
+pub(crate) mod tls;
 pub(crate) mod trace;
 pub(crate) mod transport;
 pub(crate) mod uds;
@@ -29,6 +30,7 @@ pub use heartbeat::Heartbeat;
 pub use limits::Limits;
 pub(crate) use msg::stable_hash;
 pub use msg::{Aid, FuncType};
+pub use tls::{TlsError, TreeTls};
 pub use trace::{Carrier, CarrierError};
 
 pub(crate) use channel::{Channel, Role};

@@ -19,6 +19,7 @@ use super::frame::{Frame, FrameError};
 use super::frame_reader::{FrameReader, Run};
 use super::limits::Limits;
 use super::msg::Msg;
+use super::tls::{TlsError, TreeTls};
 use super::uds::{
     create_private_dir, file_id, remove_if_owner_dead, remove_if_unserved, sweep_dir, uds_bindspace,
 };
@@ -74,6 +75,9 @@ pub struct MsgTransport {
     /// Made by [`MsgTransport::in_process_pair`]: this process holds both
     /// ends, so there is no peer to authenticate.
     in_process: bool,
+    /// Wrapped in mutual TLS: the peer's certificate already showed it
+    /// belongs (see [`tls`](super::tls)).
+    tls: bool,
 }
 
 impl std::fmt::Debug for MsgTransport {
@@ -122,13 +126,20 @@ impl MsgTransport {
                 peer_addr: None,
                 peer_cred: None,
                 in_process: true,
+                tls: false,
             }
         };
         (end(a), end(b))
     }
 
-    /// Connects to a listening actor.
-    pub async fn connect(addr: &Addr, max_frame: usize) -> Result<Self, IpcError> {
+    /// Connects to a listening actor, in TLS where `tls` wants it for that
+    /// address (an error if it would and there is none: see
+    /// [`tls`](super::tls)).
+    pub async fn connect(
+        addr: &Addr,
+        max_frame: usize,
+        tls: Option<&TreeTls>,
+    ) -> Result<Self, IpcError> {
         let io = |source| IpcError::Connect {
             addr: addr.clone(),
             source,
@@ -136,7 +147,15 @@ impl MsgTransport {
         match addr {
             Addr::Tcp(sa) => {
                 let s = TcpStream::connect(sa).await.map_err(io)?;
-                Ok(Self::from_tcp(s, max_frame))
+                match tls_wanted(tls, sa)? {
+                    None => Ok(Self::from_tcp(s, max_frame)),
+                    Some(tls) => {
+                        let _ = s.set_nodelay(true);
+                        let peer = sa.to_string();
+                        let secured = bounded(tls.connect(s, &peer), &peer).await?;
+                        Ok(Self::from_tls(secured, *sa, max_frame))
+                    }
+                }
             }
             Addr::Uds(p) => {
                 let s = match UnixStream::connect(p).await {
@@ -168,6 +187,23 @@ impl MsgTransport {
             peer_addr,
             peer_cred: None,
             in_process: false,
+            tls: false,
+        }
+    }
+
+    fn from_tls<S>(s: S, peer: std::net::SocketAddr, max_frame: usize) -> Self
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (r, w) = tokio::io::split(s);
+        let (reader, writer) = Self::from_parts(Box::pin(r), Box::pin(w), max_frame);
+        MsgTransport {
+            reader,
+            writer,
+            peer_addr: Some(Addr::Tcp(peer)),
+            peer_cred: None,
+            in_process: false,
+            tls: true,
         }
     }
 
@@ -185,12 +221,19 @@ impl MsgTransport {
             peer_addr: None,
             peer_cred,
             in_process: false,
+            tls: false,
         }
     }
 
     /// Whether both ends are in this process ([`MsgTransport::in_process_pair`]).
     pub(crate) fn is_in_process(&self) -> bool {
         self.in_process
+    }
+
+    /// Whether the link is in mutual TLS (the peer showed a certificate
+    /// of our CA).
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Holds the peer to `limits` from the next frame on.
@@ -358,7 +401,7 @@ impl MsgListener {
                 let l = bind_tcp(*sa).map_err(err)?;
                 let local = l.local_addr().map_err(err)?;
                 if !sa.ip().is_loopback() {
-                    tracing::warn!(target: "tractor::ipc", "listening on {local}, beyond loopback: whoever reaches it is kept out by the shared secret alone, and the traffic is not encrypted (across hosts, use a tunnel or VPN)");
+                    tracing::info!(target: "tractor::ipc", "listening on {local}, beyond loopback: peers from other addresses must present a certificate of this tree's CA (mutual TLS)");
                 }
                 Ok(MsgListener {
                     kind: ListenerKind::Tcp(l),
@@ -400,7 +443,23 @@ impl MsgListener {
         &self.addr
     }
 
-    /// Accepts one connection.
+    /// Accepts one connection, to be secured (or not) by
+    /// [`Incoming::secure`] off the accept loop.
+    pub(crate) async fn accept_incoming(&self) -> std::io::Result<Incoming> {
+        match &self.kind {
+            ListenerKind::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                Ok(Incoming::Tcp(s, peer, self.max_frame))
+            }
+            ListenerKind::Uds(l, _, _) => {
+                let (s, _) = l.accept().await?;
+                Ok(Incoming::Ready(MsgTransport::from_unix(s, self.max_frame)))
+            }
+        }
+    }
+
+    /// Accepts one connection, in the clear (a tool or test speaking the
+    /// protocol by hand).
     pub async fn accept(&self) -> std::io::Result<MsgTransport> {
         match &self.kind {
             ListenerKind::Tcp(l) => {
@@ -423,6 +482,70 @@ impl Drop for MsgListener {
                 let _ = std::fs::remove_file(path);
             }
         }
+    }
+}
+
+/// A connection just accepted, before its TLS (if it needs any).
+pub(crate) enum Incoming {
+    /// A unix socket: nothing to wrap.
+    Ready(MsgTransport),
+    /// A TCP connection from `peer`.
+    Tcp(TcpStream, std::net::SocketAddr, usize),
+}
+
+impl Incoming {
+    /// The transport, after the server side of a TLS handshake if `tls`
+    /// wants one with this peer. A peer that must use TLS and cannot (no
+    /// certificate of our CA) gets an error, and its connection closes.
+    pub(crate) async fn secure(self, tls: Option<&TreeTls>) -> Result<MsgTransport, IpcError> {
+        match self {
+            Incoming::Ready(t) => Ok(t),
+            Incoming::Tcp(s, peer, max_frame) => match tls_wanted(tls, &peer)? {
+                None => Ok(MsgTransport::from_tcp(s, max_frame)),
+                Some(tls) => {
+                    let _ = s.set_nodelay(true);
+                    let name = peer.to_string();
+                    let secured = bounded(tls.accept(s, &name), &name).await?;
+                    Ok(MsgTransport::from_tls(secured, peer, max_frame))
+                }
+            },
+        }
+    }
+}
+
+/// How long a TLS handshake may take (the identity exchange after it has
+/// its own bound, [`Limits::handshake_timeout`]).
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLS to wrap a TCP link with `peer` in, if any; an error if the link
+/// needs TLS and this actor has none.
+pub(crate) fn tls_wanted<'a>(
+    tls: Option<&'a TreeTls>,
+    peer: &std::net::SocketAddr,
+) -> Result<Option<&'a TreeTls>, IpcError> {
+    match tls {
+        Some(t) if t.wanted(peer) => Ok(Some(t)),
+        Some(_) => Ok(None),
+        None if peer.ip().is_loopback() => Ok(None),
+        None => Err(TlsError::Missing {
+            peer: peer.to_string(),
+        }
+        .into()),
+    }
+}
+
+/// A TLS handshake, bounded by [`TLS_HANDSHAKE_TIMEOUT`].
+async fn bounded<T>(
+    handshake: impl std::future::Future<Output = Result<T, TlsError>>,
+    peer: &str,
+) -> Result<T, IpcError> {
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(TlsError::Handshake {
+            peer: peer.to_string(),
+            reason: format!("not completed within {TLS_HANDSHAKE_TIMEOUT:?}"),
+        }
+        .into()),
     }
 }
 

@@ -384,14 +384,14 @@ mod stale_tests {
         let dir = scratch("stale-dial");
         let dead = in_bindspace("gone", dead_pid());
         leave_stale_socket(&dead);
-        let err = MsgTransport::connect(&Addr::Uds(dead.clone()), 1024).await;
+        let err = MsgTransport::connect(&Addr::Uds(dead.clone()), 1024, None).await;
         assert!(err.is_err());
         assert!(!dead.exists(), "the dead actor's file was left");
         // A file without an owner in its name is left to the next bind.
         let fixed = dir.join("registry@1616.sock");
         leave_stale_socket(&fixed);
         assert!(
-            MsgTransport::connect(&Addr::Uds(fixed.clone()), 1024)
+            MsgTransport::connect(&Addr::Uds(fixed.clone()), 1024, None)
                 .await
                 .is_err()
         );
@@ -400,7 +400,7 @@ mod stale_tests {
         let outside = dir.join(format!("gone@{}-00000000.sock", dead_pid()));
         leave_stale_socket(&outside);
         assert!(
-            MsgTransport::connect(&Addr::Uds(outside.clone()), 1024)
+            MsgTransport::connect(&Addr::Uds(outside.clone()), 1024, None)
                 .await
                 .is_err()
         );

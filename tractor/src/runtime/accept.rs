@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 use super::actor::ActorRuntime;
+use crate::ipc::transport::Incoming;
 use crate::ipc::{Channel, MsgListener, MsgTransport, Role};
 use crate::spawn::Resource;
 
@@ -36,7 +37,7 @@ pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
         let t = tokio::select! {
             biased;
             _ = rt.shutdown.cancelled() => break,
-            t = listener.accept() => t,
+            t = listener.accept_incoming() => t,
         };
         let t = match t {
             Ok(t) => {
@@ -81,11 +82,20 @@ pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
 /// Admits the parent's end of a thread actor's in-process transport, the
 /// way a connection from the listener is admitted.
 pub(crate) fn accept_in_process(rt: &Arc<ActorRuntime>, t: MsgTransport) {
-    rt.io.spawn_local(admit(rt.clone(), t).in_current_span());
+    rt.io
+        .spawn_local(admit(rt.clone(), Incoming::Ready(t)).in_current_span());
 }
 
-/// Handshakes with a new peer and adopts its channel.
-async fn admit(rt: Arc<ActorRuntime>, t: MsgTransport) {
+/// Secures (TLS, for a peer beyond loopback), handshakes with a new peer
+/// and adopts its channel.
+async fn admit(rt: Arc<ActorRuntime>, incoming: Incoming) {
+    let t = match incoming.secure(rt.p.tls.as_deref()).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(target: "tractor::ipc", "refused a connection: {e}");
+            return;
+        }
+    };
     let hs = Channel::handshake(t, rt.aid(), &rt.p.secret, Role::Acceptor, &rt.p.limits);
     match hs.await {
         Ok((chan, reader)) => {

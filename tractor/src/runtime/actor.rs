@@ -44,6 +44,8 @@ pub(crate) struct RuntimeParams {
     pub heartbeat: Option<crate::ipc::Heartbeat>,
     /// The secret every peer must prove it holds (and we prove to them).
     pub secret: Secret,
+    /// The tree's TLS: links beyond loopback are in mutual TLS with it.
+    pub tls: Option<Arc<crate::ipc::TreeTls>>,
     /// The backend this actor's children are spawned with unless a spawn
     /// chooses (`TRACTOR_SPAWN_METHOD` still wins).
     pub spawn_method: crate::spawn::SpawnMethod,
@@ -324,8 +326,14 @@ impl ActorRuntime {
         if let Some(c) = self.claim_at(addr, claim) {
             return Ok(c);
         }
-        let (chan, reader) =
-            Channel::connect(addr, &self.p.aid, &self.p.secret, &self.p.limits).await?;
+        let (chan, reader) = Channel::connect(
+            addr,
+            &self.p.aid,
+            &self.p.secret,
+            self.p.tls.as_deref(),
+            &self.p.limits,
+        )
+        .await?;
         // An actor we already have a channel to, reached at another of its
         // addresses (a child's listen address, say): keep the one we have.
         if let Some(existing) = self.conn_to(&chan.peer().uuid) {

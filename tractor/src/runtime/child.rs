@@ -35,7 +35,10 @@ pub(crate) async fn boot(
     };
     let limits = Limits::default();
     let connected = match link {
-        ParentLink::Dial => Channel::connect(&env.parent_addr, &aid, &env.secret, &limits).await,
+        ParentLink::Dial => {
+            let tls = env.tls.as_deref();
+            Channel::connect(&env.parent_addr, &aid, &env.secret, tls, &limits).await
+        }
         ParentLink::InProcess(t) => {
             Channel::handshake(*t, &aid, &env.secret, Role::Dialer, &limits).await
         }
@@ -86,6 +89,7 @@ pub(crate) async fn boot(
             spec.heartbeat_ms.map(crate::ipc::Heartbeat::from_millis),
         ),
         secret: env.secret.clone(),
+        tls: env.tls.clone(),
         spawn_method,
     };
     let rt = match ActorRuntime::boot(params).await {

@@ -29,7 +29,7 @@ async fn pair() -> (Arc<Conn>, Channel, MsgReader) {
         let t = listener.accept().await.expect("accept");
         Channel::handshake(t, &Aid::new("peer"), &s2, Role::Acceptor, &l2).await
     });
-    let t = MsgTransport::connect(&addr, limits.max_frame)
+    let t = MsgTransport::connect(&addr, limits.max_frame, None)
         .await
         .expect("dial");
     let (chan, _our_reader) =

@@ -203,6 +203,10 @@ pub(crate) struct ChildEnv {
     pub tree_id: String,
     /// The tree's secret (handed over through an inherited pipe).
     pub secret: Secret,
+    /// The tree's TLS, for the child's links beyond loopback (its link to
+    /// the parent among them, when the parent listens beyond loopback).
+    /// Handed over with the secret.
+    pub tls: Option<std::sync::Arc<crate::ipc::TreeTls>>,
 }
 
 impl ChildEnv {
@@ -225,13 +229,14 @@ impl ChildEnv {
         let tree_id = std::env::var(env::TREE).unwrap_or_default();
         unblock_signals()?;
         die_with_parent()?;
-        let secret = read_secret()?;
+        let (secret, tls) = read_handover()?;
         Ok(ChildEnv {
             parent_addr,
             name,
             uuid,
             tree_id,
             secret,
+            tls: tls.map(|t| std::sync::Arc::new(crate::ipc::TreeTls::from_spec(t))),
         })
     }
 }
@@ -313,10 +318,23 @@ fn die_with_parent() -> Result<(), SpawnError> {
     Ok(())
 }
 
-/// Reads the tree's secret from the pipe our parent left as our stdin
-/// ([`env::SECRET_FD`] is `0`), then puts `/dev/null` in its place (a
-/// child actor's stdin was always empty).
-fn read_secret() -> Result<Secret, SpawnError> {
+/// What a parent hands a child through the pipe on its stdin: the tree's
+/// secret, and its TLS if it has any.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Handover {
+    #[serde(with = "serde_bytes")]
+    secret: Vec<u8>,
+    tls: Option<crate::ipc::tls::TlsSpec>,
+}
+
+/// The most a [`Handover`] takes: far below a pipe's 64 KiB buffer, so
+/// the parent's write, made before the child runs, never blocks.
+const MAX_HANDOVER: usize = crate::ipc::auth::MAX_SECRET_LEN + crate::ipc::tls::MAX_SPEC_BYTES + 64;
+
+/// Reads the tree's secret and TLS from the pipe our parent left as our
+/// stdin ([`env::SECRET_FD`] is `0`), then puts `/dev/null` in its place
+/// (a child actor's stdin was always empty).
+fn read_handover() -> Result<(Secret, Option<crate::ipc::tls::TlsSpec>), SpawnError> {
     use std::io::Read;
     use std::os::fd::FromRawFd;
     let bad = |what: String| SpawnError::BadEnv(format!("{}: {what}", env::SECRET_FD));
@@ -348,11 +366,23 @@ fn read_secret() -> Result<Secret, SpawnError> {
     let f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
     let mut bytes = Vec::new();
     (&*f)
-        .take(crate::ipc::auth::MAX_SECRET_LEN as u64 + 1)
+        .take(MAX_HANDOVER as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| bad(format!("cannot read the secret: {e}")))?;
     stdin_from_dev_null().map_err(|e| bad(format!("cannot reopen stdin on /dev/null: {e}")))?;
-    Secret::from_origin(bytes, "the parent").map_err(|e| bad(e.to_string()))
+    if bytes.len() > MAX_HANDOVER {
+        return Err(bad(format!(
+            "more than the {MAX_HANDOVER} bytes a parent hands over"
+        )));
+    }
+    let handover: Handover = postcard::from_bytes(&bytes).map_err(|e| {
+        bad(format!(
+            "not a parent's hand-over ({e}); is the parent this program?"
+        ))
+    })?;
+    let secret =
+        Secret::from_origin(handover.secret, "the parent").map_err(|e| bad(e.to_string()))?;
+    Ok((secret, handover.tls))
 }
 
 /// Replaces fd 0 with `/dev/null` (closing the pipe that was there).
@@ -367,10 +397,11 @@ fn stdin_from_dev_null() -> std::io::Result<()> {
     Ok(())
 }
 
-/// A pipe holding `secret`, for one child: its read end, to become the
-/// child's stdin; its write end is written and closed here. Both ends
-/// are close-on-exec, so no other child spawned meanwhile inherits either.
-fn secret_pipe(secret: &Secret) -> std::io::Result<std::os::fd::OwnedFd> {
+/// A pipe holding `handover` (the secret and TLS, encoded), for one
+/// child: its read end, to become the child's stdin; its write end is
+/// written and closed here. Both ends are close-on-exec, so no other
+/// child spawned meanwhile inherits either.
+fn handover_pipe(handover: &[u8]) -> std::io::Result<std::os::fd::OwnedFd> {
     use std::io::Write;
     use std::os::fd::FromRawFd;
     let mut fds = [0i32; 2];
@@ -385,9 +416,9 @@ fn secret_pipe(secret: &Secret) -> std::io::Result<std::os::fd::OwnedFd> {
             std::os::fd::OwnedFd::from_raw_fd(fds[1]),
         )
     };
-    // At most MAX_SECRET_LEN bytes: far below a pipe's buffer, so this
-    // never blocks.
-    std::fs::File::from(w).write_all(secret.expose())?;
+    // At most MAX_HANDOVER bytes: below a pipe's buffer, so this never
+    // blocks.
+    std::fs::File::from(w).write_all(handover)?;
     Ok(r)
 }
 
@@ -426,13 +457,23 @@ pub(crate) async fn spawn_exec(
         Some(l) => cmd.env(env::LOGLEVEL, l),
         None => cmd.env_remove(env::LOGLEVEL),
     };
-    let secret = child.secret.clone();
+    let handover = postcard::to_stdvec(&Handover {
+        secret: child.secret.expose().to_vec(),
+        tls: child.tls.as_deref().map(|t| t.spec().clone()),
+    })
+    .map_err(|e| spawn_err(std::io::Error::other(e)))?;
+    if handover.len() > MAX_HANDOVER {
+        return Err(spawn_err(std::io::Error::other(format!(
+            "the secret and TLS to hand over take {} bytes, more than {MAX_HANDOVER}",
+            handover.len()
+        ))));
+    }
     // Runs on the spawner thread, whose fd table is its own: the pipe is
     // made there, becomes the child's stdin (its only inherited fd
     // besides stdout and stderr), and its read end is closed there when
     // the command drops, once the child is started.
     let start = move || {
-        let pipe = secret_pipe(&secret)?;
+        let pipe = handover_pipe(&handover)?;
         cmd.stdin(Stdio::from(pipe)).spawn()
     };
     let spawned = ExecChild::spawn_on(spawner, Box::new(start))

@@ -100,22 +100,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire for RawWire<'_, S> {
 }
 
 /// The handshake over a fresh transport: the peer-uid check, the mutual
-/// proof of the secret, then the identities (an in-process pair exchanges
-/// the identities alone). Returns the peer's.
+/// proof of the secret, then the identities (an in-process pair, or a link
+/// in mutual TLS, exchanges the identities alone). Returns the peer's.
 pub(crate) async fn handshake(
     t: &mut MsgTransport,
     me: &Aid,
     secret: &Secret,
     role: Role,
 ) -> Result<Aid, IpcError> {
-    if t.is_in_process() {
+    let vouched = if t.is_in_process() {
         // A thread actor's link: this process made both ends of the pipe,
         // so only this process can be at the other end. The proofs would
-        // cost a round trip and prove nothing; the identities are still
-        // exchanged, as on any channel.
+        // cost a round trip and prove nothing.
+        Some("the in-process peer (a thread actor) connected")
+    } else if t.is_tls() {
+        // Both certificates were checked against our CA: the peer belongs
+        // (a program of another tree sharing our CA belongs too).
+        Some("the peer completed mutual TLS")
+    } else {
+        None
+    };
+    if let Some(how) = vouched {
+        // The identities are still exchanged, as on any channel.
         t.write(&Msg::Aid(Box::new(me.clone()))).await?;
         t.flush().await?;
-        return their_identity(t, "the in-process peer (a thread actor) connected").await;
+        return their_identity(t, how).await;
     }
     check_peer_uid(t.peer_cred)?;
     let peer = describe_peer(t);

@@ -21,7 +21,9 @@
 //! a peer that runs as another user is refused before the challenge
 //! (`check_peer_uid`). A thread actor's in-process link to its parent
 //! skips the proofs and only exchanges identities: this process made both
-//! ends of that pipe, so no one else can be at the other end.
+//! ends of that pipe, so no one else can be at the other end. So does a
+//! link in mutual TLS ([`tls`](super::tls), every TCP link beyond
+//! loopback): both certificates were checked against the tree's CA.
 //!
 //! Where a secret comes from (a root's configuration, `TRACTOR_COOKIE`,
 //! the cookie file) is decided by the runtime; this module only loads and

@@ -103,6 +103,14 @@ pub enum ConfigError {
         /// What it holds.
         value: String,
     },
+    /// `TRACTOR_TLS_LOOPBACK` holds something that is not a switch.
+    #[error(
+        "TRACTOR_TLS_LOOPBACK: `{value}` is not a switch; use 1, true or on (or 0, false, off)"
+    )]
+    TlsLoopbackEnv {
+        /// What it holds.
+        value: String,
+    },
     /// `TRACTOR_ENABLE_STACKSCOPE` holds something that is not a switch.
     #[error(
         "TRACTOR_ENABLE_STACKSCOPE: `{value}` is not a switch; use 1, true or on (or 0, false, off)"

@@ -466,6 +466,7 @@ impl ActorNursery {
             uuid,
             tree_id: rt.p.tree_id.clone(),
             secret: rt.p.secret.clone(),
+            tls: rt.p.tls.clone(),
         };
         let loglevel = std::env::var(crate::spawn::env::LOGLEVEL)
             .ok()

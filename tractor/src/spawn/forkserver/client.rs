@@ -172,6 +172,7 @@ impl ForkClient {
             tree_id: child.tree_id.clone(),
             parent_addr: child.parent_addr.to_string(),
             secret: child.secret.expose().to_vec(),
+            tls: child.tls.as_deref().map(|t| t.spec().clone()),
         };
         if !self.send(&req) {
             lock(&self.state).forks.remove(&id);

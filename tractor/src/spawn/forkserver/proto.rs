@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The largest frame either side accepts: a fork request is a name, an
-/// address and a secret (at most [`MAX_SECRET_LEN`](crate::ipc::auth::MAX_SECRET_LEN)).
-pub(super) const MAX_FRAME: usize = 16 * 1024;
+/// address, a secret (at most [`MAX_SECRET_LEN`](crate::ipc::auth::MAX_SECRET_LEN))
+/// and the tree's TLS (at most [`MAX_SPEC_BYTES`](crate::ipc::tls::MAX_SPEC_BYTES)).
+pub(super) const MAX_FRAME: usize = 16 * 1024 + crate::ipc::tls::MAX_SPEC_BYTES;
 
 /// From an actor to the forkserver.
 #[derive(Debug, Serialize, Deserialize)]
@@ -19,6 +20,7 @@ pub(super) enum Request {
         parent_addr: String,
         #[serde(with = "serde_bytes")]
         secret: Vec<u8>,
+        tls: Option<crate::ipc::tls::TlsSpec>,
     },
     /// Send `sig` to `pid`, if it is a live child forked for this actor.
     Signal { pid: i32, sig: i32 },

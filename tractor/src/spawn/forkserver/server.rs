@@ -228,8 +228,9 @@ impl Server {
                 tree_id,
                 parent_addr,
                 secret,
+                tls,
             } => {
-                let env = match child_env(name, uuid, tree_id, &parent_addr, secret) {
+                let env = match child_env(name, uuid, tree_id, &parent_addr, secret, tls) {
                     Ok(env) => env,
                     Err(()) => {
                         return self.send(
@@ -448,6 +449,7 @@ fn child_env(
     tree_id: String,
     parent_addr: &str,
     secret: Vec<u8>,
+    tls: Option<crate::ipc::tls::TlsSpec>,
 ) -> Result<ChildEnv, ()> {
     let parent_addr: Addr = parent_addr.parse().map_err(|_| ())?;
     let secret = Secret::from_origin(secret, "the forkserver").map_err(|_| ())?;
@@ -457,5 +459,6 @@ fn child_env(
         uuid: Uuid::from_bytes(uuid),
         tree_id,
         secret,
+        tls: tls.map(|t| std::sync::Arc::new(crate::ipc::TreeTls::from_spec(t))),
     })
 }
