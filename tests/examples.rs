@@ -483,3 +483,18 @@ fn connect_portal_cost() {
         );
     }
 }
+
+/// Without `TRACTOR_HOSTS` its worker runs here (the two-host suite test
+/// runs the SSH path for real).
+#[test]
+fn across_hosts() {
+    let out = stdout_of("across_hosts");
+    assert!(
+        out.contains("worker_0 on ") && out.contains("sum of squares 328350"),
+        "{out}"
+    );
+    assert!(
+        out.contains("its error: 11 is too big from worker_0"),
+        "{out}"
+    );
+}

@@ -4,6 +4,8 @@
 //! unix sockets.
 
 mod common;
+#[path = "../support/hosts.rs"]
+mod hosts_support;
 #[path = "../support/wait.rs"]
 mod wait;
 
@@ -21,6 +23,7 @@ mod exhaustion;
 mod foreign;
 mod fuzz;
 mod hostile;
+mod hosts;
 mod introspect;
 mod ipc_robustness;
 mod isolated;

@@ -135,7 +135,7 @@ pub use runtime::nursery::{
     Supervision,
 };
 pub use runtime::portal::{CancelActor, Portal, connect_portal};
-pub use spawn::SpawnMethod;
+pub use spawn::{Launcher, RemoteExe, SpawnMethod, SshHost};
 pub use tractor_macros::{context, endpoint, main, test};
 
 /// Halts the calling task and hands the terminal to a debugger REPL in

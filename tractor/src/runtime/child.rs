@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::actor::{ActorRuntime, RuntimeParams};
 use super::conn::Conn;
-use crate::ipc::{Aid, Channel, Limits, Msg, MsgTransport, Role};
+use crate::ipc::{Addr, Aid, Channel, Limits, Msg, MsgTransport, Role, TransportKind};
 use crate::spawn::{BootExit, ChildEnv, SpawnMethod};
 
 /// How long a child waits for its `SpawnSpec` once connected.
@@ -71,11 +71,12 @@ pub(crate) async fn boot(
         tracing::warn!(target: "tractor::spawn", "{e}; this actor's children use `exec`");
         SpawnMethod::Exec
     });
+    let bind_addr = reachable_bind(&env.parent_addr, spec.transport);
     let params = RuntimeParams {
         aid,
         is_root: false,
         transport: spec.transport,
-        bind_addr: None,
+        bind_addr,
         loglevel,
         registry_addrs: spec.registry_addrs,
         debug_mode: spec.debug_mode,
@@ -106,6 +107,31 @@ pub(crate) async fn boot(
     rt.note_addr(&env.parent_addr, &parent);
     let _ = rt.parent.set(parent.clone());
     Ok((rt, parent))
+}
+
+/// Where a child listens: where its parent reached it from, when that is
+/// beyond loopback (a child on another host, or of a parent serving other
+/// hosts), so that the address it registers is one its peers can reach;
+/// else the default (loopback).
+fn reachable_bind(parent: &Addr, transport: TransportKind) -> Option<Addr> {
+    let Addr::Tcp(parent) = parent else {
+        return None;
+    };
+    if transport != TransportKind::Tcp || parent.ip().is_loopback() || parent.ip().is_unspecified()
+    {
+        return None;
+    }
+    // The address the kernel routes to the parent from (a UDP "connect"
+    // sends nothing).
+    let any: std::net::SocketAddr = if parent.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let probe = std::net::UdpSocket::bind(any).ok()?;
+    probe.connect(parent).ok()?;
+    let local = probe.local_addr().ok()?;
+    Some(Addr::Tcp(std::net::SocketAddr::new(local.ip(), 0)))
 }
 
 /// What asks a child to cancel itself, besides its parent's cancel request.

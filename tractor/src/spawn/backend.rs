@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::forkserver::ForkClient;
+use super::launcher::{Launcher, launch_ssh};
 use super::process::ChildProcess;
 use super::spawner::SpawnerSlot;
 use super::{ChildEnv, SpawnError, SpawnMethod, spawn_exec, thread};
@@ -48,14 +49,22 @@ pub(crate) struct Started {
     pub in_process: Option<MsgTransport>,
 }
 
-/// Starts child `env` with backend `method`. Runs on the spawning actor's
-/// home thread (a process's parent-death signal follows the thread that
-/// forked it).
+/// Starts child `env` where `launcher` says, with backend `method` when
+/// that is here. Runs on the spawning actor's home thread (a process's
+/// parent-death signal follows the thread that forked it).
 pub(crate) async fn start(
+    launcher: &Launcher,
     method: SpawnMethod,
     env: &ChildEnv,
     cx: &SpawnContext<'_>,
 ) -> Result<Started, SpawnError> {
+    if let Launcher::Ssh(host) = launcher {
+        let child = launch_ssh(host, env, cx.exec_args, cx.loglevel).await?;
+        return Ok(Started {
+            child: ChildProcess::Remote(child),
+            in_process: None,
+        });
+    }
     let child = match method {
         SpawnMethod::Exec => {
             ChildProcess::Exec(spawn_exec(env, cx.exec_args, cx.loglevel, cx.spawner).await?)

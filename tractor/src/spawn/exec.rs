@@ -179,6 +179,14 @@ pub enum SpawnError {
         /// Seconds waited.
         secs: u64,
     },
+    /// A child could not be launched on another host.
+    #[error("could not launch a child actor on {host}: {reason}")]
+    Launch {
+        /// The host (as given to the launcher).
+        host: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A child-mode environment variable is malformed.
     #[error("malformed child environment: {0}")]
     BadEnv(String),
@@ -213,6 +221,11 @@ impl ChildEnv {
     /// Reads child mode from the environment: `None` when this process is
     /// not a spawned actor.
     pub(crate) fn from_env() -> Option<Result<ChildEnv, SpawnError>> {
+        if std::env::var_os(env::SSH_CHILD).is_some() {
+            // Launched on this host by a parent on another: all it needs
+            // comes on stdin.
+            return Some(unblock_signals().and_then(|()| super::launcher::remote_child_env()));
+        }
         let addr = std::env::var(env::PARENT_ADDR).ok()?;
         Some(Self::parse(&addr))
     }

@@ -20,6 +20,7 @@
 mod backend;
 mod exec;
 pub(crate) mod forkserver;
+pub(crate) mod launcher;
 mod method;
 mod process;
 pub(crate) mod proctitle;
@@ -28,6 +29,7 @@ mod spawner;
 pub(crate) mod thread;
 
 pub use exec::{SpawnError, SpawnStage};
+pub use launcher::{Launcher, RemoteExe, SshHost};
 pub use method::SpawnMethod;
 pub use resource::{BootExit, Resource};
 
@@ -67,6 +69,9 @@ pub(crate) mod env {
     /// `0`, its stdin (the secret itself is never in the environment or on the
     /// command line, where `ps` and `/proc` would show it).
     pub(crate) const SECRET_FD: &str = "TRACTOR_SECRET_FD";
+    /// This process was launched on this host by a parent on another
+    /// (over SSH): its hand-over, and then its lifeline, is its stdin.
+    pub(crate) const SSH_CHILD: &str = "TRACTOR_SSH_CHILD";
 
     /// An on/off switch read from variable `name`: `None` when unset or
     /// empty; `Err` with the value when it is no switch (`1`/`true`/`on`/

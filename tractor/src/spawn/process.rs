@@ -17,6 +17,7 @@ use std::process::ExitStatus;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::forkserver::ForkedChild;
+use super::launcher::RemoteChild;
 use super::thread::ThreadChild;
 
 /// A spawned child: killed (and reaped in the background) if dropped
@@ -29,6 +30,8 @@ pub(crate) enum ChildProcess {
     Forked(ForkedChild),
     /// A thread of this process.
     Thread(ThreadChild),
+    /// A process on another host, run by an `ssh` client of ours.
+    Remote(RemoteChild),
 }
 
 impl ChildProcess {
@@ -38,6 +41,8 @@ impl ChildProcess {
             ChildProcess::Exec(c) => c.id(),
             ChildProcess::Forked(c) => c.id(),
             ChildProcess::Thread(_) => None,
+            // The local process standing for it: its `ssh` client.
+            ChildProcess::Remote(c) => c.id(),
         }
     }
 
@@ -48,6 +53,7 @@ impl ChildProcess {
             ChildProcess::Exec(c) => c.signal(sig),
             ChildProcess::Forked(c) => c.signal(sig),
             ChildProcess::Thread(c) => c.signal(sig),
+            ChildProcess::Remote(c) => c.signal(sig),
         }
     }
 
@@ -64,6 +70,10 @@ impl ChildProcess {
                 c.kill();
                 Ok(())
             }
+            ChildProcess::Remote(c) => {
+                c.kill();
+                Ok(())
+            }
         }
     }
 
@@ -73,6 +83,7 @@ impl ChildProcess {
             ChildProcess::Exec(c) => c.wait().await,
             ChildProcess::Forked(c) => c.wait().await,
             ChildProcess::Thread(c) => c.wait().await,
+            ChildProcess::Remote(c) => c.wait().await,
         }
     }
 
@@ -130,6 +141,11 @@ impl ExecChild {
             .as_ref()
             .filter(|_| self.status.is_none())
             .map(|c| c.id())
+    }
+
+    /// The pipe to the child's stdin, if it was started with one.
+    pub(crate) fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.as_mut().and_then(|c| c.stdin.take())
     }
 
     fn signal(&self, sig: libc::c_int) {

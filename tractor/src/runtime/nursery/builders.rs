@@ -16,6 +16,7 @@ pub(super) struct SpawnOptions {
     pub(super) transport: Option<TransportKind>,
     pub(super) spawn_method: Option<SpawnMethod>,
     pub(super) child_spawn_method: Option<SpawnMethod>,
+    pub(super) launcher: crate::spawn::Launcher,
 }
 
 impl SpawnOptions {
@@ -28,6 +29,7 @@ impl SpawnOptions {
             transport: None,
             spawn_method: None,
             child_spawn_method: None,
+            launcher: crate::spawn::Launcher::Local,
         }
     }
 }
@@ -78,6 +80,21 @@ macro_rules! spawn_option_setters {
         /// the one it was spawned with).
         pub fn children_spawn_method(mut self, method: crate::SpawnMethod) -> Self {
             self.opts.child_spawn_method = Some(method);
+            self
+        }
+
+        /// Runs the child on another host, through `ssh` (this program,
+        /// copied there once; see [`SshHost`](crate::SshHost) for the port,
+        /// key, options or an installed binary). This actor must listen
+        /// where that host can reach it (`RootConfig::bind_addr`); the
+        /// link is in mutual TLS.
+        pub fn on_host(self, host: impl Into<crate::SshHost>) -> Self {
+            self.launcher(crate::Launcher::Ssh(host.into()))
+        }
+
+        /// Where the child runs (default: here, by the spawn backend).
+        pub fn launcher(mut self, launcher: crate::Launcher) -> Self {
+            self.opts.launcher = launcher;
             self
         }
     };

@@ -484,7 +484,7 @@ impl ActorNursery {
             spawner: &rt.spawner,
             max_frame: rt.p.limits.max_frame,
         };
-        let spawned = crate::spawn::start(method, &env, &cx).await?;
+        let spawned = crate::spawn::start(&opts.launcher, method, &env, &cx).await?;
         if let Some(t) = spawned.in_process {
             super::accept::accept_in_process(rt, t);
         }
