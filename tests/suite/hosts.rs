@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tractor::{Addr, Aid, Error, Limits, RootConfig, SshHost, TreeTls};
+use tractor::{Addr, Aid, Error, Limits, RemoteExe, RootConfig, SshHost, TreeTls};
 
 use crate::common::{self, MODULE};
 use crate::hosts_support::TwoHosts;
@@ -115,6 +115,28 @@ async fn two_host_root() {
             // Cancel: the remote child goes, and its session with it.
             p.cancel_actor().await?;
             local.cancel_actor().await?;
+
+            // Another build installed there is refused before it dials
+            // back (an example binary: other endpoints).
+            let exe = std::env::current_exe().unwrap();
+            let other = exe
+                .parent()
+                .and_then(|d| d.parent())
+                .unwrap()
+                .join("examples/across_hosts");
+            if other.exists() {
+                let e = an
+                    .start_actor("other_build")
+                    .on_host(host.clone().exe(RemoteExe::Installed(other)))
+                    .await
+                    .expect_err("another build booted");
+                assert!(e.to_string().contains("another build"), "{e}");
+            } else {
+                eprintln!(
+                    "the other-build check skipped: {} is not built",
+                    other.display()
+                );
+            }
 
             // One more, held for the kill.
             let held = an

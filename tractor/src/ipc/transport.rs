@@ -400,7 +400,7 @@ impl MsgListener {
             Addr::Tcp(sa) => {
                 let l = bind_tcp(*sa).map_err(err)?;
                 let local = l.local_addr().map_err(err)?;
-                if !sa.ip().is_loopback() {
+                if !sa.ip().to_canonical().is_loopback() {
                     tracing::info!(target: "tractor::ipc", "listening on {local}, beyond loopback: peers from other addresses must present a certificate of this tree's CA (mutual TLS)");
                 }
                 Ok(MsgListener {
@@ -526,7 +526,7 @@ pub(crate) fn tls_wanted<'a>(
     match tls {
         Some(t) if t.wanted(peer) => Ok(Some(t)),
         Some(_) => Ok(None),
-        None if peer.ip().is_loopback() => Ok(None),
+        None if super::tls::on_this_host(peer.ip()) => Ok(None),
         None => Err(TlsError::Missing {
             peer: peer.to_string(),
         }

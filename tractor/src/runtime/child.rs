@@ -33,6 +33,17 @@ pub(crate) async fn boot(
         uuid: env.uuid,
         pid: std::process::id(),
     };
+    if let Some(theirs) = env.build {
+        let ours = super::endpoint::EndpointTable::global().map(|t| t.identity());
+        if ours.as_ref().ok() != Some(&theirs) {
+            let exe = std::env::current_exe().unwrap_or_default();
+            eprintln!(
+                "tractor child {aid}: this program ({}) is another build than its parent's: its endpoints differ",
+                exe.display()
+            );
+            return Err(BootExit::OtherBuild as i32);
+        }
+    }
     let limits = Limits::default();
     let connected = match link {
         ParentLink::Dial => {
@@ -117,8 +128,7 @@ fn reachable_bind(parent: &Addr, transport: TransportKind) -> Option<Addr> {
     let Addr::Tcp(parent) = parent else {
         return None;
     };
-    if transport != TransportKind::Tcp || parent.ip().is_loopback() || parent.ip().is_unspecified()
-    {
+    if transport != TransportKind::Tcp || crate::ipc::tls::on_this_host(parent.ip()) {
         return None;
     }
     // The address the kernel routes to the parent from (a UDP "connect"

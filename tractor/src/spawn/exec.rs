@@ -215,6 +215,10 @@ pub(crate) struct ChildEnv {
     /// the parent among them, when the parent listens beyond loopback).
     /// Handed over with the secret.
     pub tls: Option<std::sync::Arc<crate::ipc::TreeTls>>,
+    /// The identity of the parent's build (its endpoints), when the child
+    /// may be another build (launched on another host): the child checks
+    /// its own against it before it dials back.
+    pub build: Option<u64>,
 }
 
 impl ChildEnv {
@@ -250,6 +254,7 @@ impl ChildEnv {
             tree_id,
             secret,
             tls: tls.map(|t| std::sync::Arc::new(crate::ipc::TreeTls::from_spec(t))),
+            build: None,
         })
     }
 }

@@ -113,6 +113,9 @@ pub enum BootExit {
     ChildOutOfFds = 74,
     /// Any boot step failed because the child ran out of memory.
     ChildOutOfMemory = 75,
+    /// The program launched on another host is another build: its
+    /// endpoints differ from its parent's.
+    OtherBuild = 76,
 }
 
 impl BootExit {
@@ -141,6 +144,7 @@ impl BootExit {
             BootExit::BootFailed,
             BootExit::ChildOutOfFds,
             BootExit::ChildOutOfMemory,
+            BootExit::OtherBuild,
         ]
         .into_iter()
         .find(|b| *b as i32 == code)
@@ -157,6 +161,9 @@ impl std::fmt::Display for BootExit {
             BootExit::BootFailed => "its actor runtime failed to boot (see its stderr)",
             BootExit::ChildOutOfFds => "it ran out of file descriptors while booting",
             BootExit::ChildOutOfMemory => "it ran out of memory while booting",
+            BootExit::OtherBuild => {
+                "the program it runs is another build than its parent's (its endpoints differ): install the same build there, or let the launcher copy this one (RemoteExe::Copy)"
+            }
         })
     }
 }

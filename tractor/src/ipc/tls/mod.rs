@@ -38,6 +38,15 @@ use serde::{Deserialize, Serialize};
 /// The name every leaf certificate carries and every dialer checks.
 pub(crate) const SERVER_NAME: &str = "tractor";
 
+/// Whether a link with `ip` stays on this host: loopback (an IPv4 one
+/// mapped into IPv6 too, as a dual-stack listener sees it), or the
+/// unspecified address, which a dialer reaches on this host. Both ends
+/// must agree: a dialer of `0.0.0.0` arrives from `127.0.0.1`.
+pub(crate) fn on_this_host(ip: std::net::IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    ip.is_loopback() || ip.is_unspecified()
+}
+
 /// The most a leaf certificate chain and its key may take: what travels
 /// to each child with the secret (through a pipe the parent fills before
 /// the child runs, whose buffer is 64 KiB).
@@ -257,7 +266,7 @@ impl TreeTls {
 
     /// Whether a TCP link with `peer` is wrapped in TLS.
     pub(crate) fn wanted(&self, peer: &std::net::SocketAddr) -> bool {
-        self.on_loopback || !peer.ip().is_loopback()
+        self.on_loopback || !on_this_host(peer.ip())
     }
 
     /// What a child is handed (made once, then shared by every spawn).

@@ -128,6 +128,25 @@ async fn loopback_stays_clear_and_remote_needs_tls() {
     );
 }
 
+/// Both ends classify an address alike: loopback in any form, and the
+/// unspecified address a dialer reaches this host by, stay clear.
+#[test]
+fn on_this_host_is_loopback_in_any_form() {
+    for local in [
+        "127.0.0.1",
+        "127.8.9.1",
+        "::1",
+        "::ffff:127.0.0.1",
+        "0.0.0.0",
+        "::",
+    ] {
+        assert!(on_this_host(local.parse().unwrap()), "{local}");
+    }
+    for remote in ["10.0.0.7", "192.0.2.1", "::ffff:10.0.0.7", "2001:db8::1"] {
+        assert!(!on_this_host(remote.parse().unwrap()), "{remote}");
+    }
+}
+
 fn tls_wanted_for(addr: &Addr) -> Result<(), IpcError> {
     let Addr::Tcp(sa) = addr else { unreachable!() };
     crate::ipc::transport::tls_wanted(None, sa).map(|_| ())

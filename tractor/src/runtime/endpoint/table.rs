@@ -101,6 +101,25 @@ impl EndpointTable {
         Ok(EndpointTable { by_module })
     }
 
+    /// This build's identity as a peer sees it: a hash of every endpoint's
+    /// path, kind and wire signature, in path order (computed once).
+    pub(crate) fn identity(&self) -> u64 {
+        static IDENTITY: OnceLock<u64> = OnceLock::new();
+        *IDENTITY.get_or_init(|| {
+            let mut entries: Vec<&EndpointEntry> = self
+                .by_module
+                .values()
+                .flat_map(|m| m.values().copied())
+                .collect();
+            entries.sort_by_key(|e| e.path);
+            let text: String = entries
+                .iter()
+                .map(|e| format!("{}:{:?}:{:x};", e.path, e.kind, (e.signature_hash)()))
+                .collect();
+            crate::ipc::stable_hash(&text)
+        })
+    }
+
     /// Finds `module::name`, honouring the allowlist.
     pub(crate) fn lookup(
         &self,

@@ -467,6 +467,11 @@ impl ActorNursery {
             tree_id: rt.p.tree_id.clone(),
             secret: rt.p.secret.clone(),
             tls: rt.p.tls.clone(),
+            // A program on another host may be another build.
+            build: match opts.launcher {
+                crate::spawn::Launcher::Local => None,
+                _ => Some(rt.endpoints.identity()),
+            },
         };
         let loglevel = std::env::var(crate::spawn::env::LOGLEVEL)
             .ok()

@@ -460,5 +460,6 @@ fn child_env(
         tree_id,
         secret,
         tls: tls.map(|t| std::sync::Arc::new(crate::ipc::TreeTls::from_spec(t))),
+        build: None,
     })
 }

@@ -39,6 +39,8 @@ pub(crate) struct Handover {
     pub secret: Vec<u8>,
     pub tls: Option<TlsSpec>,
     pub loglevel: Option<String>,
+    /// The parent's build identity, checked by the child.
+    pub build: Option<u64>,
 }
 
 /// The frames after it.
@@ -119,6 +121,7 @@ pub(crate) fn remote_child_env() -> Result<ChildEnv, SpawnError> {
         tree_id: std::env::var(env::TREE).unwrap_or_default(),
         secret,
         tls: h.tls.map(|t| Arc::new(TreeTls::from_spec(t))),
+        build: h.build,
     })
 }
 

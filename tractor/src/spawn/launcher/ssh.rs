@@ -262,7 +262,7 @@ pub(crate) async fn launch_ssh(
         reason: what,
     };
     match &env.parent_addr {
-        Addr::Tcp(sa) if !sa.ip().is_loopback() && !sa.ip().is_unspecified() => {}
+        Addr::Tcp(sa) if !crate::ipc::tls::on_this_host(sa.ip()) => {}
         other => {
             return Err(fail(format!(
                 "this actor listens at {other}, which another host cannot reach; \
@@ -278,6 +278,7 @@ pub(crate) async fn launch_ssh(
         secret: env.secret.expose().to_vec(),
         tls: env.tls.as_deref().map(|t| t.spec().clone()),
         loglevel: loglevel.map(str::to_string),
+        build: env.build,
     })
     .map_err(|e| fail(e.to_string()))?;
     let mut remote = format!(
