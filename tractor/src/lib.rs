@@ -77,9 +77,11 @@
 //! foreign    links from an actor task to a foreign thread or loop
 //!            (open_channel_from, run_task); needs no actor
 //! spawn      how a child comes to exist: the exec, forkserver and thread
-//!            backends behind one seam; process titles
+//!            backends behind one seam, and where: launchers (local, ssh);
+//!            process titles
 //! ipc        addresses, frames, the wire protocol and its schema,
-//!            transports, the unix-socket bindspace, auth, channels
+//!            transports, the unix-socket bindspace, auth (the secret,
+//!            mutual TLS), channels
 //! ```
 //!
 //! Which folder imports which today (`tests/layers.rs` fails the build

@@ -196,6 +196,85 @@ impl TreeTls {
         })
     }
 
+    /// Makes a CA and, for each of `programs`, a certificate and key
+    /// signed by it, as PEM files in `dir` (created if missing): `ca.pem`,
+    /// `<program>.pem` and `<program>.key` (mode 0600). Separate programs
+    /// that must meet across hosts are each given `ca.pem` and their own
+    /// pair ([`from_pem_files`](Self::from_pem_files), or
+    /// `TRACTOR_TLS_CA`, `TRACTOR_TLS_CERT`, `TRACTOR_TLS_KEY`). The CA's
+    /// key is not kept: to admit one more program, make a new set.
+    ///
+    /// ```no_run
+    /// let dir = std::path::Path::new("/etc/myapp/tls");
+    /// tractor::TreeTls::mint_pem_files(dir, &["daemon", "client"])?;
+    /// let daemon = tractor::TreeTls::from_pem_files(
+    ///     &dir.join("ca.pem"),
+    ///     &dir.join("daemon.pem"),
+    ///     &dir.join("daemon.key"),
+    /// )?;
+    /// # let _ = daemon;
+    /// # Ok::<(), tractor::error::TlsError>(())
+    /// ```
+    pub fn mint_pem_files(dir: &std::path::Path, programs: &[&str]) -> Result<(), TlsError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let write = |name: &str, mode: u32, label: &str, der: &[u8]| {
+            let path = dir.join(name);
+            let text = ::pem::encode(&::pem::Pem::new(label, der.to_vec()));
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(mode)
+                .open(&path)
+                .and_then(|mut f| f.write_all(text.as_bytes()))
+                .map_err(|e| TlsError::Load {
+                    what: "a file to write",
+                    path,
+                    reason: e.to_string(),
+                })
+        };
+        std::fs::create_dir_all(dir).map_err(|e| TlsError::Load {
+            what: "a directory to write in",
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let (ca, ca_cert) = ca::TreeCa::generate()?;
+        write("ca.pem", 0o644, "CERTIFICATE", &ca_cert)?;
+        for program in programs {
+            let safe: String = program
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let (chain, key) = ca.mint_leaf()?;
+            let certs: Vec<u8> = chain
+                .iter()
+                .flat_map(|c| {
+                    ::pem::encode(&::pem::Pem::new("CERTIFICATE", c.to_vec())).into_bytes()
+                })
+                .collect();
+            let path = dir.join(format!("{safe}.pem"));
+            std::fs::write(&path, certs).map_err(|e| TlsError::Load {
+                what: "a file to write",
+                path,
+                reason: e.to_string(),
+            })?;
+            write(
+                &format!("{safe}.key"),
+                0o600,
+                "PRIVATE KEY",
+                key.secret_pkcs8_der(),
+            )?;
+        }
+        Ok(())
+    }
+
     /// A CA certificate to trust and this program's leaf certificate
     /// (chain) and key, from PEM files.
     pub fn from_pem_files(

@@ -196,6 +196,44 @@ async fn pem_files_of_a_shared_ca_meet_its_tree() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Files made for two separate programs let them meet in mutual TLS,
+/// and a program of another set of files is refused.
+#[tokio::test]
+async fn minted_pem_files_let_two_programs_meet() {
+    let dir = std::env::temp_dir().join(format!("tractor-pem-{}", uuid::Uuid::new_v4()));
+    TreeTls::mint_pem_files(&dir, &["daemon", "client"]).unwrap();
+    let load = |name: &str| {
+        TreeTls::from_pem_files(
+            &dir.join("ca.pem"),
+            &dir.join(format!("{name}.pem")),
+            &dir.join(format!("{name}.key")),
+        )
+        .unwrap()
+        .on_loopback(true)
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join("client.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "a key others may read: {mode:o}");
+    let (acc, dial) = link(Some(Arc::new(load("daemon"))), Some(&load("client"))).await;
+    assert!(acc.unwrap().is_tls() && dial.unwrap().is_tls());
+    let other = std::env::temp_dir().join(format!("tractor-pem-{}", uuid::Uuid::new_v4()));
+    TreeTls::mint_pem_files(&other, &["stranger"]).unwrap();
+    let stranger = TreeTls::from_pem_files(
+        &other.join("ca.pem"),
+        &other.join("stranger.pem"),
+        &other.join("stranger.key"),
+    )
+    .unwrap()
+    .on_loopback(true);
+    let (acc, _) = link(Some(Arc::new(load("daemon"))), Some(&stranger)).await;
+    assert!(acc.is_err(), "a program of another CA got in");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&other).unwrap();
+}
+
 /// What minting costs: a CA at each root's boot, a leaf at each actor's
 /// first TLS link (printed; the bench reports the links themselves).
 #[test]
