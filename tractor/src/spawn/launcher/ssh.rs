@@ -313,7 +313,13 @@ pub(crate) async fn launch_ssh(
     let Some(mut stdin) = ssh.take_stdin() else {
         return Err(fail("the ssh client has no stdin".into()));
     };
-    if let Err(e) = stdin.write_all(&handover).and_then(|()| stdin.flush()) {
+    // The hand-over fits in the pipe's buffer (MAX_FRAME), so this write
+    // does not wait on the remote side.
+    if let Err(e) = stdin
+        .write_all(&handover)
+        .and_then(|()| stdin.flush())
+        .and_then(|()| set_nonblocking(&stdin))
+    {
         let _ = ssh.start_kill();
         let _ = ssh.wait().await;
         return Err(fail(format!("cannot hand the child over: {e}")));
@@ -324,6 +330,21 @@ pub(crate) async fn launch_ssh(
         stdin: Some(stdin),
         killed: None,
     })
+}
+
+/// Later writes to the lifeline never block the actor: a session that has
+/// stopped taking bytes is cut instead (a control frame is a few bytes, so
+/// a pipe write of one is whole or refused).
+fn set_nonblocking(pipe: &ChildStdin) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = pipe.as_raw_fd();
+    // SAFETY: fcntl on an fd we own, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// A child on another host, as its supervisor sees it: the `ssh` client
@@ -358,8 +379,10 @@ impl RemoteChild {
             stdin.flush()
         });
         if sent.is_err() {
-            // The session is gone: the child, at EOF, goes too.
+            // The session is gone, or stalled (a full pipe): closing it
+            // ends the child at EOF, and `wait` cuts a stalled session.
             self.stdin = None;
+            self.killed.get_or_insert_with(Instant::now);
         }
     }
 
