@@ -34,6 +34,73 @@ async fn find_and_add(name: String) -> Result<u64, Error> {
     p.run(common::add::call(20, 22)).await
 }
 
+/// Set (to the registrar's address) when the suite runs `two_host_client`.
+const CLIENT_ENV: &str = "SUITE_TWO_HOSTS_REGISTRY";
+
+/// The SSH host and the local address from [`ROOT_ENV`]'s settings.
+fn settings_of(settings: &str) -> (String, SshHost) {
+    let mut it = settings.split('|');
+    let (local_ip, dest, key) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+    let mut host = SshHost::new(dest).identity(key);
+    for o in it {
+        host = host.option(o);
+    }
+    (local_ip.to_string(), host)
+}
+
+/// A daemon program on the local host, its TLS from a CA shared with
+/// other programs (`TRACTOR_TLS_*`): serves `svc` from the remote host
+/// and holds (run by `a_tree_spans_two_hosts`).
+#[tractor::test(timeout = 120)]
+async fn two_host_daemon() {
+    let Ok(settings) = std::env::var(ROOT_ENV) else {
+        eprintln!("run by hosts::a_tree_spans_two_hosts, in a namespace of its own");
+        return;
+    };
+    let (local_ip, host) = settings_of(&settings);
+    let bind: Addr = format!("tcp://{local_ip}:0").parse().unwrap();
+    tractor::open_root_actor(RootConfig::new("daemon").bind_addr(bind), async || {
+        println!("TREE {}", common::tree_id());
+        tractor::open_nursery(async |an| {
+            let svc = an
+                .start_actor("svc")
+                .enable_modules([MODULE])
+                .on_host(host)
+                .await?;
+            assert_eq!(svc.run(common::add::call(1, 2)).await?, 3);
+            println!("REGISTRY {}", tractor::current_actor()?.accept_addr());
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
+}
+
+/// A separate program on the remote host, with its own certificate of the
+/// shared CA: finds `svc` through the daemon's registrar across the link
+/// and calls it (run by `a_tree_spans_two_hosts`).
+#[tractor::test(timeout = 60)]
+async fn two_host_client() {
+    let Ok(registry) = std::env::var(CLIENT_ENV) else {
+        eprintln!("run by hosts::a_tree_spans_two_hosts, in a namespace of its own");
+        return;
+    };
+    let registry: Addr = registry.parse().unwrap();
+    let cfg = RootConfig::new("client")
+        .registry_addrs([registry])
+        .registrar(tractor::RegistrarRole::Join);
+    tractor::open_root_actor(cfg, async || {
+        let svc = tractor::wait_for_actor("svc").await?;
+        assert_eq!(svc.run(common::add::call(40, 2)).await?, 42);
+        println!("CLIENT OK");
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
 /// The root's side, in the local host's namespace (run by
 /// `a_tree_spans_two_hosts`; alone it has nothing to do).
 #[tractor::test(timeout = 120)]
@@ -42,12 +109,8 @@ async fn two_host_root() {
         eprintln!("run by hosts::a_tree_spans_two_hosts, in a namespace of its own");
         return;
     };
-    let mut it = settings.split('|');
-    let (local_ip, dest, key) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
-    let mut host = SshHost::new(dest).identity(key);
-    for o in it {
-        host = host.option(o);
-    }
+    let (local_ip, host) = settings_of(&settings);
+    let dest = host.destination().to_string();
     let bind: Addr = format!("tcp://{local_ip}:0").parse().unwrap();
     let cfg = RootConfig::new("root").bind_addr(bind);
     tractor::open_root_actor(cfg, async || {
@@ -229,4 +292,78 @@ async fn a_tree_spans_two_hosts() {
         "the remote child died {:?} after its root's kill -9",
         t.elapsed()
     );
+    separate_programs_meet(&hosts, &settings).await;
+}
+
+/// Two separate programs with certificates of one CA (made by
+/// `TreeTls::mint_pem_files`): a daemon on the local host serving `svc`
+/// from the remote host, and a client on the remote host that finds it
+/// through the daemon's registrar.
+async fn separate_programs_meet(hosts: &TwoHosts, settings: &[String]) {
+    let dir = std::env::temp_dir().join(format!("tractor-hosts-tls-{}", std::process::id()));
+    TreeTls::mint_pem_files(&dir, &["daemon", "client"]).unwrap();
+    let tls = |cmd: &mut tokio::process::Command, who: &str| {
+        cmd.env("TRACTOR_TLS_CA", dir.join("ca.pem"))
+            .env("TRACTOR_TLS_CERT", dir.join(format!("{who}.pem")))
+            .env("TRACTOR_TLS_KEY", dir.join(format!("{who}.key")));
+    };
+    let exe = std::env::current_exe().unwrap();
+    let mut daemon = tokio::process::Command::new("ip");
+    daemon
+        .args(["netns", "exec", &hosts.local_ns])
+        .arg(&exe)
+        .args([
+            "hosts::two_host_daemon",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ROOT_ENV, settings.join("|"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    tls(&mut daemon, "daemon");
+    let mut daemon = daemon.spawn().unwrap();
+    let mut lines = BufReader::new(daemon.stdout.take().unwrap()).lines();
+    let (mut tree, mut registry) = (None, None);
+    while registry.is_none() {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the daemon came up")
+            .unwrap()
+            .expect("the daemon printed its registry");
+        if let Some(i) = line.find("TREE ") {
+            tree = Some(line[i + 5..].trim().to_string());
+        } else if let Some(i) = line.find("REGISTRY ") {
+            registry = Some(line[i + 9..].trim().to_string());
+        }
+    }
+    let mut client = tokio::process::Command::new("ip");
+    client
+        .args(["netns", "exec", &hosts.remote_ns])
+        .arg(&exe)
+        .args([
+            "hosts::two_host_client",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CLIENT_ENV, registry.unwrap())
+        .kill_on_drop(true);
+    tls(&mut client, "client");
+    let out = tokio::time::timeout(Duration::from_secs(60), client.output())
+        .await
+        .expect("the client ended")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CLIENT OK"),
+        "the client on the other host did not reach the daemon's service ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    daemon.start_kill().unwrap();
+    daemon.wait().await.unwrap();
+    let left = tractor::testing::wait_gone_async(&tree.unwrap(), Duration::from_secs(3)).await;
+    assert!(left.is_empty(), "{}", tractor::testing::describe(&left));
+    let _ = std::fs::remove_dir_all(&dir);
 }
