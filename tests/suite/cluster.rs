@@ -135,7 +135,7 @@ async fn hard_kill_reaps_a_wedged_actor(t: TransportKind) {
     let res = in_root(t, async || {
         let marker = common::marker_path("cluster-wedged");
         let cluster = Cluster::new([common::MODULE]).count(2).hard_kill();
-        tractor::open_actor_cluster(cluster, async |c| {
+        let outcome = tractor::open_actor_cluster(cluster, async |c| {
             let wedged = c
                 .get("worker_0")
                 .ok_or_else(|| Error::custom("no worker_0"))?;
@@ -147,7 +147,9 @@ async fn hard_kill_reaps_a_wedged_actor(t: TransportKind) {
             }
             Ok(())
         })
-        .await?;
+        .await;
+        let _ = std::fs::remove_file(&marker);
+        outcome?;
         common::assert_tree_gone(Duration::from_secs(3)).await;
         Ok(())
     })

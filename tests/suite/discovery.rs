@@ -8,6 +8,8 @@ use tractor::{Addr, Aid, Error, Registration, RootConfig, TransportKind};
 use crate::common::{self, MODULE};
 use crate::{both_transports, on_backend};
 
+const HERE: &str = module_path!();
+
 both_transports!(
     actors_register_and_deregister,
     sigkill_is_pruned_within_a_second,
@@ -19,16 +21,19 @@ both_transports!(
     registrar_on_a_chosen_address,
     ensure_registry_refuses_a_second_registrar,
     children_use_the_tree_transport,
+    both_registration_paths_find_and_call,
 );
 
 on_backend!(forkserver = "forkserver":
     actors_register_and_deregister,
+    both_registration_paths_find_and_call,
     sigkill_is_pruned_within_a_second,
     sigterm_deregisters_gracefully,
     lookups_find_wait_and_miss,
 );
 on_backend!(thread = "thread":
-    actors_register_and_deregister, lookups_find_wait_and_miss;
+    actors_register_and_deregister, lookups_find_wait_and_miss,
+    both_registration_paths_find_and_call;
     skip "signals reach a process, not a thread actor of it":
         sigkill_is_pruned_within_a_second, sigterm_deregisters_gracefully,
 );
@@ -154,6 +159,68 @@ async fn fifty_actors_leave_the_table_exact(t: TransportKind) {
 }
 
 use std::future::IntoFuture;
+
+/// Starts daemon `name` here, in an actor that is not the registrar (so
+/// it registers by a call, not through its `Ready`), reports whether a
+/// lookup finds it the moment its spawn returned, then holds it until
+/// the context is cancelled.
+#[tractor::context]
+async fn hold_findable_child(
+    ctx: tractor::Context<bool, (), ()>,
+    name: String,
+) -> Result<(), Error> {
+    tractor::open_nursery(async |an| {
+        let _child = an
+            .start_actor(name.as_str())
+            .enable_modules([MODULE])
+            .await?;
+        let found = tractor::find_actor(&name).await?.is_some();
+        ctx.started(found).await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+    .await
+}
+
+/// A child of the registrar is registered by the `Ready` that ends its
+/// spawn, a grandchild (whose parent is no registrar) by its own call:
+/// either is found the moment its spawn returned, at an address that
+/// answers, and leaves the table when torn down.
+async fn both_registration_paths_find_and_call(t: TransportKind) {
+    in_registrar_nursery(t, async |an| {
+        let kid = an.start_actor("kid").enable_modules([MODULE, HERE]).await?;
+        let found = tractor::find_actor("kid")
+            .await?
+            .expect("the child is registered");
+        assert_eq!(found.aid().uuid, kid.aid().uuid);
+        assert_eq!(found.run(common::add::call(2, 3)).await?, 5);
+        kid.open_context(
+            hold_findable_child::call("grandkid".into()),
+            async |ctx, found| {
+                assert!(
+                    found,
+                    "the grandchild was not registered when its spawn returned"
+                );
+                let gk = tractor::find_actor("grandkid").await?.expect("registered");
+                assert_eq!(gk.run(common::add::call(4, 5)).await?, 9);
+                let q = tractor::query_actor("grandkid").await?.expect("registered");
+                assert_eq!(q.addrs.first().map(Addr::transport), Some(t));
+                ctx.cancel().await;
+                Ok(())
+            },
+        )
+        .await?;
+        until(Duration::from_secs(5), "grandkid still listed", |n| {
+            !n.contains(&"grandkid".to_string())
+        })
+        .await?;
+        an.cancel().await;
+        assert_eq!(names().await?, ["root"]);
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
 
 /// `find_actor` hits and misses (a miss is `None`), `wait_for_actor`
 /// returns once the actor registers, `query_actor` gives addresses.

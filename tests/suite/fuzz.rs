@@ -855,7 +855,11 @@ fn every_message() -> Vec<Msg> {
             limits: tractor::Limits::default(),
             spawn_method: "forkserver".into(),
         })),
-        Msg::Ready,
+        Msg::Ready { register: None },
+        // A stranger asking to be registered as if it were a child of ours.
+        Msg::Ready {
+            register: Some(vec![tractor::Addr::Tcp(([127, 0, 0, 1], 9).into())]),
+        },
         start_msg(DIALOG, Ep::EchoCtx, Vec::new(), FlowSpec::default()),
         Msg::StartAck {
             cid: DIALOG,

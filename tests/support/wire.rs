@@ -168,7 +168,8 @@ pub(super) fn msg_with(cid: BoxedStrategy<u64>) -> impl Strategy<Value = Msg> {
                     }))
                 }
             ),
-        Just(Msg::Ready),
+        proptest::option::of(proptest::collection::vec(addr(), 0..3))
+            .prop_map(|register| Msg::Ready { register }),
         (
             cid.clone(),
             text(),

@@ -127,6 +127,6 @@ async fn child_main(
     crate::devx::debug::install(&rt);
     let _thread = ThreadActorGuard::set(rt.clone());
     let register = crate::discovery::register_self(&rt, Some((&env.parent_addr, &parent)));
-    current::scope(rt.clone(), register).await;
-    crate::runtime::child::serve(rt, cancel).await
+    let registered_by_ready = current::scope(rt.clone(), register).await;
+    crate::runtime::child::serve(rt, cancel, registered_by_ready).await
 }

@@ -138,7 +138,8 @@ where
         crate::devx::debug::install(&rt);
         let _thread = ThreadActorGuard::set(rt.clone());
         if cfg.discoverable {
-            current::scope(rt.clone(), discovery::register_self(&rt, None)).await;
+            // Without a parent it registers by a call: nothing comes back.
+            let _none = current::scope(rt.clone(), discovery::register_self(&rt, None)).await;
         }
         let this = rt.clone();
         let body = async move || {

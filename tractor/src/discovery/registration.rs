@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
 
-use crate::ipc::Addr;
+use crate::ipc::{Addr, Aid};
 use crate::runtime::actor::ActorRuntime;
 use crate::runtime::conn::Conn;
 use crate::runtime::error::Error;
@@ -51,6 +51,15 @@ impl Plugin for Registry {
     fn conn_closed(&self, conn: ConnKey) {
         self.prune_conn(conn);
     }
+
+    fn register_ready(&self, conn: ConnKey, peer: &Aid, addrs: &[Addr]) -> bool {
+        let reg = Registration {
+            aid: peer.clone(),
+            addrs: addrs.to_vec(),
+        };
+        self.register(reg, conn);
+        true
+    }
 }
 
 /// Makes `rt` its tree's registrar: it holds the name table and serves
@@ -63,23 +72,32 @@ pub(crate) fn become_registrar(rt: &ActorRuntime) {
 /// Registers this actor with its registrar (boot of any non-registrar).
 /// A failure is logged, not fatal: an actor works without discovery.
 ///
-/// `parent` is the channel to our parent and the address we dialed it at:
-/// when the parent is the registrar (a root's children, the common case)
-/// we register over that channel rather than hold a second socket, on
-/// both sides, per actor. The entry is still pruned when that channel
-/// drops, and by then we are going anyway.
-pub(crate) async fn register_self(rt: &Arc<ActorRuntime>, parent: Option<(&Addr, &Arc<Conn>)>) {
-    let Some(addr) = rt.p.registry_addrs.first().cloned() else {
-        return;
-    };
+/// `parent` is the channel to our parent and the address we dialed it at.
+/// When the parent is the registrar (a root's children, the common case)
+/// nothing is sent here: the addresses to register are returned, for the
+/// `Ready` that ends our spawn to carry (the parent registers us on it,
+/// before its `start_actor` returns), and the registrar is reached over
+/// that channel afterwards, rather than a second socket on both sides
+/// per actor. The entry is pruned when that channel drops, and by then
+/// we are going anyway. Otherwise we register by a call, and `None` is
+/// returned.
+#[must_use = "the addresses go in the child's `Ready`, or it is never registered"]
+pub(crate) async fn register_self(
+    rt: &Arc<ActorRuntime>,
+    parent: Option<(&Addr, &Arc<Conn>)>,
+) -> Option<Vec<Addr>> {
+    let addr = rt.p.registry_addrs.first().cloned()?;
     let via_parent = parent
         .filter(|(parent_addr, conn)| **parent_addr == addr && !conn.chan.is_closed())
         .map(|(_, conn)| conn.clone());
+    let link = RegistrarLink::default();
+    if let Some(conn) = via_parent {
+        let _ = link.conn.set(conn);
+        rt.add_plugin(Arc::new(link));
+        return Some(vec![rt.listen_addr.clone()]);
+    }
     let res = async {
-        let conn = match via_parent {
-            Some(conn) => conn,
-            None => rt.connect_shared(&addr, Claim::Runtime).await?.0,
-        };
+        let conn = rt.connect_shared(&addr, Claim::Runtime).await?.0;
         let portal = Portal::kept(rt.clone(), conn.clone());
         let reg = Registration {
             aid: rt.aid().clone(),
@@ -91,7 +109,6 @@ pub(crate) async fn register_self(rt: &Arc<ActorRuntime>, parent: Option<(&Addr,
     .await;
     match res {
         Ok(conn) => {
-            let link = RegistrarLink::default();
             let _ = link.conn.set(conn);
             rt.add_plugin(Arc::new(link));
         }
@@ -99,4 +116,5 @@ pub(crate) async fn register_self(rt: &Arc<ActorRuntime>, parent: Option<(&Addr,
             tracing::warn!(target: "tractor::discovery", "could not register with the registrar at {addr}: {e}");
         }
     }
+    None
 }

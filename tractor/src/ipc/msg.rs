@@ -273,7 +273,13 @@ pub enum Msg {
     /// Parent → child bootstrap, right after the handshake.
     SpawnSpec(Box<SpawnSpec>),
     /// Child → parent: booted (listening, registered); spawning is done.
-    Ready,
+    Ready {
+        /// Where the child listens, when its parent is also its
+        /// registrar: the parent registers it on this message, one round
+        /// trip less per spawn than a separate `register` call. `None`
+        /// when the child registered elsewhere (or not at all).
+        register: Option<Vec<Addr>>,
+    },
     /// Schedule a remote task.
     Start(Box<Start>),
     /// The task was scheduled.
@@ -436,7 +442,7 @@ impl Msg {
         match self {
             Msg::Aid(_) => "Aid",
             Msg::SpawnSpec(_) => "SpawnSpec",
-            Msg::Ready => "Ready",
+            Msg::Ready { .. } => "Ready",
             Msg::Start(_) => "Start",
             Msg::StartAck { .. } => "StartAck",
             Msg::Started { .. } => "Started",

@@ -226,6 +226,15 @@ impl ActorRuntime {
         self.plugin_hooks().iter().find_map(|p| p.busy())
     }
 
+    /// Registers child `peer`, ready at `addrs` over channel `conn`, with
+    /// the plugin that keeps this actor's name table; `false` if this
+    /// actor keeps none (it is not a registrar).
+    pub(crate) fn register_ready(&self, conn: ConnKey, peer: &Aid, addrs: &[Addr]) -> bool {
+        self.plugin_hooks()
+            .iter()
+            .any(|p| p.register_ready(conn, peer, addrs))
+    }
+
     /// Tells every plugin that channel `conn` closed.
     pub(crate) fn note_conn_closed(&self, conn: ConnKey) {
         for p in self.plugin_hooks() {

@@ -154,7 +154,11 @@ pub(crate) enum CancelSource {
 
 /// Tells the parent the child is ready, serves until the actor is
 /// cancelled, and tears it down; the process's exit status.
-pub(crate) async fn serve(rt: Arc<ActorRuntime>, cancel: CancelSource) -> i32 {
+pub(crate) async fn serve(
+    rt: Arc<ActorRuntime>,
+    cancel: CancelSource,
+    register: Option<Vec<Addr>>,
+) -> i32 {
     // SIGTERM becomes a graceful self-cancel (so the teardown, and with it
     // the lifetime stack, runs). The handler is installed before `Ready`:
     // from then on the parent may send SIGTERM, and the default action
@@ -172,7 +176,7 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, cancel: CancelSource) -> i32 {
         install_sigterm(&rt, signal(SignalKind::terminate()));
     }
     if let Some(parent) = rt.parent.get() {
-        let _ = parent.chan.send(&Msg::Ready).await;
+        let _ = parent.chan.send(&Msg::Ready { register }).await;
     }
     rt.cancel.cancelled().await;
     rt.teardown().await;

@@ -628,7 +628,15 @@ fn dispatch_owned(
 fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
     match msg {
         Msg::Start(start) => super::rpc::schedule(rt, conn, *start),
-        Msg::Ready => {
+        Msg::Ready { register } => {
+            // Registered before the spawn ends, so a lookup right after
+            // `start_actor` finds the child.
+            if let Some(addrs) = register {
+                let peer = conn.chan.peer();
+                if !rt.register_ready(conn_key(conn), peer, &addrs) {
+                    tracing::warn!(target: "tractor::discovery", "{peer} asked to be registered with its Ready, but this actor is no registrar; it is not registered");
+                }
+            }
             conn.ready.send_replace(true);
         }
         // Counted as heard by the loop; nothing else to do.

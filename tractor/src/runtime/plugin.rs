@@ -16,7 +16,7 @@ use futures::future::LocalBoxFuture;
 use tokio::sync::watch;
 
 use super::actor::ActorRuntime;
-use crate::ipc::ErrorData;
+use crate::ipc::{Addr, Aid, ErrorData};
 
 /// Identifies one channel of an actor for as long as it is open (what a
 /// plugin keys per-peer state by, e.g. the registrar its entries).
@@ -26,6 +26,13 @@ pub(crate) type ConnKey = usize;
 pub(crate) trait Plugin: Any + Send + Sync {
     /// A channel to a peer closed (the peer left, died or was dropped).
     fn conn_closed(&self, _conn: ConnKey) {}
+
+    /// Child `peer` reported it is up, listening at `addrs`, over channel
+    /// `conn`, and asked this actor (its registrar) to register it there.
+    /// `true` if this plugin registered it.
+    fn register_ready(&self, _conn: ConnKey, _peer: &Aid, _addrs: &[Addr]) -> bool {
+        false
+    }
 
     /// Teardown, once every task of the actor has ended and before its
     /// channels close: the last moment to tell peers goodbye.
