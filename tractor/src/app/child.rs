@@ -31,11 +31,17 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
     // `init()` is inside that runtime here, where another cannot be
     // driven: the actor gets a thread of its own, and the program's
     // runtime stays idle.
+    // A forked child whose parent handed it its channel uses that, and
+    // dials nothing.
+    let link = match crate::spawn::forkserver::take_handed_channel() {
+        Some(channel) => ParentLink::Handed(channel),
+        None => ParentLink::Dial,
+    };
     let code = if tokio::runtime::Handle::try_current().is_ok() {
         let name = env.name.clone();
         match std::thread::Builder::new()
             .name(format!("actor {name}"))
-            .spawn(move || run_actor(env, exec_args, ParentLink::Dial, CancelSource::Sigterm))
+            .spawn(move || run_actor(env, exec_args, link, CancelSource::Sigterm))
         {
             // A panic that escaped the actor: the status Rust gives one on `main`'s thread.
             Ok(thread) => thread.join().unwrap_or(101),
@@ -45,7 +51,7 @@ pub(crate) fn run_child(env: ChildEnv) -> ! {
             }
         }
     } else {
-        run_actor(env, exec_args, ParentLink::Dial, CancelSource::Sigterm)
+        run_actor(env, exec_args, link, CancelSource::Sigterm)
     };
     crate::runtime::trace::flush();
     std::process::exit(code)

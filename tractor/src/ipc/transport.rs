@@ -72,9 +72,10 @@ pub struct MsgTransport {
     pub peer_addr: Option<Addr>,
     /// Peer credentials, for unix sockets.
     pub peer_cred: Option<PeerCred>,
-    /// Made by [`MsgTransport::in_process_pair`]: this process holds both
-    /// ends, so there is no peer to authenticate.
-    in_process: bool,
+    /// This process made both ends ([`MsgTransport::in_process_pair`], or
+    /// a socket pair whose other end it handed to a child it spawned), so
+    /// there is no peer to authenticate.
+    handed: bool,
     /// Wrapped in mutual TLS: the peer's certificate already showed it
     /// belongs (see [`tls`](super::tls)).
     tls: bool,
@@ -125,7 +126,7 @@ impl MsgTransport {
                 writer,
                 peer_addr: None,
                 peer_cred: None,
-                in_process: true,
+                handed: true,
                 tls: false,
             }
         };
@@ -186,7 +187,7 @@ impl MsgTransport {
             writer,
             peer_addr,
             peer_cred: None,
-            in_process: false,
+            handed: false,
             tls: false,
         }
     }
@@ -202,7 +203,7 @@ impl MsgTransport {
             writer,
             peer_addr: Some(Addr::Tcp(peer)),
             peer_cred: None,
-            in_process: false,
+            handed: false,
             tls: true,
         }
     }
@@ -220,14 +221,30 @@ impl MsgTransport {
             writer,
             peer_addr: None,
             peer_cred,
-            in_process: false,
+            handed: false,
             tls: false,
         }
     }
 
-    /// Whether both ends are in this process ([`MsgTransport::in_process_pair`]).
-    pub(crate) fn is_in_process(&self) -> bool {
-        self.in_process
+    /// Whether this process made both ends ([`MsgTransport::in_process_pair`],
+    /// [`MsgTransport::handed`]).
+    pub(crate) fn is_handed(&self) -> bool {
+        self.handed
+    }
+
+    /// One end of a unix socket pair this process made, whose other end
+    /// it handed to a child it spawned (or, in the child, the end it was
+    /// handed): the same frames as any unix socket, but no peer to
+    /// authenticate, since only the maker of the pair can be at the other
+    /// end. Must be called inside a tokio runtime.
+    pub(crate) fn handed(
+        s: std::os::unix::net::UnixStream,
+        max_frame: usize,
+    ) -> std::io::Result<Self> {
+        s.set_nonblocking(true)?;
+        let mut t = Self::from_unix(UnixStream::from_std(s)?, max_frame);
+        t.handed = true;
+        Ok(t)
     }
 
     /// Whether the link is in mutual TLS (the peer showed a certificate

@@ -79,9 +79,10 @@ pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
     drop(listener);
 }
 
-/// Admits the parent's end of a thread actor's in-process transport, the
-/// way a connection from the listener is admitted.
-pub(crate) fn accept_in_process(rt: &Arc<ActorRuntime>, t: MsgTransport) {
+/// Admits the parent's end of a channel a spawn made (a thread actor's
+/// in-process transport, a forked child's socket pair), the way a
+/// connection from the listener is admitted.
+pub(crate) fn accept_handed(rt: &Arc<ActorRuntime>, t: MsgTransport) {
     rt.io
         .spawn_local(admit(rt.clone(), Incoming::Ready(t)).in_current_span());
 }
@@ -96,12 +97,18 @@ async fn admit(rt: Arc<ActorRuntime>, incoming: Incoming) {
             return;
         }
     };
+    let handed = t.is_handed();
     let hs = Channel::handshake(t, rt.aid(), &rt.p.secret, Role::Acceptor, &rt.p.limits);
     match hs.await {
         Ok((chan, reader)) => {
             tracing::debug!(target: "tractor::ipc", peer = %chan.peer(), "peer connected");
             let conn = rt.adopt(chan, reader);
             rt.hand_to_spawner(&conn);
+        }
+        // A channel we made for a child we spawned: the child died in its
+        // boot, which its spawn reports with the cause.
+        Err(e) if handed => {
+            tracing::debug!(target: "tractor::ipc", "a spawned child's channel closed before it identified itself: {e}");
         }
         Err(e) => {
             tracing::error!(target: "tractor::ipc", "dropping connection that failed the handshake: {e}");

@@ -19,6 +19,9 @@ pub(crate) enum ParentLink {
     Dial,
     /// This end of an in-process transport (a thread actor).
     InProcess(Box<MsgTransport>),
+    /// This end of a socket pair the parent made and handed over (a
+    /// forked child).
+    Handed(std::os::unix::net::UnixStream),
 }
 
 /// Reaches the parent and boots the actor `env` describes; on failure,
@@ -53,6 +56,13 @@ pub(crate) async fn boot(
         ParentLink::InProcess(t) => {
             Channel::handshake(*t, &aid, &env.secret, Role::Dialer, &limits).await
         }
+        ParentLink::Handed(s) => match MsgTransport::handed(s, limits.max_frame) {
+            Ok(t) => Channel::handshake(t, &aid, &env.secret, Role::Dialer, &limits).await,
+            Err(e) => Err(crate::ipc::IpcError::Connect {
+                addr: env.parent_addr.clone(),
+                source: e,
+            }),
+        },
     };
     let (chan, mut reader) = match connected {
         Ok(c) => c,

@@ -36,7 +36,8 @@ pub(crate) struct SpawnContext<'a> {
     pub forkserver: &'a ForkserverSlot,
     /// The spawning actor's spawner thread (`exec`).
     pub spawner: &'a SpawnerSlot,
-    /// The largest frame the in-process transport takes (`thread`).
+    /// The largest frame a channel the spawn makes takes (`thread`,
+    /// `forkserver`).
     pub max_frame: usize,
 }
 
@@ -44,9 +45,11 @@ pub(crate) struct SpawnContext<'a> {
 pub(crate) struct Started {
     /// The handle the supervisor drives.
     pub child: ChildProcess,
-    /// The parent's end of a thread actor's in-process transport: the
-    /// caller accepts it like a connection from a socket.
-    pub in_process: Option<MsgTransport>,
+    /// The parent's end of the channel the spawn made for the child (a
+    /// thread actor's in-process transport, a forked child's socket
+    /// pair): the caller accepts it like a connection from its listener.
+    /// `None`: the child dials the parent's listener.
+    pub channel: Option<MsgTransport>,
 }
 
 /// Starts child `env` where `launcher` says, with backend `method` when
@@ -62,7 +65,7 @@ pub(crate) async fn start(
         let child = launch_ssh(host, env, cx.exec_args, cx.loglevel).await?;
         return Ok(Started {
             child: ChildProcess::Remote(child),
-            in_process: None,
+            channel: None,
         });
     }
     let child = match method {
@@ -76,19 +79,29 @@ pub(crate) async fn start(
                 .0
                 .get_or_try_init(|| ForkClient::open(cx.exec_args, tree_id))
                 .await?;
-            ChildProcess::Forked(client.fork(env).await?)
+            // The child's channel to us: a socket pair, its end handed
+            // over with the fork request, so it neither dials nor proves.
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+                .map_err(|e| SpawnError::starting(&env.name, e))?;
+            let ours = MsgTransport::handed(ours, cx.max_frame)
+                .map_err(|e| SpawnError::starting(&env.name, e))?;
+            let child = client.fork(env, Some(theirs.into())).await?;
+            return Ok(Started {
+                child: ChildProcess::Forked(child),
+                channel: Some(ours),
+            });
         }
         SpawnMethod::Thread => {
             let (ours, theirs) = MsgTransport::in_process_pair(cx.max_frame);
             let child = thread::spawn_thread(env.clone(), theirs)?;
             return Ok(Started {
                 child: ChildProcess::Thread(child),
-                in_process: Some(ours),
+                channel: Some(ours),
             });
         }
     };
     Ok(Started {
         child,
-        in_process: None,
+        channel: None,
     })
 }

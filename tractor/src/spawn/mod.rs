@@ -11,7 +11,10 @@
 //!   own parent-death signal first thing in `init()`.
 //! * `forkserver` forks the child from a single-threaded server holding
 //!   the program's pre-tokio image ([`forkserver`]); the child gets its
-//!   [`ChildEnv`] over the server's link, and then boots the same way.
+//!   [`ChildEnv`] over the server's link, with its end of a socket pair
+//!   the parent made as its channel to the parent (no dial, no proof of
+//!   the secret: only the parent could have made it), and then boots the
+//!   same way.
 //! * `thread` runs the child on a thread of this process, over an
 //!   in-process transport ([`thread`]).
 //!

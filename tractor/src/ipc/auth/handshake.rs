@@ -108,11 +108,12 @@ pub(crate) async fn handshake(
     secret: &Secret,
     role: Role,
 ) -> Result<Aid, IpcError> {
-    let vouched = if t.is_in_process() {
-        // A thread actor's link: this process made both ends of the pipe,
-        // so only this process can be at the other end. The proofs would
-        // cost a round trip and prove nothing.
-        Some("the in-process peer (a thread actor) connected")
+    let vouched = if t.is_handed() {
+        // A thread actor's link, or a socket pair handed to a forked
+        // child: the parent made both ends, so only it and the child it
+        // gave the other end to can be on them. The proofs would cost a
+        // round trip and prove nothing.
+        Some("the peer on a channel its parent made connected")
     } else if t.is_tls() {
         // Both certificates were checked against our CA: the peer belongs
         // (a program of another tree sharing our CA belongs too).

@@ -490,8 +490,8 @@ impl ActorNursery {
             max_frame: rt.p.limits.max_frame,
         };
         let spawned = crate::spawn::start(&opts.launcher, method, &env, &cx).await?;
-        if let Some(t) = spawned.in_process {
-            super::accept::accept_in_process(rt, t);
+        if let Some(t) = spawned.channel {
+            super::accept::accept_handed(rt, t);
         }
         let mut child = spawned.child;
         let conn = tokio::select! {

@@ -2,6 +2,7 @@
 //! and the exits the server reports.
 
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,12 +26,19 @@ const KILLED: i32 = libc::SIGKILL;
 
 type Forked = Result<(i32, watch::Receiver<Option<ExitStatus>>, KillGuard), i32>;
 
+/// One frame to the server, and the fd that rides with it (a fork
+/// request's channel end).
+pub(super) struct Outgoing {
+    frame: Vec<u8>,
+    fd: Option<OwnedFd>,
+}
+
 /// Kills a forked child when dropped armed: made as soon as the server
 /// reports the fork, so a child whose spawn is given up at any point
 /// (before or after the reply reached its caller) is never left running.
 struct KillGuard {
     pid: i32,
-    tx: mpsc::WeakUnboundedSender<Vec<u8>>,
+    tx: mpsc::WeakUnboundedSender<Outgoing>,
     armed: bool,
 }
 
@@ -47,7 +55,7 @@ impl Drop for KillGuard {
         if proto::encode(&kill, &mut frame).is_ok()
             && let Some(tx) = self.tx.upgrade()
         {
-            let _ = tx.send(frame);
+            let _ = tx.send(Outgoing { frame, fd: None });
         }
     }
 }
@@ -64,7 +72,7 @@ struct State {
 pub(crate) struct ForkClient {
     /// Frames to the server, written by a task; requests are ours (one per
     /// spawn, a few per teardown), so the queue is bounded by our children.
-    tx: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    tx: Mutex<Option<mpsc::UnboundedSender<Outgoing>>>,
     state: Arc<Mutex<State>>,
     next_id: AtomicU64,
     /// The server process, when this actor started it.
@@ -143,18 +151,27 @@ impl ForkClient {
     }
 
     fn send(&self, req: &Request) -> bool {
+        self.send_with(req, None)
+    }
+
+    /// Queues `req`, with `fd` riding on its first byte if given.
+    fn send_with(&self, req: &Request, fd: Option<OwnedFd>) -> bool {
         let mut frame = Vec::new();
         if proto::encode(req, &mut frame).is_err() {
             return false;
         }
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        tx.as_ref().is_some_and(|tx| tx.send(frame).is_ok())
+        tx.as_ref()
+            .is_some_and(|tx| tx.send(Outgoing { frame, fd }).is_ok())
     }
 
-    /// Forks the child `child` describes.
+    /// Forks the child `child` describes; `channel`, if given, is the
+    /// child's end of its channel to its parent (handed over with the
+    /// request; the child then does not dial).
     pub(crate) async fn fork(
         self: &Arc<Self>,
         child: &ChildEnv,
+        channel: Option<OwnedFd>,
     ) -> Result<ForkedChild, SpawnError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (done, forked) = oneshot::channel();
@@ -173,8 +190,9 @@ impl ForkClient {
             parent_addr: child.parent_addr.to_string(),
             secret: child.secret.expose().to_vec(),
             tls: child.tls.as_deref().map(|t| t.spec().clone()),
+            channel: channel.is_some(),
         };
-        if !self.send(&req) {
+        if !self.send_with(&req, channel) {
             lock(&self.state).forks.remove(&id);
             return Err(fs_err("its link is closed".into()));
         }
@@ -243,14 +261,43 @@ fn start_server(
 
 async fn write_loop(
     mut w: tokio::net::unix::OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
 ) {
-    while let Some(frame) = rx.recv().await {
-        if w.write_all(&frame).await.is_err() {
+    while let Some(Outgoing { frame, fd }) = rx.recv().await {
+        let mut at = 0;
+        if let Some(fd) = fd {
+            // The fd goes with the frame's first byte; the rest, if the
+            // socket takes only part, follows as plain bytes.
+            match send_fd(&w, &frame, &fd).await {
+                Ok(sent) => at = sent,
+                Err(_) => return,
+            }
+        }
+        if w.write_all(&frame[at..]).await.is_err() {
             return;
         }
     }
     let _ = w.shutdown().await;
+}
+
+/// Sends (a first part of) `frame` with `fd` attached, once the socket
+/// takes bytes; how much was sent.
+async fn send_fd(
+    w: &tokio::net::unix::OwnedWriteHalf,
+    frame: &[u8],
+    fd: &OwnedFd,
+) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let sock = w.as_ref();
+    loop {
+        sock.writable().await?;
+        match sock.try_io(tokio::io::Interest::WRITABLE, || {
+            super::fdpass::send_with_fd(sock.as_raw_fd(), frame, fd.as_raw_fd())
+        }) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            other => return other,
+        }
+    }
 }
 
 /// Reads the server's replies; `tx` (weak: the link closes when the
@@ -258,7 +305,7 @@ async fn write_loop(
 async fn read_loop(
     mut r: tokio::net::unix::OwnedReadHalf,
     state: Arc<Mutex<State>>,
-    tx: mpsc::WeakUnboundedSender<Vec<u8>>,
+    tx: mpsc::WeakUnboundedSender<Outgoing>,
 ) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -299,7 +346,7 @@ async fn read_loop(
     }
 }
 
-fn on_reply(state: &Mutex<State>, reply: Reply, tx: &mpsc::WeakUnboundedSender<Vec<u8>>) {
+fn on_reply(state: &Mutex<State>, reply: Reply, tx: &mpsc::WeakUnboundedSender<Outgoing>) {
     let mut st = lock(state);
     match reply {
         Reply::Hello { .. } => {

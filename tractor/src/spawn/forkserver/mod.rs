@@ -22,9 +22,11 @@
 //! * Shared: the pre-tokio memory image (code, statics as `init` left
 //!   them), copy-on-write; the program's environment and stdio (stdin is
 //!   `/dev/null`, as with `exec`); the process title is set per child.
-//! * Not shared: threads (the server has none to give), sockets (the child
-//!   dials its parent itself; its only inherited fd is its own link to the
-//!   server), locks (none is held at fork), the tree's secret (sent per
+//! * Not shared: threads (the server has none to give), sockets (the
+//!   child's only inherited fds are its own link to the server and its
+//!   channel to its parent: one end of a socket pair the parent made and
+//!   handed over with the fork request, so the child neither dials nor
+//!   proves the secret: only the parent could have made it), locks (none is held at fork), the tree's secret (sent per
 //!   fork over the link, never in the environment).
 //!
 //! # Lifetimes
@@ -40,6 +42,7 @@
 //!   server alone can do that without racing a recycled pid).
 
 mod client;
+mod fdpass;
 mod proto;
 mod server;
 
@@ -54,6 +57,17 @@ use super::{ChildEnv, env};
 /// A forked child's link to the server that forked it: taken by the first
 /// actor of the child's process that spawns with the forkserver.
 pub(super) static INHERITED_LINK: InheritedLink = InheritedLink(Mutex::new(None));
+
+/// A forked child's channel to its parent, which the parent made and
+/// handed over with the fork request: taken by the child's boot, which
+/// then does not dial.
+static HANDED_CHANNEL: InheritedLink = InheritedLink(Mutex::new(None));
+
+/// This forked process's channel to its parent, if the parent handed one
+/// (once: the boot takes it).
+pub(crate) fn take_handed_channel() -> Option<UnixStream> {
+    HANDED_CHANNEL.take()
+}
 
 pub(super) struct InheritedLink(Mutex<Option<UnixStream>>);
 

@@ -21,6 +21,10 @@ pub(super) enum Request {
         #[serde(with = "serde_bytes")]
         secret: Vec<u8>,
         tls: Option<crate::ipc::tls::TlsSpec>,
+        /// An fd rides with this frame (`SCM_RIGHTS`): the child's end of
+        /// the channel its parent made for it, which it then uses instead
+        /// of dialing the parent.
+        channel: bool,
     },
     /// Send `sig` to `pid`, if it is a live child forked for this actor.
     Signal { pid: i32, sig: i32 },

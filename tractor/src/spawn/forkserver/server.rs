@@ -9,13 +9,14 @@
 //! one process that is every forked actor's parent, and it applies down
 //! the tree: a killed child's link closes in turn.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use uuid::Uuid;
 
+use super::fdpass;
 use super::proto::{self, Reply, Request};
 use crate::ipc::{Addr, Secret};
 use crate::spawn::ChildEnv;
@@ -48,10 +49,17 @@ extern "C" fn on_sigchld(_: libc::c_int) {
 /// signal bound its life instead. A forked child gets the defaults back.
 const IGNORED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
+/// Fds a link may have sent ahead of the fork requests they go with: one
+/// rides with each request, so more than a burst's worth means a link
+/// that sends fds without requests; it is dropped.
+const MAX_PENDING_FDS: usize = 256;
+
 struct Link {
     stream: UnixStream,
     inbuf: Vec<u8>,
     outbuf: Vec<u8>,
+    /// Fds received and not yet taken by the fork request each came with.
+    fds: VecDeque<OwnedFd>,
     dead: bool,
 }
 
@@ -175,8 +183,15 @@ impl Server {
             return;
         };
         let mut chunk = [0u8; 4096];
+        let mut fds = Vec::new();
         loop {
-            match link.stream.read(&mut chunk) {
+            let got = fdpass::recv_with_fds(link.stream.as_raw_fd(), &mut chunk, &mut fds);
+            link.fds.extend(fds.drain(..));
+            if link.fds.len() > MAX_PENDING_FDS {
+                link.dead = true;
+                break;
+            }
+            match got {
                 Ok(0) => {
                     link.dead = true;
                     break;
@@ -229,7 +244,19 @@ impl Server {
                 parent_addr,
                 secret,
                 tls,
+                channel,
             } => {
+                // The fd that came with this request, if it said one did.
+                let channel = match channel {
+                    false => None,
+                    true => match self.links.get_mut(&key).and_then(|l| l.fds.pop_front()) {
+                        Some(fd) => Some(fd),
+                        None => {
+                            let errno = libc::EBADF;
+                            return self.send(key, &Reply::Failed { id, errno });
+                        }
+                    },
+                };
                 let env = match child_env(name, uuid, tree_id, &parent_addr, secret, tls) {
                     Ok(env) => env,
                     Err(()) => {
@@ -242,7 +269,7 @@ impl Server {
                         );
                     }
                 };
-                match self.fork(key, env) {
+                match self.fork(key, env, channel) {
                     Ok(pid) => self.send(key, &Reply::Forked { id, pid }),
                     Err(e) => {
                         let errno = e.raw_os_error().unwrap_or(libc::EIO);
@@ -253,9 +280,15 @@ impl Server {
         }
     }
 
-    /// Forks the child `env` describes for link `owner`; in the child,
-    /// never returns.
-    fn fork(&mut self, owner: u64, env: ChildEnv) -> std::io::Result<i32> {
+    /// Forks the child `env` describes for link `owner`, with `channel`
+    /// (the end of its channel to its parent that the parent handed over)
+    /// if there is one; in the child, never returns.
+    fn fork(
+        &mut self,
+        owner: u64,
+        env: ChildEnv,
+        channel: Option<OwnedFd>,
+    ) -> std::io::Result<i32> {
         let (ours, theirs) = UnixStream::pair()?;
         // Before the fork: once forked, a child must be recorded.
         ours.set_nonblocking(true)?;
@@ -268,8 +301,10 @@ impl Server {
             return Err(std::io::Error::last_os_error());
         }
         if pid == 0 {
-            self.become_child(theirs, ours.as_raw_fd(), env);
+            self.become_child(theirs, ours.as_raw_fd(), channel, env);
         }
+        // The child has its copy; the parent keeps the other end.
+        drop(channel);
         drop(theirs);
         let key = self.next_key;
         self.next_key += 1;
@@ -279,8 +314,15 @@ impl Server {
     }
 
     /// In a fresh child: `link` is its end of its link, `server_end` the
-    /// server's (not recorded yet, so closed here explicitly).
-    fn become_child(&mut self, link: UnixStream, server_end: RawFd, env: ChildEnv) -> ! {
+    /// server's (not recorded yet, so closed here explicitly), `channel`
+    /// its channel to its parent when the parent handed one.
+    fn become_child(
+        &mut self,
+        link: UnixStream,
+        server_end: RawFd,
+        channel: Option<OwnedFd>,
+        env: ChildEnv,
+    ) -> ! {
         // SAFETY: resets the signal state this loop set up; async-signal-safe calls.
         unsafe {
             libc::signal(libc::SIGCHLD, libc::SIG_DFL);
@@ -300,38 +342,66 @@ impl Server {
             }
         }
         SIGCHLD_PIPE.store(-1, std::sync::atomic::Ordering::Relaxed);
-        let link = self.keep_only(link, server_end);
+        let (link, channel) = self.keep_only(link, server_end, channel);
         super::INHERITED_LINK.with_link(link);
+        if let Some(channel) = channel {
+            super::HANDED_CHANNEL.with_link(channel);
+        }
         (self.on_child)(env)
     }
 
-    /// In a child: closes every fd but stdio and `link`, which becomes
-    /// fd 3. Every other fd is the server's (its links, its self-pipe).
-    /// One `close_range` rather than a close per link: with a thousand
-    /// children, closing each one's thousand links by hand costs more
-    /// than the forks.
-    fn keep_only(&mut self, link: UnixStream, server_end: RawFd) -> UnixStream {
+    /// In a child: closes every fd but stdio, `link`, which becomes fd 3,
+    /// and `channel`, which becomes fd 4. Every other fd is the server's
+    /// (its links, fds they sent, its self-pipe). One `close_range` rather
+    /// than a close per link: with a thousand children, closing each
+    /// one's thousand links by hand costs more than the forks.
+    fn keep_only(
+        &mut self,
+        link: UnixStream,
+        server_end: RawFd,
+        channel: Option<OwnedFd>,
+    ) -> (UnixStream, Option<UnixStream>) {
         use std::os::fd::{FromRawFd, IntoRawFd};
         const LINK_FD: RawFd = 3;
-        let fd = link.into_raw_fd();
-        // SAFETY: raw fd juggling in a fresh single-threaded child: `fd`
-        // is ours, fd 3 is the server's (or `fd` itself); the result is
-        // close-on-exec, so exec'd grandchildren do not inherit it.
+        const CHANNEL_FD: RawFd = 4;
+        let link = link.into_raw_fd();
+        let channel = channel.map(IntoRawFd::into_raw_fd);
+        // SAFETY: raw fd juggling in a fresh single-threaded child: every
+        // fd named is ours; each is first copied above the two it goes to
+        // (F_DUPFD never replaces an open fd), so placing one cannot close
+        // the other; the results are close-on-exec, so exec'd
+        // grandchildren do not inherit them.
         unsafe {
-            if fd != LINK_FD && libc::dup3(fd, LINK_FD, libc::O_CLOEXEC) < 0 {
+            let above = |fd: RawFd| {
+                let moved = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, CHANNEL_FD + 1);
+                if moved < 0 {
+                    libc::_exit(1);
+                }
+                moved
+            };
+            let (link_moved, channel_moved) = (above(link), channel.map(above));
+            if libc::dup3(link_moved, LINK_FD, libc::O_CLOEXEC) < 0 {
                 libc::_exit(1);
             }
-            let closed = libc::syscall(libc::SYS_close_range, LINK_FD as u32 + 1, u32::MAX, 0);
+            if let Some(c) = channel_moved
+                && libc::dup3(c, CHANNEL_FD, libc::O_CLOEXEC) < 0
+            {
+                libc::_exit(1);
+            }
+            let closed = libc::syscall(libc::SYS_close_range, CHANNEL_FD as u32 + 1, u32::MAX, 0);
             if closed != 0 {
                 // Before Linux 5.9: one by one.
-                for l in self.links.values() {
-                    if l.stream.as_raw_fd() != LINK_FD {
-                        libc::close(l.stream.as_raw_fd());
-                    }
-                }
-                for p in [self.pipe_r, self.pipe_w, fd, server_end] {
-                    if p != LINK_FD {
-                        libc::close(p);
+                let kept = |fd: RawFd| fd == LINK_FD || (channel.is_some() && fd == CHANNEL_FD);
+                let links = self.links.values();
+                let theirs = links.flat_map(|l| {
+                    std::iter::once(l.stream.as_raw_fd())
+                        .chain(l.fds.iter().map(AsRawFd::as_raw_fd))
+                });
+                let ours = [self.pipe_r, self.pipe_w, link, server_end, link_moved];
+                let ours = ours.into_iter().chain(channel).chain(channel_moved);
+                for fd in theirs.chain(ours) {
+                    if !kept(fd) {
+                        libc::close(fd);
                     }
                 }
             }
@@ -339,7 +409,8 @@ impl Server {
             // pages nobody writes cost nothing): dropping them would close
             // fds that are now someone else's.
             std::mem::forget(std::mem::take(&mut self.links));
-            UnixStream::from_raw_fd(LINK_FD)
+            let channel = channel.map(|_| UnixStream::from_raw_fd(CHANNEL_FD));
+            (UnixStream::from_raw_fd(LINK_FD), channel)
         }
     }
 
@@ -430,6 +501,7 @@ impl Link {
             stream,
             inbuf: Vec::new(),
             outbuf: Vec::new(),
+            fds: VecDeque::new(),
             dead: false,
         }
     }
