@@ -267,10 +267,14 @@ async fn write_loop(
         let mut at = 0;
         if let Some(fd) = fd {
             // The fd goes with the frame's first byte; the rest, if the
-            // socket takes only part, follows as plain bytes.
+            // socket takes only part, follows as plain bytes. An fd that
+            // cannot be passed fails its one request (the server answers
+            // a request without its fd with EBADF), not the link.
             match send_fd(&w, &frame, &fd).await {
                 Ok(sent) => at = sent,
-                Err(_) => return,
+                Err(e) => {
+                    tracing::warn!(target: "tractor::spawn", "cannot pass a child's channel to the forkserver: {e}");
+                }
             }
         }
         if w.write_all(&frame[at..]).await.is_err() {
@@ -294,7 +298,14 @@ async fn send_fd(
         match sock.try_io(tokio::io::Interest::WRITABLE, || {
             super::fdpass::send_with_fd(sock.as_raw_fd(), frame, fd.as_raw_fd())
         }) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
             other => return other,
         }
     }

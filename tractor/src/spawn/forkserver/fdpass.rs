@@ -5,10 +5,10 @@
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
-/// Fds one `recvmsg` takes at most. A link carries one per fork request,
-/// and a request frame is at least a few dozen bytes, so one read of a
-/// few KiB rarely brings more; any beyond are closed by the kernel
-/// (`MSG_CTRUNC`) and their requests fail.
+/// Fds one `recvmsg` takes at most. A read ends right after the bytes an
+/// fd came with, so it brings one sender's batch at most: ours send one.
+/// A batch that does not fit is cut by the kernel (`MSG_CTRUNC`), which
+/// fails the read: fds would no longer match the requests they go with.
 const FDS_PER_READ: usize = 16;
 
 /// Control-message buffer for [`FDS_PER_READ`] fds, aligned for `cmsghdr`.
@@ -39,11 +39,11 @@ pub(super) fn send_with_fd(sock: RawFd, data: &[u8], fd: RawFd) -> io::Result<us
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = cmsg.0.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as _;
         let hdr = libc::CMSG_FIRSTHDR(&msg);
         (*hdr).cmsg_level = libc::SOL_SOCKET;
         (*hdr).cmsg_type = libc::SCM_RIGHTS;
-        (*hdr).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        (*hdr).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(hdr).cast::<RawFd>(), fd);
         let n = libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
         if n < 0 {
@@ -73,7 +73,7 @@ pub(super) fn recv_with_fds(
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = cmsg.0.as_mut_ptr().cast();
-        msg.msg_controllen = cmsg.0.len();
+        msg.msg_controllen = cmsg.0.len() as _;
         let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
         if n < 0 {
             return Err(io::Error::last_os_error());
@@ -82,13 +82,18 @@ pub(super) fn recv_with_fds(
         while !hdr.is_null() {
             if (*hdr).cmsg_level == libc::SOL_SOCKET && (*hdr).cmsg_type == libc::SCM_RIGHTS {
                 let data = libc::CMSG_DATA(hdr);
-                let len = (*hdr).cmsg_len - libc::CMSG_LEN(0) as usize;
+                let len = ((*hdr).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
                 for i in 0..len / std::mem::size_of::<RawFd>() {
                     let fd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
                     fds.push(OwnedFd::from_raw_fd(fd));
                 }
             }
             hdr = libc::CMSG_NXTHDR(&msg, hdr);
+        }
+        if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+            return Err(io::Error::other(
+                "fds were cut from a message (too many at once, or no fd left here)",
+            ));
         }
         Ok(n as usize)
     }

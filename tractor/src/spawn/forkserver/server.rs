@@ -49,10 +49,11 @@ extern "C" fn on_sigchld(_: libc::c_int) {
 /// signal bound its life instead. A forked child gets the defaults back.
 const IGNORED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
-/// Fds a link may have sent ahead of the fork requests they go with: one
-/// rides with each request, so more than a burst's worth means a link
-/// that sends fds without requests; it is dropped.
-const MAX_PENDING_FDS: usize = 256;
+/// Fds a link may have waiting for the fork requests they go with. One
+/// rides with the first byte of each request and requests are handled
+/// as they complete, so a well-behaved link has at most one waiting;
+/// more means fds sent without requests, and the link is dropped.
+const MAX_PENDING_FDS: usize = 16;
 
 struct Link {
     stream: UnixStream,
@@ -179,49 +180,60 @@ impl Server {
     }
 
     fn read(&mut self, key: u64) {
-        let Some(link) = self.links.get_mut(&key) else {
-            return;
-        };
         let mut chunk = [0u8; 4096];
         let mut fds = Vec::new();
         loop {
+            let Some(link) = self.links.get_mut(&key) else {
+                return;
+            };
+            if link.dead {
+                return;
+            }
             let got = fdpass::recv_with_fds(link.stream.as_raw_fd(), &mut chunk, &mut fds);
             link.fds.extend(fds.drain(..));
-            if link.fds.len() > MAX_PENDING_FDS {
-                link.dead = true;
-                break;
-            }
-            match got {
+            let more = match got {
                 Ok(0) => {
                     link.dead = true;
-                    break;
+                    false
                 }
                 Ok(n) => {
                     link.inbuf.extend_from_slice(&chunk[..n]);
-                    if link.inbuf.len() > proto::MAX_FRAME + 4 {
-                        break;
+                    true
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => true,
+                Err(e) => {
+                    eprintln!("tractor forkserver: dropping a link that cannot be read: {e}");
+                    link.dead = true;
+                    false
+                }
+            };
+            // Requests are handled as they complete, so the fds waiting
+            // are only those of requests not yet whole: one, from a
+            // well-behaved actor, however many it sends at once.
+            match proto::decode_all::<Request>(&mut link.inbuf) {
+                Ok(requests) => {
+                    for req in requests {
+                        self.handle(key, req);
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => {
+                Err(e) => {
+                    eprintln!("tractor forkserver: dropping a link that sent a bad frame: {e}");
                     link.dead = true;
-                    break;
+                    return;
                 }
             }
-        }
-        let Some(link) = self.links.get_mut(&key) else {
-            return;
-        };
-        match proto::decode_all::<Request>(&mut link.inbuf) {
-            Ok(requests) => {
-                for req in requests {
-                    self.handle(key, req);
-                }
-            }
-            Err(e) => {
-                eprintln!("tractor forkserver: dropping a link that sent a bad frame: {e}");
+            if let Some(link) = self.links.get_mut(&key)
+                && link.fds.len() > MAX_PENDING_FDS
+            {
+                eprintln!(
+                    "tractor forkserver: dropping a link that sent fds without fork requests"
+                );
                 link.dead = true;
+                return;
+            }
+            if !more {
+                return;
             }
         }
     }
@@ -388,7 +400,12 @@ impl Server {
             {
                 libc::_exit(1);
             }
-            let closed = libc::syscall(libc::SYS_close_range, CHANNEL_FD as u32 + 1, u32::MAX, 0);
+            let first_closed = if channel.is_some() {
+                CHANNEL_FD + 1
+            } else {
+                CHANNEL_FD
+            };
+            let closed = libc::syscall(libc::SYS_close_range, first_closed as u32, u32::MAX, 0);
             if closed != 0 {
                 // Before Linux 5.9: one by one.
                 let kept = |fd: RawFd| fd == LINK_FD || (channel.is_some() && fd == CHANNEL_FD);
