@@ -71,7 +71,7 @@ pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
         rt.io.spawn_local(
             async move {
                 let _handshaking = handshaking;
-                admit(rt2, t).await;
+                admit(rt2, t, None).await;
             }
             .in_current_span(),
         );
@@ -79,17 +79,19 @@ pub(super) async fn accept_loop(rt: Arc<ActorRuntime>, listener: MsgListener) {
     drop(listener);
 }
 
-/// Admits the parent's end of a channel a spawn made (a thread actor's
-/// in-process transport, a forked child's socket pair), the way a
-/// connection from the listener is admitted.
-pub(crate) fn accept_handed(rt: &Arc<ActorRuntime>, t: MsgTransport) {
+/// Admits the parent's end of a channel a spawn made for child `child`
+/// (a thread actor's in-process transport, a forked child's socket pair),
+/// the way a connection from the listener is admitted.
+pub(crate) fn accept_handed(rt: &Arc<ActorRuntime>, t: MsgTransport, child: uuid::Uuid) {
     rt.io
-        .spawn_local(admit(rt.clone(), Incoming::Ready(t)).in_current_span());
+        .spawn_local(admit(rt.clone(), Incoming::Ready(t), Some(child)).in_current_span());
 }
 
 /// Secures (TLS, for a peer beyond loopback), handshakes with a new peer
 /// and adopts its channel.
-async fn admit(rt: Arc<ActorRuntime>, incoming: Incoming) {
+/// `expected`: the child a handed channel was made for; any other
+/// identity on it is refused.
+async fn admit(rt: Arc<ActorRuntime>, incoming: Incoming, expected: Option<uuid::Uuid>) {
     let t = match incoming.secure(rt.p.tls.as_deref()).await {
         Ok(t) => t,
         Err(e) => {
@@ -100,6 +102,10 @@ async fn admit(rt: Arc<ActorRuntime>, incoming: Incoming) {
     let handed = t.is_handed();
     let hs = Channel::handshake(t, rt.aid(), &rt.p.secret, Role::Acceptor, &rt.p.limits);
     match hs.await {
+        Ok((chan, _)) if expected.is_some_and(|u| u != chan.peer().uuid) => {
+            tracing::error!(target: "tractor::ipc", peer = %chan.peer(), "refused a spawned child's channel: the actor on it is not the child it was made for");
+            chan.close();
+        }
         Ok((chan, reader)) => {
             tracing::debug!(target: "tractor::ipc", peer = %chan.peer(), "peer connected");
             let conn = rt.adopt(chan, reader);

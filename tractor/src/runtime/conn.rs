@@ -634,7 +634,8 @@ fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
             if let Some(addrs) = register {
                 let peer = conn.chan.peer();
                 if !rt.register_ready(conn_key(conn), peer, &addrs) {
-                    tracing::warn!(target: "tractor::discovery", "{peer} asked to be registered with its Ready, but this actor is no registrar; it is not registered");
+                    // Debug, not warn: a peer repeating it must not flood the log.
+                    tracing::debug!(target: "tractor::discovery", "{peer} asked to be registered with its Ready, but this actor is no registrar; it is not registered");
                 }
             }
             conn.ready.send_replace(true);

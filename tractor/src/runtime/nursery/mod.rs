@@ -491,7 +491,7 @@ impl ActorNursery {
         };
         let spawned = crate::spawn::start(&opts.launcher, method, &env, &cx).await?;
         if let Some(t) = spawned.channel {
-            super::accept::accept_handed(rt, t);
+            super::accept::accept_handed(rt, t, uuid);
         }
         let mut child = spawned.child;
         let conn = tokio::select! {
