@@ -23,6 +23,19 @@ const fn cmsg_space(fds: usize) -> usize {
     header.div_ceil(8) * 8 + data.div_ceil(8) * 8
 }
 
+/// A message header over the one buffer `iov` and `controllen` bytes of
+/// the control buffer `cmsg`.
+fn header(iov: &mut libc::iovec, cmsg: &mut Cmsg, controllen: usize) -> libc::msghdr {
+    // SAFETY: a zeroed msghdr is a valid empty one (null pointers, zero
+    // lengths); the fields set point at live buffers the caller keeps.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.0.as_mut_ptr().cast();
+    msg.msg_controllen = controllen.min(cmsg.0.len()) as _;
+    msg
+}
+
 /// Sends `data` on the unix stream socket `sock`, with `fd` attached to
 /// its first byte. Returns the bytes sent (the rest, if any, goes without
 /// the fd, which went with the first).
@@ -35,11 +48,8 @@ pub(super) fn send_with_fd(sock: RawFd, data: &[u8], fd: RawFd) -> io::Result<us
     // SAFETY: `msg` points at a live iovec and control buffer; the
     // CMSG_* calls stay within the buffer, sized by CMSG_SPACE for one fd.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cmsg.0.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as _;
+        let one_fd = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+        let msg = header(&mut iov, &mut cmsg, one_fd);
         let hdr = libc::CMSG_FIRSTHDR(&msg);
         (*hdr).cmsg_level = libc::SOL_SOCKET;
         (*hdr).cmsg_type = libc::SCM_RIGHTS;
@@ -69,11 +79,8 @@ pub(super) fn recv_with_fds(
     // writes at most `msg_controllen` bytes of control data, which the
     // CMSG_* walk reads within; each fd it carries is new and ours.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cmsg.0.as_mut_ptr().cast();
-        msg.msg_controllen = cmsg.0.len() as _;
+        let all = cmsg.0.len();
+        let mut msg = header(&mut iov, &mut cmsg, all);
         let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
         if n < 0 {
             return Err(io::Error::last_os_error());

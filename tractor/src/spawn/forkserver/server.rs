@@ -182,6 +182,10 @@ impl Server {
     fn read(&mut self, key: u64) {
         let mut chunk = [0u8; 4096];
         let mut fds = Vec::new();
+        // One turn reads at most about a frame's worth from a link, so a
+        // busy link does not keep the others waiting (poll reports the
+        // rest again).
+        let mut this_turn = 0usize;
         loop {
             let Some(link) = self.links.get_mut(&key) else {
                 return;
@@ -198,7 +202,8 @@ impl Server {
                 }
                 Ok(n) => {
                     link.inbuf.extend_from_slice(&chunk[..n]);
-                    true
+                    this_turn += n;
+                    this_turn <= proto::MAX_FRAME + 4
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => true,
