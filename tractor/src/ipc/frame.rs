@@ -149,22 +149,27 @@ fn payload_into<T: serde::Serialize + ?Sized>(
 /// Appends the frame of `variant { cid, pld: value }` (the bytes of
 /// [`Frame::with_payload`]) to `buf`, after the frames it holds; returns
 /// the payload's length. On an error `buf` is as it was.
+///
+/// The payload is encoded in place after a header whose payload-length
+/// varint is guessed `len_width` bytes wide (see [`len_width`]); a wrong
+/// guess moves the payload once. A stream's items are mostly alike, so
+/// the width of the last one's is the guess that makes neither a small
+/// item nor a 64 KiB one move.
 pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
     buf: &mut Vec<u8>,
     variant: u8,
     cid: u64,
     value: &T,
+    len_width: usize,
 ) -> Result<usize, String> {
     debug_assert!(variant < 0x80, "a one-byte varint tag");
-    // The header goes in first, its payload length guessed one byte (a
-    // small item's): the payload is encoded right after it and moved only
-    // when the guess was short. Fixed-size copies, no per-item memmove.
+    let guess = len_width.clamp(1, 5);
     let at = buf.len();
     let mut head = [0u8; HEADROOM];
     head[4] = variant;
     let tag_cid = 5 + varint(cid, &mut head[5..]);
     buf.extend_from_slice(&head);
-    buf.truncate(at + tag_cid + 1);
+    buf.truncate(at + tag_cid + guess);
     let pld_at = buf.len();
     if let Err(e) = append(value, buf) {
         buf.truncate(at);
@@ -180,13 +185,23 @@ pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
             return Err(e);
         }
     };
-    if w > 1 {
-        buf.resize(buf.len() + w - 1, 0);
-        buf.copy_within(pld_at..pld_at + pld_len, pld_at + w - 1);
+    if w > guess {
+        buf.resize(buf.len() + w - guess, 0);
+        buf.copy_within(pld_at..pld_at + pld_len, pld_at + w - guess);
+    } else if w < guess {
+        buf.copy_within(pld_at..pld_at + pld_len, pld_at - (guess - w));
+        buf.truncate(buf.len() - (guess - w));
     }
     buf[at + tag_cid..at + tag_cid + w].copy_from_slice(&len_varint[..w]);
     buf[at..at + 4].copy_from_slice(&len);
     Ok(pld_len)
+}
+
+/// The bytes the varint of a payload length `len` takes: the guess for
+/// the next [`append_payload_frame`] of a stream whose last payload was
+/// `len` bytes.
+pub(crate) fn len_width(len: usize) -> usize {
+    varint(len as u64, &mut [0u8; 10])
 }
 
 /// The payload bytes of a frame `payload_into` built in `buf`.
@@ -317,25 +332,28 @@ mod tests {
     use super::*;
 
     /// Frames appended back to back are each byte-identical to the frame
-    /// built alone, whatever the payload's and the cid's varint lengths.
+    /// built alone, whatever the payload's and the cid's varint lengths
+    /// and whatever the guess of the payload length's width (short, right
+    /// or long).
     #[test]
     fn appended_frames_match_frames_built_alone() {
         let mut buf = Vec::new();
         let mut want = Vec::new();
-        for (cid, len) in [
+        let cases = [
             (0u64, 0usize),
             (3, 1),
             (1 << 40, 120),
             (7, 128),
             (9, 20_000),
             (u64::MAX, 2_100_000),
-        ] {
+        ];
+        for ((cid, len), guess) in cases.into_iter().flat_map(|c| (0..=6).map(move |g| (c, g))) {
             let value = serde_bytes::ByteBuf::from(vec![0x5a; len]);
-            let pld = append_payload_frame(&mut buf, 3, cid, &value).unwrap();
+            let pld = append_payload_frame(&mut buf, 3, cid, &value, guess).unwrap();
             let alone = Frame::with_payload(3, cid, &value).unwrap();
             want.extend_from_slice(alone.bytes());
             assert_eq!(pld, postcard::to_stdvec(&value).unwrap().len());
-            assert_eq!(buf, want, "cid {cid}, {len} bytes");
+            assert_eq!(buf, want, "cid {cid}, {len} bytes, width guessed {guess}");
         }
     }
 
@@ -352,9 +370,9 @@ mod tests {
             }
         }
         let mut buf = Vec::new();
-        append_payload_frame(&mut buf, 3, 1, &7u64).unwrap();
+        append_payload_frame(&mut buf, 3, 1, &7u64, 1).unwrap();
         let before = buf.clone();
-        assert!(append_payload_frame(&mut buf, 3, 1, &Refuses).is_err());
+        assert!(append_payload_frame(&mut buf, 3, 1, &Refuses, 3).is_err());
         assert_eq!(buf, before);
     }
 }

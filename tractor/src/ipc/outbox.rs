@@ -73,6 +73,13 @@ const CLOSE_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 /// frame's is kept for the next large payload only up to this size).
 const SPARE_MAX: usize = 256 * 1024;
 
+/// Written large frames' buffers kept for reuse: a writer that put
+/// several frames on the wire in one turn hands each back to the next
+/// payloads (an allocator returns freed large blocks to the system, and
+/// a fresh one costs a page fault per 4 KiB). At most this many times
+/// [`SPARE_MAX`] bytes stay held per connection.
+const RECYCLED_MAX: usize = 4;
+
 /// Why a frame was not queued.
 #[derive(Debug)]
 pub(crate) enum PushError {
@@ -108,10 +115,11 @@ struct OutState {
     pending: usize,
     /// A drained coalescing buffer, kept for the next frames.
     spare: Vec<u8>,
-    /// A written large frame's buffer, for the next large payload to be
-    /// encoded into: a stream of large items allocates (and faults in) no
-    /// fresh buffer per item.
-    recycled: Vec<u8>,
+    /// Written large frames' buffers (at most [`RECYCLED_MAX`]), for the
+    /// next large payloads to be encoded into: a stream of large items
+    /// allocates (and faults in) no fresh buffer per item, however many
+    /// frames one write took.
+    recycled: Vec<Vec<u8>>,
     /// False once the channel closed or its socket failed.
     accepting: bool,
     /// Bytes urgent messages added while [`HIGH_WATER`] was reached;
@@ -315,10 +323,11 @@ impl Outbox {
         Ok(())
     }
 
-    /// The buffer of the last large frame written, if it was kept (see
-    /// [`SPARE_MAX`]), for the next frames to be encoded into.
+    /// The buffer of a large frame written, if one was kept (see
+    /// [`RECYCLED_MAX`]), for the next frames to be encoded into; else an
+    /// empty one.
     pub(crate) fn take_recycled(&self) -> Vec<u8> {
-        std::mem::take(&mut self.lock().recycled)
+        self.lock().recycled.pop().unwrap_or_default()
     }
 
     /// Queues the frame of `variant { cid, pld: value }`, built without
@@ -558,15 +567,17 @@ impl OutState {
             let Some(done) = self.chunks.pop_front() else {
                 break;
             };
-            let slot = if done.coalesce {
-                &mut self.spare
-            } else {
-                &mut self.recycled
-            };
-            if done.buf.capacity() <= SPARE_MAX && slot.capacity() == 0 {
-                let mut buf = done.buf;
-                buf.clear();
-                *slot = buf;
+            if done.buf.capacity() > SPARE_MAX {
+                continue;
+            }
+            let mut buf = done.buf;
+            buf.clear();
+            if done.coalesce {
+                if self.spare.capacity() == 0 {
+                    self.spare = buf;
+                }
+            } else if self.recycled.len() < RECYCLED_MAX {
+                self.recycled.push(buf);
             }
         }
         Poll::Ready(Ok(Drained::All))

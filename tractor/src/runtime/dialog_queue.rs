@@ -10,6 +10,12 @@
 //! queue as messages between the items, and a count of items before each
 //! keeps the order exact.
 //!
+//! An item of [`OWN_FROM`] bytes or more is copied into a buffer of its
+//! own instead, one the handle gave back after reading an earlier one:
+//! appended to the run buffer, large items would grow it by doubling
+//! (copying what it held each time) and a grown buffer is released once
+//! drained, its pages faulted in again for the next burst.
+//!
 //! The queue itself is unbounded: what it may hold is bounded before a
 //! push, by the dialog's window and the connection's byte budget
 //! ([`DialogShared`](super::dialog::DialogShared)).
@@ -26,12 +32,21 @@ use crate::ipc::{Cid, Msg};
 /// kept (it grew for a burst of large items).
 const KEEP: usize = 1024 * 1024;
 
+/// An item this large is queued in a buffer of its own (see the module
+/// docs).
+const OWN_FROM: usize = 16 * 1024;
+
+/// Most bytes of buffers given back by the handle that a queue keeps for
+/// the next large items (per dialog, while it lives).
+const SPARES_BYTES: usize = 512 * 1024;
+
 /// Creates the queue of dialog `cid`.
 pub(crate) fn dialog_queue(cid: Cid) -> (QueueTx, QueueRx) {
     let shared = Arc::new(Shared {
         st: Mutex::new(State {
             entries: VecDeque::new(),
             items: Items::default(),
+            spares: Spares::default(),
             senders: 1,
             receiver: true,
         }),
@@ -66,6 +81,8 @@ struct State {
     entries: VecDeque<Entry>,
     /// Payloads of the items counted by `Entry::Items`, oldest first.
     items: Items,
+    /// Buffers of large items read, for the next ones.
+    spares: Spares,
     /// Live [`QueueTx`] handles: none left and nothing queued is the end.
     senders: usize,
     /// Whether the [`QueueRx`] still exists.
@@ -130,6 +147,39 @@ impl Items {
     }
 }
 
+/// Buffers kept for large items, at most [`SPARES_BYTES`] of them.
+#[derive(Default)]
+struct Spares {
+    bufs: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl Spares {
+    /// A copy of `pld` in a kept buffer large enough, else a fresh one.
+    fn copy_of(&mut self, pld: &[u8]) -> Vec<u8> {
+        let mut buf = match self.bufs.iter().position(|b| b.capacity() >= pld.len()) {
+            Some(i) => {
+                let buf = self.bufs.swap_remove(i);
+                self.bytes -= buf.capacity();
+                buf
+            }
+            None => Vec::with_capacity(pld.len()),
+        };
+        buf.extend_from_slice(pld);
+        buf
+    }
+
+    /// Keeps `buf` for a later item if there is room for it.
+    fn keep(&mut self, mut buf: Vec<u8>) {
+        let cap = buf.capacity();
+        if cap >= OWN_FROM && self.bytes + cap <= SPARES_BYTES {
+            buf.clear();
+            self.bytes += cap;
+            self.bufs.push(buf);
+        }
+    }
+}
+
 /// The receiver is gone: the message or item was not queued.
 #[derive(Debug)]
 pub(crate) struct Gone;
@@ -173,6 +223,11 @@ impl QueueTx {
             return Err(Gone);
         }
         for pld in items {
+            if pld.len() >= OWN_FROM {
+                let buf = st.spares.copy_of(pld);
+                st.entries.push_back(Entry::Owned(buf, 0..pld.len()));
+                continue;
+            }
             st.items.push(pld);
             match st.entries.back_mut() {
                 Some(Entry::Items(n)) if *n < u32::MAX => *n += 1,
@@ -264,9 +319,10 @@ impl QueueRx {
             // Nothing held between batches but small buffers.
             self.local.recycle();
         }
-        self.held = Vec::new();
+        let read = std::mem::take(&mut self.held);
         if self.takeable == 0 {
             let mut st = self.shared.lock();
+            st.spares.keep(read);
             loop {
                 match st.entries.pop_front() {
                     Some(Entry::Msg(m)) => return Poll::Ready(Some(Next::Msg(m))),
@@ -339,6 +395,7 @@ impl Drop for QueueRx {
         st.receiver = false;
         st.entries.clear();
         st.items = Items::default();
+        st.spares = Spares::default();
     }
 }
 
@@ -404,17 +461,18 @@ mod tests {
     #[test]
     fn read_items_do_not_pin_memory() {
         let (tx, mut rx) = dialog_queue(1);
-        let item = vec![7u8; 64 * 1024];
-        for _ in 0..64 {
+        let item = vec![7u8; OWN_FROM / 2];
+        let n = 8 * KEEP / item.len();
+        for _ in 0..n {
             tx.push_item(&item).unwrap();
         }
-        for _ in 0..63 {
+        for _ in 0..n - 1 {
             assert!(next(&mut rx).is_some_and(|i| i.is_some()));
         }
-        // 63 read, 1 unread: what is held is near what is unread.
-        assert!(rx.local.bytes.len() - rx.local.read <= 64 * 1024);
+        // All read but one: what is held is near what is unread.
+        assert!(rx.local.bytes.len() - rx.local.read <= KEEP / 2 + item.len());
         assert!(
-            rx.local.bytes.capacity() <= 2 * KEEP,
+            rx.local.bytes.capacity() <= 2 * KEEP + 2 * item.len(),
             "{}",
             rx.local.bytes.capacity()
         );
@@ -422,6 +480,56 @@ mod tests {
         assert_eq!(next(&mut rx), None, "drained: pending");
         assert!(rx.local.bytes.capacity() <= KEEP);
         assert!(tx.0.lock().items.bytes.capacity() <= KEEP);
+    }
+
+    /// Large items come whole and in order between small ones, in buffers
+    /// the handle gave back (no fresh one per item), and what is kept for
+    /// them stays bounded.
+    #[test]
+    fn large_items_reuse_bounded_buffers() {
+        let (tx, mut rx) = dialog_queue(1);
+        let big = |i: u8| vec![i; OWN_FROM * 4];
+        let mut before: Vec<usize> = Vec::new();
+        for round in 0..3u8 {
+            for i in 0..4u8 {
+                tx.push_item(&big(round * 4 + i)).unwrap();
+                tx.push_item(&[i]).unwrap();
+            }
+            let mut seen = Vec::new();
+            for i in 0..4u8 {
+                let waker = noop_waker();
+                let mut cx = Context::from_waker(&waker);
+                match rx.poll_next(&mut cx) {
+                    Poll::Ready(Some(Next::Item(b))) => {
+                        assert!(b == big(round * 4 + i).as_slice(), "large item {i} altered");
+                        seen.push(b.as_ptr() as usize);
+                    }
+                    _ => panic!("expected large item {i}"),
+                }
+                assert_eq!(next(&mut rx), Some(Some(format!("item {}", char::from(i)))));
+            }
+            if round > 0 {
+                // The buffers of the round before were given back and
+                // reused (all but the one the handle held while the round
+                // was pushed).
+                let reused = seen.iter().filter(|p| before.contains(p)).count();
+                assert!(reused >= 3, "round {round}: {reused} of 4 buffers reused");
+            }
+            before = seen;
+        }
+        let st = tx.0.lock();
+        assert!(st.spares.bytes <= SPARES_BYTES);
+        assert_eq!(
+            st.spares.bytes,
+            st.spares.bufs.iter().map(Vec::capacity).sum()
+        );
+        drop(st);
+        // Far more than the bound given back: only the bound is kept.
+        let huge = vec![0u8; SPARES_BYTES];
+        tx.push_item(&huge).unwrap();
+        assert!(next(&mut rx).is_some());
+        assert_eq!(next(&mut rx), None);
+        assert!(tx.0.lock().spares.bytes <= SPARES_BYTES);
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub(crate) struct Batch<'c> {
     items: usize,
     /// When the first of them was added.
     since: Instant,
+    /// The width of the last item's payload-length varint: the guess for
+    /// the next (see [`frame::append_payload_frame`]).
+    len_width: usize,
 }
 
 impl<'c> Batch<'c> {
@@ -64,6 +67,7 @@ impl<'c> Batch<'c> {
             pld: 0,
             items: 0,
             since: Instant::now(),
+            len_width: 1,
         }
     }
 
@@ -99,9 +103,10 @@ impl<'c> Batch<'c> {
             self.buf = core.conn.chan.spare_buffer();
         }
         let at = self.buf.len();
-        let pld =
-            frame::append_payload_frame(&mut self.buf, PayloadMsg::Yield.tag(), core.cid, item)
-                .map_err(|reason| encode_error::<T>(core, reason))?;
+        let tag = PayloadMsg::Yield.tag();
+        let pld = frame::append_payload_frame(&mut self.buf, tag, core.cid, item, self.len_width)
+            .map_err(|reason| encode_error::<T>(core, reason))?;
+        self.len_width = frame::len_width(pld);
         if self.buf.len() - at < COALESCE_MAX {
             if self.items == 0 {
                 self.since = Instant::now();
