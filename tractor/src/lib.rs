@@ -124,7 +124,7 @@ pub use app::{
 pub use discovery::election::RegistrarRole;
 pub use discovery::lookup::{find_actor, list_actors, query_actor, registrar, wait_for_actor};
 pub use discovery::registry::Registration;
-pub use ipc::{Addr, Aid, Heartbeat, Limits, Secret, TransportKind, TreeTls};
+pub use ipc::{Addr, Aid, Bytes, Heartbeat, Limits, Secret, TransportKind, TreeTls};
 pub use runtime::context::{
     CallerContext, Context, IpcContext, MsgStream, RemoteStream, Side, current_ipc_ctx,
 };

@@ -20,6 +20,7 @@ pub(super) const HERE: &str = module_path!();
 
 both_transports!(
     items_of_every_size_arrive_whole_and_in_order,
+    shared_bytes_of_every_size_arrive_whole_and_in_order,
     one_way_stream_survives_consumer_restarts,
     dropping_a_one_way_stream_cancels_it,
     pipeline_dedups_and_cancels_cleanly timeout = 60,
@@ -34,7 +35,8 @@ on_backend!(forkserver = "forkserver":
     dropping_a_one_way_stream_cancels_it,
 );
 on_backend!(thread = "thread":
-    one_way_stream_survives_consumer_restarts, items_of_every_size_arrive_whole_and_in_order;
+    one_way_stream_survives_consumer_restarts, items_of_every_size_arrive_whole_and_in_order,
+    shared_bytes_of_every_size_arrive_whole_and_in_order;
     skip "it counts drops in statics, which thread actors share with every other actor of the process":
         dropping_a_one_way_stream_cancels_it,
 );
@@ -80,6 +82,34 @@ async fn items_of_every_size_arrive_whole_and_in_order(t: TransportKind) {
             }
             assert!(s.recv().await?.is_none());
         }
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// The same sizes as [`tractor::Bytes`], two of the one buffer per item
+/// (large ones are spliced into their frame, not copied): the items and
+/// the pairs arrive whole and in order.
+#[tractor::endpoint]
+async fn sized_shared_items() -> impl futures::Stream<Item = (tractor::Bytes, tractor::Bytes)> {
+    futures::stream::iter((0..SIZES.len()).map(|i| {
+        let b = tractor::Bytes::from(item(i));
+        (b.clone(), b)
+    }))
+}
+
+async fn shared_bytes_of_every_size_arrive_whole_and_in_order(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "shared").await?;
+        let mut s = p.open_stream_from(sized_shared_items::call()).await?;
+        for (i, size) in SIZES.iter().enumerate() {
+            let (a, b) = s.recv().await?.expect("an item");
+            assert_eq!((a.len(), b.len()), (*size, *size), "item {i}");
+            assert!(*a == *item(i) && a == b, "item {i} arrived altered");
+        }
+        assert!(s.recv().await?.is_none());
         p.cancel_actor().await?;
         Ok(())
     })

@@ -7,7 +7,6 @@
 
 use std::cell::Cell;
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::placement::{Placement, affinity, cpu_set, cpus_of, pin_process, set_affinity};
@@ -51,29 +50,14 @@ async fn count_u64(n: u64) -> impl futures::Stream<Item = u64> {
     futures::stream::iter(0..n)
 }
 
-/// Bulk one-way stream: `n` chunks of [`CHUNK`] bytes.
+/// Bulk one-way stream: `n` chunks of [`CHUNK`] bytes, as
+/// [`tractor::Bytes`] (what bulk data is sent as: the producer's buffer is
+/// written to the socket as it is, as the raw writer writes its one
+/// buffer; the consumer gets each chunk as bytes of its own).
 #[tractor::endpoint]
-pub(crate) async fn chunks(n: u32) -> impl futures::Stream<Item = Chunk> {
-    let buf = Arc::new(vec![0xab_u8; CHUNK]);
-    futures::stream::iter((0..n).map(move |_| Chunk(buf.clone())))
-}
-
-/// A bulk stream item: plain bytes on the wire (serde `bytes`, as
-/// `serde_bytes::ByteBuf`). The producer shares one buffer, as the raw
-/// writer reuses one, so no per-item copy is charged to the bench itself;
-/// the consumer gets owned bytes.
-pub(crate) struct Chunk(pub(crate) Arc<Vec<u8>>);
-
-impl serde::Serialize for Chunk {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Chunk {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde_bytes::ByteBuf::deserialize(d).map(|b| Chunk(Arc::new(b.into_vec())))
-    }
+pub(crate) async fn chunks(n: u32) -> impl futures::Stream<Item = tractor::Bytes> {
+    let buf = tractor::Bytes::from(vec![0xab_u8; CHUNK]);
+    futures::stream::iter((0..n).map(move |_| buf.clone()))
 }
 
 // ---------------------------------------------------------------------------
@@ -331,7 +315,7 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
                 let mut s = p.open_stream_from(chunks::call(n)).await?;
                 let mut got = 0u32;
                 while let Some(chunk) = s.recv().await? {
-                    assert_eq!(chunk.0.len(), CHUNK, "chunk size");
+                    assert_eq!(chunk.len(), CHUNK, "chunk size");
                     got += 1;
                 }
                 let d = t.elapsed();

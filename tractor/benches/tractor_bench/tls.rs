@@ -59,7 +59,7 @@ async fn one_round(it: &Iters, rtt: &mut Samples, bulk: &mut Rates) -> Result<()
         let mut s = p.open_stream_from(chunks::call(n)).await?;
         let mut got = 0u32;
         while let Some(c) = s.recv().await? {
-            assert_eq!(c.0.len(), CHUNK, "chunk size");
+            assert_eq!(c.len(), CHUNK, "chunk size");
             got += 1;
         }
         bulk.push(u64::from(got) * CHUNK as u64, t.elapsed());

@@ -214,11 +214,16 @@ impl Channel {
     /// Queues an encoded frame of dialog `dialog`, waiting while the
     /// write buffer is full (other dialogs' control messages and replies
     /// may go first while it waits to be written).
-    pub(crate) async fn send_frame_of(&self, dialog: Cid, frame: Frame) -> Result<(), IpcError> {
+    pub(crate) async fn send_frame_of(
+        &self,
+        dialog: Cid,
+        frame: Frame,
+        splices: Vec<super::shared_bytes::Splice>,
+    ) -> Result<(), IpcError> {
         self.wait_room().await?;
         self.inner
             .out
-            .push_frame_of(Some(dialog), frame)
+            .push_frame_of(Some(dialog), frame, splices)
             .map_err(|e| self.push_error(e))
     }
 

@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use super::shared_bytes::Splice;
+
 /// Default largest frame an actor accepts: 64 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024 * 1024;
 
@@ -148,7 +150,9 @@ fn payload_into<T: serde::Serialize + ?Sized>(
 
 /// Appends the frame of `variant { cid, pld: value }` (the bytes of
 /// [`Frame::with_payload`]) to `buf`, after the frames it holds; returns
-/// the payload's length. On an error `buf` is as it was.
+/// the payload's length and the large [`Bytes`](super::Bytes) buffers
+/// spliced into it (the frame is `buf` with each written at its `at`;
+/// none for most payloads). On an error `buf` is as it was.
 ///
 /// The payload is encoded in place after a header whose payload-length
 /// varint is guessed `len_width` bytes wide (see [`len_width`]); a wrong
@@ -161,7 +165,7 @@ pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
     cid: u64,
     value: &T,
     len_width: usize,
-) -> Result<usize, String> {
+) -> Result<(usize, Vec<Splice>), String> {
     debug_assert!(variant < 0x80, "a one-byte varint tag");
     let guess = len_width.clamp(1, 5);
     let at = buf.len();
@@ -171,11 +175,13 @@ pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
     buf.extend_from_slice(&head);
     buf.truncate(at + tag_cid + guess);
     let pld_at = buf.len();
-    if let Err(e) = append(value, buf) {
+    let (encoded, mut splices) = super::shared_bytes::splicing(|| append(value, buf));
+    if let Err(e) = encoded {
         buf.truncate(at);
         return Err(e);
     }
-    let pld_len = buf.len() - pld_at;
+    let in_buf = buf.len() - pld_at;
+    let pld_len = in_buf + splices.iter().map(|s| s.bytes.len()).sum::<usize>();
     let mut len_varint = [0u8; 10];
     let w = varint(pld_len as u64, &mut len_varint);
     let len = match prefix_len(tag_cid - 4 + w + pld_len) {
@@ -187,14 +193,16 @@ pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
     };
     if w > guess {
         buf.resize(buf.len() + w - guess, 0);
-        buf.copy_within(pld_at..pld_at + pld_len, pld_at + w - guess);
+        buf.copy_within(pld_at..pld_at + in_buf, pld_at + w - guess);
+        splices.iter_mut().for_each(|s| s.at += w - guess);
     } else if w < guess {
-        buf.copy_within(pld_at..pld_at + pld_len, pld_at - (guess - w));
+        buf.copy_within(pld_at..pld_at + in_buf, pld_at - (guess - w));
         buf.truncate(buf.len() - (guess - w));
+        splices.iter_mut().for_each(|s| s.at -= guess - w);
     }
     buf[at + tag_cid..at + tag_cid + w].copy_from_slice(&len_varint[..w]);
     buf[at..at + 4].copy_from_slice(&len);
-    Ok(pld_len)
+    Ok((pld_len, splices))
 }
 
 /// The bytes the varint of a payload length `len` takes: the guess for
@@ -291,7 +299,9 @@ impl postcard::ser_flavors::Flavor for AppendVec<'_> {
     type Output = ();
 
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.0.extend_from_slice(data);
+        if !super::shared_bytes::splice(data, self.0.len()) {
+            self.0.extend_from_slice(data);
+        }
         Ok(())
     }
 
@@ -349,7 +359,7 @@ mod tests {
         ];
         for ((cid, len), guess) in cases.into_iter().flat_map(|c| (0..=6).map(move |g| (c, g))) {
             let value = serde_bytes::ByteBuf::from(vec![0x5a; len]);
-            let pld = append_payload_frame(&mut buf, 3, cid, &value, guess).unwrap();
+            let (pld, _) = append_payload_frame(&mut buf, 3, cid, &value, guess).unwrap();
             let alone = Frame::with_payload(3, cid, &value).unwrap();
             want.extend_from_slice(alone.bytes());
             assert_eq!(pld, postcard::to_stdvec(&value).unwrap().len());

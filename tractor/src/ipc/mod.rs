@@ -17,6 +17,7 @@ pub(crate) mod limits;
 pub(crate) mod msg;
 mod outbox;
 pub(crate) mod schema;
+pub(crate) mod shared_bytes;
 pub(crate) mod tls;
 pub(crate) mod trace;
 pub(crate) mod transport;
@@ -30,6 +31,7 @@ pub use heartbeat::Heartbeat;
 pub use limits::Limits;
 pub(crate) use msg::stable_hash;
 pub use msg::{Aid, FuncType};
+pub use shared_bytes::Bytes;
 pub use tls::{TlsError, TreeTls};
 pub use trace::{Carrier, CarrierError};
 

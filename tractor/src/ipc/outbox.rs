@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::frame::{self, Frame};
 use super::msg::Msg;
+use super::shared_bytes::Splice;
 use super::transport::BoxWrite;
 
 /// A frame this large is queued as a chunk of its own, not copied into
@@ -140,6 +141,44 @@ struct Chunk {
     unwritten: bool,
     /// Bytes queued ahead of it after it was (at most [`PASS_MAX`]).
     passed: usize,
+    /// Large payloads written in the frame without having been copied
+    /// into `buf` (see [`Splice`]), in order; `spliced` is their length.
+    splices: Vec<Splice>,
+    spliced: usize,
+}
+
+impl Chunk {
+    /// Its length on the wire: `buf` with the splices in it.
+    fn len(&self) -> usize {
+        self.buf.len() + self.spliced
+    }
+
+    /// Its bytes from `from` to `end` (positions on the wire), as the
+    /// slices of a vectored write.
+    fn slices(&self, from: usize, end: usize) -> Vec<io::IoSlice<'_>> {
+        fn take<'a>(
+            seg: &'a [u8],
+            pos: &mut usize,
+            want: (usize, usize),
+            out: &mut Vec<io::IoSlice<'a>>,
+        ) {
+            let (lo, hi) = (want.0.max(*pos), want.1.min(*pos + seg.len()));
+            if lo < hi {
+                out.push(io::IoSlice::new(&seg[lo - *pos..hi - *pos]));
+            }
+            *pos += seg.len();
+        }
+        let mut out = Vec::with_capacity(2 * self.splices.len() + 1);
+        let mut pos = 0;
+        let mut in_buf = 0;
+        for sp in &self.splices {
+            take(&self.buf[in_buf..sp.at], &mut pos, (from, end), &mut out);
+            take(&sp.bytes, &mut pos, (from, end), &mut out);
+            in_buf = sp.at;
+        }
+        take(&self.buf[in_buf..], &mut pos, (from, end), &mut out);
+        out
+    }
 }
 
 impl Outbox {
@@ -157,6 +196,8 @@ impl Outbox {
                 dialog: None,
                 unwritten: true,
                 passed: 0,
+                splices: Vec::new(),
+                spliced: 0,
             }])
         };
         Outbox {
@@ -278,20 +319,27 @@ impl Outbox {
     /// Queues an encoded frame for the writer. The caller waited for
     /// [`room`](Self::room).
     pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), PushError> {
-        self.push_frame_of(None, frame)
+        self.push_frame_of(None, frame, Vec::new())
     }
 
     /// Queues an encoded frame of `dialog` (`None`: unknown) for the
-    /// writer. The caller waited for [`room`](Self::room).
-    pub(crate) fn push_frame_of(&self, dialog: Option<u64>, frame: Frame) -> Result<(), PushError> {
-        if frame.bytes().len() < COALESCE_MAX {
+    /// writer, with `splices` written into it where they go (none: the
+    /// frame is its bytes). The caller waited for [`room`](Self::room).
+    pub(crate) fn push_frame_of(
+        &self,
+        dialog: Option<u64>,
+        frame: Frame,
+        splices: Vec<Splice>,
+    ) -> Result<(), PushError> {
+        if splices.is_empty() && frame.bytes().len() < COALESCE_MAX {
             return self.push_bytes(frame.bytes());
         }
         let mut st = self.lock();
         if !st.accepting {
             return Err(PushError::Closed);
         }
-        let len = frame.bytes().len();
+        let spliced = splices.iter().map(|s| s.bytes.len()).sum();
+        let len = frame.bytes().len() + spliced;
         let (buf, start) = frame.into_parts();
         st.chunks.push_back(Chunk {
             buf,
@@ -300,6 +348,8 @@ impl Outbox {
             dialog,
             unwritten: true,
             passed: 0,
+            splices,
+            spliced,
         });
         st.pending += len;
         drop(st);
@@ -346,7 +396,7 @@ impl Outbox {
             encoded(pld_len);
             match built {
                 frame::Built::Borrowed(bytes) => self.push_bytes(bytes),
-                frame::Built::Owned(f) => self.push_frame_of(Some(cid), f),
+                frame::Built::Owned(f) => self.push_frame_of(Some(cid), f, Vec::new()),
             }
         };
         frame::with_payload_frame(variant, cid, value, COALESCE_MAX, fresh, deliver)
@@ -498,6 +548,8 @@ impl OutState {
             dialog: None,
             unwritten: true,
             passed: 0,
+            splices: Vec::new(),
+            spliced: 0,
         };
         self.chunks.insert(at, chunk);
         (at, passes)
@@ -514,6 +566,8 @@ impl OutState {
                 dialog: None,
                 unwritten: true,
                 passed: 0,
+                splices: Vec::new(),
+                spliced: 0,
             });
             let last = self.chunks.len() - 1;
             return &mut self.chunks[last].buf;
@@ -535,7 +589,8 @@ impl OutState {
     fn drain(&mut self, cx: &mut Context<'_>, turn: usize) -> Poll<io::Result<Drained>> {
         let mut written = 0;
         while let Some(front) = self.chunks.front_mut() {
-            if front.start < front.buf.len() {
+            let len = front.len();
+            if front.start < len {
                 if written >= turn {
                     return Poll::Ready(Ok(Drained::Turn));
                 }
@@ -545,11 +600,14 @@ impl OutState {
                 // One write takes at most two turns' worth, so a turn ends
                 // within three however large the frame (a frame of up to
                 // a turn plus its header still goes out in one write).
-                let end = front
-                    .buf
-                    .len()
-                    .min(front.start.saturating_add(turn.saturating_mul(2)));
-                match io.as_mut().poll_write(cx, &front.buf[front.start..end]) {
+                let end = len.min(front.start.saturating_add(turn.saturating_mul(2)));
+                let wrote = if front.splices.is_empty() {
+                    io.as_mut().poll_write(cx, &front.buf[front.start..end])
+                } else {
+                    io.as_mut()
+                        .poll_write_vectored(cx, &front.slices(front.start, end))
+                };
+                match wrote {
                     Poll::Ready(Ok(0)) => {
                         return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                     }
@@ -635,8 +693,8 @@ mod tests {
     async fn replies_go_ahead_of_other_dialogs_large_frames_within_a_bound() {
         // Nothing written yet: all of dialog 1's large frames are passed.
         let (out, theirs) = outbox(1 << 20);
-        out.push_frame_of(Some(1), big_of(1)).unwrap();
-        out.push_frame_of(Some(1), big_of(1)).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
         out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
         out.push_msg(&Msg::Stop { cid: 1 }).unwrap();
         let item = Msg::Yield {
@@ -671,7 +729,7 @@ mod tests {
 
         // A large frame lets at most PASS_MAX bytes go ahead of it.
         let (out, theirs) = outbox(1 << 20);
-        out.push_frame_of(Some(1), big_of(1)).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
         let stop = Frame::build(&Msg::Stop { cid: 2 }).unwrap().bytes().len();
         let n = 2 * PASS_MAX / stop;
         for _ in 0..n {
@@ -696,8 +754,8 @@ mod tests {
         // A large frame partly written is not passed (frames never
         // interleave); the unwritten one behind it is.
         let (out, theirs) = outbox(1024);
-        out.push_frame_of(Some(1), big_of(1)).unwrap();
-        out.push_frame_of(Some(1), big_of(1)).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
         let closed = CancellationToken::new();
         let writer = {
             let (out, closed) = (out.clone(), closed.clone());
@@ -726,7 +784,7 @@ mod tests {
         const BIG: usize = 6;
         let (out, theirs) = outbox(8 << 20);
         for _ in 0..BIG {
-            out.push_frame_of(Some(1), big_of(1)).unwrap();
+            out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
         }
         let closed = CancellationToken::new();
         let writer = {
@@ -757,7 +815,7 @@ mod tests {
         const SIZE: usize = 2 << 20;
         let (out, theirs) = outbox(8 << 20);
         let frame = Msg::payload_frame(PayloadMsg::Yield, 1, &vec![7u8; SIZE]).unwrap();
-        out.push_frame_of(Some(1), frame).unwrap();
+        out.push_frame_of(Some(1), frame, Vec::new()).unwrap();
         let queued = out.lock().pending;
         let closed = CancellationToken::new();
         let writer = {
@@ -824,6 +882,92 @@ mod tests {
         closed.cancel();
         writer.await.unwrap().unwrap();
         assert!(next(&mut r).await.is_none(), "the write side was shut down");
+    }
+
+    /// Frames with large `Bytes` spliced in (never copied into the
+    /// frame's buffer) arrive byte-identical to the same payload encoded
+    /// whole, however the socket cuts the vectored writes, between small
+    /// frames.
+    #[tokio::test]
+    async fn spliced_frames_arrive_as_if_copied() {
+        use crate::ipc::frame::append_payload_frame;
+        use crate::ipc::shared_bytes::SPLICE_MIN;
+        let (out, theirs) = outbox(1000);
+        let closed = CancellationToken::new();
+        let writer = {
+            let (out, closed) = (out.clone(), closed.clone());
+            tokio::spawn(async move { out.run_writer(&closed).await })
+        };
+        let sizes = [SPLICE_MIN, 200 * 1024 + 1, (1 << 20) + 3, SPLICE_MIN - 1];
+        let items: Vec<crate::Bytes> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                (0..n)
+                    .map(|b| (b * 7 + i) as u8)
+                    .collect::<Vec<u8>>()
+                    .into()
+            })
+            .collect();
+        let sender = {
+            let (out, items) = (out.clone(), items.clone());
+            tokio::spawn(async move {
+                for (i, item) in items.iter().enumerate() {
+                    out.room().await;
+                    // Of the same dialog: it never goes ahead of its frames.
+                    out.push_msg(&ping(9)).unwrap();
+                    // A pair of the same `Bytes`, as a tuple: two splices.
+                    let mut buf = vec![0xEE; 3]; // bytes before the frame
+                    let (pld, splices) = append_payload_frame(
+                        &mut buf,
+                        PayloadMsg::Yield.tag(),
+                        9,
+                        &(item, item),
+                        1,
+                    )
+                    .unwrap();
+                    assert_eq!(pld, 2 * (item.len() + frame_len_width(item.len())));
+                    if item.len() >= SPLICE_MIN {
+                        assert_eq!(splices.len(), 2, "item {i}: both spliced");
+                        for sp in &splices {
+                            assert_eq!(sp.bytes.as_ptr(), item.as_ptr(), "not copied");
+                        }
+                        assert!(buf.len() < 64, "only the header and lengths in the buffer");
+                    } else {
+                        assert!(splices.is_empty());
+                    }
+                    out.room().await;
+                    out.push_frame_of(Some(9), Frame::from_parts(buf, 3), splices)
+                        .unwrap();
+                }
+            })
+        };
+        let mut r = FrameReader::new(theirs);
+        for (i, item) in items.iter().enumerate() {
+            let got = tokio::time::timeout(SOON, next(&mut r)).await.unwrap();
+            assert!(matches!(got, Some(Msg::Ping { cid: 9 })), "{got:?}");
+            let body = r.next(64 << 20, SOON).await.unwrap().unwrap().to_vec();
+            let whole = serde_bytes::ByteBuf::from(item.to_vec());
+            let want = Frame::with_payload(PayloadMsg::Yield.tag(), 9, &(&whole, &whole)).unwrap();
+            let diff = body
+                .iter()
+                .zip(&want.bytes()[4..])
+                .position(|(a, b)| a != b);
+            assert!(
+                body == want.bytes()[4..],
+                "item {i} ({} bytes) arrived altered: {} vs {} bytes, first difference at {diff:?}",
+                item.len(),
+                body.len(),
+                want.bytes().len() - 4
+            );
+        }
+        sender.await.unwrap();
+        closed.cancel();
+        writer.await.unwrap().unwrap();
+    }
+
+    fn frame_len_width(n: usize) -> usize {
+        crate::ipc::frame::len_width(n)
     }
 
     #[tokio::test]

@@ -64,6 +64,7 @@ pub(crate) fn dialog_queue(cid: Cid) -> (QueueTx, QueueRx) {
             local: Items::default(),
             takeable: 0,
             held: Vec::new(),
+            held_frame: None,
             prepaid: 0,
         },
     )
@@ -98,8 +99,11 @@ enum Entry {
     Msg(Msg),
     /// This many items come next.
     Items(u32),
-    /// One large item, in the buffer its frame was read into.
+    /// One large item, in a buffer of its own (see [`Spares`]).
     Owned(Vec<u8>, std::ops::Range<usize>),
+    /// One very large item, in the buffer its frame was read into: the
+    /// [`Bytes`](crate::Bytes) decoded from it are slices of it.
+    Frame(::bytes::Bytes, std::ops::Range<usize>),
 }
 
 /// Item payloads back to back, and their lengths.
@@ -254,7 +258,7 @@ impl QueueTx {
         if !st.receiver {
             return Err(Gone);
         }
-        st.entries.push_back(Entry::Owned(buf, pld));
+        st.entries.push_back(Entry::Frame(buf.into(), pld));
         drop(st);
         self.0.waker.wake();
         Ok(())
@@ -283,8 +287,10 @@ impl Drop for QueueTx {
 
 /// What the queue gives next.
 pub(crate) enum Next<'a> {
-    /// A stream item's encoded payload.
-    Item(&'a [u8]),
+    /// A stream item's encoded payload, and the frame buffer it lies in
+    /// when that may be shared (decode it within
+    /// [`decoding_in`](crate::ipc::shared_bytes::decoding_in)).
+    Item(&'a [u8], Option<&'a ::bytes::Bytes>),
     /// Any other message.
     Msg(Msg),
 }
@@ -299,6 +305,8 @@ pub(crate) struct QueueRx {
     takeable: u32,
     /// The large item handed out last (kept until the next poll).
     held: Vec<u8>,
+    /// The very large one handed out last (kept until the next poll).
+    held_frame: Option<::bytes::Bytes>,
     /// Items that may still be read without taking from the task's
     /// budget (see [`poll_next`](Self::poll_next)).
     prepaid: u32,
@@ -319,7 +327,7 @@ impl QueueRx {
         if self.prepaid > 0 && self.takeable > 0 && !self.local.is_empty() {
             self.prepaid -= 1;
             self.takeable -= 1;
-            return Poll::Ready(self.local.pop().map(Next::Item));
+            return Poll::Ready(self.local.pop().map(|pld| Next::Item(pld, None)));
         }
         let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         // Whatever this poll returns below is progress, except `Pending`
@@ -338,6 +346,7 @@ impl QueueRx {
             self.local.recycle();
         }
         let read = std::mem::take(&mut self.held);
+        self.held_frame = None;
         if self.takeable == 0 {
             let mut st = self.shared.lock();
             st.spares.keep(read);
@@ -349,6 +358,15 @@ impl QueueRx {
                         self.held = buf;
                         return Poll::Ready(Some(Next::Item(
                             self.held.get(pld).unwrap_or_default(),
+                            None,
+                        )));
+                    }
+                    Some(Entry::Frame(frame, pld)) => {
+                        drop(st);
+                        let frame = self.held_frame.insert(frame);
+                        return Poll::Ready(Some(Next::Item(
+                            frame.get(pld).unwrap_or_default(),
+                            Some(frame),
                         )));
                     }
                     Some(Entry::Items(n)) => {
@@ -374,7 +392,7 @@ impl QueueRx {
         }
         self.takeable -= 1;
         match self.local.pop() {
-            Some(pld) => Poll::Ready(Some(Next::Item(pld))),
+            Some(pld) => Poll::Ready(Some(Next::Item(pld, None))),
             // Unreachable: each count stands for a pushed item.
             None => Poll::Ready(None),
         }
@@ -393,7 +411,7 @@ impl QueueRx {
         self.poll_next(cx).map(|next| {
             next.map(|n| match n {
                 Next::Msg(m) => m,
-                Next::Item(pld) => Msg::Yield {
+                Next::Item(pld, _) => Msg::Yield {
                     cid,
                     pld: pld.to_vec(),
                 },
@@ -428,7 +446,7 @@ mod tests {
         match rx.poll_next(&mut cx) {
             Poll::Pending => None,
             Poll::Ready(None) => Some(None),
-            Poll::Ready(Some(Next::Item(b))) => {
+            Poll::Ready(Some(Next::Item(b, _))) => {
                 Some(Some(format!("item {}", String::from_utf8_lossy(b))))
             }
             Poll::Ready(Some(Next::Msg(m))) => Some(Some(m.kind().to_string())),
@@ -518,7 +536,7 @@ mod tests {
                 let waker = noop_waker();
                 let mut cx = Context::from_waker(&waker);
                 match rx.poll_next(&mut cx) {
-                    Poll::Ready(Some(Next::Item(b))) => {
+                    Poll::Ready(Some(Next::Item(b, _))) => {
                         assert!(b == big(round * 4 + i).as_slice(), "large item {i} altered");
                         seen.push(b.as_ptr() as usize);
                     }
@@ -548,6 +566,30 @@ mod tests {
         assert!(next(&mut rx).is_some());
         assert_eq!(next(&mut rx), None);
         assert!(tx.0.lock().spares.bytes <= SPARES_BYTES);
+    }
+
+    /// A frame handed over whole is handed out with its buffer, shared:
+    /// what is decoded from it may borrow it, no copy made.
+    #[test]
+    fn a_whole_frame_is_handed_out_shared() {
+        let (tx, mut rx) = dialog_queue(1);
+        let buf = vec![5u8; 100];
+        let at = buf.as_ptr() as usize;
+        tx.push_owned(buf, 10..90).unwrap();
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        match rx.poll_next(&mut cx) {
+            Poll::Ready(Some(Next::Item(pld, Some(frame)))) => {
+                assert_eq!(pld.len(), 80);
+                assert_eq!(
+                    pld.as_ptr() as usize,
+                    at + 10,
+                    "in the buffer it was read into"
+                );
+                assert_eq!(frame.as_ptr() as usize, at);
+            }
+            _ => panic!("expected the item with its frame"),
+        }
     }
 
     #[test]

@@ -80,7 +80,8 @@ impl<'c> Batch<'c> {
     /// Adds `item`, after taking its window: waits (with the batch queued
     /// first) while the receiver has no window or byte window left for
     /// it. An item of [`COALESCE_MAX`] bytes or more goes out at once, in
-    /// the buffer it was encoded into: then `Ok(true)`.
+    /// the buffer it was encoded into (with the large
+    /// [`Bytes`](crate::Bytes) in it spliced, not copied): then `Ok(true)`.
     pub(crate) async fn push<T: Serialize + ?Sized>(&mut self, item: &T) -> Result<bool, Error> {
         let core = self.core;
         check_open(core)?;
@@ -104,10 +105,12 @@ impl<'c> Batch<'c> {
         }
         let at = self.buf.len();
         let tag = PayloadMsg::Yield.tag();
-        let pld = frame::append_payload_frame(&mut self.buf, tag, core.cid, item, self.len_width)
-            .map_err(|reason| encode_error::<T>(core, reason))?;
+        let (pld, splices) =
+            frame::append_payload_frame(&mut self.buf, tag, core.cid, item, self.len_width)
+                .map_err(|reason| encode_error::<T>(core, reason))?;
         self.len_width = frame::len_width(pld);
-        if self.buf.len() - at < COALESCE_MAX {
+        // A splice is at least `COALESCE_MAX` bytes: a frame with one is large.
+        if splices.is_empty() && self.buf.len() - at < COALESCE_MAX {
             if self.items == 0 {
                 self.since = Instant::now();
             }
@@ -124,7 +127,7 @@ impl<'c> Batch<'c> {
         core.shared.sent(pld);
         core.conn
             .chan
-            .send_frame_of(core.cid, Frame::from_parts(buf, at))
+            .send_frame_of(core.cid, Frame::from_parts(buf, at), splices)
             .await
             .map(|()| true)
             .map_err(|_| core.conn.lost_error())

@@ -244,7 +244,7 @@ impl CtxCore {
             Poll::Ready(next) => next,
         };
         let polled = match next {
-            Some(Next::Item(pld)) => {
+            Some(Next::Item(pld, frame)) => {
                 let len = pld.len();
                 // Counted before `item` (the user's decode) runs: one that
                 // panics still gives its window back.
@@ -252,7 +252,11 @@ impl CtxCore {
                 if !self.shared.flow.overrun {
                     rd.owed.add(len);
                 }
-                let r = item(pld);
+                let r = match frame {
+                    // Large `Bytes` in it become slices of its frame.
+                    Some(frame) => crate::ipc::shared_bytes::decoding_in(frame, || item(pld)),
+                    None => item(pld),
+                };
                 // In overrun mode no credit goes out to release before,
                 // and what was read must free the queue at once.
                 if self.shared.flow.overrun || !rd.source.holds_items() {

@@ -1,0 +1,310 @@
+//! [`Bytes`]: a byte payload that crosses a channel without being copied
+//! on either side.
+//!
+//! Serde hands a `Serialize` impl only a serializer and a `Deserialize`
+//! impl only a slice of the input, so a `Vec<u8>` or `serde_bytes::ByteBuf`
+//! payload is copied into the frame that sends it and out of the frame
+//! that received it. A large [`Bytes`] is neither: the frame refers to
+//! its buffer, which goes to the socket with the frame's header in one
+//! vectored write (a *splice*), and on the receiving side a frame of
+//! 1 MiB or more is read into a buffer of its own, of which the decoded
+//! `Bytes` is a slice. What is on the wire is what a `ByteBuf` puts
+//! there, so the two are interchangeable across a channel.
+//!
+//! Both sides work through thread-locals set only for the span of one
+//! frame's encode or one item's decode, and a `Bytes` checks that the
+//! slice it is given lies in the frame before it borrows it: any other
+//! serializer or deserializer gets a plain copy.
+
+use std::cell::{Cell, RefCell};
+
+/// A payload this large is spliced into its frame rather than copied
+/// (smaller ones cost less to copy than a vectored write's bookkeeping).
+pub(crate) const SPLICE_MIN: usize = 64 * 1024;
+
+/// Bytes to be written in place of nothing at `at` of a frame's buffer.
+pub(crate) struct Splice {
+    /// Where in the buffer they go (before the byte at `at`).
+    pub at: usize,
+    pub bytes: ::bytes::Bytes,
+}
+
+#[derive(Default)]
+struct Sending {
+    /// The buffer of the `Bytes` being serialized right now.
+    offered: Option<::bytes::Bytes>,
+    splices: Vec<Splice>,
+}
+
+thread_local! {
+    /// A frame that takes splices is being encoded on this thread.
+    static SPLICING: Cell<bool> = const { Cell::new(false) };
+    static SENDING: RefCell<Sending> = RefCell::new(Sending::default());
+    /// The buffer of the frame whose item is being decoded.
+    static RECEIVED: RefCell<Option<::bytes::Bytes>> = const { RefCell::new(None) };
+}
+
+/// Runs `encode` (which encodes one frame) with splicing on: large
+/// [`Bytes`] it serializes are recorded, not copied. Returns what
+/// `encode` returned and the splices, in order.
+pub(crate) fn splicing<R>(encode: impl FnOnce() -> R) -> (R, Vec<Splice>) {
+    let outer = SPLICING.replace(true);
+    let r = encode();
+    SPLICING.set(outer);
+    // Costs nothing when no `Bytes` was large: the common case.
+    let splices = SENDING.with(|s| {
+        let mut s = s.borrow_mut();
+        s.offered = None;
+        std::mem::take(&mut s.splices)
+    });
+    (r, splices)
+}
+
+/// Whether `data`, about to be appended at `at` of the frame's buffer,
+/// is the buffer of the [`Bytes`] being serialized: then it is recorded
+/// as a splice and must not be appended.
+pub(crate) fn splice(data: &[u8], at: usize) -> bool {
+    if data.len() < SPLICE_MIN || !SPLICING.get() {
+        return false;
+    }
+    SENDING.with(|s| {
+        let mut s = s.borrow_mut();
+        let Some(bytes) = s.offered.take_if(|b| same_slice(b, data)) else {
+            return false;
+        };
+        s.splices.push(Splice { at, bytes });
+        true
+    })
+}
+
+fn same_slice(a: &[u8], b: &[u8]) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
+}
+
+/// Runs `decode` (which decodes one item from a slice of `frame`) so
+/// that the [`Bytes`] in it are slices of `frame`, not copies.
+pub(crate) fn decoding_in<R>(frame: &::bytes::Bytes, decode: impl FnOnce() -> R) -> R {
+    let outer = RECEIVED.with(|r| r.borrow_mut().replace(frame.clone()));
+    let out = decode();
+    RECEIVED.with(|r| *r.borrow_mut() = outer);
+    out
+}
+
+/// `part` as a slice of the frame being decoded, if it lies in it.
+fn slice_of_received(part: &[u8]) -> Option<::bytes::Bytes> {
+    RECEIVED.with(|r| {
+        let r = r.borrow();
+        let frame = r.as_ref()?;
+        let at = (part.as_ptr() as usize).checked_sub(frame.as_ptr() as usize)?;
+        let end = at.checked_add(part.len())?;
+        (end <= frame.len()).then(|| frame.slice(at..end))
+    })
+}
+
+/// Bytes that travel between actors without being copied on the way (a
+/// payload of 64 KiB or more; smaller ones are copied, which costs less).
+///
+/// Use it for bulk data in stream items, arguments and results where a
+/// `Vec<u8>` would be copied into each frame and out again: sending
+/// writes its buffer to the socket as it is, receiving gives a slice of
+/// the buffer the frame was read into (for frames of 1 MiB or more; a
+/// smaller one is copied once, out of the connection's read buffer). It
+/// is a cheaply cloned, immutable [`bytes::Bytes`](::bytes::Bytes) and
+/// encodes exactly as `serde_bytes::ByteBuf` does, so a peer may read it
+/// as either.
+///
+/// ```
+/// let payload = tractor::Bytes::from(vec![7u8; 1 << 20]);
+/// let copy = payload.clone(); // a reference count, not a copy
+/// assert_eq!(copy.len(), 1 << 20);
+/// assert_eq!(&payload[..3], &[7, 7, 7]);
+/// let inner: bytes::Bytes = payload.into_inner();
+/// assert_eq!(inner.len(), 1 << 20);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Bytes(::bytes::Bytes);
+
+impl Bytes {
+    /// An empty payload.
+    ///
+    /// ```
+    /// assert!(tractor::Bytes::new().is_empty());
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        Bytes(::bytes::Bytes::new())
+    }
+
+    /// The underlying [`bytes::Bytes`](::bytes::Bytes).
+    ///
+    /// ```
+    /// let b = tractor::Bytes::from(&b"abc"[..]);
+    /// assert_eq!(b.into_inner(), bytes::Bytes::from_static(b"abc"));
+    /// ```
+    #[must_use]
+    pub fn into_inner(self) -> ::bytes::Bytes {
+        self.0
+    }
+
+    /// The bytes, copied into a `Vec` (free when this is their only
+    /// owner and they fill their buffer).
+    ///
+    /// ```
+    /// assert_eq!(tractor::Bytes::from(vec![1, 2]).into_vec(), vec![1, 2]);
+    /// ```
+    #[must_use]
+    pub fn into_vec(self) -> Vec<u8> {
+        self.0.into()
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A payload may be megabytes: its length, and a glimpse.
+        let head = &self.0[..self.0.len().min(16)];
+        f.debug_struct("Bytes")
+            .field("len", &self.0.len())
+            .field("head", &head)
+            .finish()
+    }
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(v: Vec<u8>) -> Self {
+        Bytes(v.into())
+    }
+}
+
+impl From<::bytes::Bytes> for Bytes {
+    fn from(b: ::bytes::Bytes) -> Self {
+        Bytes(b)
+    }
+}
+
+impl From<&[u8]> for Bytes {
+    fn from(b: &[u8]) -> Self {
+        Bytes(::bytes::Bytes::copy_from_slice(b))
+    }
+}
+
+impl From<Bytes> for ::bytes::Bytes {
+    fn from(b: Bytes) -> Self {
+        b.0
+    }
+}
+
+impl serde::Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let offer = self.0.len() >= SPLICE_MIN && SPLICING.get();
+        if offer {
+            SENDING.with(|st| st.borrow_mut().offered = Some(self.0.clone()));
+        }
+        let r = s.serialize_bytes(&self.0);
+        if offer {
+            // Not taken (another serializer, or one that failed first).
+            SENDING.with(|st| st.borrow_mut().offered = None);
+        }
+        r
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_bytes(BytesVisitor)
+    }
+}
+
+struct BytesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BytesVisitor {
+    type Value = Bytes;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("bytes")
+    }
+
+    fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Bytes, E> {
+        Ok(Bytes(
+            slice_of_received(v).unwrap_or_else(|| ::bytes::Bytes::copy_from_slice(v)),
+        ))
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
+        Ok(Bytes::from(v))
+    }
+
+    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
+        Ok(Bytes::from(v))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
+        // Formats that write bytes as a list of numbers (JSON); bounded by
+        // what the input holds, not by a length it claims.
+        let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(b) = seq.next_element::<u8>()? {
+            v.push(b);
+        }
+        Ok(Bytes::from(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On the wire a `Bytes` is a `ByteBuf`, whichever way it goes.
+    #[test]
+    fn encodes_as_a_byte_buf() {
+        for len in [0, 5, SPLICE_MIN + 3] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let ours = postcard::to_stdvec(&Bytes::from(data.clone())).unwrap();
+            let theirs = postcard::to_stdvec(&serde_bytes::ByteBuf::from(data.clone())).unwrap();
+            assert_eq!(ours, theirs);
+            let back: Bytes = postcard::from_bytes(&theirs).unwrap();
+            assert_eq!(&back[..], &data[..]);
+        }
+    }
+
+    /// Outside a splicing encode nothing is recorded, and an offer not
+    /// taken does not linger into the next encode.
+    #[test]
+    fn splices_only_when_asked() {
+        let big = Bytes::from(vec![1u8; SPLICE_MIN]);
+        assert!(postcard::to_stdvec(&big).unwrap().len() > SPLICE_MIN);
+        let ((), splices) = splicing(|| {});
+        assert!(splices.is_empty());
+    }
+
+    /// Decoding inside a frame borrows from it; outside, it copies.
+    #[test]
+    fn decodes_as_a_slice_of_the_frame() {
+        let data = vec![9u8; 100];
+        let frame = ::bytes::Bytes::from(postcard::to_stdvec(&Bytes::from(data)).unwrap());
+        let inside: Bytes = decoding_in(&frame, || postcard::from_bytes(&frame).unwrap());
+        let at = inside.as_ptr() as usize - frame.as_ptr() as usize;
+        assert!(at < frame.len(), "a slice of the frame");
+        let outside: Bytes = postcard::from_bytes(&frame).unwrap();
+        let p = outside.as_ptr() as usize;
+        assert!(
+            p < frame.as_ptr() as usize || p >= frame.as_ptr() as usize + frame.len(),
+            "a copy"
+        );
+        // Bytes of another buffer, decoded while a frame is set: copied.
+        let other = postcard::to_stdvec(&Bytes::from(vec![1u8; 10])).unwrap();
+        let copied: Bytes = decoding_in(&frame, || postcard::from_bytes(&other).unwrap());
+        assert_eq!(&copied[..], &[1u8; 10]);
+    }
+}
