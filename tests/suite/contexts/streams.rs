@@ -21,6 +21,7 @@ pub(super) const HERE: &str = module_path!();
 both_transports!(
     items_of_every_size_arrive_whole_and_in_order,
     shared_bytes_of_every_size_arrive_whole_and_in_order,
+    shared_bytes_echo_both_ways_on_a_context_stream,
     one_way_stream_survives_consumer_restarts,
     dropping_a_one_way_stream_cancels_it,
     pipeline_dedups_and_cancels_cleanly timeout = 60,
@@ -110,6 +111,49 @@ async fn shared_bytes_of_every_size_arrive_whole_and_in_order(t: TransportKind) 
             assert!(*a == *item(i) && a == b, "item {i} arrived altered");
         }
         assert!(s.recv().await?.is_none());
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Echoes each `Bytes` it gets back on its context stream, then returns
+/// how many bytes it echoed.
+#[tractor::context]
+async fn echo_bytes(ctx: Context<(), tractor::Bytes, tractor::Bytes>) -> Result<u64, Error> {
+    ctx.started(()).await?;
+    let stream = ctx.open_stream()?;
+    let mut total = 0u64;
+    while let Some(b) = stream.recv().await? {
+        total += b.len() as u64;
+        stream.send(b).await?;
+    }
+    Ok(total)
+}
+
+/// Every size, 16 MiB included, goes out and comes back intact on a
+/// context stream (sent with `MsgStream::send` on both sides).
+async fn shared_bytes_echo_both_ways_on_a_context_stream(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = spawn_ctx_actor(an, "echo").await?;
+        let total = p
+            .open_context(echo_bytes::call(), async |ctx, ()| {
+                let stream = ctx.open_stream()?;
+                for i in 0..SIZES.len() {
+                    stream.send(tractor::Bytes::from(item(i))).await?;
+                    let back = stream.recv().await?.expect("the echo");
+                    assert!(
+                        *back == *item(i),
+                        "item {i} ({} bytes) came back altered",
+                        SIZES[i]
+                    );
+                }
+                stream.close();
+                ctx.wait_for_result().await
+            })
+            .await?;
+        assert_eq!(total, SIZES.iter().sum::<usize>() as u64);
         p.cancel_actor().await?;
         Ok(())
     })

@@ -130,11 +130,32 @@ fn payload_into<T: serde::Serialize + ?Sized>(
     cid: u64,
     value: &T,
 ) -> Result<usize, String> {
+    payload_into_spliced(buf, variant, cid, value, false).map(|(start, _, _)| start)
+}
+
+/// [`payload_into`], with the large [`Bytes`](super::Bytes) in `value`
+/// spliced rather than copied when `splicing`; also returns the payload's
+/// length and the splices (the frame is `buf[start..]` with each written
+/// at its `at`).
+fn payload_into_spliced<T: serde::Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    variant: u8,
+    cid: u64,
+    value: &T,
+    splicing: bool,
+) -> Result<(usize, usize, Vec<Splice>), String> {
     debug_assert!(variant < 0x80, "a one-byte varint tag");
     buf.clear();
     buf.resize(HEADROOM, 0);
-    append(value, buf)?;
-    let pld_len = payload_len(buf);
+    let splices = if splicing {
+        let (encoded, splices) = super::shared_bytes::splicing(|| append(value, buf));
+        encoded?;
+        splices
+    } else {
+        append(value, buf)?;
+        Vec::new()
+    };
+    let pld_len = buf.len() - HEADROOM + splices.iter().map(|s| s.bytes.len()).sum::<usize>();
     let mut header = [0u8; HEADROOM - 4];
     let mut n = 0;
     header[n] = variant;
@@ -145,7 +166,7 @@ fn payload_into<T: serde::Serialize + ?Sized>(
     buf[start + 4..HEADROOM].copy_from_slice(&header[..n]);
     let len = prefix_len(n + pld_len)?;
     buf[start..start + 4].copy_from_slice(&len);
-    Ok(start)
+    Ok((start, pld_len, splices))
 }
 
 /// Appends the frame of `variant { cid, pld: value }` (the bytes of
@@ -212,19 +233,15 @@ pub(crate) fn len_width(len: usize) -> usize {
     varint(len as u64, &mut [0u8; 10])
 }
 
-/// The payload bytes of a frame `payload_into` built in `buf`.
-fn payload_len(buf: &[u8]) -> usize {
-    buf.len() - HEADROOM
-}
-
 /// A payload frame built by [`with_payload_frame`]: small ones borrowed
 /// from the thread's scratch buffer (to be copied where they go), large
 /// ones owned (to be moved, never copied).
 pub(crate) enum Built<'a> {
     /// The frame's bytes, valid for the call.
     Borrowed(&'a [u8]),
-    /// A frame of at least the caller's `own_from` bytes.
-    Owned(Frame),
+    /// A frame of at least the caller's `own_from` bytes, with the large
+    /// [`Bytes`](super::Bytes) spliced into it.
+    Owned(Frame, Vec<Splice>),
 }
 
 /// Most capacity the scratch buffer keeps between frames.
@@ -243,7 +260,9 @@ thread_local! {
 /// owned [`Frame`] (the scratch buffer itself, so a large payload is
 /// encoded once and never copied). When the scratch buffer went out with
 /// a large frame, `fresh` gives the buffer to use instead (a recycled
-/// one, or an empty `Vec`).
+/// one, or an empty `Vec`). Large [`Bytes`](super::Bytes) in `value` are
+/// spliced, not copied (their frame is then always owned: a splice is at
+/// least `own_from` bytes long, see [`SPLICE_MIN`](super::shared_bytes::SPLICE_MIN)).
 pub(crate) fn with_payload_frame<T: serde::Serialize + ?Sized, R>(
     variant: u8,
     cid: u64,
@@ -258,16 +277,19 @@ pub(crate) fn with_payload_frame<T: serde::Serialize + ?Sized, R>(
     if buf.capacity() == 0 {
         buf = fresh();
     }
-    let start = match payload_into(&mut buf, variant, cid, value) {
-        Ok(start) => start,
+    let (start, pld_len, splices) = match payload_into_spliced(&mut buf, variant, cid, value, true)
+    {
+        Ok(built) => built,
         Err(e) => {
             keep_scratch(buf);
             return Err(e);
         }
     };
-    let pld_len = payload_len(&buf);
-    if buf.len() - start >= own_from {
-        return Ok(deliver(Built::Owned(Frame { buf, start }), pld_len));
+    if !splices.is_empty() || buf.len() - start >= own_from {
+        return Ok(deliver(
+            Built::Owned(Frame { buf, start }, splices),
+            pld_len,
+        ));
     }
     let r = deliver(Built::Borrowed(&buf[start..]), pld_len);
     keep_scratch(buf);

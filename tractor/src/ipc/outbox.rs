@@ -396,7 +396,7 @@ impl Outbox {
             encoded(pld_len);
             match built {
                 frame::Built::Borrowed(bytes) => self.push_bytes(bytes),
-                frame::Built::Owned(f) => self.push_frame_of(Some(cid), f, Vec::new()),
+                frame::Built::Owned(f, splices) => self.push_frame_of(Some(cid), f, splices),
             }
         };
         frame::with_payload_frame(variant, cid, value, COALESCE_MAX, fresh, deliver)

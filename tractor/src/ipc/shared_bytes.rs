@@ -6,9 +6,9 @@
 //! payload is copied into the frame that sends it and out of the frame
 //! that received it. A large [`Bytes`] is neither: the frame refers to
 //! its buffer, which goes to the socket with the frame's header in one
-//! vectored write (a *splice*), and on the receiving side a frame of
-//! 1 MiB or more is read into a buffer of its own, of which the decoded
-//! `Bytes` is a slice. What is on the wire is what a `ByteBuf` puts
+//! vectored write (a *splice*), and on the receiving side a stream item
+//! of 1 MiB or more is read into a buffer of its own, of which the
+//! decoded `Bytes` is a slice. What is on the wire is what a `ByteBuf` puts
 //! there, so the two are interchangeable across a channel.
 //!
 //! Both sides work through thread-locals set only for the span of one
@@ -104,14 +104,16 @@ fn slice_of_received(part: &[u8]) -> Option<::bytes::Bytes> {
 /// Bytes that travel between actors without being copied on the way (a
 /// payload of 64 KiB or more; smaller ones are copied, which costs less).
 ///
-/// Use it for bulk data in stream items, arguments and results where a
-/// `Vec<u8>` would be copied into each frame and out again: sending
-/// writes its buffer to the socket as it is, receiving gives a slice of
-/// the buffer the frame was read into (for frames of 1 MiB or more; a
-/// smaller one is copied once, out of the connection's read buffer). It
-/// is a cheaply cloned, immutable [`bytes::Bytes`](::bytes::Bytes) and
-/// encodes exactly as `serde_bytes::ByteBuf` does, so a peer may read it
-/// as either.
+/// Use it for bulk data where a `Vec<u8>` would be copied into each frame
+/// and out again. Sending any message whose payload holds one (a stream
+/// item, a context stream's message, a result) writes its buffer to the
+/// socket as it is, in one vectored write with the frame's header.
+/// Receiving a stream item of 1 MiB or more gives a slice of the buffer
+/// its frame was read into; a smaller item, or a call's argument or
+/// result, is copied once, out of the connection's buffers. It is a
+/// cheaply cloned, immutable [`bytes::Bytes`](::bytes::Bytes) and encodes
+/// exactly as `serde_bytes::ByteBuf` does, so a peer may read it as
+/// either.
 ///
 /// ```
 /// let payload = tractor::Bytes::from(vec![7u8; 1 << 20]);
