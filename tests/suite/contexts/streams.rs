@@ -140,13 +140,12 @@ async fn shared_bytes_echo_both_ways_on_a_context_stream(t: TransportKind) {
         let total = p
             .open_context(echo_bytes::call(), async |ctx, ()| {
                 let stream = ctx.open_stream()?;
-                for i in 0..SIZES.len() {
+                for (i, size) in SIZES.iter().enumerate() {
                     stream.send(tractor::Bytes::from(item(i))).await?;
                     let back = stream.recv().await?.expect("the echo");
                     assert!(
                         *back == *item(i),
-                        "item {i} ({} bytes) came back altered",
-                        SIZES[i]
+                        "item {i} ({size} bytes) came back altered"
                     );
                 }
                 stream.close();
