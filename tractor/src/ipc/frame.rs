@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::shared_bytes::Splice;
+use super::shared_bytes::{SPLICE_MIN, Splice};
 
 /// Default largest frame an actor accepts: 64 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -147,14 +147,12 @@ fn payload_into_spliced<T: serde::Serialize + ?Sized>(
     debug_assert!(variant < 0x80, "a one-byte varint tag");
     buf.clear();
     buf.resize(HEADROOM, 0);
-    let splices = if splicing {
-        let (encoded, splices) = super::shared_bytes::splicing(|| append(value, buf));
-        encoded?;
-        splices
+    let mut splices = Vec::new();
+    if splicing {
+        append_spliced(value, buf, &mut splices)?;
     } else {
         append(value, buf)?;
-        Vec::new()
-    };
+    }
     let pld_len = buf.len() - HEADROOM + splices.iter().map(|s| s.bytes.len()).sum::<usize>();
     let mut header = [0u8; HEADROOM - 4];
     let mut n = 0;
@@ -171,9 +169,10 @@ fn payload_into_spliced<T: serde::Serialize + ?Sized>(
 
 /// Appends the frame of `variant { cid, pld: value }` (the bytes of
 /// [`Frame::with_payload`]) to `buf`, after the frames it holds; returns
-/// the payload's length and the large [`Bytes`](super::Bytes) buffers
-/// spliced into it (the frame is `buf` with each written at its `at`;
-/// none for most payloads). On an error `buf` is as it was.
+/// the payload's length. The large [`Bytes`](super::Bytes) buffers in it
+/// are pushed onto `splices` instead of copied (the frame is `buf` with
+/// each written at its `at`; none for most payloads). On an error `buf`
+/// and `splices` are as they were.
 ///
 /// The payload is encoded in place after a header whose payload-length
 /// varint is guessed `len_width` bytes wide (see [`len_width`]); a wrong
@@ -186,7 +185,8 @@ pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
     cid: u64,
     value: &T,
     len_width: usize,
-) -> Result<(usize, Vec<Splice>), String> {
+    splices: &mut Vec<Splice>,
+) -> Result<usize, String> {
     debug_assert!(variant < 0x80, "a one-byte varint tag");
     let guess = len_width.clamp(1, 5);
     let at = buf.len();
@@ -196,34 +196,37 @@ pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
     buf.extend_from_slice(&head);
     buf.truncate(at + tag_cid + guess);
     let pld_at = buf.len();
-    let (encoded, mut splices) = super::shared_bytes::splicing(|| append(value, buf));
-    if let Err(e) = encoded {
+    let had = splices.len();
+    if let Err(e) = append_spliced(value, buf, splices) {
         buf.truncate(at);
+        splices.truncate(had);
         return Err(e);
     }
     let in_buf = buf.len() - pld_at;
-    let pld_len = in_buf + splices.iter().map(|s| s.bytes.len()).sum::<usize>();
+    let ours = &mut splices[had..];
+    let pld_len = in_buf + ours.iter().map(|s| s.bytes.len()).sum::<usize>();
     let mut len_varint = [0u8; 10];
     let w = varint(pld_len as u64, &mut len_varint);
     let len = match prefix_len(tag_cid - 4 + w + pld_len) {
         Ok(len) => len,
         Err(e) => {
             buf.truncate(at);
+            splices.truncate(had);
             return Err(e);
         }
     };
     if w > guess {
         buf.resize(buf.len() + w - guess, 0);
         buf.copy_within(pld_at..pld_at + in_buf, pld_at + w - guess);
-        splices.iter_mut().for_each(|s| s.at += w - guess);
+        ours.iter_mut().for_each(|s| s.at += w - guess);
     } else if w < guess {
         buf.copy_within(pld_at..pld_at + in_buf, pld_at - (guess - w));
         buf.truncate(buf.len() - (guess - w));
-        splices.iter_mut().for_each(|s| s.at -= guess - w);
+        ours.iter_mut().for_each(|s| s.at -= guess - w);
     }
     buf[at + tag_cid..at + tag_cid + w].copy_from_slice(&len_varint[..w]);
     buf[at..at + 4].copy_from_slice(&len);
-    Ok((pld_len, splices))
+    Ok(pld_len)
 }
 
 /// The bytes the varint of a payload length `len` takes: the guess for
@@ -311,24 +314,52 @@ pub(crate) fn append<T: serde::Serialize + ?Sized>(
     value: &T,
     buf: &mut Vec<u8>,
 ) -> Result<(), String> {
-    postcard::serialize_with_flavor(value, AppendVec(buf)).map_err(|e| e.to_string())
+    let out = AppendVec { buf, splices: None };
+    postcard::serialize_with_flavor(value, out).map_err(|e| e.to_string())
 }
 
-/// A postcard output that appends to a `Vec` it borrows.
-struct AppendVec<'a>(&'a mut Vec<u8>);
+/// [`append`], with the large [`Bytes`](super::Bytes) in `value` recorded
+/// in `splices` instead of copied into `buf`.
+fn append_spliced<T: serde::Serialize + ?Sized>(
+    value: &T,
+    buf: &mut Vec<u8>,
+    splices: &mut Vec<Splice>,
+) -> Result<(), String> {
+    let out = AppendVec {
+        buf,
+        splices: Some(splices),
+    };
+    postcard::serialize_with_flavor(value, out).map_err(|e| e.to_string())
+}
+
+/// A postcard output that appends to a `Vec` it borrows; with `splices`,
+/// the buffer of a large [`Bytes`](super::Bytes) being serialized is
+/// recorded there rather than appended.
+struct AppendVec<'a> {
+    buf: &'a mut Vec<u8>,
+    splices: Option<&'a mut Vec<Splice>>,
+}
 
 impl postcard::ser_flavors::Flavor for AppendVec<'_> {
     type Output = ();
 
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        if !super::shared_bytes::splice(data, self.0.len()) {
-            self.0.extend_from_slice(data);
+        if let Some(splices) = &mut self.splices
+            && data.len() >= SPLICE_MIN
+            && let Some(bytes) = super::shared_bytes::take_offered(data)
+        {
+            splices.push(Splice {
+                at: self.buf.len(),
+                bytes,
+            });
+            return Ok(());
         }
+        self.buf.extend_from_slice(data);
         Ok(())
     }
 
     fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        self.0.push(data);
+        self.buf.push(data);
         Ok(())
     }
 
@@ -381,7 +412,8 @@ mod tests {
         ];
         for ((cid, len), guess) in cases.into_iter().flat_map(|c| (0..=6).map(move |g| (c, g))) {
             let value = serde_bytes::ByteBuf::from(vec![0x5a; len]);
-            let (pld, _) = append_payload_frame(&mut buf, 3, cid, &value, guess).unwrap();
+            let pld =
+                append_payload_frame(&mut buf, 3, cid, &value, guess, &mut Vec::new()).unwrap();
             let alone = Frame::with_payload(3, cid, &value).unwrap();
             want.extend_from_slice(alone.bytes());
             assert_eq!(pld, postcard::to_stdvec(&value).unwrap().len());
@@ -402,9 +434,9 @@ mod tests {
             }
         }
         let mut buf = Vec::new();
-        append_payload_frame(&mut buf, 3, 1, &7u64, 1).unwrap();
+        append_payload_frame(&mut buf, 3, 1, &7u64, 1, &mut Vec::new()).unwrap();
         let before = buf.clone();
-        assert!(append_payload_frame(&mut buf, 3, 1, &Refuses, 3).is_err());
+        assert!(append_payload_frame(&mut buf, 3, 1, &Refuses, 3, &mut Vec::new()).is_err());
         assert_eq!(buf, before);
     }
 }

@@ -918,14 +918,11 @@ mod tests {
                     out.push_msg(&ping(9)).unwrap();
                     // A pair of the same `Bytes`, as a tuple: two splices.
                     let mut buf = vec![0xEE; 3]; // bytes before the frame
-                    let (pld, splices) = append_payload_frame(
-                        &mut buf,
-                        PayloadMsg::Yield.tag(),
-                        9,
-                        &(item, item),
-                        1,
-                    )
-                    .unwrap();
+                    let mut splices = Vec::new();
+                    let tag = PayloadMsg::Yield.tag();
+                    let pld =
+                        append_payload_frame(&mut buf, tag, 9, &(item, item), 1, &mut splices)
+                            .unwrap();
                     assert_eq!(pld, 2 * (item.len() + frame_len_width(item.len())));
                     if item.len() >= SPLICE_MIN {
                         assert_eq!(splices.len(), 2, "item {i}: both spliced");

@@ -12,9 +12,10 @@
 //! there, so the two are interchangeable across a channel.
 //!
 //! Both sides work through thread-locals set only for the span of one
-//! frame's encode or one item's decode, and a `Bytes` checks that the
-//! slice it is given lies in the frame before it borrows it: any other
-//! serializer or deserializer gets a plain copy.
+//! `Bytes`'s serialize or one item's decode: the frame encoder splices
+//! only the exact slice a `Bytes` offered, and a `Bytes` borrows only a
+//! slice that lies in the frame being decoded. Any other serializer or
+//! deserializer gets a plain copy.
 
 use std::cell::{Cell, RefCell};
 
@@ -29,52 +30,25 @@ pub(crate) struct Splice {
     pub bytes: ::bytes::Bytes,
 }
 
-#[derive(Default)]
-struct Sending {
-    /// The buffer of the `Bytes` being serialized right now.
-    offered: Option<::bytes::Bytes>,
-    splices: Vec<Splice>,
-}
-
 thread_local! {
-    /// A frame that takes splices is being encoded on this thread.
-    static SPLICING: Cell<bool> = const { Cell::new(false) };
-    static SENDING: RefCell<Sending> = RefCell::new(Sending::default());
+    /// The buffer of the large `Bytes` being serialized right now (set
+    /// only for the span of its `serialize_bytes`).
+    static OFFERED: Cell<Option<::bytes::Bytes>> = const { Cell::new(None) };
     /// The buffer of the frame whose item is being decoded.
     static RECEIVED: RefCell<Option<::bytes::Bytes>> = const { RefCell::new(None) };
 }
 
-/// Runs `encode` (which encodes one frame) with splicing on: large
-/// [`Bytes`] it serializes are recorded, not copied. Returns what
-/// `encode` returned and the splices, in order.
-pub(crate) fn splicing<R>(encode: impl FnOnce() -> R) -> (R, Vec<Splice>) {
-    let outer = SPLICING.replace(true);
-    let r = encode();
-    SPLICING.set(outer);
-    // Costs nothing when no `Bytes` was large: the common case.
-    let splices = SENDING.with(|s| {
-        let mut s = s.borrow_mut();
-        s.offered = None;
-        std::mem::take(&mut s.splices)
-    });
-    (r, splices)
-}
-
-/// Whether `data`, about to be appended at `at` of the frame's buffer,
-/// is the buffer of the [`Bytes`] being serialized: then it is recorded
-/// as a splice and must not be appended.
-pub(crate) fn splice(data: &[u8], at: usize) -> bool {
-    if data.len() < SPLICE_MIN || !SPLICING.get() {
-        return false;
+/// The buffer of the [`Bytes`] being serialized, if `data` (what the
+/// serializer is about to write) is it: the caller writes it as a splice
+/// instead of copying it. A frame encoder that does not splice never
+/// asks, and the serializer's copy is made as for any bytes.
+pub(crate) fn take_offered(data: &[u8]) -> Option<::bytes::Bytes> {
+    let offered = OFFERED.take()?;
+    if same_slice(&offered, data) {
+        return Some(offered);
     }
-    SENDING.with(|s| {
-        let mut s = s.borrow_mut();
-        let Some(bytes) = s.offered.take_if(|b| same_slice(b, data)) else {
-            return false;
-        };
-        s.splices.push(Splice { at, bytes });
-        true
-    })
+    OFFERED.set(Some(offered));
+    None
 }
 
 fn same_slice(a: &[u8], b: &[u8]) -> bool {
@@ -210,14 +184,14 @@ impl From<Bytes> for ::bytes::Bytes {
 
 impl serde::Serialize for Bytes {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let offer = self.0.len() >= SPLICE_MIN && SPLICING.get();
+        let offer = self.0.len() >= SPLICE_MIN;
         if offer {
-            SENDING.with(|st| st.borrow_mut().offered = Some(self.0.clone()));
+            OFFERED.set(Some(self.0.clone()));
         }
         let r = s.serialize_bytes(&self.0);
         if offer {
-            // Not taken (another serializer, or one that failed first).
-            SENDING.with(|st| st.borrow_mut().offered = None);
+            // Not taken (a serializer that copies, or one that failed first).
+            OFFERED.take();
         }
         r
     }
@@ -280,14 +254,16 @@ mod tests {
         }
     }
 
-    /// Outside a splicing encode nothing is recorded, and an offer not
-    /// taken does not linger into the next encode.
+    /// Another serializer copies, and an offer not taken does not linger
+    /// into what is encoded next.
     #[test]
-    fn splices_only_when_asked() {
+    fn an_offer_lasts_one_serialize() {
         let big = Bytes::from(vec![1u8; SPLICE_MIN]);
         assert!(postcard::to_stdvec(&big).unwrap().len() > SPLICE_MIN);
-        let ((), splices) = splicing(|| {});
-        assert!(splices.is_empty());
+        assert!(
+            take_offered(&big).is_none(),
+            "withdrawn after its serialize"
+        );
     }
 
     /// Decoding inside a frame borrows from it; outside, it copies.

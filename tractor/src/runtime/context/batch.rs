@@ -20,6 +20,7 @@ use serde::Serialize;
 use super::CtxCore;
 use super::stream::{check_open, encode_error, take_credits_now, wait_byte_room, wait_credit};
 use crate::ipc::frame::{self, Frame};
+use crate::ipc::shared_bytes::Splice;
 use crate::ipc::{COALESCE_MAX, PayloadMsg, WINDOW_BYTES};
 use crate::runtime::error::Error;
 
@@ -56,6 +57,9 @@ pub(crate) struct Batch<'c> {
     /// The width of the last item's payload-length varint: the guess for
     /// the next (see [`frame::append_payload_frame`]).
     len_width: usize,
+    /// The large [`Bytes`](crate::Bytes) of the item being added, spliced
+    /// into its frame (empty but for such an item).
+    splices: Vec<Splice>,
 }
 
 impl<'c> Batch<'c> {
@@ -68,6 +72,7 @@ impl<'c> Batch<'c> {
             items: 0,
             since: Instant::now(),
             len_width: 1,
+            splices: Vec::new(),
         }
     }
 
@@ -105,12 +110,13 @@ impl<'c> Batch<'c> {
         }
         let at = self.buf.len();
         let tag = PayloadMsg::Yield.tag();
-        let (pld, splices) =
-            frame::append_payload_frame(&mut self.buf, tag, core.cid, item, self.len_width)
+        let (cid, width) = (core.cid, self.len_width);
+        let pld =
+            frame::append_payload_frame(&mut self.buf, tag, cid, item, width, &mut self.splices)
                 .map_err(|reason| encode_error::<T>(core, reason))?;
         self.len_width = frame::len_width(pld);
         // A splice is at least `COALESCE_MAX` bytes: a frame with one is large.
-        if splices.is_empty() && self.buf.len() - at < COALESCE_MAX {
+        if self.splices.is_empty() && self.buf.len() - at < COALESCE_MAX {
             if self.items == 0 {
                 self.since = Instant::now();
             }
@@ -121,6 +127,7 @@ impl<'c> Batch<'c> {
         // A large item: the items before it are queued (copied, they are
         // small), then its frame is handed over where it was encoded.
         let buf = std::mem::take(&mut self.buf);
+        let splices = std::mem::take(&mut self.splices);
         if self.items > 0 {
             self.queue(&buf[..at]).await?;
         }
