@@ -11,7 +11,9 @@
 //! keeps the order exact.
 //!
 //! An item of [`OWN_FROM`] bytes or more is copied into a buffer of its
-//! own instead, one the handle gave back after reading an earlier one:
+//! own instead, one that came back after an earlier item was read (and
+//! whatever was decoded from it dropped: it is lent to the decoded
+//! [`Bytes`](crate::Bytes), so those are not copied again):
 //! appended to the run buffer, large items would grow it by doubling
 //! (copying what it held each time) and a grown buffer is released once
 //! drained, its pages faulted in again for the next burst.
@@ -63,7 +65,6 @@ pub(crate) fn dialog_queue(cid: Cid) -> (QueueTx, QueueRx) {
             cid,
             local: Items::default(),
             takeable: 0,
-            held: Vec::new(),
             held_frame: None,
             prepaid: 0,
         },
@@ -189,6 +190,32 @@ impl Spares {
     }
 }
 
+/// A kept buffer lent out with a large item: the [`Bytes`](crate::Bytes)
+/// decoded from it are slices of it, and it goes back to its queue's
+/// spares when the last of them is dropped (at once when the item was
+/// decoded into something else).
+struct Lent {
+    buf: Vec<u8>,
+    home: std::sync::Weak<Shared>,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Some(home) = self.home.upgrade() {
+            let mut st = home.lock();
+            if st.receiver {
+                st.spares.keep(std::mem::take(&mut self.buf));
+            }
+        }
+    }
+}
+
 /// The receiver is gone: the message or item was not queued.
 #[derive(Debug)]
 pub(crate) struct Gone;
@@ -303,9 +330,8 @@ pub(crate) struct QueueRx {
     local: Items,
     /// Items the entries read so far say come before the next message.
     takeable: u32,
-    /// The large item handed out last (kept until the next poll).
-    held: Vec<u8>,
-    /// The very large one handed out last (kept until the next poll).
+    /// The buffer of the large item handed out last (kept until the next
+    /// poll; what was decoded from it may keep it longer).
     held_frame: Option<::bytes::Bytes>,
     /// Items that may still be read without taking from the task's
     /// budget (see [`poll_next`](Self::poll_next)).
@@ -345,20 +371,22 @@ impl QueueRx {
             // Nothing held between batches but small buffers.
             self.local.recycle();
         }
-        let read = std::mem::take(&mut self.held);
+        // Dropped before the lock: a lent buffer goes home under it.
         self.held_frame = None;
         if self.takeable == 0 {
             let mut st = self.shared.lock();
-            st.spares.keep(read);
             loop {
                 match st.entries.pop_front() {
                     Some(Entry::Msg(m)) => return Poll::Ready(Some(Next::Msg(m))),
                     Some(Entry::Owned(buf, pld)) => {
                         drop(st);
-                        self.held = buf;
+                        let home = Arc::downgrade(&self.shared);
+                        let frame = self
+                            .held_frame
+                            .insert(::bytes::Bytes::from_owner(Lent { buf, home }));
                         return Poll::Ready(Some(Next::Item(
-                            self.held.get(pld).unwrap_or_default(),
-                            None,
+                            frame.get(pld).unwrap_or_default(),
+                            Some(frame),
                         )));
                     }
                     Some(Entry::Frame(frame, pld)) => {
