@@ -345,13 +345,13 @@ impl ActorRuntime {
         .await?;
         // An actor we already have a channel to, reached at another of its
         // addresses (a child's listen address, say): keep the one we have.
-        if let Some(existing) = self.conn_to(&chan.peer().uuid) {
-            if let Some(l) = Lease::claim(&existing, claim) {
-                chan.close();
-                drop(reader);
-                self.note_addr(addr, &existing);
-                return Ok((existing, l));
-            }
+        if let Some(existing) = self.conn_to(&chan.peer().uuid)
+            && let Some(l) = Lease::claim(&existing, claim)
+        {
+            chan.close();
+            drop(reader);
+            self.note_addr(addr, &existing);
+            return Ok((existing, l));
         }
         let conn = self.adopt(chan, reader);
         conn.share.mark_dialed();

@@ -117,10 +117,10 @@ impl Portal {
         };
         let chan = self.conn.chan.clone();
         drop(self);
-        if let Ok(lease) = Arc::try_unwrap(lease) {
-            if lease.release() {
-                chan.close_flushed(Duration::from_millis(500)).await;
-            }
+        if let Ok(lease) = Arc::try_unwrap(lease)
+            && lease.release()
+        {
+            chan.close_flushed(Duration::from_millis(500)).await;
         }
     }
 

@@ -79,7 +79,9 @@ impl<'c> Batch<'c> {
     /// Whether the batch should be queued before more items are gathered.
     pub(crate) fn is_full(&self) -> bool {
         self.buf.len() >= BATCH_BYTES
-            || (self.items % AGE_EVERY == 0 && self.items > 0 && self.since.elapsed() >= MAX_AGE)
+            || (self.items.is_multiple_of(AGE_EVERY)
+                && self.items > 0
+                && self.since.elapsed() >= MAX_AGE)
     }
 
     /// Adds `item`, after taking its window: waits (with the batch queued

@@ -248,10 +248,10 @@ struct OpeningGuard<'a, K: Hash + Eq, V> {
 
 impl<K: Hash + Eq, V> Drop for OpeningGuard<'_, K, V> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            if let Some(Slot::Opening(n)) = self.inner.lock().remove(&key) {
-                n.notify_waiters();
-            }
+        if let Some(key) = self.key.take()
+            && let Some(Slot::Opening(n)) = self.inner.lock().remove(&key)
+        {
+            n.notify_waiters();
         }
     }
 }
