@@ -7,7 +7,8 @@
 //! that received it. A large [`Bytes`] is neither: the frame refers to
 //! its buffer, which goes to the socket with the frame's header in one
 //! vectored write (a *splice*), and on the receiving side a stream item
-//! of 1 MiB or more is read into a buffer of its own, of which the
+//! of 16 KiB or more is in a buffer of its own (read into it, from 1 MiB;
+//! copied out of the connection's read buffer, below), of which the
 //! decoded `Bytes` is a slice. What is on the wire is what a `ByteBuf` puts
 //! there, so the two are interchangeable across a channel.
 //!
@@ -56,16 +57,29 @@ fn same_slice(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Runs `decode` (which decodes one item from a slice of `frame`) so
-/// that the [`Bytes`] in it are slices of `frame`, not copies.
+/// that the large [`Bytes`] in it are slices of `frame`, not copies.
 pub(crate) fn decoding_in<R>(frame: &::bytes::Bytes, decode: impl FnOnce() -> R) -> R {
-    let outer = RECEIVED.with(|r| r.borrow_mut().replace(frame.clone()));
-    let out = decode();
-    RECEIVED.with(|r| *r.borrow_mut() = outer);
-    out
+    /// Puts the outer frame back however `decode` ends (a user's
+    /// `Deserialize` may panic, and the thread live on): the frame is not
+    /// held past its decode.
+    struct Restore(Option<::bytes::Bytes>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            RECEIVED.with(|r| *r.borrow_mut() = outer);
+        }
+    }
+    let _restore = Restore(RECEIVED.with(|r| r.borrow_mut().replace(frame.clone())));
+    decode()
 }
 
-/// `part` as a slice of the frame being decoded, if it lies in it.
+/// `part` as a slice of the frame being decoded, if it lies in it and is
+/// large (a small one is copied: kept, a slice would keep the whole
+/// frame's buffer alive).
 fn slice_of_received(part: &[u8]) -> Option<::bytes::Bytes> {
+    if part.len() < SPLICE_MIN {
+        return None;
+    }
     RECEIVED.with(|r| {
         let r = r.borrow();
         let frame = r.as_ref()?;
@@ -82,9 +96,10 @@ fn slice_of_received(part: &[u8]) -> Option<::bytes::Bytes> {
 /// and out again. Sending any message whose payload holds one (a stream
 /// item, a context stream's message, a result) writes its buffer to the
 /// socket as it is, in one vectored write with the frame's header.
-/// Receiving a stream item of 1 MiB or more gives a slice of the buffer
-/// its frame was read into; a smaller item, or a call's argument or
-/// result, is copied once, out of the connection's buffers. It is a
+/// Receiving it in a stream item gives a slice of the buffer that item
+/// arrived in (which stays allocated while a slice of it lives); in a
+/// call's argument or result it is copied once, out of the connection's
+/// buffers. A `Bytes` under 64 KiB is copied either way. It is a
 /// cheaply cloned, immutable [`bytes::Bytes`](::bytes::Bytes) and encodes
 /// exactly as `serde_bytes::ByteBuf` does, so a peer may read it as
 /// either.
@@ -184,16 +199,19 @@ impl From<Bytes> for ::bytes::Bytes {
 
 impl serde::Serialize for Bytes {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let offer = self.0.len() >= SPLICE_MIN;
-        if offer {
+        /// Withdraws an offer not taken (a serializer that copies, or one
+        /// that failed or panicked first).
+        struct Withdraw;
+        impl Drop for Withdraw {
+            fn drop(&mut self) {
+                OFFERED.take();
+            }
+        }
+        let _withdraw = (self.0.len() >= SPLICE_MIN).then(|| {
             OFFERED.set(Some(self.0.clone()));
-        }
-        let r = s.serialize_bytes(&self.0);
-        if offer {
-            // Not taken (a serializer that copies, or one that failed first).
-            OFFERED.take();
-        }
-        r
+            Withdraw
+        });
+        s.serialize_bytes(&self.0)
     }
 }
 
@@ -269,20 +287,35 @@ mod tests {
     /// Decoding inside a frame borrows from it; outside, it copies.
     #[test]
     fn decodes_as_a_slice_of_the_frame() {
-        let data = vec![9u8; 100];
+        let in_frame = |b: &Bytes, frame: &::bytes::Bytes| {
+            let (p, f) = (b.as_ptr() as usize, frame.as_ptr() as usize);
+            p >= f && p < f + frame.len()
+        };
+        let data = vec![9u8; SPLICE_MIN];
         let frame = ::bytes::Bytes::from(postcard::to_stdvec(&Bytes::from(data)).unwrap());
         let inside: Bytes = decoding_in(&frame, || postcard::from_bytes(&frame).unwrap());
-        let at = inside.as_ptr() as usize - frame.as_ptr() as usize;
-        assert!(at < frame.len(), "a slice of the frame");
+        assert!(in_frame(&inside, &frame), "a slice of the frame");
         let outside: Bytes = postcard::from_bytes(&frame).unwrap();
-        let p = outside.as_ptr() as usize;
-        assert!(
-            p < frame.as_ptr() as usize || p >= frame.as_ptr() as usize + frame.len(),
-            "a copy"
-        );
+        assert!(!in_frame(&outside, &frame), "a copy");
+        // A small one is copied even inside its frame: kept, it must not
+        // keep the frame's buffer alive.
+        let tagged = (Bytes::from(&b"id"[..]), Bytes::from(vec![3u8; SPLICE_MIN]));
+        let frame = ::bytes::Bytes::from(postcard::to_stdvec(&tagged).unwrap());
+        let (id, bulk): (Bytes, Bytes) =
+            decoding_in(&frame, || postcard::from_bytes(&frame).unwrap());
+        assert!(!in_frame(&id, &frame) && in_frame(&bulk, &frame));
         // Bytes of another buffer, decoded while a frame is set: copied.
-        let other = postcard::to_stdvec(&Bytes::from(vec![1u8; 10])).unwrap();
+        let other = postcard::to_stdvec(&Bytes::from(vec![1u8; SPLICE_MIN])).unwrap();
         let copied: Bytes = decoding_in(&frame, || postcard::from_bytes(&other).unwrap());
-        assert_eq!(&copied[..], &[1u8; 10]);
+        assert_eq!(&copied[..], &[1u8; SPLICE_MIN][..]);
+    }
+
+    /// A decode that panics does not leave its frame set on the thread.
+    #[test]
+    fn a_panicking_decode_lets_its_frame_go() {
+        let frame = ::bytes::Bytes::from(vec![0u8; 8]);
+        let panicked = std::panic::catch_unwind(|| decoding_in(&frame, || panic!("user decode")));
+        assert!(panicked.is_err());
+        assert!(RECEIVED.with(|r| r.borrow().is_none()));
     }
 }

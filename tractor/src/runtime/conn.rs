@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::actor::{ActorRuntime, lock};
 use super::dialog::{Budget, DialogShared, DialogTag, Refused, Terminal};
-use super::dialog_queue::{Next, QueueRx, QueueTx, dialog_queue};
+use super::dialog_queue::{Next, QueueRx, QueueTx, dialog_queue_in};
 use super::endpoint::LocalError;
 use super::error::{Clipped, boxed_types};
 
@@ -42,7 +42,7 @@ impl Inbox {
         budget: Arc<Budget>,
         tag: Option<DialogTag>,
     ) -> (Inbox, QueueRx) {
-        let (tx, rx) = dialog_queue(cid);
+        let (tx, rx) = dialog_queue_in(cid, budget.spares.clone());
         (
             Inbox {
                 tx,

@@ -23,6 +23,7 @@
 //! ([`DialogShared`](super::dialog::DialogShared)).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -42,17 +43,34 @@ const OWN_FROM: usize = 16 * 1024;
 /// the next large items (per dialog, while it lives).
 const SPARES_BYTES: usize = 512 * 1024;
 
+/// Most bytes of spare buffers all the dialogs of one connection keep
+/// together: a peer opening thousands of dialogs cannot make us hold
+/// more than this in spares, whatever it sends them.
+const CONN_SPARES_BYTES: usize = 4 * 1024 * 1024;
+
+/// The spare buffers' bytes of one connection's dialogs, together (see
+/// [`CONN_SPARES_BYTES`]).
+#[derive(Debug, Default)]
+pub(crate) struct SpareBytes(AtomicUsize);
+
 /// Items a handle reads per unit of its task's tokio budget: a busy
 /// stream's reader still yields, after this many times tokio's budget.
 const READS_PER_UNIT: u32 = 32;
 
-/// Creates the queue of dialog `cid`.
+/// Creates the queue of dialog `cid`, alone.
+#[cfg(test)]
 pub(crate) fn dialog_queue(cid: Cid) -> (QueueTx, QueueRx) {
+    dialog_queue_in(cid, Arc::default())
+}
+
+/// Creates the queue of dialog `cid`, of a connection whose dialogs'
+/// spare buffers `spare` counts.
+pub(crate) fn dialog_queue_in(cid: Cid, spare: Arc<SpareBytes>) -> (QueueTx, QueueRx) {
     let shared = Arc::new(Shared {
         st: Mutex::new(State {
             entries: VecDeque::new(),
             items: Items::default(),
-            spares: Spares::default(),
+            spares: Spares::of(spare),
             senders: 1,
             receiver: true,
         }),
@@ -157,20 +175,32 @@ impl Items {
     }
 }
 
-/// Buffers kept for large items, at most [`SPARES_BYTES`] of them.
-#[derive(Default)]
+/// Buffers kept for large items, at most [`SPARES_BYTES`] of them (and
+/// [`CONN_SPARES_BYTES`] with the connection's other dialogs').
 struct Spares {
     bufs: Vec<Vec<u8>>,
     bytes: usize,
+    conn: Arc<SpareBytes>,
 }
 
 impl Spares {
-    /// A copy of `pld` in a kept buffer large enough, else a fresh one.
+    fn of(conn: Arc<SpareBytes>) -> Self {
+        Spares {
+            bufs: Vec::new(),
+            bytes: 0,
+            conn,
+        }
+    }
+
+    /// A copy of `pld` in a kept buffer large enough (and not much
+    /// larger: a small item must not hold a large buffer), else a fresh
+    /// one.
     fn copy_of(&mut self, pld: &[u8]) -> Vec<u8> {
-        let mut buf = match self.bufs.iter().position(|b| b.capacity() >= pld.len()) {
+        let fits = |b: &Vec<u8>| (pld.len()..=pld.len().saturating_mul(2)).contains(&b.capacity());
+        let mut buf = match self.bufs.iter().position(fits) {
             Some(i) => {
                 let buf = self.bufs.swap_remove(i);
-                self.bytes -= buf.capacity();
+                self.release(buf.capacity());
                 buf
             }
             None => Vec::with_capacity(pld.len()),
@@ -182,11 +212,38 @@ impl Spares {
     /// Keeps `buf` for a later item if there is room for it.
     fn keep(&mut self, mut buf: Vec<u8>) {
         let cap = buf.capacity();
-        if cap >= OWN_FROM && self.bytes + cap <= SPARES_BYTES {
+        if cap < OWN_FROM || self.bytes + cap > SPARES_BYTES {
+            return;
+        }
+        let counted = self
+            .conn
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |all| {
+                (all + cap <= CONN_SPARES_BYTES).then_some(all + cap)
+            });
+        if counted.is_ok() {
             buf.clear();
             self.bytes += cap;
             self.bufs.push(buf);
         }
+    }
+
+    fn release(&mut self, cap: usize) {
+        self.bytes -= cap;
+        self.conn.0.fetch_sub(cap, Ordering::Relaxed);
+    }
+
+    /// Frees every kept buffer.
+    fn clear(&mut self) {
+        self.conn.0.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.bytes = 0;
+        self.bufs = Vec::new();
+    }
+}
+
+impl Drop for Spares {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
@@ -459,7 +516,7 @@ impl Drop for QueueRx {
         st.receiver = false;
         st.entries.clear();
         st.items = Items::default();
-        st.spares = Spares::default();
+        st.spares.clear();
     }
 }
 
@@ -618,6 +675,28 @@ mod tests {
             }
             _ => panic!("expected the item with its frame"),
         }
+    }
+
+    /// The spares of all a connection's dialogs stay within one bound,
+    /// and a closed dialog's count is given back.
+    #[test]
+    fn a_connection_s_spares_are_bounded_together() {
+        let conn: Arc<SpareBytes> = Arc::default();
+        let big = vec![1u8; SPARES_BYTES / 2];
+        let mut queues = Vec::new();
+        for cid in 0..2 * CONN_SPARES_BYTES / SPARES_BYTES + 2 {
+            let (tx, mut rx) = dialog_queue_in(cid as u64, conn.clone());
+            tx.push_item(&big).unwrap();
+            tx.push_item(&big).unwrap();
+            assert!(next(&mut rx).is_some());
+            assert!(next(&mut rx).is_some());
+            assert_eq!(next(&mut rx), None, "both read and given back");
+            queues.push((tx, rx));
+        }
+        let held = conn.0.load(Ordering::Relaxed);
+        assert!(held > 0 && held <= CONN_SPARES_BYTES, "{held}");
+        drop(queues);
+        assert_eq!(conn.0.load(Ordering::Relaxed), 0);
     }
 
     #[test]
