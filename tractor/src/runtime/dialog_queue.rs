@@ -40,8 +40,10 @@ const KEEP: usize = 1024 * 1024;
 const OWN_FROM: usize = 16 * 1024;
 
 /// Most bytes of buffers given back by the handle that a queue keeps for
-/// the next large items (per dialog, while it lives).
-const SPARES_BYTES: usize = 512 * 1024;
+/// the next large items (per dialog, while it lives): a stream's byte
+/// window, what a sender may have unread here at once, so a stream of
+/// large items that keeps its window full reuses every buffer.
+const SPARES_BYTES: usize = crate::ipc::WINDOW_BYTES + 64 * 1024;
 
 /// Most bytes of spare buffers all the dialogs of one connection keep
 /// together: a peer opening thousands of dialogs cannot make us hold
