@@ -14,7 +14,9 @@
 //!
 //! Small frames are coalesced into one buffer; a frame of
 //! [`COALESCE_MAX`] bytes or more is queued as its own chunk, moved
-//! rather than copied. Senders wait while [`HIGH_WATER`] bytes are
+//! rather than copied. A chunk may also carry splices: large `Bytes`
+//! payloads that were never copied into its buffer, written from their
+//! own buffers with the chunk's bytes around them in vectored writes. Senders wait while [`HIGH_WATER`] bytes are
 //! pending, so a slow peer bounds what a connection holds.
 //!
 //! A control message or reply of one dialog (any message but a stream
