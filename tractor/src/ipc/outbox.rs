@@ -16,8 +16,9 @@
 //! [`COALESCE_MAX`] bytes or more is queued as its own chunk, moved
 //! rather than copied. A chunk may also carry splices: large `Bytes`
 //! payloads that were never copied into its buffer, written from their
-//! own buffers with the chunk's bytes around them in vectored writes. Senders wait while [`HIGH_WATER`] bytes are
-//! pending, so a slow peer bounds what a connection holds.
+//! own buffers with the chunk's bytes around them in vectored writes.
+//! Senders wait while [`HIGH_WATER`] bytes are pending, so a slow peer
+//! bounds what a connection holds.
 //!
 //! A control message or reply of one dialog (any message but a stream
 //! item) is queued ahead of the large frames of other dialogs that are
@@ -150,6 +151,20 @@ struct Chunk {
 }
 
 impl Chunk {
+    /// A buffer of small frames, more of which may be appended.
+    fn coalescing(buf: Vec<u8>) -> Chunk {
+        Chunk {
+            buf,
+            start: 0,
+            coalesce: true,
+            dialog: None,
+            unwritten: true,
+            passed: 0,
+            splices: Vec::new(),
+            spliced: 0,
+        }
+    }
+
     /// Its length on the wire: `buf` with the splices in it.
     fn len(&self) -> usize {
         self.buf.len() + self.spliced
@@ -191,16 +206,7 @@ impl Outbox {
         let chunks = if leftover.is_empty() {
             VecDeque::new()
         } else {
-            VecDeque::from([Chunk {
-                buf: leftover,
-                start: 0,
-                coalesce: true,
-                dialog: None,
-                unwritten: true,
-                passed: 0,
-                splices: Vec::new(),
-                spliced: 0,
-            }])
+            VecDeque::from([Chunk::coalescing(leftover)])
         };
         Outbox {
             st: Mutex::new(OutState {
@@ -543,16 +549,7 @@ impl OutState {
         if open {
             return (at - 1, passes);
         }
-        let chunk = Chunk {
-            buf: std::mem::take(&mut self.spare),
-            start: 0,
-            coalesce: true,
-            dialog: None,
-            unwritten: true,
-            passed: 0,
-            splices: Vec::new(),
-            spliced: 0,
-        };
+        let chunk = Chunk::coalescing(std::mem::take(&mut self.spare));
         self.chunks.insert(at, chunk);
         (at, passes)
     }
@@ -561,16 +558,7 @@ impl OutState {
     fn buf_at(&mut self, idx: usize) -> &mut Vec<u8> {
         if idx >= self.chunks.len() {
             // Not reached: `place` returns a chunk it found or made.
-            self.chunks.push_back(Chunk {
-                buf: Vec::new(),
-                start: 0,
-                coalesce: true,
-                dialog: None,
-                unwritten: true,
-                passed: 0,
-                splices: Vec::new(),
-                spliced: 0,
-            });
+            self.chunks.push_back(Chunk::coalescing(Vec::new()));
             let last = self.chunks.len() - 1;
             return &mut self.chunks[last].buf;
         }
@@ -659,6 +647,18 @@ mod tests {
         Msg::Ping { cid: n }
     }
 
+    /// Runs `out`'s writer until the token it returns is cancelled.
+    fn start_writer(
+        out: &Arc<Outbox>,
+    ) -> (CancellationToken, tokio::task::JoinHandle<io::Result<()>>) {
+        let closed = CancellationToken::new();
+        let writer = {
+            let (out, closed) = (out.clone(), closed.clone());
+            tokio::spawn(async move { out.run_writer(&closed).await })
+        };
+        (closed, writer)
+    }
+
     fn outbox(pipe: usize) -> (Arc<Outbox>, tokio::io::DuplexStream) {
         let (ours, theirs) = tokio::io::duplex(pipe);
         (Arc::new(Outbox::new(Box::pin(ours), Vec::new())), theirs)
@@ -707,11 +707,7 @@ mod tests {
         out.push_frame(big_of(3)).unwrap(); // its dialog not known
         out.push_msg(&Msg::Stop { cid: 4 }).unwrap();
         out.push_msg(&Msg::Heartbeat).unwrap();
-        let closed = CancellationToken::new();
-        let writer = {
-            let (out, closed) = (out.clone(), closed.clone());
-            tokio::spawn(async move { out.run_writer(&closed).await })
-        };
+        let (closed, writer) = start_writer(&out);
         let mut r = FrameReader::new(theirs);
         let want = [
             ("Stop", 2),
@@ -737,11 +733,7 @@ mod tests {
         for _ in 0..n {
             out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
         }
-        let closed = CancellationToken::new();
-        let writer = {
-            let (out, closed) = (out.clone(), closed.clone());
-            tokio::spawn(async move { out.run_writer(&closed).await })
-        };
+        let (closed, writer) = start_writer(&out);
         let mut r = FrameReader::new(theirs);
         let got = kinds(&mut r, n + 1).await;
         let ahead = got.iter().take_while(|(k, _)| k == "Stop").count();
@@ -758,11 +750,7 @@ mod tests {
         let (out, theirs) = outbox(1024);
         out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
         out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
-        let closed = CancellationToken::new();
-        let writer = {
-            let (out, closed) = (out.clone(), closed.clone());
-            tokio::spawn(async move { out.run_writer(&closed).await })
-        };
+        let (closed, writer) = start_writer(&out);
         // The writer filled the pipe with part of the first frame.
         while out.lock().chunks.front().is_none_or(|c| c.unwritten) {
             tokio::task::yield_now().await;
@@ -788,11 +776,7 @@ mod tests {
         for _ in 0..BIG {
             out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
         }
-        let closed = CancellationToken::new();
-        let writer = {
-            let (out, closed) = (out.clone(), closed.clone());
-            tokio::spawn(async move { out.run_writer(&closed).await })
-        };
+        let (closed, writer) = start_writer(&out);
         let written = loop {
             let left = out.lock().chunks.len();
             if left < BIG {
@@ -819,11 +803,7 @@ mod tests {
         let frame = Msg::payload_frame(PayloadMsg::Yield, 1, &vec![7u8; SIZE]).unwrap();
         out.push_frame_of(Some(1), frame, Vec::new()).unwrap();
         let queued = out.lock().pending;
-        let closed = CancellationToken::new();
-        let writer = {
-            let (out, closed) = (out.clone(), closed.clone());
-            tokio::spawn(async move { out.run_writer(&closed).await })
-        };
+        let (closed, writer) = start_writer(&out);
         let mut turns = Vec::new();
         let mut left = queued;
         while left > 0 {
@@ -849,11 +829,7 @@ mod tests {
     #[tokio::test]
     async fn frames_arrive_whole_and_in_order_past_a_full_socket() {
         let (out, theirs) = outbox(1024);
-        let closed = CancellationToken::new();
-        let writer = {
-            let (out, closed) = (out.clone(), closed.clone());
-            tokio::spawn(async move { out.run_writer(&closed).await })
-        };
+        let (closed, writer) = start_writer(&out);
         let big = vec![7u8; 200 * 1024];
         let sender = {
             let out = out.clone();
@@ -895,11 +871,7 @@ mod tests {
         use crate::ipc::frame::append_payload_frame;
         use crate::ipc::shared_bytes::SPLICE_MIN;
         let (out, theirs) = outbox(1000);
-        let closed = CancellationToken::new();
-        let writer = {
-            let (out, closed) = (out.clone(), closed.clone());
-            tokio::spawn(async move { out.run_writer(&closed).await })
-        };
+        let (closed, writer) = start_writer(&out);
         let sizes = [SPLICE_MIN, 200 * 1024 + 1, (1 << 20) + 3, SPLICE_MIN - 1];
         let items: Vec<crate::Bytes> = sizes
             .iter()
@@ -972,11 +944,7 @@ mod tests {
     #[tokio::test]
     async fn a_stalled_peer_holds_senders_at_the_high_water_mark() {
         let (out, mut theirs) = outbox(64 * 1024);
-        let closed = CancellationToken::new();
-        let writer = {
-            let (out, closed) = (out.clone(), closed.clone());
-            tokio::spawn(async move { out.run_writer(&closed).await })
-        };
+        let (closed, writer) = start_writer(&out);
         let chunk = vec![1u8; 16 * 1024];
         let mut queued = 0;
         // Nobody reads: senders must stop being let in.
