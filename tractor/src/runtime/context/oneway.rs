@@ -11,9 +11,9 @@ use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::CtxCore;
 use super::batch::Batch;
 use super::stream::poll_item;
+use super::{CtxCore, Reading};
 use crate::ipc::{FuncType, Msg};
 use crate::runtime::endpoint::{Call, Reply, StreamEndpoint, box_tractor_error};
 use crate::runtime::error::{Error, RemoteActorError};
@@ -40,7 +40,17 @@ use crate::runtime::portal::Portal;
 /// ```
 pub struct RemoteStream<T> {
     core: Arc<CtxCore>,
+    /// This handle alone reads the dialog: no lock per item.
+    reading: Reading,
     _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Drop for RemoteStream<T> {
+    fn drop(&mut self) {
+        // What was read is not charged to the dialog meanwhile: the
+        // connection's loop may hold its state a moment longer.
+        self.core.release(&mut self.reading);
+    }
 }
 
 impl<T> std::fmt::Debug for RemoteStream<T> {
@@ -55,7 +65,7 @@ impl<T> std::fmt::Debug for RemoteStream<T> {
 impl<T: DeserializeOwned> RemoteStream<T> {
     /// The next item; `Ok(None)` once the remote stream ended. Cancel-safe.
     pub async fn recv(&mut self) -> Result<Option<T>, Error> {
-        std::future::poll_fn(|cx| poll_item(&self.core, cx)).await
+        std::future::poll_fn(|cx| poll_item(&self.core, &mut self.reading, cx)).await
     }
 }
 
@@ -63,7 +73,8 @@ impl<T: DeserializeOwned> futures::Stream for RemoteStream<T> {
     type Item = Result<T, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Option<Self::Item>> {
-        poll_item::<T>(&self.core, cx).map(Result::transpose)
+        let this = self.get_mut();
+        poll_item::<T>(&this.core, &mut this.reading, cx).map(Result::transpose)
     }
 }
 
@@ -90,8 +101,10 @@ impl Portal {
                 }
             }
         }
+        let (core, reading) = CtxCore::caller_read_alone(self.rt.clone(), dialog, E::PATH);
         Ok(RemoteStream {
-            core: CtxCore::caller(self.rt.clone(), dialog, E::PATH),
+            core,
+            reading,
             _t: PhantomData,
         })
     }
@@ -152,3 +165,9 @@ where
         Err(e) => failed(&e),
     }
 }
+
+/// The handles stay usable from any task: moved between threads, shared.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<RemoteStream<u64>>();
+};

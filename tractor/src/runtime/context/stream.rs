@@ -9,7 +9,7 @@ use std::task::{Context as TaskCx, Poll};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CtxCore, Polled, Side};
+use super::{CtxCore, Polled, Reading, Side};
 use crate::ipc::{Msg, PayloadMsg, codec};
 use crate::runtime::dialog::phase;
 use crate::runtime::error::{Error, Misuse, RemoteActorError};
@@ -78,7 +78,7 @@ impl<Tx: Serialize, Rx: DeserializeOwned> MsgStream<Tx, Rx> {
     /// # Ok(()) }
     /// ```
     pub async fn recv(&self) -> Result<Option<Rx>, Error> {
-        std::future::poll_fn(|cx| poll_item(&self.core, cx)).await
+        std::future::poll_fn(|cx| poll_item(&self.core, &mut self.core.shared_reading(), cx)).await
     }
 
     /// Sends `Stop`: the other side's iteration ends. Idempotent.
@@ -118,7 +118,8 @@ impl<Tx: Serialize, Rx: DeserializeOwned> futures::Stream for MsgStream<Tx, Rx> 
     type Item = Result<Rx, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Option<Self::Item>> {
-        poll_item::<Rx>(&self.core, cx).map(Result::transpose)
+        let core = &self.core;
+        poll_item::<Rx>(core, &mut core.shared_reading(), cx).map(Result::transpose)
     }
 }
 
@@ -238,17 +239,18 @@ pub(super) fn encode_error<T: ?Sized>(core: &CtxCore, reason: String) -> Error {
     }
 }
 
-/// The next stream item. Never awaits after taking a message off the
-/// queue, so it is cancel-safe.
+/// The next stream item of the dialog `rd` reads. Never awaits after
+/// taking a message off the queue, so it is cancel-safe.
 pub(crate) fn poll_item<Rx: DeserializeOwned>(
     core: &CtxCore,
+    rd: &mut Reading,
     cx: &mut TaskCx<'_>,
 ) -> Poll<Result<Option<Rx>, Error>> {
     loop {
         if core.peer_stopped.load(Ordering::Acquire) {
             return Poll::Ready(Ok(None));
         }
-        let msg = match core.poll_next(cx, codec::decode::<Rx>) {
+        let msg = match core.poll_next(rd, cx, codec::decode::<Rx>) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Some(Polled::Item(decoded))) => {
                 return Poll::Ready(decoded.map(Some).map_err(|reason| Error::MsgType {
@@ -275,12 +277,12 @@ pub(crate) fn poll_item<Rx: DeserializeOwned>(
                 return Poll::Ready(Ok(None));
             }
             Some(Msg::Return { .. }) => {
-                core.finish_dialog();
+                rd.finish_dialog();
                 core.peer_stopped.store(true, Ordering::Release);
                 return Poll::Ready(Ok(None));
             }
             Some(Msg::Error { error, .. }) => {
-                core.finish_dialog();
+                rd.finish_dialog();
                 core.peer_stopped.store(true, Ordering::Release);
                 return Poll::Ready(Err(Error::Remote(RemoteActorError::from_data(*error))));
             }
