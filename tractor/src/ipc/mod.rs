@@ -22,6 +22,7 @@ pub(crate) mod tls;
 pub(crate) mod trace;
 pub(crate) mod transport;
 pub(crate) mod uds;
+mod unix_halves;
 
 pub use addr::{Addr, AddrParseError, TransportKind};
 pub use auth::{Secret, SecretError};

@@ -169,7 +169,7 @@ impl MsgTransport {
                         return Err(io(e));
                     }
                 };
-                let mut t = Self::from_unix(s, max_frame);
+                let mut t = Self::from_unix(s, max_frame).map_err(io)?;
                 t.peer_addr = Some(addr.clone());
                 Ok(t)
             }
@@ -208,22 +208,24 @@ impl MsgTransport {
         }
     }
 
-    fn from_unix(s: UnixStream, max_frame: usize) -> Self {
+    /// A unix socket's transport; its halves are registered with the
+    /// reactor for what each waits on (see [`unix_halves`](super::unix_halves)).
+    fn from_unix(s: UnixStream, max_frame: usize) -> std::io::Result<Self> {
         let peer_cred = s.peer_cred().ok().map(|c| PeerCred {
             pid: c.pid(),
             uid: c.uid(),
             gid: c.gid(),
         });
-        let (r, w) = s.into_split();
+        let (r, w) = super::unix_halves::split(s.into_std()?)?;
         let (reader, writer) = Self::from_parts(Box::pin(r), Box::pin(w), max_frame);
-        MsgTransport {
+        Ok(MsgTransport {
             reader,
             writer,
             peer_addr: None,
             peer_cred,
             handed: false,
             tls: false,
-        }
+        })
     }
 
     /// Whether this process made both ends ([`MsgTransport::in_process_pair`],
@@ -242,7 +244,7 @@ impl MsgTransport {
         max_frame: usize,
     ) -> std::io::Result<Self> {
         s.set_nonblocking(true)?;
-        let mut t = Self::from_unix(UnixStream::from_std(s)?, max_frame);
+        let mut t = Self::from_unix(UnixStream::from_std(s)?, max_frame)?;
         t.handed = true;
         Ok(t)
     }
@@ -470,7 +472,7 @@ impl MsgListener {
             }
             ListenerKind::Uds(l, _, _) => {
                 let (s, _) = l.accept().await?;
-                Ok(Incoming::Ready(MsgTransport::from_unix(s, self.max_frame)))
+                Ok(Incoming::Ready(MsgTransport::from_unix(s, self.max_frame)?))
             }
         }
     }
@@ -485,7 +487,7 @@ impl MsgListener {
             }
             ListenerKind::Uds(l, _, _) => {
                 let (s, _) = l.accept().await?;
-                Ok(MsgTransport::from_unix(s, self.max_frame))
+                MsgTransport::from_unix(s, self.max_frame)
             }
         }
     }
