@@ -381,7 +381,7 @@ fn sigusr1_to_the_root_dumps_the_whole_tree() {
         "ctrl_c_tree::relay (context",
         "ctrl_c_tree::leaf (context",
         ": streaming",
-        "; stream: window 4096",
+        "; stream: window 16384",
         "nursery of the root's body",
         "nursery of ctrl_c_tree::relay",
     ] {

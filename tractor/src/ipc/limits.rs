@@ -60,7 +60,7 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 64 MiB frames, 5 s to handshake, 30 s per frame, 4 Ki messages
+    /// 64 MiB frames, 5 s to handshake, 30 s per frame, 16 Ki messages
     /// queued per dialog and 256 MiB per connection, 8 Ki tasks per
     /// connection and 32 Ki per actor.
     fn default() -> Self {
@@ -68,7 +68,7 @@ impl Default for Limits {
             max_frame: DEFAULT_MAX_FRAME,
             handshake_timeout: Duration::from_secs(5),
             frame_timeout: Duration::from_secs(30),
-            stream_buffer: 4 * 1024,
+            stream_buffer: 16 * 1024,
             connection_bytes: 256 * 1024 * 1024,
             tasks_per_connection: 8 * 1024,
             tasks_per_actor: 32 * 1024,

@@ -138,7 +138,7 @@ struct Items {
 
 impl Items {
     fn push(&mut self, pld: &[u8]) {
-        self.bytes.extend_from_slice(pld);
+        crate::ipc::frame::append_bytes(&mut self.bytes, pld);
         // A payload is part of one frame, whose length is a `u32`.
         self.lens.push_back(pld.len() as u32);
     }

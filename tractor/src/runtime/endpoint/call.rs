@@ -50,7 +50,7 @@ impl<E: RemoteFn> Call<E> {
 
     /// The stream buffer of the dialog: how many messages either side may
     /// have unread before the sender waits (or, in overrun mode, overruns).
-    /// Default 4,096. With backpressure a sender also waits while 1 MiB of
+    /// Default 16,384. With backpressure a sender also waits while 1 MiB of
     /// its payloads is unread (one larger message may always go), so a
     /// large window of large items is not as large a buffer. The
     /// receiving actor caps it at its `Limits::stream_buffer`.
