@@ -73,6 +73,7 @@ impl AsyncRead for UnixReadHalf {
             // SAFETY: `read(2)` only writes into the unfilled part, up to
             // its length, and we mark as filled exactly what it wrote.
             let unfilled = unsafe { buf.unfilled_mut() };
+            let room = unfilled.len();
             let read = ready.try_io(|s| {
                 // SAFETY: the pointer and length describe `unfilled`, valid
                 // for writes for the duration of the call.
@@ -83,6 +84,12 @@ impl AsyncRead for UnixReadHalf {
             });
             match read {
                 Ok(Ok(n)) => {
+                    if n > 0 && n < room {
+                        // It gave all it had: the next read would find
+                        // nothing (a syscall per message saved). Data that
+                        // arrives later signals readable anew.
+                        ready.clear_ready();
+                    }
                     // SAFETY: the kernel initialised `n` bytes of `unfilled`.
                     unsafe { buf.assume_init(n) };
                     buf.advance(n);
@@ -197,6 +204,9 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// Every wait in these tests ends by this, or the test fails.
+    const DEADLINE: Duration = Duration::from_secs(20);
+
     /// Both directions carry bytes in order, a writer held by a full
     /// buffer resumes when the peer reads, and dropping a write half ends
     /// the peer's stream.
@@ -213,13 +223,54 @@ mod tests {
             drop(aw);
         });
         let mut got = Vec::new();
-        br.read_to_end(&mut got).await.expect("read to the end");
+        tokio::time::timeout(DEADLINE, br.read_to_end(&mut got))
+            .await
+            .expect("the reader stalled")
+            .expect("read to the end");
         assert!(got == expect, "bytes arrive whole and in order");
         writer.await.expect("writer");
         drop(bw);
         let mut rest = Vec::new();
         ar.read_to_end(&mut rest).await.expect("a reads b's end");
         assert!(rest.is_empty());
+    }
+
+    /// A reader that took all there was (a short read, after which it
+    /// does not read again until told) still wakes for what comes next:
+    /// round trips of small messages, each read short.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_short_read_still_wakes_for_the_next_message() {
+        let (a, b) = UnixStream::pair().expect("socket pair");
+        let (mut ar, mut aw) = split(a).expect("split a");
+        let (mut br, mut bw) = split(b).expect("split b");
+        let echo = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            loop {
+                let n = br.read(&mut buf).await.expect("echo read");
+                if n == 0 {
+                    return;
+                }
+                bw.write_all(&buf[..n]).await.expect("echo write");
+            }
+        });
+        let round_trips = async {
+            let mut buf = [0u8; 64];
+            for i in 0..2_000u32 {
+                aw.write_all(&i.to_le_bytes()).await.expect("write");
+                let mut got = 0;
+                while got < 4 {
+                    let n = ar.read(&mut buf[got..]).await.expect("read");
+                    assert!(n > 0, "the echo ended early");
+                    got += n;
+                }
+                assert_eq!(buf[..4], i.to_le_bytes(), "round trip {i}");
+            }
+        };
+        tokio::time::timeout(DEADLINE, round_trips)
+            .await
+            .expect("a reader missed a message after a short read: round trips stalled");
+        drop(aw);
+        echo.await.expect("echo");
     }
 
     /// A connection holds one descriptor, and a second only while a
@@ -249,12 +300,15 @@ mod tests {
             "registered as a descriptor of its own"
         );
         let mut got = vec![0u8; sent];
-        br.read_exact(&mut got)
+        tokio::time::timeout(DEADLINE, br.read_exact(&mut got))
             .await
+            .expect("the reader stalled")
             .expect("the reader takes what was sent");
         // Room again: the next write goes through and drops the registration.
-        let n = std::future::poll_fn(|cx| Pin::new(&mut aw).poll_write(cx, &chunk))
+        let write = std::future::poll_fn(|cx| Pin::new(&mut aw).poll_write(cx, &chunk));
+        let n = tokio::time::timeout(DEADLINE, write)
             .await
+            .expect("a writer waiting for room was not woken")
             .expect("write after room");
         assert!(n > 0);
         // Dropped, its duplicate descriptor closed (counting the process's
