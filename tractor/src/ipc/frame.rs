@@ -188,6 +188,9 @@ pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
     splices: &mut Vec<Splice>,
 ) -> Result<usize, String> {
     debug_assert!(variant < 0x80, "a one-byte varint tag");
+    if let Some(pld_len) = append_small_frame(buf, variant, cid, value) {
+        return Ok(pld_len);
+    }
     let guess = len_width.clamp(1, 5);
     let at = buf.len();
     // Written into the buffer byte by byte: a header built on the stack
@@ -230,6 +233,81 @@ pub(crate) fn append_payload_frame<T: serde::Serialize + ?Sized>(
     varint(pld_len as u64, &mut buf[at + tag_cid..at + tag_cid + w]);
     buf[at..at + 4].copy_from_slice(&len);
     Ok(pld_len)
+}
+
+/// Most bytes a frame built by [`append_small_frame`] takes.
+const SMALL_FRAME: usize = 64;
+
+/// [`append_payload_frame`] for a frame of at most [`SMALL_FRAME`]
+/// bytes (a stream's numbers, short strings, small structs): room for it
+/// is zeroed once and the frame written into it by index, so no byte
+/// costs a capacity check, and the payload-length varint is one byte
+/// (the payload is under 128 bytes). `None`, with `buf` as it was, when
+/// the value does not fit (or does not encode): the general path then
+/// builds it (or says why it cannot).
+fn append_small_frame<T: serde::Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    variant: u8,
+    cid: u64,
+    value: &T,
+) -> Option<usize> {
+    let at = buf.len();
+    buf.extend_from_slice(&[0; SMALL_FRAME]);
+    let out = buf.get_mut(at..)?;
+    out[4] = variant;
+    let pld_at = 5 + varint(cid, &mut out[5..]) + 1;
+    let pld = SliceOut {
+        buf: &mut out[pld_at..],
+        n: 0,
+    };
+    let Ok(pld_len) = postcard::serialize_with_flavor(value, pld) else {
+        buf.truncate(at);
+        return None;
+    };
+    // One byte: under 128, as SMALL_FRAME is.
+    out[pld_at - 1] = pld_len as u8;
+    let body = pld_at - 4 + pld_len;
+    out[..4].copy_from_slice(&(body as u32).to_le_bytes());
+    buf.truncate(at + 4 + body);
+    Some(pld_len)
+}
+
+/// A postcard output into a slice of fixed length: fails rather than
+/// grows when the value does not fit.
+struct SliceOut<'a> {
+    buf: &'a mut [u8],
+    /// Bytes written.
+    n: usize,
+}
+
+impl postcard::ser_flavors::Flavor for SliceOut<'_> {
+    type Output = usize;
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        let end = self.n + data.len();
+        let dst = self
+            .buf
+            .get_mut(self.n..end)
+            .ok_or(postcard::Error::SerializeBufferFull)?;
+        // Byte by byte: a varint's few bytes, not worth a `memcpy` call.
+        dst.iter_mut().zip(data).for_each(|(d, s)| *d = *s);
+        self.n = end;
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        let dst = self
+            .buf
+            .get_mut(self.n)
+            .ok_or(postcard::Error::SerializeBufferFull)?;
+        *dst = data;
+        self.n += 1;
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<usize> {
+        Ok(self.n)
+    }
 }
 
 /// The bytes the varint of a payload length `len` takes: the guess for
@@ -444,6 +522,30 @@ mod tests {
             want.extend_from_slice(alone.bytes());
             assert_eq!(pld, postcard::to_stdvec(&value).unwrap().len());
             assert_eq!(buf, want, "cid {cid}, {len} bytes, width guessed {guess}");
+        }
+    }
+
+    /// Around the edge of the small-frame path (a frame of
+    /// [`SMALL_FRAME`] bytes, for every width of the cid's varint), the
+    /// frames appended are the frames built alone.
+    #[test]
+    fn small_and_general_frames_agree_at_the_edge() {
+        for cid in [0u64, 127, 128, 1 << 14, 1 << 40, u64::MAX] {
+            let mut buf = vec![1, 2, 3];
+            let mut want = buf.clone();
+            for len in 0..=SMALL_FRAME + 2 {
+                let value = serde_bytes::ByteBuf::from(vec![0xa5; len]);
+                let pld = append_payload_frame(&mut buf, 5, cid, &value, 1, &mut Vec::new());
+                let alone = Frame::with_payload(5, cid, &value).unwrap();
+                want.extend_from_slice(alone.bytes());
+                assert_eq!(pld, Ok(postcard::to_stdvec(&value).unwrap().len()));
+                assert_eq!(buf, want, "cid {cid}, {len} bytes");
+            }
+            for v in [0u64, 127, 128, u64::MAX] {
+                append_payload_frame(&mut buf, 5, cid, &v, 1, &mut Vec::new()).unwrap();
+                want.extend_from_slice(Frame::with_payload(5, cid, &v).unwrap().bytes());
+                assert_eq!(buf, want, "cid {cid}, u64 {v}");
+            }
         }
     }
 

@@ -88,28 +88,25 @@ impl<'c> Batch<'c> {
                 && self.since.elapsed() >= MAX_AGE)
     }
 
-    /// Adds `item`, after taking its window: waits (with the batch queued
-    /// first) while the receiver has no window or byte window left for
-    /// it. An item of [`COALESCE_MAX`] bytes or more goes out at once, in
-    /// the buffer it was encoded into (with the large
-    /// [`Bytes`](crate::Bytes) in it spliced, not copied): then `Ok(true)`.
-    pub(crate) async fn push<T: Serialize + ?Sized>(&mut self, item: &T) -> Result<bool, Error> {
+    /// Adds `item`, taking its window, if that is there now. A plain
+    /// function, so a stream's hot loop pays no future's state per item:
+    /// [`Pushed::NoRoom`] leaves the item and the batch as they were, for
+    /// the caller to [`wait_room`](Self::wait_room) and try again. An item
+    /// of [`COALESCE_MAX`] bytes or more is [`Pushed::Large`]: it goes out
+    /// at once, in the buffer it was encoded into (with the large
+    /// [`Bytes`](crate::Bytes) in it spliced, not copied), by
+    /// [`send_large`](Self::send_large).
+    pub(crate) fn push_now<T: Serialize + ?Sized>(&mut self, item: &T) -> Result<Pushed, Error> {
         let core = self.core;
         check_open(core)?;
         if !core.shared.flow.overrun {
             if self.credit == 0 {
                 self.credit = take_credits_now(core, CREDIT_GRAB)?;
             }
-            if self.credit == 0 {
-                self.flush().await?;
-                wait_credit(core).await?;
-                self.credit = 1;
+            if self.credit == 0 || core.shared.unacked_bytes() + self.pld >= WINDOW_BYTES {
+                return Ok(Pushed::NoRoom);
             }
             self.credit -= 1;
-            if core.shared.unacked_bytes() + self.pld >= WINDOW_BYTES {
-                self.flush().await?;
-                wait_byte_room(core).await?;
-            }
         }
         if self.buf.capacity() == 0 {
             self.buf = core.conn.chan.spare_buffer();
@@ -128,10 +125,33 @@ impl<'c> Batch<'c> {
             }
             self.pld += pld;
             self.items += 1;
-            return Ok(false);
+            return Ok(Pushed::Gathered);
         }
-        // A large item: the items before it are queued (copied, they are
-        // small), then its frame is handed over where it was encoded.
+        Ok(Pushed::Large(Large { at, pld }))
+    }
+
+    /// Waits (with the batch queued first) until the receiver has window
+    /// and byte window for one more item, or the dialog ends.
+    pub(crate) async fn wait_room(&mut self) -> Result<(), Error> {
+        let core = self.core;
+        if self.credit == 0 {
+            self.flush().await?;
+            wait_credit(core).await?;
+            self.credit = 1;
+        }
+        if core.shared.unacked_bytes() + self.pld >= WINDOW_BYTES {
+            self.flush().await?;
+            wait_byte_room(core).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the large item [`push_now`](Self::push_now) encoded: the
+    /// items before it are queued (copied, they are small), then its
+    /// frame is handed over where it was encoded.
+    pub(crate) async fn send_large(&mut self, large: Large) -> Result<(), Error> {
+        let core = self.core;
+        let Large { at, pld } = large;
         let buf = std::mem::take(&mut self.buf);
         let splices = std::mem::take(&mut self.splices);
         if self.items > 0 {
@@ -142,7 +162,6 @@ impl<'c> Batch<'c> {
             .chan
             .send_frame_of(core.cid, Frame::from_parts(buf, at), splices)
             .await
-            .map(|()| true)
             .map_err(|_| core.conn.lost_error())
     }
 
@@ -172,6 +191,24 @@ impl<'c> Batch<'c> {
             .await
             .map_err(|_| core.conn.lost_error())
     }
+}
+
+/// What [`Batch::push_now`] did with an item.
+pub(crate) enum Pushed {
+    /// Added to the batch.
+    Gathered,
+    /// Encoded, a large item to [`send_large`](Batch::send_large) now.
+    Large(Large),
+    /// Not added: no window for it now.
+    NoRoom,
+}
+
+/// A large item encoded at the end of a batch's buffer.
+pub(crate) struct Large {
+    /// Where its frame starts.
+    at: usize,
+    /// Its payload bytes.
+    pld: usize,
 }
 
 impl Drop for Batch<'_> {

@@ -11,7 +11,7 @@ use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::batch::Batch;
+use super::batch::{Batch, Pushed};
 use super::stream::poll_item;
 use super::{CtxCore, Reading};
 use crate::ipc::{FuncType, Msg};
@@ -140,7 +140,21 @@ where
             }
         };
         let Some(item) = next else { break };
-        let large = match batch.push(&item).await {
+        // Waits only when the window is out: the usual item costs no
+        // future of its own.
+        let large = loop {
+            match batch.push_now(&item) {
+                Ok(Pushed::Gathered) => break Ok(false),
+                Ok(Pushed::Large(large)) => break batch.send_large(large).await.map(|()| true),
+                Ok(Pushed::NoRoom) => {
+                    if let Err(e) = batch.wait_room().await {
+                        break Err(e);
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let large = match large {
             Ok(large) => large,
             Err(e) => {
                 let _ = batch.flush().await;

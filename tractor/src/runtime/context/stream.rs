@@ -156,16 +156,24 @@ pub(crate) async fn send_item<T: Serialize + ?Sized>(core: &CtxCore, msg: &T) ->
 
 /// Whether a stream item may be sent at all: the dialog has not ended,
 /// and our side of the stream is not closed.
+#[inline]
 pub(super) fn check_open(core: &CtxCore) -> Result<(), Error> {
-    if core.shared.has_terminal() {
-        return Err(core
-            .terminal_error()
-            .unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)));
-    }
-    if core.stop_sent.load(Ordering::Acquire) {
-        return Err(core.misuse(Misuse::StreamClosed));
+    if core.shared.has_terminal() || core.stop_sent.load(Ordering::Acquire) {
+        return Err(closed_error(core));
     }
     Ok(())
+}
+
+/// Why [`check_open`] refused: kept out of the check, which a stream's
+/// every item makes.
+#[cold]
+fn closed_error(core: &CtxCore) -> Error {
+    if core.shared.has_terminal() {
+        return core
+            .terminal_error()
+            .unwrap_or_else(|| core.misuse(Misuse::RemoteReturned));
+    }
+    core.misuse(Misuse::StreamClosed)
 }
 
 /// Takes one message of window if there is one now; `false` when the
