@@ -490,6 +490,13 @@ impl Dialog {
         self.rx.holds_items()
     }
 
+    /// An item taken off the queue and paid for, if one is here (see
+    /// [`QueueRx::held_item`]).
+    #[inline]
+    pub(crate) fn held_item(&mut self) -> Option<&[u8]> {
+        self.rx.held_item()
+    }
+
     /// Marks the dialog finished: dropping it will not cancel anything.
     pub(crate) fn finish(&mut self) {
         self.done = true;
@@ -578,16 +585,30 @@ fn dispatch_run(
     conn: &Arc<Conn>,
     frames: Frames<'_>,
 ) -> Result<(), IpcError> {
-    let mut frames = frames.peekable();
+    let mut frames = frames;
     let mut heard = 0u64;
-    while let Some(body) = frames.next() {
+    // The frame that ended a run of items, read but not handled yet.
+    let mut after_run: Option<&[u8]> = None;
+    while let Some(body) = after_run.take().or_else(|| frames.next()) {
         heard += 1;
         if let Some((cid, pld)) = split_yield(body) {
-            let same_dialog = |b: &&[u8]| split_yield(b).is_some_and(|(c, _)| c == cid);
+            // Each frame split once: the run takes what follows while it
+            // is an item of the same dialog, and keeps the first that is not.
             conn.route_items(rt.aid(), cid, pld, || {
-                let next = frames.next_if(same_dialog)?;
-                heard += 1;
-                split_yield(next).map(|(_, pld)| pld)
+                if after_run.is_some() {
+                    return None;
+                }
+                let next = frames.next()?;
+                match split_yield(next) {
+                    Some((c, pld)) if c == cid => {
+                        heard += 1;
+                        Some(pld)
+                    }
+                    _ => {
+                        after_run = Some(next);
+                        None
+                    }
+                }
             });
             continue;
         }

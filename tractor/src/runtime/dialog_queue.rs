@@ -116,6 +116,22 @@ struct State {
     receiver: bool,
 }
 
+impl State {
+    /// Records that `n` more items (pushed onto `items`) come next.
+    fn count_items(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
+        if let Some(Entry::Items(queued)) = self.entries.back_mut()
+            && let Some(sum) = queued.checked_add(n)
+        {
+            *queued = sum;
+            return;
+        }
+        self.entries.push_back(Entry::Items(n));
+    }
+}
+
 enum Entry {
     Msg(Msg),
     /// This many items come next.
@@ -131,7 +147,9 @@ enum Entry {
 #[derive(Default)]
 struct Items {
     bytes: Vec<u8>,
-    lens: VecDeque<u32>,
+    lens: Vec<u32>,
+    /// How many of `lens` were read.
+    taken: usize,
     /// Where the oldest unread payload starts in `bytes`.
     read: usize,
 }
@@ -140,37 +158,47 @@ impl Items {
     fn push(&mut self, pld: &[u8]) {
         crate::ipc::frame::append_bytes(&mut self.bytes, pld);
         // A payload is part of one frame, whose length is a `u32`.
-        self.lens.push_back(pld.len() as u32);
+        self.lens.push(pld.len() as u32);
     }
 
     fn pop(&mut self) -> Option<&[u8]> {
-        let len = self.lens.pop_front()? as usize;
+        let len = *self.lens.get(self.taken)? as usize;
+        self.taken += 1;
         if self.read >= KEEP && self.read >= self.bytes.len() / 2 {
-            // Read bytes are given back to the connection's budget as
-            // they are read: do not keep holding them behind unread ones.
-            self.bytes.drain(..self.read);
-            self.bytes.shrink_to(KEEP.max(self.bytes.len() * 2));
-            self.read = 0;
+            self.compact();
         }
         let at = self.read;
         self.read += len;
         self.bytes.get(at..self.read)
     }
 
+    /// Gives back the bytes read so far (a long run read slowly): they
+    /// are returned to the connection's budget as they are read, so they
+    /// must not stay held behind unread ones.
+    #[cold]
+    fn compact(&mut self) {
+        self.bytes.drain(..self.read);
+        self.bytes.shrink_to(KEEP.max(self.bytes.len() * 2));
+        self.read = 0;
+        self.lens.drain(..self.taken);
+        self.taken = 0;
+    }
+
     fn is_empty(&self) -> bool {
-        self.lens.is_empty()
+        self.taken >= self.lens.len()
     }
 
     /// Empties it, keeping its buffers for reuse unless they grew large.
     fn recycle(&mut self) {
         self.read = 0;
+        self.taken = 0;
         if self.bytes.capacity() > KEEP {
             self.bytes = Vec::new();
         } else {
             self.bytes.clear();
         }
         if self.lens.capacity() > KEEP / 4 {
-            self.lens = VecDeque::new();
+            self.lens = Vec::new();
         } else {
             self.lens.clear();
         }
@@ -317,18 +345,22 @@ impl QueueTx {
         if !st.receiver {
             return Err(Gone);
         }
+        // Items in a row are counted here and their entry written once.
+        let mut run = 0u32;
         for pld in items {
             if pld.len() >= OWN_FROM {
+                st.count_items(std::mem::take(&mut run));
                 let buf = st.spares.copy_of(pld);
                 st.entries.push_back(Entry::Owned(buf, 0..pld.len()));
                 continue;
             }
             st.items.push(pld);
-            match st.entries.back_mut() {
-                Some(Entry::Items(n)) if *n < u32::MAX => *n += 1,
-                _ => st.entries.push_back(Entry::Items(1)),
+            run += 1;
+            if run == u32::MAX {
+                st.count_items(std::mem::take(&mut run));
             }
         }
+        st.count_items(run);
         before_visible();
         drop(st);
         self.0.waker.wake();
@@ -409,10 +441,8 @@ impl QueueRx {
     /// driver (a syscall), too dear to pay every 128 items of a stream
     /// that reads one in a few nanoseconds.
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next<'_>>> {
-        if self.prepaid > 0 && self.takeable > 0 && !self.local.is_empty() {
-            self.prepaid -= 1;
-            self.takeable -= 1;
-            return Poll::Ready(self.local.pop().map(|pld| Next::Item(pld, None)));
+        if self.has_held_item() {
+            return Poll::Ready(self.held_item().map(|pld| Next::Item(pld, None)));
         }
         let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         // Whatever this poll returns below is progress, except `Pending`
@@ -483,6 +513,26 @@ impl QueueRx {
             // Unreachable: each count stands for a pushed item.
             None => Poll::Ready(None),
         }
+    }
+
+    /// Whether [`held_item`](Self::held_item) has one.
+    #[inline]
+    fn has_held_item(&self) -> bool {
+        self.prepaid > 0 && self.takeable > 0 && !self.local.is_empty()
+    }
+
+    /// The next item if it was taken off the shared queue already and its
+    /// budget paid (see [`poll_next`](Self::poll_next)): what most reads of
+    /// a busy stream find, with no lock, no budget and no waker. `None`
+    /// says only that [`poll_next`](Self::poll_next) must be asked.
+    #[inline]
+    pub(crate) fn held_item(&mut self) -> Option<&[u8]> {
+        if !self.has_held_item() {
+            return None;
+        }
+        self.prepaid -= 1;
+        self.takeable -= 1;
+        self.local.pop()
     }
 
     /// Whether items taken off the shared queue in one swap are still
