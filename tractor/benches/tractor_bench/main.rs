@@ -39,8 +39,11 @@
 //! backend (`TRACTOR_BENCH_SCALE_N` sets how many), each answering one
 //! call, and tears them down, with the memory per idle actor and the
 //! root's fds (`TRACTOR_BENCH_SCALE_ONLY=1` runs that table alone;
-//! `TRACTOR_BENCH_STREAM_ONLY=1` runs only the stream throughput,
-//! `TRACTOR_BENCH_RTT_ONLY=1` only the round trips on one CPU,
+//! `TRACTOR_BENCH_STREAM_ONLY=1` runs only the stream throughput (`=small`,
+//! `=bulk` or `=default` one kind of it; `TRACTOR_BENCH_SMALL_N` items
+//! per u64 stream),
+//! `TRACTOR_BENCH_RTT_ONLY=1` only the round trips on one CPU, with
+//! `TRACTOR_BENCH_RTT_N` samples each,
 //! `TRACTOR_BENCH_TLS_ONLY=1` only mutual TLS against plain TCP).
 //!
 //! Layout: [`raw`] measures the baselines, [`measure`] (with [`relay`])
@@ -89,7 +92,16 @@ fn main() {
     }
     // `cargo bench` passes `--bench` (and maybe filters): arguments are ignored.
     let quick = std::env::var_os("TRACTOR_BENCH_QUICK").is_some();
-    let it = Iters::new(quick);
+    let mut it = Iters::new(quick);
+    // `TRACTOR_BENCH_RTT_N` and `TRACTOR_BENCH_SMALL_N` lengthen the
+    // round trips and the u64 streams (to profile them).
+    let count = |var: &str| std::env::var(var).ok().and_then(|n| n.parse::<u64>().ok());
+    if let Some(n) = count("TRACTOR_BENCH_RTT_N") {
+        it.rtt = usize::try_from(n).unwrap_or(it.rtt);
+    }
+    if let Some(n) = count("TRACTOR_BENCH_SMALL_N") {
+        it.tp_small = n;
+    }
     if std::env::var_os(SUB_ENV).is_some() {
         relay::sub_relay(&it);
         return;

@@ -262,9 +262,11 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
         let (mut raw_s, mut raw_child) = raw_peer_of("blast", uds);
         let raw_pid = raw_child.id();
         let mut out = Tp::default();
-        // `TRACTOR_BENCH_STREAM_ONLY=small` or `=bulk` measures one kind (to profile it).
+        // `TRACTOR_BENCH_STREAM_ONLY=small` or `=bulk` measures one kind
+        // (to profile it); `=default` only small items in the default window.
         let only = std::env::var("TRACTOR_BENCH_STREAM_ONLY").unwrap_or_default();
-        let (small_only, bulk_only) = (only == "small", only == "bulk");
+        let default_only = only == "default";
+        let (small_only, bulk_only) = (only == "small" || default_only, only == "bulk");
         for round in 0..=it.tp_rounds {
             let keep = round > 0;
             let div = if keep { 1 } else { 10 };
@@ -277,7 +279,9 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
                 out.raw_frames.cpu.stop(c, raw_pid, n as usize);
             }
 
-            for (k, w) in WINDOWS.into_iter().enumerate().filter(|_| !bulk_only) {
+            // `None`: the default window.
+            let measured = |w: &Option<u32>| !bulk_only && (w.is_none() || !default_only);
+            for (k, w) in WINDOWS.into_iter().enumerate().filter(|(_, w)| measured(w)) {
                 let n = it.tp_small / div;
                 let c = Cpu::start(pid);
                 let t = Instant::now();
