@@ -34,3 +34,4 @@ pub(crate) mod rpc;
 pub(crate) mod share;
 pub(crate) mod supervisor;
 pub(crate) mod trace;
+pub(crate) mod wake_gate;

@@ -8,6 +8,7 @@ use super::MainOutcome;
 use super::{ActorNursery, NurseryInner, ScopeGuard};
 use crate::runtime::actor::ActorRuntime;
 use crate::runtime::error::{Error, MultiError};
+use crate::runtime::wake_gate::Gated;
 
 /// How a nursery reacts to a child's failure.
 ///
@@ -64,14 +65,16 @@ where
     let mut failed = inner.failed.subscribe();
     let body_res = {
         let body = body(&an);
-        let interrupted = async {
+        // Polled only when the failure flag changed, not every time the
+        // body wakes (see `wake_gate`).
+        let interrupted = Gated::new(async {
             match supervision {
                 Supervision::OneCancelsAll => {
                     let _ = failed.wait_for(|f| *f).await;
                 }
                 Supervision::WaitForAllResults => std::future::pending::<()>().await,
             }
-        };
+        });
         tokio::select! {
             // The body first: one that can still finish (it was awaiting
             // the very result that failed) sees the error itself.

@@ -1,0 +1,157 @@
+//! A future that waits beside a busy one without being polled each time
+//! the busy one is.
+//!
+//! A `select!` polls every branch whenever its task wakes. Beside a body
+//! that wakes for every message (a root's body, a nursery's), watchers
+//! that almost never fire (a cancellation token, the signal listeners, a
+//! nursery's failure flag) were polled just as often, and each such poll
+//! costs locks: a pending `Notified` takes its `Notify`'s mutex to check
+//! its waker, a cancellation token takes its node's. [`Gated`] polls its
+//! future only when that future's own waker fired (and the first time),
+//! at the cost of two atomics per skipped poll.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures::task::AtomicWaker;
+
+/// `fut`, polled only when it woke since its last poll.
+pub(crate) struct Gated<'a, T> {
+    fut: Pin<Box<dyn Future<Output = T> + Send + 'a>>,
+    wake: Arc<GateWake>,
+}
+
+/// The waker `fut` is polled with: records that it fired, and wakes the
+/// task that polls the gate.
+struct GateWake {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for GateWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl<'a, T> Gated<'a, T> {
+    /// Gates `fut` (boxed once, here).
+    pub(crate) fn new(fut: impl Future<Output = T> + Send + 'a) -> Self {
+        Gated {
+            fut: Box::pin(fut),
+            wake: Arc::new(GateWake {
+                // The first poll always reaches `fut`.
+                woken: AtomicBool::new(true),
+                task: AtomicWaker::new(),
+            }),
+        }
+    }
+}
+
+impl<T> Future for Gated<'_, T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        // Registered before the flag is read: a wake after the read finds
+        // this waker and polls us again.
+        self.wake.task.register(cx.waker());
+        if !self.wake.woken.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let waker = Waker::from(self.wake.clone());
+        self.fut.as_mut().poll(&mut Context::from_waker(&waker))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    /// Pending until `n` polls; wakes itself on the 1st (so the gate must
+    /// poll it again) and counts every poll that reached it.
+    struct Counted {
+        polls: Arc<AtomicUsize>,
+        ready_at: usize,
+    }
+
+    impl Future for Counted {
+        type Output = usize;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            let n = self.polls.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= self.ready_at {
+                return Poll::Ready(n);
+            }
+            if n == 1 {
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        }
+    }
+
+    /// Polls that find the gated future not woken do not reach it; its
+    /// own wakes do, and its output comes through.
+    #[test]
+    fn only_its_own_wakes_reach_the_future() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let mut gate = Box::pin(Gated::new(Counted {
+            polls: polls.clone(),
+            ready_at: 3,
+        }));
+        let noop = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&noop);
+        // 1st poll reaches it (it wakes itself); the 2nd too.
+        assert!(gate.as_mut().poll(&mut cx).is_pending());
+        assert!(gate.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(polls.load(Ordering::SeqCst), 2);
+        // Not woken since: the gate answers alone, however often polled.
+        for _ in 0..10 {
+            assert!(gate.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(polls.load(Ordering::SeqCst), 2);
+    }
+
+    /// A wake from another thread reaches a task waiting on the gate.
+    #[test]
+    fn a_wake_from_elsewhere_ends_the_wait() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let got = rt.block_on(async {
+            let notify = Arc::new(tokio::sync::Notify::new());
+            let fired = notify.clone();
+            let (waiting_tx, waiting) = std::sync::mpsc::channel();
+            let gate = Gated::new(async move {
+                let woken = notify.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
+                let _ = waiting_tx.send(());
+                woken.await;
+                7
+            });
+            // Woken only once the gated future waits: `notify_waiters`
+            // stores no permit for a later waiter.
+            std::thread::spawn(move || {
+                if waiting.recv().is_ok() {
+                    fired.notify_waiters();
+                }
+            });
+            tokio::time::timeout(Duration::from_secs(20), gate).await
+        });
+        assert_eq!(
+            got.ok(),
+            Some(7),
+            "the gate's future saw its wake within 20 s"
+        );
+    }
+}
