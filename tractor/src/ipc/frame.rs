@@ -253,7 +253,7 @@ fn append_small_frame<T: serde::Serialize + ?Sized>(
 ) -> Option<usize> {
     let at = buf.len();
     buf.extend_from_slice(&[0; SMALL_FRAME]);
-    let out = buf.get_mut(at..)?;
+    let out = &mut buf[at..];
     out[4] = variant;
     let pld_at = 5 + varint(cid, &mut out[5..]) + 1;
     let pld = SliceOut {

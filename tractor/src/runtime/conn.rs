@@ -583,9 +583,8 @@ impl Drop for Unserved {
 fn dispatch_run(
     rt: &Arc<ActorRuntime>,
     conn: &Arc<Conn>,
-    frames: Frames<'_>,
+    mut frames: Frames<'_>,
 ) -> Result<(), IpcError> {
-    let mut frames = frames;
     let mut heard = 0u64;
     // The frame that ended a run of items, read but not handled yet.
     let mut after_run: Option<&[u8]> = None;
