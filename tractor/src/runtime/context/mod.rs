@@ -293,17 +293,10 @@ impl CtxCore {
         cx: &mut TaskCx<'_>,
         item: impl FnOnce(&[u8]) -> R,
     ) -> Poll<Option<Polled<R>>> {
-        // A busy stream's item, already here: read without the queue.
-        if let Some(pld) = rd.source.held_item() {
-            let len = pld.len();
-            rd.unreleased.add(len);
-            if !self.shared.flow.overrun {
-                rd.owed.add(len);
-            }
-            let r = item(pld);
-            self.after_item(rd);
-            return Poll::Ready(Some(Polled::Item(r)));
-        }
+        let item = match self.held_item(rd, item) {
+            Ok(r) => return Poll::Ready(Some(Polled::Item(r))),
+            Err(item) => item,
+        };
         let next = match rd.source.poll_next(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(next) => next,
@@ -336,6 +329,25 @@ impl CtxCore {
             }
         };
         Poll::Ready(polled)
+    }
+
+    /// A busy stream's next item, handed to `item` if it was taken off
+    /// the queue already (see [`QueueRx::held_item`]): read with no lock,
+    /// no budget and no waker, in a few instructions a stream's reader
+    /// inlines. `Err` gives `item` back: ask [`poll_next`](Self::poll_next).
+    #[inline]
+    fn held_item<R, F: FnOnce(&[u8]) -> R>(&self, rd: &mut Reading, item: F) -> Result<R, F> {
+        let Some(pld) = rd.source.held_item() else {
+            return Err(item);
+        };
+        let len = pld.len();
+        rd.unreleased.add(len);
+        if !self.shared.flow.overrun {
+            rd.owed.add(len);
+        }
+        let r = item(pld);
+        self.after_item(rd);
+        Ok(r)
     }
 
     /// The accounting after an item was read: its queue charge given

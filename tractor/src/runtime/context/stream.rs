@@ -249,7 +249,45 @@ pub(super) fn encode_error<T: ?Sized>(core: &CtxCore, reason: String) -> Error {
 
 /// The next stream item of the dialog `rd` reads. Never awaits after
 /// taking a message off the queue, so it is cancel-safe.
+///
+/// Inlined into the reader's loop: a busy stream's item is most often
+/// one already taken off the queue ([`CtxCore::held_item`]), read here
+/// without a call; anything else goes to [`poll_queued`].
+#[inline]
 pub(crate) fn poll_item<Rx: DeserializeOwned>(
+    core: &CtxCore,
+    rd: &mut Reading,
+    cx: &mut TaskCx<'_>,
+) -> Poll<Result<Option<Rx>, Error>> {
+    if !core.peer_stopped.load(Ordering::Acquire)
+        && let Ok(decoded) = core.held_item(rd, codec::decode::<Rx>)
+    {
+        return Poll::Ready(match decoded {
+            Ok(v) => Ok(Some(v)),
+            Err(reason) => Err(undecodable::<Rx>(core, reason)),
+        });
+    }
+    poll_queued(core, rd, cx)
+}
+
+/// A stream item that did not decode as `Rx`.
+#[cold]
+#[inline(never)]
+fn undecodable<Rx>(core: &CtxCore, reason: String) -> Error {
+    Error::MsgType {
+        endpoint: core.path.to_string(),
+        expected: std::any::type_name::<Rx>(),
+        reason: format!(
+            "a stream message from {} does not decode: {reason}",
+            core.peer()
+        ),
+    }
+}
+
+/// [`poll_item`] for whatever the queue holds next: an item, the
+/// dialog's end, or nothing yet.
+#[inline(never)]
+fn poll_queued<Rx: DeserializeOwned>(
     core: &CtxCore,
     rd: &mut Reading,
     cx: &mut TaskCx<'_>,
@@ -261,14 +299,11 @@ pub(crate) fn poll_item<Rx: DeserializeOwned>(
         let msg = match core.poll_next(rd, cx, codec::decode::<Rx>) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Some(Polled::Item(decoded))) => {
-                return Poll::Ready(decoded.map(Some).map_err(|reason| Error::MsgType {
-                    endpoint: core.path.to_string(),
-                    expected: std::any::type_name::<Rx>(),
-                    reason: format!(
-                        "a stream message from {} does not decode: {reason}",
-                        core.peer()
-                    ),
-                }));
+                return Poll::Ready(
+                    decoded
+                        .map(Some)
+                        .map_err(|reason| undecodable::<Rx>(core, reason)),
+                );
             }
             Poll::Ready(Some(Polled::Msg(m))) => Some(m),
             Poll::Ready(None) => None,
