@@ -345,6 +345,13 @@ impl Channel {
         self.inner.closed.cancelled().await
     }
 
+    /// Lets the next message sent while the writer is idle go out from
+    /// its sender's task (see [`Outbox::allow_inline_write`]): called by
+    /// the connection's reader per batch of frames read.
+    pub(crate) fn allow_inline_write(&self) {
+        self.inner.out.allow_inline_write();
+    }
+
     /// How many write batches reached the socket so far (monotonic).
     pub fn batches_written(&self) -> u64 {
         self.inner.out.batches()

@@ -543,6 +543,8 @@ pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: Ms
                 break;
             }
         };
+        // What this batch asks for may be answered at once.
+        conn.chan.allow_inline_write();
         let handled = match run {
             Run::Frames(frames) => dispatch_run(&rt, &conn, frames),
             Run::Owned(frame) => dispatch_owned(&rt, &conn, frame),
