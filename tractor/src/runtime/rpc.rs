@@ -54,13 +54,13 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         flow,
         trace,
     } = start;
-    let me = rt.aid().clone();
+    let me = rt.aid();
     let refuse = |data: ErrorData| {
         conn.chan.send_soon(error_msg(cid, data));
     };
     if rt.cancel.is_cancelled() {
         return refuse(context_cancelled(
-            &me,
+            me,
             &format!("`{ns}::{func}`"),
             rt.canceller(),
         ));
@@ -75,7 +75,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                         "module `{ns}` is not exposed by actor {me}; add it to `enable_modules` when spawning the actor"
                     ),
                 )
-                .into_data(&me),
+                .into_data(me),
             );
         }
         Lookup::Missing => {
@@ -86,7 +86,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                         "module `{ns}` has no endpoint `{func}` in actor {me}; is the fn marked #[tractor::endpoint] and linked into this binary?"
                     ),
                 )
-                .into_data(&me),
+                .into_data(me),
             );
         }
     };
@@ -94,7 +94,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         // Refused without touching the running task's dialog: an `Error`
         // for this cid would end the caller's view of the first task.
         let err = super::conn::violation(
-            &me,
+            me,
             conn.chan.peer(),
             cid,
             format!("started `{ns}::{func}` with the id of a task still running"),
@@ -106,11 +106,11 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         return;
     }
     if let Some(reason) = mismatch(entry, kind, sig) {
-        return refuse(LocalError::new(boxed_types::MSG_TYPE_ERROR, reason).into_data(&me));
+        return refuse(LocalError::new(boxed_types::MSG_TYPE_ERROR, reason).into_data(me));
     }
     if let Some(reason) = over_task_limit(rt, conn) {
         tracing::debug!(target: "tractor::runtime", "refused `{ns}::{func}` from {}: {reason}", conn.chan.peer());
-        return refuse(LocalError::new(boxed_types::TOO_MANY_TASKS, reason).into_data(&me));
+        return refuse(LocalError::new(boxed_types::TOO_MANY_TASKS, reason).into_data(me));
     }
     let running = Running::enter(rt);
     let token = rt.cancel.child_token();
@@ -166,6 +166,8 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     super::trace::attach(&span, ids, trace.as_ref());
     let task = async move {
         let _running = running;
+        // Borrowed, not cloned per call: an `Aid` holds a `String`.
+        let me = rt2.aid();
         let _ = conn
             .chan
             .send(&Msg::StartAck {
@@ -192,12 +194,12 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             Some(Ok(Reply::Ok(pld))) => Msg::Return { cid, pld },
             Some(Ok(Reply::Err(e))) => {
                 crashed = true;
-                error_msg(cid, e.into_data(&me))
+                error_msg(cid, e.into_data(me))
             }
             Some(Err(panic)) => {
                 tracing::error!(target: "tractor::runtime", "endpoint `{}` panicked", entry.path);
                 crashed = true;
-                error_msg(cid, box_panic(panic).into_data(&me))
+                error_msg(cid, box_panic(panic).into_data(me))
             }
             None => {
                 // Taken out first: the guard must not live across the await.
@@ -205,7 +207,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                 match overrun {
                     // The dialog failed here (an overrun): say so, not "cancelled".
                     Some(err) => error_msg(cid, err),
-                    None => match orphaned_failure(&orphans, &me).await {
+                    None => match orphaned_failure(&orphans, me).await {
                         // Children of a nursery the cancel dropped failed:
                         // their errors, not the cancellation, are the outcome.
                         Some(err) => {
@@ -215,10 +217,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                         None => {
                             let by = lock(&canceller).clone().or_else(|| rt2.canceller());
                             tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
-                            error_msg(
-                                cid,
-                                context_cancelled(&me, &format!("`{}`", entry.path), by),
-                            )
+                            error_msg(cid, context_cancelled(me, &format!("`{}`", entry.path), by))
                         }
                     },
                 }
