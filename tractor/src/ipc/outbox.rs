@@ -139,8 +139,10 @@ struct OutState {
     /// Bytes urgent messages added while [`HIGH_WATER`] was reached;
     /// reset when the pending bytes fall below it.
     urgent: usize,
-    /// Bytes a sender wrote itself whose flush did not complete there:
-    /// the writer still owes it.
+    /// A flush is owed: bytes a sender wrote itself were not flushed
+    /// there, or the writer's flush is waiting on the socket. Either way
+    /// the writer finishes it, and no sender writes meanwhile (its write
+    /// would take the socket's wake-up from the waiting writer).
     unflushed: bool,
 }
 
@@ -559,10 +561,14 @@ impl Outbox {
                 }
                 match done {
                     Poll::Ready(Ok(Drained::All)) => match st.io.as_mut() {
-                        Some(io) => io.as_mut().poll_flush(cx).map_ok(|()| {
-                            st.unflushed = false;
-                            true
-                        }),
+                        Some(io) => {
+                            let flushed = io.as_mut().poll_flush(cx);
+                            // A flush that waits (TLS) waits with this
+                            // task's waker: no sender may write, and take
+                            // the socket's wake-up, meanwhile.
+                            st.unflushed = flushed.is_pending();
+                            flushed.map_ok(|()| true)
+                        }
                         None => Poll::Ready(Ok(true)),
                     },
                     Poll::Ready(Ok(Drained::Turn)) => Poll::Ready(Ok(false)),
@@ -816,6 +822,97 @@ mod tests {
                 }
                 other => panic!("expected item {cid}, got {other:?}"),
             }
+        }
+        closed.cancel();
+        tokio::time::timeout(SOON, writer)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+
+    /// A writer whose flush waits (as a TLS stream's may) keeps the
+    /// socket: a sender allowed to write inline leaves its frame to the
+    /// writer instead of taking the socket's wake-up from it, and both
+    /// frames go out once the flush completes.
+    #[tokio::test]
+    async fn a_waiting_flush_keeps_senders_off_the_socket() {
+        /// Takes every write; its first flush waits until `release`.
+        struct SlowFlush {
+            wrote: Arc<Mutex<Vec<u8>>>,
+            release: Arc<Notify>,
+            waiting: Option<std::pin::Pin<Box<tokio::sync::futures::OwnedNotified>>>,
+            flushed_once: bool,
+        }
+        impl tokio::io::AsyncWrite for SlowFlush {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.wrote.lock().unwrap().extend_from_slice(buf);
+                Poll::Ready(Ok(buf.len()))
+            }
+            fn poll_flush(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<io::Result<()>> {
+                if self.flushed_once {
+                    return Poll::Ready(Ok(()));
+                }
+                let release = self.release.clone();
+                let waiting = self
+                    .waiting
+                    .get_or_insert_with(|| Box::pin(release.notified_owned()));
+                std::task::ready!(waiting.as_mut().poll(cx));
+                self.flushed_once = true;
+                Poll::Ready(Ok(()))
+            }
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut Context<'_>,
+            ) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+        }
+        use std::future::Future;
+
+        let wrote = Arc::new(Mutex::new(Vec::new()));
+        let release = Arc::new(Notify::new());
+        let io = SlowFlush {
+            wrote: wrote.clone(),
+            release: release.clone(),
+            waiting: None,
+            flushed_once: false,
+        };
+        let out = Arc::new(Outbox::new(Box::pin(io), Vec::new()));
+        let (closed, writer) = start_writer(&out);
+        out.push_msg(&ping(1)).unwrap();
+        // The writer wrote it and waits in its flush.
+        let deadline = tokio::time::Instant::now() + SOON;
+        while !out.lock().unflushed {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the writer never flushed"
+            );
+            tokio::task::yield_now().await;
+        }
+        let first = wrote.lock().unwrap().len();
+        out.allow_inline_write();
+        out.push_msg(&ping(2)).unwrap();
+        assert_eq!(
+            wrote.lock().unwrap().len(),
+            first,
+            "a sender wrote during the flush"
+        );
+        release.notify_one();
+        let deadline = tokio::time::Instant::now() + SOON;
+        while wrote.lock().unwrap().len() < 2 * first {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the second ping never went out"
+            );
+            tokio::task::yield_now().await;
         }
         closed.cancel();
         tokio::time::timeout(SOON, writer)
