@@ -755,6 +755,19 @@ mod tests {
         (closed, writer)
     }
 
+    /// Ends a writer from [`start_writer`], which must end cleanly.
+    async fn stop_writer(
+        closed: CancellationToken,
+        writer: tokio::task::JoinHandle<io::Result<()>>,
+    ) {
+        closed.cancel();
+        let ended = tokio::time::timeout(SOON, writer).await;
+        ended
+            .expect("the writer ends")
+            .expect("it did not panic")
+            .expect("it ended cleanly");
+    }
+
     fn outbox(pipe: usize) -> (Arc<Outbox>, tokio::io::DuplexStream) {
         let (ours, theirs) = tokio::io::duplex(pipe);
         (Arc::new(Outbox::new(Box::pin(ours), Vec::new())), theirs)
@@ -823,12 +836,7 @@ mod tests {
                 other => panic!("expected item {cid}, got {other:?}"),
             }
         }
-        closed.cancel();
-        tokio::time::timeout(SOON, writer)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        stop_writer(closed, writer).await;
     }
 
     /// A writer whose flush waits (as a TLS stream's may) keeps the
@@ -837,6 +845,8 @@ mod tests {
     /// frames go out once the flush completes.
     #[tokio::test]
     async fn a_waiting_flush_keeps_senders_off_the_socket() {
+        use std::future::Future;
+
         /// Takes every write; its first flush waits until `release`.
         struct SlowFlush {
             wrote: Arc<Mutex<Vec<u8>>>,
@@ -875,7 +885,6 @@ mod tests {
                 Poll::Ready(Ok(()))
             }
         }
-        use std::future::Future;
 
         let wrote = Arc::new(Mutex::new(Vec::new()));
         let release = Arc::new(Notify::new());
@@ -914,12 +923,7 @@ mod tests {
             );
             tokio::task::yield_now().await;
         }
-        closed.cancel();
-        tokio::time::timeout(SOON, writer)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        stop_writer(closed, writer).await;
     }
 
     /// A control message or reply of one dialog goes ahead of other
