@@ -15,8 +15,12 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread::ThreadId;
+
+use futures::task::AtomicWaker;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,18 +37,86 @@ thread_local! {
 /// `#[tokio::main]` around a root around nurseries), and the box keeps
 /// its type out of the compiler's layout of that whole chain.
 pub(crate) fn at_home<F: Future>(run: F) -> AtHome<F> {
-    AtHome(Box::pin(run))
+    let wake = Arc::new(WakeAtHome::default());
+    AtHome {
+        run: Box::pin(run),
+        waker: Waker::from(wake.clone()),
+        wake,
+    }
 }
 
+/// How many times one poll of [`AtHome`] polls `run` when `run` is woken
+/// during its own poll.
+const POLLS_PER_WAKE: usize = 2;
+
 /// The future [`at_home`] returns.
-pub(crate) struct AtHome<F>(Pin<Box<F>>);
+pub(crate) struct AtHome<F> {
+    run: Pin<Box<F>>,
+    /// What `run` is polled with, made once.
+    waker: Waker,
+    wake: Arc<WakeAtHome>,
+}
 
 impl<F: Future> Future for AtHome<F> {
     type Output = F::Output;
 
+    /// Polls `run` again at once when it was woken during its poll.
+    ///
+    /// `run` is a `LocalSet::run_until`: it polls the body (a root's
+    /// `main`, say) and then the set's tasks. A task that wakes the body
+    /// (a message loop handing it a reply) does so after the body was
+    /// polled, and the runtime, seeing its task woken, would first ask
+    /// the OS for events (a syscall) before polling it again: on the
+    /// path of every reply the body awaits. Polled here instead, the
+    /// body runs straight on; a second wake in a row is left to the
+    /// runtime, so a body that keeps waking itself cannot starve I/O.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let _mark = Mark::set();
-        self.0.as_mut().poll(cx)
+        let this = &mut *self;
+        this.wake.outer.register(cx.waker());
+        let mut home_cx = Context::from_waker(&this.waker);
+        for _ in 0..POLLS_PER_WAKE {
+            this.wake.woken.store(false, SeqCst);
+            this.wake.polling.store(true, SeqCst);
+            let polled = this.run.as_mut().poll(&mut home_cx);
+            this.wake.polling.store(false, SeqCst);
+            if polled.is_ready() {
+                return polled;
+            }
+            if !this.wake.woken.swap(false, SeqCst) {
+                return Poll::Pending;
+            }
+        }
+        // Still woken after the polls a wake gets here: the runtime polls
+        // again after its turn at I/O and timers.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The waker [`AtHome`] polls its future with.
+///
+/// A wake while that poll runs only marks the future woken (the poll
+/// sees the mark when it returns); any other wake goes on to the task
+/// polling `AtHome`. Sequentially consistent, so a wake racing the end
+/// of a poll is seen by the poll or passed on by the waker, never lost.
+#[derive(Default)]
+struct WakeAtHome {
+    woken: AtomicBool,
+    polling: AtomicBool,
+    outer: AtomicWaker,
+}
+
+impl Wake for WakeAtHome {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, SeqCst);
+        if !self.polling.load(SeqCst) {
+            self.outer.wake();
+        }
     }
 }
 
@@ -357,6 +429,85 @@ mod tests {
             let seen = tokio::time::timeout(Duration::from_secs(5), dropped).await;
             assert!(matches!(seen, Ok(Err(_))));
         }));
+    }
+
+    /// A waker that counts its wakes (the task polling an `AtHome`).
+    #[derive(Default)]
+    struct CountWakes(std::sync::atomic::AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// Polls `home` once with a waker counting wakes: its result and the
+    /// wakes so far.
+    fn poll_once<F: Future>(
+        home: &mut AtHome<F>,
+        wakes: &Arc<CountWakes>,
+    ) -> (Poll<F::Output>, usize) {
+        let waker = Waker::from(wakes.clone());
+        let polled = Pin::new(home).poll(&mut Context::from_waker(&waker));
+        (polled, wakes.0.load(SeqCst))
+    }
+
+    #[test]
+    fn a_body_a_task_wakes_runs_on_in_the_same_poll() {
+        current_thread().block_on(async {
+            let local = tokio::task::LocalSet::new();
+            let mut home = at_home(local.run_until(async {
+                let (tx, rx) = oneshot::channel();
+                // Runs after the body's first poll, as a message loop does.
+                tokio::task::spawn_local(async move {
+                    let _ = tx.send(7);
+                });
+                rx.await
+            }));
+            let wakes = Arc::new(CountWakes::default());
+            let (polled, woken) = poll_once(&mut home, &wakes);
+            assert!(matches!(polled, Poll::Ready(Ok(7))), "{polled:?}");
+            assert_eq!(woken, 0, "the runtime was asked to poll again");
+        });
+    }
+
+    #[test]
+    fn a_body_that_keeps_waking_itself_goes_back_to_the_runtime() {
+        current_thread().block_on(async {
+            let mut home = at_home(std::future::poll_fn(|cx| {
+                cx.waker().wake_by_ref();
+                Poll::<()>::Pending
+            }));
+            let wakes = Arc::new(CountWakes::default());
+            for round in 1..=3 {
+                let (polled, woken) = poll_once(&mut home, &wakes);
+                assert!(polled.is_pending());
+                // One wake per poll: the runtime's I/O and timers get their turn.
+                assert_eq!(woken, round);
+            }
+        });
+    }
+
+    #[test]
+    fn a_wake_from_another_thread_reaches_the_runtime() {
+        current_thread().block_on(async {
+            let (tx, rx) = oneshot::channel::<u8>();
+            let mut home = at_home(rx);
+            let wakes = Arc::new(CountWakes::default());
+            let (polled, woken) = poll_once(&mut home, &wakes);
+            assert!(polled.is_pending());
+            assert_eq!(woken, 0);
+            let sent = std::thread::spawn(move || tx.send(3)).join();
+            assert!(matches!(sent, Ok(Ok(()))));
+            // The wake happened while nothing polled: it went on at once.
+            assert_eq!(wakes.0.load(SeqCst), 1);
+            let (polled, _) = poll_once(&mut home, &wakes);
+            assert!(matches!(polled, Poll::Ready(Ok(3))), "{polled:?}");
+        });
     }
 
     /// Drops its sender when dropped: the receiver sees the work gone.
