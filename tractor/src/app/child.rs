@@ -94,11 +94,10 @@ fn run_actor(env: ChildEnv, exec_args: Vec<String>, link: ParentLink, cancel: Ca
             return BootExit::NoRuntime.for_error(&e) as i32;
         }
     };
-    let local = tokio::task::LocalSet::new();
-    let code = runtime.block_on(crate::runtime::home::at_home(
-        local.run_until(child_main(env, exec_args, link, cancel)),
-    ));
-    drop(local);
+    // The actor's tasks (and the set they run in) end with `block_on`.
+    let code = runtime.block_on(crate::runtime::home::at_home(child_main(
+        env, exec_args, link, cancel,
+    )));
     runtime.shutdown_timeout(Duration::from_millis(100));
     code
 }

@@ -95,8 +95,7 @@ where
     };
     // The root's tasks run on the thread that awaits this, whatever
     // runtime drives it (see `runtime::home`).
-    let local = tokio::task::LocalSet::new();
-    crate::runtime::home::at_home(local.run_until(async {
+    crate::runtime::home::at_home(async {
         // Listening from the start: a ctrl-c while the tree boots
         // still tears down what was spawned.
         let interrupts = Interrupts::listen();
@@ -153,7 +152,7 @@ where
             res
         };
         crate::runtime::root::serve_root(rt, interrupts, body).await
-    }))
+    })
     .await
 }
 

@@ -23,100 +23,143 @@ use std::thread::ThreadId;
 use futures::task::AtomicWaker;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::LocalSet;
 
 thread_local! {
     /// Whether this thread is polling an actor's home `LocalSet` now.
     static AT_HOME: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Drives `run` (an actor's `LocalSet::run_until`) as that actor's home:
-/// the actor's tasks run while it is polled, and code there may spawn
+/// Drives `body` as an actor's home: a `LocalSet` of its own runs the
+/// actor's tasks while this is polled, and code in `body` may spawn
 /// them directly.
 ///
-/// The future is boxed: a program's own future nests this one (a
+/// What `LocalSet::run_until` does, with two costs of its own gone from
+/// the path of every message: `run_until` polls the body on every poll
+/// (each time one of the tasks is woken: a message loop reading), and a
+/// task that wakes the body during that poll sends the runtime to the
+/// OS for events (a syscall) before the body runs. Here each half is
+/// polled only when it was woken, and the body a task woke runs at once.
+///
+/// The body is boxed: a program's own future nests this one (a
 /// `#[tokio::main]` around a root around nurseries), and the box keeps
 /// its type out of the compiler's layout of that whole chain.
-pub(crate) fn at_home<F: Future>(run: F) -> AtHome<F> {
-    let wake = Arc::new(WakeAtHome::default());
+pub(crate) fn at_home<F: Future>(body: F) -> AtHome<F> {
+    let wakes = Arc::new(Wakes {
+        // Both polled first thing.
+        body: AtomicBool::new(true),
+        tasks: AtomicBool::new(true),
+        polling: AtomicBool::new(false),
+        outer: AtomicWaker::new(),
+    });
     AtHome {
-        run: Box::pin(run),
-        waker: Waker::from(wake.clone()),
-        wake,
+        body: Box::pin(body),
+        tasks: LocalSet::new(),
+        body_waker: Waker::from(Arc::new(BodyWake(wakes.clone()))),
+        tasks_waker: Waker::from(Arc::new(TasksWake(wakes.clone()))),
+        wakes,
     }
 }
 
-/// How many times one poll of [`AtHome`] polls `run` when `run` is woken
-/// during its own poll.
-const POLLS_PER_WAKE: usize = 2;
+/// How many rounds (the body if woken, then the tasks if woken) one
+/// poll of [`AtHome`] runs while either half is woken by the other:
+/// enough for a task to hand the body a message and the body to act on
+/// it. A wake after that is left to the runtime, so halves that keep
+/// waking each other cannot starve its I/O and timers.
+const ROUNDS: usize = 2;
 
 /// The future [`at_home`] returns.
 pub(crate) struct AtHome<F> {
-    run: Pin<Box<F>>,
-    /// What `run` is polled with, made once.
-    waker: Waker,
-    wake: Arc<WakeAtHome>,
+    // Dropped before the tasks, as `run_until`'s body is.
+    body: Pin<Box<F>>,
+    tasks: LocalSet,
+    /// What each half is polled with, made once.
+    body_waker: Waker,
+    tasks_waker: Waker,
+    wakes: Arc<Wakes>,
 }
 
 impl<F: Future> Future for AtHome<F> {
     type Output = F::Output;
 
-    /// Polls `run` again at once when it was woken during its poll.
-    ///
-    /// `run` is a `LocalSet::run_until`: it polls the body (a root's
-    /// `main`, say) and then the set's tasks. A task that wakes the body
-    /// (a message loop handing it a reply) does so after the body was
-    /// polled, and the runtime, seeing its task woken, would first ask
-    /// the OS for events (a syscall) before polling it again: on the
-    /// path of every reply the body awaits. Polled here instead, the
-    /// body runs straight on; a second wake in a row is left to the
-    /// runtime, so a body that keeps waking itself cannot starve I/O.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let _mark = Mark::set();
         let this = &mut *self;
-        this.wake.outer.register(cx.waker());
-        let mut home_cx = Context::from_waker(&this.waker);
-        for _ in 0..POLLS_PER_WAKE {
-            this.wake.woken.store(false, SeqCst);
-            this.wake.polling.store(true, SeqCst);
-            let polled = this.run.as_mut().poll(&mut home_cx);
-            this.wake.polling.store(false, SeqCst);
-            if polled.is_ready() {
-                return polled;
+        let wakes = &*this.wakes;
+        wakes.outer.register(cx.waker());
+        // The body's `spawn_local` lands in the set.
+        let _in_set = this.tasks.enter();
+        for _ in 0..ROUNDS {
+            wakes.polling.store(true, SeqCst);
+            if wakes.body.swap(false, SeqCst)
+                && let Poll::Ready(out) = this
+                    .body
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&this.body_waker))
+            {
+                wakes.polling.store(false, SeqCst);
+                return Poll::Ready(out);
             }
-            if !this.wake.woken.swap(false, SeqCst) {
+            if wakes.tasks.swap(false, SeqCst) {
+                // `Ready` means no task is left now; the body may spawn more.
+                let _ = Pin::new(&mut this.tasks).poll(&mut Context::from_waker(&this.tasks_waker));
+            }
+            wakes.polling.store(false, SeqCst);
+            if !wakes.body.load(SeqCst) && !wakes.tasks.load(SeqCst) {
                 return Poll::Pending;
             }
         }
-        // Still woken after the polls a wake gets here: the runtime polls
-        // again after its turn at I/O and timers.
+        // Still woken: the runtime polls again after its turn at I/O.
         cx.waker().wake_by_ref();
         Poll::Pending
     }
 }
 
-/// The waker [`AtHome`] polls its future with.
+/// Which halves of an [`AtHome`] were woken, and the task polling it.
 ///
-/// A wake while that poll runs only marks the future woken (the poll
-/// sees the mark when it returns); any other wake goes on to the task
-/// polling `AtHome`. Sequentially consistent, so a wake racing the end
-/// of a poll is seen by the poll or passed on by the waker, never lost.
-#[derive(Default)]
-struct WakeAtHome {
-    woken: AtomicBool,
+/// A wake while that poll runs only marks its half (the poll looks at
+/// the marks before it returns); any other wake also goes on to the task.
+/// Sequentially consistent, so a wake racing the end of a poll is seen by
+/// the poll or passed on by the waker, never lost.
+struct Wakes {
+    body: AtomicBool,
+    tasks: AtomicBool,
     polling: AtomicBool,
     outer: AtomicWaker,
 }
 
-impl Wake for WakeAtHome {
+impl Wakes {
+    fn wake(&self, half: &AtomicBool) {
+        half.store(true, SeqCst);
+        if !self.polling.load(SeqCst) {
+            self.outer.wake();
+        }
+    }
+}
+
+/// The body's waker.
+struct BodyWake(Arc<Wakes>);
+
+impl Wake for BodyWake {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, SeqCst);
-        if !self.polling.load(SeqCst) {
-            self.outer.wake();
-        }
+        self.0.wake(&self.0.body);
+    }
+}
+
+/// The waker of the task set.
+struct TasksWake(Arc<Wakes>);
+
+impl Wake for TasksWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.wake(&self.0.tasks);
     }
 }
 
@@ -305,8 +348,7 @@ mod tests {
 
     /// Runs `fut` at a fresh home, as an actor's boot does.
     async fn run_home<F: Future>(fut: F) -> F::Output {
-        let local = tokio::task::LocalSet::new();
-        at_home(local.run_until(fut)).await
+        at_home(fut).await
     }
 
     fn current_thread() -> tokio::runtime::Runtime {
@@ -459,19 +501,54 @@ mod tests {
     #[test]
     fn a_body_a_task_wakes_runs_on_in_the_same_poll() {
         current_thread().block_on(async {
-            let local = tokio::task::LocalSet::new();
-            let mut home = at_home(local.run_until(async {
+            let mut home = at_home(async {
                 let (tx, rx) = oneshot::channel();
                 // Runs after the body's first poll, as a message loop does.
                 tokio::task::spawn_local(async move {
                     let _ = tx.send(7);
                 });
                 rx.await
-            }));
+            });
             let wakes = Arc::new(CountWakes::default());
             let (polled, woken) = poll_once(&mut home, &wakes);
             assert!(matches!(polled, Poll::Ready(Ok(7))), "{polled:?}");
             assert_eq!(woken, 0, "the runtime was asked to poll again");
+        });
+    }
+
+    #[test]
+    fn a_woken_task_runs_without_polling_the_body() {
+        current_thread().block_on(async {
+            let (tx, rx) = oneshot::channel::<()>();
+            let (done_tx, done) = std::sync::mpsc::channel::<()>();
+            let body_polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let mut start = Some((rx, done_tx));
+            let polls = body_polls.clone();
+            let mut home = at_home(std::future::poll_fn(move |_| {
+                polls.fetch_add(1, SeqCst);
+                if let Some((rx, done_tx)) = start.take() {
+                    tokio::task::spawn_local(async move {
+                        let _ = rx.await;
+                        let _ = done_tx.send(());
+                    });
+                }
+                Poll::<()>::Pending
+            }));
+            let wakes = Arc::new(CountWakes::default());
+            let (polled, woken) = poll_once(&mut home, &wakes);
+            assert!(polled.is_pending());
+            assert_eq!((body_polls.load(SeqCst), woken), (1, 0));
+            // The task's wake comes from outside a poll: it goes on.
+            assert!(tx.send(()).is_ok());
+            assert_eq!(wakes.0.load(SeqCst), 1);
+            let (polled, _) = poll_once(&mut home, &wakes);
+            assert!(polled.is_pending());
+            assert!(done.try_recv().is_ok(), "the task did not run");
+            assert_eq!(
+                body_polls.load(SeqCst),
+                1,
+                "the body was polled though not woken"
+            );
         });
     }
 
