@@ -13,7 +13,7 @@
 #![cfg_attr(not(feature = "wire"), allow(unreachable_pub, dead_code))]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -38,7 +38,7 @@ pub struct Channel {
 struct ChannelInner {
     peer: Aid,
     out: Arc<Outbox>,
-    closed: CancellationToken,
+    closed: Closed,
     /// Set when the writer has flushed and shut the socket down.
     writer_done: CancellationToken,
     acceptor: bool,
@@ -50,14 +50,14 @@ struct ChannelInner {
 /// Marks a channel's writer as ended when its task ends, however it does.
 struct WriterEnded {
     out: Arc<Outbox>,
-    closed: CancellationToken,
+    closed: Closed,
     done: CancellationToken,
 }
 
 impl Drop for WriterEnded {
     fn drop(&mut self) {
         self.out.abandon();
-        self.closed.cancel();
+        self.closed.close();
         self.done.cancel();
     }
 }
@@ -66,7 +66,41 @@ impl Drop for ChannelInner {
     /// The last handle gone: the writer flushes what was queued and shuts
     /// the socket down, as on [`Channel::close`].
     fn drop(&mut self) {
-        self.closed.cancel();
+        self.closed.close();
+    }
+}
+
+/// Whether a channel was closed: a token to wait on, and a flag that
+/// answers the question every send asks without the token's lock.
+#[derive(Clone)]
+struct Closed(Arc<ClosedState>);
+
+struct ClosedState {
+    flag: AtomicBool,
+    token: CancellationToken,
+}
+
+impl Closed {
+    fn new() -> Closed {
+        Closed(Arc::new(ClosedState {
+            flag: AtomicBool::new(false),
+            token: CancellationToken::new(),
+        }))
+    }
+
+    /// The flag first: whoever sees the token cancelled sees the flag set.
+    fn close(&self) {
+        self.0.flag.store(true, Ordering::Release);
+        self.0.token.cancel();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0.flag.load(Ordering::Acquire)
+    }
+
+    /// Cancelled once the channel is closed.
+    fn token(&self) -> &CancellationToken {
+        &self.0.token
     }
 }
 
@@ -122,7 +156,7 @@ impl Channel {
         let (reader, writer) = t.split();
         let (io, unflushed) = writer.into_parts();
         let out = Arc::new(Outbox::new(io, unflushed));
-        let closed = CancellationToken::new();
+        let closed = Closed::new();
         let writer_done = CancellationToken::new();
         let chan = Channel {
             inner: Arc::new(ChannelInner {
@@ -146,7 +180,7 @@ impl Channel {
                     closed: closed.clone(),
                     done: writer_done,
                 };
-                if let Err(e) = out.run_writer(&closed).await {
+                if let Err(e) = out.run_writer(closed.token()).await {
                     tracing::debug!(target: "tractor::ipc", "writer stopped: {e}");
                 }
             }
@@ -263,13 +297,13 @@ impl Channel {
     }
 
     async fn wait_room(&self) -> Result<(), IpcError> {
-        if self.inner.closed.is_cancelled() {
+        if self.inner.closed.is_closed() {
             return Err(self.closed_error());
         }
         if !self.inner.out.has_room() {
             tokio::select! {
                 _ = self.inner.out.room() => {}
-                _ = self.inner.closed.cancelled() => return Err(self.closed_error()),
+                _ = self.inner.closed.token().cancelled() => return Err(self.closed_error()),
             }
         }
         Ok(())
@@ -286,7 +320,7 @@ impl Channel {
     /// [`outbox`](super::outbox)); fails if the channel is closed or the
     /// peer has stopped reading.
     pub fn try_send(&self, msg: &Msg) -> Result<(), IpcError> {
-        if self.inner.closed.is_cancelled() {
+        if self.inner.closed.is_closed() {
             return Err(self.closed_error());
         }
         self.inner
@@ -301,7 +335,7 @@ impl Channel {
     /// has its channel closed: nothing would reach it, and what we hold
     /// for it stays bounded.
     pub fn send_soon(&self, msg: Msg) {
-        if self.inner.closed.is_cancelled() {
+        if self.inner.closed.is_closed() {
             return;
         }
         match self.inner.out.push_urgent(&msg) {
@@ -326,7 +360,7 @@ impl Channel {
     /// Closes the channel: queued frames are flushed, then the socket's
     /// write side is shut down.
     pub fn close(&self) {
-        self.inner.closed.cancel();
+        self.inner.closed.close();
     }
 
     /// Closes and waits (bounded) until queued frames are on the wire.
@@ -337,12 +371,12 @@ impl Channel {
 
     /// Whether the channel was closed.
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.is_cancelled()
+        self.inner.closed.is_closed()
     }
 
     /// Resolves once the channel is closed.
     pub async fn closed(&self) {
-        self.inner.closed.cancelled().await
+        self.inner.closed.token().cancelled().await
     }
 
     /// Lets the next message sent while the writer is idle go out from

@@ -18,6 +18,7 @@ use super::dialog::{Budget, DialogShared, DialogTag, Refused, Terminal};
 use super::dialog_queue::{Next, QueueRx, QueueTx, dialog_queue_in};
 use super::endpoint::LocalError;
 use super::error::{Clipped, boxed_types};
+use super::wake_gate::Gated;
 
 /// Most bytes of a peer's error shown in a log line from the loop.
 const LOGGED_ERROR_BYTES: usize = 4096;
@@ -519,9 +520,9 @@ impl Drop for Dialog {
 /// The message loop of one channel.
 pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: MsgReader) {
     let _unserved = Unserved(conn.clone());
-    // One close future for the whole loop, not one per message.
-    let closed = conn.chan.closed();
-    tokio::pin!(closed);
+    // One close future for the whole loop, not one per message, polled
+    // only when the close woke it (see `wake_gate`).
+    let mut closed = Gated::new(conn.chan.closed());
     loop {
         let run = tokio::select! {
             biased;

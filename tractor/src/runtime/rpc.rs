@@ -20,6 +20,7 @@ use super::endpoint::{EndpointEntry, Invocation, LocalError, Lookup, Reply, box_
 use super::error::boxed_types;
 use super::nursery::Orphans;
 use super::trace::SpanIds;
+use super::wake_gate::Gated;
 use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, Start};
 
 /// The error a cancelled task answers with.
@@ -182,9 +183,12 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                 None => AssertUnwindSafe(handler).catch_unwind().await,
             }
         };
+        // Polled only when the cancel woke it, not every time the handler
+        // does (a stream's handler wakes per message; see `wake_gate`).
+        let cancelled = Gated::new(token.cancelled());
         let outcome = tokio::select! {
             biased;
-            _ = token.cancelled() => None,
+            () = cancelled => None,
             r = run => Some(r),
         };
         // An endpoint's own failure (not its cancellation): what the
