@@ -236,6 +236,24 @@ impl Channel {
         self.inner.out.push_msg(msg).map_err(|e| self.push_error(e))
     }
 
+    /// [`send`](Self::send) without waking the writer: `msg` goes out
+    /// with the next message sent, or on [`announce`](Self::announce),
+    /// which the caller owes unless it sends another message. A task's
+    /// `StartAck`, so that a result ready at once leaves in the same write.
+    pub(crate) async fn send_unannounced(&self, msg: &Msg) -> Result<(), IpcError> {
+        self.wait_room().await?;
+        self.inner
+            .out
+            .push_unannounced(msg)
+            .map_err(|e| self.push_error(e))
+    }
+
+    /// Sends what [`send_unannounced`](Self::send_unannounced) queued, if
+    /// it is still waiting.
+    pub(crate) fn announce(&self) {
+        self.inner.out.announce();
+    }
+
     /// Queues an encoded frame, waiting while the write buffer is full.
     pub async fn send_frame(&self, frame: Frame) -> Result<(), IpcError> {
         self.wait_room().await?;

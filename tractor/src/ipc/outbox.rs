@@ -144,6 +144,10 @@ struct OutState {
     /// the writer finishes it, and no sender writes meanwhile (its write
     /// would take the socket's wake-up from the waiting writer).
     unflushed: bool,
+    /// Every pending byte was queued without waking the writer (see
+    /// [`push_unannounced`](Outbox::push_unannounced)): a sender may
+    /// still write to the socket itself, those bytes first.
+    unannounced: bool,
 }
 
 struct Chunk {
@@ -234,6 +238,7 @@ impl Outbox {
                 accepting: true,
                 urgent: 0,
                 unflushed: false,
+                unannounced: false,
             }),
             writer_waker: Waker::from(Arc::new(WakeWriter(wake_writer.clone()))),
             wake_writer,
@@ -292,16 +297,38 @@ impl Outbox {
     /// Encodes `msg` into the buffer for the writer. The caller waited
     /// for [`room`](Self::room).
     pub(crate) fn push_msg(&self, msg: &Msg) -> Result<(), PushError> {
-        self.push_encoded(msg, false)
+        self.push_encoded(msg, false, false)
     }
 
     /// Encodes a control message into the buffer without waiting for
     /// room (see [`URGENT_MAX`]).
     pub(crate) fn push_urgent(&self, msg: &Msg) -> Result<(), PushError> {
-        self.push_encoded(msg, true)
+        self.push_encoded(msg, true, false)
     }
 
-    fn push_encoded(&self, msg: &Msg, urgent: bool) -> Result<(), PushError> {
+    /// Encodes `msg` into the buffer without waking the writer: it goes
+    /// out with the next frame queued (in one write, which that frame's
+    /// sender may make itself), or when [`announce`](Self::announce)
+    /// wakes the writer. For a `StartAck`, whose task's result, when it
+    /// has one at once, then leaves with it. The caller waited for
+    /// [`room`](Self::room) and must call `announce` unless it queues
+    /// another frame.
+    pub(crate) fn push_unannounced(&self, msg: &Msg) -> Result<(), PushError> {
+        self.push_encoded(msg, false, true)
+    }
+
+    /// Wakes the writer for what [`push_unannounced`](Self::push_unannounced)
+    /// queued, unless it went out since.
+    pub(crate) fn announce(&self) {
+        let mut st = self.lock();
+        if st.unannounced && st.pending > 0 {
+            st.unannounced = false;
+            drop(st);
+            self.wake_writer.notify_one();
+        }
+    }
+
+    fn push_encoded(&self, msg: &Msg, urgent: bool, unannounced: bool) -> Result<(), PushError> {
         let mut st = self.lock();
         if !st.accepting {
             return Err(PushError::Closed);
@@ -317,8 +344,10 @@ impl Outbox {
             m => m.dialog(),
         };
         // A `StartAck` is followed at once by the task's first message,
-        // most often its result: left to the writer, both go in one write.
-        let inline = !matches!(msg, Msg::StartAck { .. }) && self.may_write_inline(&st);
+        // most often its result: both go in one write.
+        let inline =
+            !unannounced && !matches!(msg, Msg::StartAck { .. }) && self.may_write_inline(&st);
+        let quiet_before = st.pending == 0 || st.unannounced;
         let (idx, passes) = st.place(ahead);
         let tail = st.buf_at(idx);
         let at = tail.len();
@@ -340,6 +369,11 @@ impl Outbox {
         if over {
             st.urgent += n;
         }
+        if unannounced && quiet_before {
+            st.unannounced = true;
+            return Ok(());
+        }
+        st.unannounced = false;
         if inline && self.write_now(&mut st) {
             return Ok(());
         }
@@ -385,6 +419,7 @@ impl Outbox {
             spliced,
         });
         st.pending += len;
+        st.unannounced = false;
         drop(st);
         self.wake_writer.notify_one();
         Ok(())
@@ -401,6 +436,7 @@ impl Outbox {
         let (idx, _) = st.place(None);
         st.buf_at(idx).extend_from_slice(frame);
         st.pending += frame.len();
+        st.unannounced = false;
         if inline && self.write_now(&mut st) {
             return Ok(());
         }
@@ -426,7 +462,7 @@ impl Outbox {
     /// Whether the frame being queued (under `st`'s lock) may be written
     /// by its sender; takes the permission if so.
     fn may_write_inline(&self, st: &OutState) -> bool {
-        st.pending == 0
+        (st.pending == 0 || st.unannounced)
             && !st.unflushed
             && self.inline_ok.load(Ordering::Relaxed)
             && self.inline_ok.swap(false, Ordering::Relaxed)
@@ -835,6 +871,57 @@ mod tests {
                 }
                 other => panic!("expected item {cid}, got {other:?}"),
             }
+        }
+        stop_writer(closed, writer).await;
+    }
+
+    /// A frame queued unannounced (a task's `StartAck`) does not wake the
+    /// writer: it leaves with the next frame, in the write that frame's
+    /// sender makes itself when allowed, else by the writer that frame
+    /// wakes; or by the writer once announced.
+    #[tokio::test]
+    async fn an_unannounced_frame_leaves_with_the_next() {
+        let (out, theirs) = outbox(256);
+        let mut r = FrameReader::new(theirs);
+        // No writer task runs: the allowed sender writes both frames.
+        out.allow_inline_write();
+        out.push_unannounced(&ping(1)).unwrap();
+        assert_eq!((out.batches(), out.lock().pending > 0), (0, true));
+        out.push_msg(&ping(2)).unwrap();
+        assert_eq!((out.batches(), out.lock().pending), (1, 0));
+        for cid in [1, 2] {
+            let got = tokio::time::timeout(SOON, next(&mut r)).await.unwrap();
+            assert!(
+                matches!(got, Some(Msg::Ping { cid: c }) if c == cid),
+                "{got:?}"
+            );
+        }
+
+        // With an idle writer (this test's runtime runs one task at a
+        // time: yielding lets it reach its wait), an unannounced frame
+        // waits for `announce`.
+        let (closed, writer) = start_writer(&out);
+        let yield_to_writer = async || {
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        };
+        yield_to_writer().await;
+        out.push_unannounced(&ping(3)).unwrap();
+        yield_to_writer().await;
+        assert!(out.lock().pending > 0, "the writer was woken");
+        out.announce();
+        let got = tokio::time::timeout(SOON, next(&mut r)).await.unwrap();
+        assert!(matches!(got, Some(Msg::Ping { cid: 3 })), "{got:?}");
+        // Not allowed to write itself: the next frame wakes the writer.
+        out.push_unannounced(&ping(4)).unwrap();
+        out.push_msg(&ping(5)).unwrap();
+        for cid in [4, 5] {
+            let got = tokio::time::timeout(SOON, next(&mut r)).await.unwrap();
+            assert!(
+                matches!(got, Some(Msg::Ping { cid: c }) if c == cid),
+                "{got:?}"
+            );
         }
         stop_writer(closed, writer).await;
     }

@@ -169,9 +169,12 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         let _running = running;
         // Borrowed, not cloned per call: an `Aid` holds a `String`.
         let me = rt2.aid();
+        // Not sent yet: it leaves with the handler's first message (its
+        // result, when it has one at once: one write), or when the
+        // handler first waits.
         let _ = conn
             .chan
-            .send(&Msg::StartAck {
+            .send_unannounced(&Msg::StartAck {
                 cid,
                 functype: entry.kind,
             })
@@ -183,6 +186,16 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                 None => AssertUnwindSafe(handler).catch_unwind().await,
             }
         };
+        let mut run = std::pin::pin!(run);
+        let mut acked = false;
+        let run = std::future::poll_fn(|cx| {
+            let polled = run.as_mut().poll(cx);
+            if polled.is_pending() && !acked {
+                acked = true;
+                conn.chan.announce();
+            }
+            polled
+        });
         // Polled only when the cancel woke it, not every time the handler
         // does (a stream's handler wakes per message; see `wake_gate`).
         let cancelled = Gated::new(token.cancelled());
@@ -191,6 +204,11 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             () = cancelled => None,
             r = run => Some(r),
         };
+        // The other outcomes may wait (for orphaned children, for the
+        // debugger) before their reply: the `StartAck` goes now.
+        if !matches!(outcome, Some(Ok(Reply::Ok(_)))) {
+            conn.chan.announce();
+        }
         // An endpoint's own failure (not its cancellation): what the
         // debugger's post-mortem looks at before it goes to the caller.
         let mut crashed = false;
