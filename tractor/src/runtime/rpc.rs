@@ -172,13 +172,15 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         // Not sent yet: it leaves with the handler's first message (its
         // result, when it has one at once: one write), or when the
         // handler first waits.
-        let _ = conn
-            .chan
-            .send_unannounced(&Msg::StartAck {
-                cid,
-                functype: entry.kind,
-            })
-            .await;
+        let ack = Msg::StartAck {
+            cid,
+            functype: entry.kind,
+        };
+        let _ = if entry.kind == FuncType::AsyncFunc {
+            conn.chan.send_unannounced(&ack).await
+        } else {
+            conn.chan.send(&ack).await
+        };
         let handler = (entry.handler)(inv);
         let run = async move {
             match &ctx {
@@ -186,23 +188,27 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                 None => AssertUnwindSafe(handler).catch_unwind().await,
             }
         };
-        let mut run = std::pin::pin!(run);
-        let mut acked = false;
-        let run = std::future::poll_fn(|cx| {
-            let polled = run.as_mut().poll(cx);
-            if polled.is_pending() && !acked {
-                acked = true;
-                conn.chan.announce();
-            }
-            polled
-        });
         // Polled only when the cancel woke it, not every time the handler
         // does (a stream's handler wakes per message; see `wake_gate`).
         let cancelled = Gated::new(token.cancelled());
-        let outcome = tokio::select! {
-            biased;
-            () = cancelled => None,
-            r = run => Some(r),
+        // In a block: a cancelled handler is dropped here, at once (its
+        // nurseries' children become orphans, whose failures count below).
+        let outcome = {
+            let mut run = std::pin::pin!(run);
+            let mut acked = false;
+            let run = std::future::poll_fn(|cx| {
+                let polled = run.as_mut().poll(cx);
+                if polled.is_pending() && !acked {
+                    acked = true;
+                    conn.chan.announce();
+                }
+                polled
+            });
+            tokio::select! {
+                biased;
+                () = cancelled => None,
+                r = run => Some(r),
+            }
         };
         // The other outcomes may wait (for orphaned children, for the
         // debugger) before their reply: the `StartAck` goes now.
