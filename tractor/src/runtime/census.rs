@@ -152,10 +152,12 @@ impl ActorRuntime {
 }
 
 fn flow_of(shared: &DialogShared) -> FlowView {
-    let ended = shared.terminal.borrow().as_ref().map(|t| match t {
-        Terminal::Returned(_) => Ending::Returned,
-        Terminal::Failed(_) => Ending::Failed,
-        Terminal::Lost => Ending::Lost,
+    let ended = shared.terminal.with(|t| {
+        t.map(|t| match t {
+            Terminal::Returned(_) => Ending::Returned,
+            Terminal::Failed(_) => Ending::Failed,
+            Terminal::Lost => Ending::Lost,
+        })
     });
     let (queued, queued_bytes) = shared.queued();
     FlowView {

@@ -11,11 +11,11 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore};
 
 use super::dialog_queue::QueueTx;
 
@@ -142,6 +142,54 @@ pub(crate) enum Terminal {
     Lost,
 }
 
+/// How a dialog ended: set once (the first end wins), read by anyone,
+/// awaited by the few that wait for it. A `watch` channel did this at
+/// the cost of eight locks when the end is set and eight more when it
+/// is dropped, on every call.
+#[derive(Default)]
+pub(crate) struct EndSignal {
+    end: Mutex<Option<Terminal>>,
+    set: Notify,
+}
+
+impl EndSignal {
+    /// Records `t` unless an end was recorded; wakes the waiters if so.
+    fn set(&self, t: Terminal) {
+        let mut end = super::actor::lock(&self.end);
+        if end.is_none() {
+            *end = Some(t);
+            drop(end);
+            self.set.notify_waiters();
+        }
+    }
+
+    /// The end, if the dialog ended.
+    pub(crate) fn get(&self) -> Option<Terminal> {
+        super::actor::lock(&self.end).clone()
+    }
+
+    /// What `f` makes of the end (without copying it).
+    pub(crate) fn with<R>(&self, f: impl FnOnce(Option<&Terminal>) -> R) -> R {
+        f(super::actor::lock(&self.end).as_ref())
+    }
+
+    /// Waits until `holds` is true of the end (`None` while the dialog
+    /// lasts). The end changes once: if it is set and `holds` is false of
+    /// it, this never returns.
+    pub(crate) async fn wait_for(&self, holds: impl Fn(Option<&Terminal>) -> bool) {
+        loop {
+            let set = self.set.notified();
+            tokio::pin!(set);
+            // Registered before the check: a `set` after it wakes us.
+            set.as_mut().enable();
+            if self.with(&holds) {
+                return;
+            }
+            set.await;
+        }
+    }
+}
+
 /// What a dialog we opened is, for a task dump: fixed when it opens,
 /// never touched by the message path.
 pub(crate) struct DialogTag {
@@ -198,9 +246,10 @@ pub(crate) struct DialogShared {
     unacked_bytes: AtomicUsize,
     /// Woken when credit frees unacknowledged bytes.
     bytes_freed: Notify,
-    pub terminal: watch::Sender<Option<Terminal>>,
+    /// How the dialog ended, once it has.
+    pub terminal: EndSignal,
     /// Set once `terminal` is: the check every stream item makes, without
-    /// the watch's lock.
+    /// its lock.
     ended: AtomicBool,
     /// Set for dialogs this actor opened to call an endpoint.
     pub tag: Option<DialogTag>,
@@ -235,7 +284,7 @@ impl DialogShared {
             credits: Semaphore::new(flow.window.max(1) as usize),
             unacked_bytes: AtomicUsize::new(0),
             bytes_freed: Notify::new(),
-            terminal: watch::channel(None).0,
+            terminal: EndSignal::default(),
             ended: AtomicBool::new(false),
             tag,
             phase: AtomicU8::new(0),
@@ -450,14 +499,7 @@ impl DialogShared {
 
     /// Records the end of the dialog (first one wins).
     pub(crate) fn finish(&self, t: Terminal) {
-        self.terminal.send_if_modified(|cur| {
-            if cur.is_none() {
-                *cur = Some(t);
-                true
-            } else {
-                false
-            }
-        });
+        self.terminal.set(t);
         self.ended.store(true, Ordering::Release);
     }
 
@@ -467,7 +509,7 @@ impl DialogShared {
     }
 
     pub(crate) fn terminal(&self) -> Option<Terminal> {
-        self.terminal.borrow().clone()
+        self.terminal.get()
     }
 }
 

@@ -189,14 +189,13 @@ async fn cancel_remote(core: &CtxCore, within: Duration) -> bool {
 /// Waits for the dialog's end, discarding stream messages (and returning
 /// their window, so a sender blocked on credit can reach its end).
 async fn drain_until_end(core: &CtxCore) -> Terminal {
-    let mut ended = core.shared.terminal.subscribe();
     loop {
         if let Some(t) = core.shared.terminal() {
             core.finish_dialog();
             return t;
         }
         tokio::select! {
-            _ = ended.changed() => {}
+            () = core.shared.terminal.wait_for(|t| t.is_some()) => {}
             m = std::future::poll_fn(|cx| core.poll_msg(cx)) => match m {
                 Some(Msg::Yield { pld, .. }) => core.consumed_one(pld.len()),
                 Some(_) => {}
@@ -274,12 +273,11 @@ impl Portal {
         // The body runs until it ends or the remote task fails (a cancel
         // we asked for through this context lets the body finish).
         let me = self.rt.aid().clone();
-        let mut remote_end = core.shared.terminal.subscribe();
         let body_res = {
             // Boxed: nested contexts would otherwise nest their bodies'
             // futures inline, and their poll frames, in one stack.
             let body = Box::pin(with_current(&core, body(&ctx, first)));
-            let failed = remote_end.wait_for(|t| match t {
+            let failed = core.shared.terminal.wait_for(|t| match t {
                 Some(Terminal::Failed(e)) => !own_cancel(&core, e, &me),
                 Some(Terminal::Lost) => true,
                 _ => false,

@@ -211,7 +211,6 @@ pub(super) fn take_credits_now(core: &CtxCore, most: usize) -> Result<usize, Err
 
 /// Waits for one message of window, or the dialog's end.
 pub(super) async fn wait_credit(core: &CtxCore) -> Result<(), Error> {
-    let mut ended = core.shared.terminal.subscribe();
     tokio::select! {
         permit = core.shared.credits.acquire() => match permit {
             Ok(p) => {
@@ -220,7 +219,7 @@ pub(super) async fn wait_credit(core: &CtxCore) -> Result<(), Error> {
             }
             Err(_) => Err(core.misuse(Misuse::WindowClosed)),
         },
-        _ = ended.wait_for(Option::is_some) => {
+        () = core.shared.terminal.wait_for(|t| t.is_some()) => {
             Err(core.terminal_error().unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)))
         }
     }
@@ -229,10 +228,9 @@ pub(super) async fn wait_credit(core: &CtxCore) -> Result<(), Error> {
 /// Waits until the bytes sent and not acknowledged are under the byte
 /// window, or the dialog's end.
 pub(super) async fn wait_byte_room(core: &CtxCore) -> Result<(), Error> {
-    let mut ended = core.shared.terminal.subscribe();
     tokio::select! {
         () = core.shared.byte_room() => Ok(()),
-        _ = ended.wait_for(Option::is_some) => {
+        () = core.shared.terminal.wait_for(|t| t.is_some()) => {
             Err(core.terminal_error().unwrap_or_else(|| core.misuse(Misuse::RemoteReturned)))
         }
     }
