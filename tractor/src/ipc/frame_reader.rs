@@ -158,9 +158,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 if self.buffered() == 0 && self.fill(4).await? == 0 {
                     return Ok(None);
                 }
-                match tokio::time::timeout(within, self.read_rest(max)).await {
-                    Ok(len) => len?,
-                    Err(_) => return Err(self.stalled(within)),
+                // Most often that read brought the whole frame: no deadline
+                // (a clock read and a timer) to set up.
+                match self.complete_frame(max)? {
+                    Some(len) => len,
+                    None => match tokio::time::timeout(within, self.read_rest(max)).await {
+                        Ok(len) => len?,
+                        Err(_) => return Err(self.stalled(within)),
+                    },
                 }
             }
         };
