@@ -13,16 +13,15 @@
 
 use std::sync::Arc;
 
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Interval, MissedTickBehavior};
 
 use super::conn::{Conn, LostReason};
+use super::ticker::{self, Ticks};
 use crate::ipc::{Heartbeat, Msg};
 
 /// Watches `conn` until it closes.
 pub(crate) async fn watch(conn: Arc<Conn>, hb: Heartbeat) {
-    let mut tick =
-        tokio::time::interval_at(tokio::time::Instant::now() + hb.interval(), hb.interval());
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut tick = Tick::every(hb.interval());
     let limit = hb.silent_ticks();
     let mut heard = conn.heard();
     let mut written = conn.chan.batches_written();
@@ -55,5 +54,36 @@ pub(crate) async fn watch(conn: Arc<Conn>, hb: Heartbeat) {
             conn.chan.send_soon(Msg::Heartbeat);
         }
         written = now_written;
+    }
+}
+
+/// The watchdog's ticks: from the process's ticker thread (see `ticker`),
+/// or from a tokio timer if that thread could not be started.
+enum Tick {
+    Thread(Ticks),
+    Timer(Interval),
+}
+
+impl Tick {
+    fn every(interval: std::time::Duration) -> Tick {
+        match ticker::every(interval) {
+            Ok(ticks) => Tick::Thread(ticks),
+            Err(e) => {
+                tracing::debug!(target: "tractor::ipc", "no ticker thread ({e}): heartbeats use a timer");
+                let mut timer =
+                    tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+                timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                Tick::Timer(timer)
+            }
+        }
+    }
+
+    async fn tick(&mut self) {
+        match self {
+            Tick::Thread(ticks) => ticks.tick().await,
+            Tick::Timer(timer) => {
+                timer.tick().await;
+            }
+        }
     }
 }

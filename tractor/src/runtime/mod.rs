@@ -33,5 +33,6 @@ pub(crate) mod root;
 pub(crate) mod rpc;
 pub(crate) mod share;
 pub(crate) mod supervisor;
+pub(crate) mod ticker;
 pub(crate) mod trace;
 pub(crate) mod wake_gate;
