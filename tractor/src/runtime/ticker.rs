@@ -22,6 +22,9 @@ use tokio::sync::Notify;
 struct Source {
     count: AtomicU64,
     ticked: Notify,
+    /// The process whose thread ticks it: a forked child inherits the
+    /// source, not the thread.
+    pid: u32,
 }
 
 /// The sources running, by interval (few: one per heartbeat setting).
@@ -40,7 +43,8 @@ pub(crate) struct Ticks {
 /// (started on first use; it ends once no watchdog holds its ticks).
 pub(crate) fn every(interval: Duration) -> std::io::Result<Ticks> {
     let mut sources = crate::runtime::actor::lock(&SOURCES);
-    sources.retain(|(_, s)| s.strong_count() > 0);
+    let pid = std::process::id();
+    sources.retain(|(_, s)| s.upgrade().is_some_and(|s| s.pid == pid));
     let running = sources
         .iter()
         .find(|(d, _)| *d == interval)
@@ -51,6 +55,7 @@ pub(crate) fn every(interval: Duration) -> std::io::Result<Ticks> {
             let s = Arc::new(Source {
                 count: AtomicU64::new(0),
                 ticked: Notify::new(),
+                pid,
             });
             let weak = Arc::downgrade(&s);
             std::thread::Builder::new()
