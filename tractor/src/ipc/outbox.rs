@@ -586,6 +586,10 @@ impl Outbox {
         loop {
             let all = std::future::poll_fn(|cx| {
                 let mut st = self.lock();
+                // The writer has these bytes now (it may wait on the socket
+                // with its own waker, which a sender's write would take):
+                // none is left for a sender to write itself.
+                st.unannounced = false;
                 let before = st.pending;
                 let done = st.drain(cx, TURN_BYTES);
                 if st.pending < before {
@@ -920,6 +924,41 @@ mod tests {
             let got = tokio::time::timeout(SOON, next(&mut r)).await.unwrap();
             assert!(
                 matches!(got, Some(Msg::Ping { cid: c }) if c == cid),
+                "{got:?}"
+            );
+        }
+        stop_writer(closed, writer).await;
+    }
+
+    /// A writer waiting on a full socket for bytes queued unannounced
+    /// keeps the socket: a sender allowed to write leaves its frame to
+    /// the writer (its write would take the socket's wake-up from it,
+    /// and the writer would never be polled again), and both frames
+    /// arrive once the peer reads.
+    #[tokio::test]
+    async fn a_writer_waiting_on_the_socket_keeps_it() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut ours, mut theirs) = tokio::io::duplex(64);
+        ours.write_all(&[7; 64]).await.unwrap();
+        let out = Arc::new(Outbox::new(Box::pin(ours), Vec::new()));
+        out.push_unannounced(&ping(1)).unwrap();
+        // The writer takes the bytes and waits on the full socket.
+        let (closed, writer) = start_writer(&out);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        out.allow_inline_write();
+        out.push_msg(&ping(2)).unwrap();
+        let mut filler = [0; 64];
+        tokio::time::timeout(SOON, theirs.read_exact(&mut filler))
+            .await
+            .unwrap()
+            .unwrap();
+        let mut r = FrameReader::new(theirs);
+        for cid in [1, 2] {
+            let got = tokio::time::timeout(SOON, next(&mut r)).await;
+            assert!(
+                matches!(got, Ok(Some(Msg::Ping { cid: c })) if c == cid),
                 "{got:?}"
             );
         }

@@ -90,21 +90,20 @@ impl<F: Future> Future for AtHome<F> {
         // The body's `spawn_local` lands in the set.
         let _in_set = this.tasks.enter();
         for _ in 0..ROUNDS {
-            wakes.polling.store(true, SeqCst);
-            if wakes.body.swap(false, SeqCst)
-                && let Poll::Ready(out) = this
-                    .body
-                    .as_mut()
-                    .poll(&mut Context::from_waker(&this.body_waker))
             {
-                wakes.polling.store(false, SeqCst);
-                return Poll::Ready(out);
+                let _polling = Polling::set(&wakes.polling);
+                let body_cx = &mut Context::from_waker(&this.body_waker);
+                if wakes.body.swap(false, SeqCst)
+                    && let Poll::Ready(out) = this.body.as_mut().poll(body_cx)
+                {
+                    return Poll::Ready(out);
+                }
+                if wakes.tasks.swap(false, SeqCst) {
+                    // `Ready` means no task is left now; the body may spawn more.
+                    let _ =
+                        Pin::new(&mut this.tasks).poll(&mut Context::from_waker(&this.tasks_waker));
+                }
             }
-            if wakes.tasks.swap(false, SeqCst) {
-                // `Ready` means no task is left now; the body may spawn more.
-                let _ = Pin::new(&mut this.tasks).poll(&mut Context::from_waker(&this.tasks_waker));
-            }
-            wakes.polling.store(false, SeqCst);
             if !wakes.body.load(SeqCst) && !wakes.tasks.load(SeqCst) {
                 return Poll::Pending;
             }
@@ -112,6 +111,23 @@ impl<F: Future> Future for AtHome<F> {
         // Still woken: the runtime polls again after its turn at I/O.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+/// Marks an [`AtHome`] poll under way until dropped (by a panic too:
+/// wakes after it must reach the task again).
+struct Polling<'a>(&'a AtomicBool);
+
+impl<'a> Polling<'a> {
+    fn set(flag: &'a AtomicBool) -> Self {
+        flag.store(true, SeqCst);
+        Polling(flag)
+    }
+}
+
+impl Drop for Polling<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, SeqCst);
     }
 }
 

@@ -169,9 +169,11 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         let _running = running;
         // Borrowed, not cloned per call: an `Aid` holds a `String`.
         let me = rt2.aid();
-        // Not sent yet: it leaves with the handler's first message (its
-        // result, when it has one at once: one write), or when the
-        // handler first waits.
+        // A plain call's `StartAck` is not sent yet: it leaves with the
+        // result when the handler has one at once (one write), or when
+        // the handler first waits. Its caller waits only for the result;
+        // a context's or a stream's waits for the `StartAck` itself (a
+        // refused stream fails there), which goes at once.
         let ack = Msg::StartAck {
             cid,
             functype: entry.kind,
@@ -181,6 +183,10 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         } else {
             conn.chan.send(&ack).await
         };
+        // However the task ends (a handler that panics before its first
+        // poll, a reply that cannot be encoded, the task dropped), the
+        // `StartAck` is not left waiting for another frame.
+        let _announce = AnnounceOnDrop(&conn.chan);
         let handler = (entry.handler)(inv);
         let run = async move {
             match &ctx {
@@ -275,6 +281,16 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         )
         .instrument(span),
     );
+}
+
+/// Sends a channel's unannounced frames (a task's `StartAck`) when
+/// dropped, unless they went out already.
+struct AnnounceOnDrop<'a>(&'a crate::ipc::Channel);
+
+impl Drop for AnnounceOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.announce();
+    }
 }
 
 /// What an RPC task knows of itself, for code running in it.
