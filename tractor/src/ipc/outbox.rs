@@ -808,6 +808,25 @@ mod tests {
             .expect("it ended cleanly");
     }
 
+    /// Lets a writer from [`start_writer`] run until it waits (a test's
+    /// runtime runs one task at a time: each yield lets it go on).
+    async fn let_writer_run() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Reads the pings `cids`, in order, each within [`SOON`].
+    async fn expect_pings(r: &mut FrameReader<tokio::io::DuplexStream>, cids: &[u64]) {
+        for &cid in cids {
+            let got = tokio::time::timeout(SOON, next(r)).await;
+            assert!(
+                matches!(got, Ok(Some(Msg::Ping { cid: c })) if c == cid),
+                "expected ping {cid}, got {got:?}"
+            );
+        }
+    }
+
     fn outbox(pipe: usize) -> (Arc<Outbox>, tokio::io::DuplexStream) {
         let (ours, theirs) = tokio::io::duplex(pipe);
         (Arc::new(Outbox::new(Box::pin(ours), Vec::new())), theirs)
@@ -893,26 +912,13 @@ mod tests {
         assert_eq!((out.batches(), out.lock().pending > 0), (0, true));
         out.push_msg(&ping(2)).unwrap();
         assert_eq!((out.batches(), out.lock().pending), (1, 0));
-        for cid in [1, 2] {
-            let got = tokio::time::timeout(SOON, next(&mut r)).await.unwrap();
-            assert!(
-                matches!(got, Some(Msg::Ping { cid: c }) if c == cid),
-                "{got:?}"
-            );
-        }
+        expect_pings(&mut r, &[1, 2]).await;
 
-        // With an idle writer (this test's runtime runs one task at a
-        // time: yielding lets it reach its wait), an unannounced frame
-        // waits for `announce`.
+        // With an idle writer, an unannounced frame waits for `announce`.
         let (closed, writer) = start_writer(&out);
-        let yield_to_writer = async || {
-            for _ in 0..10 {
-                tokio::task::yield_now().await;
-            }
-        };
-        yield_to_writer().await;
+        let_writer_run().await;
         out.push_unannounced(&ping(3)).unwrap();
-        yield_to_writer().await;
+        let_writer_run().await;
         assert!(out.lock().pending > 0, "the writer was woken");
         out.announce();
         let got = tokio::time::timeout(SOON, next(&mut r)).await.unwrap();
@@ -920,13 +926,7 @@ mod tests {
         // Not allowed to write itself: the next frame wakes the writer.
         out.push_unannounced(&ping(4)).unwrap();
         out.push_msg(&ping(5)).unwrap();
-        for cid in [4, 5] {
-            let got = tokio::time::timeout(SOON, next(&mut r)).await.unwrap();
-            assert!(
-                matches!(got, Some(Msg::Ping { cid: c }) if c == cid),
-                "{got:?}"
-            );
-        }
+        expect_pings(&mut r, &[4, 5]).await;
         stop_writer(closed, writer).await;
     }
 
@@ -944,9 +944,7 @@ mod tests {
         out.push_unannounced(&ping(1)).unwrap();
         // The writer takes the bytes and waits on the full socket.
         let (closed, writer) = start_writer(&out);
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
+        let_writer_run().await;
         out.allow_inline_write();
         out.push_msg(&ping(2)).unwrap();
         let mut filler = [0; 64];
@@ -955,13 +953,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let mut r = FrameReader::new(theirs);
-        for cid in [1, 2] {
-            let got = tokio::time::timeout(SOON, next(&mut r)).await;
-            assert!(
-                matches!(got, Ok(Some(Msg::Ping { cid: c })) if c == cid),
-                "{got:?}"
-            );
-        }
+        expect_pings(&mut r, &[1, 2]).await;
         stop_writer(closed, writer).await;
     }
 

@@ -55,10 +55,17 @@ pub(crate) fn at_home<F: Future>(body: F) -> AtHome<F> {
     AtHome {
         body: Box::pin(body),
         tasks: LocalSet::new(),
-        body_waker: Waker::from(Arc::new(BodyWake(wakes.clone()))),
-        tasks_waker: Waker::from(Arc::new(TasksWake(wakes.clone()))),
+        body_waker: half_waker(&wakes, true),
+        tasks_waker: half_waker(&wakes, false),
         wakes,
     }
+}
+
+fn half_waker(wakes: &Arc<Wakes>, body: bool) -> Waker {
+    Waker::from(Arc::new(HalfWake {
+        wakes: wakes.clone(),
+        body,
+    }))
 }
 
 /// How many rounds (the body if woken, then the tasks if woken) one
@@ -144,38 +151,25 @@ struct Wakes {
     outer: AtomicWaker,
 }
 
-impl Wakes {
-    fn wake(&self, half: &AtomicBool) {
+/// The waker of one half of an [`AtHome`]: the body (`body`) or the
+/// task set.
+struct HalfWake {
+    wakes: Arc<Wakes>,
+    body: bool,
+}
+
+impl Wake for HalfWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let w = &self.wakes;
+        let half = if self.body { &w.body } else { &w.tasks };
         half.store(true, SeqCst);
-        if !self.polling.load(SeqCst) {
-            self.outer.wake();
+        if !w.polling.load(SeqCst) {
+            w.outer.wake();
         }
-    }
-}
-
-/// The body's waker.
-struct BodyWake(Arc<Wakes>);
-
-impl Wake for BodyWake {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.wake(&self.0.body);
-    }
-}
-
-/// The waker of the task set.
-struct TasksWake(Arc<Wakes>);
-
-impl Wake for TasksWake {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.wake(&self.0.tasks);
     }
 }
 

@@ -178,15 +178,16 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             cid,
             functype: entry.kind,
         };
-        let _ = if entry.kind == FuncType::AsyncFunc {
+        let held = entry.kind == FuncType::AsyncFunc;
+        let _ = if held {
             conn.chan.send_unannounced(&ack).await
         } else {
             conn.chan.send(&ack).await
         };
-        // However the task ends (a handler that panics before its first
-        // poll, a reply that cannot be encoded, the task dropped), the
-        // `StartAck` is not left waiting for another frame.
-        let _announce = AnnounceOnDrop(&conn.chan);
+        let mut ack = HeldAck {
+            chan: &conn.chan,
+            held,
+        };
         let handler = (entry.handler)(inv);
         let run = async move {
             match &ctx {
@@ -201,12 +202,10 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         // nurseries' children become orphans, whose failures count below).
         let outcome = {
             let mut run = std::pin::pin!(run);
-            let mut acked = false;
             let run = std::future::poll_fn(|cx| {
                 let polled = run.as_mut().poll(cx);
-                if polled.is_pending() && !acked {
-                    acked = true;
-                    conn.chan.announce();
+                if polled.is_pending() {
+                    ack.release();
                 }
                 polled
             });
@@ -219,7 +218,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         // The other outcomes may wait (for orphaned children, for the
         // debugger) before their reply: the `StartAck` goes now.
         if !matches!(outcome, Some(Ok(Reply::Ok(_)))) {
-            conn.chan.announce();
+            ack.release();
         }
         // An endpoint's own failure (not its cancellation): what the
         // debugger's post-mortem looks at before it goes to the caller.
@@ -264,9 +263,13 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             rt2.note_task_failed(entry.path, error).await;
         }
         conn.finish_task(cid);
-        if let Err(e) = conn.chan.send(&reply).await {
+        match conn.chan.send(&reply).await {
+            // The `StartAck` left with it.
+            Ok(()) => ack.held = false,
             // The caller vanished; its loss is handled by the channel's loop.
-            tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{}`: {e}", entry.path);
+            Err(e) => {
+                tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{}`: {e}", entry.path);
+            }
         }
     };
     let key = super::conn::conn_key(&conn_for_key);
@@ -283,13 +286,29 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
     );
 }
 
-/// Sends a channel's unannounced frames (a task's `StartAck`) when
-/// dropped, unless they went out already.
-struct AnnounceOnDrop<'a>(&'a crate::ipc::Channel);
+/// A plain call's `StartAck`, queued without waking the writer (see
+/// [`Channel::send_unannounced`](crate::ipc::Channel::send_unannounced))
+/// until the task's reply takes it along or [`release`](Self::release)
+/// sends it. However the task ends (a handler that panics before its
+/// first poll, a reply that cannot be encoded, the task dropped), it is
+/// released then, not left waiting for another frame.
+struct HeldAck<'a> {
+    chan: &'a crate::ipc::Channel,
+    held: bool,
+}
 
-impl Drop for AnnounceOnDrop<'_> {
+impl HeldAck<'_> {
+    /// Wakes the writer for the `StartAck`, if it is still held.
+    fn release(&mut self) {
+        if std::mem::take(&mut self.held) {
+            self.chan.announce();
+        }
+    }
+}
+
+impl Drop for HeldAck<'_> {
     fn drop(&mut self) {
-        self.0.announce();
+        self.release();
     }
 }
 
