@@ -23,6 +23,7 @@ both_transports!(
     large_frames_are_refused_before_the_handshake,
     tasks_past_the_limits_are_refused,
     an_oversized_trace_carrier_drops_only_its_connection,
+    calls_whose_replies_are_not_read_wait_for_room,
 );
 
 /// Says `started`, opens its stream, and waits.
@@ -626,6 +627,68 @@ async fn an_oversized_trace_carrier_drops_only_its_connection(t: TransportKind) 
         .await;
         still_serves(&mut peer, 6).await;
         assert_eq!(p.run(common::add::call(2, 2)).await?, 4);
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A peer that calls without reading its replies fills the callee's
+/// write buffer. Past its mark, calls that would be answered from the
+/// message loop wait in tasks of their own for room instead, so what the
+/// callee holds for the peer stays bounded; once the peer reads, every
+/// reply arrives, after its own `StartAck`, none lost or mixed up.
+async fn calls_whose_replies_are_not_read_wait_for_room(t: TransportKind) {
+    // 10 MiB of replies: more than the sockets' buffers and the mark.
+    const CALLS: u64 = 160;
+    in_nursery(t, async |an| {
+        let (p, addr) = daemon(an).await?;
+        let mut raw = raw_peer(&addr).await;
+        let filler = "x".repeat(64 * 1024);
+        for i in 0..CALLS {
+            let call = Msg::Start(Box::new(Start {
+                cid: 2 * i,
+                ns: MODULE.to_string(),
+                func: "echo".into(),
+                args: postcard::to_stdvec(&(format!("{i}:{filler}"),)).expect("args"),
+                kind: FuncType::AsyncFunc,
+                sig: None,
+                flow: FlowSpec::default(),
+                trace: None,
+            }));
+            raw.send(&call).await.expect("send Start");
+        }
+        let mut acked = std::collections::HashSet::new();
+        let mut returned = std::collections::HashSet::new();
+        while returned.len() < CALLS as usize {
+            let what = format!("the replies ({} of {CALLS} so far)", returned.len());
+            match expect_msg(&mut raw, &what, |m| {
+                matches!(
+                    m,
+                    Msg::StartAck { .. } | Msg::Return { .. } | Msg::Error { .. }
+                )
+            })
+            .await
+            {
+                Msg::StartAck { cid, .. } => assert!(acked.insert(cid), "two StartAcks for {cid}"),
+                Msg::Return { cid, pld } => {
+                    assert!(
+                        acked.contains(&cid),
+                        "the Return of {cid} came before its StartAck"
+                    );
+                    let echoed: String = postcard::from_bytes(&pld).expect("a string");
+                    assert!(
+                        echoed.starts_with(&format!("{}:x", cid / 2)),
+                        "{cid}'s reply mixed up"
+                    );
+                    assert_eq!(echoed.len(), format!("{}:", cid / 2).len() + filler.len());
+                    assert!(returned.insert(cid), "two Returns for {cid}");
+                }
+                other => panic!("a call failed: {other:?}"),
+            }
+        }
+        still_serves(&mut raw, 2 * CALLS).await;
         p.cancel_actor().await?;
         Ok(())
     })

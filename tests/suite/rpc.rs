@@ -1,8 +1,9 @@
-//! Portals: typed calls, name-based calls, concurrency, dropped calls.
+//! Portals: typed calls, name-based calls, concurrency, dropped calls,
+//! calls answered at once and calls that wait.
 
 use std::time::Duration;
 
-use tractor::TransportKind;
+use tractor::{RemoteErrorKind, TransportKind};
 
 use crate::both_transports;
 use crate::common::{self, MODULE, in_nursery};
@@ -11,6 +12,7 @@ both_transports!(
     typed_and_named_calls_agree,
     many_concurrent_calls_on_one_portal,
     dropped_call_cancels_the_remote_task,
+    calls_ready_at_once_and_calls_that_wait_mix,
 );
 
 async fn typed_and_named_calls_agree(t: TransportKind) {
@@ -69,6 +71,62 @@ async fn dropped_call_cancels_the_remote_task(t: TransportKind) {
             Ok::<_, tractor::Error>(crate::wait::holds(n == 0, format!("{n} still running")))
         })
         .await?;
+        assert_eq!(p.run(common::add::call(1, 2)).await?, 3);
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Waits `turns` turns of the event loop, then answers with the name of
+/// the actor it runs in.
+#[tractor::endpoint]
+async fn name_after(turns: u32) -> Result<String, tractor::Error> {
+    for _ in 0..turns {
+        tokio::task::yield_now().await;
+    }
+    Ok(tractor::current_actor()?.name().to_string())
+}
+
+/// A call with its result at once is answered from the message loop; one
+/// that waits goes on in a task of its own. Mixed and concurrent, each
+/// kind sees its actor and gets its own answer: a value, an error or a
+/// panic.
+async fn calls_ready_at_once_and_calls_that_wait_mix(t: TransportKind) {
+    in_nursery(t, async |an| {
+        let p = an
+            .start_actor("mixed")
+            .enable_modules([MODULE, module_path!()])
+            .await?;
+        for round in 0..3u32 {
+            let names = (0..40u32).map(|i| p.run(name_after::call((i + round) % 4)));
+            let sums = (0..40u64).map(|i| p.run(common::add::call(i, 1)));
+            let errors = (0..10u32).map(|i| p.run(common::need_coffee::call(i % 3)));
+            let panics = (0..10u32).map(|i| p.run(common::panic_now::call(format!("boom {i}"))));
+            let (names, sums, errors, panics) = tokio::join!(
+                futures::future::join_all(names),
+                futures::future::try_join_all(sums),
+                futures::future::join_all(errors),
+                futures::future::join_all(panics),
+            );
+            for name in names {
+                assert_eq!(name?, "mixed");
+            }
+            assert_eq!(sums?, (1..=40).collect::<Vec<u64>>());
+            for (i, e) in errors.into_iter().enumerate() {
+                let e = e.unwrap_err();
+                let r = e.as_remote().expect("a remote error");
+                assert_eq!(r.kind(), RemoteErrorKind::User, "{r}");
+                assert_eq!(r.message(), format!("only {} cups of coffee", i % 3));
+            }
+            for (i, e) in panics.into_iter().enumerate() {
+                let e = e.unwrap_err();
+                let r = e.as_remote().expect("a remote error");
+                assert_eq!(r.kind(), RemoteErrorKind::Panic, "{r}");
+                assert!(r.message().contains(&format!("boom {i}")), "{r}");
+            }
+        }
         assert_eq!(p.run(common::add::call(1, 2)).await?, 3);
         p.cancel_actor().await?;
         Ok(())

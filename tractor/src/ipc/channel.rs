@@ -248,6 +248,35 @@ impl Channel {
             .map_err(|e| self.push_error(e))
     }
 
+    /// Whether a message queued now would not wait for room (see
+    /// [`send`](Self::send)).
+    pub(crate) fn has_room(&self) -> bool {
+        self.inner.out.has_room()
+    }
+
+    /// [`send`](Self::send) from code that cannot wait (the message loop,
+    /// replying to a call at once): the caller saw
+    /// [`has_room`](Self::has_room) and queued nothing since but what it
+    /// answers with.
+    pub(crate) fn send_in_room(&self, msg: &Msg) -> Result<(), IpcError> {
+        if self.inner.closed.is_closed() {
+            return Err(self.closed_error());
+        }
+        self.inner.out.push_msg(msg).map_err(|e| self.push_error(e))
+    }
+
+    /// [`send_unannounced`](Self::send_unannounced) from code that cannot
+    /// wait, as [`send_in_room`](Self::send_in_room).
+    pub(crate) fn send_unannounced_in_room(&self, msg: &Msg) -> Result<(), IpcError> {
+        if self.inner.closed.is_closed() {
+            return Err(self.closed_error());
+        }
+        self.inner
+            .out
+            .push_unannounced(msg)
+            .map_err(|e| self.push_error(e))
+    }
+
     /// Sends what [`send_unannounced`](Self::send_unannounced) queued, if
     /// it is still waiting.
     pub(crate) fn announce(&self) {

@@ -32,6 +32,12 @@ pub(crate) async fn scope<F: std::future::Future>(rt: Arc<ActorRuntime>, fut: F)
     TASK_ACTOR.scope(rt, fut).await
 }
 
+/// Runs `f` with `rt` as its ambient actor (a task's first poll, made
+/// before it is a task).
+pub(crate) fn sync_scope<R>(rt: Arc<ActorRuntime>, f: impl FnOnce() -> R) -> R {
+    TASK_ACTOR.sync_scope(rt, f)
+}
+
 /// Sets the thread's ambient actor until the guard drops.
 pub(crate) struct ThreadActorGuard {
     prev: Option<Arc<ActorRuntime>>,

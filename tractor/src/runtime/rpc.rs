@@ -11,7 +11,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
-use tracing::Instrument;
+use futures::future::LocalBoxFuture;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, Span};
 
 use super::actor::{ActorRuntime, lock};
 use super::conn::{Conn, Inbox, TaskSlot};
@@ -113,47 +115,6 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         tracing::debug!(target: "tractor::runtime", "refused `{ns}::{func}` from {}: {reason}", conn.chan.peer());
         return refuse(LocalError::new(boxed_types::TOO_MANY_TASKS, reason).into_data(me));
     }
-    let running = Running::enter(rt);
-    let token = rt.cancel.child_token();
-    let canceller = Arc::new(Mutex::new(None));
-    let failure = Arc::new(Mutex::new(None));
-    let (inbox, ctx) = if entry.kind == FuncType::AsyncFunc {
-        (None, None)
-    } else {
-        let (inbox, rx) = Inbox::new(cid, flow, &conn.limits, conn.budget.clone(), None);
-        let seed = CtxSeed {
-            rt: rt.clone(),
-            conn: conn.clone(),
-            cid,
-            rx,
-            shared: inbox.shared.clone(),
-            token: token.clone(),
-            canceller: canceller.clone(),
-        };
-        (Some(inbox), Some(CtxCore::callee(seed, entry.path)))
-    };
-    conn.register_task(
-        cid,
-        TaskSlot {
-            token: token.clone(),
-            canceller: canceller.clone(),
-            failure: failure.clone(),
-            inbox,
-            path: entry.path,
-            kind: entry.kind,
-            since: std::time::Instant::now(),
-        },
-    );
-    let inv = Invocation {
-        args,
-        path: entry.path,
-        ctx: ctx.clone(),
-    };
-    let conn = conn.clone();
-    let conn_for_key = conn.clone();
-    let rt2 = rt.clone();
-    let orphans = Orphans::default();
-    let orphans_scope = orphans.clone();
     let ids = SpanIds::for_task(trace.as_ref());
     let span = tracing::debug_span!(
         parent: &rt.span,
@@ -165,43 +126,258 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         parent_span_id = ids.parent_field(),
     );
     super::trace::attach(&span, ids, trace.as_ref());
-    let task = async move {
-        let _running = running;
-        // Borrowed, not cloned per call: an `Aid` holds a `String`.
-        let me = rt2.aid();
-        // A plain call's `StartAck` is not sent yet: it leaves with the
-        // result when the handler has one at once (one write), or when
-        // the handler first waits. Its caller waits only for the result;
-        // a context's or a stream's waits for the `StartAck` itself (a
-        // refused stream fails there), which goes at once.
-        let ack = Msg::StartAck {
+    let scope = TaskScope {
+        caller: super::conn::conn_key(conn),
+        path: entry.path,
+        trace: ids,
+    };
+    let orphans = Orphans::default();
+    if entry.kind != FuncType::AsyncFunc {
+        let slots = Slots::new(rt);
+        let (inbox, rx) = Inbox::new(cid, flow, &conn.limits, conn.budget.clone(), None);
+        let seed = CtxSeed {
+            rt: rt.clone(),
+            conn: conn.clone(),
             cid,
-            functype: entry.kind,
+            rx,
+            shared: inbox.shared.clone(),
+            token: slots.token.clone(),
+            canceller: slots.canceller.clone(),
         };
-        let held = entry.kind == FuncType::AsyncFunc;
-        let _ = if held {
-            conn.chan.send_unannounced(&ack).await
-        } else {
-            conn.chan.send(&ack).await
+        let core = CtxCore::callee(seed, entry.path);
+        conn.register_task(cid, slots.slot(entry, Some(inbox)));
+        let handler = (entry.handler)(Invocation {
+            args,
+            path: entry.path,
+            ctx: Some(core.clone()),
+        });
+        let run =
+            async move { with_current(&core, AssertUnwindSafe(handler).catch_unwind()).await };
+        // The caller of a context or a stream waits for the `StartAck`
+        // itself (a refused stream fails there): it goes at once.
+        let task = Task {
+            rt: rt.clone(),
+            conn: conn.clone(),
+            cid,
+            entry,
+            slots,
+            orphans,
+        };
+        return task.spawn(Ack::Send, Box::pin(run), scope, span);
+    }
+    let mut run = AssertUnwindSafe((entry.handler)(Invocation {
+        args,
+        path: entry.path,
+        ctx: None,
+    }))
+    .catch_unwind();
+    let ack = if conn.chan.has_room() {
+        // A plain call's handler is first polled here, in the message
+        // loop: one with its result at once costs no task, and its
+        // `StartAck` and result leave in one write. One that waits
+        // goes on in a task of its own, which polls it again with its
+        // own waker (the one this poll was given wakes nothing).
+        let polled = span.in_scope(|| {
+            scope.enter(rt, &orphans, || {
+                run.poll_unpin(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+            })
+        });
+        match polled {
+            // A failure waits for the debugger's look at it before the
+            // caller hears of it (see the task): not here.
+            std::task::Poll::Ready(outcome)
+                if !rt.p.debug_mode || matches!(outcome, Ok(Reply::Ok(_))) =>
+            {
+                let (reply, _) = reply_of(cid, outcome, me, entry.path);
+                return reply_at_once(conn, entry.path, start_ack(cid, entry), reply);
+            }
+            std::task::Poll::Ready(outcome) => {
+                let task = Task::new(rt, conn, cid, entry, orphans);
+                return task.spawn(
+                    Ack::Send,
+                    Box::pin(std::future::ready(outcome)),
+                    scope,
+                    span,
+                );
+            }
+            std::task::Poll::Pending => {
+                // It waits: its `StartAck` goes now.
+                if let Err(e) = conn.chan.send_in_room(&start_ack(cid, entry)) {
+                    tracing::debug!(target: "tractor::ipc", "could not acknowledge `{}`: {e}", entry.path);
+                }
+                Ack::Sent
+            }
+        }
+    } else {
+        Ack::Hold
+    };
+    let task = Task::new(rt, conn, cid, entry, orphans);
+    task.spawn(ack, Box::pin(run), scope, span);
+}
+
+/// A call's `StartAck`.
+fn start_ack(cid: Cid, entry: &EndpointEntry) -> Msg {
+    Msg::StartAck {
+        cid,
+        functype: entry.kind,
+    }
+}
+
+/// The reply to a handler's end (not its cancellation), and whether it
+/// is the endpoint's own failure: what the debugger's post-mortem looks
+/// at before it goes to the caller.
+fn reply_of(cid: Cid, outcome: Outcome, me: &Aid, path: &str) -> (Msg, bool) {
+    match outcome {
+        Ok(Reply::Ok(pld)) => (Msg::Return { cid, pld }, false),
+        Ok(Reply::Err(e)) => (error_msg(cid, e.into_data(me)), true),
+        Err(panic) => {
+            tracing::error!(target: "tractor::runtime", "endpoint `{path}` panicked");
+            (error_msg(cid, box_panic(panic).into_data(me)), true)
+        }
+    }
+}
+
+/// Queues a plain call's `StartAck` and its reply from the message loop,
+/// which saw room for them: the reply's write takes the `StartAck` along.
+fn reply_at_once(conn: &Conn, path: &str, ack: Msg, reply: Msg) {
+    let sent = conn
+        .chan
+        .send_unannounced_in_room(&ack)
+        .and_then(|()| conn.chan.send_in_room(&reply));
+    if let Err(e) = sent {
+        // The caller vanished; its loss is handled by the channel's loop.
+        tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{path}`: {e}");
+    }
+}
+
+/// What a handler ends with: its reply, or its panic.
+type Outcome = Result<Reply, Box<dyn std::any::Any + Send>>;
+
+/// Where a task's `StartAck` stands when the task starts.
+enum Ack {
+    /// Already queued.
+    Sent,
+    /// To send at once.
+    Send,
+    /// To queue unannounced, for the reply to take along (a plain call).
+    Hold,
+}
+
+/// The state a running task shares with its connection's task table.
+struct Slots {
+    token: CancellationToken,
+    canceller: Arc<Mutex<Option<Aid>>>,
+    failure: Arc<Mutex<Option<ErrorData>>>,
+}
+
+impl Slots {
+    fn new(rt: &ActorRuntime) -> Slots {
+        Slots {
+            token: rt.cancel.child_token(),
+            canceller: Arc::new(Mutex::new(None)),
+            failure: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The task's entry in its connection's table.
+    fn slot(&self, entry: &'static EndpointEntry, inbox: Option<Inbox>) -> TaskSlot {
+        TaskSlot {
+            token: self.token.clone(),
+            canceller: self.canceller.clone(),
+            failure: self.failure.clone(),
+            inbox,
+            path: entry.path,
+            kind: entry.kind,
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
+/// A call served by a task of the actor's own, registered with its
+/// connection (where a `CancelTask` finds it) until it ends.
+struct Task {
+    rt: Arc<ActorRuntime>,
+    conn: Arc<Conn>,
+    cid: Cid,
+    entry: &'static EndpointEntry,
+    slots: Slots,
+    orphans: Orphans,
+}
+
+impl Task {
+    /// A plain call's task, registered.
+    fn new(
+        rt: &Arc<ActorRuntime>,
+        conn: &Arc<Conn>,
+        cid: Cid,
+        entry: &'static EndpointEntry,
+        orphans: Orphans,
+    ) -> Task {
+        let slots = Slots::new(rt);
+        conn.register_task(cid, slots.slot(entry, None));
+        Task {
+            rt: rt.clone(),
+            conn: conn.clone(),
+            cid,
+            entry,
+            slots,
+            orphans,
+        }
+    }
+
+    /// Runs `run` to its end or its cancellation, and replies.
+    fn spawn(self, ack: Ack, run: LocalBoxFuture<'static, Outcome>, scope: TaskScope, span: Span) {
+        let rt = self.rt.clone();
+        let orphans = self.orphans.clone();
+        let running = Running::enter(&rt);
+        let body = async move {
+            let _running = running;
+            self.serve(ack, run).await;
+        };
+        rt.work.spawn_local(
+            TASK.scope(
+                scope,
+                orphans.scope(super::current::scope(rt.clone(), body)),
+            )
+            .instrument(span),
+        );
+    }
+
+    async fn serve(self, ack: Ack, run: LocalBoxFuture<'static, Outcome>) {
+        let Task {
+            rt,
+            conn,
+            cid,
+            entry,
+            slots,
+            orphans,
+        } = self;
+        // Borrowed, not cloned per call: an `Aid` holds a `String`.
+        let me = rt.aid();
+        // A held `StartAck` leaves with the result when the handler has
+        // one at once (one write), or when the handler first waits.
+        let held = match ack {
+            Ack::Sent => false,
+            Ack::Send => {
+                let _ = conn.chan.send(&start_ack(cid, entry)).await;
+                false
+            }
+            Ack::Hold => {
+                let _ = conn.chan.send_unannounced(&start_ack(cid, entry)).await;
+                true
+            }
         };
         let mut ack = HeldAck {
             chan: &conn.chan,
             held,
         };
-        let handler = (entry.handler)(inv);
-        let run = async move {
-            match &ctx {
-                Some(core) => with_current(core, AssertUnwindSafe(handler).catch_unwind()).await,
-                None => AssertUnwindSafe(handler).catch_unwind().await,
-            }
-        };
         // Polled only when the cancel woke it, not every time the handler
         // does (a stream's handler wakes per message; see `wake_gate`).
-        let cancelled = Gated::new(token.cancelled());
+        let cancelled = Gated::new(slots.token.cancelled());
         // In a block: a cancelled handler is dropped here, at once (its
         // nurseries' children become orphans, whose failures count below).
         let outcome = {
-            let mut run = std::pin::pin!(run);
+            let mut run = run;
             let run = std::future::poll_fn(|cx| {
                 let polled = run.as_mut().poll(cx);
                 if polled.is_pending() {
@@ -220,47 +396,33 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         if !matches!(outcome, Some(Ok(Reply::Ok(_)))) {
             ack.release();
         }
-        // An endpoint's own failure (not its cancellation): what the
-        // debugger's post-mortem looks at before it goes to the caller.
-        let mut crashed = false;
-        let reply = match outcome {
-            Some(Ok(Reply::Ok(pld))) => Msg::Return { cid, pld },
-            Some(Ok(Reply::Err(e))) => {
-                crashed = true;
-                error_msg(cid, e.into_data(me))
-            }
-            Some(Err(panic)) => {
-                tracing::error!(target: "tractor::runtime", "endpoint `{}` panicked", entry.path);
-                crashed = true;
-                error_msg(cid, box_panic(panic).into_data(me))
-            }
+        let (reply, crashed) = match outcome {
+            Some(outcome) => reply_of(cid, outcome, me, entry.path),
             None => {
                 // Taken out first: the guard must not live across the await.
-                let overrun = lock(&failure).take();
+                let overrun = lock(&slots.failure).take();
                 match overrun {
                     // The dialog failed here (an overrun): say so, not "cancelled".
-                    Some(err) => error_msg(cid, err),
+                    Some(err) => (error_msg(cid, err), false),
+                    // Children of a nursery the cancel dropped failed:
+                    // their errors, not the cancellation, are the outcome.
                     None => match orphaned_failure(&orphans, me).await {
-                        // Children of a nursery the cancel dropped failed:
-                        // their errors, not the cancellation, are the outcome.
-                        Some(err) => {
-                            crashed = true;
-                            error_msg(cid, err)
-                        }
+                        Some(err) => (error_msg(cid, err), true),
                         None => {
-                            let by = lock(&canceller).clone().or_else(|| rt2.canceller());
+                            let by = lock(&slots.canceller).clone().or_else(|| rt.canceller());
                             tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
-                            error_msg(cid, context_cancelled(me, &format!("`{}`", entry.path), by))
+                            let err = context_cancelled(me, &format!("`{}`", entry.path), by);
+                            (error_msg(cid, err), false)
                         }
                     },
                 }
             }
         };
         if crashed
-            && rt2.p.debug_mode
+            && rt.p.debug_mode
             && let Msg::Error { error, .. } = &reply
         {
-            rt2.note_task_failed(entry.path, error).await;
+            rt.note_task_failed(entry.path, error).await;
         }
         conn.finish_task(cid);
         match conn.chan.send(&reply).await {
@@ -271,19 +433,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
                 tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{}`: {e}", entry.path);
             }
         }
-    };
-    let key = super::conn::conn_key(&conn_for_key);
-    rt.work.spawn_local(
-        TASK.scope(
-            TaskScope {
-                caller: key,
-                path: entry.path,
-                trace: ids,
-            },
-            orphans_scope.scope(super::current::scope(rt.clone(), task)),
-        )
-        .instrument(span),
-    );
+    }
 }
 
 /// A plain call's `StartAck`, queued without waking the writer (see
@@ -313,6 +463,7 @@ impl Drop for HeldAck<'_> {
 }
 
 /// What an RPC task knows of itself, for code running in it.
+#[derive(Clone, Copy)]
 struct TaskScope {
     /// The channel it was called over (its identity).
     caller: usize,
@@ -324,6 +475,16 @@ struct TaskScope {
 
 tokio::task_local! {
     static TASK: TaskScope;
+}
+
+impl TaskScope {
+    /// Runs `f` as the task would run: in this scope, with `rt` as its
+    /// actor and nurseries it drops handed to `orphans`.
+    fn enter<R>(self, rt: &Arc<ActorRuntime>, orphans: &Orphans, f: impl FnOnce() -> R) -> R {
+        TASK.sync_scope(self, || {
+            orphans.sync_scope(|| super::current::sync_scope(rt.clone(), f))
+        })
+    }
 }
 
 /// Why one more task from `conn` would break this actor's task limits.

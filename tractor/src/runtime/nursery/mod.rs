@@ -302,6 +302,12 @@ impl Orphans {
         ORPHANS.scope(self.clone(), fut)
     }
 
+    /// Runs `f` with nurseries dropped inside it handed to `self` (a
+    /// task's first poll, made before it is a task).
+    pub(crate) fn sync_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        ORPHANS.sync_scope(self.clone(), f)
+    }
+
     /// Waits until every child of the dropped nurseries is reaped, and
     /// returns the failures they recorded (ours excluded: the ends we
     /// caused are not failures).
