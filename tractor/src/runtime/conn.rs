@@ -249,9 +249,21 @@ impl Conn {
                     self.fail_call(cid, inbox, err);
                 }
             }
+            // A plain call's caller waits for its result alone.
+            Msg::StartAck { .. }
+                if shared
+                    .tag
+                    .as_ref()
+                    .is_some_and(|t| t.kind == FuncType::AsyncFunc) => {}
             Msg::Return { pld, .. } => {
-                shared.finish(Terminal::Returned(pld.clone()));
-                let _ = inbox.tx.send(Msg::Return { cid, pld });
+                // The value is kept once, in the dialog's end (see
+                // `DialogShared::take_returned`); the `Return` queued
+                // after what came before it says that the end came.
+                shared.finish(Terminal::Returned(pld));
+                let _ = inbox.tx.send(Msg::Return {
+                    cid,
+                    pld: Vec::new(),
+                });
             }
             Msg::Error { error, .. } => {
                 shared.finish(Terminal::Failed(error.clone()));

@@ -96,14 +96,42 @@ async fn return_and_error_end_their_own_dialog_only() {
             error: data,
         },
     );
-    assert!(matches!(next(&mut a).await, Some(Msg::Return { pld, .. }) if pld == [7]));
-    assert!(matches!(a.shared.terminal(), Some(Terminal::Returned(v)) if v == [7]));
+    // The value is kept once, in the end; the queued `Return` marks it.
+    assert!(matches!(next(&mut a).await, Some(Msg::Return { pld, .. }) if pld.is_empty()));
+    assert!(matches!(a.shared.take_terminal(), Some(Terminal::Returned(v)) if v == [7]));
+    assert!(matches!(a.shared.terminal(), Some(Terminal::Returned(v)) if v.is_empty()));
     assert!(matches!(next(&mut b).await, Some(Msg::Error { .. })));
     assert!(matches!(b.shared.terminal(), Some(Terminal::Failed(e)) if e.message == "boom"));
     // The third is still open and still routed to.
     assert!(c.shared.terminal().is_none());
     conn.route_call(&me, c.cid, yield_(c.cid, 4));
     assert!(matches!(next(&mut c).await, Some(Msg::Yield { .. })));
+}
+
+#[tokio::test]
+async fn a_plain_calls_start_ack_is_not_queued_a_contexts_is() {
+    let (conn, _peer, _reader) = pair().await;
+    let me = Aid::new("me");
+    let tag = |kind| Some(DialogTag::new("x::f".into(), kind));
+    let mut call = conn.open_dialog_with(FlowSpec::default(), tag(FuncType::AsyncFunc));
+    let mut ctx = conn.open_dialog_with(FlowSpec::default(), tag(FuncType::Context));
+    for d in [&call, &ctx] {
+        let functype = d.shared.tag.as_ref().map(|t| t.kind).expect("tagged");
+        conn.route_call(
+            &me,
+            d.cid,
+            Msg::StartAck {
+                cid: d.cid,
+                functype,
+            },
+        );
+        let pld = vec![1];
+        conn.route_call(&me, d.cid, Msg::Return { cid: d.cid, pld });
+    }
+    // The call's caller waits for its result alone.
+    assert!(matches!(next(&mut call).await, Some(Msg::Return { .. })));
+    assert!(matches!(next(&mut ctx).await, Some(Msg::StartAck { .. })));
+    assert!(matches!(next(&mut ctx).await, Some(Msg::Return { .. })));
 }
 
 #[tokio::test]

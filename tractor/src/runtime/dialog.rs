@@ -168,6 +168,15 @@ impl EndSignal {
         super::actor::lock(&self.end).clone()
     }
 
+    /// The end, with a returned value moved out (see
+    /// [`DialogShared::take_terminal`]).
+    fn take_value(&self) -> Option<Terminal> {
+        match &mut *super::actor::lock(&self.end) {
+            Some(Terminal::Returned(pld)) => Some(Terminal::Returned(std::mem::take(pld))),
+            other => other.clone(),
+        }
+    }
+
     /// What `f` makes of the end (without copying it).
     pub(crate) fn with<R>(&self, f: impl FnOnce(Option<&Terminal>) -> R) -> R {
         f(super::actor::lock(&self.end).as_ref())
@@ -510,6 +519,12 @@ impl DialogShared {
 
     pub(crate) fn terminal(&self) -> Option<Terminal> {
         self.terminal.get()
+    }
+
+    /// The end, with a returned value moved out, not copied: for the one
+    /// reader of the value (the end stays `Returned`, empty).
+    pub(crate) fn take_terminal(&self) -> Option<Terminal> {
+        self.terminal.take_value()
     }
 }
 

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::actor::ActorRuntime;
 use super::conn::{Conn, Dialog};
 use super::context::{CallerContext, RemoteStream};
-use super::dialog::DialogTag;
+use super::dialog::{DialogTag, Terminal};
 use super::endpoint::{Call, ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint};
 use super::error::{Error, RemoteActorError};
 use super::nursery::MainSlot;
@@ -233,9 +233,17 @@ impl Portal {
         loop {
             match d.recv().await {
                 Some(Msg::StartAck { .. }) => continue,
-                Some(Msg::Return { pld, .. }) => {
+                // Its value waits in the dialog's end.
+                Some(Msg::Return { .. }) => {
                     d.finish();
-                    return Ok(pld);
+                    return match d.shared.take_terminal() {
+                        Some(Terminal::Returned(pld)) => Ok(pld),
+                        // An earlier end (the first wins) stands.
+                        Some(Terminal::Failed(e)) => {
+                            Err(Error::Remote(RemoteActorError::from_data(*e)))
+                        }
+                        Some(Terminal::Lost) | None => Err(self.conn.lost_error()),
+                    };
                 }
                 Some(Msg::Error { error, .. }) => {
                     d.finish();

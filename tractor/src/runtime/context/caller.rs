@@ -15,6 +15,7 @@ use crate::runtime::dialog::{Terminal, phase};
 use crate::runtime::endpoint::{Call, ContextEndpoint};
 use crate::runtime::error::{Error, Misuse, RemoteActorError, RemoteErrorKind};
 use crate::runtime::portal::{CancelReply, Portal, decode_pld};
+use crate::runtime::wake_gate::Gated;
 
 /// How long a cancelled or failed scope waits for the remote task's end.
 const REMOTE_END_WAIT: Duration = Duration::from_secs(3);
@@ -190,7 +191,7 @@ async fn cancel_remote(core: &CtxCore, within: Duration) -> bool {
 /// their window, so a sender blocked on credit can reach its end).
 async fn drain_until_end(core: &CtxCore) -> Terminal {
     loop {
-        if let Some(t) = core.shared.terminal() {
+        if let Some(t) = core.shared.take_terminal() {
             core.finish_dialog();
             return t;
         }
@@ -201,7 +202,7 @@ async fn drain_until_end(core: &CtxCore) -> Terminal {
                 Some(_) => {}
                 None => {
                     core.finish_dialog();
-                    return core.shared.terminal().unwrap_or(Terminal::Lost);
+                    return core.shared.take_terminal().unwrap_or(Terminal::Lost);
                 }
             }
         }
@@ -277,14 +278,19 @@ impl Portal {
             // Boxed: nested contexts would otherwise nest their bodies'
             // futures inline, and their poll frames, in one stack.
             let body = Box::pin(with_current(&core, body(&ctx, first)));
-            let failed = core.shared.terminal.wait_for(|t| match t {
+            // Polled only when the dialog's end woke it, not every time
+            // the body wakes (see `wake_gate`).
+            let failed = Gated::new(core.shared.terminal.wait_for(|t| match t {
                 Some(Terminal::Failed(e)) => !own_cancel(&core, e, &me),
                 Some(Terminal::Lost) => true,
                 _ => false,
-            });
+            }));
             tokio::select! {
+                // The body first: one that produced its value as the
+                // remote task failed keeps it (see below).
+                biased;
                 r = body => Some(r),
-                _ = failed => None,
+                () = failed => None,
             }
         };
         match body_res {
