@@ -24,7 +24,7 @@ use super::auth::{self, Secret};
 use super::error::IpcError;
 use super::frame::Frame;
 use super::limits::{HANDSHAKE_MAX_FRAME, Limits};
-use super::msg::{Aid, Cid, Msg, PayloadMsg};
+use super::msg::{Aid, Cid, Msg, PayloadMsg, StartRef};
 use super::outbox::{Outbox, PushError};
 use super::tls::TreeTls;
 use super::transport::{MsgReader, MsgTransport, PeerCred};
@@ -281,6 +281,17 @@ impl Channel {
     /// it is still waiting.
     pub(crate) fn announce(&self) {
         self.inner.out.announce();
+    }
+
+    /// Queues the `Start` of a call from borrowed parts (the bytes of
+    /// [`Msg::Start`], without a boxed copy first), waiting while the
+    /// write buffer is full.
+    pub(crate) async fn send_start(&self, start: StartRef<'_>) -> Result<(), IpcError> {
+        self.wait_room().await?;
+        self.inner
+            .out
+            .push_start(&start)
+            .map_err(|e| self.push_error(e))
     }
 
     /// Queues an encoded frame, waiting while the write buffer is full.

@@ -40,7 +40,8 @@ pub(crate) use channel::{Channel, Role};
 pub(crate) use frame::DEFAULT_MAX_FRAME;
 pub(crate) use frame_reader::{Frames, OwnedFrame, Run};
 pub(crate) use msg::{
-    Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start, WINDOW_BYTES, split_yield,
+    Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start, StartRef, WINDOW_BYTES,
+    split_yield,
 };
 pub(crate) use outbox::COALESCE_MAX;
 pub(crate) use trace::TraceParent;

@@ -135,6 +135,54 @@ pub struct Start {
     pub trace: Option<TraceParent>,
 }
 
+/// A [`Msg::Start`] whose strings and arguments are borrowed: it encodes
+/// to the same bytes, without first copying them into a boxed [`Start`]
+/// (a caller's every call would allocate and free them).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StartRef<'a> {
+    pub cid: Cid,
+    pub ns: &'a str,
+    pub func: &'a str,
+    pub args: &'a [u8],
+    pub kind: FuncType,
+    pub sig: Option<u64>,
+    pub flow: FlowSpec,
+    pub trace: Option<&'a TraceParent>,
+}
+
+/// [`Msg::Start`]'s index in [`Msg`], which postcard writes as its tag.
+const START_TAG: u32 = 3;
+
+impl Serialize for StartRef<'_> {
+    /// As `Msg::Start(Box::new(start))` (the fields of [`Start`], in
+    /// order, after the variant's tag).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Fields<'a> {
+            cid: Cid,
+            ns: &'a str,
+            func: &'a str,
+            #[serde(with = "serde_bytes")]
+            args: &'a [u8],
+            kind: FuncType,
+            sig: Option<u64>,
+            flow: FlowSpec,
+            trace: Option<&'a TraceParent>,
+        }
+        let f = Fields {
+            cid: self.cid,
+            ns: self.ns,
+            func: self.func,
+            args: self.args,
+            kind: self.kind,
+            sig: self.sig,
+            flow: self.flow,
+            trace: self.trace,
+        };
+        s.serialize_newtype_variant("Msg", START_TAG, "Start", &f)
+    }
+}
+
 /// How stream traffic of one dialog is paced, chosen by the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowSpec {
@@ -518,6 +566,63 @@ fn take_varint(b: &[u8], max_bytes: usize) -> Option<(u64, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A borrowed `Start` encodes to the bytes of the owned one, and
+    /// decodes back to it, whatever its fields hold.
+    #[test]
+    fn a_borrowed_start_encodes_as_the_owned_one() {
+        let mut carrier = crate::ipc::trace::Carrier::new();
+        carrier.insert("traceparent", "00-abc-def-01").unwrap();
+        let traces = [
+            None,
+            Some(TraceParent::default()),
+            Some(TraceParent {
+                trace_id: u128::MAX,
+                span_id: 1 << 40,
+                carrier,
+            }),
+        ];
+        for cid in [0, 1, 300, u64::MAX] {
+            for (ns, func) in [("", ""), ("a::b", "f"), ("m\u{e9}\u{1f980}", "g_h")] {
+                for args in [vec![], vec![7; 3], vec![1; 300]] {
+                    for kind in [FuncType::AsyncFunc, FuncType::Stream, FuncType::Context] {
+                        for sig in [None, Some(0), Some(u64::MAX)] {
+                            for trace in &traces {
+                                let flow = FlowSpec {
+                                    window: (cid % 1000) as u32,
+                                    ..FlowSpec::default()
+                                };
+                                let owned = Msg::Start(Box::new(Start {
+                                    cid,
+                                    ns: ns.into(),
+                                    func: func.into(),
+                                    args: args.clone(),
+                                    kind,
+                                    sig,
+                                    flow,
+                                    trace: trace.clone(),
+                                }));
+                                let borrowed = StartRef {
+                                    cid,
+                                    ns,
+                                    func,
+                                    args: &args,
+                                    kind,
+                                    sig,
+                                    flow,
+                                    trace: trace.as_ref(),
+                                };
+                                let bytes = postcard::to_stdvec(&borrowed).unwrap();
+                                assert_eq!(bytes, postcard::to_stdvec(&owned).unwrap());
+                                let back: Msg = postcard::from_bytes(&bytes).unwrap();
+                                assert_eq!(format!("{back:?}"), format!("{owned:?}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     /// The in-place read of a `Yield` takes every `Yield` the encoder
     /// writes, agrees with the generic decoder on every frame it takes,

@@ -43,7 +43,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::frame::{self, Frame};
-use super::msg::Msg;
+use super::msg::{Msg, StartRef};
 use super::shared_bytes::Splice;
 use super::transport::BoxWrite;
 
@@ -328,15 +328,14 @@ impl Outbox {
         }
     }
 
+    /// Encodes a `Start` from borrowed parts into the buffer for the
+    /// writer (the bytes of [`Msg::Start`]). The caller waited for
+    /// [`room`](Self::room).
+    pub(crate) fn push_start(&self, start: &StartRef<'_>) -> Result<(), PushError> {
+        self.push_value(start, Some(start.cid), true, false, false)
+    }
+
     fn push_encoded(&self, msg: &Msg, urgent: bool, unannounced: bool) -> Result<(), PushError> {
-        let mut st = self.lock();
-        if !st.accepting {
-            return Err(PushError::Closed);
-        }
-        let over = urgent && st.pending >= HIGH_WATER;
-        if over && st.urgent >= URGENT_MAX {
-            return Err(PushError::Full);
-        }
         // Control messages and replies go ahead of other dialogs' large
         // frames; stream items, as many as the stream has, do not.
         let ahead = match msg {
@@ -345,15 +344,37 @@ impl Outbox {
         };
         // A `StartAck` is followed at once by the task's first message,
         // most often its result: both go in one write.
-        let inline =
-            !unannounced && !matches!(msg, Msg::StartAck { .. }) && self.may_write_inline(&st);
+        let inline = !unannounced && !matches!(msg, Msg::StartAck { .. });
+        self.push_value(msg, ahead, inline, urgent, unannounced)
+    }
+
+    /// Encodes `value`, a message of dialog `ahead` (see
+    /// [`OutState::place`]), into the buffer; `inline`: its sender may
+    /// write it to the idle socket itself.
+    fn push_value<T: serde::Serialize + ?Sized>(
+        &self,
+        value: &T,
+        ahead: Option<u64>,
+        inline: bool,
+        urgent: bool,
+        unannounced: bool,
+    ) -> Result<(), PushError> {
+        let mut st = self.lock();
+        if !st.accepting {
+            return Err(PushError::Closed);
+        }
+        let over = urgent && st.pending >= HIGH_WATER;
+        if over && st.urgent >= URGENT_MAX {
+            return Err(PushError::Full);
+        }
+        let inline = inline && self.may_write_inline(&st);
         let quiet_before = st.pending == 0 || st.unannounced;
         let (idx, passes) = st.place(ahead);
         let tail = st.buf_at(idx);
         let at = tail.len();
         tail.extend_from_slice(&[0; 4]);
         let encoded =
-            frame::append(msg, tail).and_then(|()| frame::prefix_len(tail.len() - at - 4));
+            frame::append(value, tail).and_then(|()| frame::prefix_len(tail.len() - at - 4));
         let n = match encoded {
             Ok(len) => {
                 tail[at..at + 4].copy_from_slice(&len);

@@ -17,7 +17,7 @@ use super::endpoint::{Call, ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint}
 use super::error::{Error, RemoteActorError};
 use super::nursery::MainSlot;
 use super::share::{Claim, Lease};
-use crate::ipc::{Aid, FlowSpec, FuncType, Msg, Start};
+use crate::ipc::{Aid, FlowSpec, FuncType, Msg, StartRef};
 
 /// A handle to another actor: schedule tasks in it, cancel it.
 ///
@@ -211,17 +211,18 @@ impl Portal {
         let mut d = self.conn.open_dialog_with(flow, Some(tag));
         let flow = d.shared.flow;
         d.lease = self.lease.clone();
-        let start = Msg::Start(Box::new(Start {
+        let trace = super::trace::capture();
+        let start = StartRef {
             cid: d.cid,
-            ns: module.to_string(),
-            func: func.to_string(),
-            args,
+            ns: module,
+            func,
+            args: &args,
             kind,
             sig,
             flow,
-            trace: super::trace::capture(),
-        }));
-        if self.conn.chan.send(&start).await.is_err() {
+            trace: trace.as_ref(),
+        };
+        if self.conn.chan.send_start(start).await.is_err() {
             d.finish();
             return Err(self.conn.lost_error());
         }
