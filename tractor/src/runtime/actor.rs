@@ -2,7 +2,7 @@
 //! root on a test thread): identity, IPC server, connected peers, the RPC
 //! tasks it serves and the child supervisors it owns.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::conn::Conn;
 use super::endpoint::EndpointTable;
 use super::lifetime::LifetimeStack;
+use super::name_hash::NameSet;
 use super::plugin::{ConnKey, Plugin, Registered};
 use super::share::{Claim, Lease};
 use crate::ipc::{Addr, Aid, Channel, ErrorData, MsgListener, MsgReader, Secret, TransportKind};
@@ -54,7 +55,7 @@ pub(crate) struct RuntimeParams {
 pub(crate) struct ActorRuntime {
     pub p: RuntimeParams,
     pub listen_addr: Addr,
-    enable_modules: Mutex<HashSet<String>>,
+    enable_modules: Mutex<NameSet<String>>,
     pub endpoints: &'static EndpointTable,
     /// Actor-wide cancellation: every RPC task's token is a child of this.
     pub cancel: CancellationToken,

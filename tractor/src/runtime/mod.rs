@@ -25,6 +25,7 @@ pub(crate) mod interrupt;
 pub(crate) mod lifetime;
 pub(crate) mod liveness;
 pub(crate) mod log;
+pub(crate) mod name_hash;
 pub(crate) mod nursery;
 pub(crate) mod plugin;
 pub(crate) mod portal;

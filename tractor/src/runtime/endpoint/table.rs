@@ -1,13 +1,13 @@
 //! The link-time endpoint table: every endpoint linked into this binary,
 //! found by module and name.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::Invocation;
 use super::invocation::HandlerFuture;
 use super::module_of;
 use crate::ipc::FuncType;
+use crate::runtime::name_hash::NameMap;
 
 /// One endpoint in the link-time table.
 pub struct EndpointEntry {
@@ -60,7 +60,7 @@ pub enum EndpointError {
 
 /// The dispatch table: module → fn name → entry.
 pub(crate) struct EndpointTable {
-    by_module: HashMap<&'static str, HashMap<&'static str, &'static EndpointEntry>>,
+    by_module: NameMap<&'static str, NameMap<&'static str, &'static EndpointEntry>>,
 }
 
 /// Why a call could not be dispatched.
@@ -84,7 +84,7 @@ impl EndpointTable {
     }
 
     fn build(entries: &'static [EndpointEntry]) -> Result<Self, EndpointError> {
-        let mut by_module: HashMap<_, HashMap<_, _>> = HashMap::new();
+        let mut by_module: NameMap<_, NameMap<_, _>> = NameMap::default();
         for e in entries {
             let module = module_of(e.path, e.name);
             if by_module
