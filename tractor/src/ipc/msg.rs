@@ -183,6 +183,56 @@ impl Serialize for StartRef<'_> {
     }
 }
 
+/// A received [`Msg::Start`] read in place: its strings and arguments
+/// borrowed from the frame, not copied into a boxed [`Start`] (a
+/// callee's every call would allocate and free them).
+#[derive(Debug, Deserialize)]
+pub(crate) struct StartView<'a> {
+    pub cid: Cid,
+    #[serde(borrow)]
+    pub ns: &'a str,
+    #[serde(borrow)]
+    pub func: &'a str,
+    #[serde(borrow, with = "serde_bytes")]
+    pub args: &'a [u8],
+    pub kind: FuncType,
+    pub sig: Option<u64>,
+    pub flow: FlowSpec,
+    pub trace: Option<TraceParent>,
+}
+
+impl<'a> StartView<'a> {
+    /// A `Start` frame body read in place; `None` for any other message,
+    /// and for a `Start` that does not decode (which the generic decoder
+    /// then judges). Accepts only bodies the generic decoder decodes to
+    /// the same `Msg::Start`.
+    pub(crate) fn of(body: &'a [u8]) -> Option<StartView<'a>> {
+        // The tag, a varint below 128, is its one byte.
+        let (&tag, rest) = body.split_first()?;
+        if u32::from(tag) != START_TAG {
+            return None;
+        }
+        match postcard::take_from_bytes::<StartView<'a>>(rest) {
+            Ok((view, [])) => Some(view),
+            _ => None,
+        }
+    }
+
+    /// A view of an owned `Start`.
+    pub(crate) fn from_owned(s: &'a Start) -> StartView<'a> {
+        StartView {
+            cid: s.cid,
+            ns: &s.ns,
+            func: &s.func,
+            args: &s.args,
+            kind: s.kind,
+            sig: s.sig,
+            flow: s.flow,
+            trace: s.trace.clone(),
+        }
+    }
+}
+
 /// How stream traffic of one dialog is paced, chosen by the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowSpec {
@@ -622,6 +672,69 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The in-place read of a `Start` takes every `Start` the encoder
+    /// writes and agrees with the generic decoder; it leaves other
+    /// messages and malformed `Start`s to the decoder.
+    #[test]
+    fn a_start_read_in_place_agrees_with_the_decoder() {
+        let mut carrier = crate::ipc::trace::Carrier::new();
+        carrier.insert("k", "v").unwrap();
+        for trace in [
+            None,
+            Some(TraceParent::default()),
+            Some(TraceParent {
+                trace_id: 7,
+                span_id: 9,
+                carrier,
+            }),
+        ] {
+            for (ns, func, args) in [
+                ("", "", vec![]),
+                ("a::b", "f", vec![1, 2, 3]),
+                ("x", "y", vec![9; 500]),
+            ] {
+                let start = Start {
+                    cid: 300,
+                    ns: ns.into(),
+                    func: func.into(),
+                    args: args.clone(),
+                    kind: FuncType::Context,
+                    sig: Some(5),
+                    flow: FlowSpec::default(),
+                    trace: trace.clone(),
+                };
+                let body = postcard::to_stdvec(&Msg::Start(Box::new(start.clone()))).unwrap();
+                let view = StartView::of(&body).expect("an encoded Start is read in place");
+                assert_eq!(
+                    format!("{view:?}"),
+                    format!("{:?}", StartView::from_owned(&start))
+                );
+                // Cut short, or with a byte more: left to the decoder, which refuses it too.
+                for bad in [&body[..body.len() - 1], &[&body[..], &[0]].concat()[..]] {
+                    assert!(StartView::of(bad).is_none());
+                    assert!(crate::ipc::codec::decode::<Msg>(bad).is_err());
+                }
+            }
+        }
+        let stop = postcard::to_stdvec(&Msg::Stop { cid: 3 }).unwrap();
+        assert!(StartView::of(&stop).is_none());
+        // Not UTF-8 where a name goes.
+        let mut body = postcard::to_stdvec(&StartRef {
+            cid: 1,
+            ns: "ab",
+            func: "f",
+            args: &[],
+            kind: FuncType::AsyncFunc,
+            sig: None,
+            flow: FlowSpec::default(),
+            trace: None,
+        })
+        .unwrap();
+        body[3] = 0xff;
+        assert!(StartView::of(&body).is_none());
+        assert!(crate::ipc::codec::decode::<Msg>(&body).is_err());
     }
 
     /// The in-place read of a `Yield` takes every `Yield` the encoder

@@ -24,7 +24,7 @@ use super::wake_gate::Gated;
 const LOGGED_ERROR_BYTES: usize = 4096;
 use crate::ipc::{
     Aid, Channel, Cid, ErrorData, FlowSpec, Frames, FuncType, IpcError, Limits, Msg, MsgReader,
-    OwnedFrame, Run, codec, split_yield,
+    OwnedFrame, Run, StartView, codec, split_yield,
 };
 
 /// The stream side of a dialog: its queue and shared state.
@@ -626,13 +626,18 @@ fn dispatch_run(
             });
             continue;
         }
+        conn.heard
+            .fetch_add(std::mem::take(&mut heard), Ordering::Relaxed);
+        // A call, read in place: its names are looked up where they lie.
+        if let Some(start) = StartView::of(body) {
+            super::rpc::schedule(rt, conn, start);
+            continue;
+        }
         let msg = codec::decode(body).map_err(|reason| IpcError::Decode {
             len: body.len(),
             reason,
-        });
-        conn.heard
-            .fetch_add(std::mem::take(&mut heard), Ordering::Relaxed);
-        dispatch(rt, conn, msg?);
+        })?;
+        dispatch(rt, conn, msg);
     }
     conn.heard.fetch_add(heard, Ordering::Relaxed);
     Ok(())
@@ -652,6 +657,10 @@ fn dispatch_owned(
         return Ok(());
     }
     let body = frame.body();
+    if let Some(start) = StartView::of(body) {
+        super::rpc::schedule(rt, conn, start);
+        return Ok(());
+    }
     let msg = codec::decode(body).map_err(|reason| IpcError::Decode {
         len: body.len(),
         reason,
@@ -662,7 +671,7 @@ fn dispatch_owned(
 
 fn dispatch(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, msg: Msg) {
     match msg {
-        Msg::Start(start) => super::rpc::schedule(rt, conn, *start),
+        Msg::Start(start) => super::rpc::schedule(rt, conn, StartView::from_owned(&start)),
         Msg::Ready { register } => {
             // Registered before the spawn ends, so a lookup right after
             // `start_actor` finds the child.

@@ -23,7 +23,7 @@ use super::error::boxed_types;
 use super::nursery::Orphans;
 use super::trace::SpanIds;
 use super::wake_gate::Gated;
-use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, Start};
+use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, StartView};
 
 /// The error a cancelled task answers with.
 pub(crate) fn context_cancelled(me: &Aid, what: &str, canceller: Option<Aid>) -> ErrorData {
@@ -46,8 +46,9 @@ fn error_msg(cid: Cid, data: ErrorData) -> Msg {
     }
 }
 
-pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
-    let Start {
+/// Serves a peer's `Start`, read in place from its frame.
+pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: StartView<'_>) {
+    let StartView {
         cid,
         ns,
         func,
@@ -68,7 +69,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
             rt.canceller(),
         ));
     }
-    let entry = match rt.endpoints.lookup(&ns, &func, |m| rt.is_exposed(m)) {
+    let entry = match rt.endpoints.lookup(ns, func, |m| rt.is_exposed(m)) {
         Lookup::Found(e) => e,
         Lookup::NotExposed => {
             return refuse(
@@ -147,7 +148,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         let core = CtxCore::callee(seed, entry.path);
         conn.register_task(cid, slots.slot(entry, Some(inbox)));
         let handler = (entry.handler)(Invocation {
-            args,
+            args: args.to_vec(),
             path: entry.path,
             ctx: Some(core.clone()),
         });
@@ -166,7 +167,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: Start) {
         return task.spawn(Ack::Send, Box::pin(run), scope, span);
     }
     let mut run = AssertUnwindSafe((entry.handler)(Invocation {
-        args,
+        args: args.to_vec(),
         path: entry.path,
         ctx: None,
     }))
