@@ -24,18 +24,14 @@ pub(crate) fn try_current() -> Option<Arc<ActorRuntime>> {
     TASK_ACTOR
         .try_with(Arc::clone)
         .ok()
+        // An RPC task keeps its actor in its one task-local.
+        .or_else(super::rpc::current_task_actor)
         .or_else(|| THREAD_ACTOR.with(|c| c.borrow().clone()))
 }
 
 /// Runs `fut` with `rt` as its ambient actor.
 pub(crate) async fn scope<F: std::future::Future>(rt: Arc<ActorRuntime>, fut: F) -> F::Output {
     TASK_ACTOR.scope(rt, fut).await
-}
-
-/// Runs `f` with `rt` as its ambient actor (a task's first poll, made
-/// before it is a task).
-pub(crate) fn sync_scope<R>(rt: Arc<ActorRuntime>, f: impl FnOnce() -> R) -> R {
-    TASK_ACTOR.sync_scope(rt, f)
 }
 
 /// Sets the thread's ambient actor until the guard drops.

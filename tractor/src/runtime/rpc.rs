@@ -127,12 +127,14 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: StartVie
         parent_span_id = ids.parent_field(),
     );
     super::trace::attach(&span, ids, trace.as_ref());
+    let orphans = Orphans::default();
     let scope = TaskScope {
         caller: super::conn::conn_key(conn),
         path: entry.path,
         trace: ids,
+        rt: rt.clone(),
+        orphans: orphans.clone(),
     };
-    let orphans = Orphans::default();
     if entry.kind != FuncType::AsyncFunc {
         let slots = Slots::new(rt);
         let (inbox, rx) = Inbox::new(cid, flow, &conn.limits, conn.budget.clone(), None);
@@ -179,7 +181,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: StartVie
         // goes on in a task of its own, which polls it again with its
         // own waker (the one this poll was given wakes nothing).
         let polled = span.in_scope(|| {
-            scope.enter(rt, &orphans, || {
+            scope.enter(|| {
                 run.poll_unpin(&mut std::task::Context::from_waker(std::task::Waker::noop()))
             })
         });
@@ -329,19 +331,13 @@ impl Task {
     /// Runs `run` to its end or its cancellation, and replies.
     fn spawn(self, ack: Ack, run: LocalBoxFuture<'static, Outcome>, scope: TaskScope, span: Span) {
         let rt = self.rt.clone();
-        let orphans = self.orphans.clone();
         let running = Running::enter(&rt);
         let body = async move {
             let _running = running;
             self.serve(ack, run).await;
         };
-        rt.work.spawn_local(
-            TASK.scope(
-                scope,
-                orphans.scope(super::current::scope(rt.clone(), body)),
-            )
-            .instrument(span),
-        );
+        rt.work
+            .spawn_local(TASK.scope(scope, body).instrument(span));
     }
 
     async fn serve(self, ack: Ack, run: LocalBoxFuture<'static, Outcome>) {
@@ -463,8 +459,9 @@ impl Drop for HeldAck<'_> {
     }
 }
 
-/// What an RPC task knows of itself, for code running in it.
-#[derive(Clone, Copy)]
+/// What an RPC task knows of itself, for code running in it: one
+/// task-local, not one per item (each costs every poll of the task).
+#[derive(Clone)]
 struct TaskScope {
     /// The channel it was called over (its identity).
     caller: usize,
@@ -472,6 +469,10 @@ struct TaskScope {
     path: &'static str,
     /// Its place in the caller's trace.
     trace: SpanIds,
+    /// Its actor (see [`current`](super::current)).
+    rt: Arc<ActorRuntime>,
+    /// Where nurseries it drops go (see [`Orphans`]).
+    orphans: Orphans,
 }
 
 tokio::task_local! {
@@ -479,12 +480,9 @@ tokio::task_local! {
 }
 
 impl TaskScope {
-    /// Runs `f` as the task would run: in this scope, with `rt` as its
-    /// actor and nurseries it drops handed to `orphans`.
-    fn enter<R>(self, rt: &Arc<ActorRuntime>, orphans: &Orphans, f: impl FnOnce() -> R) -> R {
-        TASK.sync_scope(self, || {
-            orphans.sync_scope(|| super::current::sync_scope(rt.clone(), f))
-        })
+    /// Runs `f` as the task would run, in this scope.
+    fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        TASK.sync_scope(self.clone(), f)
     }
 }
 
@@ -527,6 +525,17 @@ impl Drop for Running {
 /// The channel the current RPC task was called over (its identity).
 pub(crate) fn current_caller_key() -> Option<usize> {
     TASK.try_with(|t| t.caller).ok()
+}
+
+/// The actor of the current RPC task, if the code runs in one.
+pub(crate) fn current_task_actor() -> Option<Arc<ActorRuntime>> {
+    TASK.try_with(|t| t.rt.clone()).ok()
+}
+
+/// Hands a nursery the current RPC task dropped mid-way to the task (see
+/// [`Orphans`]); `false` outside an RPC task.
+pub(crate) fn adopt_orphan(nursery: Arc<super::nursery::NurseryInner>) -> bool {
+    TASK.try_with(|t| t.orphans.adopt(nursery)).is_ok()
 }
 
 /// The endpoint the current RPC task runs, if it is one.

@@ -34,7 +34,6 @@ pub(crate) use one_shot::{MainOutcome, MainSlot};
 pub use scope::Supervision;
 pub(crate) use scope::run_scope;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -277,13 +276,9 @@ impl Drop for ScopeGuard {
     fn drop(&mut self) {
         if !self.0.closed.swap(true, Ordering::SeqCst) {
             self.0.cancel_all();
-            let _ = ORPHANS.try_with(|o| lock(&o.0).push(self.0.clone()));
+            super::rpc::adopt_orphan(self.0.clone());
         }
     }
-}
-
-tokio::task_local! {
-    static ORPHANS: Orphans;
 }
 
 /// The nurseries a cancelled task dropped mid-way.
@@ -297,15 +292,9 @@ tokio::task_local! {
 pub(crate) struct Orphans(Arc<Mutex<Vec<Arc<NurseryInner>>>>);
 
 impl Orphans {
-    /// Runs `fut` with nurseries dropped inside it handed to `self`.
-    pub(crate) fn scope<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> + use<F> {
-        ORPHANS.scope(self.clone(), fut)
-    }
-
-    /// Runs `f` with nurseries dropped inside it handed to `self` (a
-    /// task's first poll, made before it is a task).
-    pub(crate) fn sync_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        ORPHANS.sync_scope(self.clone(), f)
+    /// Keeps `nursery`, dropped mid-way by the task, for [`settle`](Self::settle).
+    pub(crate) fn adopt(&self, nursery: Arc<NurseryInner>) {
+        lock(&self.0).push(nursery);
     }
 
     /// Waits until every child of the dropped nurseries is reaped, and
