@@ -26,7 +26,8 @@ on_backend!(forkserver = "forkserver": ping_pong, started_misuse_is_relayed);
 on_backend!(thread = "thread": ping_pong, started_misuse_is_relayed);
 
 /// Scenario 16: started(data + 1), 10 pings and pongs, the child's loop
-/// ends with exactly 10 when the parent closes its stream.
+/// ends with exactly 10 when the parent closes its stream (a result the
+/// caller may ask for twice).
 async fn ping_pong(t: TransportKind) {
     in_nursery(t, async |an| {
         let p = spawn_ctx_actor(an, "rpc_server").await?;
@@ -39,7 +40,10 @@ async fn ping_pong(t: TransportKind) {
                     assert_eq!(stream.recv().await?.as_deref(), Some("pong"));
                 }
                 stream.close();
-                ctx.wait_for_result().await
+                let count = ctx.wait_for_result().await?;
+                // Asked again, the result is still there.
+                assert_eq!(ctx.wait_for_result().await?, count);
+                Ok(count)
             })
             .await?;
         assert_eq!(count, 10);

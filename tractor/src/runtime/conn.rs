@@ -7,7 +7,7 @@
 //! overflows its window is failed alone with `StreamOverrun`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -111,6 +111,8 @@ pub(crate) struct Conn {
     pub(super) calls: Mutex<CidMap<Inbox>>,
     /// Tasks the peer started here.
     pub(super) tasks: Mutex<CidMap<TaskSlot>>,
+    /// Plain calls waiting for room in the write buffer (see `rpc`).
+    pub(super) room_waiters: AtomicUsize,
     /// Messages received so far (the liveness watchdog compares it).
     heard: AtomicU64,
     lost: OnceLock<LostReason>,
@@ -127,6 +129,7 @@ impl Conn {
             ready: tokio::sync::watch::channel(false).0,
             calls: Mutex::new(CidMap::default()),
             tasks: Mutex::new(CidMap::default()),
+            room_waiters: AtomicUsize::new(0),
             heard: AtomicU64::new(0),
             lost: OnceLock::new(),
             share: super::share::ShareState::default(),
@@ -255,9 +258,14 @@ impl Conn {
                     .tag
                     .as_ref()
                     .is_some_and(|t| t.kind == FuncType::AsyncFunc) => {}
+            // A dialog ends once: what a peer sends after its end is
+            // dropped, not queued (its queue has no room for ends).
+            Msg::Return { .. } | Msg::Error { .. } if shared.has_terminal() => {
+                tracing::debug!(target: "tractor::ipc", cid, kind = msg.kind(), "a second end of a dialog from {peer}; dropped");
+            }
             Msg::Return { pld, .. } => {
                 // The value is kept once, in the dialog's end (see
-                // `DialogShared::take_returned`); the `Return` queued
+                // `DialogShared::take_terminal`); the `Return` queued
                 // after what came before it says that the end came.
                 shared.finish(Terminal::Returned(pld));
                 let _ = inbox.tx.send(Msg::Return {

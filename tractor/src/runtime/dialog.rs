@@ -521,8 +521,9 @@ impl DialogShared {
         self.terminal.get()
     }
 
-    /// The end, with a returned value moved out, not copied: for the one
-    /// reader of the value (the end stays `Returned`, empty).
+    /// The end, with a returned value moved out, not copied: for a reader
+    /// that reads it once and owns the dialog (a plain call's; the end
+    /// stays `Returned`, empty).
     pub(crate) fn take_terminal(&self) -> Option<Terminal> {
         self.terminal.take_value()
     }

@@ -1,5 +1,15 @@
 //! Serving RPC: scheduling a peer's `Start` as a task of this actor.
 //!
+//! A plain call (`Portal::run`) is first polled where its `Start` is
+//! read, in the connection's message loop: a handler with its result at
+//! once is answered there, with no task, and its `StartAck` and reply
+//! leave in one write (a task per call once cost more than the rest of
+//! the call). It runs then, ahead of tasks that earlier messages woke:
+//! calls on different dialogs have no order between them. A handler that
+//! waits goes on as a task; so does every call while the connection's
+//! write buffer is full (they wait for room, in order), and every
+//! context and stream.
+//!
 //! Every task runs under a token that is a child of the actor's cancel
 //! token, so an actor cancel or a `CancelTask` request drops the task's
 //! future (Rust's cancellation) and the caller is told with a
@@ -174,7 +184,9 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: StartVie
         ctx: None,
     }))
     .catch_unwind();
-    let ack = if conn.chan.has_room() {
+    // Calls that found the write buffer full wait for room in the order
+    // they came: no later call is answered at once ahead of them.
+    let ack = if conn.chan.has_room() && conn.room_waiters.load(Ordering::Relaxed) == 0 {
         // A plain call's handler is first polled here, in the message
         // loop: one with its result at once costs no task, and its
         // `StartAck` and result leave in one write. One that waits
@@ -186,22 +198,14 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: StartVie
             })
         });
         match polled {
-            // A failure waits for the debugger's look at it before the
-            // caller hears of it (see the task): not here.
-            std::task::Poll::Ready(outcome)
-                if !rt.p.debug_mode || matches!(outcome, Ok(Reply::Ok(_))) =>
-            {
-                let (reply, _) = reply_of(cid, outcome, me, entry.path);
-                return reply_at_once(conn, entry.path, start_ack(cid, entry), reply);
-            }
             std::task::Poll::Ready(outcome) => {
-                let task = Task::new(rt, conn, cid, entry, orphans);
-                return task.spawn(
-                    Ack::Send,
-                    Box::pin(std::future::ready(outcome)),
-                    scope,
-                    span,
-                );
+                // Made at once: a panic's backtrace is this thread's now.
+                let (reply, crashed) = span.in_scope(|| reply_of(cid, outcome, me, entry.path));
+                let ack = start_ack(cid, entry);
+                if crashed && rt.p.debug_mode {
+                    return reply_after_debugger(rt, conn, entry, [ack, reply], scope, span);
+                }
+                return reply_at_once(conn, entry.path, ack, reply);
             }
             std::task::Poll::Pending => {
                 // It waits: its `StartAck` goes now.
@@ -212,7 +216,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: StartVie
             }
         }
     } else {
-        Ack::Hold
+        Ack::Hold(RoomWait::new(conn))
     };
     let task = Task::new(rt, conn, cid, entry, orphans);
     task.spawn(ack, Box::pin(run), scope, span);
@@ -248,8 +252,59 @@ fn reply_at_once(conn: &Conn, path: &str, ack: Msg, reply: Msg) {
         .send_unannounced_in_room(&ack)
         .and_then(|()| conn.chan.send_in_room(&reply));
     if let Err(e) = sent {
+        // The `StartAck` is not left waiting for another frame.
+        conn.chan.announce();
         // The caller vanished; its loss is handled by the channel's loop.
         tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{path}`: {e}");
+    }
+}
+
+/// A plain call that failed at once, in debug mode: the debugger looks
+/// at the failure (it may wait for the terminal) before the caller hears
+/// of it, in a task. The outcome is known: there is nothing to cancel.
+fn reply_after_debugger(
+    rt: &Arc<ActorRuntime>,
+    conn: &Arc<Conn>,
+    entry: &'static EndpointEntry,
+    [ack, reply]: [Msg; 2],
+    scope: TaskScope,
+    span: Span,
+) {
+    let running = Running::enter(rt);
+    let rt2 = rt.clone();
+    let conn = conn.clone();
+    let body = async move {
+        let _running = running;
+        for (i, msg) in [ack, reply].iter().enumerate() {
+            if i == 1
+                && let Msg::Error { error, .. } = msg
+            {
+                rt2.note_task_failed(entry.path, error).await;
+            }
+            if let Err(e) = conn.chan.send(msg).await {
+                tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{}`: {e}", entry.path);
+                return;
+            }
+        }
+    };
+    rt.work
+        .spawn_local(TASK.scope(scope, body).instrument(span));
+}
+
+/// A plain call waiting for room in the write buffer: while any does,
+/// later calls wait behind it (see [`schedule`]).
+struct RoomWait(Arc<Conn>);
+
+impl RoomWait {
+    fn new(conn: &Arc<Conn>) -> RoomWait {
+        conn.room_waiters.fetch_add(1, Ordering::Relaxed);
+        RoomWait(conn.clone())
+    }
+}
+
+impl Drop for RoomWait {
+    fn drop(&mut self) {
+        self.0.room_waiters.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -262,8 +317,9 @@ enum Ack {
     Sent,
     /// To send at once.
     Send,
-    /// To queue unannounced, for the reply to take along (a plain call).
-    Hold,
+    /// To queue unannounced, for the reply to take along (a plain call
+    /// that found the write buffer full: it waits for room first).
+    Hold(RoomWait),
 }
 
 /// The state a running task shares with its connection's task table.
@@ -359,8 +415,9 @@ impl Task {
                 let _ = conn.chan.send(&start_ack(cid, entry)).await;
                 false
             }
-            Ack::Hold => {
+            Ack::Hold(waiting) => {
                 let _ = conn.chan.send_unannounced(&start_ack(cid, entry)).await;
+                drop(waiting);
                 true
             }
         };

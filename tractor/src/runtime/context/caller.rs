@@ -191,7 +191,8 @@ async fn cancel_remote(core: &CtxCore, within: Duration) -> bool {
 /// their window, so a sender blocked on credit can reach its end).
 async fn drain_until_end(core: &CtxCore) -> Terminal {
     loop {
-        if let Some(t) = core.shared.take_terminal() {
+        // Copied, not taken: `wait_for_result` may ask again.
+        if let Some(t) = core.shared.terminal() {
             core.finish_dialog();
             return t;
         }
@@ -202,7 +203,7 @@ async fn drain_until_end(core: &CtxCore) -> Terminal {
                 Some(_) => {}
                 None => {
                     core.finish_dialog();
-                    return core.shared.take_terminal().unwrap_or(Terminal::Lost);
+                    return core.shared.terminal().unwrap_or(Terminal::Lost);
                 }
             }
         }
