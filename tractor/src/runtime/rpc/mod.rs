@@ -17,23 +17,25 @@
 //! boxed like any error; the actor's other tasks never notice.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
-use futures::future::LocalBoxFuture;
-use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, Span};
 
-use super::actor::{ActorRuntime, lock};
-use super::conn::{Conn, Inbox, TaskSlot};
+use super::actor::ActorRuntime;
+use super::conn::{Conn, Inbox};
 use super::context::{CtxCore, CtxSeed, with_current};
-use super::endpoint::{EndpointEntry, Invocation, LocalError, Lookup, Reply, box_panic};
+use super::endpoint::{EndpointEntry, Invocation, LocalError, Lookup};
 use super::error::boxed_types;
 use super::nursery::Orphans;
 use super::trace::SpanIds;
-use super::wake_gate::Gated;
 use crate::ipc::{Aid, Cid, ErrorData, FuncType, Msg, StartView};
+
+mod reply;
+mod task;
+
+use reply::{reply_after_debugger, reply_at_once, reply_of, start_ack};
+use task::{Ack, RoomWait, Slots, Task};
 
 /// The error a cancelled task answers with.
 pub(crate) fn context_cancelled(me: &Aid, what: &str, canceller: Option<Aid>) -> ErrorData {
@@ -168,14 +170,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: StartVie
             async move { with_current(&core, AssertUnwindSafe(handler).catch_unwind()).await };
         // The caller of a context or a stream waits for the `StartAck`
         // itself (a refused stream fails there): it goes at once.
-        let task = Task {
-            rt: rt.clone(),
-            conn: conn.clone(),
-            cid,
-            entry,
-            slots,
-            orphans,
-        };
+        let task = Task::registered(rt, conn, cid, entry, slots, orphans);
         return task.spawn(Ack::Send, Box::pin(run), scope, span);
     }
     let mut run = AssertUnwindSafe((entry.handler)(Invocation {
@@ -220,300 +215,6 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: StartVie
     };
     let task = Task::new(rt, conn, cid, entry, orphans);
     task.spawn(ack, Box::pin(run), scope, span);
-}
-
-/// A call's `StartAck`.
-fn start_ack(cid: Cid, entry: &EndpointEntry) -> Msg {
-    Msg::StartAck {
-        cid,
-        functype: entry.kind,
-    }
-}
-
-/// The reply to a handler's end (not its cancellation), and whether it
-/// is the endpoint's own failure: what the debugger's post-mortem looks
-/// at before it goes to the caller.
-fn reply_of(cid: Cid, outcome: Outcome, me: &Aid, path: &str) -> (Msg, bool) {
-    match outcome {
-        Ok(Reply::Ok(pld)) => (Msg::Return { cid, pld }, false),
-        Ok(Reply::Err(e)) => (error_msg(cid, e.into_data(me)), true),
-        Err(panic) => {
-            tracing::error!(target: "tractor::runtime", "endpoint `{path}` panicked");
-            (error_msg(cid, box_panic(panic).into_data(me)), true)
-        }
-    }
-}
-
-/// Queues a plain call's `StartAck` and its reply from the message loop,
-/// which saw room for them: the reply's write takes the `StartAck` along.
-fn reply_at_once(conn: &Conn, path: &str, ack: Msg, reply: Msg) {
-    let sent = conn
-        .chan
-        .send_unannounced_in_room(&ack)
-        .and_then(|()| conn.chan.send_in_room(&reply));
-    if let Err(e) = sent {
-        // The `StartAck` is not left waiting for another frame.
-        conn.chan.announce();
-        // The caller vanished; its loss is handled by the channel's loop.
-        tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{path}`: {e}");
-    }
-}
-
-/// A plain call that failed at once, in debug mode: the debugger looks
-/// at the failure (it may wait for the terminal) before the caller hears
-/// of it, in a task. The outcome is known: there is nothing to cancel.
-fn reply_after_debugger(
-    rt: &Arc<ActorRuntime>,
-    conn: &Arc<Conn>,
-    entry: &'static EndpointEntry,
-    [ack, reply]: [Msg; 2],
-    scope: TaskScope,
-    span: Span,
-) {
-    let running = Running::enter(rt);
-    let rt2 = rt.clone();
-    let conn = conn.clone();
-    let body = async move {
-        let _running = running;
-        for (i, msg) in [ack, reply].iter().enumerate() {
-            if i == 1
-                && let Msg::Error { error, .. } = msg
-            {
-                rt2.note_task_failed(entry.path, error).await;
-            }
-            if let Err(e) = conn.chan.send(msg).await {
-                tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{}`: {e}", entry.path);
-                return;
-            }
-        }
-    };
-    rt.work
-        .spawn_local(TASK.scope(scope, body).instrument(span));
-}
-
-/// A plain call waiting for room in the write buffer: while any does,
-/// later calls wait behind it (see [`schedule`]).
-struct RoomWait(Arc<Conn>);
-
-impl RoomWait {
-    fn new(conn: &Arc<Conn>) -> RoomWait {
-        conn.room_waiters.fetch_add(1, Ordering::Relaxed);
-        RoomWait(conn.clone())
-    }
-}
-
-impl Drop for RoomWait {
-    fn drop(&mut self) {
-        self.0.room_waiters.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// What a handler ends with: its reply, or its panic.
-type Outcome = Result<Reply, Box<dyn std::any::Any + Send>>;
-
-/// Where a task's `StartAck` stands when the task starts.
-enum Ack {
-    /// Already queued.
-    Sent,
-    /// To send at once.
-    Send,
-    /// To queue unannounced, for the reply to take along (a plain call
-    /// that found the write buffer full: it waits for room first).
-    Hold(RoomWait),
-}
-
-/// The state a running task shares with its connection's task table.
-struct Slots {
-    token: CancellationToken,
-    canceller: Arc<Mutex<Option<Aid>>>,
-    failure: Arc<Mutex<Option<ErrorData>>>,
-}
-
-impl Slots {
-    fn new(rt: &ActorRuntime) -> Slots {
-        Slots {
-            token: rt.cancel.child_token(),
-            canceller: Arc::new(Mutex::new(None)),
-            failure: Arc::new(Mutex::new(None)),
-        }
-    }
-
-    /// The task's entry in its connection's table.
-    fn slot(&self, entry: &'static EndpointEntry, inbox: Option<Inbox>) -> TaskSlot {
-        TaskSlot {
-            token: self.token.clone(),
-            canceller: self.canceller.clone(),
-            failure: self.failure.clone(),
-            inbox,
-            path: entry.path,
-            kind: entry.kind,
-            since: std::time::Instant::now(),
-        }
-    }
-}
-
-/// A call served by a task of the actor's own, registered with its
-/// connection (where a `CancelTask` finds it) until it ends.
-struct Task {
-    rt: Arc<ActorRuntime>,
-    conn: Arc<Conn>,
-    cid: Cid,
-    entry: &'static EndpointEntry,
-    slots: Slots,
-    orphans: Orphans,
-}
-
-impl Task {
-    /// A plain call's task, registered.
-    fn new(
-        rt: &Arc<ActorRuntime>,
-        conn: &Arc<Conn>,
-        cid: Cid,
-        entry: &'static EndpointEntry,
-        orphans: Orphans,
-    ) -> Task {
-        let slots = Slots::new(rt);
-        conn.register_task(cid, slots.slot(entry, None));
-        Task {
-            rt: rt.clone(),
-            conn: conn.clone(),
-            cid,
-            entry,
-            slots,
-            orphans,
-        }
-    }
-
-    /// Runs `run` to its end or its cancellation, and replies.
-    fn spawn(self, ack: Ack, run: LocalBoxFuture<'static, Outcome>, scope: TaskScope, span: Span) {
-        let rt = self.rt.clone();
-        let running = Running::enter(&rt);
-        let body = async move {
-            let _running = running;
-            self.serve(ack, run).await;
-        };
-        rt.work
-            .spawn_local(TASK.scope(scope, body).instrument(span));
-    }
-
-    async fn serve(self, ack: Ack, run: LocalBoxFuture<'static, Outcome>) {
-        let Task {
-            rt,
-            conn,
-            cid,
-            entry,
-            slots,
-            orphans,
-        } = self;
-        // Borrowed, not cloned per call: an `Aid` holds a `String`.
-        let me = rt.aid();
-        // A held `StartAck` leaves with the result when the handler has
-        // one at once (one write), or when the handler first waits.
-        let held = match ack {
-            Ack::Sent => false,
-            Ack::Send => {
-                let _ = conn.chan.send(&start_ack(cid, entry)).await;
-                false
-            }
-            Ack::Hold(waiting) => {
-                let _ = conn.chan.send_unannounced(&start_ack(cid, entry)).await;
-                drop(waiting);
-                true
-            }
-        };
-        let mut ack = HeldAck {
-            chan: &conn.chan,
-            held,
-        };
-        // Polled only when the cancel woke it, not every time the handler
-        // does (a stream's handler wakes per message; see `wake_gate`).
-        let cancelled = Gated::new(slots.token.cancelled());
-        // In a block: a cancelled handler is dropped here, at once (its
-        // nurseries' children become orphans, whose failures count below).
-        let outcome = {
-            let mut run = run;
-            let run = std::future::poll_fn(|cx| {
-                let polled = run.as_mut().poll(cx);
-                if polled.is_pending() {
-                    ack.release();
-                }
-                polled
-            });
-            tokio::select! {
-                biased;
-                () = cancelled => None,
-                r = run => Some(r),
-            }
-        };
-        // The other outcomes may wait (for orphaned children, for the
-        // debugger) before their reply: the `StartAck` goes now.
-        if !matches!(outcome, Some(Ok(Reply::Ok(_)))) {
-            ack.release();
-        }
-        let (reply, crashed) = match outcome {
-            Some(outcome) => reply_of(cid, outcome, me, entry.path),
-            None => {
-                // Taken out first: the guard must not live across the await.
-                let overrun = lock(&slots.failure).take();
-                match overrun {
-                    // The dialog failed here (an overrun): say so, not "cancelled".
-                    Some(err) => (error_msg(cid, err), false),
-                    // Children of a nursery the cancel dropped failed:
-                    // their errors, not the cancellation, are the outcome.
-                    None => match orphaned_failure(&orphans, me).await {
-                        Some(err) => (error_msg(cid, err), true),
-                        None => {
-                            let by = lock(&slots.canceller).clone().or_else(|| rt.canceller());
-                            tracing::debug!(target: "tractor::cancel", "task `{}` cancelled", entry.path);
-                            let err = context_cancelled(me, &format!("`{}`", entry.path), by);
-                            (error_msg(cid, err), false)
-                        }
-                    },
-                }
-            }
-        };
-        if crashed
-            && rt.p.debug_mode
-            && let Msg::Error { error, .. } = &reply
-        {
-            rt.note_task_failed(entry.path, error).await;
-        }
-        conn.finish_task(cid);
-        match conn.chan.send(&reply).await {
-            // The `StartAck` left with it.
-            Ok(()) => ack.held = false,
-            // The caller vanished; its loss is handled by the channel's loop.
-            Err(e) => {
-                tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{}`: {e}", entry.path);
-            }
-        }
-    }
-}
-
-/// A plain call's `StartAck`, queued without waking the writer (see
-/// [`Channel::send_unannounced`](crate::ipc::Channel::send_unannounced))
-/// until the task's reply takes it along or [`release`](Self::release)
-/// sends it. However the task ends (a handler that panics before its
-/// first poll, a reply that cannot be encoded, the task dropped), it is
-/// released then, not left waiting for another frame.
-struct HeldAck<'a> {
-    chan: &'a crate::ipc::Channel,
-    held: bool,
-}
-
-impl HeldAck<'_> {
-    /// Wakes the writer for the `StartAck`, if it is still held.
-    fn release(&mut self) {
-        if std::mem::take(&mut self.held) {
-            self.chan.announce();
-        }
-    }
-}
-
-impl Drop for HeldAck<'_> {
-    fn drop(&mut self) {
-        self.release();
-    }
 }
 
 /// What an RPC task knows of itself, for code running in it: one
@@ -629,18 +330,6 @@ fn mismatch(entry: &EndpointEntry, kind: FuncType, sig: Option<u64>) -> Option<S
         )),
         _ => None,
     }
-}
-
-/// The failures of the nurseries a cancelled task dropped, boxed as the
-/// task's error (one bare, several as an aggregate), if there were any.
-async fn orphaned_failure(orphans: &Orphans, me: &Aid) -> Option<ErrorData> {
-    let mut errors = orphans.settle().await;
-    let error = match errors.len() {
-        0 => return None,
-        1 => errors.remove(0).1,
-        _ => crate::Error::Multi(crate::MultiError { errors }),
-    };
-    Some(super::endpoint::box_tractor_error(&error).into_data(me))
 }
 
 /// Waits until every RPC task and child supervisor of the actor is done.
