@@ -24,7 +24,7 @@ use super::auth::{self, Secret};
 use super::error::IpcError;
 use super::frame::Frame;
 use super::limits::{HANDSHAKE_MAX_FRAME, Limits};
-use super::msg::{Aid, Cid, Msg, PayloadMsg, StartRef};
+use super::msg::{Aid, Cid, Msg, PayloadMsg, StartView};
 use super::outbox::{Outbox, PushError};
 use super::tls::TreeTls;
 use super::transport::{MsgReader, MsgTransport, PeerCred};
@@ -233,7 +233,7 @@ impl Channel {
     /// full.
     pub async fn send(&self, msg: &Msg) -> Result<(), IpcError> {
         self.wait_room().await?;
-        self.inner.out.push_msg(msg).map_err(|e| self.push_error(e))
+        self.send_in_room(msg)
     }
 
     /// [`send`](Self::send) without waking the writer: `msg` goes out
@@ -242,10 +242,7 @@ impl Channel {
     /// `StartAck`, so that a result ready at once leaves in the same write.
     pub(crate) async fn send_unannounced(&self, msg: &Msg) -> Result<(), IpcError> {
         self.wait_room().await?;
-        self.inner
-            .out
-            .push_unannounced(msg)
-            .map_err(|e| self.push_error(e))
+        self.send_unannounced_in_room(msg)
     }
 
     /// Whether a message queued now would not wait for room (see
@@ -286,11 +283,11 @@ impl Channel {
     /// Queues the `Start` of a call from borrowed parts (the bytes of
     /// [`Msg::Start`], without a boxed copy first), waiting while the
     /// write buffer is full.
-    pub(crate) async fn send_start(&self, start: StartRef<'_>) -> Result<(), IpcError> {
+    pub(crate) async fn send_start(&self, start: &StartView<'_>) -> Result<(), IpcError> {
         self.wait_room().await?;
         self.inner
             .out
-            .push_start(&start)
+            .push_start(start)
             .map_err(|e| self.push_error(e))
     }
 

@@ -40,7 +40,7 @@ pub(crate) use channel::{Channel, Role};
 pub(crate) use frame::DEFAULT_MAX_FRAME;
 pub(crate) use frame_reader::{Frames, OwnedFrame, Run};
 pub(crate) use msg::{
-    Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start, StartRef, StartView, WINDOW_BYTES,
+    Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start, StartView, WINDOW_BYTES,
     split_yield,
 };
 pub(crate) use outbox::COALESCE_MAX;

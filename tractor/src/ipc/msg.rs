@@ -135,58 +135,11 @@ pub struct Start {
     pub trace: Option<TraceParent>,
 }
 
-/// A [`Msg::Start`] whose strings and arguments are borrowed: it encodes
-/// to the same bytes, without first copying them into a boxed [`Start`]
-/// (a caller's every call would allocate and free them).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct StartRef<'a> {
-    pub cid: Cid,
-    pub ns: &'a str,
-    pub func: &'a str,
-    pub args: &'a [u8],
-    pub kind: FuncType,
-    pub sig: Option<u64>,
-    pub flow: FlowSpec,
-    pub trace: Option<&'a TraceParent>,
-}
-
-/// [`Msg::Start`]'s index in [`Msg`], which postcard writes as its tag.
-const START_TAG: u32 = 3;
-
-impl Serialize for StartRef<'_> {
-    /// As `Msg::Start(Box::new(start))` (the fields of [`Start`], in
-    /// order, after the variant's tag).
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Fields<'a> {
-            cid: Cid,
-            ns: &'a str,
-            func: &'a str,
-            #[serde(with = "serde_bytes")]
-            args: &'a [u8],
-            kind: FuncType,
-            sig: Option<u64>,
-            flow: FlowSpec,
-            trace: Option<&'a TraceParent>,
-        }
-        let f = Fields {
-            cid: self.cid,
-            ns: self.ns,
-            func: self.func,
-            args: self.args,
-            kind: self.kind,
-            sig: self.sig,
-            flow: self.flow,
-            trace: self.trace,
-        };
-        s.serialize_newtype_variant("Msg", START_TAG, "Start", &f)
-    }
-}
-
-/// A received [`Msg::Start`] read in place: its strings and arguments
-/// borrowed from the frame, not copied into a boxed [`Start`] (a
-/// callee's every call would allocate and free them).
-#[derive(Debug, Deserialize)]
+/// A [`Msg::Start`] in place: its names and arguments borrowed, from
+/// the frame it was read from or from the caller that sends it. Read and
+/// written, it has the bytes of a `Msg::Start` (see [`StartMsg`]), with
+/// no boxed copy of them (a call would allocate and free three).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct StartView<'a> {
     pub cid: Cid,
     #[serde(borrow)]
@@ -199,6 +152,19 @@ pub(crate) struct StartView<'a> {
     pub sig: Option<u64>,
     pub flow: FlowSpec,
     pub trace: Option<TraceParent>,
+}
+
+/// [`Msg::Start`]'s index in [`Msg`], which postcard writes as its tag.
+const START_TAG: u32 = 3;
+
+/// A [`StartView`] encoded as the `Msg::Start` it stands for: the
+/// variant's tag, then the fields of [`Start`], in order.
+pub(crate) struct StartMsg<'v, 'a>(pub &'v StartView<'a>);
+
+impl Serialize for StartMsg<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_variant("Msg", START_TAG, "Start", self.0)
+    }
 }
 
 impl<'a> StartView<'a> {
@@ -617,7 +583,7 @@ fn take_varint(b: &[u8], max_bytes: usize) -> Option<(u64, &[u8])> {
 mod tests {
     use super::*;
 
-    /// A borrowed `Start` encodes to the bytes of the owned one, and
+    /// A `Start` in place encodes to the bytes of the owned one, and
     /// decodes back to it, whatever its fields hold.
     #[test]
     fn a_borrowed_start_encodes_as_the_owned_one() {
@@ -652,7 +618,7 @@ mod tests {
                                     flow,
                                     trace: trace.clone(),
                                 }));
-                                let borrowed = StartRef {
+                                let view = StartView {
                                     cid,
                                     ns,
                                     func,
@@ -660,9 +626,9 @@ mod tests {
                                     kind,
                                     sig,
                                     flow,
-                                    trace: trace.as_ref(),
+                                    trace: trace.clone(),
                                 };
-                                let bytes = postcard::to_stdvec(&borrowed).unwrap();
+                                let bytes = postcard::to_stdvec(&StartMsg(&view)).unwrap();
                                 assert_eq!(bytes, postcard::to_stdvec(&owned).unwrap());
                                 let back: Msg = postcard::from_bytes(&bytes).unwrap();
                                 assert_eq!(format!("{back:?}"), format!("{owned:?}"));
@@ -721,7 +687,7 @@ mod tests {
         let stop = postcard::to_stdvec(&Msg::Stop { cid: 3 }).unwrap();
         assert!(StartView::of(&stop).is_none());
         // Not UTF-8 where a name goes.
-        let mut body = postcard::to_stdvec(&StartRef {
+        let mut body = postcard::to_stdvec(&StartMsg(&StartView {
             cid: 1,
             ns: "ab",
             func: "f",
@@ -730,7 +696,7 @@ mod tests {
             sig: None,
             flow: FlowSpec::default(),
             trace: None,
-        })
+        }))
         .unwrap();
         body[3] = 0xff;
         assert!(StartView::of(&body).is_none());

@@ -43,7 +43,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::frame::{self, Frame};
-use super::msg::{Msg, StartRef};
+use super::msg::{Msg, StartMsg, StartView};
 use super::shared_bytes::Splice;
 use super::transport::BoxWrite;
 
@@ -331,8 +331,8 @@ impl Outbox {
     /// Encodes a `Start` from borrowed parts into the buffer for the
     /// writer (the bytes of [`Msg::Start`]). The caller waited for
     /// [`room`](Self::room).
-    pub(crate) fn push_start(&self, start: &StartRef<'_>) -> Result<(), PushError> {
-        self.push_value(start, Some(start.cid), true, false, false)
+    pub(crate) fn push_start(&self, start: &StartView<'_>) -> Result<(), PushError> {
+        self.push_value(&StartMsg(start), Some(start.cid), true, false, false)
     }
 
     fn push_encoded(&self, msg: &Msg, urgent: bool, unannounced: bool) -> Result<(), PushError> {

@@ -17,7 +17,7 @@ use super::endpoint::{Call, ContextEndpoint, Endpoint, RemoteFn, StreamEndpoint}
 use super::error::{Error, RemoteActorError};
 use super::nursery::MainSlot;
 use super::share::{Claim, Lease};
-use crate::ipc::{Aid, FlowSpec, FuncType, Msg, StartRef};
+use crate::ipc::{Aid, FlowSpec, FuncType, Msg, StartView};
 
 /// A handle to another actor: schedule tasks in it, cancel it.
 ///
@@ -211,8 +211,7 @@ impl Portal {
         let mut d = self.conn.open_dialog_with(flow, Some(tag));
         let flow = d.shared.flow;
         d.lease = self.lease.clone();
-        let trace = super::trace::capture();
-        let start = StartRef {
+        let start = StartView {
             cid: d.cid,
             ns: module,
             func,
@@ -220,9 +219,9 @@ impl Portal {
             kind,
             sig,
             flow,
-            trace: trace.as_ref(),
+            trace: super::trace::capture(),
         };
-        if self.conn.chan.send_start(start).await.is_err() {
+        if self.conn.chan.send_start(&start).await.is_err() {
             d.finish();
             return Err(self.conn.lost_error());
         }

@@ -198,7 +198,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: StartVie
                 let (reply, crashed) = span.in_scope(|| reply_of(cid, outcome, me, entry.path));
                 let ack = start_ack(cid, entry);
                 if crashed && rt.p.debug_mode {
-                    return reply_after_debugger(rt, conn, entry, [ack, reply], scope, span);
+                    return reply_after_debugger(rt, conn, entry, ack, reply, scope, span);
                 }
                 return reply_at_once(conn, entry.path, ack, reply);
             }

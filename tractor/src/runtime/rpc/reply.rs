@@ -56,7 +56,8 @@ pub(super) fn reply_after_debugger(
     rt: &Arc<ActorRuntime>,
     conn: &Arc<Conn>,
     entry: &'static EndpointEntry,
-    [ack, reply]: [Msg; 2],
+    ack: Msg,
+    reply: Msg,
     scope: TaskScope,
     span: Span,
 ) {
@@ -65,16 +66,16 @@ pub(super) fn reply_after_debugger(
     let conn = conn.clone();
     let body = async move {
         let _running = running;
-        for (i, msg) in [ack, reply].iter().enumerate() {
-            if i == 1
-                && let Msg::Error { error, .. } = msg
-            {
+        let sent = async {
+            conn.chan.send(&ack).await?;
+            if let Msg::Error { error, .. } = &reply {
                 rt2.note_task_failed(entry.path, error).await;
             }
-            if let Err(e) = conn.chan.send(msg).await {
-                tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{}`: {e}", entry.path);
-                return;
-            }
+            conn.chan.send(&reply).await
+        };
+        if let Err(e) = sent.await {
+            // The caller vanished; its loss is handled by the channel's loop.
+            tracing::debug!(target: "tractor::ipc", "could not deliver the reply of `{}`: {e}", entry.path);
         }
     };
     rt.work
