@@ -6,6 +6,7 @@
 
 pub(crate) mod addr;
 pub(crate) mod auth;
+pub(crate) mod buffer_pool;
 pub(crate) mod channel;
 pub mod codec;
 mod cookie;

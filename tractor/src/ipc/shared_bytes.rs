@@ -7,8 +7,8 @@
 //! that received it. A large [`Bytes`] is neither: the frame refers to
 //! its buffer, which goes to the socket with the frame's header in one
 //! vectored write (a *splice*), and on the receiving side a stream item
-//! of 16 KiB or more is in a buffer of its own (read into it, from 1 MiB;
-//! copied out of the connection's read buffer, below), of which the
+//! of 16 KiB or more is in a buffer of its own (read into it, or copied
+//! into it when it arrived whole among smaller frames), of which the
 //! decoded `Bytes` is a slice. What is on the wire is what a `ByteBuf` puts
 //! there, so the two are interchangeable across a channel.
 //!

@@ -318,6 +318,12 @@ impl MsgReader {
             .await?)
     }
 
+    /// Reads large frames into buffers taken from `pool` (see
+    /// [`buffer_pool`](super::buffer_pool)).
+    pub(crate) fn recycle_into(&mut self, pool: std::sync::Arc<super::buffer_pool::BufferPool>) {
+        self.frames.recycle_into(pool);
+    }
+
     /// The largest frame this reader accepts.
     pub fn max_frame(&self) -> usize {
         self.max_frame

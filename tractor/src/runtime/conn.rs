@@ -43,7 +43,7 @@ impl Inbox {
         budget: Arc<Budget>,
         tag: Option<DialogTag>,
     ) -> (Inbox, QueueRx) {
-        let (tx, rx) = dialog_queue_in(cid, budget.spares.clone());
+        let (tx, rx) = dialog_queue_in(cid, budget.pool.clone());
         (
             Inbox {
                 tx,
@@ -540,6 +540,8 @@ impl Drop for Dialog {
 /// The message loop of one channel.
 pub(crate) async fn serve(rt: Arc<ActorRuntime>, conn: Arc<Conn>, mut reader: MsgReader) {
     let _unserved = Unserved(conn.clone());
+    // Large frames are read into the buffers their items give back.
+    reader.recycle_into(conn.budget.pool.clone());
     // One close future for the whole loop, not one per message, polled
     // only when the close woke it (see `wake_gate`).
     let mut closed = Gated::new(conn.chan.closed());
@@ -667,13 +669,15 @@ fn dispatch_owned(
     let body = frame.body();
     if let Some(start) = StartView::of(body) {
         super::rpc::schedule(rt, conn, start);
-        return Ok(());
+    } else {
+        let msg = codec::decode(body).map_err(|reason| IpcError::Decode {
+            len: body.len(),
+            reason,
+        })?;
+        dispatch(rt, conn, msg);
     }
-    let msg = codec::decode(body).map_err(|reason| IpcError::Decode {
-        len: body.len(),
-        reason,
-    })?;
-    dispatch(rt, conn, msg);
+    // Read from: the next large frame may be read into it.
+    conn.budget.pool.give(frame.into_buf());
     Ok(())
 }
 

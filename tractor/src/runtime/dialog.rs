@@ -40,8 +40,8 @@ fn charge(pld: &[u8]) -> usize {
 pub(crate) struct Budget {
     used: AtomicUsize,
     cap: usize,
-    /// The spare buffers its dialogs keep for large items, together.
-    pub(crate) spares: Arc<super::dialog_queue::SpareBytes>,
+    /// The buffers of its large frames and items, kept for the next.
+    pub(crate) pool: Arc<crate::ipc::buffer_pool::BufferPool>,
 }
 
 impl Budget {
@@ -49,7 +49,7 @@ impl Budget {
         Arc::new(Budget {
             used: AtomicUsize::new(0),
             cap,
-            spares: Arc::default(),
+            pool: Arc::default(),
         })
     }
 

@@ -10,25 +10,29 @@
 //! queue as messages between the items, and a count of items before each
 //! keeps the order exact.
 //!
-//! An item of [`OWN_FROM`] bytes or more is copied into a buffer of its
-//! own instead, one that came back after an earlier item was read (and
-//! whatever was decoded from it dropped: it is lent to the decoded
-//! [`Bytes`](crate::Bytes), so those are not copied again):
-//! appended to the run buffer, large items would grow it by doubling
-//! (copying what it held each time) and a grown buffer is released once
-//! drained, its pages faulted in again for the next burst.
+//! An item of [`OWN_FROM`] bytes or more is queued in a buffer of its
+//! own instead: the one the frame reader read it into, or (when it came
+//! whole among other frames) one of the connection's
+//! [pool](crate::ipc::buffer_pool) it is copied into. Appended to the run
+//! buffer, large items would grow it by doubling (copying what it held
+//! each time) and a grown buffer is released once drained, its pages
+//! faulted in again for the next burst. The buffer is lent to the
+//! [`Bytes`](crate::Bytes) decoded from it, so those are not copied
+//! again, and goes back to the pool after them.
 //!
 //! The queue itself is unbounded: what it may hold is bounded before a
 //! push, by the dialog's window and the connection's byte budget
 //! ([`DialogShared`](super::dialog::DialogShared)).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
 
+#[cfg(test)]
+use crate::ipc::buffer_pool::POOL_BYTES;
+use crate::ipc::buffer_pool::{BufferPool, POOL_MIN, Pooled};
 use crate::ipc::{Cid, Msg};
 
 /// An item buffer larger than this once drained is released rather than
@@ -37,23 +41,7 @@ const KEEP: usize = 1024 * 1024;
 
 /// An item this large is queued in a buffer of its own (see the module
 /// docs).
-const OWN_FROM: usize = 16 * 1024;
-
-/// Most bytes of buffers given back by the handle that a queue keeps for
-/// the next large items (per dialog, while it lives): a stream's byte
-/// window, what a sender may have unread here at once, so a stream of
-/// large items that keeps its window full reuses every buffer.
-const SPARES_BYTES: usize = crate::ipc::WINDOW_BYTES + 64 * 1024;
-
-/// Most bytes of spare buffers all the dialogs of one connection keep
-/// together: a peer opening thousands of dialogs cannot make us hold
-/// more than this in spares, whatever it sends them.
-const CONN_SPARES_BYTES: usize = 4 * 1024 * 1024;
-
-/// The spare buffers' bytes of one connection's dialogs, together (see
-/// [`CONN_SPARES_BYTES`]).
-#[derive(Debug, Default)]
-pub(crate) struct SpareBytes(AtomicUsize);
+const OWN_FROM: usize = POOL_MIN;
 
 /// Items a handle reads per unit of its task's tokio budget: a busy
 /// stream's reader still yields, after this many times tokio's budget.
@@ -65,18 +53,18 @@ pub(crate) fn dialog_queue(cid: Cid) -> (QueueTx, QueueRx) {
     dialog_queue_in(cid, Arc::default())
 }
 
-/// Creates the queue of dialog `cid`, of a connection whose dialogs'
-/// spare buffers `spare` counts.
-pub(crate) fn dialog_queue_in(cid: Cid, spare: Arc<SpareBytes>) -> (QueueTx, QueueRx) {
+/// Creates the queue of dialog `cid`, of a connection whose large items'
+/// buffers `pool` keeps.
+pub(crate) fn dialog_queue_in(cid: Cid, pool: Arc<BufferPool>) -> (QueueTx, QueueRx) {
     let shared = Arc::new(Shared {
         st: Mutex::new(State {
             entries: VecDeque::new(),
             items: Items::default(),
-            spares: Spares::of(spare),
             senders: 1,
             receiver: true,
         }),
         waker: AtomicWaker::new(),
+        pool,
     });
     (
         QueueTx(shared.clone()),
@@ -94,6 +82,8 @@ pub(crate) fn dialog_queue_in(cid: Cid, spare: Arc<SpareBytes>) -> (QueueTx, Que
 struct Shared {
     st: Mutex<State>,
     waker: AtomicWaker,
+    /// The connection's buffers for large items.
+    pool: Arc<BufferPool>,
 }
 
 impl Shared {
@@ -108,8 +98,6 @@ struct State {
     entries: VecDeque<Entry>,
     /// Payloads of the items counted by `Entry::Items`, oldest first.
     items: Items,
-    /// Buffers of large items read, for the next ones.
-    spares: Spares,
     /// Live [`QueueTx`] handles: none left and nothing queued is the end.
     senders: usize,
     /// Whether the [`QueueRx`] still exists.
@@ -136,11 +124,11 @@ enum Entry {
     Msg(Msg),
     /// This many items come next.
     Items(u32),
-    /// One large item, in a buffer of its own (see [`Spares`]).
+    /// One large item, in a buffer of its own (read into it, or copied
+    /// into one from the connection's pool): the
+    /// [`Bytes`](crate::Bytes) decoded from it are slices of it, and it
+    /// goes back to the pool after them.
     Owned(Vec<u8>, std::ops::Range<usize>),
-    /// One very large item, in the buffer its frame was read into: the
-    /// [`Bytes`](crate::Bytes) decoded from it are slices of it.
-    Frame(::bytes::Bytes, std::ops::Range<usize>),
 }
 
 /// Item payloads back to back, and their lengths.
@@ -205,104 +193,6 @@ impl Items {
     }
 }
 
-/// Buffers kept for large items, at most [`SPARES_BYTES`] of them (and
-/// [`CONN_SPARES_BYTES`] with the connection's other dialogs').
-struct Spares {
-    bufs: Vec<Vec<u8>>,
-    bytes: usize,
-    conn: Arc<SpareBytes>,
-}
-
-impl Spares {
-    fn of(conn: Arc<SpareBytes>) -> Self {
-        Spares {
-            bufs: Vec::new(),
-            bytes: 0,
-            conn,
-        }
-    }
-
-    /// A copy of `pld` in a kept buffer large enough (and not much
-    /// larger: a small item must not hold a large buffer), else a fresh
-    /// one.
-    fn copy_of(&mut self, pld: &[u8]) -> Vec<u8> {
-        let fits = |b: &Vec<u8>| (pld.len()..=pld.len().saturating_mul(2)).contains(&b.capacity());
-        let mut buf = match self.bufs.iter().position(fits) {
-            Some(i) => {
-                let buf = self.bufs.swap_remove(i);
-                self.release(buf.capacity());
-                buf
-            }
-            None => Vec::with_capacity(pld.len()),
-        };
-        buf.extend_from_slice(pld);
-        buf
-    }
-
-    /// Keeps `buf` for a later item if there is room for it.
-    fn keep(&mut self, mut buf: Vec<u8>) {
-        let cap = buf.capacity();
-        if cap < OWN_FROM || self.bytes + cap > SPARES_BYTES {
-            return;
-        }
-        let counted = self
-            .conn
-            .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |all| {
-                (all + cap <= CONN_SPARES_BYTES).then_some(all + cap)
-            });
-        if counted.is_ok() {
-            buf.clear();
-            self.bytes += cap;
-            self.bufs.push(buf);
-        }
-    }
-
-    fn release(&mut self, cap: usize) {
-        self.bytes -= cap;
-        self.conn.0.fetch_sub(cap, Ordering::Relaxed);
-    }
-
-    /// Frees every kept buffer.
-    fn clear(&mut self) {
-        self.conn.0.fetch_sub(self.bytes, Ordering::Relaxed);
-        self.bytes = 0;
-        self.bufs = Vec::new();
-    }
-}
-
-impl Drop for Spares {
-    fn drop(&mut self) {
-        self.clear();
-    }
-}
-
-/// A kept buffer lent out with a large item: the [`Bytes`](crate::Bytes)
-/// decoded from it are slices of it, and it goes back to its queue's
-/// spares when the last of them is dropped (at once when the item was
-/// decoded into something else).
-struct Lent {
-    buf: Vec<u8>,
-    home: std::sync::Weak<Shared>,
-}
-
-impl AsRef<[u8]> for Lent {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-impl Drop for Lent {
-    fn drop(&mut self) {
-        if let Some(home) = self.home.upgrade() {
-            let mut st = home.lock();
-            if st.receiver {
-                st.spares.keep(std::mem::take(&mut self.buf));
-            }
-        }
-    }
-}
-
 /// The receiver is gone: the message or item was not queued.
 #[derive(Debug)]
 pub(crate) struct Gone;
@@ -350,7 +240,8 @@ impl QueueTx {
         for pld in items {
             if pld.len() >= OWN_FROM {
                 st.count_items(std::mem::take(&mut run));
-                let buf = st.spares.copy_of(pld);
+                let mut buf = self.0.pool.take(pld.len());
+                buf.extend_from_slice(pld);
                 st.entries.push_back(Entry::Owned(buf, 0..pld.len()));
                 continue;
             }
@@ -376,7 +267,7 @@ impl QueueTx {
         if !st.receiver {
             return Err(Gone);
         }
-        st.entries.push_back(Entry::Frame(buf.into(), pld));
+        st.entries.push_back(Entry::Owned(buf, pld));
         drop(st);
         self.0.waker.wake();
         Ok(())
@@ -469,18 +360,8 @@ impl QueueRx {
                     Some(Entry::Msg(m)) => return Poll::Ready(Some(Next::Msg(m))),
                     Some(Entry::Owned(buf, pld)) => {
                         drop(st);
-                        let home = Arc::downgrade(&self.shared);
-                        let frame = self
-                            .held_frame
-                            .insert(::bytes::Bytes::from_owner(Lent { buf, home }));
-                        return Poll::Ready(Some(Next::Item(
-                            frame.get(pld).unwrap_or_default(),
-                            Some(frame),
-                        )));
-                    }
-                    Some(Entry::Frame(frame, pld)) => {
-                        drop(st);
-                        let frame = self.held_frame.insert(frame);
+                        let lent = Pooled::new(buf, &self.shared.pool);
+                        let frame = self.held_frame.insert(::bytes::Bytes::from_owner(lent));
                         return Poll::Ready(Some(Next::Item(
                             frame.get(pld).unwrap_or_default(),
                             Some(frame),
@@ -568,7 +449,6 @@ impl Drop for QueueRx {
         st.receiver = false;
         st.entries.clear();
         st.items = Items::default();
-        st.spares.clear();
     }
 }
 
@@ -691,19 +571,13 @@ mod tests {
             }
             before = seen;
         }
-        let st = tx.0.lock();
-        assert!(st.spares.bytes <= SPARES_BYTES);
-        assert_eq!(
-            st.spares.bytes,
-            st.spares.bufs.iter().map(Vec::capacity).sum()
-        );
-        drop(st);
+        assert!(tx.0.pool.held() <= POOL_BYTES);
         // Far more than the bound given back: only the bound is kept.
-        let huge = vec![0u8; SPARES_BYTES];
+        let huge = vec![0u8; 2 * POOL_BYTES];
         tx.push_item(&huge).unwrap();
         assert!(next(&mut rx).is_some());
         assert_eq!(next(&mut rx), None);
-        assert!(tx.0.lock().spares.bytes <= SPARES_BYTES);
+        assert!(tx.0.pool.held() <= POOL_BYTES);
     }
 
     /// A frame handed over whole is handed out with its buffer, shared:
@@ -730,15 +604,15 @@ mod tests {
         }
     }
 
-    /// The spares of all a connection's dialogs stay within one bound,
-    /// and a closed dialog's count is given back.
+    /// The buffers of all a connection's dialogs' large items go back to
+    /// one pool, within its bound, and outlive the dialogs.
     #[test]
-    fn a_connection_s_spares_are_bounded_together() {
-        let conn: Arc<SpareBytes> = Arc::default();
-        let big = vec![1u8; SPARES_BYTES / 2];
+    fn a_connection_s_large_items_share_one_bounded_pool() {
+        let pool: Arc<BufferPool> = Arc::default();
+        let big = vec![1u8; POOL_BYTES / 8];
         let mut queues = Vec::new();
-        for cid in 0..2 * CONN_SPARES_BYTES / SPARES_BYTES + 2 {
-            let (tx, mut rx) = dialog_queue_in(cid as u64, conn.clone());
+        for cid in 0..12 {
+            let (tx, mut rx) = dialog_queue_in(cid, pool.clone());
             tx.push_item(&big).unwrap();
             tx.push_item(&big).unwrap();
             assert!(next(&mut rx).is_some());
@@ -746,10 +620,21 @@ mod tests {
             assert_eq!(next(&mut rx), None, "both read and given back");
             queues.push((tx, rx));
         }
-        let held = conn.0.load(Ordering::Relaxed);
-        assert!(held > 0 && held <= CONN_SPARES_BYTES, "{held}");
+        let held = pool.held();
+        assert!(held > 0 && held <= POOL_BYTES, "{held}");
         drop(queues);
-        assert_eq!(conn.0.load(Ordering::Relaxed), 0);
+        assert_eq!(pool.held(), held, "kept for the connection's next dialogs");
+    }
+
+    /// A frame read into a buffer of its own goes back to the pool once
+    /// what was decoded from it is dropped.
+    #[test]
+    fn a_frame_read_whole_goes_back_to_the_pool() {
+        let (tx, mut rx) = dialog_queue(1);
+        tx.push_owned(vec![5u8; 64 * 1024], 10..90).unwrap();
+        assert!(next(&mut rx).is_some());
+        assert_eq!(next(&mut rx), None);
+        assert_eq!(tx.0.pool.held(), 64 * 1024);
     }
 
     #[test]
