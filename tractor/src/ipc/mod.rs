@@ -42,7 +42,7 @@ pub(crate) use frame::DEFAULT_MAX_FRAME;
 pub(crate) use frame_reader::{Frames, OwnedFrame, Run};
 pub(crate) use msg::{
     Cid, ErrorData, FlowSpec, Msg, PayloadMsg, SpawnSpec, Start, StartView, WINDOW_BYTES,
-    split_yield,
+    decode_answer, split_yield,
 };
 pub(crate) use outbox::COALESCE_MAX;
 pub(crate) use trace::TraceParent;

@@ -24,7 +24,7 @@ use super::wake_gate::Gated;
 const LOGGED_ERROR_BYTES: usize = 4096;
 use crate::ipc::{
     Aid, Channel, Cid, ErrorData, FlowSpec, Frames, FuncType, IpcError, Limits, Msg, MsgReader,
-    OwnedFrame, Run, StartView, codec, split_yield,
+    OwnedFrame, Run, StartView, codec, decode_answer, split_yield,
 };
 
 /// The stream side of a dialog: its queue and shared state.
@@ -643,10 +643,13 @@ fn dispatch_run(
             super::rpc::schedule(rt, conn, start);
             continue;
         }
-        let msg = codec::decode(body).map_err(|reason| IpcError::Decode {
-            len: body.len(),
-            reason,
-        })?;
+        let msg = match decode_answer(body) {
+            Some(msg) => msg,
+            None => codec::decode(body).map_err(|reason| IpcError::Decode {
+                len: body.len(),
+                reason,
+            })?,
+        };
         dispatch(rt, conn, msg);
     }
     conn.heard.fetch_add(heard, Ordering::Relaxed);
