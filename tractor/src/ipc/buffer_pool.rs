@@ -11,7 +11,8 @@
 //! next large frame or item takes it.
 //!
 //! The pool keeps at most [`POOL_BYTES`], whatever a peer sends, and
-//! only buffers of [`POOL_MIN`] bytes or more.
+//! only buffers of [`POOL_MIN`] to [`POOL_MAX`] bytes; it is emptied when
+//! a dialog that read large items ends.
 
 use std::sync::{Arc, Mutex, Weak};
 
@@ -19,11 +20,18 @@ use std::sync::{Arc, Mutex, Weak};
 /// shared item buffer instead.
 pub(crate) const POOL_MIN: usize = 16 * 1024;
 
+/// The largest buffer worth keeping: twice the largest one taken (a
+/// frame reader's, for a frame of up to 128 KiB and 4 KiB past it). A
+/// larger one, grown for a larger frame, would never be taken again.
+pub(crate) const POOL_MAX: usize = 2 * (128 + 4) * 1024;
+
 /// Most bytes a connection's pool keeps: a stream's byte window (what a
-/// sender may have unread here at once) several times over, so streams
-/// of large items that keep their windows full reuse every buffer, and a
-/// peer cannot make us keep more, however many dialogs it opens.
-pub(crate) const POOL_BYTES: usize = 4 * 1024 * 1024;
+/// sender may have unread here at once) and a little, so a stream of
+/// large items that keeps its window full reuses every buffer, and a
+/// peer cannot make us keep more, however many dialogs it opens. The
+/// pool is emptied when a dialog that read large items ends, so an idle
+/// connection holds none of it for long.
+pub(crate) const POOL_BYTES: usize = crate::ipc::WINDOW_BYTES + POOL_MAX;
 
 /// The buffers kept for a connection's next large frames and items.
 #[derive(Debug, Default)]
@@ -58,7 +66,7 @@ impl BufferPool {
     /// room for it; frees it otherwise.
     pub(crate) fn give(&self, mut buf: Vec<u8>) {
         let cap = buf.capacity();
-        if cap < POOL_MIN {
+        if !(POOL_MIN..=POOL_MAX).contains(&cap) {
             return;
         }
         let mut kept = lock(&self.kept);
@@ -67,6 +75,14 @@ impl BufferPool {
             kept.bytes += cap;
             kept.bufs.push(buf);
         }
+    }
+
+    /// Frees every kept buffer (a dialog that read large items ended:
+    /// what it used need not outlive it on an idle connection).
+    pub(crate) fn clear(&self) {
+        let mut kept = lock(&self.kept);
+        kept.bufs = Vec::new();
+        kept.bytes = 0;
     }
 
     /// The bytes kept now.
@@ -138,15 +154,20 @@ mod tests {
     }
 
     #[test]
-    fn the_pool_keeps_only_large_buffers_and_only_its_bound() {
+    fn the_pool_keeps_only_buffers_it_hands_out_and_only_its_bound() {
         let pool = Arc::new(BufferPool::default());
         pool.give(Vec::with_capacity(POOL_MIN - 1));
-        assert_eq!(pool.held(), 0);
-        let bufs: Vec<Pooled> = (0..2 * POOL_BYTES / (256 * 1024))
-            .map(|_| Pooled::new(vec![1u8; 256 * 1024], &pool))
+        pool.give(Vec::with_capacity(POOL_MAX + 1));
+        assert_eq!(pool.held(), 0, "too small, or larger than any taken");
+        let size = POOL_MAX / 4;
+        let bufs: Vec<Pooled> = (0..2 * POOL_BYTES / size)
+            .map(|_| Pooled::new(vec![1u8; size], &pool))
             .collect();
         drop(bufs);
-        assert_eq!(pool.held(), POOL_BYTES);
+        assert!(pool.held() <= POOL_BYTES && pool.held() > POOL_BYTES - size);
+        pool.clear();
+        assert_eq!(pool.held(), 0);
+        pool.give(vec![0; size]);
         let gone = Arc::downgrade(&pool);
         let orphan = Pooled::new(pool.take(256 * 1024), &pool);
         drop(pool);

@@ -32,7 +32,7 @@ use std::time::Duration;
 use bytes::BufMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::buffer_pool::BufferPool;
+use super::buffer_pool::{BufferPool, POOL_MAX};
 use super::frame::FrameError;
 
 /// What a reader's buffer starts with: enough for the frames of a quiet
@@ -80,6 +80,8 @@ pub struct FrameReader<R> {
     /// Whether the last frame was read into a buffer of its own (the
     /// next prefix is read with a short read, see [`SLACK`]).
     after_direct: bool,
+    /// Whether a large frame was read into a buffer of its own before.
+    large_seen: bool,
     /// Where buffers for large frames come from, if not fresh.
     pool: Option<Arc<BufferPool>>,
 }
@@ -176,6 +178,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             direct: None,
             direct_handed_out: false,
             after_direct: false,
+            large_seen: false,
             pool: None,
         }
     }
@@ -208,6 +211,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         if let Some(direct) = &self.direct {
             self.direct_handed_out = true;
             self.after_direct = true;
+            self.large_seen = true;
             return Ok(Some(&direct.buf[4..]));
         }
         let len = self.complete_frame(max)?.unwrap_or(0);
@@ -229,7 +233,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if self.buffered() == 0 {
                 // After a large frame, the next is likely large too: what
                 // this read brings of its body is copied to its own buffer.
-                let limit = match std::mem::take(&mut self.after_direct) {
+                let limit = match self.after_direct {
                     true => SLACK,
                     false => usize::MAX,
                 };
@@ -271,6 +275,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
         if let Some(direct) = self.direct.take() {
             self.after_direct = true;
+            self.large_seen = true;
             return Ok(Some(Run::Owned(OwnedFrame {
                 body: 4..direct.buf.len(),
                 buf: direct.buf,
@@ -345,19 +350,23 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// Moves the started frame of `want` bytes (prefix included), all
     /// that is buffered, to a buffer of its own for the rest to be read
-    /// into. The buffer has room for the whole frame if it is at most
-    /// twice [`READ_AHEAD`]; a larger one grows as its bytes arrive, so
-    /// a peer pays in bytes sent for every byte it makes us hold.
+    /// into. On a connection busy with large frames (one came before, or
+    /// reads fill the read-ahead) the buffer has room for the whole frame
+    /// and [`SLACK`] if that is at most twice [`READ_AHEAD`]; otherwise it
+    /// holds what arrived, twice over, and grows as more does, so a peer
+    /// pays in bytes sent for every byte it makes us hold.
     fn start_direct(&mut self, want: usize) {
         let have = &self.buf[self.start..];
-        let cap = if want <= 2 * READ_AHEAD {
+        let busy = self.large_seen || self.read_size == READ_AHEAD;
+        let cap = if busy && want <= 2 * READ_AHEAD {
             want + SLACK
         } else {
-            (2 * have.len()).max(READ_AHEAD).min(want)
+            (2 * have.len()).max(self.read_size).min(want)
         };
         let mut buf = match &self.pool {
-            Some(pool) => pool.take(cap),
-            None => Vec::with_capacity(cap),
+            // What the pool keeps: a buffer it could hand out again.
+            Some(pool) if cap <= POOL_MAX / 2 => pool.take(cap),
+            _ => Vec::with_capacity(cap),
         };
         buf.extend_from_slice(have);
         self.buf.clear();
@@ -410,6 +419,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     async fn fill(&mut self, want: usize, limit: usize) -> Result<usize, FrameError> {
         self.make_room(want);
         let room = self.buf.capacity() - self.buf.len();
+        // Only the read right after a large frame is short.
+        self.after_direct = false;
         let n = if limit < room {
             self.io.read_buf(&mut (&mut self.buf).limit(limit)).await?
         } else {
@@ -704,6 +715,32 @@ mod tests {
         assert_eq!(r.next(4 << 20, SOON).await.unwrap().unwrap(), b"after");
         assert!(r.buf.capacity() <= READ_AHEAD, "{}", r.buf.capacity());
         writer.await.unwrap();
+
+        // On a quiet connection a large frame's own buffer, too, holds
+        // what arrived, not what was announced.
+        let (mut peer, us) = tokio::io::duplex(1024);
+        let mut head = 100_000u32.to_le_bytes().to_vec();
+        head.extend_from_slice(&[7; 10]);
+        peer.write_all(&head).await.unwrap();
+        let mut r = FrameReader::new(us);
+        let err = r
+            .next(1 << 20, Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FrameError::Stalled {
+                    got: 10,
+                    want: 100_000,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let held = r.buf.capacity() + r.direct.as_ref().map_or(0, |d| d.buf.capacity());
+        assert!(held <= 2 * INITIAL, "{held}");
+        drop(peer);
     }
 
     #[tokio::test]
