@@ -29,8 +29,9 @@ pub(crate) const POOL_MAX: usize = 2 * (128 + 4) * 1024;
 /// sender may have unread here at once) and a little, so a stream of
 /// large items that keeps its window full reuses every buffer, and a
 /// peer cannot make us keep more, however many dialogs it opens. The
-/// pool is emptied when a dialog that read large items ends, so an idle
-/// connection holds none of it for long.
+/// pool is emptied when a dialog that read large items ends; what large
+/// replies and calls give back stays, within this bound (about what a
+/// connection's read buffer kept after one large frame before the pool).
 pub(crate) const POOL_BYTES: usize = crate::ipc::WINDOW_BYTES + POOL_MAX;
 
 /// The buffers kept for a connection's next large frames and items.
@@ -78,7 +79,7 @@ impl BufferPool {
     }
 
     /// Frees every kept buffer (a dialog that read large items ended:
-    /// what it used need not outlive it on an idle connection).
+    /// what it used need not outlive it).
     pub(crate) fn clear(&self) {
         let mut kept = lock(&self.kept);
         kept.bufs = Vec::new();

@@ -679,7 +679,8 @@ fn dispatch_owned(
         })?;
         dispatch(rt, conn, msg);
     }
-    // Read from: the next large frame may be read into it.
+    // Decoded: its buffer may take the next large frame (a fresh one
+    // per large reply would cost the allocator's trim and refill).
     conn.budget.pool.give(frame.into_buf());
     Ok(())
 }

@@ -632,8 +632,7 @@ mod tests {
         }
         let held = pool.held();
         assert!(held > 0 && held <= POOL_BYTES, "{held}");
-        // A dialog that read large items takes what was kept with it: an
-        // idle connection holds none of it.
+        // A dialog that read large items takes what was kept with it.
         drop(queues);
         assert_eq!(pool.held(), 0);
     }
