@@ -265,13 +265,22 @@ impl Conn {
             }
             Msg::Return { pld, .. } => {
                 // The value is kept once, in the dialog's end (see
-                // `DialogShared::take_terminal`); the `Return` queued
-                // after what came before it says that the end came.
+                // `DialogShared::take_terminal`). A plain call's caller
+                // looks there when woken; any other dialog's is told by a
+                // `Return` queued after what came before it.
                 shared.finish(Terminal::Returned(pld));
-                let _ = inbox.tx.send(Msg::Return {
-                    cid,
-                    pld: Vec::new(),
-                });
+                if shared
+                    .tag
+                    .as_ref()
+                    .is_some_and(|t| t.kind == FuncType::AsyncFunc)
+                {
+                    inbox.tx.wake();
+                } else {
+                    let _ = inbox.tx.send(Msg::Return {
+                        cid,
+                        pld: Vec::new(),
+                    });
+                }
             }
             Msg::Error { error, .. } => {
                 shared.finish(Terminal::Failed(error.clone()));
@@ -482,6 +491,30 @@ impl Dialog {
     /// The next message; `None` when the channel closed.
     pub(crate) async fn recv(&mut self) -> Option<Msg> {
         let m = self.rx.recv_msg().await;
+        if let Some(m) = &m {
+            self.shared.dequeued(m);
+        }
+        m
+    }
+
+    /// The next message, or an empty `Return` once the dialog's end is
+    /// here with nothing queued before it (a plain call's result is not
+    /// queued: see `route_call`); `None` when the channel closed.
+    pub(crate) async fn recv_or_end(&mut self) -> Option<Msg> {
+        let cid = self.cid;
+        let m = std::future::poll_fn(|cx| match self.rx.poll_msg(cx) {
+            // Looked at after the poll registered us: an end that comes
+            // later wakes us.
+            std::task::Poll::Pending if self.shared.has_terminal() => {
+                self.rx.forget_waker();
+                std::task::Poll::Ready(Some(Msg::Return {
+                    cid,
+                    pld: Vec::new(),
+                }))
+            }
+            polled => polled,
+        })
+        .await;
         if let Some(m) = &m {
             self.shared.dequeued(m);
         }

@@ -109,7 +109,7 @@ async fn return_and_error_end_their_own_dialog_only() {
 }
 
 #[tokio::test]
-async fn a_plain_calls_start_ack_is_not_queued_a_contexts_is() {
+async fn a_plain_calls_answers_are_not_queued_a_contexts_are() {
     let (conn, _peer, _reader) = pair().await;
     let me = Aid::new("me");
     let tag = |kind| Some(DialogTag::new("x::f".into(), kind));
@@ -128,8 +128,16 @@ async fn a_plain_calls_start_ack_is_not_queued_a_contexts_is() {
         let pld = vec![1];
         conn.route_call(&me, d.cid, Msg::Return { cid: d.cid, pld });
     }
-    // The call's caller waits for its result alone.
-    assert!(matches!(next(&mut call).await, Some(Msg::Return { .. })));
+    // The call's caller waits for its result alone, and finds it in the
+    // dialog's end: nothing was queued for it.
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(call.poll_msg(&mut cx).is_pending(), "nothing queued");
+    assert!(matches!(call.recv_or_end().await, Some(Msg::Return { .. })));
+    assert!(matches!(
+        call.shared.take_terminal(),
+        Some(Terminal::Returned(pld)) if pld == [1]
+    ));
     assert!(matches!(next(&mut ctx).await, Some(Msg::StartAck { .. })));
     assert!(matches!(next(&mut ctx).await, Some(Msg::Return { .. })));
 }

@@ -261,6 +261,12 @@ impl QueueTx {
 }
 
 impl QueueTx {
+    /// Wakes the handle without queueing anything: what it waits for was
+    /// put where it looks (a plain call's result, in its dialog's end).
+    pub(crate) fn wake(&self) {
+        self.0.waker.wake();
+    }
+
     /// Queues a large stream item without copying it: `buf[pld]` is its
     /// encoded payload.
     pub(crate) fn push_owned(&self, buf: Vec<u8>, pld: std::ops::Range<usize>) -> Result<(), Gone> {
@@ -419,6 +425,13 @@ impl QueueRx {
         self.prepaid -= 1;
         self.takeable -= 1;
         self.local.pop()
+    }
+
+    /// Takes back the waker the last `Pending` poll left: the handle
+    /// stops waiting (a dropped sender must not wake its task for
+    /// nothing).
+    pub(crate) fn forget_waker(&self) {
+        drop(self.shared.waker.take());
     }
 
     /// Whether items taken off the shared queue in one swap are still

@@ -231,9 +231,10 @@ impl Portal {
     /// Waits for a plain call's `Return` (or `Error`).
     pub(crate) async fn await_return(&self, mut d: Dialog) -> Result<Vec<u8>, Error> {
         loop {
-            match d.recv().await {
+            match d.recv_or_end().await {
                 Some(Msg::StartAck { .. }) => continue,
-                // Its value waits in the dialog's end.
+                // Its value waits in the dialog's end (a `Return` is not
+                // queued for a plain call: `recv_or_end` stands for it).
                 Some(Msg::Return { .. }) => {
                     d.finish();
                     return match d.shared.take_terminal() {
