@@ -323,8 +323,16 @@ mod stale_tests {
 
     /// Leaves a socket file at `path` with nobody listening on it, the
     /// way a SIGKILLed actor does (std's listener never unlinks).
+    /// A socket file nobody serves, made without a socket: a listener
+    /// bound and dropped here still listens in a child that a test running
+    /// alongside forked meanwhile, until that child execs or exits, and
+    /// the file then rightly counts as served (a flake seen in CI).
     fn leave_stale_socket(path: &Path) {
-        drop(std::os::unix::net::UnixListener::bind(path).expect("bind"));
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("a path without NUL");
+        // SAFETY: `c` is a valid NUL-terminated path for the call's span.
+        let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFSOCK | 0o600, 0) };
+        assert_eq!(made, 0, "mknod: {}", std::io::Error::last_os_error());
         assert!(is_socket(path));
     }
 
