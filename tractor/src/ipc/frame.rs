@@ -471,7 +471,7 @@ pub(crate) fn prefix_len(body: usize) -> Result<[u8; 4], String> {
 
 /// Appends `v` as a LEB128 varint.
 #[inline]
-fn push_varint(buf: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn push_varint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         buf.push((v & 0x7f) as u8 | 0x80);
         v >>= 7;

@@ -43,7 +43,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::frame::{self, Frame};
-use super::msg::{Msg, StartMsg, StartView};
+use super::msg::{Msg, StartView};
 use super::shared_bytes::Splice;
 use super::transport::BoxWrite;
 
@@ -332,7 +332,13 @@ impl Outbox {
     /// writer (the bytes of [`Msg::Start`]). The caller waited for
     /// [`room`](Self::room).
     pub(crate) fn push_start(&self, start: &StartView<'_>) -> Result<(), PushError> {
-        self.push_value(&StartMsg(start), Some(start.cid), true, false, false)
+        self.push_with(
+            |tail| start.append_to(tail),
+            Some(start.cid),
+            true,
+            false,
+            false,
+        )
     }
 
     fn push_encoded(&self, msg: &Msg, urgent: bool, unannounced: bool) -> Result<(), PushError> {
@@ -359,6 +365,20 @@ impl Outbox {
         urgent: bool,
         unannounced: bool,
     ) -> Result<(), PushError> {
+        let encode = |tail: &mut Vec<u8>| frame::append(value, tail);
+        self.push_with(encode, ahead, inline, urgent, unannounced)
+    }
+
+    /// [`push_value`](Self::push_value), with the message's body appended
+    /// to the buffer by `encode`.
+    fn push_with(
+        &self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+        ahead: Option<u64>,
+        inline: bool,
+        urgent: bool,
+        unannounced: bool,
+    ) -> Result<(), PushError> {
         let mut st = self.lock();
         if !st.accepting {
             return Err(PushError::Closed);
@@ -373,8 +393,7 @@ impl Outbox {
         let tail = st.buf_at(idx);
         let at = tail.len();
         tail.extend_from_slice(&[0; 4]);
-        let encoded =
-            frame::append(value, tail).and_then(|()| frame::prefix_len(tail.len() - at - 4));
+        let encoded = encode(tail).and_then(|()| frame::prefix_len(tail.len() - at - 4));
         let n = match encoded {
             Ok(len) => {
                 tail[at..at + 4].copy_from_slice(&len);
