@@ -189,10 +189,9 @@ impl<'a> StartView<'a> {
     }
 
     /// Appends the bytes postcard writes for this `Msg::Start`, written
-    /// field by field: the generic serializer
-    /// spent about 1,700 instructions on a call's `Start`, most of a
-    /// caller's encoding. A trace context, when there is one, is still
-    /// the serializer's.
+    /// field by field: the generic serializer spent about 1,700
+    /// instructions on a call's `Start`, most of a caller's encoding. A
+    /// trace context, when there is one, is still the serializer's.
     pub(crate) fn append_to(&self, buf: &mut Vec<u8>) -> Result<(), String> {
         use super::frame::push_varint;
         let bytes = |buf: &mut Vec<u8>, b: &[u8]| {
