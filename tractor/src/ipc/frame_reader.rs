@@ -233,10 +233,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if self.buffered() == 0 {
                 // After a large frame, the next is likely large too: what
                 // this read brings of its body is copied to its own buffer.
-                let limit = match self.after_direct {
-                    true => SLACK,
-                    false => usize::MAX,
-                };
+                let limit = if self.after_direct { SLACK } else { usize::MAX };
                 if self.fill(4, limit).await? == 0 {
                     return Ok(false);
                 }

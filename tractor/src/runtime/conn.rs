@@ -253,11 +253,7 @@ impl Conn {
                 }
             }
             // A plain call's caller waits for its result alone.
-            Msg::StartAck { .. }
-                if shared
-                    .tag
-                    .as_ref()
-                    .is_some_and(|t| t.kind == FuncType::AsyncFunc) => {}
+            Msg::StartAck { .. } if shared.is_plain_call() => {}
             // A dialog ends once: what a peer sends after its end is
             // dropped, not queued (its queue has no room for ends).
             Msg::Return { .. } | Msg::Error { .. } if shared.has_terminal() => {
@@ -269,11 +265,7 @@ impl Conn {
                 // looks there when woken; any other dialog's is told by a
                 // `Return` queued after what came before it.
                 shared.finish(Terminal::Returned(pld));
-                if shared
-                    .tag
-                    .as_ref()
-                    .is_some_and(|t| t.kind == FuncType::AsyncFunc)
-                {
+                if shared.is_plain_call() {
                     inbox.tx.wake();
                 } else {
                     let _ = inbox.tx.send(Msg::Return {

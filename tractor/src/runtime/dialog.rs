@@ -512,6 +512,15 @@ impl DialogShared {
         self.ended.store(true, Ordering::Release);
     }
 
+    /// Whether this is a plain call we made (`Portal::run`): its caller
+    /// waits for the result alone, which is kept in the dialog's end
+    /// rather than queued.
+    pub(crate) fn is_plain_call(&self) -> bool {
+        self.tag
+            .as_ref()
+            .is_some_and(|t| t.kind == FuncType::AsyncFunc)
+    }
+
     /// Whether the dialog ended (cheaper than [`terminal`](Self::terminal)).
     pub(crate) fn has_terminal(&self) -> bool {
         self.ended.load(Ordering::Acquire)
