@@ -422,3 +422,101 @@ async fn exec_children_block_no_signal() {
     .await
     .unwrap();
 }
+
+/// The CPUs the calling thread may run on, as ids.
+fn thread_cpus() -> Vec<usize> {
+    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes at most the size given into `set`.
+    let got =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    assert_eq!(
+        got,
+        0,
+        "sched_getaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: every id is < CPU_SETSIZE, inside `set`.
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|c| unsafe { libc::CPU_ISSET(*c, &set) })
+        .collect()
+}
+
+/// Restricts the calling thread to `cpus`.
+fn pin_thread(cpus: &[usize]) {
+    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for c in cpus {
+        // SAFETY: the ids come from `thread_cpus`, each < CPU_SETSIZE.
+        unsafe { libc::CPU_SET(*c, &mut set) };
+    }
+    // SAFETY: sched_setaffinity reads the size given from `set`.
+    let set_ok =
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    assert_eq!(
+        set_ok,
+        0,
+        "sched_setaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// The CPUs the actor's own thread may run on.
+#[tractor::endpoint]
+async fn actor_cpus() -> Vec<usize> {
+    thread_cpus()
+}
+
+/// Puts the thread's CPUs back when dropped (a failed assertion too).
+struct Unpin(Vec<usize>);
+
+impl Drop for Unpin {
+    fn drop(&mut self) {
+        pin_thread(&self.0);
+    }
+}
+
+/// A child runs on the CPUs its parent's thread may run on when it is
+/// spawned, on every backend: not on those of the parent's first spawn
+/// (when the exec spawner thread and the forkserver are made, and
+/// inherit the thread's CPUs of that moment).
+async fn children_take_the_spawning_thread_s_cpus() {
+    let all = thread_cpus();
+    let _unpin = Unpin(all.clone());
+    let last = *all.last().expect("some CPU allowed");
+    in_nursery(TransportKind::Uds, async |an| {
+        let spawn = async |name: &str| {
+            let p = an.start_actor(name).enable_modules([MODULE, HERE]).await?;
+            let cpus = p.run(actor_cpus::call()).await?;
+            p.cancel_actor().await?;
+            Ok::<_, tractor::Error>(cpus)
+        };
+        assert_eq!(spawn("first").await?, all, "the first child");
+        pin_thread(&[last]);
+        assert_eq!(
+            spawn("pinned").await?,
+            [last],
+            "a child spawned while the thread ran on CPU {last} only"
+        );
+        pin_thread(&all);
+        assert_eq!(spawn("unpinned").await?, all, "a child spawned after");
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tractor::test(spawn_method = "exec")]
+async fn exec_children_take_the_spawning_thread_s_cpus() {
+    children_take_the_spawning_thread_s_cpus().await
+}
+
+#[tractor::test(spawn_method = "forkserver")]
+async fn forkserver_children_take_the_spawning_thread_s_cpus() {
+    children_take_the_spawning_thread_s_cpus().await
+}
+
+#[tractor::test(spawn_method = "thread")]
+async fn thread_children_take_the_spawning_thread_s_cpus() {
+    children_take_the_spawning_thread_s_cpus().await
+}

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use uuid::Uuid;
 
+use super::affinity::CpuMask;
 use super::env;
 use super::process::ExecChild;
 use super::resource::{BootExit, Resource};
@@ -486,11 +487,17 @@ pub(crate) async fn spawn_exec(
             handover.len()
         ))));
     }
+    // The CPUs this thread may run on now: the child's (see `affinity`).
+    let cpus = CpuMask::of_this_thread();
     // Runs on the spawner thread, whose fd table is its own: the pipe is
     // made there, becomes the child's stdin (its only inherited fd
     // besides stdout and stderr), and its read end is closed there when
     // the command drops, once the child is started.
     let start = move || {
+        if let Some(cpus) = &cpus {
+            // Refused: the child runs where the spawner may (see `affinity`).
+            let _ = cpus.apply_to_this_thread();
+        }
         let pipe = handover_pipe(&handover)?;
         cmd.stdin(Stdio::from(pipe)).spawn()
     };

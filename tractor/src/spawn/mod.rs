@@ -20,6 +20,7 @@
 //!
 //! Whatever the backend, a child is one [`ChildProcess`] to its supervisor.
 
+mod affinity;
 mod backend;
 mod exec;
 pub(crate) mod forkserver;

@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::proto::{self, Reply, Request};
+use crate::spawn::affinity::CpuMask;
 use crate::spawn::process::ExecChild;
 use crate::spawn::{ChildEnv, SpawnError, env};
 
@@ -189,8 +190,9 @@ impl ForkClient {
             tree_id: child.tree_id.clone(),
             parent_addr: child.parent_addr.to_string(),
             secret: child.secret.expose().to_vec(),
-            tls: child.tls.as_deref().map(|t| t.spec().clone()),
+            tls: child.tls.as_deref().map(|t| Box::new(t.spec().clone())),
             channel: channel.is_some(),
+            cpus: CpuMask::of_this_thread(),
         };
         if !self.send_with(&req, channel) {
             lock(&self.state).forks.remove(&id);

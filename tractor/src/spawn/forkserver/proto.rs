@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::spawn::affinity::CpuMask;
+
 /// The largest frame either side accepts: a fork request is a name, an
 /// address, a secret (at most [`MAX_SECRET_LEN`](crate::ipc::auth::MAX_SECRET_LEN))
 /// and the tree's TLS (at most [`MAX_SPEC_BYTES`](crate::ipc::tls::MAX_SPEC_BYTES)).
@@ -20,11 +22,14 @@ pub(super) enum Request {
         parent_addr: String,
         #[serde(with = "serde_bytes")]
         secret: Vec<u8>,
-        tls: Option<crate::ipc::tls::TlsSpec>,
+        tls: Option<Box<crate::ipc::tls::TlsSpec>>,
         /// An fd rides with this frame (`SCM_RIGHTS`): the child's end of
         /// the channel its parent made for it, which it then uses instead
         /// of dialing the parent.
         channel: bool,
+        /// The CPUs the child may run on: the asking actor's thread's
+        /// (none if unreadable: then the server's).
+        cpus: Option<CpuMask>,
     },
     /// Send `sig` to `pid`, if it is a live child forked for this actor.
     Signal { pid: i32, sig: i32 },

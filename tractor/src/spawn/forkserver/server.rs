@@ -20,6 +20,7 @@ use super::fdpass;
 use super::proto::{self, Reply, Request};
 use crate::ipc::{Addr, Secret};
 use crate::spawn::ChildEnv;
+use crate::spawn::affinity::CpuMask;
 
 /// Bytes a link may have queued towards it before it is taken for
 /// wedged and dropped (its children are killed): replies are a few bytes
@@ -262,6 +263,7 @@ impl Server {
                 secret,
                 tls,
                 channel,
+                cpus,
             } => {
                 // The fd that came with this request, if it said one did.
                 let channel = match channel {
@@ -286,7 +288,7 @@ impl Server {
                         );
                     }
                 };
-                match self.fork(key, env, channel) {
+                match self.fork(key, env, channel, cpus) {
                     Ok(pid) => self.send(key, &Reply::Forked { id, pid }),
                     Err(e) => {
                         let errno = e.raw_os_error().unwrap_or(libc::EIO);
@@ -299,12 +301,14 @@ impl Server {
 
     /// Forks the child `env` describes for link `owner`, with `channel`
     /// (the end of its channel to its parent that the parent handed over)
-    /// if there is one; in the child, never returns.
+    /// if there is one, on the CPUs `cpus` names (those of the asking
+    /// actor's thread, see `spawn::affinity`); in the child, never returns.
     fn fork(
         &mut self,
         owner: u64,
         env: ChildEnv,
         channel: Option<OwnedFd>,
+        cpus: Option<CpuMask>,
     ) -> std::io::Result<i32> {
         let (ours, theirs) = UnixStream::pair()?;
         // Before the fork: once forked, a child must be recorded.
@@ -318,6 +322,10 @@ impl Server {
             return Err(std::io::Error::last_os_error());
         }
         if pid == 0 {
+            if let Some(cpus) = cpus {
+                // Refused: it runs where the server may (see `affinity`).
+                let _ = cpus.apply_to_this_thread();
+            }
             self.become_child(theirs, ours.as_raw_fd(), channel, env);
         }
         // The child has its copy; the parent keeps the other end.
@@ -543,7 +551,7 @@ fn child_env(
     tree_id: String,
     parent_addr: &str,
     secret: Vec<u8>,
-    tls: Option<crate::ipc::tls::TlsSpec>,
+    tls: Option<Box<crate::ipc::tls::TlsSpec>>,
 ) -> Result<ChildEnv, ()> {
     let parent_addr: Addr = parent_addr.parse().map_err(|_| ())?;
     let secret = Secret::from_origin(secret, "the forkserver").map_err(|_| ())?;
@@ -553,7 +561,7 @@ fn child_env(
         uuid: Uuid::from_bytes(uuid),
         tree_id,
         secret,
-        tls: tls.map(|t| std::sync::Arc::new(crate::ipc::TreeTls::from_spec(t))),
+        tls: tls.map(|t| std::sync::Arc::new(crate::ipc::TreeTls::from_spec(*t))),
         build: None,
     })
 }
