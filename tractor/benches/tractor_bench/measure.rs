@@ -74,6 +74,20 @@ pub(crate) struct Rtt {
     pub(crate) ctx: Samples,
     /// CPU time spent per variant: [raw, tokio, portal.run, ctx stream].
     pub(crate) cpu: [Cpu; 4],
+    /// Per variant, as `cpu`: rounds that ended with both ends on one
+    /// CPU, and rounds whose placement was read.
+    pub(crate) one_cpu: [(u32, u32); 4],
+}
+
+impl Rtt {
+    /// Notes where variant `k`'s ends were after a round (see
+    /// [`on_one_cpu`](crate::placement::on_one_cpu)).
+    fn note_placement(&mut self, k: usize, peer: u32) {
+        if let Some(together) = crate::placement::on_one_cpu(peer) {
+            self.one_cpu[k].0 += u32::from(together);
+            self.one_cpu[k].1 += 1;
+        }
+    }
 }
 
 /// Round trips per transport and placement.
@@ -573,11 +587,13 @@ async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>
                     pingpong_std(&mut *std_s, n, keep.then_some(&mut out.raw));
                     if keep {
                         out.cpu[0].stop(c, std_child.id(), n);
+                        out.note_placement(0, std_child.id());
                     }
                     let c = Cpu::start(tok_child.id());
                     pingpong_tokio(&mut *tok_s, n, keep.then_some(&mut out.tokio)).await;
                     if keep {
                         out.cpu[1].stop(c, tok_child.id(), n);
+                        out.note_placement(1, tok_child.id());
                     }
                     let c = Cpu::start(pid);
                     for i in 0..n as u32 {
@@ -591,6 +607,7 @@ async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>
                     }
                     if keep {
                         out.cpu[2].stop(c, pid, n);
+                        out.note_placement(2, pid);
                     }
                     let c = Cpu::start(pid);
                     for i in 0..n as u32 {
@@ -605,6 +622,7 @@ async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>
                     }
                     if keep {
                         out.cpu[3].stop(c, pid, n);
+                        out.note_placement(3, pid);
                     }
                 }
                 Ok(out)

@@ -67,10 +67,8 @@ pub(crate) fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
         .collect()
 }
 
-/// Pins every thread of process `pid`. A tractor child is started by the
-/// runtime's spawner thread, which may predate this thread's pinning, so
-/// it does not inherit the measuring thread's affinity: it is pinned
-/// here, after the spawn.
+/// Pins every thread of process `pid`: an actor's threads started after
+/// its spawn (its runtime's) as well as the one it was spawned with.
 pub(crate) fn pin_process(pid: u32, set: &libc::cpu_set_t) {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         eprintln!("tractor_bench: cannot list the threads of {pid} to pin them");
@@ -90,4 +88,21 @@ pub(crate) fn pin_process(pid: u32, set: &libc::cpu_set_t) {
             );
         }
     }
+}
+
+/// Whether this thread and process `peer` last ran on the same CPU
+/// (`None` if either cannot be read). Read after a round, while the peer
+/// waits for the next request: where the scheduler left the pair.
+pub(crate) fn on_one_cpu(peer: u32) -> Option<bool> {
+    // SAFETY: sched_getcpu has no preconditions.
+    let me = unsafe { libc::sched_getcpu() };
+    let stat = std::fs::read_to_string(format!("/proc/{peer}/stat")).ok()?;
+    // Field 39 (`processor`), counted after the command's closing paren
+    // (the command may hold spaces): the 37th field past it.
+    let theirs: i32 = stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(36)?
+        .parse()
+        .ok()?;
+    (me >= 0).then_some(me == theirs)
 }

@@ -322,9 +322,30 @@ pub(crate) fn report(
             println!("  {what} / tokio ping-pong, {name}: {}", ratios.join(", "));
         }
     }
+    placement_line(rtt);
     println!(
         "  error relay is measured with RUST_LIB_BACKTRACE=0 in the actors; the sub-run shows the cost of capturing backtraces"
     );
+}
+
+/// Where the scheduler left each unpinned pair: the unpinned figures are
+/// its choice (one CPU, or a cross-CPU wake-up per message), not work.
+fn placement_line(rtt: &RttSet) {
+    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+        let Some(r) = rtt.get(uds, Placement::Free) else {
+            continue;
+        };
+        let names = ["raw std", "raw tokio", "portal.run", "ctx stream"];
+        let counts: Vec<String> = names
+            .iter()
+            .zip(r.one_cpu)
+            .map(|(what, (one, of))| format!("{what} {one}/{of}"))
+            .collect();
+        println!(
+            "  unpinned, {name}: rounds that ended with both ends on one CPU: {}",
+            counts.join(", ")
+        );
+    }
 }
 
 /// One latency line of the details.
