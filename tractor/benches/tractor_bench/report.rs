@@ -464,11 +464,14 @@ pub(crate) fn stream_details(tp: &TpSet) {
                 fmt_ns(chunk_ns),
             );
             println!(
-                "    {:<50} legs (medians): request {} (to the endpoint's run), reply {} (behind the chunks); the same call with no stream: {}",
+                "    {:<50} legs (median / p99): request {} / {} (to the endpoint's run), reply {} / {} (behind the chunks); the same call with no stream: {} / {}",
                 "",
                 fmt_ns(b.request.median()),
+                fmt_ns(b.request.p99()),
                 fmt_ns(b.reply.median()),
+                fmt_ns(b.reply.p99()),
                 fmt_ns(b.idle.median()),
+                fmt_ns(b.idle.p99()),
             );
         }
     }
