@@ -11,11 +11,16 @@ use super::exec::SpawnError;
 /// for their own children unless they choose; `TRACTOR_SPAWN_METHOD` wins
 /// over all of these.
 ///
-/// | backend | a child is | spawn (2-core machine) | isolation |
+/// | backend | a child is | spawn + teardown (2-core machine) | isolation |
 /// |---|---|---|---|
-/// | `exec` | a process: this binary re-run | ~3-6 ms | full |
-/// | `forkserver` | a process: a fork of the program's pre-tokio image | ~1-2 ms | full |
+/// | `exec` | a process: this binary re-run | ~2-3 ms | full |
+/// | `forkserver` | a process: a fork of the program's pre-tokio image | ~1 ms | full |
 /// | `thread` | a thread of this process | ~0.3 ms | none against crashes and `exit` |
+///
+/// Whatever the backend, a child runs on the CPUs the spawning actor's
+/// thread may run on at the spawn, as a child started from that thread
+/// would (though exec'd children are started from a spawner thread and
+/// forked ones by a server, both made at the actor's first spawn).
 ///
 /// ```
 /// use tractor::SpawnMethod;
