@@ -231,9 +231,9 @@ pub mod testing {
 /// queue depth), its nurseries and their children, each with its age.
 ///
 /// Every actor serves the two endpoints here, whatever its
-/// `enable_modules`: [`tasks`](introspect::tasks) (the actor's own
+/// `enable_modules`: [`tasks`](fn@introspect::tasks) (the actor's own
 /// [`ActorSnapshot`](introspect::ActorSnapshot)) and
-/// [`tree`](introspect::tree) (its whole subtree, each child asked over
+/// [`tree`](fn@introspect::tree) (its whole subtree, each child asked over
 /// IPC with a bounded wait). The `tractor tasks NAME` and `tractor tree`
 /// commands print them; with debug mode or `TRACTOR_ENABLE_STACKSCOPE=1`,
 /// `SIGUSR1` prints them to stderr (sent to the root: the whole tree's).
@@ -265,7 +265,7 @@ pub mod introspect {
 /// `tractor::runtime::rpc`) with the fields `endpoint`, `caller`,
 /// `trace_id`, `span_id` and `parent_span_id`. The trace id is the
 /// caller's: a call made inside a span carries that span's
-/// [`TraceContext`] (see [`current`]), and the callee's `rpc` span gets
+/// [`TraceContext`](trace::TraceContext) (see [`current`](trace::current)), and the callee's `rpc` span gets
 /// the same `trace_id` and the caller's span as its `parent_span_id`;
 /// calls made inside the task carry the task's ids on to the next actor.
 /// So a plain subscriber (`tracing_subscriber::fmt`, JSON logs shipped
@@ -311,9 +311,9 @@ pub mod introspect {
 ///
 /// # OpenTelemetry
 ///
-/// For a real distributed trace, install a [`Propagator`] that carries
+/// For a real distributed trace, install a [`Propagator`](trace::Propagator) that carries
 /// the OpenTelemetry context (W3C `traceparent`/`tracestate`) in the
-/// call's [`Carrier`] and makes it the OpenTelemetry parent of the
+/// call's [`Carrier`](trace::Carrier) and makes it the OpenTelemetry parent of the
 /// callee's span. tractor does not depend on OpenTelemetry; with
 /// `opentelemetry`, `opentelemetry_sdk` and `tracing-opentelemetry` in
 /// your program it takes a few lines. Every process of the tree needs
@@ -322,7 +322,7 @@ pub mod introspect {
 /// (which turns a child into an actor and never returns there), rather
 /// than in a `#[tractor::main]` body, which runs in the root only. A
 /// child exits without returning from `main`: flush the exporter in
-/// [`Propagator::flush`].
+/// [`Propagator::flush`](trace::Propagator::flush).
 ///
 /// ```ignore
 /// use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};

@@ -28,7 +28,7 @@ pub async fn tasks() -> Result<ActorSnapshot, Error> {
 
 /// The task tree of the actor and of every descendant, each child asked
 /// over its parent's channel to it. A child that does not answer within
-/// a bounded time (a wedged one) shows as [`Subtree::Unreachable`](super::Subtree::Unreachable),
+/// a bounded time (a wedged one) shows as [`Subtree::Unreachable`](super::tree::Subtree::Unreachable),
 /// so the call itself answers within about two seconds.
 ///
 /// ```no_run

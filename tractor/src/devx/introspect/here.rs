@@ -8,7 +8,7 @@ use super::model::ActorSnapshot;
 use super::tree::TreeSnapshot;
 
 /// What the actor the calling code runs in is doing now (the same as its
-/// [`tasks`](super::endpoints::tasks) endpoint answers).
+/// [`tasks`](fn@super::endpoints::tasks) endpoint answers).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), tractor::Error> {
@@ -22,7 +22,7 @@ pub fn local_tasks() -> Result<ActorSnapshot, Error> {
 }
 
 /// The task tree of the actor the calling code runs in and of all its
-/// descendants (the same as its [`tree`](super::endpoints::tree)
+/// descendants (the same as its [`tree`](fn@super::endpoints::tree)
 /// endpoint answers): each child is asked over IPC, and one that does not
 /// answer within about two seconds shows as unreachable.
 ///
