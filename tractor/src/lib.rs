@@ -265,9 +265,10 @@ pub mod introspect {
 /// `tractor::runtime::rpc`) with the fields `endpoint`, `caller`,
 /// `trace_id`, `span_id` and `parent_span_id`. The trace id is the
 /// caller's: a call made inside a span carries that span's
-/// [`TraceContext`](trace::TraceContext) (see [`current`](trace::current)), and the callee's `rpc` span gets
-/// the same `trace_id` and the caller's span as its `parent_span_id`;
-/// calls made inside the task carry the task's ids on to the next actor.
+/// [`TraceContext`](trace::TraceContext) (see [`current`](trace::current)),
+/// and the callee's `rpc` span gets the same `trace_id` and the caller's
+/// span as its `parent_span_id`; calls made inside the task carry the
+/// task's ids on to the next actor.
 /// So a plain subscriber (`tracing_subscriber::fmt`, JSON logs shipped
 /// to one place) stitches the processes of a trace by its `trace_id`:
 ///
@@ -311,10 +312,11 @@ pub mod introspect {
 ///
 /// # OpenTelemetry
 ///
-/// For a real distributed trace, install a [`Propagator`](trace::Propagator) that carries
-/// the OpenTelemetry context (W3C `traceparent`/`tracestate`) in the
-/// call's [`Carrier`](trace::Carrier) and makes it the OpenTelemetry parent of the
-/// callee's span. tractor does not depend on OpenTelemetry; with
+/// For a real distributed trace, install a
+/// [`Propagator`](trace::Propagator) that carries the OpenTelemetry
+/// context (W3C `traceparent`/`tracestate`) in the call's
+/// [`Carrier`](trace::Carrier) and makes it the OpenTelemetry parent of
+/// the callee's span. tractor does not depend on OpenTelemetry; with
 /// `opentelemetry`, `opentelemetry_sdk` and `tracing-opentelemetry` in
 /// your program it takes a few lines. Every process of the tree needs
 /// the subscriber and the propagator, and children re-run your binary
