@@ -81,12 +81,17 @@ impl<T> Future for Gated<'_, T> {
         // Registered before the flag is read: a wake after the read finds
         // this waker and polls us again.
         this.wake.task.register(cx.waker());
-        if !same_task {
-            this.registered = Some(cx.waker().clone());
-        }
         if !this.wake.woken.swap(false, Ordering::AcqRel) {
+            // No wake since the registration: it stands.
+            if !same_task {
+                this.registered = Some(cx.waker().clone());
+            }
             return Poll::Pending;
         }
+        // A wake came, maybe during the registration, which it then used
+        // up (the waker was woken at once and taken): register again next
+        // time. Its mark is consumed here, so it will not show then.
+        this.registered = None;
         let waker = Waker::from(this.wake.clone());
         this.fut.as_mut().poll(&mut Context::from_waker(&waker))
     }
@@ -185,6 +190,41 @@ mod tests {
         notify.notify_one();
         assert_eq!(woken(&b), 2, "woken again after its wake was taken");
         assert!(gate.as_mut().poll(&mut cx).is_ready());
+    }
+
+    /// Wakes from another thread, many of them, each while the task is
+    /// idle or busy with the gate, are never lost: a gated receiver takes
+    /// every message of a sender on another thread, each of which waits
+    /// for room and so wakes it. (The narrowest race, a wake inside the
+    /// gate's registration that uses it up, cannot be forced from here;
+    /// `poll` registers again after every wake for it.)
+    #[test]
+    fn wakes_from_another_thread_are_not_lost() {
+        const N: u32 = 20_000;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+        let sender = std::thread::spawn(move || {
+            for i in 0..N {
+                if tx.blocking_send(i).is_err() {
+                    return;
+                }
+            }
+        });
+        let got = rt.block_on(async {
+            let gate = Gated::new(async move {
+                let mut n = 0;
+                while rx.recv().await.is_some() {
+                    n += 1;
+                }
+                n
+            });
+            tokio::time::timeout(Duration::from_secs(20), gate).await
+        });
+        assert_eq!(got.ok(), Some(N), "a wake was lost: the gate stalled");
+        sender.join().expect("the sender");
     }
 
     /// A wake from another thread reaches a task waiting on the gate.
