@@ -504,6 +504,7 @@ impl Drop for QueueRx {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::count_wakes::CountWakes;
     use futures::task::noop_waker;
 
     fn next(rx: &mut QueueRx) -> Option<Option<String>> {
@@ -764,34 +765,23 @@ mod tests {
         });
     }
 
-    /// Counts its wakes.
-    #[derive(Default)]
-    struct Counter(std::sync::atomic::AtomicUsize);
-
-    impl std::task::Wake for Counter {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    fn wakes(c: &Arc<Counter>) -> usize {
-        c.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
     /// A push wakes the waker of the handle's latest `Pending` poll (not
     /// one it was polled with before), once; a forgotten waker is not
     /// woken, and every push, message, owned item or end wakes again.
     #[test]
     fn a_push_wakes_the_latest_waiting_poll_once() {
         let (tx, mut rx) = dialog_queue(1);
-        let (a, b) = (Arc::new(Counter::default()), Arc::new(Counter::default()));
+        let (a, b) = (
+            Arc::new(CountWakes::default()),
+            Arc::new(CountWakes::default()),
+        );
         let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
         assert!(rx.poll_next(&mut Context::from_waker(&wa)).is_pending());
         assert!(rx.poll_next(&mut Context::from_waker(&wb)).is_pending());
         tx.push_item(b"one").unwrap();
         tx.push_item(b"two").unwrap();
         assert_eq!(
-            (wakes(&a), wakes(&b)),
+            (a.count(), b.count()),
             (0, 1),
             "only the latest waker, once"
         );
@@ -803,7 +793,7 @@ mod tests {
         assert!(rx.poll_next(&mut cx).is_pending());
         rx.forget_waker();
         tx.send(Msg::Stop { cid: 1 }).unwrap();
-        assert_eq!(wakes(&b), 1, "a forgotten waker is not woken");
+        assert_eq!(b.count(), 1, "a forgotten waker is not woken");
         assert!(matches!(
             rx.poll_next(&mut cx),
             Poll::Ready(Some(Next::Msg(_)))
@@ -811,14 +801,14 @@ mod tests {
         // Each kind of push, and the last sender's end, wakes a waiting poll.
         assert!(rx.poll_next(&mut cx).is_pending());
         tx.push_owned(vec![0; 8], 0..8).unwrap();
-        assert_eq!(wakes(&b), 2);
+        assert_eq!(b.count(), 2);
         assert!(matches!(rx.poll_next(&mut cx), Poll::Ready(Some(_))));
         assert!(rx.poll_next(&mut cx).is_pending());
         tx.wake();
-        assert_eq!(wakes(&b), 3);
+        assert_eq!(b.count(), 3);
         assert!(rx.poll_next(&mut cx).is_pending());
         drop(tx);
-        assert_eq!(wakes(&b), 4);
+        assert_eq!(b.count(), 4);
         assert!(matches!(rx.poll_next(&mut cx), Poll::Ready(None)));
     }
 }

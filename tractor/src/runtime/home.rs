@@ -354,6 +354,7 @@ impl NotRun {
 
 #[cfg(test)]
 mod tests {
+    use crate::runtime::count_wakes::CountWakes;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -486,20 +487,6 @@ mod tests {
         }));
     }
 
-    /// A waker that counts its wakes (the task polling an `AtHome`).
-    #[derive(Default)]
-    struct CountWakes(std::sync::atomic::AtomicUsize);
-
-    impl Wake for CountWakes {
-        fn wake(self: Arc<Self>) {
-            self.wake_by_ref();
-        }
-
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
-        }
-    }
-
     /// Polls `home` once with a waker counting wakes: its result and the
     /// wakes so far.
     fn poll_once<F: Future>(
@@ -508,7 +495,7 @@ mod tests {
     ) -> (Poll<F::Output>, usize) {
         let waker = Waker::from(wakes.clone());
         let polled = Pin::new(home).poll(&mut Context::from_waker(&waker));
-        (polled, wakes.0.load(SeqCst))
+        (polled, wakes.count())
     }
 
     #[test]
@@ -553,7 +540,7 @@ mod tests {
             assert_eq!((body_polls.load(SeqCst), woken), (1, 0));
             // The task's wake comes from outside a poll: it goes on.
             assert!(tx.send(()).is_ok());
-            assert_eq!(wakes.0.load(SeqCst), 1);
+            assert_eq!(wakes.count(), 1);
             let (polled, _) = poll_once(&mut home, &wakes);
             assert!(polled.is_pending());
             assert!(done.try_recv().is_ok(), "the task did not run");
@@ -594,7 +581,7 @@ mod tests {
             let sent = std::thread::spawn(move || tx.send(3)).join();
             assert!(matches!(sent, Ok(Ok(()))));
             // The wake happened while nothing polled: it went on at once.
-            assert_eq!(wakes.0.load(SeqCst), 1);
+            assert_eq!(wakes.count(), 1);
             let (polled, _) = poll_once(&mut home, &wakes);
             assert!(matches!(polled, Poll::Ready(Ok(3))), "{polled:?}");
         });

@@ -14,6 +14,8 @@ pub(crate) mod child;
 pub(crate) mod conn;
 mod conn_set;
 pub(crate) mod context;
+#[cfg(test)]
+pub(crate) mod count_wakes;
 pub(crate) mod current;
 pub(crate) mod dialog;
 pub(crate) mod dialog_queue;

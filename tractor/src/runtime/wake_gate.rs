@@ -100,6 +100,7 @@ impl<T> Future for Gated<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::count_wakes::CountWakes;
     use std::sync::atomic::AtomicUsize;
     use std::time::Duration;
 
@@ -146,16 +147,6 @@ mod tests {
         assert_eq!(polls.load(Ordering::SeqCst), 2);
     }
 
-    /// Counts its wakes.
-    #[derive(Default)]
-    struct Counter(AtomicUsize);
-
-    impl Wake for Counter {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
     /// A gate polled by another task's waker (a future moved between
     /// tasks) wakes that one, not the one it was polled with before; and
     /// after a wake it registers again, so the next wake comes too.
@@ -168,7 +159,10 @@ mod tests {
                 waiting.notified().await;
             }
         }));
-        let (a, b) = (Arc::new(Counter::default()), Arc::new(Counter::default()));
+        let (a, b) = (
+            Arc::new(CountWakes::default()),
+            Arc::new(CountWakes::default()),
+        );
         let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
         assert!(
             gate.as_mut()
@@ -181,14 +175,13 @@ mod tests {
                 .is_pending()
         );
         notify.notify_one();
-        let woken = |c: &Arc<Counter>| c.0.load(Ordering::SeqCst);
-        assert_eq!((woken(&a), woken(&b)), (0, 1), "the latest poller is woken");
+        assert_eq!((a.count(), b.count()), (0, 1), "the latest poller is woken");
         // Skipped polls between wakes keep the registration.
         let mut cx = Context::from_waker(&wb);
         assert!(gate.as_mut().poll(&mut cx).is_pending());
         assert!(gate.as_mut().poll(&mut cx).is_pending());
         notify.notify_one();
-        assert_eq!(woken(&b), 2, "woken again after its wake was taken");
+        assert_eq!(b.count(), 2, "woken again after its wake was taken");
         assert!(gate.as_mut().poll(&mut cx).is_ready());
     }
 
