@@ -23,13 +23,15 @@
 //! alone), to two CPUs (plus the cross-CPU wake-up) and unpinned, because on
 //! small or virtual machines process placement moves a round trip more than
 //! the code does; the table shows the tractor/raw ratios against the SPEC
-//! targets. The same rounds also time a context's stream ping-pong (the
-//! parent sends on the stream of an open context, the child echoes).
+//! targets (round trips against the plain tokio ping-pong, with the plain
+//! std one beside it). The same rounds also time a context's stream
+//! ping-pong (the parent sends on the stream of an open context, the child
+//! echoes).
 //!
-//! Streaming throughput is measured unpinned, again alternating with raw
-//! peers over the same transport: a one-way stream endpoint yielding
-//! `u64`s (with the default window and with `.buffer(256)`) next to a raw
-//! writer sending 4-byte-length-prefixed 8-byte frames through a
+//! Streaming throughput is measured in the same three placements, again
+//! alternating with raw peers over the same transport: a one-way stream
+//! endpoint yielding `u64`s (with the default window and with
+//! `.buffer(256)`) next to a raw writer sending 4-byte-length-prefixed 8-byte frames through a
 //! `BufWriter` to a reader that parses every frame; and a one-way stream of
 //! 64 KiB byte chunks next to raw 64 KiB socket writes. Run it with
 //! `cargo bench --bench tractor_bench` (`TRACTOR_BENCH_QUICK=1` for a short

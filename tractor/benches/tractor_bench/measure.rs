@@ -135,18 +135,22 @@ pub(crate) struct Behind {
     pub(crate) idle: Samples,
 }
 
+/// Stream throughput per transport and placement.
 #[derive(Default)]
 pub(crate) struct TpSet {
-    pub(crate) tcp: Option<Tp>,
-    pub(crate) uds: Option<Tp>,
+    pub(crate) tcp: Vec<(Placement, Tp)>,
+    pub(crate) uds: Vec<(Placement, Tp)>,
 }
 
 impl TpSet {
-    pub(crate) fn get(&self, uds: bool) -> Option<&Tp> {
-        if uds {
-            self.uds.as_ref()
-        } else {
-            self.tcp.as_ref()
+    pub(crate) fn get(&self, uds: bool, at: Placement) -> Option<&Tp> {
+        let v = if uds { &self.uds } else { &self.tcp };
+        v.iter().find(|(p, _)| *p == at).map(|(_, t)| t)
+    }
+
+    fn push(&mut self, uds: bool, at: Placement, t: Option<Tp>) {
+        if let Some(t) = t {
+            if uds { &mut self.uds } else { &mut self.tcp }.push((at, t));
         }
     }
 }
@@ -199,8 +203,13 @@ pub(crate) async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet, TpSet),
                 rtt_ref.tcp.push((at, r));
             }
         }
-        eprintln!("tractor_bench: stream throughput over TCP...");
-        tp_ref.tcp = Some(throughput(it, false).await?);
+        for at in Placement::ALL {
+            eprintln!(
+                "tractor_bench: stream throughput over TCP, {}...",
+                at.label()
+            );
+            tp_ref.push(false, at, throughput(it, false, at).await?);
+        }
         eprintln!("tractor_bench: error relay...");
         tr_ref.relay = relay(it.relay).await?;
         Ok(())
@@ -216,8 +225,13 @@ pub(crate) async fn measure(it: &Iters) -> Result<(Raw, Tractor, RttSet, TpSet),
                 rtt.uds.push((at, r));
             }
         }
-        eprintln!("tractor_bench: stream throughput over UDS...");
-        tp.uds = Some(throughput(it, true).await?);
+        for at in Placement::ALL {
+            eprintln!(
+                "tractor_bench: stream throughput over UDS, {}...",
+                at.label()
+            );
+            tp.push(true, at, throughput(it, true, at).await?);
+        }
         Ok(())
     })
     .await?;
@@ -252,29 +266,47 @@ pub(crate) async fn streams(it: &Iters) -> Result<TpSet, tractor::Error> {
         (true, tractor::TransportKind::Uds),
     ] {
         let cfg = tractor::RootConfig::new("bench").transport(kind);
-        let rates = tractor::open_root_actor(cfg, async || throughput(it, uds).await).await?;
-        if uds {
-            tp.uds = Some(rates);
-        } else {
-            tp.tcp = Some(rates);
-        }
+        tractor::open_root_actor(cfg, async || {
+            for at in Placement::ALL {
+                tp.push(uds, at, throughput(it, uds, at).await?);
+            }
+            Ok(())
+        })
+        .await?;
     }
     Ok(tp)
 }
 
 /// One-way stream throughput against a raw peer over the same transport,
-/// unpinned, in alternating rounds (round 0, a tenth of the size, is the
-/// warm-up).
-async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
-    tractor::open_nursery(async |an| {
+/// with the peers placed as `at` says (as for round trips), in
+/// alternating rounds (round 0, a tenth of the size, is the warm-up).
+/// `None` when the placement is impossible here.
+async fn throughput(it: &Iters, uds: bool, at: Placement) -> Result<Option<Tp>, tractor::Error> {
+    let Some(orig) = affinity() else {
+        return Ok(None);
+    };
+    // (CPU the peers are spawned on, CPU this thread measures on)
+    let Some(pins) = at.pins(&cpus_of(&orig)) else {
+        return Ok(None);
+    };
+    if let Some((peers, _)) = pins {
+        set_affinity(&cpu_set(&[peers]));
+    }
+    let res = tractor::open_nursery(async |an| {
         let p = an
             .start_actor("streamer")
             .enable_modules([module_path!()])
             .spawn()
             .await?;
         let pid = p.aid().pid;
+        if let Some((peers, _)) = pins {
+            pin_process(pid, &cpu_set(&[peers]));
+        }
         let (mut raw_s, mut raw_child) = raw_peer_of("blast", uds);
         let raw_pid = raw_child.id();
+        if let Some((_, me)) = pins {
+            set_affinity(&cpu_set(&[me]));
+        }
         let mut out = Tp::default();
         // `TRACTOR_BENCH_STREAM_ONLY=small` or `=bulk` measures one kind
         // (to profile it); `=default` only small items in the default window.
@@ -352,7 +384,9 @@ async fn throughput(it: &Iters, uds: bool) -> Result<Tp, tractor::Error> {
         p.cancel_actor().await?;
         Ok(out)
     })
-    .await
+    .await;
+    set_affinity(&orig);
+    res.map(Some)
 }
 
 /// Round trips of `portal.run` to `p` while `p` streams 64 KiB chunks to
@@ -546,13 +580,9 @@ async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>
     let Some(orig) = affinity() else {
         return Ok(None);
     };
-    let cpus = cpus_of(&orig);
     // (CPU the peers are spawned on, CPU this thread measures on)
-    let pins = match (at, cpus.as_slice()) {
-        (Placement::Free, _) => None,
-        (Placement::SameCpu, [a, ..]) => Some((*a, *a)),
-        (Placement::TwoCpus, [a, b, ..]) => Some((*b, *a)),
-        _ => return Ok(None),
+    let Some(pins) = at.pins(&cpus_of(&orig)) else {
+        return Ok(None);
     };
     if let Some((peers, _)) = pins {
         set_affinity(&cpu_set(&[peers]));

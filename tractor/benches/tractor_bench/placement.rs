@@ -25,6 +25,20 @@ impl Placement {
     }
 }
 
+impl Placement {
+    /// The CPUs to pin to for this placement, given the CPUs this thread
+    /// may run on: `(the peers', this thread's)`; `Some(None)` for no
+    /// pinning, `None` when this machine cannot place the ends so.
+    pub(crate) fn pins(self, cpus: &[usize]) -> Option<Option<(usize, usize)>> {
+        match (self, cpus) {
+            (Placement::Free, _) => Some(None),
+            (Placement::SameCpu, [a, ..]) => Some(Some((*a, *a))),
+            (Placement::TwoCpus, [a, b, ..]) => Some(Some((*b, *a))),
+            _ => None,
+        }
+    }
+}
+
 /// This thread's CPU affinity.
 pub(crate) fn affinity() -> Option<libc::cpu_set_t> {
     // SAFETY: an all-zero cpu_set_t is valid; the kernel writes at most

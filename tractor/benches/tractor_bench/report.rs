@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::WINDOWS;
 use crate::internal;
-use crate::measure::{Raw, Rtt, RttSet, TpSet, Tractor};
+use crate::measure::{Raw, Rtt, RttSet, Tp, TpSet, Tractor};
 use crate::placement::Placement;
 use crate::stats::{Cpu, Rates, Samples, fmt_ns};
 
@@ -53,10 +53,12 @@ enum Check {
     Abs(u64),
     /// tractor >= this fraction of raw.
     MinRatio(f64),
-    /// tractor >= `abs` and >= `ratio` of raw.
-    AtLeast {
-        abs: u64,
-        ratio: f64,
+    /// tractor >= `min` per second, with at most `max_cpu` ns of CPU per
+    /// item in either process (`cpu`: this one's, the peer's).
+    Rate {
+        min: u64,
+        cpu: (u64, u64),
+        max_cpu: u64,
     },
     Info,
 }
@@ -97,79 +99,105 @@ pub(crate) fn report(
             check: Check::Info,
         });
     }
-    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
-        for at in [Placement::SameCpu, Placement::TwoCpus] {
-            let Some(r) = rtt.get(uds, at) else { continue };
-            rows.push(Row {
-                figure: format!("portal.run RTT, {name}, {} (median)", at.label()),
-                tractor: r.tractor.median(),
-                raw: r.raw.median(),
-                unit: Unit::Ns,
-                target: if uds {
-                    "<= 1.5x raw UDS ping-pong"
-                } else {
-                    "<= 1.5x raw TCP ping-pong"
-                },
-                check: Check::Ratio(1.5),
-            });
-            rows.push(Row {
-                figure: format!("portal.run RTT, {name}, {} (p99)", at.label()),
-                tractor: r.tractor.p99(),
-                raw: r.raw.p99(),
-                unit: Unit::Ns,
-                target: "(info)",
-                check: Check::Info,
-            });
+    // Round trips are judged against plain tokio (what the issue for them
+    // names: an async runtime's floor over the same socket); plain
+    // blocking std, a floor no epoll-based runtime reaches, is shown too.
+    for (what, limit, pick) in [
+        (
+            "portal.run",
+            1.5,
+            (|r: &Rtt| &r.tractor) as fn(&Rtt) -> &Samples,
+        ),
+        ("ctx stream", 1.2, |r: &Rtt| &r.ctx),
+    ] {
+        for (uds, name) in [(false, "TCP"), (true, "UDS")] {
+            for at in [Placement::SameCpu, Placement::TwoCpus] {
+                let Some(r) = rtt.get(uds, at) else { continue };
+                let s = pick(r);
+                rows.push(Row {
+                    figure: format!("{what} RTT, {name}, {} (median)", at.label()),
+                    tractor: s.median(),
+                    raw: r.tokio.median(),
+                    unit: Unit::Ns,
+                    target: if limit > 1.2 {
+                        "<= 1.5x raw tokio ping-pong"
+                    } else {
+                        "<= 1.2x raw tokio ping-pong"
+                    },
+                    check: Check::Ratio(limit),
+                });
+                rows.push(Row {
+                    figure: format!("{what} RTT, {name}, {} (p99)", at.label()),
+                    tractor: s.p99(),
+                    raw: r.tokio.p99(),
+                    unit: Unit::Ns,
+                    target: "(info)",
+                    check: Check::Info,
+                });
+                rows.push(Row {
+                    figure: format!("{what} RTT, {name}, {} (median)", at.label()),
+                    tractor: s.median(),
+                    raw: r.raw.median(),
+                    unit: Unit::Ns,
+                    target: "(info) raw: std blocking ping-pong",
+                    check: Check::Info,
+                });
+            }
         }
     }
     for (uds, name) in [(false, "TCP"), (true, "UDS")] {
-        for at in [Placement::SameCpu, Placement::TwoCpus] {
-            let Some(r) = rtt.get(uds, at) else { continue };
-            rows.push(Row {
-                figure: format!("ctx stream RTT, {name}, {} (median)", at.label()),
-                tractor: r.ctx.median(),
-                raw: r.raw.median(),
-                unit: Unit::Ns,
-                target: if uds {
-                    "<= 1.2x raw UDS ping-pong"
-                } else {
-                    "<= 1.2x raw TCP ping-pong"
-                },
-                check: Check::Ratio(1.2),
-            });
+        for at in Placement::ALL {
+            let Some(t) = tp.get(uds, at) else { continue };
+            let place = at.label();
+            for (k, w) in WINDOWS.into_iter().enumerate() {
+                let r = &t.small[k];
+                if r.per_s.is_empty() || (w.is_some() && at != Placement::Free) {
+                    // Not measured, or the window's effect, shown once.
+                    continue;
+                }
+                rows.push(Row {
+                    figure: format!("1-way u64 stream, {name}, {place}, {}", window_label(w)),
+                    tractor: r.median() as u64,
+                    raw: t.raw_frames.median() as u64,
+                    unit: Unit::Msgs,
+                    target: if w.is_none() {
+                        ">= 10 M/s, <= 50 ns CPU/item/end"
+                    } else {
+                        "(info: window effect)"
+                    },
+                    check: if w.is_none() {
+                        Check::Rate {
+                            min: 10_000_000,
+                            cpu: r.cpu.per_call(),
+                            max_cpu: 50,
+                        }
+                    } else {
+                        Check::Info
+                    },
+                });
+            }
+            if !t.bulk.per_s.is_empty() {
+                rows.push(Row {
+                    figure: format!("1-way 64 KiB stream, {name}, {place}"),
+                    tractor: t.bulk.median() as u64,
+                    raw: t.raw_bulk.median() as u64,
+                    unit: Unit::Bytes,
+                    target: ">= 70% raw 64 KiB writes",
+                    check: Check::MinRatio(0.7),
+                });
+            }
+            let b = &t.behind_bulk;
+            if !b.rtt.0.is_empty() {
+                rows.push(Row {
+                    figure: format!("run behind 64 KiB stream, {name}, {place}"),
+                    tractor: b.rtt.median(),
+                    raw: chunk_time(t),
+                    unit: Unit::Ns,
+                    target: "(info) raw: one chunk's time",
+                    check: Check::Info,
+                });
+            }
         }
-    }
-    for (uds, name) in [(false, "TCP"), (true, "UDS")] {
-        let Some(t) = tp.get(uds) else { continue };
-        for (k, w) in WINDOWS.into_iter().enumerate() {
-            rows.push(Row {
-                figure: format!("1-way u64 stream, {name}, {}", window_label(w)),
-                tractor: t.small[k].median() as u64,
-                raw: t.raw_frames.median() as u64,
-                unit: Unit::Msgs,
-                target: if w.is_none() {
-                    ">= 10 M/s and >= 20% raw framed"
-                } else {
-                    "(info: window effect)"
-                },
-                check: if w.is_none() {
-                    Check::AtLeast {
-                        abs: 10_000_000,
-                        ratio: 0.2,
-                    }
-                } else {
-                    Check::Info
-                },
-            });
-        }
-        rows.push(Row {
-            figure: format!("1-way 64 KiB stream, {name}"),
-            tractor: t.bulk.median() as u64,
-            raw: t.raw_bulk.median() as u64,
-            unit: Unit::Bytes,
-            target: ">= 70% raw 64 KiB writes",
-            check: Check::MinRatio(0.7),
-        });
     }
     let one_way = rtt
         .get(false, Placement::TwoCpus)
@@ -184,7 +212,7 @@ pub(crate) fn report(
         check: Check::Abs(1_000_000),
     });
 
-    let w = [40, 11, 11, 7, 31, 7];
+    let w = [46, 11, 11, 7, 34, 7];
     let line = |cells: [&str; 6]| {
         let mut s = String::from("|");
         for (c, w) in cells.iter().zip(w) {
@@ -216,7 +244,9 @@ pub(crate) fn report(
             Check::Ratio(m) => Some(ratio <= m),
             Check::Abs(a) => Some(r.tractor <= a),
             Check::MinRatio(m) => Some(ratio >= m),
-            Check::AtLeast { abs, ratio: m } => Some(r.tractor >= abs && ratio >= m),
+            Check::Rate { min, cpu, max_cpu } => {
+                Some(r.tractor >= min && cpu.0 <= max_cpu && cpu.1 <= max_cpu)
+            }
             Check::Info => None,
         };
         if let Some(ok) = ok {
@@ -238,7 +268,8 @@ pub(crate) fn report(
     }
     println!();
     println!(
-        "{met} of {checked} SPEC targets met. Raw = plain std code, two processes; RTT = round trip; \
+        "{met} of {checked} SPEC targets met. Raw = plain std code, two processes (round trips: plain \
+         tokio; plain std as info); RTT = round trip; \
          \"1 CPU\"/\"2 CPUs\": both ends pinned to one CPU / to two different CPUs."
     );
     println!();
@@ -330,6 +361,11 @@ pub(crate) fn report(
 
 /// Where the scheduler left each unpinned pair: the unpinned figures are
 /// its choice (one CPU, or a cross-CPU wake-up per message), not work.
+/// The choice tends to stick: a pair that starts apart mostly stays apart
+/// (each end's old CPU is idle when it is woken, and the scheduler keeps
+/// it there), so an unpinned ratio compares placements whenever the
+/// counts differ; the 2-CPU row is what a pair placed apart pays, raw or
+/// not.
 fn placement_line(rtt: &RttSet) {
     for (uds, name) in [(false, "TCP"), (true, "UDS")] {
         let Some(r) = rtt.get(uds, Placement::Free) else {
@@ -342,7 +378,8 @@ fn placement_line(rtt: &RttSet) {
             .map(|(what, (one, of))| format!("{what} {one}/{of}"))
             .collect();
         println!(
-            "  unpinned, {name}: rounds that ended with both ends on one CPU: {}",
+            "  unpinned, {name}: rounds that ended with both ends on one CPU: {} \
+             (pairs apart pay the 2-CPU figure)",
             counts.join(", ")
         );
     }
@@ -404,12 +441,27 @@ pub(crate) fn rtt_details(rtt: &RttSet) {
 
 /// The stream throughput lines of the details (also all that
 /// `TRACTOR_BENCH_STREAM_ONLY=1` prints).
+/// One 64 KiB chunk's time at the stream's own rate.
+fn chunk_time(t: &Tp) -> u64 {
+    (crate::CHUNK as f64 / t.bulk.median().max(1.0) * 1e9) as u64
+}
+
 pub(crate) fn stream_details(tp: &TpSet) {
+    for at in Placement::ALL {
+        stream_details_at(tp, at);
+    }
+}
+
+fn stream_details_at(tp: &TpSet, at: Placement) {
+    if tp.get(false, at).is_none() && tp.get(true, at).is_none() {
+        return;
+    }
     println!(
-        "  stream throughput, unpinned (median [min-max] of rounds; CPU per item: this process + peer):"
+        "  stream throughput, {} (median [min-max] of rounds; CPU per item: this process + peer):",
+        at.label()
     );
     for (uds, name) in [(false, "TCP"), (true, "UDS")] {
-        let Some(t) = tp.get(uds) else { continue };
+        let Some(t) = tp.get(uds, at) else { continue };
         let line = |what: &str, r: &Rates, unit: Unit| {
             if r.per_s.is_empty() {
                 // Not measured (`TRACTOR_BENCH_STREAM_ONLY=small`).
@@ -455,7 +507,7 @@ pub(crate) fn stream_details(tp: &TpSet) {
         let b = &t.behind_bulk;
         if !b.rtt.0.is_empty() {
             // One chunk's time at the stream's own rate, for scale.
-            let chunk_ns = (crate::CHUNK as f64 / t.bulk.median().max(1.0) * 1e9) as u64;
+            let chunk_ns = chunk_time(t);
             println!(
                 "    {:<50} median {:>9}  p99 {:>9}  (one 64 KiB chunk at the stream's rate: {})",
                 format!("tractor {name} portal.run behind a 64 KiB stream"),
