@@ -13,11 +13,15 @@
 //!
 //! Here the read half is registered for readability only. The write half
 //! writes to the socket directly and, from a write that found the buffer
-//! full until the next one that went through, registers a duplicate of
-//! its descriptor for writability (one epoll registers a descriptor once):
-//! four syscalls each time the peer falls a buffer behind, against a
-//! wake-up per buffer the peer read; a connection holds one descriptor
-//! otherwise.
+//! full, registers a duplicate of its descriptor for writability (one
+//! epoll registers a descriptor once): four syscalls each time the peer
+//! falls a buffer behind, against a wake-up per buffer the peer read. A
+//! writer that keeps filling the buffer (a stream of large items, which
+//! fills it every few items) keeps the registration until
+//! [`KEEP_ROOM_FOR`] writes in a row went through without waiting, so
+//! those four syscalls are not paid per few items; a connection holds
+//! one descriptor otherwise. A write that went through only in part
+//! found the buffer full: the next waits for room without trying first.
 
 use std::io::{self, IoSlice, Write};
 use std::net::Shutdown;
@@ -36,6 +40,11 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 /// fd limit): slower than a wake-up, but the write still goes.
 const RETRY_WITHOUT_FD: Duration = Duration::from_millis(2);
 
+/// Writes in a row that found room after which the registration for room
+/// is dropped: a writer that fills the buffer again within that many
+/// keeps it (see the module docs).
+const KEEP_ROOM_FOR: u32 = 64;
+
 /// Splits a non-blocking connected unix socket into halves registered
 /// with the current runtime's reactor (see the module docs). Must be
 /// called inside a tokio runtime.
@@ -46,6 +55,7 @@ pub(crate) fn split(s: UnixStream) -> io::Result<(UnixReadHalf, UnixWriteHalf)> 
     let write = UnixWriteHalf {
         sock: s,
         waiting: None,
+        roomy_writes: 0,
         retry: None,
     };
     Ok((read, write))
@@ -109,19 +119,24 @@ impl AsyncRead for UnixReadHalf {
 #[derive(Debug)]
 pub(crate) struct UnixWriteHalf {
     sock: Arc<UnixStream>,
-    /// While a write waits for room: a duplicate of the socket's
-    /// descriptor, registered for writability.
+    /// From a write that found no room until [`KEEP_ROOM_FOR`] writes in
+    /// a row found some: a duplicate of the socket's descriptor,
+    /// registered for writability.
     waiting: Option<AsyncFd<UnixStream>>,
+    /// Writes in a row that found room while `waiting` is registered.
+    roomy_writes: u32,
     /// While a write waits for room and no descriptor was left to
     /// duplicate: when to try again.
     retry: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl UnixWriteHalf {
-    /// Writes with `write`, waiting for room when the buffer is full.
+    /// Writes `len` bytes or fewer with `write`, waiting for room when the
+    /// buffer is full.
     fn poll_with(
         &mut self,
         cx: &mut Context<'_>,
+        len: usize,
         write: impl Fn(&UnixStream) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         loop {
@@ -129,10 +144,20 @@ impl UnixWriteHalf {
                 let mut ready = ready!(fd.poll_write_ready(cx))?;
                 // Still full: readiness was cleared, wait again.
                 let Ok(done) = ready.try_io(|s| write(s.get_ref())) else {
+                    self.roomy_writes = 0;
                     continue;
                 };
-                // Through: no more wake-ups for room.
-                self.waiting = None;
+                if matches!(done, Ok(n) if n < len) {
+                    // Full now: the next write waits for room first.
+                    ready.clear_ready();
+                    self.roomy_writes = 0;
+                } else {
+                    self.roomy_writes += 1;
+                    if self.roomy_writes >= KEEP_ROOM_FOR {
+                        // The peer keeps up: no more wake-ups for room.
+                        self.waiting = None;
+                    }
+                }
                 return Poll::Ready(done);
             }
             if let Some(retry) = &mut self.retry {
@@ -141,6 +166,11 @@ impl UnixWriteHalf {
             }
             match write(&self.sock) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_for_room()?,
+                Ok(n) if n < len => {
+                    // Full now: the next write waits for room first.
+                    self.wait_for_room()?;
+                    return Poll::Ready(Ok(n));
+                }
                 done => return Poll::Ready(done),
             }
         }
@@ -149,6 +179,7 @@ impl UnixWriteHalf {
     /// Registers for writability; the registration reports the socket's
     /// readiness at once, so room freed since the full write is not missed.
     fn wait_for_room(&mut self) -> io::Result<()> {
+        self.roomy_writes = 0;
         match self.sock.try_clone() {
             Ok(dup) => self.waiting = Some(registered(dup, Interest::WRITABLE)?),
             Err(e)
@@ -169,7 +200,8 @@ impl AsyncWrite for UnixWriteHalf {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_with(cx, |mut s| s.write(buf))
+        self.get_mut()
+            .poll_with(cx, buf.len(), |mut s| s.write(buf))
     }
 
     fn poll_write_vectored(
@@ -177,7 +209,9 @@ impl AsyncWrite for UnixWriteHalf {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_with(cx, |mut s| s.write_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.get_mut()
+            .poll_with(cx, len, |mut s| s.write_vectored(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -273,10 +307,10 @@ mod tests {
         echo.await.expect("echo");
     }
 
-    /// A connection holds one descriptor, and a second only while a
-    /// write waits for room.
+    /// A connection holds one descriptor, and a second from a write that
+    /// found the buffer full (or filled it) until writes keep finding room.
     #[tokio::test(flavor = "current_thread")]
-    async fn a_second_descriptor_only_while_a_write_waits() {
+    async fn a_second_descriptor_only_while_writes_wait() {
         let (a, b) = UnixStream::pair().expect("socket pair");
         let (_ar, mut aw) = split(a).expect("split a");
         let (mut br, _bw) = split(b).expect("split b");
@@ -304,18 +338,73 @@ mod tests {
             .await
             .expect("the reader stalled")
             .expect("the reader takes what was sent");
-        // Room again: the next write goes through and drops the registration.
-        let write = std::future::poll_fn(|cx| Pin::new(&mut aw).poll_write(cx, &chunk));
-        let n = tokio::time::timeout(DEADLINE, write)
-            .await
-            .expect("a writer waiting for room was not woken")
-            .expect("write after room");
-        assert!(n > 0);
+        // Room again: small writes go through; the registration stays for
+        // a writer that may fill the buffer again soon, and goes once
+        // `KEEP_ROOM_FOR` writes in a row found room.
+        let small = [1u8; 16];
+        for i in 1..=KEEP_ROOM_FOR {
+            let write = std::future::poll_fn(|cx| Pin::new(&mut aw).poll_write(cx, &small));
+            let n = tokio::time::timeout(DEADLINE, write)
+                .await
+                .expect("a writer waiting for room was not woken")
+                .expect("write after room");
+            assert_eq!(n, small.len(), "a small write goes through whole");
+            assert_eq!(
+                aw.waiting.is_some(),
+                i < KEEP_ROOM_FOR,
+                "after {i} writes that found room"
+            );
+        }
         // Dropped, its duplicate descriptor closed (counting the process's
         // descriptors here would race the tests running beside this one).
+        let mut rest = vec![0u8; small.len() * KEEP_ROOM_FOR as usize];
+        tokio::time::timeout(DEADLINE, br.read_exact(&mut rest))
+            .await
+            .expect("the reader stalled")
+            .expect("the reader takes the small writes");
+    }
+
+    /// A write that went through in part filled the buffer: the writer
+    /// registers for room at once, and the next write waits for it
+    /// rather than trying (and failing) first; the bytes still all
+    /// arrive, in order.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_partial_write_waits_for_room_next() {
+        let (a, b) = UnixStream::pair().expect("socket pair");
+        let (_ar, mut aw) = split(a).expect("split a");
+        let (mut br, _bw) = split(b).expect("split b");
+        // Larger than the socket's buffer: the first write goes in part.
+        let big: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let Poll::Ready(first) = Pin::new(&mut aw).poll_write(&mut cx, &big) else {
+            panic!("the first write into an empty buffer waited");
+        };
+        let first = first.expect("first write");
         assert!(
-            aw.waiting.is_none(),
-            "the registration for room outlived the wait"
+            first > 0 && first < big.len(),
+            "a unix socket took {first} of {} bytes at once",
+            big.len()
         );
+        assert!(aw.waiting.is_some(), "a partial write registers for room");
+        // Nothing read yet: the next write waits.
+        assert!(
+            Pin::new(&mut aw)
+                .poll_write(&mut cx, &big[first..])
+                .is_pending(),
+            "a write right after a partial one went through"
+        );
+        let reader = async {
+            let mut got = vec![0u8; big.len()];
+            br.read_exact(&mut got).await.expect("read");
+            got
+        };
+        let writer = async {
+            aw.write_all(&big[first..]).await.expect("write the rest");
+        };
+        let (got, ()) = tokio::time::timeout(DEADLINE, async { tokio::join!(reader, writer) })
+            .await
+            .expect("a writer waiting after a partial write was not woken");
+        assert!(got == big, "bytes arrive whole and in order");
     }
 }
