@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crate::placement::{Placement, affinity, cpu_set, cpus_of, pin_process, set_affinity};
+use crate::placement::{Pinned, Placement};
 use crate::raw::{
     self, pingpong_std, pingpong_tokio, raw_bulk, raw_frames, raw_peer_of, raw_spawn, std_peer,
     tokio_peer,
@@ -282,16 +282,9 @@ pub(crate) async fn streams(it: &Iters) -> Result<TpSet, tractor::Error> {
 /// alternating rounds (round 0, a tenth of the size, is the warm-up).
 /// `None` when the placement is impossible here.
 async fn throughput(it: &Iters, uds: bool, at: Placement) -> Result<Option<Tp>, tractor::Error> {
-    let Some(orig) = affinity() else {
+    let Some(pinned) = Pinned::start(at) else {
         return Ok(None);
     };
-    // (CPU the peers are spawned on, CPU this thread measures on)
-    let Some(pins) = at.pins(&cpus_of(&orig)) else {
-        return Ok(None);
-    };
-    if let Some((peers, _)) = pins {
-        set_affinity(&cpu_set(&[peers]));
-    }
     let res = tractor::open_nursery(async |an| {
         let p = an
             .start_actor("streamer")
@@ -299,14 +292,10 @@ async fn throughput(it: &Iters, uds: bool, at: Placement) -> Result<Option<Tp>, 
             .spawn()
             .await?;
         let pid = p.aid().pid;
-        if let Some((peers, _)) = pins {
-            pin_process(pid, &cpu_set(&[peers]));
-        }
+        pinned.pin(pid);
         let (mut raw_s, mut raw_child) = raw_peer_of("blast", uds);
         let raw_pid = raw_child.id();
-        if let Some((_, me)) = pins {
-            set_affinity(&cpu_set(&[me]));
-        }
+        pinned.measure_here();
         let mut out = Tp::default();
         // `TRACTOR_BENCH_STREAM_ONLY=small` or `=bulk` measures one kind
         // (to profile it); `=default` only small items in the default window.
@@ -385,7 +374,7 @@ async fn throughput(it: &Iters, uds: bool, at: Placement) -> Result<Option<Tp>, 
         Ok(out)
     })
     .await;
-    set_affinity(&orig);
+    drop(pinned);
     res.map(Some)
 }
 
@@ -577,16 +566,9 @@ async fn spawns(it: &Iters, raw: &mut Raw, tr: &mut Tractor) -> Result<(), tract
 /// the actor is pinned once spawned). `None` when the placement is
 /// impossible here.
 async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>, tractor::Error> {
-    let Some(orig) = affinity() else {
+    let Some(pinned) = Pinned::start(at) else {
         return Ok(None);
     };
-    // (CPU the peers are spawned on, CPU this thread measures on)
-    let Some(pins) = at.pins(&cpus_of(&orig)) else {
-        return Ok(None);
-    };
-    if let Some((peers, _)) = pins {
-        set_affinity(&cpu_set(&[peers]));
-    }
     let res = tractor::open_nursery(async |an| {
         let p = an
             .start_actor("pong")
@@ -594,14 +576,10 @@ async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>
             .spawn()
             .await?;
         let pid = p.aid().pid;
-        if let Some((peers, _)) = pins {
-            pin_process(pid, &cpu_set(&[peers]));
-        }
+        pinned.pin(pid);
         let (mut std_s, mut std_child) = std_peer(uds);
         let (mut tok_s, mut tok_child) = tokio_peer(uds).await;
-        if let Some((_, me)) = pins {
-            set_affinity(&cpu_set(&[me]));
-        }
+        pinned.measure_here();
         // The context stays open through all rounds; its stream idles
         // while the other variants run.
         let out = p
@@ -665,6 +643,6 @@ async fn round_trips(it: &Iters, uds: bool, at: Placement) -> Result<Option<Rtt>
         Ok(out)
     })
     .await;
-    set_affinity(&orig);
+    drop(pinned);
     res.map(Some)
 }

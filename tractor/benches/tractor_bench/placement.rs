@@ -1,4 +1,4 @@
-//! Where the two ends of a round trip run: CPU placements, and pinning
+//! Where the two ends of a measurement run: CPU placements, and pinning
 //! this thread (and so the processes it spawns next) to CPUs.
 
 /// Where the ping-pong peers run relative to the measuring thread.
@@ -25,22 +25,58 @@ impl Placement {
     }
 }
 
-impl Placement {
-    /// The CPUs to pin to for this placement, given the CPUs this thread
-    /// may run on: `(the peers', this thread's)`; `Some(None)` for no
-    /// pinning, `None` when this machine cannot place the ends so.
-    pub(crate) fn pins(self, cpus: &[usize]) -> Option<Option<(usize, usize)>> {
-        match (self, cpus) {
-            (Placement::Free, _) => Some(None),
-            (Placement::SameCpu, [a, ..]) => Some(Some((*a, *a))),
-            (Placement::TwoCpus, [a, b, ..]) => Some(Some((*b, *a))),
-            _ => None,
+/// One measurement's placement in effect: from [`Pinned::start`] this
+/// thread (and so the processes it spawns) runs on the peers' CPU; the
+/// actor is pinned with [`pin`](Self::pin) once spawned, this thread moves
+/// to its own CPU with [`measure_here`](Self::measure_here), and its
+/// original affinity comes back when this drops.
+pub(crate) struct Pinned {
+    orig: libc::cpu_set_t,
+    /// (CPU the peers run on, CPU this thread measures on); `None`
+    /// unpinned.
+    cpus: Option<(usize, usize)>,
+}
+
+impl Pinned {
+    /// Starts placing the ends as `at` says; `None` when this machine
+    /// cannot (or this thread's affinity cannot be read).
+    pub(crate) fn start(at: Placement) -> Option<Pinned> {
+        let orig = affinity()?;
+        let cpus = match (at, cpus_of(&orig).as_slice()) {
+            (Placement::Free, _) => None,
+            (Placement::SameCpu, [a, ..]) => Some((*a, *a)),
+            (Placement::TwoCpus, [a, b, ..]) => Some((*b, *a)),
+            _ => return None,
+        };
+        if let Some((peers, _)) = cpus {
+            set_affinity(&cpu_set(&[peers]));
+        }
+        Some(Pinned { orig, cpus })
+    }
+
+    /// Pins every thread of peer process `pid` to the peers' CPU.
+    pub(crate) fn pin(&self, pid: u32) {
+        if let Some((peers, _)) = self.cpus {
+            pin_process(pid, &cpu_set(&[peers]));
+        }
+    }
+
+    /// Moves this thread to its measuring CPU (the peers are spawned).
+    pub(crate) fn measure_here(&self) {
+        if let Some((_, me)) = self.cpus {
+            set_affinity(&cpu_set(&[me]));
         }
     }
 }
 
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        set_affinity(&self.orig);
+    }
+}
+
 /// This thread's CPU affinity.
-pub(crate) fn affinity() -> Option<libc::cpu_set_t> {
+fn affinity() -> Option<libc::cpu_set_t> {
     // SAFETY: an all-zero cpu_set_t is valid; the kernel writes at most
     // `size_of::<cpu_set_t>()` bytes into it.
     unsafe {
@@ -51,7 +87,7 @@ pub(crate) fn affinity() -> Option<libc::cpu_set_t> {
 }
 
 /// Pins this thread (and so the processes it spawns next).
-pub(crate) fn set_affinity(set: &libc::cpu_set_t) {
+fn set_affinity(set: &libc::cpu_set_t) {
     // SAFETY: `set` is a valid cpu_set_t of the size passed.
     let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
     if rc != 0 {
@@ -62,7 +98,7 @@ pub(crate) fn set_affinity(set: &libc::cpu_set_t) {
     }
 }
 
-pub(crate) fn cpu_set(cpus: &[usize]) -> libc::cpu_set_t {
+fn cpu_set(cpus: &[usize]) -> libc::cpu_set_t {
     // SAFETY: an all-zero cpu_set_t is valid and the indices are below
     // CPU_SETSIZE (they come from `cpus_of`).
     unsafe {
@@ -74,7 +110,7 @@ pub(crate) fn cpu_set(cpus: &[usize]) -> libc::cpu_set_t {
     }
 }
 
-pub(crate) fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
+fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
     (0..libc::CPU_SETSIZE as usize)
         // SAFETY: `c` is below CPU_SETSIZE.
         .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
@@ -83,7 +119,7 @@ pub(crate) fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
 
 /// Pins every thread of process `pid`: an actor's threads started after
 /// its spawn (its runtime's) as well as the one it was spawned with.
-pub(crate) fn pin_process(pid: u32, set: &libc::cpu_set_t) {
+fn pin_process(pid: u32, set: &libc::cpu_set_t) {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         eprintln!("tractor_bench: cannot list the threads of {pid} to pin them");
         return;
