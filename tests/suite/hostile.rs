@@ -24,6 +24,7 @@ both_transports!(
     tasks_past_the_limits_are_refused,
     an_oversized_trace_carrier_drops_only_its_connection,
     calls_whose_replies_are_not_read_wait_for_room,
+    a_bad_ring_reference_drops_only_its_connection,
 );
 
 /// Says `started`, opens its stream, and waits.
@@ -689,6 +690,88 @@ async fn calls_whose_replies_are_not_read_wait_for_room(t: TransportKind) {
             }
         }
         still_serves(&mut raw, 2 * CALLS).await;
+        p.cancel_actor().await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// The shared-memory rings process `pid` maps.
+fn rings_mapped(pid: u32) -> usize {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
+    maps.lines()
+        .filter(|l| l.contains("memfd:tractor-ring"))
+        .count()
+}
+
+/// A reference to a large frame in shared memory that points outside the
+/// ring the actor offered (over a unix socket, after our first large
+/// frame), or at a ring never offered (over TCP), drops that connection
+/// with a typed error; the ring goes with it, and the actor serves others.
+async fn a_bad_ring_reference_drops_only_its_connection(t: TransportKind) {
+    in_nursery(t, async |an| {
+        use tokio::io::AsyncWriteExt;
+        let (p, addr) = daemon(an).await?;
+        let pid = p.aid().pid;
+        let before = rings_mapped(pid);
+        let mut io = dial(&addr).await;
+        let secret = tractor::wire::tree_secret().expect("inside the test's root");
+        tractor::wire::dial_handshake_raw(&mut io, &Aid::new("hostile"), &secret)
+            .await
+            .expect("handshake");
+        // A large call (its arguments are not `add`'s): refused with an
+        // error, the connection kept.
+        let big = start(1, "add", vec![7; 100 * 1024], FuncType::AsyncFunc);
+        let frame = tractor::wire::encode(&big).expect("encode");
+        io.write_all(frame.bytes())
+            .await
+            .expect("send the large call");
+        {
+            let mut r = tractor::wire::FrameReader::new(&mut io);
+            let answered = async {
+                loop {
+                    let body = r
+                        .next(1 << 20, Duration::from_secs(10))
+                        .await
+                        .expect("a frame");
+                    let body = body.expect("the connection stays open");
+                    let msg = tractor::wire::codec::decode(body).expect("a message");
+                    if matches!(msg, Msg::Error { cid: Some(1), .. }) {
+                        return;
+                    }
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(10), answered)
+                .await
+                .expect("the large call is answered within 10 s");
+        }
+        if t == TransportKind::Uds {
+            let mapped = async || Ok::<_, Error>(rings_mapped(pid) > before);
+            crate::wait::until_async(
+                "the actor to map a ring for us",
+                Duration::from_secs(10),
+                mapped,
+            )
+            .await?;
+        }
+        // Far past anything the ring holds: 1 TiB on.
+        let mut bad = 0u32.to_le_bytes().to_vec();
+        bad.extend_from_slice(&[1, 0, 0, 0]);
+        bad.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        bad.extend_from_slice(&100u32.to_le_bytes());
+        bad.extend_from_slice(&[0; 4]);
+        io.write_all(&bad).await.expect("send the bad reference");
+        expect_dropped(&mut io, "a reference outside the ring").await;
+        let unmapped = async || Ok::<_, Error>(rings_mapped(pid) == before);
+        crate::wait::until_async(
+            "the dropped connection's ring to go",
+            Duration::from_secs(10),
+            unmapped,
+        )
+        .await?;
+        let mut peer = raw_peer(&addr).await;
+        still_serves(&mut peer, 2).await;
         p.cancel_actor().await?;
         Ok(())
     })

@@ -32,6 +32,7 @@ mod lifetime;
 mod own_runtime;
 mod resources;
 mod rpc;
+mod shm_lane;
 mod spawning;
 mod supervision;
 mod tls;

@@ -153,9 +153,12 @@ impl Channel {
         t.apply(limits);
         let peer_addr = t.peer_addr.clone();
         let peer_cred = t.peer_cred;
-        let (reader, writer) = t.split();
+        let (mut reader, writer) = t.split();
         let (io, unflushed) = writer.into_parts();
         let out = Arc::new(Outbox::new(io, unflushed));
+        if let Some(pid) = shm_peer(peer_cred, &peer) {
+            reader.enable_shm(out.enable_shm(pid));
+        }
         let closed = Closed::new();
         let writer_done = CancellationToken::new();
         let chan = Channel {
@@ -449,6 +452,26 @@ impl Channel {
     /// Whether two handles are the same channel.
     pub fn same(&self, other: &Channel) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// The process whose ring offers this channel's reader may open, if the
+/// shared-memory lane is on for it (see [`shm_ring`](super::shm_ring)):
+/// unix sockets only, unless `TRACTOR_SHM=off`. `SO_PEERCRED` names the
+/// peer, except that both ends of a socket pair name its maker: in the
+/// parent that handed one end to its child, ourselves; there the peer's
+/// own word is taken, which an offer's token keeps honest.
+fn shm_peer(cred: Option<PeerCred>, peer: &Aid) -> Option<u32> {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let off =
+        *OFF.get_or_init(|| std::env::var("TRACTOR_SHM").is_ok_and(|v| v == "off" || v == "0"));
+    if off {
+        return None;
+    }
+    let own = std::process::id();
+    match cred?.pid.and_then(|p| u32::try_from(p).ok()) {
+        Some(pid) if pid != own => Some(pid),
+        _ => Some(peer.pid),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Length-prefixed framing: a little-endian `u32` byte count, then the
 //! body. Frames are built here and read by
-//! [`FrameReader`](super::frame_reader::FrameReader).
+//! [`FrameReader`](super::frame_reader::FrameReader). No message is
+//! empty: a zero count starts a control frame of the transport (see
+//! [`shm_ring`](super::shm_ring)), which the reader handles itself.
 
 // `tractor::wire` (the `wire` feature) exposes parts of this module
 // to tests that speak the protocol by hand; without it they are internal.
@@ -58,6 +60,14 @@ pub enum FrameError {
         want: usize,
         /// How long a frame may take.
         within: Duration,
+    },
+    /// The peer referred to a frame in shared memory that it may not:
+    /// outside the ring this actor offered, behind what was read, or
+    /// with no ring offered (a broken or hostile peer).
+    #[error("peer sent a bad shared-memory frame reference ({reason}); the connection is dropped")]
+    BadRing {
+        /// What was wrong with the reference.
+        reason: String,
     },
     /// An I/O error from the socket.
     #[error("socket error: {0}")]
@@ -464,6 +474,11 @@ pub(crate) fn append_bytes(buf: &mut Vec<u8>, data: &[u8]) {
 
 /// The length prefix of a `body`-byte frame.
 pub(crate) fn prefix_len(body: usize) -> Result<[u8; 4], String> {
+    // An empty frame's prefix marks a control frame (see `shm_ring`);
+    // every message has a body.
+    if body == 0 {
+        return Err("an empty frame".into());
+    }
     u32::try_from(body)
         .map(u32::to_le_bytes)
         .map_err(|_| format!("a {body}-byte frame is above the 4 GiB frame limit"))

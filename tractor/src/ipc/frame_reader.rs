@@ -34,6 +34,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::buffer_pool::{BufferPool, POOL_MAX};
 use super::frame::FrameError;
+use super::shm_ring::{CONTROL_BODY, CONTROL_PREFIX, Control, RING_MIN, RxRing, ShmLink};
 
 /// What a reader's buffer starts with: enough for the frames of a quiet
 /// connection (a handshake, a call and its answer) in one read. A busy
@@ -84,6 +85,21 @@ pub struct FrameReader<R> {
     large_seen: bool,
     /// Where buffers for large frames come from, if not fresh.
     pool: Option<Arc<BufferPool>>,
+    /// The shared-memory lane, on a unix socket (see [`shm_ring`](super::shm_ring)).
+    shm: Option<Box<ShmRx>>,
+}
+
+/// A reader's side of the shared-memory lane.
+#[derive(Debug)]
+struct ShmRx {
+    link: Arc<ShmLink>,
+    /// The ring we offered, once we did.
+    ring: Option<RxRing>,
+    /// Whether we offered a ring, or failed to make one: once per
+    /// connection.
+    offered: bool,
+    /// Whether the peer offered its ring: it may only once.
+    offer_seen: bool,
 }
 
 /// A large frame read into a buffer of its own.
@@ -180,7 +196,20 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             after_direct: false,
             large_seen: false,
             pool: None,
+            shm: None,
         }
+    }
+
+    /// Offers the peer a ring of shared memory for its large frames once
+    /// one comes, and takes the ring it offers for ours (through `link`,
+    /// shared with the connection's writer).
+    pub(crate) fn enable_shm(&mut self, link: Arc<ShmLink>) {
+        self.shm = Some(Box::new(ShmRx {
+            link,
+            ring: None,
+            offered: false,
+            offer_seen: false,
+        }));
     }
 
     /// Reads large frames into buffers taken from `pool`, which the
@@ -208,11 +237,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         if !self.await_frame(max, within).await? {
             return Ok(None);
         }
-        if let Some(direct) = &self.direct {
+        if let Some(want) = self.direct.as_ref().map(|d| d.want) {
+            self.offer_ring(want - 4);
             self.direct_handed_out = true;
             self.after_direct = true;
             self.large_seen = true;
-            return Ok(Some(&direct.buf[4..]));
+            return Ok(self.direct.as_ref().map(|d| &d.buf[4..]));
         }
         let len = self.complete_frame(max)?.unwrap_or(0);
         let body = self.start + 4;
@@ -221,9 +251,109 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 
     /// Waits until a complete frame is here: at `start` of the buffer, or
-    /// in `direct`; false on a clean EOF between frames.
+    /// in `direct`; false on a clean EOF between frames. Control frames
+    /// are handled here: a ring reference becomes its frame, in
+    /// `direct`; an offer is taken and the next frame awaited.
     async fn await_frame(&mut self, max: usize, within: Duration) -> Result<bool, FrameError> {
         self.consume_handed_out();
+        loop {
+            if !self.await_raw(max, within).await? {
+                return Ok(false);
+            }
+            if self.direct.is_some() || !self.control_at_start() {
+                return Ok(true);
+            }
+            if self.take_control(max)? {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Whether the complete frame at `start` is a control frame.
+    fn control_at_start(&self) -> bool {
+        self.is_control(self.start)
+    }
+
+    /// Whether the prefix at `at` is a control frame's (no message is
+    /// empty, so an empty frame's prefix introduces one, lane or not: a
+    /// reader without the lane skips offers and refuses references).
+    fn is_control(&self, at: usize) -> bool {
+        self.buf.get(at..at + 4) == Some(&CONTROL_PREFIX.to_le_bytes()[..])
+    }
+
+    /// Handles the control frame at `start`: true if it was a ring
+    /// reference, now its frame in `direct`; false if it was consumed
+    /// (an offer).
+    fn take_control(&mut self, max: usize) -> Result<bool, FrameError> {
+        let body = &self.buf[self.start + 4..self.start + 4 + CONTROL_BODY];
+        let control = Control::parse(body);
+        self.start += 4 + CONTROL_BODY;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        let bad = |reason: String| FrameError::BadRing { reason };
+        match control {
+            Some(Control::Ref { pos, len }) => {
+                let len = len as usize;
+                if len > max {
+                    return Err(FrameError::Oversized {
+                        len: len as u64,
+                        max,
+                    });
+                }
+                let Some(ring) = self.shm.as_mut().and_then(|s| s.ring.as_mut()) else {
+                    return Err(bad("a reference, but no ring was offered".into()));
+                };
+                let mut buf = match &self.pool {
+                    Some(pool) if 4 + len <= POOL_MAX / 2 => pool.take(4 + len),
+                    _ => Vec::with_capacity(4 + len),
+                };
+                // The prefix's place: a frame in `direct` starts with it.
+                buf.extend_from_slice(&[0; 4]);
+                ring.take(pos, len, &mut buf).map_err(bad)?;
+                self.direct = Some(Direct {
+                    want: buf.len(),
+                    buf,
+                });
+                Ok(true)
+            }
+            Some(Control::Offer(offer)) => {
+                // Only the first is taken: a peer cannot make us open
+                // files in a loop.
+                if let Some(shm) = self.shm.as_mut().filter(|s| !s.offer_seen) {
+                    shm.offer_seen = true;
+                    shm.link.accept_offer(&offer);
+                }
+                Ok(false)
+            }
+            None => Err(bad("an unknown control frame".into())),
+        }
+    }
+
+    /// Offers the peer a ring once a large frame came inline, if the
+    /// lane is on.
+    fn offer_ring(&mut self, body: usize) {
+        let Some(shm) = self.shm.as_mut().filter(|s| !s.offered) else {
+            return;
+        };
+        if body < RING_MIN {
+            return;
+        }
+        shm.offered = true;
+        match RxRing::create() {
+            Ok((ring, offer)) => {
+                shm.ring = Some(ring);
+                shm.link.send_offer(offer);
+            }
+            Err(e) => {
+                tracing::debug!(target: "tractor::ipc", "large frames stay on the socket: no ring: {e}");
+            }
+        }
+    }
+
+    /// [`await_frame`](Self::await_frame) without the control frames.
+    async fn await_raw(&mut self, max: usize, within: Duration) -> Result<bool, FrameError> {
         // The common case under load: the frame is already here, and
         // needs neither a read nor a deadline.
         if self.direct.is_none() {
@@ -271,6 +401,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             return Ok(None);
         }
         if let Some(direct) = self.direct.take() {
+            self.offer_ring(direct.want - 4);
             self.after_direct = true;
             self.large_seen = true;
             return Ok(Some(Run::Owned(OwnedFrame {
@@ -284,6 +415,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         while let Some(prefix) = self.buf.get(end..end + 4) {
             let mut le = [0u8; 4];
             le.copy_from_slice(prefix);
+            // A control frame is handled on its own, by the next call.
+            if self.is_control(end) {
+                break;
+            }
             let len = u32::from_le_bytes(le) as usize;
             if len > max || self.buf.len() - end - 4 < len {
                 break;
@@ -311,6 +446,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         };
         let mut le = [0u8; 4];
         le.copy_from_slice(prefix);
+        if self.is_control(self.start) {
+            return Ok(Some(CONTROL_BODY));
+        }
         let len = u32::from_le_bytes(le) as usize;
         if len > max {
             return Err(FrameError::Oversized {
@@ -521,11 +659,12 @@ mod tests {
     #[tokio::test]
     async fn many_frames_come_out_of_one_read() {
         let mut bytes = Vec::new();
-        for i in 0..100u8 {
+        // (No frame is empty: an empty prefix starts a control frame.)
+        for i in 1..100u8 {
             bytes.extend(frame(&vec![i; i as usize]));
         }
         let mut r = FrameReader::new(&bytes[..]);
-        for i in 0..100u8 {
+        for i in 1..100u8 {
             let body = r.next(1024, SOON).await.unwrap().unwrap();
             assert_eq!(body, &vec![i; i as usize][..]);
         }
@@ -661,7 +800,7 @@ mod tests {
         let (mut peer, us) = tokio::io::duplex(7);
         let mut bytes = Vec::new();
         let bodies: Vec<Vec<u8>> = (0..50u32)
-            .map(|i| (0..i * 37).map(|b| b as u8).collect())
+            .map(|i| (0..=i * 37).map(|b| b as u8).collect())
             .collect();
         for b in &bodies {
             bytes.extend(frame(b));
@@ -747,6 +886,111 @@ mod tests {
         let err = r.next(1024, SOON).await.unwrap_err();
         assert!(matches!(err, FrameError::Oversized { .. }), "{err}");
         assert!(r.buf.capacity() <= INITIAL);
+    }
+
+    /// A reader with the shared-memory lane on (no peer's ring can be
+    /// opened: its pid is no process's).
+    fn with_lane<R: AsyncRead + Unpin>(io: R) -> FrameReader<R> {
+        let mut r = FrameReader::new(io);
+        let link = ShmLink::new(u32::MAX, Arc::new(tokio::sync::Notify::new()));
+        r.enable_shm(link);
+        r
+    }
+
+    #[tokio::test]
+    async fn a_ring_reference_needs_a_ring_offered() {
+        use crate::ipc::shm_ring::Control;
+        let frame = Control::Ref { pos: 0, len: 100 }.frame();
+        let mut r = with_lane(&frame[..]);
+        let err = r.next(1024, SOON).await.unwrap_err();
+        assert!(matches!(err, FrameError::BadRing { .. }), "{err}");
+        let mut unknown = frame;
+        unknown[4] = 77;
+        let mut r = with_lane(&unknown[..]);
+        let err = r.next(1024, SOON).await.unwrap_err();
+        assert!(matches!(err, FrameError::BadRing { .. }), "{err}");
+        let mut r = with_lane(&frame[..10]);
+        let err = r.next(1024, SOON).await.unwrap_err();
+        assert!(matches!(err, FrameError::Truncated { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_offer_that_cannot_be_opened_is_skipped() {
+        use crate::ipc::shm_ring::{Control, Offer};
+        let offer = Control::Offer(Offer {
+            fd: 3,
+            size: 1 << 20,
+            token: 1,
+        })
+        .frame();
+        let mut bytes = offer.to_vec();
+        bytes.extend_from_slice(&frame(b"after"));
+        bytes.extend_from_slice(&offer);
+        bytes.extend_from_slice(&frame(b"and after"));
+        let mut r = with_lane(&bytes[..]);
+        assert_eq!(r.next(1024, SOON).await.unwrap(), Some(&b"after"[..]));
+        assert_eq!(r.next(1024, SOON).await.unwrap(), Some(&b"and after"[..]));
+        assert_eq!(r.next(1024, SOON).await.unwrap(), None);
+    }
+
+    /// With the lane on, a ring reference among small frames ends their
+    /// run; the frame it refers to comes next, owned, then the rest.
+    #[tokio::test]
+    async fn a_ring_frame_comes_owned_between_runs() {
+        use crate::ipc::shm_ring::{Control, TxRing};
+        let mut r = with_lane(&[][..]);
+        // Our reader made the ring (as after a large frame) and the
+        // "peer" writes into it.
+        r.offer_ring(RING_MIN);
+        let (ring, offer) = {
+            let shm = r.shm.as_mut().unwrap();
+            let (offer, _) = shm.link.take_news();
+            (shm.ring.is_some(), offer.unwrap())
+        };
+        assert!(ring, "a ring was made");
+        let mut tx = TxRing::open(std::process::id(), &offer).unwrap();
+        let body = vec![5u8; RING_MIN];
+        let pos = tx.put(&[std::io::IoSlice::new(&body)], body.len()).unwrap();
+        let mut bytes = frame(b"one");
+        bytes.extend_from_slice(&frame(b"two"));
+        bytes.extend_from_slice(
+            &Control::Ref {
+                pos,
+                len: body.len() as u32,
+            }
+            .frame(),
+        );
+        bytes.extend_from_slice(&frame(b"three"));
+        r.io = &bytes[..];
+        let got = frames(r.next_run(1 << 20, SOON).await.unwrap().unwrap()).collect::<Vec<_>>();
+        assert_eq!(got, [&b"one"[..], b"two"]);
+        match r.next_run(1 << 20, SOON).await.unwrap().unwrap() {
+            Run::Owned(o) => assert_eq!(o.body(), &body[..]),
+            Run::Frames(f) => panic!("the ring's frame came in place: {f:?}"),
+        }
+        let got = frames(r.next_run(1 << 20, SOON).await.unwrap().unwrap()).collect::<Vec<_>>();
+        assert_eq!(got, [&b"three"[..]]);
+    }
+
+    /// A reader without the lane (a tool speaking the wire protocol, a
+    /// connection before its handshake) skips an offer and refuses a
+    /// reference.
+    #[tokio::test]
+    async fn without_the_lane_offers_are_skipped_and_references_refused() {
+        use crate::ipc::shm_ring::{Control, Offer};
+        let mut bytes = Control::Offer(Offer {
+            fd: 3,
+            size: 1 << 20,
+            token: 1,
+        })
+        .frame()
+        .to_vec();
+        bytes.extend_from_slice(&frame(b"x"));
+        bytes.extend_from_slice(&Control::Ref { pos: 0, len: 9 }.frame());
+        let mut r = FrameReader::new(&bytes[..]);
+        assert_eq!(r.next(1024, SOON).await.unwrap(), Some(&b"x"[..]));
+        let err = r.next(1024, SOON).await.unwrap_err();
+        assert!(matches!(err, FrameError::BadRing { .. }), "{err}");
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ pub(crate) mod msg;
 mod outbox;
 pub(crate) mod schema;
 pub(crate) mod shared_bytes;
+pub(crate) mod shm_ring;
 pub(crate) mod tls;
 pub(crate) mod trace;
 pub(crate) mod transport;

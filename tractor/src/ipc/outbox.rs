@@ -45,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 use super::frame::{self, Frame};
 use super::msg::{Msg, StartView};
 use super::shared_bytes::Splice;
+use super::shm_ring::{Control, RING_MIN, ShmLink, TxRing};
 use super::transport::BoxWrite;
 
 /// A frame this large is queued as a chunk of its own, not copied into
@@ -148,6 +149,13 @@ struct OutState {
     /// [`push_unannounced`](Outbox::push_unannounced)): a sender may
     /// still write to the socket itself, those bytes first.
     unannounced: bool,
+    /// The shared-memory lane, on a unix socket (see
+    /// [`shm_ring`](super::shm_ring)): our offer to send, the peer's
+    /// ring once our reader opened it.
+    shm: Option<Arc<ShmLink>>,
+    /// The peer's ring: large frames are copied into it and a reference
+    /// goes on the wire in their place.
+    tx: Option<TxRing>,
 }
 
 struct Chunk {
@@ -239,6 +247,8 @@ impl Outbox {
                 urgent: 0,
                 unflushed: false,
                 unannounced: false,
+                shm: None,
+                tx: None,
             }),
             writer_waker: Waker::from(Arc::new(WakeWriter(wake_writer.clone()))),
             wake_writer,
@@ -246,6 +256,15 @@ impl Outbox {
             room: Notify::new(),
             batches: AtomicU64::new(0),
         }
+    }
+
+    /// Turns the shared-memory lane on: the returned link, given to the
+    /// connection's reader, brings our ring's offer to send and the
+    /// peer's ring (of process `peer_pid`) to write large frames into.
+    pub(crate) fn enable_shm(&self, peer_pid: u32) -> Arc<ShmLink> {
+        let link = ShmLink::new(peer_pid, self.wake_writer.clone());
+        self.lock().shm = Some(link.clone());
+        link
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, OutState> {
@@ -602,7 +621,7 @@ impl Outbox {
             let notified = self.wake_writer.notified();
             let idle = {
                 let st = self.lock();
-                st.pending == 0 && !st.unflushed
+                st.pending == 0 && !st.unflushed && !st.shm_news()
             };
             if !idle {
                 self.drained().await?;
@@ -666,6 +685,35 @@ impl Outbox {
     }
 }
 
+/// Moves the body of `chunk`, one unwritten large frame, into the
+/// peer's ring if it takes it, leaving a reference to it in the chunk;
+/// the bytes that no longer go on the wire.
+fn to_ring(chunk: &mut Chunk, tx: &mut TxRing) -> usize {
+    let (len, body_at) = (chunk.len(), chunk.start + 4);
+    let Some(body) = len.checked_sub(body_at) else {
+        return 0;
+    };
+    let Ok(body32) = u32::try_from(body) else {
+        return 0;
+    };
+    if body < RING_MIN || body > tx.max_frame() {
+        return 0;
+    }
+    let Some(pos) = tx.put(&chunk.slices(body_at, len), body) else {
+        return 0;
+    };
+    let frame = Control::Ref { pos, len: body32 }.frame();
+    let before = len - chunk.start;
+    // The frame's buffer keeps its capacity, for the next large frame
+    // (see `recycled`); its splices' buffers go back to their owners.
+    chunk.buf.clear();
+    chunk.buf.extend_from_slice(&frame);
+    chunk.start = 0;
+    chunk.splices.clear();
+    chunk.spliced = 0;
+    before - frame.len()
+}
+
 /// How far a drain got.
 enum Drained {
     /// Nothing is pending.
@@ -693,6 +741,28 @@ impl OutState {
         self.chunks.clear();
         self.pending = 0;
         self.urgent = 0;
+    }
+
+    /// Whether the reader left an offer to send or a ring to take.
+    fn shm_news(&self) -> bool {
+        self.shm.as_ref().is_some_and(|l| l.has_news())
+    }
+
+    /// Queues our ring's offer, and takes the peer's ring.
+    fn take_shm_news(&mut self) {
+        let Some(link) = self.shm.clone() else {
+            return;
+        };
+        let (offer, tx) = link.take_news();
+        if let Some(offer) = offer {
+            let frame = Control::Offer(offer).frame();
+            let (idx, _) = self.place(None);
+            self.buf_at(idx).extend_from_slice(&frame);
+            self.pending += frame.len();
+        }
+        if tx.is_some() {
+            self.tx = tx;
+        }
     }
 
     /// Where the next small frame goes: the index of the coalescing
@@ -753,8 +823,20 @@ impl OutState {
     /// block, or `turn` bytes were written and more wait (at most `2 *
     /// turn` per write).
     fn drain(&mut self, cx: &mut Context<'_>, turn: usize) -> Poll<io::Result<Drained>> {
+        if self.shm_news() {
+            self.take_shm_news();
+        }
         let mut written = 0;
         while let Some(front) = self.chunks.front_mut() {
+            if front.unwritten
+                && !front.coalesce
+                && let Some(tx) = self.tx.as_mut()
+            {
+                let moved = to_ring(front, tx);
+                self.pending -= moved;
+                // A turn counts the bytes it moved, on the wire or not.
+                written += moved;
+            }
             let len = front.len();
             if front.start < len {
                 if written >= turn {

@@ -318,6 +318,12 @@ impl MsgReader {
             .await?)
     }
 
+    /// Takes the shared-memory lane (see [`shm_ring`](super::shm_ring))
+    /// from the next frame on.
+    pub(crate) fn enable_shm(&mut self, link: std::sync::Arc<super::shm_ring::ShmLink>) {
+        self.frames.enable_shm(link);
+    }
+
     /// Reads large frames into buffers taken from `pool` (see
     /// [`buffer_pool`](super::buffer_pool)).
     pub(crate) fn recycle_into(&mut self, pool: std::sync::Arc<super::buffer_pool::BufferPool>) {
