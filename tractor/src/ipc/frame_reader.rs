@@ -305,6 +305,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 let Some(ring) = self.shm.as_mut().and_then(|s| s.ring.as_mut()) else {
                     return Err(bad("a reference, but no ring was offered".into()));
                 };
+                // Checked before anything is allocated for it.
+                if len > ring.capacity() {
+                    return Err(bad(format!(
+                        "a {len}-byte reference into a {}-byte ring",
+                        ring.capacity()
+                    )));
+                }
                 let mut buf = match &self.pool {
                     Some(pool) if 4 + len <= POOL_MAX / 2 => pool.take(4 + len),
                     _ => Vec::with_capacity(4 + len),
@@ -319,9 +326,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 Ok(true)
             }
             Some(Control::Offer(offer)) => {
-                // Only the first is taken: a peer cannot make us open
-                // files in a loop.
-                if let Some(shm) = self.shm.as_mut().filter(|s| !s.offer_seen) {
+                // A peer offers one ring: a second offer could only make
+                // us open files in a loop.
+                if let Some(shm) = self.shm.as_mut() {
+                    if shm.offer_seen {
+                        return Err(bad("a second ring offered".into()));
+                    }
                     shm.offer_seen = true;
                     shm.link.accept_offer(&offer);
                 }
@@ -915,7 +925,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_offer_that_cannot_be_opened_is_skipped() {
+    async fn an_offer_that_cannot_be_opened_is_skipped_and_a_second_refused() {
         use crate::ipc::shm_ring::{Control, Offer};
         let offer = Control::Offer(Offer {
             fd: 3,
@@ -926,11 +936,13 @@ mod tests {
         let mut bytes = offer.to_vec();
         bytes.extend_from_slice(&frame(b"after"));
         bytes.extend_from_slice(&offer);
-        bytes.extend_from_slice(&frame(b"and after"));
         let mut r = with_lane(&bytes[..]);
         assert_eq!(r.next(1024, SOON).await.unwrap(), Some(&b"after"[..]));
-        assert_eq!(r.next(1024, SOON).await.unwrap(), Some(&b"and after"[..]));
-        assert_eq!(r.next(1024, SOON).await.unwrap(), None);
+        let err = r.next(1024, SOON).await.unwrap_err();
+        assert!(
+            matches!(err, FrameError::BadRing { .. }),
+            "a second offer: {err}"
+        );
     }
 
     /// With the lane on, a ring reference among small frames ends their
@@ -950,7 +962,7 @@ mod tests {
         assert!(ring, "a ring was made");
         let mut tx = TxRing::open(std::process::id(), &offer).unwrap();
         let body = vec![5u8; RING_MIN];
-        let pos = tx.put(&[std::io::IoSlice::new(&body)], body.len()).unwrap();
+        let pos = tx.put(&[std::io::IoSlice::new(&body)]).unwrap();
         let mut bytes = frame(b"one");
         bytes.extend_from_slice(&frame(b"two"));
         bytes.extend_from_slice(

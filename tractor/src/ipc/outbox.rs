@@ -687,7 +687,8 @@ impl Outbox {
 
 /// Moves the body of `chunk`, one unwritten large frame, into the
 /// peer's ring if it takes it, leaving a reference to it in the chunk;
-/// the bytes that no longer go on the wire.
+/// the bytes that no longer go on the wire. (A reference is far below
+/// [`RING_MIN`]: a chunk is never moved twice.)
 fn to_ring(chunk: &mut Chunk, tx: &mut TxRing) -> usize {
     let (len, body_at) = (chunk.len(), chunk.start + 4);
     let Some(body) = len.checked_sub(body_at) else {
@@ -699,7 +700,7 @@ fn to_ring(chunk: &mut Chunk, tx: &mut TxRing) -> usize {
     if body < RING_MIN || body > tx.max_frame() {
         return 0;
     }
-    let Some(pos) = tx.put(&chunk.slices(body_at, len), body) else {
+    let Some(pos) = tx.put(&chunk.slices(body_at, len)) else {
         return 0;
     };
     let frame = Control::Ref { pos, len: body32 }.frame();
@@ -741,6 +742,10 @@ impl OutState {
         self.chunks.clear();
         self.pending = 0;
         self.urgent = 0;
+        // The peer's ring is unmapped now, not when the last handle of
+        // the channel goes.
+        self.tx = None;
+        self.shm = None;
     }
 
     /// Whether the reader left an offer to send or a ring to take.
@@ -828,20 +833,21 @@ impl OutState {
         }
         let mut written = 0;
         while let Some(front) = self.chunks.front_mut() {
-            if front.unwritten
-                && !front.coalesce
-                && let Some(tx) = self.tx.as_mut()
-            {
-                let moved = to_ring(front, tx);
-                self.pending -= moved;
-                // A turn counts the bytes it moved, on the wire or not.
-                written += moved;
-            }
-            let len = front.len();
-            if front.start < len {
+            if front.start < front.len() {
                 if written >= turn {
                     return Poll::Ready(Ok(Drained::Turn));
                 }
+                if front.unwritten
+                    && !front.coalesce
+                    && let Some(tx) = self.tx.as_mut()
+                {
+                    let moved = to_ring(front, tx);
+                    self.pending -= moved;
+                    // A turn counts the bytes it moved, on the wire or
+                    // not (the reference goes out in this one).
+                    written += moved;
+                }
+                let len = front.len();
                 let Some(io) = self.io.as_mut() else {
                     return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
                 };

@@ -13,14 +13,18 @@
 //! on two CPUs 14.3 GB/s against 7.2-7.6.
 //!
 //! The *receiver* makes the ring: after its first large frame on a unix
-//! socket it creates a memfd, and offers it to the peer in a control
-//! frame that names the descriptor and a random token written in the
-//! ring's header. The sender opens it through `/proc/<pid>/fd/<n>` (pid
-//! from `SO_PEERCRED`), and uses it only if the file it opened carries
+//! socket it creates a memfd, seals its size (a peer that could shrink
+//! it under the other's mapping would kill that process with SIGBUS),
+//! and offers it to the peer in a control frame that names the
+//! descriptor and a random token written in the ring's header. The
+//! sender opens it through `/proc/<pid>/fd/<n>` (pid from `SO_PEERCRED`)
+//! with `O_PATH` first, so no file's open handler runs before it knows
+//! the file is on tmpfs, and uses it only if it is sealed and carries
 //! that token: so an offer can only make us map memory its sender could
 //! already write. A sender that cannot open it (another user's process,
 //! a `/proc` it cannot see) keeps sending inline; nothing needs
-//! confirming, since only the sender decides what goes where.
+//! confirming, since only the sender decides what goes where. A peer
+//! offers one ring per connection; a second offer is a protocol error.
 //!
 //! A frame goes through the ring when it is [`RING_MIN`] to
 //! [`RING_MAX`] bytes and the ring has room; otherwise inline, as
@@ -73,6 +77,10 @@ pub(crate) const CONTROL_PREFIX: u32 = 0;
 
 /// The body length of every control frame.
 pub(crate) const CONTROL_BODY: usize = 20;
+
+/// The seals a ring carries: its size never changes (see
+/// [`RxRing::create`]).
+const SEALS: libc::c_int = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
 
 const KIND_REF: u8 = 1;
 const KIND_OFFER: u8 = 2;
@@ -147,7 +155,11 @@ struct Mapping {
 
 // SAFETY: the mapping is plain memory; every access goes through raw
 // pointers or atomics (see `read_pos`), never through references that
-// another thread could alias mutably.
+// another thread could alias mutably. The peer's process may write the
+// data while we copy it (a broken or hostile peer): memory outside this
+// program, which Rust's model does not cover; we copy it out as bytes
+// and decode only our copy, so what we read is whatever was there, never
+// an invalid value.
 unsafe impl Send for Mapping {}
 // SAFETY: as above.
 unsafe impl Sync for Mapping {}
@@ -225,7 +237,8 @@ impl RxRing {
     pub(crate) fn create() -> io::Result<(RxRing, Offer)> {
         // SAFETY: a C string literal; the kernel returns a new descriptor
         // or -1.
-        let raw = unsafe { libc::memfd_create(c"tractor-ring".as_ptr(), libc::MFD_CLOEXEC) };
+        let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+        let raw = unsafe { libc::memfd_create(c"tractor-ring".as_ptr(), flags) };
         if raw < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -235,6 +248,14 @@ impl RxRing {
         let len = libc::off_t::try_from(total).map_err(io::Error::other)?;
         // SAFETY: our descriptor; the kernel checks the length.
         if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // Its size is fixed for good: a peer with the file open could
+        // otherwise shrink it under our mapping, and our next access past
+        // the new end would kill the process (SIGBUS).
+        // SAFETY: our descriptor; the kernel checks the seals.
+        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, SEALS | libc::F_SEAL_SEAL) } != 0
+        {
             return Err(io::Error::last_os_error());
         }
         let map = Mapping::of(&fd, total)?;
@@ -256,6 +277,11 @@ impl RxRing {
             next: 0,
         };
         Ok((ring, offer))
+    }
+
+    /// The largest frame body the ring can hold.
+    pub(crate) fn capacity(&self) -> usize {
+        self.size as usize
     }
 
     /// Appends the `len` bytes the sender put at `pos` to `out` and frees
@@ -320,25 +346,36 @@ impl TxRing {
     /// Opens the ring `offer` names in process `pid`, if it is one: a
     /// memfd that carries the offer's token.
     pub(crate) fn open(pid: u32, offer: &Offer) -> io::Result<TxRing> {
+        use std::os::unix::fs::OpenOptionsExt;
         let size = offer.size as usize;
         if !(RING_MIN..=RING_BYTES * 4).contains(&size) {
             return Err(io::Error::other(format!("a {size}-byte ring")));
         }
+        let total = HEADER + size;
+        // First a handle that opens nothing (`O_PATH` runs no file's open
+        // handler: a FIFO or a file of the peer's own FUSE mount cannot
+        // block us), to see what it is.
         let path = format!("/proc/{pid}/fd/{}", offer.fd);
-        let target = std::fs::read_link(&path)?;
-        if !target.to_string_lossy().starts_with("/memfd:tractor-ring") {
-            return Err(io::Error::other(format!(
-                "{path} is not a ring: {}",
-                target.display()
-            )));
+        let handle = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(&path)?;
+        if !on_tmpfs(&handle)? {
+            return Err(io::Error::other(format!("{path} is not shared memory")));
         }
+        // Then the file itself, through that handle: the same one, however
+        // the peer's descriptors changed meanwhile.
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .custom_flags_nonblocking()
-            .open(&path)?;
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(format!("/proc/self/fd/{}", handle.as_raw_fd()))?;
+        // SAFETY: our descriptor; F_GET_SEALS reads its seals.
+        let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
+        if seals < 0 || seals & SEALS != SEALS {
+            return Err(io::Error::other(format!("{path} is not a sealed ring")));
+        }
         let meta = file.metadata()?;
-        let total = HEADER + size;
         if !meta.file_type().is_file() || meta.len() != total as u64 {
             return Err(io::Error::other(format!(
                 "{path} is not a {total}-byte ring"
@@ -367,9 +404,10 @@ impl TxRing {
         RING_MAX.min(self.size as usize / 2)
     }
 
-    /// Copies `parts` (`len` bytes in all) into the ring if it has room
-    /// for them in one piece; where they went.
-    pub(crate) fn put(&mut self, parts: &[IoSlice<'_>], len: usize) -> Option<u64> {
+    /// Copies `parts` into the ring if it has room for them in one
+    /// piece; where they went.
+    pub(crate) fn put(&mut self, parts: &[IoSlice<'_>]) -> Option<u64> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         let (size, len64) = (self.size, len as u64);
         if len == 0 || len64 > size {
             return None;
@@ -401,17 +439,18 @@ impl TxRing {
     }
 }
 
-/// Opens a file without blocking (a FIFO named by a bad offer) and
-/// without making it our terminal.
-trait NonBlockingOpen {
-    fn custom_flags_nonblocking(&mut self) -> &mut Self;
-}
-
-impl NonBlockingOpen for std::fs::OpenOptions {
-    fn custom_flags_nonblocking(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+/// Whether `file` lives on tmpfs, where memfds do (its open handler
+/// neither blocks nor does anything but open).
+fn on_tmpfs(file: &std::fs::File) -> io::Result<bool> {
+    // SAFETY: an all-zero statfs is valid; the kernel fills it in.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: our descriptor and a statfs to write.
+    if unsafe { libc::fstatfs(file.as_raw_fd(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
     }
+    // The type of `f_type` and of the constant vary by target.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(st.f_type as i64 == libc::TMPFS_MAGIC as i64)
 }
 
 /// What a connection's reader and writer share about its rings: the
@@ -515,7 +554,7 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..20u8 {
             let body = vec![i; len];
-            let pos = tx.put(&[IoSlice::new(&body[..10]), IoSlice::new(&body[10..])], len);
+            let pos = tx.put(&[IoSlice::new(&body[..10]), IoSlice::new(&body[10..])]);
             let pos = pos.expect("room: the last one was read");
             out.clear();
             rx.take(pos, len, &mut out).expect("a good reference");
@@ -529,12 +568,12 @@ mod tests {
         let len = RING_BYTES / 4;
         let body = vec![1u8; len];
         let puts: Vec<u64> = (0..4)
-            .map(|_| tx.put(&[IoSlice::new(&body)], len).expect("room"))
+            .map(|_| tx.put(&[IoSlice::new(&body)]).expect("room"))
             .collect();
-        assert_eq!(tx.put(&[IoSlice::new(&body)], len), None, "full");
+        assert_eq!(tx.put(&[IoSlice::new(&body)]), None, "full");
         let mut out = Vec::new();
         rx.take(puts[0], len, &mut out).expect("a good reference");
-        assert!(tx.put(&[IoSlice::new(&body)], len).is_some(), "room again");
+        assert!(tx.put(&[IoSlice::new(&body)]).is_some(), "room again");
     }
 
     #[test]
@@ -553,13 +592,52 @@ mod tests {
             "skipping bytes mid-ring"
         );
         let body = [3u8; 100];
-        let pos = tx.put(&[IoSlice::new(&body)], 100).expect("room");
+        let pos = tx.put(&[IoSlice::new(&body)]).expect("room");
         rx.take(pos, 100, &mut out).expect("a good reference");
         assert!(
             rx.take(0, 10, &mut out).is_err(),
             "behind the read position"
         );
         assert!(out.len() == 100, "nothing copied by a refused reference");
+    }
+
+    #[test]
+    fn a_ring_cannot_be_resized_and_an_unsealed_one_is_refused() {
+        use std::os::unix::fs::FileExt;
+        let (_rx, offer) = RxRing::create().expect("a ring");
+        // Opened as its peer opens it: neither may change its size under
+        // the other's mapping.
+        let path = format!("/proc/self/fd/{}", offer.fd);
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .expect("open");
+        assert!(f.set_len(4096).is_err(), "shrinking is sealed off");
+        assert!(
+            f.set_len(2 * (HEADER + RING_BYTES) as u64).is_err(),
+            "growing too"
+        );
+        // The same header in a memfd without the seals is no ring.
+        // SAFETY: a C string literal; a new descriptor or -1.
+        let raw = unsafe { libc::memfd_create(c"tractor-ring".as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(raw >= 0, "memfd_create");
+        // SAFETY: a descriptor we own from here on.
+        let unsealed = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+        unsealed
+            .set_len((HEADER + RING_BYTES) as u64)
+            .expect("size");
+        let mut header = [0u8; 24];
+        header[..8].copy_from_slice(&MAGIC.to_le_bytes());
+        header[8..16].copy_from_slice(&offer.token.to_le_bytes());
+        header[16..].copy_from_slice(&(RING_BYTES as u64).to_le_bytes());
+        unsealed.write_all_at(&header, 0).expect("header");
+        let forged = Offer {
+            fd: raw as u32,
+            ..offer
+        };
+        let err = TxRing::open(std::process::id(), &forged).expect_err("unsealed");
+        assert!(err.to_string().contains("sealed"), "{err}");
     }
 
     #[test]
