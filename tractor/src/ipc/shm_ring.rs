@@ -8,9 +8,9 @@
 //! two copies in user space (into the ring, out of it) and a 24-byte
 //! reference on the socket; the sender runs until its stream's window
 //! is full. In the bench, a stream of 64 KiB items with both ends on one
-//! CPU moved 10.9 GB/s through the ring against 5.3 GB/s on the socket
-//! alone (and 8.9 GB/s of raw 64 KiB socket writes in the same run);
-//! on two CPUs 14.3 GB/s against 7.2-7.6.
+//! CPU moved 10.6 GB/s through the ring against 5.3 GB/s on the socket
+//! alone (and 8.7 GB/s of raw 64 KiB socket writes in the same run);
+//! on two CPUs 18.5 GB/s against 7.2-7.6.
 //!
 //! The *receiver* makes the ring: after its first large frame on a unix
 //! socket it creates a memfd, seals its size (a peer that could shrink
