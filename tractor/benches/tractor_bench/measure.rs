@@ -133,6 +133,10 @@ pub(crate) struct Behind {
     pub(crate) reply: Samples,
     /// The same round trip to the same actor before it streams.
     pub(crate) idle: Samples,
+    /// The same round trip while the actor streams `u64`s instead, as
+    /// fast as we read them: a connection as busy, with no large payload
+    /// to wait behind (what the 64 KiB stream adds is the difference).
+    pub(crate) busy_small: Samples,
 }
 
 /// Stream throughput per transport and placement.
@@ -416,7 +420,35 @@ async fn behind_bulk(p: &tractor::Portal) -> Result<Behind, tractor::Error> {
         r = probe => r?,
         r = consume => r?,
     }
+    out.busy_small = behind_small(p, PROBES).await?;
     Ok(out)
+}
+
+/// Round trips of `portal.run` to `p` while `p` streams `u64`s to us as
+/// fast as we read them (see [`Behind::busy_small`]).
+async fn behind_small(p: &tractor::Portal, probes: usize) -> Result<Samples, tractor::Error> {
+    let mut rtt = Samples::default();
+    let mut s = p.open_stream_from(count_u64::call(u64::MAX)).await?;
+    for _ in 0..64 * 1024 {
+        s.recv().await?;
+    }
+    let consume = async {
+        while s.recv().await?.is_some() {}
+        Ok::<_, tractor::Error>(())
+    };
+    let probe = async {
+        for _ in 0..probes {
+            let t = Instant::now();
+            p.run(ran_at::call()).await?;
+            rtt.push(t.elapsed());
+        }
+        Ok::<_, tractor::Error>(())
+    };
+    tokio::select! {
+        r = probe => r?,
+        r = consume => r?,
+    }
+    Ok(rtt)
 }
 
 /// This host's `CLOCK_MONOTONIC`, in ns.

@@ -525,6 +525,14 @@ fn stream_details_at(tp: &TpSet, at: Placement) {
                 fmt_ns(b.idle.median()),
                 fmt_ns(b.idle.p99()),
             );
+            if !b.busy_small.0.is_empty() {
+                println!(
+                    "    {:<50} behind a u64 stream instead (as busy, no large payload): {} / {}",
+                    "",
+                    fmt_ns(b.busy_small.median()),
+                    fmt_ns(b.busy_small.p99()),
+                );
+            }
         }
     }
 }
