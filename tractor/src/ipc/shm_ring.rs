@@ -91,7 +91,7 @@ pub(crate) enum Control {
     /// The next frame's body: `len` bytes at position `pos` of the ring
     /// the receiver offered.
     Ref { pos: u64, len: u32 },
-    /// The sender's ring, for us to write our large frames into.
+    /// The peer's ring, for us to write our large frames into.
     Offer(Offer),
 }
 
