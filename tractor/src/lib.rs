@@ -80,8 +80,9 @@
 //!            backends behind one seam, and where: launchers (local, ssh);
 //!            process titles
 //! ipc        addresses, frames, the wire protocol and its schema,
-//!            transports, the unix-socket bindspace, auth (the secret,
-//!            mutual TLS), channels
+//!            transports, the unix-socket bindspace, the shared-memory
+//!            lane for large frames, auth (the secret, mutual TLS),
+//!            channels
 //! ```
 //!
 //! Which folder imports which today (`tests/layers.rs` fails the build
