@@ -117,3 +117,40 @@ async fn a_tree_in_tls_works_on_forkserver() {
 async fn a_tree_in_tls_works_on_thread() {
     a_tree_in_tls_works_as_any_other(SpawnMethod::Thread).await
 }
+
+#[tractor::endpoint]
+async fn big_items(n: u32) -> impl futures::Stream<Item = tractor::Bytes> {
+    futures::stream::iter((0..n).map(|i| tractor::Bytes::from(vec![i as u8; 100 * 1024])))
+}
+
+/// Large items between processes of one host take the shared-memory
+/// lane unless the link is in TLS: a tree that asked for TLS on loopback
+/// keeps its bytes in TLS, and its actors map no ring.
+#[tractor::test(timeout = 60)]
+async fn a_link_in_tls_takes_no_shared_memory_lane() {
+    let tls = TreeTls::mint().expect("a tree CA").on_loopback(true);
+    let cfg = RootConfig::new("root")
+        .transport(TransportKind::Tcp)
+        .tls(tls);
+    tractor::open_root_actor(cfg, async || {
+        tractor::open_nursery(async |an| {
+            let p = an.start_actor("child").enable_modules([HERE]).await?;
+            let mut s = p.open_stream_from(big_items::call(20)).await?;
+            for i in 0..20u32 {
+                let b = s.recv().await?.expect("an item");
+                assert!(
+                    b.len() == 100 * 1024 && b.iter().all(|&x| x == i as u8),
+                    "item {i}"
+                );
+            }
+            let maps = std::fs::read_to_string(format!("/proc/{}/maps", p.aid().pid))
+                .expect("the child's maps");
+            assert!(!maps.contains("memfd:tractor-ring"), "a ring in a TLS tree");
+            an.cancel().await;
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
+}

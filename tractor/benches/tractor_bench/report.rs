@@ -495,13 +495,13 @@ fn stream_details_at(tp: &TpSet, at: Placement) {
             &t.raw_bulk,
             Unit::Bytes,
         );
-        // Over a unix socket large frames take the shared-memory lane
-        // unless `TRACTOR_SHM=off` (inherited by the actors) keeps them on
-        // the socket.
+        // Between processes of one host large frames take the
+        // shared-memory lane unless `TRACTOR_SHM=off` (inherited by the
+        // actors) keeps them on the socket.
         let lane_off = std::env::var("TRACTOR_SHM").is_ok_and(|v| v == "off" || v == "0");
-        let bulk = match name {
-            "UDS" if !lane_off => format!("tractor {name} 1-way 64 KiB chunks, shm lane"),
-            _ => format!("tractor {name} 1-way stream of 64 KiB chunks"),
+        let bulk = match lane_off {
+            false => format!("tractor {name} 1-way 64 KiB chunks, shm lane"),
+            true => format!("tractor {name} 1-way stream of 64 KiB chunks"),
         };
         line(&bulk, &t.bulk, Unit::Bytes);
         let b = &t.behind_bulk;

@@ -153,10 +153,11 @@ impl Channel {
         t.apply(limits);
         let peer_addr = t.peer_addr.clone();
         let peer_cred = t.peer_cred;
+        let lane = shm_peer(peer_cred, peer_addr.as_ref(), t.is_tls(), &peer);
         let (mut reader, writer) = t.split();
         let (io, unflushed) = writer.into_parts();
         let out = Arc::new(Outbox::new(io, unflushed));
-        if let Some(pid) = shm_peer(peer_cred, &peer) {
+        if let Some(pid) = lane {
             reader.enable_shm(out.enable_shm(pid));
         }
         let closed = Closed::new();
@@ -457,21 +458,31 @@ impl Channel {
 
 /// The process whose ring offers this channel's reader may open, if the
 /// shared-memory lane is on for it (see [`shm_ring`](super::shm_ring)):
-/// unix sockets only, unless `TRACTOR_SHM=off`. `SO_PEERCRED` names the
-/// peer, except that both ends of a socket pair name its maker: in the
-/// parent that handed one end to its child, ourselves; there the peer's
-/// own word is taken, which an offer's token keeps honest.
-fn shm_peer(cred: Option<PeerCred>, peer: &Aid) -> Option<u32> {
+/// for a peer on this host, unless `TRACTOR_SHM=off`.
+///
+/// Over a unix socket `SO_PEERCRED` names the peer, except that both
+/// ends of a socket pair name its maker: in the parent that handed one
+/// end to its child, ourselves. There, and over loopback TCP (not in
+/// TLS: a link in TLS keeps its bytes in TLS), the peer's own word (its
+/// Aid) is taken. An offer's token keeps that
+/// honest: we only ever map a ring whose token the offerer knows, that
+/// is, one offered to the offerer itself; a peer behind a forwarded port
+/// (another host) names a process here that holds no such ring.
+fn shm_peer(cred: Option<PeerCred>, addr: Option<&Addr>, tls: bool, peer: &Aid) -> Option<u32> {
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let off =
         *OFF.get_or_init(|| std::env::var("TRACTOR_SHM").is_ok_and(|v| v == "off" || v == "0"));
-    if off {
+    if off || tls {
         return None;
     }
     let own = std::process::id();
-    match cred?.pid.and_then(|p| u32::try_from(p).ok()) {
-        Some(pid) if pid != own => Some(pid),
-        _ => Some(peer.pid),
+    match (cred, addr) {
+        (Some(cred), _) => match cred.pid.and_then(|p| u32::try_from(p).ok()) {
+            Some(pid) if pid != own => Some(pid),
+            _ => Some(peer.pid),
+        },
+        (None, Some(Addr::Tcp(sa))) if sa.ip().to_canonical().is_loopback() => Some(peer.pid),
+        _ => None,
     }
 }
 

@@ -1,5 +1,5 @@
 //! A same-host lane for large frames: a ring of shared memory beside a
-//! unix socket.
+//! unix socket or a loopback TCP connection.
 //!
 //! Over a unix socket a large frame costs two copies by the kernel (into
 //! a socket buffer it allocates and charges, and out of it), and the
@@ -8,21 +8,23 @@
 //! two copies in user space (into the ring, out of it) and a 24-byte
 //! reference on the socket; the sender runs until its stream's window
 //! is full. In the bench, a stream of 64 KiB items with both ends on one
-//! CPU moved 10.6 GB/s through the ring against 5.3 GB/s on the socket
-//! alone (and 8.7 GB/s of raw 64 KiB socket writes in the same run);
-//! on two CPUs 18.5 GB/s against 7.2-7.6.
+//! CPU moved 10.5 GB/s through the ring over a unix socket against 5.3
+//! GB/s on the socket alone (and 8.4 GB/s of raw 64 KiB socket writes in
+//! the same run); over loopback TCP 6.7 GB/s against 4.2 (raw: 3.6).
 //!
-//! The *receiver* makes the ring: after its first large frame on a unix
-//! socket it creates a memfd, seals its size (a peer that could shrink
+//! The *receiver* makes the ring: after its first large frame from a
+//! peer on this host it creates a memfd, seals its size (a peer that could shrink
 //! it under the other's mapping would kill that process with SIGBUS),
 //! and offers it to the peer in a control frame that names the
 //! descriptor and a random token written in the ring's header. The
-//! sender opens it through `/proc/<pid>/fd/<n>` (pid from `SO_PEERCRED`)
-//! with `O_PATH` first, so no file's open handler runs before it knows
-//! the file is on tmpfs, and uses it only if it is sealed and carries
-//! that token: so an offer can only make us map memory its sender could
-//! already write. A sender that cannot open it (another user's process,
-//! a `/proc` it cannot see) keeps sending inline; nothing needs
+//! sender opens it through `/proc/<pid>/fd/<n>` (the pid from
+//! `SO_PEERCRED`, else the peer's Aid: see `channel::shm_peer`) with
+//! `O_PATH` first, so no file's open handler runs before it knows the
+//! file is on tmpfs, and uses it only if it is sealed and carries that
+//! token: so an offer can only make us map a ring that was offered to
+//! its sender. A sender that cannot open it (another user's process, a
+//! `/proc` it cannot see, a peer on another host behind a forwarded
+//! port) keeps sending inline; nothing needs
 //! confirming, since only the sender decides what goes where. A peer
 //! offers one ring per connection; a second offer is a protocol error.
 //!
