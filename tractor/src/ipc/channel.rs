@@ -464,10 +464,11 @@ impl Channel {
 /// ends of a socket pair name its maker: in the parent that handed one
 /// end to its child, ourselves. There, and over loopback TCP (not in
 /// TLS: a link in TLS keeps its bytes in TLS), the peer's own word (its
-/// Aid) is taken. An offer's token keeps that
-/// honest: we only ever map a ring whose token the offerer knows, that
-/// is, one offered to the offerer itself; a peer behind a forwarded port
-/// (another host) names a process here that holds no such ring.
+/// Aid) is taken. The ring's opening keeps that honest: only a ring's
+/// memfd is opened at all, and only one whose token the offerer knows is
+/// mapped, that is, one offered to the offerer itself (its own lane,
+/// redirected at most); a peer behind a forwarded port (another host)
+/// names a process here that holds no such ring.
 fn shm_peer(cred: Option<PeerCred>, addr: Option<&Addr>, tls: bool, peer: &Aid) -> Option<u32> {
     static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let off =
@@ -481,7 +482,11 @@ fn shm_peer(cred: Option<PeerCred>, addr: Option<&Addr>, tls: bool, peer: &Aid) 
             Some(pid) if pid != own => Some(pid),
             _ => Some(peer.pid),
         },
-        (None, Some(Addr::Tcp(sa))) if sa.ip().to_canonical().is_loopback() => Some(peer.pid),
+        // (A TCP peer naming our own pid is not one of our tasks: a peer
+        // in another pid namespace, or a lie.)
+        (None, Some(Addr::Tcp(sa))) if sa.ip().to_canonical().is_loopback() && peer.pid != own => {
+            Some(peer.pid)
+        }
         _ => None,
     }
 }

@@ -19,10 +19,10 @@
 //! descriptor and a random token written in the ring's header. The
 //! sender opens it through `/proc/<pid>/fd/<n>` (the pid from
 //! `SO_PEERCRED`, else the peer's Aid: see `channel::shm_peer`) with
-//! `O_PATH` first, so no file's open handler runs before it knows the
-//! file is on tmpfs, and uses it only if it is sealed and carries that
-//! token: so an offer can only make us map a ring that was offered to
-//! its sender. A sender that cannot open it (another user's process, a
+//! `O_PATH` first, so no file's open handler runs (nor any file system
+//! is asked) before the kernel's name for it shows a ring's memfd, and
+//! uses it only if it is sealed and carries that token: so an offer can
+//! only make us open rings, and map one that was offered to its sender. A sender that cannot open it (another user's process, a
 //! `/proc` it cannot see, a peer on another host behind a forwarded
 //! port) keeps sending inline; nothing needs
 //! confirming, since only the sender decides what goes where. A peer
@@ -67,6 +67,9 @@ pub(crate) const RING_MAX: usize = RING_BYTES / 4;
 /// receiver's read position on a cache line of its own).
 const HEADER: usize = 4096;
 const MAGIC: u64 = u64::from_le_bytes(*b"trctring");
+
+/// What `/proc` names a ring's memfd (see `memfd_create(2)`).
+const RING_NAME: &str = "/memfd:tractor-ring (deleted)";
 const AT_MAGIC: usize = 0;
 const AT_TOKEN: usize = 8;
 const AT_SIZE: usize = 16;
@@ -355,13 +358,23 @@ impl TxRing {
         }
         let total = HEADER + size;
         // First a handle that opens nothing (`O_PATH` runs no file's open
-        // handler: a FIFO or a file of the peer's own FUSE mount cannot
-        // block us), to see what it is.
+        // handler), to see what it is: a ring's memfd by its name, which
+        // the kernel keeps and no file system is asked for (a device, a
+        // file of someone's FUSE mount, one of our own files named by a
+        // peer claiming our pid: each is refused before anything touches
+        // it). Our own handle's name cannot change under us.
         let path = format!("/proc/{pid}/fd/{}", offer.fd);
         let handle = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_PATH)
             .open(&path)?;
+        let name = std::fs::read_link(format!("/proc/self/fd/{}", handle.as_raw_fd()))?;
+        if name.as_os_str() != RING_NAME {
+            return Err(io::Error::other(format!(
+                "{path} is not a ring: {}",
+                name.display()
+            )));
+        }
         if !on_tmpfs(&handle)? {
             return Err(io::Error::other(format!("{path} is not shared memory")));
         }
@@ -441,8 +454,8 @@ impl TxRing {
     }
 }
 
-/// Whether `file` lives on tmpfs, where memfds do (its open handler
-/// neither blocks nor does anything but open).
+/// Whether `file` lives on tmpfs, where memfds do (a ring's, known by
+/// its name, whose open handler does nothing but open).
 fn on_tmpfs(file: &std::fs::File) -> io::Result<bool> {
     // SAFETY: an all-zero statfs is valid; the kernel fills it in.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
@@ -658,6 +671,15 @@ mod tests {
             TxRing::open(std::process::id(), &not_a_ring).is_err(),
             "stdin is no ring"
         );
+        // A device (`/dev` is tmpfs too) is refused by its name, before
+        // anything opens it.
+        let dev = std::fs::File::open("/dev/null").expect("/dev/null");
+        let device = Offer {
+            fd: dev.as_raw_fd() as u32,
+            ..offer
+        };
+        let err = TxRing::open(std::process::id(), &device).expect_err("a device");
+        assert!(err.to_string().contains("/dev/null"), "{err}");
         assert!(TxRing::open(u32::MAX, &offer).is_err(), "no such process");
     }
 }
