@@ -11,6 +11,7 @@ use tractor::{Addr, Context, Error, Limits, RemoteErrorKind, RootConfig, Transpo
 use crate::both_transports;
 use crate::common::{self, MODULE, in_nursery};
 use crate::ipc_robustness::{dial, expect_dropped};
+use crate::shm_lane::rings_mapped;
 
 both_transports!(
     deeply_nested_errors_are_refused_not_a_crash,
@@ -695,14 +696,6 @@ async fn calls_whose_replies_are_not_read_wait_for_room(t: TransportKind) {
     })
     .await
     .unwrap();
-}
-
-/// The shared-memory rings process `pid` maps.
-fn rings_mapped(pid: u32) -> usize {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
-    maps.lines()
-        .filter(|l| l.contains("memfd:tractor-ring"))
-        .count()
 }
 
 /// A reference to a large frame in shared memory that points outside the

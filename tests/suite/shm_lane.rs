@@ -58,7 +58,7 @@ async fn check_items(ctx: Context<(), (), tractor::Bytes>) -> Result<(usize, Vec
 }
 
 /// The shared-memory rings process `pid` maps.
-fn rings_mapped(pid: u32) -> usize {
+pub(crate) fn rings_mapped(pid: u32) -> usize {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
     maps.lines()
         .filter(|l| l.contains("memfd:tractor-ring"))

@@ -394,15 +394,7 @@ async fn behind_bulk(p: &tractor::Portal) -> Result<Behind, tractor::Error> {
         p.run(ran_at::call()).await?;
         out.idle.push(t.elapsed());
     }
-    let mut s = p.open_stream_from(chunks::call(u32::MAX)).await?;
-    // Let the stream reach full speed (its window full) first.
-    for _ in 0..64 {
-        s.recv().await?;
-    }
-    let consume = async {
-        while s.recv().await?.is_some() {}
-        Ok::<_, tractor::Error>(())
-    };
+    let s = p.open_stream_from(chunks::call(u32::MAX)).await?;
     let probe = async {
         for _ in 0..PROBES {
             let t = Instant::now();
@@ -415,40 +407,39 @@ async fn behind_bulk(p: &tractor::Portal) -> Result<Behind, tractor::Error> {
         }
         Ok::<_, tractor::Error>(())
     };
-    // The probes end first; dropping the stream then cancels the producer.
-    tokio::select! {
-        r = probe => r?,
-        r = consume => r?,
-    }
-    out.busy_small = behind_small(p, PROBES).await?;
+    while_draining(s, 64, probe).await?;
+    let s = p.open_stream_from(count_u64::call(u64::MAX)).await?;
+    let probe = async {
+        for _ in 0..PROBES {
+            let t = Instant::now();
+            p.run(ran_at::call()).await?;
+            out.busy_small.push(t.elapsed());
+        }
+        Ok::<_, tractor::Error>(())
+    };
+    while_draining(s, 64 * 1024, probe).await?;
     Ok(out)
 }
 
-/// Round trips of `portal.run` to `p` while `p` streams `u64`s to us as
-/// fast as we read them (see [`Behind::busy_small`]).
-async fn behind_small(p: &tractor::Portal, probes: usize) -> Result<Samples, tractor::Error> {
-    let mut rtt = Samples::default();
-    let mut s = p.open_stream_from(count_u64::call(u64::MAX)).await?;
-    for _ in 0..64 * 1024 {
+/// Reads `s` as fast as it comes while `probe` runs, once `warm` items
+/// brought it to full speed (its window full). The probe ends first;
+/// dropping the stream then cancels its producer.
+async fn while_draining<T: serde::de::DeserializeOwned>(
+    mut s: tractor::RemoteStream<T>,
+    warm: usize,
+    probe: impl std::future::Future<Output = Result<(), tractor::Error>>,
+) -> Result<(), tractor::Error> {
+    for _ in 0..warm {
         s.recv().await?;
     }
     let consume = async {
         while s.recv().await?.is_some() {}
         Ok::<_, tractor::Error>(())
     };
-    let probe = async {
-        for _ in 0..probes {
-            let t = Instant::now();
-            p.run(ran_at::call()).await?;
-            rtt.push(t.elapsed());
-        }
-        Ok::<_, tractor::Error>(())
-    };
     tokio::select! {
-        r = probe => r?,
-        r = consume => r?,
+        r = probe => r,
+        r = consume => r,
     }
-    Ok(rtt)
 }
 
 /// This host's `CLOCK_MONOTONIC`, in ns.

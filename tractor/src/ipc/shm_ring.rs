@@ -528,6 +528,7 @@ impl ShmLink {
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing but a take or a store runs under it: poisoned, it is whole.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
