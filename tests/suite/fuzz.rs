@@ -78,6 +78,21 @@ pub(crate) async fn count_up(n: u32) -> impl futures::Stream<Item = u32> {
 // ---------------------------------------------------------------------------
 // The raw peer.
 
+/// The body of a transport control frame, which an empty prefix
+/// announces (no message is empty): a shared-memory ring's offer or a
+/// reference into it.
+const CONTROL_BODY: usize = 20;
+/// The kind (first byte) of a control frame offering a ring.
+const CONTROL_OFFER: u8 = 2;
+
+/// The length of the body after a prefix of `prefix`.
+fn body_len(prefix: u32) -> usize {
+    match prefix {
+        0 => CONTROL_BODY,
+        n => n as usize,
+    }
+}
+
 /// A model of the actor's reader over the bytes we send: where frames
 /// start and end, and what the actor makes of each.
 #[derive(Debug, Default)]
@@ -85,6 +100,8 @@ struct Model {
     /// Bytes of the frame in progress, prefix included.
     pending: Vec<u8>,
     state: Peer,
+    /// A ring was offered since the handshake (a second offer is refused).
+    offered: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -140,15 +157,33 @@ impl Model {
                 .announced()
                 .is_some_and(|l| self.pending.len() == 4 + l)
             {
-                let body = std::mem::take(&mut self.pending);
-                self.frame(&body[4..]);
+                let frame = std::mem::take(&mut self.pending);
+                match frame[..4] == [0; 4] {
+                    true => self.control(&frame[4..]),
+                    false => self.frame(&frame[4..]),
+                }
             }
         }
     }
 
+    /// A control frame: an offer is taken (once, after the handshake; a
+    /// reader of the handshake skips them), anything else refused (no
+    /// ring of the actor's can be known to this peer).
+    fn control(&mut self, body: &[u8]) {
+        self.state = match (self.state, body.first()) {
+            (Peer::Handshaken, Some(&CONTROL_OFFER)) if !self.offered => {
+                self.offered = true;
+                Peer::Handshaken
+            }
+            (s @ (Peer::Fresh | Peer::Challenged), Some(&CONTROL_OFFER)) => s,
+            _ => Peer::Dropped,
+        };
+    }
+
+    /// The body's length the prefix announces, once all 4 bytes are here.
     fn announced(&self) -> Option<usize> {
         let p: [u8; 4] = self.pending.get(..4)?.try_into().ok()?;
-        Some(u32::from_le_bytes(p) as usize)
+        Some(body_len(u32::from_le_bytes(p)))
     }
 
     fn frame(&mut self, body: &[u8]) {
@@ -175,7 +210,7 @@ impl Model {
         let mut prefix = [0u8; 4];
         let have = self.pending.len().min(4);
         prefix[..have].copy_from_slice(&self.pending[..have]);
-        let len = u32::from_le_bytes(prefix) as usize;
+        let len = body_len(u32::from_le_bytes(prefix));
         let need = 4 + len - self.pending.len();
         (need <= MAX_PAD).then(|| vec![0u8; need])
     }
