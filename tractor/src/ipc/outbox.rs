@@ -32,6 +32,24 @@
 //! ahead of it, so a busy stream of replies cannot hold it back for
 //! ever. A dialog's own frames, and frames of no dialog, keep the order
 //! they were queued in.
+//!
+//! Three rules keep such a message from waiting for more than that one
+//! frame when the peer shares our CPU, where every write may let it run
+//! (and a write waking it usually does):
+//! - A large frame goes out only once the event loop polled the sockets
+//!   since the last write: what the peer sent meanwhile is read, and its
+//!   answer queued ahead of the frame, first. (Without it, a call to an
+//!   actor streaming 64 KiB chunks waited, on one CPU, for one more chunk
+//!   and the peer's turn to take it: 14.7 -> 9.8 µs to the endpoint's
+//!   run over a unix socket, 21 -> 15 µs over TCP.)
+//! - A reply that goes ahead of every large frame queued is written by
+//!   its sender at once, as on an idle socket, not at the writer task's
+//!   next turn (2 µs later on 2 CPUs).
+//! - Once small frames went out ahead of a large frame, the writer gives
+//!   the CPU away (`sched_yield`) before it goes on: a peer on the same
+//!   CPU reads them now, not after the large frames that fit in its
+//!   window. (That wait made the slowest 1% of calls behind a 64 KiB
+//!   stream on one CPU take 95-150 µs; now 30-42 µs.)
 
 use std::collections::VecDeque;
 use std::io;
@@ -156,6 +174,21 @@ struct OutState {
     /// The peer's ring: large frames are copied into it and a reference
     /// goes on the wire in their place.
     tx: Option<TxRing>,
+    /// The event loop polled the sockets since the last write to this
+    /// one (set as the writer yields, cleared by every write). A large
+    /// frame goes out only then: any write may have let the peer run,
+    /// and what it sent meanwhile (a request, a credit, a cancel) is read,
+    /// and answered ahead of the large frame, first.
+    polled: bool,
+    /// Small frames just went out ahead of a large frame that waits (a
+    /// reply, a credit or a cancel that passed it): the CPU is given
+    /// away once before more is written, so a peer sharing it reads them
+    /// now rather than after our next large frames.
+    handoff: bool,
+    /// The writer waits for the socket to take more (with its task's
+    /// waker, which a sender's write would take over): no sender writes
+    /// meanwhile.
+    writer_waits: bool,
 }
 
 struct Chunk {
@@ -249,6 +282,9 @@ impl Outbox {
                 unannounced: false,
                 shm: None,
                 tx: None,
+                polled: false,
+                handoff: false,
+                writer_waits: false,
             }),
             writer_waker: Waker::from(Arc::new(WakeWriter(wake_writer.clone()))),
             wake_writer,
@@ -406,7 +442,6 @@ impl Outbox {
         if over && st.urgent >= URGENT_MAX {
             return Err(PushError::Full);
         }
-        let inline = inline && self.may_write_inline(&st);
         let quiet_before = st.pending == 0 || st.unannounced;
         let (idx, passes) = st.place(ahead);
         let tail = st.buf_at(idx);
@@ -433,10 +468,18 @@ impl Outbox {
             return Ok(());
         }
         st.unannounced = false;
-        if inline && self.write_now(&mut st) {
+        // Its sender may write it if the socket is idle, or if it went
+        // ahead of everything queued while the writer is between turns
+        // (a reply need not wait for the writer task's next turn).
+        let first = quiet_before || (idx == 0 && !st.writer_waits);
+        if inline && first && self.may_write_inline(&st) && self.write_now(&mut st) {
             return Ok(());
         }
+        let handoff = std::mem::take(&mut st.handoff);
         drop(st);
+        if handoff {
+            std::thread::yield_now();
+        }
         // The writer takes it, with whatever else is queued by the time it runs.
         self.wake_writer.notify_one();
         Ok(())
@@ -491,7 +534,7 @@ impl Outbox {
         if !st.accepting {
             return Err(PushError::Closed);
         }
-        let inline = self.may_write_inline(&st);
+        let inline = (st.pending == 0 || st.unannounced) && self.may_write_inline(&st);
         let (idx, _) = st.place(None);
         st.buf_at(idx).extend_from_slice(frame);
         st.pending += frame.len();
@@ -521,32 +564,34 @@ impl Outbox {
     /// Whether the frame being queued (under `st`'s lock) may be written
     /// by its sender; takes the permission if so.
     fn may_write_inline(&self, st: &OutState) -> bool {
-        (st.pending == 0 || st.unannounced)
-            && !st.unflushed
+        !st.unflushed
             && self.inline_ok.load(Ordering::Relaxed)
             && self.inline_ok.swap(false, Ordering::Relaxed)
     }
 
-    /// Writes what was just queued, from the sender's task (`true`: all
-    /// of it went out and was flushed). Never waits: what the socket does
-    /// not take now is the writer's, woken by the socket (through
-    /// [`writer_waker`](Self::writer_waker)) or by the caller on `false`,
-    /// as is an error (the writer meets it again).
+    /// Writes what was just queued, from the sender's task, up to the
+    /// first large frame (`true`: all of it went out and was flushed).
+    /// Never waits: what the socket does not take now is the writer's,
+    /// woken by the socket (through [`writer_waker`](Self::writer_waker))
+    /// or by the caller on `false`, as is an error (the writer meets it
+    /// again); large frames are always the writer's.
     fn write_now(&self, st: &mut OutState) -> bool {
         let mut cx = Context::from_waker(&self.writer_waker);
         let before = st.pending;
-        let done = st.drain(&mut cx, TURN_BYTES);
+        let done = st.drain(&mut cx, TURN_BYTES, true);
         if st.pending < before {
             self.batches.fetch_add(1, Ordering::Relaxed);
         }
-        let flushed = match (done, st.io.as_mut()) {
-            (Poll::Ready(Ok(Drained::All)), Some(io)) => {
+        // What it wrote is flushed even if large frames wait behind it
+        // (for the writer task, which the caller wakes on `false`).
+        let flushed = match (&done, st.io.as_mut()) {
+            (Poll::Ready(Ok(_)), Some(io)) => {
                 matches!(io.as_mut().poll_flush(&mut cx), Poll::Ready(Ok(())))
             }
             _ => false,
         };
         st.unflushed = !flushed;
-        flushed
+        flushed && matches!(done, Poll::Ready(Ok(Drained::All)))
     }
 
     /// The buffer of a large frame written, if one was kept (see
@@ -650,7 +695,8 @@ impl Outbox {
                 // none is left for a sender to write itself.
                 st.unannounced = false;
                 let before = st.pending;
-                let done = st.drain(cx, TURN_BYTES);
+                let done = st.drain(cx, TURN_BYTES, false);
+                st.writer_waits = done.is_pending();
                 if st.pending < before {
                     self.batches.fetch_add(1, Ordering::Relaxed);
                 }
@@ -679,7 +725,16 @@ impl Outbox {
             if all {
                 return Ok(());
             }
-            // After the I/O driver ran: a yield in tokio waits for it.
+            // After the I/O driver ran: a yield in tokio waits for it,
+            // unless a write comes first (see `polled`).
+            let handoff = {
+                let mut st = self.lock();
+                st.polled = true;
+                std::mem::take(&mut st.handoff)
+            };
+            if handoff {
+                std::thread::yield_now();
+            }
             tokio::task::yield_now().await;
         }
     }
@@ -716,6 +771,7 @@ fn to_ring(chunk: &mut Chunk, tx: &mut TxRing) -> usize {
 }
 
 /// How far a drain got.
+#[derive(Debug)]
 enum Drained {
     /// Nothing is pending.
     All,
@@ -826,8 +882,16 @@ impl OutState {
 
     /// Writes pending chunks until all are written, the socket would
     /// block, or `turn` bytes were written and more wait (at most `2 *
-    /// turn` per write).
-    fn drain(&mut self, cx: &mut Context<'_>, turn: usize) -> Poll<io::Result<Drained>> {
+    /// turn` per write). A large frame not yet started waits (the turn
+    /// ends) until the event loop has polled since the last write (see
+    /// [`polled`](Self::polled)), and always for a sender writing
+    /// `inline`.
+    fn drain(
+        &mut self,
+        cx: &mut Context<'_>,
+        turn: usize,
+        inline: bool,
+    ) -> Poll<io::Result<Drained>> {
         if self.shm_news() {
             self.take_shm_news();
         }
@@ -835,6 +899,9 @@ impl OutState {
         while let Some(front) = self.chunks.front_mut() {
             if front.start < front.len() {
                 if written >= turn {
+                    return Poll::Ready(Ok(Drained::Turn));
+                }
+                if (inline || !self.polled) && front.unwritten && !front.coalesce {
                     return Poll::Ready(Ok(Drained::Turn));
                 }
                 if front.unwritten
@@ -866,6 +933,7 @@ impl OutState {
                         return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                     }
                     Poll::Ready(Ok(n)) => {
+                        self.polled = false;
                         front.start += n;
                         front.unwritten = false;
                         self.pending = self.pending.saturating_sub(n);
@@ -879,6 +947,14 @@ impl OutState {
             let Some(done) = self.chunks.pop_front() else {
                 break;
             };
+            if done.coalesce
+                && self
+                    .chunks
+                    .front()
+                    .is_some_and(|c| c.unwritten && !c.coalesce && c.passed > 0)
+            {
+                self.handoff = true;
+            }
             if done.buf.capacity() > SPARE_MAX {
                 continue;
             }
@@ -1277,6 +1353,65 @@ mod tests {
         assert_eq!(at, written, "{got:?}");
         closed.cancel();
         writer.await.unwrap().unwrap();
+    }
+
+    /// A writer woken with a large frame to send lets the event loop run
+    /// first: what came in meanwhile (here, a reply queued by the next
+    /// task to run) goes out ahead of it. So does a reply queued after
+    /// each large frame written, before the next.
+    #[tokio::test]
+    async fn a_large_frame_waits_for_the_event_loop_after_any_write() {
+        let (out, theirs) = outbox(8 << 20);
+        let (closed, writer) = start_writer(&out);
+        let mut r = FrameReader::new(theirs);
+        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+        // The writer runs once (the first frame waits), then this task.
+        tokio::task::yield_now().await;
+        assert_eq!(out.lock().chunks.len(), 2, "nothing went out yet");
+        out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
+        // A large frame went out: the next waits for the loop again.
+        while out.lock().chunks.len() > 1 {
+            tokio::task::yield_now().await;
+        }
+        out.push_msg(&Msg::Stop { cid: 3 }).unwrap();
+        let got = kinds(&mut r, 4).await;
+        let want = [("Stop", 2), ("big", 1), ("Stop", 3), ("big", 1)];
+        let want: Vec<(String, u64)> = want.iter().map(|(k, c)| (k.to_string(), *c)).collect();
+        assert_eq!(got, want);
+        stop_writer(closed, writer).await;
+    }
+
+    /// A reply that goes ahead of every large frame queued is written by
+    /// its sender, once allowed (by a read), without waiting for the
+    /// writer task's next turn; the large frames stay the writer's. Small
+    /// frames that passed a large one hand the CPU off once.
+    #[tokio::test]
+    async fn a_reply_ahead_of_large_frames_goes_out_from_its_sender() {
+        let (out, theirs) = outbox(8 << 20);
+        let mut r = FrameReader::new(theirs);
+        // No writer task runs.
+        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+        let big = out.lock().pending;
+        out.allow_inline_write();
+        out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
+        let got = tokio::time::timeout(SOON, next(&mut r)).await;
+        assert!(
+            matches!(got, Ok(Some(Msg::Stop { cid: 2 }))),
+            "the reply arrived: {got:?}"
+        );
+        let st = out.lock();
+        assert_eq!(st.pending, big, "the large frame is left to the writer");
+        assert!(!st.handoff, "the sender handed the CPU off itself");
+        drop(st);
+        // Without the permission the writer takes it, and hands off.
+        out.push_msg(&Msg::Stop { cid: 4 }).unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut st = out.lock();
+        let done = st.drain(&mut cx, TURN_BYTES, false);
+        assert!(matches!(done, Poll::Ready(Ok(Drained::Turn))), "{done:?}");
+        assert!(st.handoff, "small frames passed a large one");
+        assert_eq!(st.pending, big, "the large frame waits for the event loop");
     }
 
     /// However large one frame and the socket's buffer, one turn of the
