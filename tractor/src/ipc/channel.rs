@@ -236,7 +236,7 @@ impl Channel {
     /// Queues a message, waiting while the connection's write buffer is
     /// full.
     pub async fn send(&self, msg: &Msg) -> Result<(), IpcError> {
-        self.wait_room().await?;
+        self.wait_room(!matches!(msg, Msg::Yield { .. })).await?;
         self.send_in_room(msg)
     }
 
@@ -245,20 +245,22 @@ impl Channel {
     /// which the caller owes unless it sends another message. A task's
     /// `StartAck`, so that a result ready at once leaves in the same write.
     pub(crate) async fn send_unannounced(&self, msg: &Msg) -> Result<(), IpcError> {
-        self.wait_room().await?;
+        self.wait_room(!matches!(msg, Msg::Yield { .. })).await?;
         self.send_unannounced_in_room(msg)
     }
 
-    /// Whether a message queued now would not wait for room (see
-    /// [`send`](Self::send)).
-    pub(crate) fn has_room(&self) -> bool {
-        self.inner.out.has_room()
+    /// Whether an answer (any message but a stream item) queued now
+    /// would not wait for room: the room large stream items take is not
+    /// counted, as the answer goes ahead of them (see
+    /// [`Outbox::has_room_for_answer`]).
+    pub(crate) fn has_room_for_answer(&self) -> bool {
+        self.inner.out.has_room_for_answer()
     }
 
     /// [`send`](Self::send) from code that cannot wait (the message loop,
     /// replying to a call at once): the caller saw
-    /// [`has_room`](Self::has_room) and queued nothing since but what it
-    /// answers with.
+    /// [`has_room_for_answer`](Self::has_room_for_answer) and queued
+    /// nothing since but what it answers with.
     pub(crate) fn send_in_room(&self, msg: &Msg) -> Result<(), IpcError> {
         if self.inner.closed.is_closed() {
             return Err(self.closed_error());
@@ -288,7 +290,7 @@ impl Channel {
     /// [`Msg::Start`], without a boxed copy first), waiting while the
     /// write buffer is full.
     pub(crate) async fn send_start(&self, start: &StartView<'_>) -> Result<(), IpcError> {
-        self.wait_room().await?;
+        self.wait_room(true).await?;
         self.inner
             .out
             .push_start(start)
@@ -297,26 +299,26 @@ impl Channel {
 
     /// Queues an encoded frame, waiting while the write buffer is full.
     pub async fn send_frame(&self, frame: Frame) -> Result<(), IpcError> {
-        self.wait_room().await?;
+        self.wait_room(false).await?;
         self.inner
             .out
             .push_frame(frame)
             .map_err(|e| self.push_error(e))
     }
 
-    /// Queues an encoded frame of dialog `dialog`, waiting while the
-    /// write buffer is full (other dialogs' control messages and replies
-    /// may go first while it waits to be written).
+    /// Queues the encoded frame of a stream item of dialog `dialog`,
+    /// waiting while the write buffer is full (other dialogs' control
+    /// messages and replies may go first while it waits to be written).
     pub(crate) async fn send_frame_of(
         &self,
         dialog: Cid,
         frame: Frame,
         splices: Vec<super::shared_bytes::Splice>,
     ) -> Result<(), IpcError> {
-        self.wait_room().await?;
+        self.wait_room(false).await?;
         self.inner
             .out
-            .push_frame_of(Some(dialog), frame, splices)
+            .push_frame_of(Some(dialog), frame, splices, true)
             .map_err(|e| self.push_error(e))
     }
 
@@ -332,7 +334,7 @@ impl Channel {
         value: &T,
         encoded: impl FnOnce(usize),
     ) -> Result<(), IpcError> {
-        self.wait_room().await?;
+        self.wait_room(kind != PayloadMsg::Yield).await?;
         self.inner
             .out
             .push_payload(kind.tag(), cid, value, encoded)
@@ -342,7 +344,7 @@ impl Channel {
     /// Queues whole encoded frames, back to back (a batch of stream
     /// items), in one copy, waiting while the write buffer is full.
     pub(crate) async fn send_frames(&self, frames: &[u8]) -> Result<(), IpcError> {
-        self.wait_room().await?;
+        self.wait_room(false).await?;
         self.inner
             .out
             .push_bytes(frames)
@@ -355,13 +357,26 @@ impl Channel {
         self.inner.out.take_recycled()
     }
 
-    async fn wait_room(&self) -> Result<(), IpcError> {
+    /// Waits for room in the write buffer: for an `answer` (any message
+    /// but a stream item), room the stream items queued do not take.
+    async fn wait_room(&self, answer: bool) -> Result<(), IpcError> {
         if self.inner.closed.is_closed() {
             return Err(self.closed_error());
         }
-        if !self.inner.out.has_room() {
+        let out = &self.inner.out;
+        let room = match answer {
+            true => out.has_room_for_answer(),
+            false => out.has_room(),
+        };
+        if !room {
+            let wait = async {
+                match answer {
+                    true => out.answer_room().await,
+                    false => out.room().await,
+                }
+            };
             tokio::select! {
-                _ = self.inner.out.room() => {}
+                _ = wait => {}
                 _ = self.inner.closed.token().cancelled() => return Err(self.closed_error()),
             }
         }

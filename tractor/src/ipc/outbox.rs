@@ -61,7 +61,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::frame::{self, Frame};
-use super::msg::{Msg, StartView};
+use super::msg::{Msg, PayloadMsg, StartView};
 use super::shared_bytes::Splice;
 use super::shm_ring::{Control, RING_MIN, ShmLink, TxRing};
 use super::transport::BoxWrite;
@@ -132,6 +132,9 @@ pub(crate) struct Outbox {
     inline_ok: AtomicBool,
     /// Tells waiting senders that the pending bytes fell below the mark.
     room: Notify,
+    /// Tells waiting answers that the pending bytes but stream items'
+    /// fell below the mark (see [`has_room_for_answer`](Self::has_room_for_answer)).
+    answer_room: Notify,
     /// Batches put on the wire: how the liveness watchdog tells an idle
     /// channel (which needs a heartbeat) from a busy one.
     batches: AtomicU64,
@@ -146,6 +149,8 @@ struct OutState {
     chunks: VecDeque<Chunk>,
     /// Bytes in `chunks` not yet written.
     pending: usize,
+    /// Bytes of `pending` in large stream items' frames.
+    items: usize,
     /// A drained coalescing buffer, kept for the next frames.
     spare: Vec<u8>,
     /// Written large frames' buffers (at most [`RECYCLED_MAX`]), for the
@@ -208,6 +213,8 @@ struct Chunk {
     /// into `buf` (see [`Splice`]), in order; `spliced` is their length.
     splices: Vec<Splice>,
     spliced: usize,
+    /// A stream item's frame (counted in [`OutState::items`]).
+    item: bool,
 }
 
 impl Chunk {
@@ -222,6 +229,7 @@ impl Chunk {
             passed: 0,
             splices: Vec::new(),
             spliced: 0,
+            item: false,
         }
     }
 
@@ -274,6 +282,7 @@ impl Outbox {
                 io: Some(io),
                 chunks,
                 pending,
+                items: 0,
                 spare: Vec::new(),
                 recycled: Vec::new(),
                 accepting: true,
@@ -290,6 +299,7 @@ impl Outbox {
             wake_writer,
             inline_ok: AtomicBool::new(false),
             room: Notify::new(),
+            answer_room: Notify::new(),
             batches: AtomicU64::new(0),
         }
     }
@@ -322,6 +332,7 @@ impl Outbox {
     pub(crate) fn abandon(&self) {
         self.lock().abandon();
         self.room.notify_waiters();
+        self.answer_room.notify_waiters();
     }
 
     /// Writes that put bytes on the wire so far (monotonic).
@@ -343,6 +354,31 @@ impl Outbox {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if self.has_room() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Whether an answer (any message but a stream item) may be queued
+    /// now without waiting: the bytes pending but large stream items'
+    /// are below the mark. An answer goes ahead of those items (see
+    /// [`OutState::place`]), so the room they take is not its to wait
+    /// for: a call to an actor streaming 16 MiB items is not held until
+    /// one is written. The items' producers wait for [`room`](Self::room),
+    /// so the connection holds at most twice the mark, and a frame each.
+    pub(crate) fn has_room_for_answer(&self) -> bool {
+        let st = self.lock();
+        st.pending - st.items < HIGH_WATER || !st.accepting
+    }
+
+    /// Waits until [`has_room_for_answer`](Self::has_room_for_answer).
+    pub(crate) async fn answer_room(&self) {
+        loop {
+            let notified = self.answer_room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.has_room_for_answer() {
                 return;
             }
             notified.await;
@@ -488,17 +524,19 @@ impl Outbox {
     /// Queues an encoded frame for the writer. The caller waited for
     /// [`room`](Self::room).
     pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), PushError> {
-        self.push_frame_of(None, frame, Vec::new())
+        self.push_frame_of(None, frame, Vec::new(), false)
     }
 
     /// Queues an encoded frame of `dialog` (`None`: unknown) for the
     /// writer, with `splices` written into it where they go (none: the
-    /// frame is its bytes). The caller waited for [`room`](Self::room).
+    /// frame is its bytes); `item`: a stream item's. The caller waited
+    /// for [`room`](Self::room).
     pub(crate) fn push_frame_of(
         &self,
         dialog: Option<u64>,
         frame: Frame,
         splices: Vec<Splice>,
+        item: bool,
     ) -> Result<(), PushError> {
         if splices.is_empty() && frame.bytes().len() < COALESCE_MAX {
             return self.push_bytes(frame.bytes());
@@ -519,8 +557,12 @@ impl Outbox {
             passed: 0,
             splices,
             spliced,
+            item,
         });
         st.pending += len;
+        if item {
+            st.items += len;
+        }
         st.unannounced = false;
         drop(st);
         self.wake_writer.notify_one();
@@ -617,7 +659,10 @@ impl Outbox {
             encoded(pld_len);
             match built {
                 frame::Built::Borrowed(bytes) => self.push_bytes(bytes),
-                frame::Built::Owned(f, splices) => self.push_frame_of(Some(cid), f, splices),
+                frame::Built::Owned(f, splices) => {
+                    let item = variant == PayloadMsg::Yield.tag();
+                    self.push_frame_of(Some(cid), f, splices, item)
+                }
             }
         };
         frame::with_payload_frame(variant, cid, value, COALESCE_MAX, fresh, deliver)
@@ -634,6 +679,7 @@ impl Outbox {
             self.abandon();
         }
         self.room.notify_waiters();
+        self.answer_room.notify_waiters();
         let res = match res {
             // Closing: what was queued before the close still goes out,
             // unless the peer stopped reading.
@@ -703,6 +749,9 @@ impl Outbox {
                 if st.pending < HIGH_WATER {
                     st.urgent = 0;
                     self.room.notify_waiters();
+                }
+                if st.pending - st.items < HIGH_WATER {
+                    self.answer_room.notify_waiters();
                 }
                 match done {
                     Poll::Ready(Ok(Drained::All)) => match st.io.as_mut() {
@@ -797,6 +846,7 @@ impl OutState {
         self.accepting = false;
         self.chunks.clear();
         self.pending = 0;
+        self.items = 0;
         self.urgent = 0;
         // The peer's ring is unmapped now, not when the last handle of
         // the channel goes.
@@ -910,6 +960,9 @@ impl OutState {
                 {
                     let moved = to_ring(front, tx);
                     self.pending -= moved;
+                    if front.item {
+                        self.items -= moved;
+                    }
                     // A turn counts the bytes it moved, on the wire or
                     // not (the reference goes out in this one).
                     written += moved;
@@ -937,6 +990,9 @@ impl OutState {
                         front.start += n;
                         front.unwritten = false;
                         self.pending = self.pending.saturating_sub(n);
+                        if front.item {
+                            self.items = self.items.saturating_sub(n);
+                        }
                         written += n;
                         continue;
                     }
@@ -1256,8 +1312,10 @@ mod tests {
     async fn replies_go_ahead_of_other_dialogs_large_frames_within_a_bound() {
         // Nothing written yet: all of dialog 1's large frames are passed.
         let (out, theirs) = outbox(1 << 20);
-        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
-        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new(), true)
+            .unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new(), true)
+            .unwrap();
         out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
         out.push_msg(&Msg::Stop { cid: 1 }).unwrap();
         let item = Msg::Yield {
@@ -1288,7 +1346,8 @@ mod tests {
 
         // A large frame lets at most PASS_MAX bytes go ahead of it.
         let (out, theirs) = outbox(1 << 20);
-        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new(), true)
+            .unwrap();
         let stop = Frame::build(&Msg::Stop { cid: 2 }).unwrap().bytes().len();
         let n = 2 * PASS_MAX / stop;
         for _ in 0..n {
@@ -1309,8 +1368,10 @@ mod tests {
         // A large frame partly written is not passed (frames never
         // interleave); the unwritten one behind it is.
         let (out, theirs) = outbox(1024);
-        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
-        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new(), true)
+            .unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new(), true)
+            .unwrap();
         let (closed, writer) = start_writer(&out);
         // The writer filled the pipe with part of the first frame.
         while out.lock().chunks.front().is_none_or(|c| c.unwritten) {
@@ -1335,7 +1396,8 @@ mod tests {
         const BIG: usize = 6;
         let (out, theirs) = outbox(8 << 20);
         for _ in 0..BIG {
-            out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+            out.push_frame_of(Some(1), big_of(1), Vec::new(), true)
+                .unwrap();
         }
         let (closed, writer) = start_writer(&out);
         let written = loop {
@@ -1364,8 +1426,10 @@ mod tests {
         let (out, theirs) = outbox(8 << 20);
         let (closed, writer) = start_writer(&out);
         let mut r = FrameReader::new(theirs);
-        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
-        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new(), true)
+            .unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new(), true)
+            .unwrap();
         // The writer runs once (the first frame waits), then this task.
         tokio::task::yield_now().await;
         assert_eq!(out.lock().chunks.len(), 2, "nothing went out yet");
@@ -1391,7 +1455,8 @@ mod tests {
         let (out, theirs) = outbox(8 << 20);
         let mut r = FrameReader::new(theirs);
         // No writer task runs.
-        out.push_frame_of(Some(1), big_of(1), Vec::new()).unwrap();
+        out.push_frame_of(Some(1), big_of(1), Vec::new(), true)
+            .unwrap();
         let big = out.lock().pending;
         out.allow_inline_write();
         out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
@@ -1414,6 +1479,49 @@ mod tests {
         assert_eq!(st.pending, big, "the large frame waits for the event loop");
     }
 
+    /// Answers do not wait for room that large stream items take (they
+    /// go ahead of them), only for room other answers take; the items'
+    /// producers wait for room whatever fills it.
+    #[tokio::test]
+    async fn answers_wait_for_room_only_past_what_stream_items_take() {
+        let (out, _theirs) = outbox(1 << 20);
+        // No writer task runs: nothing drains.
+        while out.has_room() {
+            out.push_frame_of(Some(1), big_of(1), Vec::new(), true)
+                .unwrap();
+        }
+        assert!(out.has_room_for_answer(), "items took the room");
+        let stop = Frame::build(&Msg::Stop { cid: 2 }).unwrap().bytes().len();
+        let mut answers = 0;
+        while out.has_room_for_answer() {
+            out.push_msg(&Msg::Stop { cid: 2 }).unwrap();
+            answers += stop;
+        }
+        assert!(answers >= HIGH_WATER && answers < HIGH_WATER + stop);
+        // A large frame that is no stream item takes an answer's room.
+        let (out, mut theirs) = outbox(1 << 20);
+        while out.has_room() {
+            out.push_frame(big_of(1)).unwrap();
+        }
+        assert!(!out.has_room_for_answer());
+        // The writer frees it as the peer reads, and tells the waiters.
+        let waiter = {
+            let out = out.clone();
+            tokio::spawn(async move { out.answer_room().await })
+        };
+        let (closed, writer) = start_writer(&out);
+        let reader = tokio::spawn(async move {
+            let mut sink = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut theirs, &mut sink).await
+        });
+        let room = tokio::time::timeout(SOON, waiter).await;
+        assert!(matches!(room, Ok(Ok(()))), "{room:?}");
+        stop_writer(closed, writer).await;
+        drop(out);
+        let read = tokio::time::timeout(SOON, reader).await;
+        assert!(matches!(read, Ok(Ok(Ok(_)))), "{read:?}");
+    }
+
     /// However large one frame and the socket's buffer, one turn of the
     /// writer puts at most three turns' worth of it on the wire.
     #[tokio::test]
@@ -1421,7 +1529,7 @@ mod tests {
         const SIZE: usize = 2 << 20;
         let (out, theirs) = outbox(8 << 20);
         let frame = Msg::payload_frame(PayloadMsg::Yield, 1, &vec![7u8; SIZE]).unwrap();
-        out.push_frame_of(Some(1), frame, Vec::new()).unwrap();
+        out.push_frame_of(Some(1), frame, Vec::new(), true).unwrap();
         let queued = out.lock().pending;
         let (closed, writer) = start_writer(&out);
         let mut turns = Vec::new();
@@ -1528,7 +1636,7 @@ mod tests {
                         assert!(splices.is_empty());
                     }
                     out.room().await;
-                    out.push_frame_of(Some(9), Frame::from_parts(buf, 3), splices)
+                    out.push_frame_of(Some(9), Frame::from_parts(buf, 3), splices, true)
                         .unwrap();
                 }
             })

@@ -181,7 +181,7 @@ pub(crate) fn schedule(rt: &Arc<ActorRuntime>, conn: &Arc<Conn>, start: StartVie
     .catch_unwind();
     // Calls that found the write buffer full wait for room in the order
     // they came: no later call is answered at once ahead of them.
-    let ack = if conn.chan.has_room() && conn.room_waiters.load(Ordering::Relaxed) == 0 {
+    let ack = if conn.chan.has_room_for_answer() && conn.room_waiters.load(Ordering::Relaxed) == 0 {
         // A plain call's handler is first polled here, in the message
         // loop: one with its result at once costs no task, and its
         // `StartAck` and result leave in one write. One that waits
