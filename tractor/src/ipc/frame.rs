@@ -69,6 +69,15 @@ pub enum FrameError {
         /// What was wrong with the reference.
         reason: String,
     },
+    /// The peer sent a large frame's fragments out of order: one that
+    /// disagrees with the frame in progress about its length, runs past
+    /// it, or is empty or longer than a fragment may be (a broken or
+    /// hostile peer).
+    #[error("peer sent a bad fragment of a large frame ({reason}); the connection is dropped")]
+    BadFragment {
+        /// What was wrong with the fragment.
+        reason: String,
+    },
     /// An I/O error from the socket.
     #[error("socket error: {0}")]
     Io(#[from] std::io::Error),

@@ -33,6 +33,7 @@ use bytes::BufMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::buffer_pool::{BufferPool, POOL_MAX};
+use super::fragment::Assembly;
 use super::frame::FrameError;
 use super::shm_ring::{CONTROL_BODY, CONTROL_PREFIX, Control, RING_MIN, RxRing, ShmLink};
 
@@ -87,6 +88,9 @@ pub struct FrameReader<R> {
     pool: Option<Arc<BufferPool>>,
     /// The shared-memory lane, on a unix socket (see [`shm_ring`](super::shm_ring)).
     shm: Option<Box<ShmRx>>,
+    /// A large frame coming in fragments (see [`fragment`](super::fragment)),
+    /// boxed: most connections never see one.
+    asm: Option<Box<Assembly>>,
 }
 
 /// A reader's side of the shared-memory lane.
@@ -197,6 +201,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             large_seen: false,
             pool: None,
             shm: None,
+            asm: None,
         }
     }
 
@@ -253,12 +258,23 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Waits until a complete frame is here: at `start` of the buffer, or
     /// in `direct`; false on a clean EOF between frames. Control frames
     /// are handled here: a ring reference becomes its frame, in
-    /// `direct`; an offer is taken and the next frame awaited.
+    /// `direct`; an offer is taken and the next frame awaited; a
+    /// fragment's bytes go to the frame in progress, which goes to
+    /// `direct` once complete.
     async fn await_frame(&mut self, max: usize, within: Duration) -> Result<bool, FrameError> {
         self.consume_handed_out();
         loop {
+            if self.asm.as_ref().is_some_and(|a| a.left > 0) {
+                if self.read_fragment(within).await? {
+                    return Ok(true);
+                }
+                continue;
+            }
             if !self.await_raw(max, within).await? {
-                return Ok(false);
+                return match &self.asm {
+                    Some(asm) => Err(asm.truncated()),
+                    None => Ok(false),
+                };
             }
             if self.direct.is_some() || !self.control_at_start() {
                 return Ok(true);
@@ -325,6 +341,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 });
                 Ok(true)
             }
+            Some(Control::Fragment { total, len }) => {
+                let asm = self.asm.take().map(|a| *a);
+                self.asm = Some(Box::new(Assembly::accept(asm, total, len, max)?));
+                Ok(false)
+            }
             Some(Control::Offer(offer)) => {
                 // A peer offers one ring: a second offer could only make
                 // us open files in a loop.
@@ -339,6 +360,58 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             }
             None => Err(bad("an unknown control frame".into())),
         }
+    }
+
+    /// Reads the current fragment's bytes into the frame in progress:
+    /// those buffered first, then from the socket, all within `within`
+    /// (a started fragment must arrive in time, as a frame must). True
+    /// once the frame is complete, handed to `direct`. Cancel-safe: what
+    /// a cancelled call read stays in the frame.
+    async fn read_fragment(&mut self, within: Duration) -> Result<bool, FrameError> {
+        let FrameReader {
+            io,
+            buf,
+            start,
+            asm,
+            ..
+        } = self;
+        let Some(frag) = asm.as_mut() else {
+            return Ok(false);
+        };
+        let have = (buf.len() - *start).min(frag.left);
+        frag.buf.extend_from_slice(&buf[*start..*start + have]);
+        frag.left -= have;
+        *start += have;
+        if *start == buf.len() {
+            buf.clear();
+            *start = 0;
+        }
+        if frag.left > 0 {
+            let read = async {
+                while frag.left > 0 {
+                    let n = io.read_buf(&mut (&mut frag.buf).limit(frag.left)).await?;
+                    if n == 0 {
+                        return Err(frag.truncated());
+                    }
+                    frag.left -= n;
+                }
+                Ok(())
+            };
+            match tokio::time::timeout(within, read).await {
+                Ok(read) => read?,
+                Err(_) => return Err(frag.stalled(within)),
+            }
+        }
+        if !frag.is_complete() {
+            return Ok(false);
+        }
+        if let Some(done) = asm.take() {
+            self.direct = Some(Direct {
+                want: done.buf.len(),
+                buf: done.buf,
+            });
+        }
+        Ok(true)
     }
 
     /// Offers the peer a ring once a large frame came inline, if the
@@ -1003,6 +1076,89 @@ mod tests {
         assert_eq!(r.next(1024, SOON).await.unwrap(), Some(&b"x"[..]));
         let err = r.next(1024, SOON).await.unwrap_err();
         assert!(matches!(err, FrameError::BadRing { .. }), "{err}");
+    }
+
+    /// The fragment of a frame of `total` body bytes carrying `part`.
+    fn fragment(total: usize, part: &[u8]) -> Vec<u8> {
+        let mut f = Control::Fragment {
+            total: total as u64,
+            len: part.len() as u32,
+        }
+        .frame()
+        .to_vec();
+        f.extend_from_slice(part);
+        f
+    }
+
+    #[tokio::test]
+    async fn a_fragmented_frame_comes_whole_after_the_frames_between_its_fragments() {
+        use super::super::fragment::FRAGMENT;
+        let body: Vec<u8> = (0..3 * FRAGMENT + 5).map(|i| (i % 253) as u8).collect();
+        let mut bytes = Vec::new();
+        for (k, part) in body.chunks(FRAGMENT).enumerate() {
+            bytes.extend_from_slice(&fragment(body.len(), part));
+            bytes.extend_from_slice(&frame(&[k as u8 + 1]));
+        }
+        // Written in pieces that end anywhere, as a socket may.
+        let (mut peer, us) = tokio::io::duplex(1 << 20);
+        let writer = tokio::spawn(async move {
+            for piece in bytes.chunks(7_000) {
+                peer.write_all(piece).await.unwrap();
+            }
+            peer
+        });
+        let mut r = FrameReader::new(us);
+        for k in 1..=3u8 {
+            assert_eq!(r.next(1 << 20, SOON).await.unwrap(), Some(&[k][..]));
+        }
+        // Its last fragment came: the frame, then the frame after it.
+        assert_eq!(r.next(1 << 20, SOON).await.unwrap(), Some(&body[..]));
+        assert_eq!(r.next(1 << 20, SOON).await.unwrap(), Some(&[4u8][..]));
+        drop(writer.await.unwrap());
+        assert_eq!(r.next(1 << 20, SOON).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_bad_fragment_or_a_frame_left_unfinished_fails() {
+        // Another frame's fragment while one is in progress.
+        let mut bytes = fragment(100, &[1; 10]);
+        bytes.extend_from_slice(&fragment(200, &[1; 10]));
+        let mut r = FrameReader::new(&bytes[..]);
+        let err = r.next(1024, SOON).await.unwrap_err();
+        assert!(matches!(err, FrameError::BadFragment { .. }), "{err}");
+        // Over the maximum: refused before its bytes are read.
+        let bytes = fragment(1 << 20, &[1; 10]);
+        let mut r = FrameReader::new(&bytes[..]);
+        let err = r.next(1024, SOON).await.unwrap_err();
+        assert!(matches!(err, FrameError::Oversized { .. }), "{err}");
+        // The connection ends between two fragments, or inside one.
+        let mut bytes = fragment(100, &[1; 10]);
+        bytes.extend_from_slice(&frame(&[9]));
+        let mut r = FrameReader::new(&bytes[..]);
+        assert_eq!(r.next(1024, SOON).await.unwrap(), Some(&[9u8][..]));
+        let err = r.next(1024, SOON).await.unwrap_err();
+        assert!(
+            matches!(err, FrameError::Truncated { got: 10, want: 100 }),
+            "{err}"
+        );
+        let bytes = fragment(100, &[1; 10]);
+        let mut r = FrameReader::new(&bytes[..bytes.len() - 4]);
+        let err = r.next(1024, SOON).await.unwrap_err();
+        assert!(
+            matches!(err, FrameError::Truncated { got: 6, want: 100 }),
+            "{err}"
+        );
+        // A started fragment must arrive in time.
+        let (mut peer, us) = tokio::io::duplex(1024);
+        peer.write_all(&fragment(100, &[1; 10])[..30])
+            .await
+            .unwrap();
+        let mut r = FrameReader::new(us);
+        let err = r.next(1024, Duration::from_millis(50)).await.unwrap_err();
+        assert!(
+            matches!(err, FrameError::Stalled { want: 100, .. }),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ pub(crate) mod channel;
 pub mod codec;
 mod cookie;
 pub(crate) mod error;
+pub(crate) mod fragment;
 pub(crate) mod frame;
 pub(crate) mod frame_reader;
 pub(crate) mod heartbeat;

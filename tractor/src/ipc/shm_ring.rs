@@ -58,10 +58,11 @@ pub(crate) const RING_BYTES: usize = super::msg::WINDOW_BYTES + super::msg::WIND
 /// coalesced with others and cost less inline.
 pub(crate) const RING_MIN: usize = 64 * 1024;
 
-/// The largest frame body sent through the ring: larger ones (a 16 MiB
-/// item) go inline, where the kernel copies them piecewise as the
-/// receiver reads.
-pub(crate) const RING_MAX: usize = RING_BYTES / 4;
+/// The largest frame body sent through the ring: the largest sent whole.
+/// Larger ones (a 16 MiB item) go inline in
+/// [fragments](super::fragment), which the kernel copies piecewise as
+/// the receiver reads.
+pub(crate) const RING_MAX: usize = super::fragment::WHOLE_MAX;
 
 /// Bytes before the data: the header (magic, token, size, and the
 /// receiver's read position on a cache line of its own).
@@ -89,6 +90,7 @@ const SEALS: libc::c_int = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
 
 const KIND_REF: u8 = 1;
 const KIND_OFFER: u8 = 2;
+const KIND_FRAGMENT: u8 = 3;
 
 /// A control frame: transport-level, never seen above the frame reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +100,9 @@ pub(crate) enum Control {
     Ref { pos: u64, len: u32 },
     /// The peer's ring, for us to write our large frames into.
     Offer(Offer),
+    /// The next `len` bytes on the wire are the next part of the body of
+    /// a frame of `total` bytes (see [`fragment`](super::fragment)).
+    Fragment { total: u64, len: u32 },
 }
 
 /// What a receiver tells the sender about the ring it made.
@@ -119,6 +124,7 @@ impl Control {
         let (kind, a, b, c) = match *self {
             Control::Ref { pos, len } => (KIND_REF, pos, len, 0),
             Control::Offer(o) => (KIND_OFFER, o.token, o.fd, o.size),
+            Control::Fragment { total, len } => (KIND_FRAGMENT, total, len, 0),
         };
         f[4] = kind;
         f[8..16].copy_from_slice(&a.to_le_bytes());
@@ -146,6 +152,10 @@ impl Control {
                 fd: word(12),
                 size: word(16),
             })),
+            KIND_FRAGMENT => Some(Control::Fragment {
+                total: a,
+                len: word(12),
+            }),
             _ => None,
         }
     }
