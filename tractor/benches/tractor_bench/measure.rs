@@ -50,6 +50,14 @@ async fn count_u64(n: u64) -> impl futures::Stream<Item = u64> {
     futures::stream::iter(0..n)
 }
 
+/// Items of `size` bytes, as [`tractor::Bytes`], until the consumer
+/// goes.
+#[tractor::endpoint]
+pub(crate) async fn items_of(size: u32) -> impl futures::Stream<Item = tractor::Bytes> {
+    let buf = tractor::Bytes::from(vec![0xcd_u8; size as usize]);
+    futures::stream::iter(std::iter::repeat(buf))
+}
+
 /// Bulk one-way stream: `n` chunks of [`CHUNK`] bytes, as
 /// [`tractor::Bytes`] (what bulk data is sent as: the producer's buffer is
 /// written to the socket as it is, as the raw writer writes its one
@@ -124,20 +132,32 @@ pub(crate) struct Tp {
 /// Round trips behind a stream of large items, and what they are made of.
 #[derive(Default)]
 pub(crate) struct Behind {
-    /// The whole round trip.
-    pub(crate) rtt: Samples,
-    /// From the call's send to the endpoint's run (the quiet direction,
-    /// and the streaming actor's turn to read and answer it).
-    pub(crate) request: Samples,
-    /// From the endpoint's run to the reply's arrival (behind the chunks).
-    pub(crate) reply: Samples,
+    /// Behind 64 KiB chunks.
+    pub(crate) chunks: Legs,
     /// The same round trip to the same actor before it streams.
-    pub(crate) idle: Samples,
+    pub(crate) idle: Legs,
+    /// Behind [`HUGE`] items instead (sent in 64 KiB fragments).
+    pub(crate) huge: Legs,
     /// The same round trip while the actor streams `u64`s instead, as
     /// fast as we read them: a connection as busy, with no large payload
     /// to wait behind (what the 64 KiB stream adds is the difference).
     pub(crate) busy_small: Samples,
 }
+
+/// Round trips of one kind, whole and split at the endpoint's run.
+#[derive(Default)]
+pub(crate) struct Legs {
+    /// The whole round trip.
+    pub(crate) rtt: Samples,
+    /// From the call's send to the endpoint's run (the quiet direction,
+    /// and the streaming actor's turn to read and answer it).
+    pub(crate) request: Samples,
+    /// From the endpoint's run to the reply's arrival (behind the items).
+    pub(crate) reply: Samples,
+}
+
+/// The large items a call is measured behind besides 64 KiB chunks.
+pub(crate) const HUGE: usize = 16 << 20;
 
 /// Stream throughput per transport and placement.
 #[derive(Default)]
@@ -383,31 +403,17 @@ async fn throughput(it: &Iters, uds: bool, at: Placement) -> Result<Option<Tp>, 
 }
 
 /// Round trips of `portal.run` to `p` while `p` streams 64 KiB chunks to
-/// us as fast as we read them, on the same channel: each answer queues
-/// behind the chunks sent before it. Each is split at the endpoint's run
-/// (`CLOCK_MONOTONIC` is one clock for every process of the host).
+/// us as fast as we read them, on the same channel (each answer queues
+/// behind the chunks sent before it), then [`HUGE`] items, then `u64`s;
+/// and before any stream.
 async fn behind_bulk(p: &tractor::Portal) -> Result<Behind, tractor::Error> {
     const PROBES: usize = 200;
     let mut out = Behind::default();
-    for _ in 0..PROBES {
-        let t = Instant::now();
-        p.run(ran_at::call()).await?;
-        out.idle.push(t.elapsed());
-    }
+    legs(p, PROBES, &mut out.idle).await?;
     let s = p.open_stream_from(chunks::call(u32::MAX)).await?;
-    let probe = async {
-        for _ in 0..PROBES {
-            let t = Instant::now();
-            let sent = clock_ns();
-            let ran = p.run(ran_at::call()).await?;
-            let back = clock_ns();
-            out.rtt.push(t.elapsed());
-            out.request.push_ns(ran.saturating_sub(sent));
-            out.reply.push_ns(back.saturating_sub(ran));
-        }
-        Ok::<_, tractor::Error>(())
-    };
-    while_draining(s, 64, probe).await?;
+    while_draining(s, 64, legs(p, PROBES, &mut out.chunks)).await?;
+    let s = p.open_stream_from(items_of::call(HUGE as u32)).await?;
+    while_draining(s, 4, legs(p, PROBES, &mut out.huge)).await?;
     let s = p.open_stream_from(count_u64::call(u64::MAX)).await?;
     let probe = async {
         for _ in 0..PROBES {
@@ -419,6 +425,21 @@ async fn behind_bulk(p: &tractor::Portal) -> Result<Behind, tractor::Error> {
     };
     while_draining(s, 64 * 1024, probe).await?;
     Ok(out)
+}
+
+/// `n` calls of `portal.run` to `p`, each split at the endpoint's run
+/// (`CLOCK_MONOTONIC` is one clock for every process of the host).
+async fn legs(p: &tractor::Portal, n: usize, out: &mut Legs) -> Result<(), tractor::Error> {
+    for _ in 0..n {
+        let t = Instant::now();
+        let sent = clock_ns();
+        let ran = p.run(ran_at::call()).await?;
+        let back = clock_ns();
+        out.rtt.push(t.elapsed());
+        out.request.push_ns(ran.saturating_sub(sent));
+        out.reply.push_ns(back.saturating_sub(ran));
+    }
+    Ok(())
 }
 
 /// Reads `s` as fast as it comes while `probe` runs, once `warm` items
