@@ -79,11 +79,16 @@ pub(crate) async fn count_up(n: u32) -> impl futures::Stream<Item = u32> {
 // The raw peer.
 
 /// The body of a transport control frame, which an empty prefix
-/// announces (no message is empty): a shared-memory ring's offer or a
-/// reference into it.
+/// announces (no message is empty): a shared-memory ring's offer, a
+/// reference into it, or a large frame's fragment.
 const CONTROL_BODY: usize = 20;
 /// The kind (first byte) of a control frame offering a ring.
 const CONTROL_OFFER: u8 = 2;
+/// The kind of a control frame introducing a fragment: the frame's body
+/// length (`u64` at 4), the fragment's (`u32` at 12), then its bytes.
+const CONTROL_FRAGMENT: u8 = 3;
+/// The longest fragment the actor accepts.
+const FRAGMENT_MAX: usize = 128 * 1024;
 
 /// The length of the body after a prefix of `prefix`.
 fn body_len(prefix: u32) -> usize {
@@ -102,6 +107,10 @@ struct Model {
     state: Peer,
     /// A ring was offered since the handshake (a second offer is refused).
     offered: bool,
+    /// A frame coming in fragments: its body's length and bytes so far.
+    assembly: Option<(usize, Vec<u8>)>,
+    /// Bytes of the current fragment still to come.
+    fragment_left: usize,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +147,20 @@ impl Model {
                 Peer::Fresh | Peer::Challenged | Peer::Handshaken
             )
         {
+            if self.fragment_left > 0 {
+                let take = self.fragment_left.min(bytes.len());
+                self.fragment_left -= take;
+                if let Some((total, body)) = self.assembly.as_mut() {
+                    body.extend_from_slice(&bytes[..take]);
+                    if self.fragment_left == 0 && body.len() == *total {
+                        let body = std::mem::take(body);
+                        self.assembly = None;
+                        self.frame(&body);
+                    }
+                }
+                bytes = &bytes[take..];
+                continue;
+            }
             let want = match self.announced() {
                 None => 4,
                 Some(len) if len > self.cap() => {
@@ -167,9 +190,30 @@ impl Model {
     }
 
     /// A control frame: an offer is taken (once, after the handshake; a
-    /// reader of the handshake skips them), anything else refused (no
-    /// ring of the actor's can be known to this peer).
+    /// reader of the handshake skips them), a fragment starts or goes on
+    /// a frame if it agrees with it, anything else is refused (no ring of
+    /// the actor's can be known to this peer).
     fn control(&mut self, body: &[u8]) {
+        if body.first() == Some(&CONTROL_FRAGMENT) {
+            let word = |at: usize| body.get(at..at + 8).and_then(|b| b.try_into().ok());
+            let total = word(4).map_or(u64::MAX, u64::from_le_bytes);
+            let len = body
+                .get(12..16)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u32::from_le_bytes) as usize;
+            let (got, same) = match &self.assembly {
+                Some((t, b)) => (b.len(), *t as u64 == total),
+                None => (0, total <= self.cap() as u64),
+            };
+            if len == 0 || len > FRAGMENT_MAX || !same || got as u64 + len as u64 > total {
+                self.state = Peer::Dropped;
+                return;
+            }
+            self.assembly
+                .get_or_insert_with(|| (total as usize, Vec::new()));
+            self.fragment_left = len;
+            return;
+        }
         self.state = match (self.state, body.first()) {
             (Peer::Handshaken, Some(&CONTROL_OFFER)) if !self.offered => {
                 self.offered = true;
@@ -197,8 +241,13 @@ impl Model {
         };
     }
 
-    /// Bytes that complete the frame in progress, if any is and it is short.
+    /// Bytes that complete the frame (or fragment) in progress, if any
+    /// is and it is short. (A frame whose fragments did not all come is
+    /// held, and the actor serves on meanwhile.)
     fn padding(&self) -> Option<Vec<u8>> {
+        if self.fragment_left > 0 {
+            return (self.fragment_left <= MAX_PAD).then(|| vec![0u8; self.fragment_left]);
+        }
         if self.pending.is_empty()
             || !matches!(
                 self.state,
@@ -307,14 +356,20 @@ impl Raw {
     /// Ends the case: the connection answers a `Ping`, or is dropped, as
     /// the model predicts. Returns what the model ended in.
     async fn settle(&mut self) -> Peer {
-        match self.model.padding() {
-            Some(pad) => self.send_bytes(&pad).await,
-            // An unfinished frame too long to complete: end it with EOF.
-            None => {
-                let _ = self.w.shutdown().await;
-                self.write_failed = true;
-                // EOF in the middle of a frame: the actor drops us.
-                self.model.state = Peer::Dropped;
+        // A control frame completed may start a fragment: its bytes are
+        // padded next.
+        for _ in 0..4 {
+            match self.model.padding() {
+                Some(pad) if pad.is_empty() => break,
+                Some(pad) => self.send_bytes(&pad).await,
+                // An unfinished frame too long to complete: end it with EOF.
+                None => {
+                    let _ = self.w.shutdown().await;
+                    self.write_failed = true;
+                    // EOF in the middle of a frame: the actor drops us.
+                    self.model.state = Peer::Dropped;
+                    break;
+                }
             }
         }
         let state = self.model.state;
@@ -568,6 +623,16 @@ enum Action {
     Claim { len: u32, some: Vec<u8> },
     /// An error nested `depth` deep.
     Nested { depth: usize, claim: wire::Claim },
+    /// A real message's frame in fragments of `sizes` (the last takes
+    /// the rest; a 0 is refused), with `between` sent between the first
+    /// two, each fragment claiming a frame of `total` bytes (the body's
+    /// length if `None`).
+    Fragmented {
+        msg: Msg,
+        sizes: Vec<u16>,
+        between: Option<Msg>,
+        total: Option<u64>,
+    },
 }
 
 /// Dialog ids worth aiming at: the set-up dialog, ids of ours never used,
@@ -611,11 +676,18 @@ fn action() -> BoxedStrategy<Action> {
     prop_oneof![
         6 => valid_action(),
         1 => wire::bytes(64).prop_map(Action::Garbage),
-        2 => (msg, proptest::collection::vec(wire::mutation(), 1..4), proptest::bool::weighted(0.2))
+        2 => (msg.clone(), proptest::collection::vec(wire::mutation(), 1..4), proptest::bool::weighted(0.2))
             .prop_map(|(msg, edits, prefix_too)| Action::Mutated { msg, edits, prefix_too }),
         1 => (prop_oneof![Just(u32::MAX), Just(wire::MAX_FRAME as u32 + 1), 5u32..4096, 4096u32..(1 << 24)], wire::bytes(8))
             .prop_map(|(len, some)| Action::Claim { len, some }),
         1 => (0usize..200, wire::claim()).prop_map(|(depth, claim)| Action::Nested { depth, claim }),
+        1 => (
+            msg.clone(),
+            proptest::collection::vec(prop_oneof![1 => Just(0u16), 8 => 1u16..64], 1..5),
+            proptest::option::of(msg),
+            proptest::option::weighted(0.2, prop_oneof![Just(u64::MAX), 0u64..256]),
+        )
+            .prop_map(|(msg, sizes, between, total)| Action::Fragmented { msg, sizes, between, total }),
     ]
     .boxed()
 }
@@ -697,6 +769,36 @@ async fn act(raw: &mut Raw, a: &Action) {
         Action::Nested { depth, claim } => {
             raw.send_bytes(&wire::frame(&wire::nested_error_body(*depth, *claim)))
                 .await
+        }
+        Action::Fragmented {
+            msg,
+            sizes,
+            between,
+            total,
+        } => {
+            let body = wire::encode(msg);
+            let total = total.unwrap_or(body.len() as u64);
+            let mut rest = &body[..];
+            let mut bytes = Vec::new();
+            for (k, &size) in sizes.iter().enumerate() {
+                if rest.is_empty() {
+                    break;
+                }
+                let n = match k + 1 == sizes.len() {
+                    true => rest.len(),
+                    false => usize::from(size).min(rest.len()),
+                };
+                bytes.extend_from_slice(&[0, 0, 0, 0, CONTROL_FRAGMENT, 0, 0, 0]);
+                bytes.extend_from_slice(&total.to_le_bytes());
+                bytes.extend_from_slice(&(n as u32).to_le_bytes());
+                bytes.extend_from_slice(&[0; 4]);
+                bytes.extend_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                if let (0, Some(b)) = (k, between) {
+                    bytes.extend_from_slice(&wire::frame(&wire::encode(b)));
+                }
+            }
+            raw.send_bytes(&bytes).await
         }
     }
 }
