@@ -417,7 +417,7 @@ impl Outbox {
     /// so the connection holds at most twice the mark, and a frame each.
     pub(crate) fn has_room_for_answer(&self) -> bool {
         let st = self.lock();
-        st.pending - st.items < HIGH_WATER || !st.accepting
+        st.pending.saturating_sub(st.items) < HIGH_WATER || !st.accepting
     }
 
     /// Waits until [`has_room_for_answer`](Self::has_room_for_answer).
@@ -799,7 +799,7 @@ impl Outbox {
                     st.urgent = 0;
                     self.room.notify_waiters();
                 }
-                if st.pending - st.items < HIGH_WATER {
+                if st.pending.saturating_sub(st.items) < HIGH_WATER {
                     self.answer_room.notify_waiters();
                 }
                 match done {
