@@ -397,15 +397,7 @@ impl Outbox {
 
     /// Waits until [`has_room`](Self::has_room).
     pub(crate) async fn room(&self) {
-        loop {
-            let notified = self.room.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.has_room() {
-                return;
-            }
-            notified.await;
-        }
+        wait_until(&self.room, || self.has_room()).await;
     }
 
     /// Whether an answer (any message but a stream item) may be queued
@@ -422,15 +414,7 @@ impl Outbox {
 
     /// Waits until [`has_room_for_answer`](Self::has_room_for_answer).
     pub(crate) async fn answer_room(&self) {
-        loop {
-            let notified = self.answer_room.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.has_room_for_answer() {
-                return;
-            }
-            notified.await;
-        }
+        wait_until(&self.answer_room, || self.has_room_for_answer()).await;
     }
 
     /// Encodes `msg` into the buffer for the writer. The caller waited
@@ -835,6 +819,20 @@ impl Outbox {
             }
             tokio::task::yield_now().await;
         }
+    }
+}
+
+/// Waits until `ready`, checked again each time `notify` wakes its
+/// waiters (registered before the check, so no wake-up is missed).
+async fn wait_until(notify: &Notify, ready: impl Fn() -> bool) {
+    loop {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if ready() {
+            return;
+        }
+        notified.await;
     }
 }
 
