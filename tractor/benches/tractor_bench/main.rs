@@ -33,7 +33,12 @@
 //! endpoint yielding `u64`s (with the default window and with
 //! `.buffer(256)`) next to a raw writer sending 4-byte-length-prefixed 8-byte frames through a
 //! `BufWriter` to a reader that parses every frame; and a one-way stream of
-//! 64 KiB byte chunks next to raw 64 KiB socket writes. Run it with
+//! 64 KiB byte chunks next to raw 64 KiB socket writes. A call to the
+//! streaming actor is timed behind 64 KiB chunks (against the same call
+//! idle) and behind 16 MiB items, next to a raw peer that writes such
+//! items in 64 KiB fragments on one socket and answers a ping after the
+//! fragment it is writing: what the socket's own buffer and wake-ups make
+//! any reply wait. Run it with
 //! `cargo bench --bench tractor_bench` (`TRACTOR_BENCH_QUICK=1` for a short
 //! smoke run).
 //!

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::placement::{Pinned, Placement};
 use crate::raw::{
-    self, pingpong_std, pingpong_tokio, raw_bulk, raw_frames, raw_peer_of, raw_spawn, std_peer,
-    tokio_peer,
+    self, Duplex, pingpong_std, pingpong_tokio, raw_behind_huge, raw_bulk, raw_frames, raw_peer_of,
+    raw_spawn, std_peer, tokio_peer,
 };
 use crate::relay::{Relay, relay};
 use crate::stats::{Cpu, Rates, Samples};
@@ -138,6 +138,9 @@ pub(crate) struct Behind {
     pub(crate) idle: Legs,
     /// Behind [`HUGE`] items instead (sent in 64 KiB fragments).
     pub(crate) huge: Legs,
+    /// Raw: a ping answered on one socket after the 64 KiB fragment of
+    /// [`HUGE`] items being written (the machine's limit for `huge`).
+    pub(crate) raw_huge: Samples,
     /// The same round trip while the actor streams `u64`s instead, as
     /// fast as we read them: a connection as busy, with no large payload
     /// to wait behind (what the 64 KiB stream adds is the difference).
@@ -390,7 +393,7 @@ async fn throughput(it: &Iters, uds: bool, at: Placement) -> Result<Option<Tp>, 
             }
         }
         if !small_only {
-            out.behind_bulk = behind_bulk(&p).await?;
+            out.behind_bulk = behind_bulk(&p, &mut *raw_s).await?;
         }
         drop(raw_s);
         let _ = raw_child.wait();
@@ -404,16 +407,21 @@ async fn throughput(it: &Iters, uds: bool, at: Placement) -> Result<Option<Tp>, 
 
 /// Round trips of `portal.run` to `p` while `p` streams 64 KiB chunks to
 /// us as fast as we read them, on the same channel (each answer queues
-/// behind the chunks sent before it), then [`HUGE`] items, then `u64`s;
-/// and before any stream.
-async fn behind_bulk(p: &tractor::Portal) -> Result<Behind, tractor::Error> {
+/// behind the chunks sent before it), then [`HUGE`] items (after the raw
+/// peer's `raw` pings behind the same items: the machine's part of that
+/// wait), then `u64`s; and before any stream.
+async fn behind_bulk(p: &tractor::Portal, raw: &mut dyn Duplex) -> Result<Behind, tractor::Error> {
     const PROBES: usize = 200;
+    // A 16 MiB item takes 1-4 ms: enough probes to span tens of items,
+    // so the p99 is not the luck of two or three.
+    const HUGE_PROBES: usize = 2000;
     let mut out = Behind::default();
     legs(p, PROBES, &mut out.idle).await?;
     let s = p.open_stream_from(chunks::call(u32::MAX)).await?;
     while_draining(s, 64, legs(p, PROBES, &mut out.chunks)).await?;
+    raw_behind_huge(raw, 4, HUGE_PROBES, &mut out.raw_huge);
     let s = p.open_stream_from(items_of::call(HUGE as u32)).await?;
-    while_draining(s, 4, legs(p, PROBES, &mut out.huge)).await?;
+    while_draining(s, 4, legs(p, HUGE_PROBES, &mut out.huge)).await?;
     let s = p.open_stream_from(count_u64::call(u64::MAX)).await?;
     let probe = async {
         for _ in 0..PROBES {

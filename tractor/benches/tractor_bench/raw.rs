@@ -2,8 +2,9 @@
 //! plain `std` (and plain tokio) code and two real processes: the raw
 //! peer (this binary re-executed with `TRACTOR_BENCH_RAW`: echo, blast,
 //! accept, handshake modes) and the parent side of each baseline (framed
-//! ping-pong, framed and bulk throughput, connect + one-byte round trip,
-//! exec + handshake of 1 or 8 children).
+//! ping-pong, framed and bulk throughput, a ping behind 16 MiB items on
+//! one socket, connect + one-byte round trip, exec + handshake of 1 or 8
+//! children).
 
 use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -102,9 +103,21 @@ const BLAST_FRAMES: u8 = b'f';
 /// `n` writes of [`CHUNK`] bytes.
 const BLAST_BULK: u8 = b'b';
 
+/// Calls behind [`HUGE`](crate::measure::HUGE) items: the peer writes
+/// items in fragments of [`CHUNK`] bytes, each behind a [`HUGE_HEAD`]
+/// header, and answers each 8-byte ping after the fragment it is
+/// writing (the least a reply on one socket behind large items waits),
+/// until a ping of `u64::MAX`.
+const BLAST_HUGE: u8 = b'h';
+
+/// A raw huge-item header: a kind byte (`F`ragment, `R`eply, `E`nd), three
+/// zeros, and the length that follows (u32 LE).
+const HUGE_HEAD: usize = 8;
+
 /// Serves raw throughput requests until EOF.
-fn blast<S: Read + Write>(mut s: S) -> std::io::Result<()> {
+fn blast<S: Read + Write + std::os::fd::AsRawFd>(mut s: S) -> std::io::Result<()> {
     let chunk = vec![0xab_u8; CHUNK];
+    let mut huge = Vec::new();
     let mut req = [0u8; BLAST_REQ];
     loop {
         match s.read_exact(&mut req) {
@@ -124,12 +137,116 @@ fn blast<S: Read + Write>(mut s: S) -> std::io::Result<()> {
                 }
                 w.flush()?;
             }
+            BLAST_HUGE => {
+                if huge.is_empty() {
+                    huge = vec![0xcd_u8; crate::measure::HUGE];
+                }
+                huge_until_told(&mut s, &huge)?;
+            }
             _ => {
                 for _ in 0..n {
                     s.write_all(&chunk)?;
                 }
             }
         }
+    }
+}
+
+/// Writes `huge` over and over in fragments, answering pings between
+/// two (see [`BLAST_HUGE`]), until a ping of `u64::MAX`: then ends with
+/// an `E` header.
+fn huge_until_told<S: Read + Write + std::os::fd::AsRawFd>(
+    s: &mut S,
+    huge: &[u8],
+) -> std::io::Result<()> {
+    let fd = s.as_raw_fd();
+    set_nonblocking(fd, true)?;
+    let (mut pings, mut got) = ([0u8; 8], 0usize);
+    let mut replies = std::collections::VecDeque::new();
+    let mut stop = false;
+    // The piece being written: its header, and a range of `huge` after it.
+    let (mut head, mut head_at, mut body) = ([0u8; 16], 16usize, 0..0);
+    let mut pos = 0usize;
+    loop {
+        loop {
+            match s.read(&mut pings[got..]) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    got += n;
+                    if got == 8 {
+                        got = 0;
+                        match u64::from_le_bytes(pings) {
+                            u64::MAX => stop = true,
+                            v => replies.push_back(v),
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if head_at == head.len() && body.is_empty() {
+            // Between two fragments: a reply first, else the end, else
+            // the next fragment.
+            let (kind, len, tail): (u8, usize, [u8; 8]) = match replies.pop_front() {
+                Some(v) => (b'R', 8, v.to_le_bytes()),
+                None if stop => (b'E', 0, [0; 8]),
+                None => {
+                    let n = CHUNK.min(huge.len() - pos);
+                    body = pos..pos + n;
+                    pos = (pos + n) % huge.len();
+                    (b'F', n, [0; 8])
+                }
+            };
+            // A reply carries its value in the header's place after it.
+            head_at = if kind == b'R' { 0 } else { 8 };
+            head[head_at] = kind;
+            head[head_at + 1..head_at + 4].fill(0);
+            head[head_at + 4..head_at + 8].copy_from_slice(&(len as u32).to_le_bytes());
+            if kind == b'R' {
+                head[8..].copy_from_slice(&tail);
+            }
+            if kind == b'E' {
+                set_nonblocking(fd, false)?;
+                return s.write_all(&head[head_at..]);
+            }
+        }
+        let parts = [
+            std::io::IoSlice::new(&head[head_at..]),
+            std::io::IoSlice::new(&huge[body.clone()]),
+        ];
+        match s.write_vectored(&parts) {
+            Ok(n) => {
+                let h = n.min(head.len() - head_at);
+                head_at += h;
+                body.start += n - h;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut p = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN | libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: one pollfd on the stack, for this call only.
+                unsafe { libc::poll(&mut p, 1, -1) };
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn set_nonblocking(fd: std::os::fd::RawFd, on: bool) -> std::io::Result<()> {
+    // SAFETY: fcntl on a descriptor this process owns.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    let flags = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    // SAFETY: as above.
+    match unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } {
+        -1 => Err(std::io::Error::last_os_error()),
+        _ => Ok(()),
     }
 }
 
@@ -312,6 +429,57 @@ pub(crate) fn raw_bulk(s: &mut dyn Duplex, n: u32) -> Duration {
         left -= got;
     }
     t.elapsed()
+}
+
+/// `probes` round trips behind [`HUGE`](crate::measure::HUGE) items on
+/// one socket (see [`BLAST_HUGE`]) once `warm` items came: a ping, then
+/// reading fragments, each into the item's own buffer as a receiver of
+/// such items must, until the reply.
+pub(crate) fn raw_behind_huge(s: &mut dyn Duplex, warm: usize, probes: usize, out: &mut Samples) {
+    blast_request(s, BLAST_HUGE, 0);
+    let huge = crate::measure::HUGE;
+    let mut item: Vec<u8> = Vec::with_capacity(huge);
+    let mut items = 0usize;
+    // Reads pieces until a reply (`Some(value)`) or the end (`None`).
+    let mut until_reply = |s: &mut dyn Duplex, items: &mut usize| -> Option<u64> {
+        loop {
+            let mut head = [0u8; HUGE_HEAD];
+            s.read_exact(&mut head).expect("raw huge header");
+            let len = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes")) as usize;
+            match head[0] {
+                b'F' => {
+                    let n = s
+                        .take(len as u64)
+                        .read_to_end(&mut item)
+                        .expect("raw huge fragment");
+                    assert_eq!(n, len, "raw huge: early EOF");
+                    if item.len() == huge {
+                        *items += 1;
+                        item = Vec::with_capacity(huge);
+                    }
+                }
+                b'R' => {
+                    let mut v = [0u8; 8];
+                    s.read_exact(&mut v).expect("raw huge reply");
+                    return Some(u64::from_le_bytes(v));
+                }
+                _ => return None,
+            }
+        }
+    };
+    let ping = |s: &mut dyn Duplex, v: u64| s.write_all(&v.to_le_bytes()).expect("raw ping");
+    while items < warm {
+        ping(s, 0);
+        assert_eq!(until_reply(s, &mut items), Some(0), "raw huge warm-up");
+    }
+    for i in 0..probes as u64 {
+        let t = Instant::now();
+        ping(s, i);
+        assert_eq!(until_reply(s, &mut items), Some(i), "raw huge reply");
+        out.push(t.elapsed());
+    }
+    ping(s, u64::MAX);
+    assert_eq!(until_reply(s, &mut items), None, "raw huge end");
 }
 
 /// exec + one-byte handshake (+ exit + wait) of `k` raw children at once:

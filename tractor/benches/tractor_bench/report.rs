@@ -202,6 +202,21 @@ pub(crate) fn report(
                     check,
                 });
             }
+            if !b.huge.rtt.0.is_empty() && !b.raw_huge.0.is_empty() {
+                // The socket's buffer holds about three fragments ahead
+                // of any reply, and a peer blocked on it must be woken:
+                // the raw peer that answers after the fragment it is
+                // writing waits that long too. Its p99 varies by half
+                // from run to run on a shared host, hence the margin.
+                rows.push(Row {
+                    figure: format!("call behind 16 MiB items, p99, {name}, {place}"),
+                    tractor: b.huge.rtt.p99(),
+                    raw: b.raw_huge.p99(),
+                    unit: Unit::Ns,
+                    target: "<= 2x raw ping behind fragments",
+                    check: Check::Ratio(2.0),
+                });
+            }
         }
     }
     let one_way = rtt
@@ -540,6 +555,12 @@ fn stream_details_at(tp: &TpSet, at: Placement) {
             legs("behind 64 KiB chunks", &b.chunks);
             legs("the same call with no stream", &b.idle);
             legs(&format!("behind {} MiB items instead", HUGE >> 20), &b.huge);
+            println!(
+                "    {:<50} raw: a ping answered after the fragment being written: {} / {}",
+                "",
+                fmt_ns(b.raw_huge.median()),
+                fmt_ns(b.raw_huge.p99()),
+            );
             if !b.busy_small.0.is_empty() {
                 println!(
                     "    {:<50} behind a u64 stream instead (as busy, no large payload): {} / {}",
