@@ -13,7 +13,9 @@
 //! comes from the connection's [pool](super::buffer_pool), where the
 //! frame's consumer gives it back, and grows only as the frame's bytes
 //! arrive (past twice [`READ_AHEAD`]), so a peer pays in bytes sent for
-//! every byte it makes us hold.
+//! every byte it makes us hold. (A frame over 128 KiB comes in
+//! [fragments](super::fragment), into a buffer made for its announced
+//! length whose pages are touched only as bytes land in them.)
 //!
 //! An announced length is checked against the maximum *before* anything
 //! is allocated for it, so a peer that claims a 4 GiB frame costs us four
