@@ -115,7 +115,7 @@ const BLAST_HUGE: u8 = b'h';
 const HUGE_HEAD: usize = 8;
 
 /// Serves raw throughput requests until EOF.
-fn blast<S: Read + Write + std::os::fd::AsRawFd>(mut s: S) -> std::io::Result<()> {
+fn blast<S: RawSocket>(mut s: S) -> std::io::Result<()> {
     let chunk = vec![0xab_u8; CHUNK];
     let mut huge = Vec::new();
     let mut req = [0u8; BLAST_REQ];
@@ -155,17 +155,14 @@ fn blast<S: Read + Write + std::os::fd::AsRawFd>(mut s: S) -> std::io::Result<()
 /// Writes `huge` over and over in fragments, answering pings between
 /// two (see [`BLAST_HUGE`]), until a ping of `u64::MAX`: then ends with
 /// an `E` header.
-fn huge_until_told<S: Read + Write + std::os::fd::AsRawFd>(
-    s: &mut S,
-    huge: &[u8],
-) -> std::io::Result<()> {
-    let fd = s.as_raw_fd();
-    set_nonblocking(fd, true)?;
+fn huge_until_told<S: RawSocket>(s: &mut S, huge: &[u8]) -> std::io::Result<()> {
+    s.set_nonblocking(true)?;
     let (mut pings, mut got) = ([0u8; 8], 0usize);
     let mut replies = std::collections::VecDeque::new();
     let mut stop = false;
-    // The piece being written: its header, and a range of `huge` after it.
-    let (mut head, mut head_at, mut body) = ([0u8; 16], 16usize, 0..0);
+    // The piece being written: its header (a reply's value after it),
+    // written up to `head_at`, then a range of `huge`.
+    let (mut head, mut head_len, mut head_at, mut body) = ([0u8; 16], 0, 0, 0..0);
     let mut pos = 0usize;
     loop {
         loop {
@@ -185,45 +182,48 @@ fn huge_until_told<S: Read + Write + std::os::fd::AsRawFd>(
                 Err(e) => return Err(e),
             }
         }
-        if head_at == head.len() && body.is_empty() {
+        if head_at == head_len && body.is_empty() {
             // Between two fragments: a reply first, else the end, else
             // the next fragment.
-            let (kind, len, tail): (u8, usize, [u8; 8]) = match replies.pop_front() {
-                Some(v) => (b'R', 8, v.to_le_bytes()),
-                None if stop => (b'E', 0, [0; 8]),
+            let (kind, len) = match replies.pop_front() {
+                Some(v) => {
+                    head[HUGE_HEAD..].copy_from_slice(&v.to_le_bytes());
+                    (b'R', 8)
+                }
+                None if stop => (b'E', 0),
                 None => {
                     let n = CHUNK.min(huge.len() - pos);
                     body = pos..pos + n;
                     pos = (pos + n) % huge.len();
-                    (b'F', n, [0; 8])
+                    (b'F', n)
                 }
             };
-            // A reply carries its value in the header's place after it.
-            head_at = if kind == b'R' { 0 } else { 8 };
-            head[head_at] = kind;
-            head[head_at + 1..head_at + 4].fill(0);
-            head[head_at + 4..head_at + 8].copy_from_slice(&(len as u32).to_le_bytes());
-            if kind == b'R' {
-                head[8..].copy_from_slice(&tail);
-            }
+            head[..4].copy_from_slice(&[kind, 0, 0, 0]);
+            head[4..HUGE_HEAD].copy_from_slice(&(len as u32).to_le_bytes());
+            head_len = if kind == b'R' {
+                HUGE_HEAD + 8
+            } else {
+                HUGE_HEAD
+            };
+            head_at = 0;
             if kind == b'E' {
-                set_nonblocking(fd, false)?;
-                return s.write_all(&head[head_at..]);
+                s.set_nonblocking(false)?;
+                return s.write_all(&head[..head_len]);
             }
         }
         let parts = [
-            std::io::IoSlice::new(&head[head_at..]),
+            std::io::IoSlice::new(&head[head_at..head_len]),
             std::io::IoSlice::new(&huge[body.clone()]),
         ];
         match s.write_vectored(&parts) {
             Ok(n) => {
-                let h = n.min(head.len() - head_at);
+                let h = n.min(head_len - head_at);
                 head_at += h;
                 body.start += n - h;
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let mut p = libc::pollfd {
-                    fd,
+                    fd: s.as_raw_fd(),
                     events: libc::POLLIN | libc::POLLOUT,
                     revents: 0,
                 };
@@ -235,18 +235,20 @@ fn huge_until_told<S: Read + Write + std::os::fd::AsRawFd>(
     }
 }
 
-fn set_nonblocking(fd: std::os::fd::RawFd, on: bool) -> std::io::Result<()> {
-    // SAFETY: fcntl on a descriptor this process owns.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    let flags = if on {
-        flags | libc::O_NONBLOCK
-    } else {
-        flags & !libc::O_NONBLOCK
-    };
-    // SAFETY: as above.
-    match unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } {
-        -1 => Err(std::io::Error::last_os_error()),
-        _ => Ok(()),
+/// A socket the raw peer serves on: a TCP or a unix stream.
+trait RawSocket: Read + Write + std::os::fd::AsRawFd {
+    fn set_nonblocking(&self, on: bool) -> std::io::Result<()>;
+}
+
+impl RawSocket for TcpStream {
+    fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+        TcpStream::set_nonblocking(self, on)
+    }
+}
+
+impl RawSocket for UnixStream {
+    fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+        UnixStream::set_nonblocking(self, on)
     }
 }
 
